@@ -1,0 +1,1 @@
+"""Links that carry packets between namespaces."""

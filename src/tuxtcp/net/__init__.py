@@ -1,0 +1,1 @@
+"""Network-namespace state: sysctls, MIB counters, port tables, secrets."""

@@ -1,0 +1,157 @@
+"""Port ownership: bind buckets, the bind-conflict rules and ephemeral port choice.
+
+Follows net/ipv4/inet_connection_sock.c (inet_bind_conflict, inet_csk_find_open_port,
+inet_csk_get_port) and net/ipv4/inet_hashtables.c (__inet_hash_connect, RFC 6056 algorithm 4).
+"""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING, Protocol
+
+from ..tcp.states import LISTEN, TIME_WAIT, TcpState
+
+if TYPE_CHECKING:
+    import random
+
+
+class Owner(Protocol):
+    laddr: int
+    lport: int
+    reuse: bool
+    reuseport: bool
+    uid: int
+    state: TcpState
+    bucket: object | None
+
+
+class BindBucket:
+    """struct inet_bind_bucket. `by_connect` = fastreuse/fastreuseport == -1 (made by connect)."""
+
+    __slots__ = ("port", "owners", "by_connect")
+
+    def __init__(self, port: int, by_connect: bool) -> None:
+        self.port = port
+        self.owners: dict[Owner, None] = {}  # insertion-ordered set
+        self.by_connect = by_connect
+
+
+def _tw_flags(sk2: Owner) -> tuple[bool, bool, bool]:
+    is_tw = sk2.state == TIME_WAIT
+    return sk2.reuse, sk2.reuseport, is_tw
+
+
+def bind_conflict(sk: Owner, sk2: Owner, relax: bool, reuseport_ok: bool) -> bool:
+    """inet_bind_conflict for one pair (addresses already known to overlap)."""
+    if sk is sk2:
+        return False
+    reuse2, reuseport2, sk2_tw = _tw_flags(sk2)
+    uid_ok = sk2_tw or sk.uid == sk2.uid
+    if sk.reuse and reuse2 and sk2.state != LISTEN:
+        return (not relax) or (not reuseport_ok and sk.reuseport and reuseport2 and uid_ok)
+    return not (reuseport_ok and sk.reuseport and reuseport2 and uid_ok)
+
+
+def _addr_overlap(a: int, b: int) -> bool:
+    """inet_rcv_saddr_equal(match_wildcard=true) for IPv4."""
+    return a == 0 or b == 0 or a == b
+
+
+def bucket_conflict(sk: Owner, addr: int, bucket: BindBucket, relax: bool,
+                    reuseport_ok: bool) -> bool:
+    """inet_csk_bind_conflict: any owner on an overlapping address that conflicts."""
+    for sk2 in bucket.owners:
+        if sk2 is not sk and _addr_overlap(addr, sk2.laddr) and bind_conflict(
+                sk, sk2, relax, reuseport_ok):
+            return True
+    return False
+
+
+class PortTable:
+    """The namespace's bhash: port -> BindBucket."""
+
+    def __init__(self, rng: random.Random) -> None:
+        self.buckets: dict[int, BindBucket] = {}
+        self.rng = rng
+        # table_perturb[65536], filled lazily with random values (same distribution)
+        self._perturb: dict[int, int] = {}
+
+    def perturb(self, index: int) -> int:
+        v = self._perturb.get(index)
+        if v is None:
+            v = self._perturb[index] = self.rng.getrandbits(32)
+        return v
+
+    def bump_perturb(self, index: int, by: int) -> None:
+        self._perturb[index] = (self.perturb(index) + by) & 0xFFFFFFFF
+
+    def add_owner(self, sk: Owner, port: int, by_connect: bool = False) -> BindBucket:
+        b = self.buckets.get(port)
+        if b is None:
+            b = BindBucket(port, by_connect)
+            self.buckets[port] = b
+        b.owners[sk] = None
+        sk.bucket = b
+        sk.lport = port
+        return b
+
+    def remove_owner(self, sk: Owner) -> None:
+        """inet_put_port."""
+        b = sk.bucket
+        if not isinstance(b, BindBucket):
+            return
+        b.owners.pop(sk, None)
+        if not b.owners and self.buckets.get(b.port) is b:
+            self.buckets.pop(b.port, None)
+        sk.bucket = None
+
+    def replace_owner(self, old: Owner, new: Owner) -> None:
+        """A timewait sock takes a full socket's place on its bucket."""
+        b = old.bucket
+        if not isinstance(b, BindBucket):
+            return
+        b.owners.pop(old, None)
+        b.owners[new] = None
+        new.bucket = b
+        old.bucket = None
+
+    def get_port(self, sk: Owner, addr: int, port: int) -> bool:
+        """inet_csk_get_port with a given port (explicit bind or listen re-check):
+        relax=True, reuseport_ok=True. True when `sk` may own the port."""
+        b = self.buckets.get(port)
+        if b is None or not b.owners:
+            return True
+        return not bucket_conflict(sk, addr, b, relax=True, reuseport_ok=True)
+
+    def find_open_port(self, sk: Owner, addr: int, low: int, high: int) -> int | None:
+        """inet_csk_find_open_port: autobind for bind(0) and listen(); odd ports first by
+        default (opposite parity to `low`), never sharing with overlapping owners."""
+        high += 1
+        halves: list[tuple[int, int]]
+        if sk.reuse and high - low >= 4:
+            # SO_REUSEADDR: try the lower half of the range first
+            half = low + (((high - low) >> 2) << 1)
+            halves = [(low, half), (half, high)]
+        else:
+            halves = [(low, high)]
+        rng = self.rng
+        for lo, hi in halves:
+            remaining = hi - lo
+            if remaining > 1:
+                remaining &= ~1
+            if remaining <= 0:
+                continue
+            offset = rng.randrange(remaining) | 1
+            for _parity in range(2):
+                port = lo + offset
+                for _ in range(0, remaining, 2):
+                    if port >= hi:
+                        port -= remaining
+                    b = self.buckets.get(port)
+                    if b is None or not bucket_conflict(sk, addr, b, relax=False,
+                                                        reuseport_ok=False):
+                        return port
+                    port += 2
+                offset -= 1
+                if remaining <= 1:
+                    break
+        return None

@@ -1,0 +1,1 @@
+"""Operator views: /proc/net/tcp, /proc/net/netstat, /proc/net/snmp, ss."""

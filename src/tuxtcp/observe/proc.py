@@ -1,0 +1,118 @@
+"""/proc/net/tcp (tcp_ipv4.c:tcp4_seq_show), /proc/net/netstat and /proc/net/snmp.
+
+Every /proc/net/tcp line is padded with spaces to 149 characters (TMPSZ - 1). Addresses print
+the network-order u32 as a host-order (little-endian) %08X; times are USER_HZ (1/100 s) ticks.
+"""
+
+from __future__ import annotations
+
+import hashlib
+
+from ..net.mib_names import NETSTAT_GROUPS, SNMP_GROUPS
+from ..net.namespace import Namespace
+from ..tcp.reqsk import RequestSock
+from ..tcp.sock import TcpSock, TimeWaitSock
+from ..tcp.states import LISTEN, SYN_RECV, SYN_SENT
+
+HEADER = ("  sl  local_address rem_address   st tx_queue rx_queue tr tm->when retrnsmt   uid  "
+          "timeout inode")
+WIDTH = 149
+USER_HZ = 100
+
+
+def hex_addr(addr: int) -> str:
+    return f"{int.from_bytes(addr.to_bytes(4, 'big'), 'little'):08X}"
+
+
+def _clock_t(seconds: float) -> int:
+    return max(0, int(seconds * USER_HZ))
+
+
+def _ptr(obj: object, salt: str) -> str:
+    digest = hashlib.blake2b(f"{salt}:{id(obj)}".encode(), digest_size=4).hexdigest()
+    return "00000000" + digest
+
+
+def _pad(line: str) -> str:
+    return line.ljust(WIDTH) + "\n"
+
+
+def _in_initial_slowstart(sk: TcpSock) -> bool:
+    return sk.ssthresh >= 0x7FFFFFFF
+
+
+def sock_line(i: int, sk: TcpSock, now: float) -> str:
+    """get_tcp4_sock."""
+    timer, when, retr = 0, 0.0, sk.retransmits
+    if sk.rtx_timer is not None and sk.rtx_timer.alive:
+        timer, when = 1, sk.rtx_timer.when - now
+    elif sk.tw_timer is not None and sk.tw_timer.alive:
+        timer, when = 2, sk.tw_timer.when - now
+    if sk.state == LISTEN:
+        rxq = len(sk.lq.accept_queue) if sk.lq else 0
+        txq = 0
+        last = 0  # fastopen max_qlen
+    else:
+        rxq = max(len(sk.recv_buf), 0)
+        txq = (sk.write_seq - sk.snd_una) & 0xFFFFFFFF
+        last = -1 if _in_initial_slowstart(sk) else sk.ssthresh
+    raddr, rport = (0, 0) if sk.state == LISTEN else (sk.raddr, sk.rport)
+    refcnt = 1 + (1 if timer else 0) + (1 if sk.state == LISTEN and rxq else 0)
+    cwnd = 1 if sk.state == SYN_SENT and sk.retransmits else sk.cwnd
+    return (f"{i:4d}: {hex_addr(sk.laddr)}:{sk.lport:04X} {hex_addr(raddr)}:{rport:04X} "
+            f"{int(sk.state):02X} {txq:08X}:{rxq:08X} {timer:02X}:{_clock_t(when):08X} "
+            f"{retr:08X} {sk.uid:5d} {0:8d} {sk.inode} {refcnt} {_ptr(sk, 'sk')} "
+            f"{_clock_t(sk.rto)} 0 0 {cwnd} {last}")
+
+
+def req_line(i: int, req: RequestSock, now: float) -> str:
+    """get_openreq4: st 03, tr 1, retrnsmt = num_timeout, uid of the listener."""
+    ttd = (req.timer.when - now) if req.timer is not None else 0.0
+    return (f"{i:4d}: {hex_addr(req.laddr)}:{req.lport:04X} {hex_addr(req.raddr)}:"
+            f"{req.rport:04X} {int(SYN_RECV):02X} {0:08X}:{0:08X} {1:02X}:{_clock_t(ttd):08X} "
+            f"{req.num_timeout:08X} {req.listener.uid:5d} {0:8d} 0 0 {_ptr(req, 'req')}")
+
+
+def tw_line(i: int, tw: TimeWaitSock, now: float) -> str:
+    """get_timewait4_sock: st = substate (05 or 06), tr 3."""
+    ttd = (tw.timer.when - now) if tw.timer is not None else 0.0
+    return (f"{i:4d}: {hex_addr(tw.laddr)}:{tw.lport:04X} {hex_addr(tw.raddr)}:{tw.rport:04X} "
+            f"{int(tw.substate):02X} {0:08X}:{0:08X} {3:02X}:{_clock_t(ttd):08X} {0:08X} "
+            f"{0:5d} {0:8d} 0 3 {_ptr(tw, 'tw')}")
+
+
+def render_net_tcp(ns: Namespace, now: float) -> str:
+    out = [_pad(HEADER)]
+    i = 0
+    listeners = [s for lst in ns.lhash.values() for s in lst]
+    for sk in listeners:
+        assert isinstance(sk, TcpSock)
+        out.append(_pad(sock_line(i, sk, now)))
+        i += 1
+    for obj in ns.ehash.values():
+        if isinstance(obj, TcpSock):
+            line = sock_line(i, obj, now)
+        elif isinstance(obj, RequestSock):
+            line = req_line(i, obj, now)
+        elif isinstance(obj, TimeWaitSock):
+            line = tw_line(i, obj, now)
+        else:
+            continue
+        out.append(_pad(line))
+        i += 1
+    return "".join(out)
+
+
+def render_proc(ns: Namespace, path: str, now: float) -> str:
+    p = path.strip("/")
+    if p.startswith("proc/"):
+        p = p[5:]
+    if p == "net/tcp":
+        return render_net_tcp(ns, now)
+    if p == "net/netstat":
+        return ns.mib.render_two_line(NETSTAT_GROUPS)
+    if p == "net/snmp":
+        return ns.mib.render_two_line(SNMP_GROUPS)
+    if p.startswith("sys/"):
+        return ns.sysctl.render(p[4:].replace("/", ".")) + "\n"
+    raise FileNotFoundError(f"/proc/{p}")

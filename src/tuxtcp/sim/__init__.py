@@ -1,0 +1,1 @@
+"""The deterministic simulation: World, hosts, links, traffic generators."""

@@ -1,0 +1,215 @@
+"""World: hosts (one namespace each) joined by links, driven by one virtual clock.
+
+Everything happens in one event heap: packet arrivals, namespace timers and traffic generators.
+Blocking socket calls run the heap until they can complete, so straight-line scripts work.
+"""
+
+from __future__ import annotations
+
+import heapq
+import socket as _pysocket
+from collections.abc import Callable, Iterable
+from typing import Any
+
+from ..link.memory import Link, LinkParams
+from ..net.namespace import Namespace
+from ..socket.api import Socket
+from ..wire.ipv4 import Packet, int_to_ip, ip_to_int
+from ..wire.pcap import PcapTap
+
+_DELIVER, _TIMER, _CALL = 0, 1, 2
+
+
+class Host:
+    """A simulated machine: one network namespace plus the socket API bound to the world."""
+
+    def __init__(self, world: World, name: str, addresses: Iterable[str]) -> None:
+        self.world = world
+        self.name = name
+        self.ns = Namespace(name, list(addresses), seed=world.seed)
+        self.sysctl = self.ns.sysctl
+        self.counters = self.ns.mib
+        self._wake_at: float | None = None
+
+    @property
+    def address(self) -> str:
+        return int_to_ip(self.ns.primary)
+
+    def socket(self, family: int = _pysocket.AF_INET, type: int = _pysocket.SOCK_STREAM,
+               proto: int = 0, uid: int = 0) -> Socket:
+        return Socket(self.ns, self.world, family, type, proto, uid)
+
+    def proc(self, path: str) -> str:
+        from ..observe.proc import render_proc
+
+        return render_proc(self.ns, path, self.world.clock)
+
+    def ss(self, args: str = "-tan") -> str:
+        from ..observe.ss import render_ss
+
+        return render_ss(self.ns, args, self.world.clock)
+
+    def dmesg(self) -> str:
+        return self.ns.dmesg()
+
+    def __repr__(self) -> str:
+        return f"<Host {self.name} {sorted(int_to_ip(a) for a in self.ns.addresses)}>"
+
+
+class World:
+    """Hosts, links and a virtual clock. Deterministic for a given seed."""
+
+    def __init__(self, seed: int = 1) -> None:
+        self.seed = seed
+        self.clock = 0.0
+        self.hosts: dict[str, Host] = {}
+        self._owner: dict[int, Host] = {}
+        self._links: dict[tuple[str, str], Link] = {}
+        self._heap: list[tuple[float, int, int, Any]] = []
+        self._seq = 0
+        self._next_fd = 3
+        self.taps: list[PcapTap] = []
+        self.packets_delivered = 0
+        self.trace: list[tuple[float, str, Packet]] | None = None
+
+    # -- building --------------------------------------------------------------------------
+    def host(self, name: str, *addresses: str) -> Host:
+        if name in self.hosts:
+            raise ValueError(f"host {name!r} exists")
+        h = Host(self, name, addresses)
+        self.hosts[name] = h
+        for a in addresses:
+            self._owner[ip_to_int(a)] = h
+        return h
+
+    def link(self, a: Host, b: Host, delay: float = 0.0005, loss: float = 0.0,
+             reorder: float = 0.0, duplicate: float = 0.0, jitter: float = 0.0) -> Link:
+        params = LinkParams(delay=delay, loss=loss, reorder=reorder, duplicate=duplicate,
+                            jitter=jitter)
+        link = Link(a.name, b.name, params, seed=self.seed)
+        self._links[(a.name, b.name)] = link
+        self._links[(b.name, a.name)] = link
+        return link
+
+    def pcap(self, path: str) -> PcapTap:
+        """Record every packet any host sends, at its send time."""
+        tap = PcapTap(path)
+        self.taps.append(tap)
+        return tap
+
+    # -- Driver protocol for sockets -----------------------------------------------------------
+    def now(self) -> float:
+        return self.clock
+
+    def alloc_fd(self) -> int:
+        self._next_fd += 1
+        return self._next_fd
+
+    def resolve(self, name: str) -> int | None:
+        h = self.hosts.get(name)
+        return h.ns.primary if h is not None else None
+
+    def kick(self, ns: Namespace) -> None:
+        """After an engine call on `ns`: send what it queued and note its next timer."""
+        h = self.hosts.get(ns.name)
+        if h is None:
+            return
+        self._flush(h)
+
+    def wait(self, ready: Callable[[], bool], timeout: float | None) -> bool:
+        deadline = None if timeout is None else self.clock + timeout
+        return self.run_until(ready, deadline)
+
+    # -- event loop ----------------------------------------------------------------------------
+    def _push(self, when: float, kind: int, payload: Any) -> None:
+        self._seq += 1
+        heapq.heappush(self._heap, (when, self._seq, kind, payload))
+
+    def call_at(self, when: float, fn: Callable[[float], None]) -> None:
+        """Run fn(now) at virtual time `when` (traffic generators, scripted actions)."""
+        self._push(when, _CALL, fn)
+
+    def inject(self, pkt: Packet, when: float | None = None) -> None:
+        """Put a packet on the wire towards its destination (spoofed sources welcome)."""
+        self._route(None, pkt, self.clock if when is None else when)
+
+    def _flush(self, h: Host) -> None:
+        ns = h.ns
+        if ns.outbox:
+            out = ns.outbox
+            ns.outbox = []
+            now = self.clock
+            for pkt in out:
+                self._route(h, pkt, now)
+        nd = ns.timers.next_deadline()
+        if nd is not None and (h._wake_at is None or nd < h._wake_at):
+            h._wake_at = nd
+            self._push(nd, _TIMER, h)
+
+    def _route(self, src: Host | None, pkt: Packet, now: float) -> None:
+        for tap in self.taps:
+            tap.write(now, pkt)
+        if self.trace is not None:
+            self.trace.append((now, src.name if src else "-", pkt))
+        dst = self._owner.get(pkt.dst)
+        if src is not None and (pkt.dst >> 24 == 127 or dst is src):
+            self._push(now, _DELIVER, (src, pkt))  # loopback
+            return
+        if dst is None:
+            return  # nobody owns the address: a silent peer
+        if src is None:
+            self._push(now, _DELIVER, (dst, pkt))
+            return
+        link = self._links.get((src.name, dst.name))
+        if link is None:
+            return  # no route
+        for t in link.arrivals(now):
+            self._push(t, _DELIVER, (dst, pkt))
+
+    def step(self) -> bool:
+        """Process the earliest event. False when nothing is left."""
+        if not self._heap:
+            return False
+        when, _, kind, payload = heapq.heappop(self._heap)
+        if when > self.clock:
+            self.clock = when
+        if kind == _DELIVER:
+            h, pkt = payload
+            self.packets_delivered += 1
+            h.ns.deliver(pkt, self.clock)
+            self._flush(h)
+        elif kind == _TIMER:
+            h = payload
+            if h._wake_at is not None and h._wake_at <= when:
+                h._wake_at = None
+            h.ns.run_timers(self.clock)
+            self._flush(h)
+        else:
+            payload(self.clock)
+            for h in self.hosts.values():
+                if h.ns.outbox or h._wake_at is None:
+                    self._flush(h)
+        return True
+
+    def run(self, duration: float) -> None:
+        """Advance virtual time by `duration` seconds."""
+        self.run_until(None, self.clock + duration)
+
+    def run_until(self, ready: Callable[[], bool] | None, deadline: float | None) -> bool:
+        """Run events until ready() is true or the deadline passes. Returns ready()'s value
+        (True when ready is None and the deadline was reached)."""
+        heap = self._heap
+        while True:
+            if ready is not None and ready():
+                return True
+            if not heap or (deadline is not None and heap[0][0] > deadline):
+                break
+            self.step()
+        if deadline is not None and self.clock < deadline:
+            self.clock = deadline
+        return ready() if ready is not None else True
+
+    def close(self) -> None:
+        for tap in self.taps:
+            tap.close()
+        self.taps.clear()

@@ -1,0 +1,80 @@
+"""SipHash-2-4 for the kernel's siphash_Nu32 helpers.
+
+The kernel's siphash_2u32/3u32/4u32 hash the u32 words as consecutive little-endian 32-bit values
+(siphash_4u32 is siphash_2u64 of (b<<32|a, d<<32|c)), keyed by a 128-bit key, giving a u64.
+We use the siphash24 C extension when it is importable and a pure-Python SipHash-2-4 otherwise;
+both are checked against the reference test vectors in tests.
+"""
+
+from __future__ import annotations
+
+import struct
+
+try:  # pragma: no cover - exercised by whichever is installed
+    from siphash24 import siphash24 as _c_siphash24
+except ImportError:  # pragma: no cover
+    _c_siphash24 = None
+
+_M64 = 0xFFFFFFFFFFFFFFFF
+
+
+def _rotl(x: int, b: int) -> int:
+    return ((x << b) | (x >> (64 - b))) & _M64
+
+
+def siphash24_py(key: bytes, data: bytes) -> int:
+    """Reference SipHash-2-4 (Aumasson & Bernstein), pure Python. Returns the u64."""
+    if len(key) != 16:
+        raise ValueError("SipHash key must be 16 bytes")
+    k0, k1 = struct.unpack("<QQ", key)
+    v0 = k0 ^ 0x736F6D6570736575
+    v1 = k1 ^ 0x646F72616E646F6D
+    v2 = k0 ^ 0x6C7967656E657261
+    v3 = k1 ^ 0x7465646279746573
+
+    def rounds(n: int) -> None:
+        nonlocal v0, v1, v2, v3
+        for _ in range(n):
+            v0 = (v0 + v1) & _M64
+            v1 = _rotl(v1, 13) ^ v0
+            v0 = _rotl(v0, 32)
+            v2 = (v2 + v3) & _M64
+            v3 = _rotl(v3, 16) ^ v2
+            v0 = (v0 + v3) & _M64
+            v3 = _rotl(v3, 21) ^ v0
+            v2 = (v2 + v1) & _M64
+            v1 = _rotl(v1, 17) ^ v2
+            v2 = _rotl(v2, 32)
+
+    n = len(data)
+    end = n - (n % 8)
+    for i in range(0, end, 8):
+        (m,) = struct.unpack_from("<Q", data, i)
+        v3 ^= m
+        rounds(2)
+        v0 ^= m
+    last = (n & 0xFF) << 56
+    for i, byte in enumerate(data[end:]):
+        last |= byte << (8 * i)
+    v3 ^= last
+    rounds(2)
+    v0 ^= last
+    v2 ^= 0xFF
+    rounds(4)
+    return v0 ^ v1 ^ v2 ^ v3
+
+
+if _c_siphash24 is not None:
+    _c = _c_siphash24
+
+    def siphash24(key: bytes, data: bytes) -> int:
+        return int(_c(data, key=key).intdigest()) & _M64
+else:  # pragma: no cover
+    siphash24 = siphash24_py
+
+_PACK = {n: struct.Struct(f"<{n}I") for n in (1, 2, 3, 4)}
+
+
+def siphash_u32s(key: bytes, *words: int) -> int:
+    """siphash_Nu32(words..., key): the u64 hash of N little-endian u32 words."""
+    return siphash24(key, _PACK[len(words)].pack(*words))

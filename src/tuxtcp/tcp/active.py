@@ -1,0 +1,289 @@
+"""Active open: source-port choice (__inet_hash_connect), tcp_v4_connect/tcp_connect, SYN
+retransmission with tcp_syn_linear_timeouts, and SYN_SENT input."""
+
+from __future__ import annotations
+
+import errno
+import math
+from typing import TYPE_CHECKING
+
+from ..net.namespace import is_loopback
+from ..net.sysctl import HZ
+from ..wire.ipv4 import Packet
+from ..wire.seq import after, before
+from ..wire.tcp import ACK, RST, SYN
+from .isn import secure_ipv4_port_ephemeral, secure_tcp_seq_and_ts_off
+from .lifecycle import hash_established, set_state, tcp_done, tw_kill, wake
+from .output import (
+    TCP_WSCALE_DEFAULT,
+    advmss_for,
+    initial_window,
+    send_ack,
+    send_reset,
+    transmit,
+)
+from .sock import TCP_RTO_MAX, TCP_TIMEOUT_INIT, TcpSock, TimeWaitSock
+from .states import ESTABLISHED, SYN_RECV, SYN_SENT
+
+if TYPE_CHECKING:
+    from ..net.namespace import Namespace
+
+M32 = 0xFFFFFFFF
+
+
+def twsk_unique(ns: Namespace, sk: TcpSock, tw: TimeWaitSock, now: float,
+                explicit_port: bool) -> bool:
+    """tcp_twsk_unique: may a connect() take over this timewait 4-tuple?"""
+    from .states import FIN_WAIT2
+
+    if tw.substate == FIN_WAIT2:
+        return False
+    reuse = ns.sysctl.get_int("net.ipv4.tcp_tw_reuse")
+    if reuse == 2:
+        loopback = is_loopback(tw.laddr) or is_loopback(tw.raddr)
+        reuse = 1 if loopback else 0
+    if not tw.ts_recent_stamp:
+        return False
+    # [6.18] reuse once tcp_tw_reuse_delay (1000 ms) has passed since entering timewait
+    if not explicit_port and not (reuse and now * 1000 > tw.entry_stamp * 1000 + 1000):
+        return False
+    sk.write_seq = (tw.snd_nxt + 65535 + 2) & M32 or 1
+    sk.ts_recent = tw.ts_recent
+    sk.ts_recent_stamp = tw.ts_recent_stamp
+    return True
+
+
+def _check_established(ns: Namespace, sk: TcpSock, key: tuple[int, int, int, int],
+                       now: float, explicit_port: bool) -> bool:
+    """__inet_check_established: the 4-tuple is free, or held by a recyclable timewait."""
+    other = ns.ehash.get(key)
+    if other is None:
+        return True
+    if isinstance(other, TimeWaitSock) and twsk_unique(ns, sk, other, now, explicit_port):
+        ns.mib.tcp_ext["TWRecycled"] += 1
+        tw_kill(other)
+        return True
+    return False
+
+
+def hash_connect(ns: Namespace, sk: TcpSock, now: float) -> None:
+    """inet_hash_connect: pick a source port (same parity as the range's low end first)."""
+    if sk.lport and not sk.bind_no_port:
+        if not _check_established(ns, sk, sk.key, now, True):
+            raise OSError(errno.EADDRNOTAVAIL, "Cannot assign requested address")
+        return
+    low, high = ns.sysctl["net.ipv4.ip_local_port_range"]  # type: ignore[misc]
+    high += 1
+    remaining = high - low
+    if remaining > 1:
+        remaining &= ~1
+    port_offset = secure_ipv4_port_ephemeral(ns.net_secret, sk.laddr, sk.raddr, sk.rport,
+                                             ns.jiffies(now), HZ)
+    index = port_offset & 0xFFFF
+    offset = (ns.ports.perturb(index) + (port_offset >> 32)) % remaining
+    step = 2
+    offset &= ~1  # first pass: ports of the same parity as low
+    buckets = ns.ports.buckets
+    while True:
+        port = low + offset
+        i = 0
+        while i < remaining:
+            if port >= high:
+                port -= remaining
+            b = buckets.get(port)
+            key = (sk.laddr, port, sk.raddr, sk.rport)
+            if b is not None:
+                if not b.by_connect:
+                    pass  # a bucket made by bind() is never shared by connect()
+                elif _check_established(ns, sk, key, now, False):
+                    ns.ports.add_owner(sk, port, by_connect=True)
+                    break
+            else:
+                ns.ports.add_owner(sk, port, by_connect=True)
+                break
+            i += step
+            port += step
+        else:
+            offset += 1
+            if offset & 1 and remaining > 1:
+                continue
+            raise OSError(errno.EADDRNOTAVAIL, "Cannot assign requested address")
+        # __inet_hash_connect: advance the perturbation so the next search starts further on
+        i = max(i, ns.rng.randrange(8) * step)
+        ns.ports.bump_perturb(index, i + step)
+        return
+
+
+def tcp_connect(ns: Namespace, sk: TcpSock, now: float) -> None:
+    """tcp_v4_connect + tcp_connect_init + tcp_connect (the address is already set)."""
+    if not sk.laddr:
+        sk.laddr = ns.source_for(sk.raddr)
+    sysctl = ns.sysctl
+    set_state(sk, SYN_SENT)
+    try:
+        hash_connect(ns, sk, now)
+    except OSError:
+        set_state(sk, sk.state.__class__.CLOSE)
+        sk.laddr = 0 if not sk.bind_addr_lock else sk.laddr
+        raise
+    timestamps = sysctl.get_int("net.ipv4.tcp_timestamps")
+    isn, ts_off = secure_tcp_seq_and_ts_off(ns.net_secret, sk.laddr, sk.raddr, sk.lport,
+                                            sk.rport, ns.realtime_ns(now), timestamps)
+    if not sk.write_seq:
+        sk.write_seq = isn
+    sk.ts_off = ts_off
+    sk.iss = sk.write_seq
+    sk.snd_una = sk.iss
+    sk.snd_nxt = (sk.iss + 1) & M32
+    sk.write_seq = sk.snd_nxt
+    sk.rcv_nxt = 0
+    sk.advmss = advmss_for(ns, sk.raddr)
+    if sk.user_mss and sk.user_mss < sk.advmss:
+        sk.advmss = sk.user_mss
+    sk.tstamp_ok = bool(timestamps)
+    sk.wscale_ok = bool(sysctl.get_int("net.ipv4.tcp_window_scaling"))
+    sk.sack_ok = bool(sysctl.get_int("net.ipv4.tcp_sack"))
+    sk.rcv_wscale = TCP_WSCALE_DEFAULT if sk.wscale_ok else 0
+    sk.rcv_wnd = initial_window(sk.advmss)
+    sk.rto = TCP_TIMEOUT_INIT
+    sk.retransmits = 0
+    sk.total_rto = 0
+    sk.retrans_stamp = now
+    sk.syn_sent_at = now
+    sk.created = now
+    sk.ip_id = ns.rng.getrandbits(16)
+    hash_established(sk)
+    transmit(sk, SYN, sk.iss, b"", now)
+    sk.rtx_queue.append((sk.iss, b"", SYN, now))
+    ns.mib.tcp["ActiveOpens"] += 1
+    from .established import retransmit_timer
+
+    sk.rtx_timer = ns.timers.arm(now + sk.rto, retransmit_timer, sk)
+
+
+def model_timeout(boundary: int, rto_base: float) -> float:
+    """tcp_model_timeout: time for `boundary` exponential backoffs from rto_base."""
+    thresh = int(math.log2(TCP_RTO_MAX / rto_base))
+    if boundary <= thresh:
+        return ((2 << boundary) - 1) * rto_base
+    return ((2 << thresh) - 1) * rto_base + (boundary - thresh) * TCP_RTO_MAX
+
+
+def syn_retransmit_timer(sk: TcpSock, now: float) -> None:
+    """tcp_retransmit_timer in SYN_SENT (and SYN_RECV of a simultaneous open)."""
+    from .established import retransmit_timer
+
+    ns = sk.ns
+    syn_retries = sk.syn_retries or ns.sysctl.get_int("net.ipv4.tcp_syn_retries")
+    linear = ns.sysctl.get_int("net.ipv4.tcp_syn_linear_timeouts")
+    # tcp_write_timeout: a retransmission count and an elapsed-time limit (retransmits_timed_out)
+    max_retransmits = syn_retries + (linear if sk.state == SYN_SENT else 0)
+    elapsed = now - sk.retrans_stamp
+    timed_out = sk.retransmits and elapsed >= model_timeout(syn_retries, TCP_TIMEOUT_INIT) - 1e-9
+    if sk.retransmits >= max_retransmits or timed_out:
+        sk.sk_err = sk.sk_err_soft or errno.ETIMEDOUT
+        ns.mib.tcp_ext["TCPAbortOnTimeout"] += 1
+        tcp_done(sk, now)
+        return
+    ns.mib.tcp_ext["TCPTimeouts"] += 1
+    flags = SYN | (ACK if sk.state == SYN_RECV else 0)
+    transmit(sk, flags, sk.iss, b"", now, retrans=True)
+    ns.mib.tcp["RetransSegs"] += 1
+    ns.mib.tcp_ext["TCPSynRetrans"] += 1
+    ns.mib.tcp_ext["TcpTimeoutRehash"] += 1
+    sk.num_retrans_total += 1
+    sk.retransmits += 1
+    sk.total_rto += 1
+    if sk.state != SYN_SENT or sk.total_rto > linear:
+        sk.rto = min(sk.rto * 2, TCP_RTO_MAX)  # exponential backoff after the linear phase
+    sk.rtx_timer = ns.timers.arm(now + sk.rto, retransmit_timer, sk)
+
+
+def synsent_process(sk: TcpSock, pkt: Packet, now: float) -> None:
+    """tcp_rcv_synsent_state_process."""
+    ns = sk.ns
+    seg = pkt.seg
+    if seg.flags & ACK:
+        if not after(seg.ack, sk.iss) or after(seg.ack, sk.snd_nxt):
+            send_reset(ns, pkt, now)  # unacceptable ACK -> RST (seq = its ack)
+            return
+        if (sk.tstamp_ok and seg.tsval is not None and seg.tsecr and
+                before((seg.tsecr - sk.ts_off) & M32,
+                       ns.tcp_clock_ms(sk.retrans_stamp) & M32)):
+            ns.mib.tcp_ext["PAWSActive"] += 1
+            send_reset(ns, pkt, now)
+            return
+        if seg.flags & RST:
+            from .established import tcp_reset
+
+            tcp_reset(sk, now)  # ECONNREFUSED
+            return
+        if not seg.flags & SYN:
+            return
+        # SYN-ACK: negotiate what both sides offered
+        sk.irs = seg.seq
+        sk.rcv_nxt = sk.copied_seq = sk.rcv_wup = (seg.seq + 1) & M32
+        sk.snd_una = seg.ack
+        if sk.wscale_ok and seg.wscale is not None:
+            sk.snd_wscale = min(seg.wscale, 14)
+        else:
+            sk.wscale_ok = False
+            sk.snd_wscale = sk.rcv_wscale = 0
+        sk.snd_wnd = seg.window  # the window in a SYN-ACK is never scaled
+        sk.max_window = sk.snd_wnd
+        sk.snd_wl1 = seg.seq
+        sk.sack_ok = sk.sack_ok and seg.sack_perm
+        if sk.tstamp_ok and seg.tsval is not None:
+            sk.ts_recent = seg.tsval
+            sk.ts_recent_stamp = now
+        else:
+            sk.tstamp_ok = False
+        peer_mss = seg.mss or 536
+        if sk.user_mss and sk.user_mss < peer_mss:
+            peer_mss = sk.user_mss
+        sk.mss_clamp = peer_mss
+        sk.mss_cache = min(peer_mss, sk.advmss) - (12 if sk.tstamp_ok else 0)
+        sk.rtx_queue.clear()
+        if sk.rtx_timer is not None:
+            sk.rtx_timer.cancel()
+            sk.rtx_timer = None
+        if not sk.retransmits:
+            rtt = now - sk.syn_sent_at
+            sk.srtt = rtt
+            sk.rttvar = rtt / 2
+            sk.rto = max(0.2, rtt + max(2 * rtt, 0.2))
+        else:
+            sk.rto = TCP_TIMEOUT_INIT
+        sk.retransmits = 0
+        sk.established_at = now
+        set_state(sk, ESTABLISHED)  # tcp_finish_connect
+        send_ack(sk, now)
+        from .established import _push
+
+        _push(sk, now)
+        wake(sk)
+        return
+    if seg.flags & RST:
+        return
+    if seg.flags & SYN:
+        # simultaneous open: SYN_RECV on the full socket, answer with SYN-ACK
+        sk.irs = seg.seq
+        sk.rcv_nxt = sk.copied_seq = sk.rcv_wup = (seg.seq + 1) & M32
+        if sk.tstamp_ok and seg.tsval is not None:
+            sk.ts_recent = seg.tsval
+            sk.ts_recent_stamp = now
+        else:
+            sk.tstamp_ok = False
+        if not (sk.wscale_ok and seg.wscale is not None):
+            sk.wscale_ok = False
+            sk.rcv_wscale = 0
+        else:
+            sk.snd_wscale = min(seg.wscale, 14)
+        sk.sack_ok = sk.sack_ok and seg.sack_perm
+        sk.snd_wnd = seg.window
+        peer_mss = seg.mss or 536
+        sk.mss_clamp = peer_mss
+        sk.mss_cache = min(peer_mss, sk.advmss) - (12 if sk.tstamp_ok else 0)
+        set_state(sk, SYN_RECV)
+        transmit(sk, SYN | ACK, sk.iss, b"", now)
+        return

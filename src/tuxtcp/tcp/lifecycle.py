@@ -1,0 +1,152 @@
+"""State changes and table membership: tcp_set_state, hashing, tcp_done, tcp_time_wait."""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING
+
+from .sock import TCP_TIMEWAIT_LEN, TcpSock, TimeWaitSock
+from .states import CLOSE, CLOSE_WAIT, ESTABLISHED, FIN_WAIT2, TIME_WAIT, TcpState
+
+if TYPE_CHECKING:
+    from ..net.namespace import Namespace
+
+
+def set_state(sk: TcpSock, state: TcpState) -> None:
+    """tcp_set_state: CurrEstab and EstabResets accounting, port release on CLOSE."""
+    old = sk.state
+    tcp = sk.ns.mib.tcp
+    if state == ESTABLISHED:
+        if old != ESTABLISHED:
+            tcp["CurrEstab"] += 1
+    elif state == CLOSE_WAIT:
+        if old == TcpState.SYN_RECV:
+            tcp["CurrEstab"] += 1
+    else:
+        if state == CLOSE:
+            if old in (CLOSE_WAIT, ESTABLISHED):
+                tcp["EstabResets"] += 1
+            unhash(sk)
+            # tcp_set_state(TCP_CLOSE): inet_put_port unless SOCK_BINDPORT_LOCK
+            if not sk.bind_port_lock:
+                sk.ns.ports.remove_owner(sk)
+        if old in (ESTABLISHED, CLOSE_WAIT):
+            tcp["CurrEstab"] -= 1
+    sk.state = state
+    wake(sk)
+
+
+def wake(sk: TcpSock) -> None:
+    if sk.on_wakeup is not None:
+        sk.on_wakeup()
+    if sk.parent is not None and sk.parent.on_wakeup is not None:
+        sk.parent.on_wakeup()
+
+
+def hash_established(sk: TcpSock) -> None:
+    sk.ns.ehash[sk.key] = sk
+
+
+def unhash(sk: TcpSock) -> None:
+    ns = sk.ns
+    if ns.ehash.get(sk.key) is sk:
+        del ns.ehash[sk.key]
+    if sk.state == TcpState.LISTEN:
+        lst = ns.lhash.get(sk.lport)
+        if lst and sk in lst:
+            lst.remove(sk)
+            if not lst:
+                del ns.lhash[sk.lport]
+
+
+def clear_timers(sk: TcpSock) -> None:
+    if sk.rtx_timer is not None:
+        sk.rtx_timer.cancel()
+        sk.rtx_timer = None
+    if sk.tw_timer is not None:
+        sk.tw_timer.cancel()
+        sk.tw_timer = None
+
+
+def tcp_done(sk: TcpSock, now: float) -> None:
+    """tcp_done: go to CLOSE, stop timers, wake the owner; an orphan is destroyed."""
+    if sk.state == TcpState.SYN_SENT or sk.state == TcpState.SYN_RECV:
+        sk.ns.mib.tcp["AttemptFails"] += 1
+    set_state(sk, CLOSE)
+    clear_timers(sk)
+    sk.rcv_shutdown = sk.snd_shutdown = True
+    if sk.orphan:
+        destroy(sk)
+
+
+def destroy(sk: TcpSock) -> None:
+    sk.dead = True
+    ns = sk.ns
+    if sk.bucket is not None:
+        ns.ports.remove_owner(sk)
+    ns.sockets.pop(sk, None)
+
+
+def fin_time(sk: TcpSock) -> float:
+    """tcp_fin_time: max(linger2 or tcp_fin_timeout, 3.5 * rto)."""
+    base = sk.linger2 or sk.ns.sysctl.get_int("net.ipv4.tcp_fin_timeout")
+    return max(float(base), sk.rto * 3.5)
+
+
+def time_wait(sk: TcpSock, substate: TcpState, timeo: float, now: float) -> None:
+    """tcp_time_wait: replace a full socket by a timewait minisock (or just close it when
+    tcp_max_tw_buckets is reached: TCPTimeWaitOverflow)."""
+    ns = sk.ns
+    tw_max = ns.sysctl.get_int("net.ipv4.tcp_max_tw_buckets")
+    if ns.tw_count >= tw_max:
+        ns.mib.tcp_ext["TCPTimeWaitOverflow"] += 1
+        tcp_done(sk, now)
+        return
+    tw = TimeWaitSock(sk, substate)
+    tw.entry_stamp = now
+    timeo = max(timeo, sk.rto * 3.5)
+    if substate == TIME_WAIT:
+        timeo = TCP_TIMEWAIT_LEN
+    # __inet_twsk_schedule (first arming): TWKilled for timeo <= 4 s, TW otherwise
+    ns.mib.tcp_ext["TWKilled" if timeo <= 4.0 else "TW"] += 1
+    tw.timer = ns.timers.arm(now + timeo, tw_expire, tw)
+    ns.tw_count += 1
+    # inet_twsk_hashdance_schedule: the timewait sock takes the socket's place in ehash and
+    # stays on the bind bucket ("Put TW into bind hash")
+    if sk.bucket is not None:
+        ns.ports.replace_owner(sk, tw)
+    set_state(sk, CLOSE)  # unhashes sk; the port stays with tw
+    ns.ehash[tw.key] = tw
+    clear_timers(sk)
+    sk.rcv_shutdown = sk.snd_shutdown = True
+    destroy(sk)
+
+
+def tw_reschedule(tw: TimeWaitSock, timeo: float, now: float) -> None:
+    """inet_twsk_reschedule (rearm: no counter)."""
+    if tw.timer is not None:
+        tw.timer.cancel()
+    tw.timer = tw.ns.timers.arm(now + timeo, tw_expire, tw)
+
+
+def tw_kill(tw: TimeWaitSock) -> None:
+    """inet_twsk_deschedule_put / inet_twsk_kill: leave ehash and the bind bucket."""
+    ns = tw.ns
+    if tw.timer is not None:
+        tw.timer.cancel()
+        tw.timer = None
+    if ns.ehash.get(tw.key) is tw:
+        del ns.ehash[tw.key]
+        ns.tw_count -= 1
+    ns.ports.remove_owner(tw)
+
+
+def tw_expire(tw: TimeWaitSock, now: float) -> None:
+    """tw_timer_handler: the timewait sock is gone."""
+    tw.timer = None
+    tw_kill(tw)
+
+
+def new_sock(ns: Namespace, uid: int = 0) -> TcpSock:
+    sk = TcpSock(ns, uid)
+    ns.sockets[sk] = None
+    return sk

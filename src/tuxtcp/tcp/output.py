@@ -1,0 +1,140 @@
+"""Building and sending segments (tcp_output.c, tcp_ipv4.c:tcp_v4_send_reset/send_ack).
+
+OutSegs is bumped where the kernel bumps it: tcp_transmit_skb for new data/SYN/FIN and pure
+control segments but not retransmissions, tcp_make_synack for every SYN-ACK (retransmitted or
+not), tcp_v4_send_reset and tcp_v4_send_ack always.
+"""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING
+
+from ..wire.ipv4 import Packet
+from ..wire.tcp import ACK, FIN, RST, SYN, TcpSegment
+from .syncookies import cookie_init_timestamp
+
+if TYPE_CHECKING:
+    from ..net.namespace import Namespace
+    from .reqsk import RequestSock
+    from .sock import TcpSock
+
+M32 = 0xFFFFFFFF
+TCP_WSCALE_DEFAULT = 7  # tcp_select_initial_window with tcp_rmem[2] = 6 MiB
+MTU_ETHERNET = 1500
+MTU_LOOPBACK = 65536
+
+
+def advmss_for(ns: Namespace, daddr: int) -> int:
+    """dst_metric_advmss: MTU - 40 (65495 on loopback's 65536 MTU)."""
+    from ..net.namespace import is_loopback
+
+    mtu = MTU_LOOPBACK if is_loopback(daddr) or daddr in ns.addresses else MTU_ETHERNET
+    return min(mtu - 40, 65495)
+
+
+def initial_window(mss: int) -> int:
+    """tcp_select_initial_window: the 64 KiB space rounded down to a multiple of the MSS."""
+    return (65536 // mss) * mss
+
+
+def tsval_of(ns: Namespace, ts_off: int, now: float) -> int:
+    return (ns.tcp_clock_ms(now) + ts_off) & M32
+
+
+# --- replies sent without a full socket ---------------------------------------------------
+def send_reset(ns: Namespace, pkt: Packet, now: float) -> None:
+    """tcp_v4_send_reset: never answer a RST; seq = ack_seq if ACK set, else RST|ACK with
+    ack = seq + SYN + FIN + payload."""
+    seg = pkt.seg
+    if seg.flags & RST:
+        return
+    if seg.flags & ACK:
+        rst = TcpSegment(seg.dport, seg.sport, seg.ack, 0, RST, 0)
+    else:
+        rst = TcpSegment(seg.dport, seg.sport, 0, seg.end_seq, RST | ACK, 0)
+    ns.transmit(Packet(pkt.dst, pkt.src, rst))
+    ns.mib.tcp["OutSegs"] += 1
+    ns.mib.tcp["OutRsts"] += 1
+
+
+def send_ack_reply(ns: Namespace, laddr: int, lport: int, raddr: int, rport: int, seq: int,
+                   ack: int, window: int, tsval: int | None, tsecr: int) -> None:
+    """tcp_v4_send_ack: ACKs for request socks and TIME_WAIT sockets."""
+    seg = TcpSegment(lport, rport, seq, ack, ACK, min(window, 65535), tsval=tsval, tsecr=tsecr)
+    ns.transmit(Packet(laddr, raddr, seg))
+    ns.mib.tcp["OutSegs"] += 1
+
+
+# --- SYN-ACK from a request sock ----------------------------------------------------------
+def send_synack(ns: Namespace, req: RequestSock, now: float, cookie: bool = False) -> None:
+    """tcp_make_synack + tcp_synack_options: MSS, SACK_PERM, TS, NOP, WS as negotiated;
+    the window is never scaled on a SYN-ACK. Every SYN-ACK counts in OutSegs."""
+    tsval = None
+    if req.tstamp_ok:
+        ms = ns.tcp_clock_ms(now)
+        if cookie:
+            ms = cookie_init_timestamp(ms, req.wscale_ok, req.snd_wscale, req.sack_ok,
+                                       req.ecn_ok)
+        tsval = (ms + req.ts_off) & M32
+        if not req.snt_tsval_first:
+            req.snt_tsval_first = ms & M32
+        req.snt_tsval_last = ms & M32
+    seg = TcpSegment(
+        req.lport, req.rport, req.snt_isn, req.rcv_nxt, SYN | ACK, min(req.rcv_wnd, 65535),
+        mss=advmss_for(ns, req.raddr),
+        wscale=req.rcv_wscale if req.wscale_ok else None,
+        sack_perm=req.sack_ok, tsval=tsval, tsecr=req.ts_recent,
+    )
+    ns.transmit(Packet(req.laddr, req.raddr, seg))
+    ns.mib.tcp["OutSegs"] += 1
+
+
+# --- full sockets --------------------------------------------------------------------------
+def advertised_window(sk: TcpSock) -> int:
+    """tcp_select_window, simplified: free receive space, never shrinking below what we
+    promised, scaled by rcv_wscale."""
+    free = max(0, sk.rcv_wnd - len(sk.recv_buf))
+    return min(free >> sk.rcv_wscale, 65535)
+
+
+def transmit(sk: TcpSock, flags: int, seq: int, payload: bytes, now: float,
+             retrans: bool = False) -> None:
+    """tcp_transmit_skb for a full socket."""
+    ns = sk.ns
+    tsval = None
+    tsecr = 0
+    if sk.tstamp_ok:
+        tsval = tsval_of(ns, sk.ts_off, now)
+        tsecr = sk.ts_recent
+    if flags & SYN:
+        # tcp_syn_options: MSS, TS, WS, SACK_PERM per sysctls; unscaled window
+        seg = TcpSegment(sk.lport, sk.rport, seq, sk.rcv_nxt if flags & ACK else 0, flags,
+                         min(sk.rcv_wnd, 65535), payload, mss=sk.advmss,
+                         wscale=sk.rcv_wscale if sk.wscale_ok else None,
+                         sack_perm=sk.sack_ok, tsval=tsval, tsecr=tsecr)
+    else:
+        seg = TcpSegment(sk.lport, sk.rport, seq, sk.rcv_nxt, flags | ACK,
+                         advertised_window(sk), payload, tsval=tsval, tsecr=tsecr)
+        sk.rcv_wup = sk.rcv_nxt
+    sk.ip_id = (sk.ip_id + 1) & 0xFFFF
+    ns.transmit(Packet(sk.laddr, sk.raddr, seg, ip_id=sk.ip_id))
+    if not retrans:
+        ns.mib.tcp["OutSegs"] += 1
+
+
+def send_ack(sk: TcpSock, now: float) -> None:
+    """tcp_send_ack: a pure ACK at snd_nxt."""
+    transmit(sk, ACK, sk.snd_nxt, b"", now)
+
+
+def send_active_reset(sk: TcpSock, now: float) -> None:
+    """tcp_send_active_reset: RST|ACK at snd_nxt (OutRsts)."""
+    ns = sk.ns
+    seg = TcpSegment(sk.lport, sk.rport, sk.snd_nxt, sk.rcv_nxt, RST | ACK, 0)
+    ns.transmit(Packet(sk.laddr, sk.raddr, seg))
+    ns.mib.tcp["OutSegs"] += 1
+    ns.mib.tcp["OutRsts"] += 1
+
+
+__all__ = ["FIN", "advmss_for", "initial_window", "send_ack", "send_ack_reply",
+           "send_active_reset", "send_reset", "send_synack", "transmit", "tsval_of"]

@@ -1,0 +1,480 @@
+"""Passive open: tcp_conn_request, tcp_check_req, the cookie check, the request-sock timer,
+child creation (tcp_v4_syn_recv_sock) and the accept queue."""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING
+
+from ..net.sysctl import HZ
+from ..wire.ipv4 import Packet, int_to_ip
+from ..wire.seq import after, before, between
+from ..wire.tcp import ACK, CWR, ECE, RST, SYN
+from . import syncookies as sc
+from .isn import secure_tcp_seq_and_ts_off
+from .lifecycle import hash_established, set_state, wake
+from .output import (
+    TCP_WSCALE_DEFAULT,
+    advmss_for,
+    initial_window,
+    send_ack_reply,
+    send_reset,
+    send_synack,
+)
+from .reqsk import RequestSock
+from .sock import TCP_RTO_MAX, TCP_TIMEOUT_INIT, TcpSock
+from .states import ESTABLISHED, LISTEN, SYN_RECV
+
+if TYPE_CHECKING:
+    from ..net.namespace import Namespace
+
+M32 = 0xFFFFFFFF
+TCP_PAWS_MSL = 60
+TCP_PAWS_24DAYS = 60 * 60 * 24 * 24
+
+
+def _u32_between(t: int, lo: int, hi: int) -> bool:
+    """time_between32(t, lo, hi)."""
+    return ((t - lo) & M32) <= ((hi - lo) & M32)
+
+
+def acceptq_is_full(lsk: TcpSock) -> bool:
+    """sk_acceptq_is_full: ack_backlog > max_ack_backlog (strict, so backlog+1 fit)."""
+    assert lsk.lq is not None
+    return len(lsk.lq.accept_queue) > lsk.backlog
+
+
+def reqsk_queue_is_full(lsk: TcpSock) -> bool:
+    """inet_csk_reqsk_queue_is_full: qlen > max_ack_backlog (6.12.19+/6.18: '>')."""
+    assert lsk.lq is not None
+    return lsk.lq.qlen > lsk.backlog
+
+
+def listendrop(ns: Namespace) -> None:
+    """tcp_listendrop."""
+    ns.mib.tcp_ext["ListenDrops"] += 1
+
+
+def syn_flood_action(ns: Namespace, lsk: TcpSock, now: float) -> bool:
+    """tcp_syn_flood_action: cookies or drop, counted for every SYN; warn once per listener."""
+    assert lsk.lq is not None
+    syncookies = ns.sysctl.get_int("net.ipv4.tcp_syncookies")
+    if syncookies:
+        want_cookie = True
+        ns.mib.tcp_ext["TCPReqQFullDoCookies"] += 1
+        msg = "Sending cookies"
+    else:
+        want_cookie = False
+        ns.mib.tcp_ext["TCPReqQFullDrop"] += 1
+        msg = "Dropping request"
+    if not lsk.lq.synflood_warned and syncookies != 2:
+        lsk.lq.synflood_warned = True
+        ns.log(now, f"TCP: request_sock_TCP: Possible SYN flooding on port "
+                    f"{int_to_ip(lsk.laddr)}:{lsk.lport}. {msg}.")
+    return want_cookie
+
+
+def synq_overflow(ns: Namespace, lsk: TcpSock, now: float) -> None:
+    """tcp_synq_overflow: remember the overflow time, at most once per second."""
+    assert lsk.lq is not None
+    j = ns.jiffies(now) & M32
+    last = lsk.lq.last_overflow_j
+    if not _u32_between(j, last, last + HZ):
+        lsk.lq.last_overflow_j = j
+
+
+def synq_no_recent_overflow(ns: Namespace, lsk: TcpSock, now: float) -> bool:
+    assert lsk.lq is not None
+    j = ns.jiffies(now) & M32
+    last = lsk.lq.last_overflow_j
+    return not _u32_between(j, (last - HZ) & M32, (last + sc.TCP_SYNCOOKIE_VALID_S * HZ) & M32)
+
+
+def _peer_is_proven(ns: Namespace, raddr: int) -> bool:
+    """tcp_peer_is_proven: tcp_metrics holds an RTT for this destination."""
+    return raddr in ns.tcp_metrics
+
+
+def _ecn_ok_for_syn(ns: Namespace, pkt: Packet) -> bool:
+    """tcp_ecn_create_request: ECE+CWR on the SYN, not ECT (or res1), and tcp_ecn != 0."""
+    seg = pkt.seg
+    if not (seg.flags & ECE and seg.flags & CWR):
+        return False
+    ect = pkt.tos & 0x3
+    return bool((not ect or seg.res & 0x1) and ns.sysctl.get_int("net.ipv4.tcp_ecn"))
+
+
+def conn_request(ns: Namespace, lsk: TcpSock, pkt: Packet, now: float, tw_isn: int = 0) -> None:
+    """tcp_conn_request, in the kernel's order of checks."""
+    lq = lsk.lq
+    assert lq is not None
+    seg = pkt.seg
+    sysctl = ns.sysctl
+    syncookies = sysctl.get_int("net.ipv4.tcp_syncookies")
+    want_cookie = False
+    # TIME_WAIT reuse (tw_isn) skips the SYN-queue and cookie checks entirely
+    if not tw_isn and (syncookies == 2 or reqsk_queue_is_full(lsk)):
+        want_cookie = syn_flood_action(ns, lsk, now)
+        if not want_cookie:
+            listendrop(ns)
+            return
+    if acceptq_is_full(lsk):  # tcp_conn_request: accept queue full -> drop, even for cookies
+        ns.mib.tcp_ext["ListenOverflows"] += 1
+        listendrop(ns)
+        return
+    laddr, raddr = pkt.dst, pkt.src
+    req = RequestSock(lsk, laddr, seg.dport, raddr, seg.sport, seg.seq)
+    # tcp_parse_options on a SYN: TS/WS/SACK_PERM only when their sysctls are on
+    saw_tstamp = seg.tsval is not None and sysctl.get_int("net.ipv4.tcp_timestamps") != 0
+    mss = seg.mss if seg.mss else sc.MSSTAB[0]  # TCP_MSS_DEFAULT without the option
+    if lsk.user_mss and lsk.user_mss < mss:
+        mss = lsk.user_mss
+    req.mss = mss
+    if not (want_cookie and not saw_tstamp):  # cookie without TS: tcp_clear_options
+        if seg.wscale is not None and sysctl.get_int("net.ipv4.tcp_window_scaling"):
+            req.wscale_ok = True
+            req.snd_wscale = min(seg.wscale, 14)
+        req.sack_ok = seg.sack_perm and bool(sysctl.get_int("net.ipv4.tcp_sack"))
+    req.tstamp_ok = saw_tstamp
+    req.ts_recent = seg.tsval if saw_tstamp and seg.tsval is not None else 0
+    isn, ts_off = secure_tcp_seq_and_ts_off(ns.net_secret, laddr, raddr, seg.dport, seg.sport,
+                                            ns.realtime_ns(now),
+                                            sysctl.get_int("net.ipv4.tcp_timestamps"))
+    if req.tstamp_ok:
+        req.ts_off = ts_off
+    if not want_cookie and not tw_isn:
+        max_syn_backlog = sysctl.get_int("net.ipv4.tcp_max_syn_backlog")
+        # tcp_conn_request: with cookies off, the last quarter is kept for proven peers
+        if (not syncookies and max_syn_backlog - lq.qlen < (max_syn_backlog >> 2)
+                and not _peer_is_proven(ns, raddr)):
+            listendrop(ns)
+            return
+    if tw_isn:
+        isn = tw_isn
+    req.ecn_ok = _ecn_ok_for_syn(ns, pkt)
+    if want_cookie:
+        isn, req.mss = sc.cookie_v4_init_sequence(
+            ns.syncookie_secret, raddr, laddr, seg.sport, seg.dport, seg.seq, req.mss,
+            ns.cookie_time(now))
+        ns.mib.tcp_ext["SyncookiesSent"] += 1  # cookie_init_sequence
+        synq_overflow(ns, lsk, now)
+        if not req.tstamp_ok:
+            req.ecn_ok = False
+    req.snt_isn = isn
+    _init_rwin(ns, req)
+    req.syn_at = now
+    req.born = now
+    if not want_cookie:
+        req.timeout = TCP_TIMEOUT_INIT  # tcp_timeout_init
+        key = req.key
+        ns.ehash[key] = req  # inet_csk_reqsk_queue_hash_add
+        lq.syn_queue[key] = req
+        lq.young += 1
+        req.timer = ns.timers.arm(now + req.timeout, reqsk_timer, req)
+    send_synack(ns, req, now, cookie=want_cookie)
+
+
+def _init_rwin(ns: Namespace, req: RequestSock) -> None:
+    """tcp_openreq_init_rwin: window = 64 KiB rounded down to the MSS (less 12 with TS)."""
+    mss = advmss_for(ns, req.raddr) - (12 if req.tstamp_ok else 0)
+    req.rcv_wnd = initial_window(mss)
+    req.rcv_wscale = TCP_WSCALE_DEFAULT if req.wscale_ok else 0
+
+
+def reqsk_timeout(req: RequestSock) -> float:
+    """reqsk_timeout: min(timeout << num_timeout, TCP_RTO_MAX)."""
+    return min(req.timeout * (1 << req.num_timeout), TCP_RTO_MAX)
+
+
+def reqsk_queue_drop(ns: Namespace, req: RequestSock) -> bool:
+    """inet_csk_reqsk_queue_drop: unlink from ehash and the SYN queue. True if it was linked."""
+    if req.timer is not None:
+        req.timer.cancel()
+        req.timer = None
+    linked = ns.ehash.get(req.key) is req
+    if linked:
+        del ns.ehash[req.key]
+    lq = req.listener.lq
+    if lq is not None and lq.syn_queue.get(req.key) is req:
+        del lq.syn_queue[req.key]
+        if req.num_timeout == 0:  # reqsk_queue_removed
+            lq.young -= 1
+    return linked
+
+
+def rtx_synack(ns: Namespace, req: RequestSock, now: float) -> None:
+    """tcp_rtx_synack: resend, RetransSegs and TCPSynRetrans, num_retrans++."""
+    send_synack(ns, req, now)
+    ns.mib.tcp["RetransSegs"] += 1
+    ns.mib.tcp_ext["TCPSynRetrans"] += 1
+    req.num_retrans += 1
+
+
+def reqsk_timer(req: RequestSock, now: float) -> None:
+    """inet_connection_sock.c:reqsk_timer_handler."""
+    ns = req.listener.ns
+    req.timer = None
+    lsk = req.listener
+    if lsk.state != LISTEN or lsk.lq is None:
+        reqsk_queue_drop(ns, req)
+        return
+    lq = lsk.lq
+    max_retries = lsk.syn_retries or ns.sysctl.get_int("net.ipv4.tcp_synack_retries")
+    qlen = lq.qlen
+    # Young pruning: with the SYN queue over half full, old requests lose retries (min 2)
+    if (qlen << 1) > max(8, lsk.backlog):
+        young = lq.young << 1
+        while max_retries > 2:
+            if qlen < young:
+                break
+            max_retries -= 1
+            young <<= 1
+    defer = lq.defer_accept
+    if not defer:  # syn_ack_recalc
+        expire = req.num_timeout >= max_retries
+        resend = True
+    else:
+        expire = req.num_timeout >= max_retries and (not req.acked or req.num_timeout >= defer)
+        resend = not req.acked or req.num_timeout >= defer - 1
+    ns.mib.tcp_ext["TCPTimeouts"] += 1  # tcp_syn_ack_timeout
+    if not expire:
+        if resend:
+            rtx_synack(ns, req, now)
+        if req.num_timeout == 0:
+            lq.young -= 1
+        req.num_timeout += 1
+        req.timer = ns.timers.arm(now + reqsk_timeout(req), reqsk_timer, req)
+        return
+    reqsk_queue_drop(ns, req)  # expired: freed silently, no RST
+
+
+def _oow_rate_limited(ns: Namespace, req: RequestSock, now: float, counter: str) -> bool:
+    """tcp_oow_rate_limited: one out-of-window reply per tcp_invalid_ratelimit ms."""
+    limit = ns.sysctl.get_int("net.ipv4.tcp_invalid_ratelimit") / 1000.0
+    if 0 <= now - req.last_oow_ack < limit:
+        ns.mib.tcp_ext[counter] += 1
+        return True
+    req.last_oow_ack = now
+    return False
+
+
+def _in_window(seq: int, end_seq: int, s_win: int, e_win: int) -> bool:
+    """tcp_minisocks.c:tcp_in_window."""
+    if seq == s_win:
+        return True
+    if after(end_seq, s_win) and before(seq, e_win):
+        return True
+    return seq == e_win and seq == end_seq
+
+
+LISTENER = object()  # tcp_check_req returned the listener: the caller answers with a RST
+
+
+def check_req(ns: Namespace, req: RequestSock, pkt: Packet, now: float) -> object | None:
+    """tcp_minisocks.c:tcp_check_req. Returns the new child, LISTENER, or None (dropped)."""
+    seg = pkt.seg
+    lsk = req.listener
+    flg = seg.flags & (RST | SYN | ACK)
+    paws_reject = False
+    tsecr_reject = False
+    saw_tstamp = seg.tsval is not None and ns.sysctl.get_int("net.ipv4.tcp_timestamps") != 0
+    if saw_tstamp and seg.tsval is not None:
+        tsecr = (seg.tsecr - req.ts_off) & M32 if seg.tsecr else 0
+        # ts_recent_stamp = now - reqsk_timeout; tcp_paws_reject
+        now_s = int(ns.uptime0 + now)
+        stamp = now_s - int(reqsk_timeout(req))
+        diff = (req.ts_recent - seg.tsval) & M32
+        paws_ok = (diff == 0 or diff & 0x80000000 or now_s >= stamp + TCP_PAWS_24DAYS
+                   or req.ts_recent == 0)
+        if not paws_ok and not (seg.flags & RST and now_s >= stamp + TCP_PAWS_MSL):
+            paws_reject = True
+        if tsecr and req.tstamp_ok:
+            # [6.18] tsecr must echo a TSval we sent
+            tsecr_reject = not between(tsecr, req.snt_tsval_first, req.snt_tsval_last)
+    # Pure retransmitted SYN: resend the SYN-ACK (rate-limited), push the timer
+    if seg.seq == req.rcv_isn and flg == SYN and not paws_reject:
+        if not _oow_rate_limited(ns, req, now, "TCPACKSkippedSynRecv"):
+            rtx_synack(ns, req, now)
+            if req.timer is not None:  # mod_timer_pending
+                req.timer.cancel()
+                req.timer = ns.timers.arm(now + reqsk_timeout(req), reqsk_timer, req)
+        return None
+    if flg & ACK and seg.ack != (req.snt_isn + 1) & M32:
+        return LISTENER  # unacceptable ACK -> the listener path resets
+    if paws_reject or tsecr_reject or not _in_window(
+            seg.seq, seg.end_seq, req.rcv_nxt, (req.rcv_nxt + min(req.rcv_wnd, 65535)) & M32):
+        if not flg & RST and not _oow_rate_limited(ns, req, now, "TCPACKSkippedSynRecv"):
+            send_ack_reply(ns, req.laddr, req.lport, req.raddr, req.rport,
+                           (req.snt_isn + 1) & M32, req.rcv_nxt, req.rcv_wnd >> req.rcv_wscale,
+                           ((ns.tcp_clock_ms(now) + req.ts_off) & M32) if req.tstamp_ok
+                           else None, req.ts_recent)
+        if paws_reject:
+            ns.mib.tcp_ext["PAWSEstab"] += 1
+        return None
+    if saw_tstamp and seg.tsval is not None and not after(seg.seq, req.rcv_nxt):
+        req.ts_recent = seg.tsval
+    if seg.seq == req.rcv_isn:
+        flg &= ~SYN  # the SYN is out of window starting at rcv_isn + 1
+    if flg & (RST | SYN):
+        ns.mib.tcp["AttemptFails"] += 1
+        return _embryonic_reset(ns, req, pkt, flg)
+    if not flg & ACK:
+        return None
+    lq = lsk.lq
+    assert lq is not None
+    if req.num_timeout < lq.defer_accept and seg.end_seq == (req.rcv_isn + 1) & M32:
+        req.acked = True  # TCP_DEFER_ACCEPT: a bare ACK does not complete the handshake
+        ns.mib.tcp_ext["TCPDeferAcceptDrop"] += 1
+        return None
+    child = syn_recv_sock(ns, lsk, req, pkt, now)
+    if child is None:
+        # listen_overflow
+        if not ns.sysctl.get_int("net.ipv4.tcp_abort_on_overflow"):
+            req.acked = True
+            return None
+        return _embryonic_reset(ns, req, pkt, flg)
+    # inet_csk_complete_hashdance: the child replaces the request
+    reqsk_queue_drop(ns, req)
+    hash_established(child)
+    reqsk_queue_add(lsk, child)
+    return child
+
+
+def _embryonic_reset(ns: Namespace, req: RequestSock, pkt: Packet, flg: int) -> None:
+    if not flg & RST:
+        send_reset(ns, pkt, now=0.0)
+    if reqsk_queue_drop(ns, req):
+        ns.mib.tcp_ext["EmbryonicRsts"] += 1
+    return None
+
+
+def syn_recv_sock(ns: Namespace, lsk: TcpSock, req: RequestSock, pkt: Packet,
+                  now: float) -> TcpSock | None:
+    """tcp_v4_syn_recv_sock + tcp_create_openreq_child. None when the accept queue is full."""
+    if acceptq_is_full(lsk):
+        ns.mib.tcp_ext["ListenOverflows"] += 1  # exit_overflow
+        listendrop(ns)  # exit: tcp_listendrop
+        return None
+    from .lifecycle import new_sock
+
+    seg = pkt.seg
+    child = new_sock(ns, lsk.uid)
+    child.state = SYN_RECV
+    child.laddr, child.lport, child.raddr, child.rport = req.key
+    child.reuse = lsk.reuse
+    child.reuseport = lsk.reuseport
+    child.bind_port_lock = lsk.bind_port_lock
+    child.bind_addr_lock = lsk.bind_addr_lock
+    child.user_mss = lsk.user_mss
+    child.parent = lsk
+    if lsk.bucket is not None:  # __inet_inherit_port
+        bucket = lsk.bucket
+        bucket.owners[child] = None  # type: ignore[attr-defined]
+        child.bucket = bucket
+    child.irs = req.rcv_isn
+    child.rcv_nxt = child.copied_seq = child.rcv_wup = req.rcv_nxt
+    child.iss = req.snt_isn
+    child.snd_una = child.snd_nxt = child.write_seq = (req.snt_isn + 1) & M32
+    child.wscale_ok = req.wscale_ok
+    child.snd_wscale = req.snd_wscale if req.wscale_ok else 0
+    child.rcv_wscale = req.rcv_wscale
+    child.snd_wnd = seg.window << child.snd_wscale
+    child.snd_wl1 = seg.seq
+    child.max_window = child.snd_wnd
+    child.sack_ok = req.sack_ok
+    child.ecn_ok = req.ecn_ok
+    child.tstamp_ok = req.tstamp_ok
+    child.ts_recent = req.ts_recent
+    child.ts_recent_stamp = now
+    child.ts_off = req.ts_off
+    child.mss_clamp = req.mss
+    child.advmss = advmss_for(ns, req.raddr)
+    child.mss_cache = min(req.mss, child.advmss) - (12 if req.tstamp_ok else 0)
+    child.rcv_wnd = req.rcv_wnd
+    child.created = req.born
+    child.num_timeout_at_open = req.num_timeout
+    child.num_retrans_total = req.num_retrans
+    child.ip_id = ns.rng.getrandbits(16)
+    if req.num_timeout:
+        child.total_rto = req.num_timeout
+    if req.num_timeout == 0 and req.num_retrans == 0 and req.syn_at:
+        rtt = now - req.syn_at  # tcp_synack_rtt_meas: a clean sample only
+        child.srtt = rtt
+        child.rttvar = rtt / 2
+        child.rto = max(0.2, rtt + max(4 * child.rttvar, 0.2))
+    else:
+        child.rto = 1.0
+    ns.mib.tcp["PassiveOpens"] += 1
+    return child
+
+
+def reqsk_queue_add(lsk: TcpSock, child: TcpSock) -> None:
+    """inet_csk_reqsk_queue_add: FIFO accept queue (sk_acceptq_added)."""
+    assert lsk.lq is not None
+    lsk.lq.accept_queue.append(child)
+
+
+def child_process(ns: Namespace, child: TcpSock, pkt: Packet, now: float) -> None:
+    """tcp_child_process -> tcp_rcv_state_process(SYN_RECV): the ACK makes it ESTABLISHED."""
+    from .established import queue_payload
+
+    seg = pkt.seg
+    child.snd_una = seg.ack
+    child.snd_wnd = seg.window << child.snd_wscale
+    child.snd_wl1 = seg.seq
+    child.established_at = now
+    set_state(child, ESTABLISHED)
+    if seg.payload:
+        queue_payload(child, pkt, now)
+    else:
+        ns.mib.tcp_ext["TCPPureAcks"] += 1
+    wake(child)
+
+
+def cookie_check(ns: Namespace, lsk: TcpSock, pkt: Packet, now: float) -> TcpSock | object | None:
+    """syncookies.c:cookie_v4_check for a non-SYN in LISTEN.
+
+    Returns the child, LISTENER (the bare ACK draws a RST) or None (dropped silently)."""
+    seg = pkt.seg
+    sysctl = ns.sysctl
+    if not sysctl.get_int("net.ipv4.tcp_syncookies") or not seg.flags & ACK or seg.flags & RST:
+        return LISTENER
+    # cookie_tcp_check
+    if synq_no_recent_overflow(ns, lsk, now):
+        return LISTENER
+    mss = sc.cookie_v4_check(ns.syncookie_secret, pkt.src, pkt.dst, seg.sport, seg.dport,
+                             seg.ack, seg.seq, ns.cookie_time(now))
+    if not mss:
+        ns.mib.tcp_ext["SyncookiesFailed"] += 1
+        return LISTENER
+    ns.mib.tcp_ext["SyncookiesRecv"] += 1
+    timestamps = sysctl.get_int("net.ipv4.tcp_timestamps")
+    saw_tstamp = seg.tsval is not None and timestamps != 0
+    _, ts_off = secure_tcp_seq_and_ts_off(ns.net_secret, pkt.dst, pkt.src, seg.dport, seg.sport,
+                                          0, timestamps)
+    tsecr = seg.tsecr
+    if saw_tstamp and tsecr:
+        tsecr = (tsecr - ts_off) & M32
+    opts = sc.cookie_timestamp_decode(saw_tstamp, tsecr, timestamps,
+                                      sysctl.get_int("net.ipv4.tcp_sack"),
+                                      sysctl.get_int("net.ipv4.tcp_window_scaling"))
+    if opts is None:
+        return LISTENER
+    req = RequestSock(lsk, pkt.dst, seg.dport, pkt.src, seg.sport, (seg.seq - 1) & M32)
+    req.snt_isn = (seg.ack - 1) & M32
+    req.mss = mss
+    req.tstamp_ok = opts.tstamp_ok
+    req.sack_ok = opts.sack_ok
+    req.wscale_ok = opts.wscale_ok
+    req.snd_wscale = opts.snd_wscale
+    req.ecn_ok = opts.ecn_ok and bool(sysctl.get_int("net.ipv4.tcp_ecn"))
+    req.ts_recent = seg.tsval if saw_tstamp and seg.tsval is not None else 0
+    req.ts_off = ts_off if opts.tstamp_ok else 0
+    req.born = now
+    _init_rwin(ns, req)
+    # tcp_get_cookie_sock: straight into the accept queue (or dropped when it is full)
+    child = syn_recv_sock(ns, lsk, req, pkt, now)
+    if child is None:
+        return None
+    hash_established(child)
+    reqsk_queue_add(lsk, child)
+    return child

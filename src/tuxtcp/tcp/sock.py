@@ -1,0 +1,184 @@
+"""Full TCP sockets (struct tcp_sock) and TIME_WAIT minisocks (struct tcp_timewait_sock)."""
+
+from __future__ import annotations
+
+from collections import deque
+from typing import TYPE_CHECKING
+
+from ..timers import Timer
+from .reqsk import RequestSock
+from .states import CLOSE, TIME_WAIT, TcpState
+
+if TYPE_CHECKING:
+    from ..net.namespace import Namespace
+
+TCP_TIMEOUT_INIT = 1.0
+TCP_RTO_MIN = 0.2
+TCP_RTO_MAX = 120.0
+TCP_TIMEWAIT_LEN = 60.0
+TCP_MSS_DEFAULT = 536
+TCP_INIT_CWND = 10
+
+
+class ListenQueue:
+    """The listener's half of struct inet_connection_sock: SYN queue and accept queue."""
+
+    __slots__ = ("syn_queue", "young", "accept_queue", "synflood_warned", "last_overflow_j",
+                 "defer_accept")
+
+    def __init__(self) -> None:
+        self.syn_queue: dict[tuple[int, int, int, int], RequestSock] = {}
+        self.young = 0
+        self.accept_queue: deque[TcpSock] = deque()
+        self.synflood_warned = False
+        self.last_overflow_j = 0  # rx_opt.ts_recent_stamp: jiffies of the last cookie sent
+        self.defer_accept = 0  # rskq_defer_accept, in retransmits
+
+    @property
+    def qlen(self) -> int:
+        return len(self.syn_queue)
+
+
+class TcpSock:
+    """One TCP socket. Fields follow struct tcp_sock/inet_connection_sock names."""
+
+    __slots__ = (
+        "ns", "state", "laddr", "lport", "raddr", "rport", "uid", "inode", "bucket",
+        "bind_addr_lock", "bind_port_lock", "reuse", "reuseport", "freebind", "bind_no_port",
+        "user_mss", "syn_retries", "linger", "linger2", "backlog", "lq", "parent",
+        "iss", "irs", "snd_una", "snd_nxt", "write_seq", "snd_wnd", "snd_wl1", "max_window",
+        "rcv_nxt", "copied_seq", "rcv_wnd", "rcv_wup", "rcv_wscale", "snd_wscale", "wscale_ok",
+        "sack_ok", "tstamp_ok", "ecn_ok", "ts_recent", "ts_recent_stamp", "ts_off", "mss_clamp",
+        "mss_cache", "advmss", "rto", "srtt", "rttvar", "retransmits", "total_rto",
+        "retrans_stamp", "rtx_timer", "tw_timer", "sk_err", "sk_err_soft", "recv_buf",
+        "send_buf", "rtx_queue", "fin_queued", "fin_acked", "rcv_shutdown", "snd_shutdown",
+        "orphan", "ip_id", "cwnd", "ssthresh", "created", "syn_sent_at", "established_at",
+        "last_oow_ack", "num_retrans_total", "dead", "num_timeout_at_open", "keepalive",
+        "on_wakeup",
+    )
+
+    def __init__(self, ns: Namespace, uid: int = 0) -> None:
+        self.ns = ns
+        self.state: TcpState = CLOSE
+        self.laddr = 0
+        self.lport = 0
+        self.raddr = 0
+        self.rport = 0
+        self.uid = uid
+        self.inode = 0
+        self.bucket: object | None = None
+        self.bind_addr_lock = False
+        self.bind_port_lock = False
+        self.reuse = False
+        self.reuseport = False
+        self.freebind = False
+        self.bind_no_port = False
+        self.user_mss = 0
+        self.syn_retries = 0  # TCP_SYNCNT; 0 = the sysctl
+        self.linger: int | None = None
+        self.linger2 = 0
+        self.backlog = 0
+        self.lq: ListenQueue | None = None
+        self.parent: TcpSock | None = None
+        self.iss = 0
+        self.irs = 0
+        self.snd_una = 0
+        self.snd_nxt = 0
+        self.write_seq = 0
+        self.snd_wnd = 0
+        self.snd_wl1 = 0
+        self.max_window = 0
+        self.rcv_nxt = 0
+        self.copied_seq = 0
+        self.rcv_wnd = 0
+        self.rcv_wup = 0
+        self.rcv_wscale = 0
+        self.snd_wscale = 0
+        self.wscale_ok = False
+        self.sack_ok = False
+        self.tstamp_ok = False
+        self.ecn_ok = False
+        self.ts_recent = 0
+        self.ts_recent_stamp = 0.0
+        self.ts_off = 0
+        self.mss_clamp = TCP_MSS_DEFAULT
+        self.mss_cache = TCP_MSS_DEFAULT
+        self.advmss = 1460
+        self.rto = TCP_TIMEOUT_INIT
+        self.srtt = 0.0
+        self.rttvar = 0.0
+        self.retransmits = 0
+        self.total_rto = 0
+        self.retrans_stamp = 0.0
+        self.rtx_timer: Timer | None = None
+        self.tw_timer: Timer | None = None
+        self.sk_err = 0
+        self.sk_err_soft = 0
+        self.recv_buf = bytearray()
+        self.send_buf = bytearray()  # written, not yet sent
+        self.rtx_queue: deque[tuple[int, bytes, int, float]] = deque()  # seq, data, flags, sent
+        self.fin_queued = False
+        self.fin_acked = False
+        self.rcv_shutdown = False
+        self.snd_shutdown = False
+        self.orphan = False
+        self.ip_id = 0
+        self.cwnd = TCP_INIT_CWND
+        self.ssthresh = 0x7FFFFFFF
+        self.created = 0.0
+        self.syn_sent_at = 0.0
+        self.established_at = 0.0
+        self.last_oow_ack = -1e18
+        self.num_retrans_total = 0
+        self.dead = False
+        self.num_timeout_at_open = 0
+        self.keepalive = False
+        self.on_wakeup = None
+
+    @property
+    def key(self) -> tuple[int, int, int, int]:
+        return (self.laddr, self.lport, self.raddr, self.rport)
+
+    def __repr__(self) -> str:
+        return (f"TcpSock({self.state.name} {self.laddr:08x}:{self.lport} -> "
+                f"{self.raddr:08x}:{self.rport})")
+
+
+class TimeWaitSock:
+    """struct tcp_timewait_sock: what is left of a closed connection (substate FIN_WAIT2 or
+    TIME_WAIT). Stays in the established table and on the port's bind bucket."""
+
+    __slots__ = ("ns", "laddr", "lport", "raddr", "rport", "substate", "rcv_nxt", "snd_nxt",
+                 "rcv_wnd", "rcv_wscale", "ts_recent", "ts_recent_stamp", "ts_off", "tstamp_ok",
+                 "reuse", "reuseport", "uid", "timer", "bucket", "last_oow_ack", "entry_stamp",
+                 "bind_port_lock", "state")
+
+    def __init__(self, sk: TcpSock, substate: TcpState) -> None:
+        self.ns = sk.ns
+        self.state = TIME_WAIT
+        self.laddr, self.lport, self.raddr, self.rport = sk.laddr, sk.lport, sk.raddr, sk.rport
+        self.substate = substate
+        self.rcv_nxt = sk.rcv_nxt
+        self.snd_nxt = sk.snd_nxt
+        self.rcv_wnd = sk.rcv_wnd
+        self.rcv_wscale = sk.rcv_wscale
+        self.ts_recent = sk.ts_recent
+        self.ts_recent_stamp = sk.ts_recent_stamp if sk.tstamp_ok else 0.0
+        self.ts_off = sk.ts_off
+        self.tstamp_ok = sk.tstamp_ok
+        self.reuse = sk.reuse
+        self.reuseport = sk.reuseport
+        self.uid = sk.uid
+        self.timer: Timer | None = None
+        self.bucket = sk.bucket
+        self.bind_port_lock = sk.bind_port_lock
+        self.last_oow_ack = -1e18
+        self.entry_stamp = 0.0
+
+    @property
+    def key(self) -> tuple[int, int, int, int]:
+        return (self.laddr, self.lport, self.raddr, self.rport)
+
+    def __repr__(self) -> str:
+        return (f"TimeWaitSock({self.substate.name} {self.laddr:08x}:{self.lport} -> "
+                f"{self.raddr:08x}:{self.rport})")

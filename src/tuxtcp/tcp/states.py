@@ -1,0 +1,39 @@
+"""include/net/tcp_states.h."""
+
+from enum import IntEnum
+
+
+class TcpState(IntEnum):
+    ESTABLISHED = 1
+    SYN_SENT = 2
+    SYN_RECV = 3
+    FIN_WAIT1 = 4
+    FIN_WAIT2 = 5
+    TIME_WAIT = 6
+    CLOSE = 7
+    CLOSE_WAIT = 8
+    LAST_ACK = 9
+    LISTEN = 10
+    CLOSING = 11
+    NEW_SYN_RECV = 12
+
+
+ESTABLISHED = TcpState.ESTABLISHED
+SYN_SENT = TcpState.SYN_SENT
+SYN_RECV = TcpState.SYN_RECV
+FIN_WAIT1 = TcpState.FIN_WAIT1
+FIN_WAIT2 = TcpState.FIN_WAIT2
+TIME_WAIT = TcpState.TIME_WAIT
+CLOSE = TcpState.CLOSE
+CLOSE_WAIT = TcpState.CLOSE_WAIT
+LAST_ACK = TcpState.LAST_ACK
+LISTEN = TcpState.LISTEN
+CLOSING = TcpState.CLOSING
+NEW_SYN_RECV = TcpState.NEW_SYN_RECV
+
+# ss(8) spellings
+SS_NAMES = {
+    ESTABLISHED: "ESTAB", SYN_SENT: "SYN-SENT", SYN_RECV: "SYN-RECV", FIN_WAIT1: "FIN-WAIT-1",
+    FIN_WAIT2: "FIN-WAIT-2", TIME_WAIT: "TIME-WAIT", CLOSE: "UNCONN", CLOSE_WAIT: "CLOSE-WAIT",
+    LAST_ACK: "LAST-ACK", LISTEN: "LISTEN", CLOSING: "CLOSING", NEW_SYN_RECV: "SYN-RECV",
+}

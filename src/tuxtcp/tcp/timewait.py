@@ -1,0 +1,106 @@
+"""tcp_minisocks.c:tcp_timewait_state_process and the do_time_wait part of tcp_v4_rcv."""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING
+
+from ..wire.ipv4 import Packet
+from ..wire.seq import after, before
+from ..wire.tcp import ACK, FIN, RST, SYN
+from .lifecycle import tw_kill, tw_reschedule
+from .output import send_ack_reply, send_reset
+from .sock import TCP_TIMEWAIT_LEN, TimeWaitSock
+from .states import FIN_WAIT2, TIME_WAIT
+
+if TYPE_CHECKING:
+    from ..net.namespace import Namespace
+
+M32 = 0xFFFFFFFF
+TCP_PAWS_MSL = 60
+
+
+def _tw_ack(ns: Namespace, tw: TimeWaitSock, now: float, rate_limited: bool) -> None:
+    """tcp_v4_timewait_ack (optionally through tcp_oow_rate_limited)."""
+    if rate_limited:
+        limit = ns.sysctl.get_int("net.ipv4.tcp_invalid_ratelimit") / 1000.0
+        if 0 <= now - tw.last_oow_ack < limit:
+            ns.mib.tcp_ext["TCPACKSkippedTimeWait"] += 1
+            return
+        tw.last_oow_ack = now
+    tsval = ((ns.tcp_clock_ms(now) + tw.ts_off) & M32) if tw.tstamp_ok else None
+    send_ack_reply(ns, tw.laddr, tw.lport, tw.raddr, tw.rport, tw.snd_nxt, tw.rcv_nxt,
+                   tw.rcv_wnd >> tw.rcv_wscale, tsval, tw.ts_recent)
+
+
+def timewait_process(ns: Namespace, tw: TimeWaitSock, pkt: Packet, now: float) -> int:
+    """Returns the ISN for a SYN that may reuse the 4-tuple (TCP_TW_SYN), else 0."""
+    seg = pkt.seg
+    paws_reject = False
+    saw_ts = seg.tsval is not None and tw.tstamp_ok
+    if saw_ts and tw.ts_recent_stamp and seg.tsval is not None:
+        diff = (tw.ts_recent - seg.tsval) & M32
+        paws_ok = diff == 0 or bool(diff & 0x80000000)
+        if not paws_ok and not (seg.flags & RST and now >= tw.ts_recent_stamp + TCP_PAWS_MSL):
+            paws_reject = True
+    if tw.substate == FIN_WAIT2:
+        if paws_reject or not _in_window(seg.seq, seg.end_seq, tw.rcv_nxt,
+                                         (tw.rcv_nxt + tw.rcv_wnd) & M32):
+            _tw_ack(ns, tw, now, rate_limited=True)  # out of window: ACK
+            return 0
+        if seg.flags & RST:
+            tw_kill(tw)
+            return 0
+        if seg.flags & SYN and not before(seg.seq, tw.rcv_nxt):
+            send_reset(ns, pkt, now)
+            tw_kill(tw)
+            return 0
+        if not seg.flags & ACK or (not seg.payload and not seg.flags & FIN
+                                   and not after(seg.end_seq, tw.rcv_nxt)):
+            return 0  # pure duplicate ACK or no ACK: drop
+        if not (seg.flags & FIN) or seg.payload or seg.end_seq != (tw.rcv_nxt + 1) & M32:
+            send_reset(ns, pkt, now)  # anything but exactly the FIN
+            tw_kill(tw)
+            return 0
+        # the FIN: become TIME_WAIT for 60 s, ACK it
+        tw.substate = TIME_WAIT
+        tw.rcv_nxt = (tw.rcv_nxt + 1) & M32
+        if saw_ts and seg.tsval is not None:
+            tw.ts_recent = seg.tsval
+            tw.ts_recent_stamp = now
+        tw_reschedule(tw, TCP_TIMEWAIT_LEN, now)
+        _tw_ack(ns, tw, now, rate_limited=False)
+        return 0
+    # substate TIME_WAIT
+    if not paws_reject and seg.seq == tw.rcv_nxt and (
+            seg.seq == seg.end_seq or seg.flags & RST):
+        if seg.flags & RST:
+            if not ns.sysctl.get_int("net.ipv4.tcp_rfc1337"):
+                tw_kill(tw)  # TIME_WAIT assassination (RFC 1337 hazard)
+                return 0
+        else:
+            if saw_ts and seg.tsval is not None:
+                tw.ts_recent = seg.tsval
+                tw.ts_recent_stamp = now
+        tw_reschedule(tw, TCP_TIMEWAIT_LEN, now)
+        return 0  # a bare in-window ACK: rearm, drop
+    if seg.flags & SYN and not seg.flags & (RST | ACK) and not paws_reject and (
+            after(seg.seq, tw.rcv_nxt) or (
+                saw_ts and seg.tsval is not None
+                and (tw.ts_recent - seg.tsval) & 0x80000000)):
+        isn = (tw.snd_nxt + 65535 + 2) & M32
+        return isn or 1  # TCP_TW_SYN
+    if paws_reject:
+        ns.mib.tcp_ext["PAWSTimewait"] += 1
+    if not seg.flags & RST:
+        if paws_reject or seg.flags & ACK:
+            tw_reschedule(tw, TCP_TIMEWAIT_LEN, now)
+        _tw_ack(ns, tw, now, rate_limited=True)
+    return 0
+
+
+def _in_window(seq: int, end_seq: int, s_win: int, e_win: int) -> bool:
+    if seq == s_win:
+        return True
+    if after(end_seq, s_win) and before(seq, e_win):
+        return True
+    return seq == e_win and seq == end_seq

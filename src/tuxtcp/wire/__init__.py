@@ -1,0 +1,1 @@
+"""Wire formats: checksums, sequence arithmetic, IPv4 and TCP codecs, pcap output."""

@@ -1,0 +1,35 @@
+"""pcap output through dpkt: raw IPv4 frames (LINKTYPE_RAW), timestamps from the virtual clock."""
+
+from __future__ import annotations
+
+from typing import BinaryIO
+
+import dpkt
+
+from .ipv4 import Packet
+
+LINKTYPE_RAW = 101
+
+
+class PcapTap:
+    """Writes every packet it is shown to a pcap file that Wireshark and tcpdump open."""
+
+    def __init__(self, path_or_file: str | BinaryIO) -> None:
+        if isinstance(path_or_file, str):
+            self._file: BinaryIO = open(path_or_file, "wb")  # noqa: SIM115 - closed in close()
+            self._owned = True
+        else:
+            self._file = path_or_file
+            self._owned = False
+        self._writer = dpkt.pcap.Writer(self._file, linktype=LINKTYPE_RAW, nano=True)
+        self.count = 0
+
+    def write(self, now: float, packet: Packet | bytes) -> None:
+        data = packet if isinstance(packet, bytes) else packet.to_bytes()
+        self._writer.writepkt(data, ts=now)
+        self.count += 1
+
+    def close(self) -> None:
+        self._file.flush()
+        if self._owned:
+            self._file.close()
