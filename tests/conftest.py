@@ -1,0 +1,26 @@
+import os
+import shutil
+import subprocess
+
+import pytest
+
+
+def _can_netns() -> str | None:
+    if os.geteuid() != 0:
+        return "needs root (CAP_SYS_ADMIN) for network namespaces"
+    if shutil.which("ip") is None:
+        return "needs iproute2's ip command"
+    r = subprocess.run(["ip", "netns", "add", "tuxtcp_probe"], capture_output=True)
+    if r.returncode != 0:
+        return "cannot create network namespaces: " + r.stderr.decode().strip()
+    subprocess.run(["ip", "netns", "del", "tuxtcp_probe"], capture_output=True)
+    return None
+
+
+@pytest.fixture(scope="session")
+def netns_ok() -> None:
+    reason = _can_netns()
+    if reason:
+        if os.environ.get("CI") == "true":
+            pytest.fail(f"CI must run root tests but: {reason}")
+        pytest.skip(reason)

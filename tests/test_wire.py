@@ -1,0 +1,130 @@
+"""Codecs, checksums and sequence arithmetic (property tests) and malformed input."""
+
+import struct
+
+from hypothesis import given, settings
+from hypothesis import strategies as st
+
+from tuxtcp.siphash import siphash24, siphash24_py
+from tuxtcp.wire.checksum import internet_checksum, verify
+from tuxtcp.wire.errors import ParseError, TcpChecksumError
+from tuxtcp.wire.ipv4 import Packet, ip_to_int, parse_packet
+from tuxtcp.wire.seq import after, before, between, seq_add
+from tuxtcp.wire.tcp import ACK, SYN, TcpSegment, parse_tcp
+
+u32 = st.integers(0, 2**32 - 1)
+u16 = st.integers(0, 2**16 - 1)
+
+
+def _word_sum_checksum(data: bytes) -> int:
+    if len(data) % 2:
+        data += b"\0"
+    s = sum(struct.unpack(f"!{len(data) // 2}H", data))
+    while s >> 16:
+        s = (s & 0xFFFF) + (s >> 16)
+    return ~s & 0xFFFF
+
+
+@given(st.binary(min_size=1, max_size=300))
+def test_checksum_matches_word_loop(data: bytes) -> None:
+    if any(data):
+        assert internet_checksum(data) == _word_sum_checksum(data)
+
+
+def test_rfc1071_example() -> None:
+    assert internet_checksum(bytes.fromhex("0001f203f4f5f6f7")) == 0x220D
+
+
+segments = st.builds(
+    lambda sp, dp, seq, ack, fl, win, pl, mss, ws, sp_ok, ts, sack, extra: TcpSegment(
+        sp, dp, seq, ack, fl, win, pl, mss=mss, wscale=ws, sack_perm=sp_ok,
+        tsval=ts[0] if ts else None, tsecr=ts[1] if ts else 0, sack=sack, extra=extra),
+    u16, u16, u32, u32, st.integers(0, 255), u16, st.binary(max_size=64),
+    st.none() | u16, st.none() | st.integers(0, 14), st.booleans(),
+    st.none() | st.tuples(u32, u32),
+    st.just(()) | st.lists(st.tuples(u32, u32), min_size=1, max_size=1).map(tuple),
+    st.just(()) | st.lists(st.tuples(st.integers(30, 250), st.binary(max_size=2)),
+                           max_size=1).map(tuple),
+)
+
+
+@given(segments, u32, u32)
+@settings(max_examples=300)
+def test_tcp_roundtrip(seg: TcpSegment, src: int, dst: int) -> None:
+    raw = seg.to_bytes(src, dst)
+    assert verify(raw, src + dst + 6 + len(raw))
+    assert parse_tcp(raw, src, dst) == seg
+
+
+@given(segments)
+def test_packet_roundtrip(seg: TcpSegment) -> None:
+    pkt = Packet(ip_to_int("198.18.0.1"), ip_to_int("198.18.0.2"), seg, ip_id=7)
+    assert parse_packet(pkt.to_bytes()) == pkt
+
+
+@given(st.binary(max_size=120))
+@settings(max_examples=500)
+def test_garbage_never_escapes_as_other_errors(data: bytes) -> None:
+    try:
+        parse_packet(data)
+    except ParseError:
+        pass
+
+
+@given(segments, st.integers(0, 200), st.integers(0, 7))
+def test_any_bit_flip_is_caught(seg: TcpSegment, pos: int, bit: int) -> None:
+    src, dst = 1, 2
+    raw = bytearray(seg.to_bytes(src, dst))
+    pos %= len(raw)
+    raw[pos] ^= 1 << bit
+    try:
+        parse_tcp(bytes(raw), src, dst)
+    except TcpChecksumError:
+        return
+    except ParseError:
+        return
+    raise AssertionError("a flipped bit went unnoticed")
+
+
+def test_linux_synack_option_layout() -> None:
+    seg = TcpSegment(80, 1000, 1, 2, SYN | ACK, 65160, mss=1460, wscale=7, sack_perm=True,
+                     tsval=5, tsecr=6)
+    opts = seg.options_bytes()
+    # MSS, SACK_PERM, TS, NOP, WS (tcp_options_write)
+    assert opts == bytes.fromhex("020405b4" "0402080a" "00000005" "00000006" "01030307")
+
+
+def test_options_stop_at_partial_option() -> None:
+    seg = TcpSegment(1, 2, 3, 4, ACK, 5)
+    raw = bytearray(seg.to_bytes(1, 2))
+    hdr = raw[:20] + bytes([2, 4, 5, 0xB4, 8, 40, 0, 0])  # MSS, then a TS claiming 40 bytes
+    hdr[12] = (len(hdr) // 4) << 4
+    hdr[16:18] = b"\0\0"
+    csum = internet_checksum(bytes(hdr), 1 + 2 + 6 + len(hdr))
+    hdr[16:18] = csum.to_bytes(2, "big")
+    parsed = parse_tcp(bytes(hdr), 1, 2)
+    assert parsed.mss == 1460 and parsed.tsval is None
+
+
+@given(u32, st.integers(-(2**31) + 1, 2**31 - 1))
+def test_seq_before_after(a: int, d: int) -> None:
+    b = seq_add(a, d)
+    assert before(a, b) == (d > 0)
+    assert after(a, b) == (d < 0)
+    assert between(a, a, seq_add(a, abs(d)))
+
+
+def test_wraparound() -> None:
+    assert before(0xFFFFFFF0, 0x10)
+    assert after(0x10, 0xFFFFFFF0)
+
+
+@given(st.binary(max_size=40))
+def test_siphash_fallback_matches_extension(data: bytes) -> None:
+    key = bytes(range(16))
+    assert siphash24(key, data) == siphash24_py(key, data)
+
+
+def test_siphash_reference_vector() -> None:
+    # Aumasson & Bernstein, SipHash-2-4, key 00..0f, message 00..0e
+    assert siphash24_py(bytes(range(16)), bytes(range(15))) == 0xA129CA6149BE45E5
