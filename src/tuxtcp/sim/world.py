@@ -209,6 +209,14 @@ class World:
             self.clock = deadline
         return ready() if ready is not None else True
 
+    def syn_flood(self, target: tuple[str, int], rate: float, duration: float,
+                  start: float | None = None, timestamps: bool = True) -> Any:
+        """Spoofed SYNs (sources in 198.19.128.0/17, which nobody answers for) at `rate`/s."""
+        from .traffic import SynFlood
+
+        return SynFlood(self, target, rate, duration, start=start, seed=self.seed,
+                        timestamps=timestamps)
+
     def close(self) -> None:
         for tap in self.taps:
             tap.close()

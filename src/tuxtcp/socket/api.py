@@ -310,16 +310,16 @@ class Socket:
 
     # -- connect -----------------------------------------------------------------------------
     def connect(self, address: object) -> None:
-        err = self._connect(address, "connect")
+        err = self._connect(address, "connect", raise_timeout=True)
         if err:
             if err == errno.EINPROGRESS:
                 raise BlockingIOError(err, os.strerror(err))
             raise _err(err)
 
     def connect_ex(self, address: object) -> int:
-        return self._connect(address, "connect_ex")
+        return self._connect(address, "connect_ex", raise_timeout=False)
 
-    def _connect(self, address: object, what: str) -> int:
+    def _connect(self, address: object, what: str, raise_timeout: bool) -> int:
         """__inet_stream_connect."""
         self._check_open()
         addr, port = parse_inet_address(address, what, self.driver.resolve)
@@ -351,7 +351,9 @@ class Socket:
                 return err
             ok = self.driver.wait(lambda: sk.state not in (SYN_SENT, SYN_RECV), self._timeout)
             if not ok:
-                raise TimeoutError("timed out")
+                if raise_timeout:
+                    raise TimeoutError("timed out")
+                return errno.EWOULDBLOCK  # CPython's internal_connect on a timeout
         if sk.state == CLOSE:
             # sock_error: report and clear sk_err
             e = sk.sk_err or errno.ECONNABORTED

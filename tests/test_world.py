@@ -1,0 +1,220 @@
+"""Whole scenarios on the simulated network: queues, retries, floods, data, /proc format."""
+
+import errno
+import hashlib
+import socket
+
+import pytest
+
+import tuxtcp
+
+
+def pair(seed: int = 1, **link: float) -> tuple[tuxtcp.World, tuxtcp.Host, tuxtcp.Host]:
+    w = tuxtcp.World(seed=seed)
+    srv = w.host("srv", "198.18.0.1")
+    cli = w.host("cli", "198.18.0.2")
+    w.link(srv, cli, delay=link.pop("delay", 0.0005), **link)
+    return w, srv, cli
+
+
+def test_issue_example_script() -> None:
+    w, srv, cli = pair()
+    srv.sysctl["net.core.somaxconn"] = 16
+    ls = srv.socket(socket.AF_INET, socket.SOCK_STREAM)
+    ls.bind(("0.0.0.0", 8080))
+    ls.listen(5)
+    c = cli.socket(socket.AF_INET, socket.SOCK_STREAM)
+    c.setblocking(False)
+    assert c.connect_ex(("198.18.0.1", 8080)) == errno.EINPROGRESS
+    w.run(0.1)
+    conn, peer = ls.accept()
+    assert peer == ("198.18.0.2", c.getsockname()[1])
+    assert "0A" in srv.proc("net/tcp") and "ActiveOpens" in cli.proc("net/snmp")
+    assert srv.counters["PassiveOpens"] == 1 and cli.counters["ActiveOpens"] == 1
+
+
+def test_burst_against_backlog_retries_at_linux_times() -> None:
+    w, srv, cli = pair()
+    ls = srv.socket()
+    ls.bind(("0.0.0.0", 80))
+    ls.listen(2)
+    socks = []
+    w.trace = []
+    for i in range(8):  # one client every 10 ms, as exp1_backlog.py does
+        c = cli.socket()
+        c.setblocking(False)
+        socks.append(c)
+        w.call_at(i * 0.01, lambda now, c=c: c.connect_ex(("198.18.0.1", 80)))
+    w.run(6.5)
+    est = [c for c in socks if c.state == "ESTABLISHED"]
+    assert len(est) == 3 and len(ls.sk.lq.accept_queue) == 3
+    waiting = [c for c in socks if c.state == "SYN_SENT"]
+    assert len(waiting) == 5
+    for c in waiting:
+        port = c.getsockname()[1]
+        times = [t for t, who, p in w.trace if who == "cli" and p.seg.sport == port]
+        assert [round(t - times[0], 6) for t in times] == [0, 1, 2, 3, 4, 5]
+    # 5 clients x 6 SYNs, each dropped: ListenOverflows = ListenDrops = 30 (exp1 A)
+    assert srv.counters["ListenOverflows"] == srv.counters["ListenDrops"] == 30
+
+
+def test_slow_accept_completes_everyone_eventually() -> None:
+    w, srv, cli = pair()
+    ls = srv.socket()
+    ls.bind(("0.0.0.0", 80))
+    ls.listen(1)
+    socks = []
+    for i in range(6):
+        c = cli.socket()
+        c.setblocking(False)
+        socks.append(c)
+        w.call_at(i * 0.01, lambda now, c=c: c.connect_ex(("198.18.0.1", 80)))
+    accepted = []
+    for _ in range(6):
+        conn, _ = ls.accept()  # blocking: advances virtual time
+        accepted.append(conn)
+        w.run(0.5)
+    w.run(2)
+    assert all(c.state == "ESTABLISHED" for c in socks)
+
+
+@pytest.mark.parametrize("cookies,expect_ok", [(1, True), (2, True), (0, False)])
+def test_flood_with_and_without_cookies(cookies: int, expect_ok: bool) -> None:
+    w, srv, cli = pair()
+    srv.sysctl["net.ipv4.tcp_syncookies"] = cookies
+    ls = srv.socket()
+    ls.bind(("0.0.0.0", 80))
+    ls.listen(16)
+    w.syn_flood(("198.18.0.1", 80), rate=2000, duration=30.0)
+    w.run(2.0)
+    ok = 0
+    for _ in range(5):
+        c = cli.socket()
+        c.settimeout(10.0)
+        if c.connect_ex(("198.18.0.1", 80)) == 0:
+            ok += 1
+            ls.accept()[0].close()
+        c.close()
+    assert (ok == 5) == expect_ok
+    if cookies == 1:
+        assert ls.sk.lq.qlen <= 17
+        assert srv.counters["SyncookiesRecv"] == 5
+        assert "Sending cookies" in srv.dmesg()
+    if cookies == 0:
+        assert ok < 5 and srv.counters["TCPReqQFullDrop"] > 1000
+
+
+def test_proc_net_tcp_format() -> None:
+    w, srv, cli = pair()
+    ls = srv.socket()
+    ls.bind(("198.18.0.1", 9600))
+    ls.listen(5)
+    c = cli.socket()
+    c.connect(("198.18.0.1", 9600))
+    w.run(0.01)  # the third ACK reaches the server
+    text = srv.proc("net/tcp")
+    lines = text.split("\n")[:-1]
+    assert all(len(line) == 149 for line in lines)
+    assert lines[0].startswith("  sl  local_address rem_address   st tx_queue rx_queue tr")
+    f = lines[1].split()
+    assert f[1] == "010012C6:2580" and f[3] == "0A" and f[4] == "00000000:00000001"
+    child = lines[2].split()
+    assert child[3] == "01" and child[9] == "0"  # still in the accept queue: inode 0
+    # a request sock line
+    srv.sysctl["net.ipv4.tcp_abort_on_overflow"] = 0
+    w.inject(tuxtcp.Packet(tuxtcp.wire.ipv4.ip_to_int("198.19.200.1"),
+                           tuxtcp.wire.ipv4.ip_to_int("198.18.0.1"),
+                           tuxtcp.TcpSegment(40001, 9600, 1, 0, 2, 64240, mss=1460)))
+    w.run(1.5)
+    req = [ln for ln in srv.proc("net/tcp").splitlines() if " 03 " in ln][0].split()
+    assert req[5].startswith("01:") and req[6] == "00000001" and req[9:11] == ["0", "0"]
+    assert int(req[5][3:], 16) == 150  # 1.5 s to the next SYN-ACK timer, in USER_HZ
+
+
+def test_time_wait_line_and_counters() -> None:
+    w, srv, cli = pair()
+    ls = srv.socket()
+    ls.bind(("0.0.0.0", 80))
+    ls.listen(5)
+    c = cli.socket()
+    c.connect(("198.18.0.1", 80))
+    conn, _ = ls.accept()
+    c.close()
+    w.run(0.01)
+    conn.close()
+    w.run(0.01)
+    tw = [ln.split() for ln in cli.proc("net/tcp").splitlines()[1:]]
+    assert tw[0][3] == "06" and tw[0][5].startswith("03:")
+    assert cli.counters["TW"] == 1
+    w.run(61)
+    assert len(cli.proc("net/tcp").splitlines()) == 1
+
+
+@pytest.mark.parametrize("loss", [0.0, 0.05])
+def test_bytes_arrive_intact(loss: float) -> None:
+    w, srv, cli = pair(loss=loss, reorder=0.02, duplicate=0.01)
+    ls = srv.socket()
+    ls.bind(("0.0.0.0", 80))
+    ls.listen(5)
+    c = cli.socket()
+    c.settimeout(300)
+    c.connect(("198.18.0.1", 80))
+    conn, _ = ls.accept()
+    conn.settimeout(300)
+    data = bytes(range(256)) * 800
+    c.sendall(data)
+    c.shutdown(socket.SHUT_WR)
+    got = bytearray()
+    for _ in range(10000):
+        chunk = conn.recv(65536)
+        if not chunk:
+            break
+        got += chunk
+    assert hashlib.sha256(got).digest() == hashlib.sha256(data).digest()
+
+
+def test_bad_checksum_counted_and_dropped() -> None:
+    w, srv, cli = pair()
+    pkt = tuxtcp.Packet(tuxtcp.wire.ipv4.ip_to_int("198.18.0.2"),
+                        tuxtcp.wire.ipv4.ip_to_int("198.18.0.1"),
+                        tuxtcp.TcpSegment(1, 80, 1, 0, 2, 100)).to_bytes()
+    bad = bytearray(pkt)
+    bad[-1] ^= 0xFF
+    srv.ns.receive_bytes(bytes(bad), 0.0)
+    assert srv.counters["Tcp.InCsumErrors"] == 1 and srv.counters["Tcp.InErrs"] == 1
+    srv.ns.receive_bytes(b"\x45\x00", 0.0)
+    assert srv.counters["InHdrErrors"] == 1
+    assert not srv.ns.outbox
+
+
+def test_pcap_tap(tmp_path) -> None:  # type: ignore[no-untyped-def]
+    import dpkt
+
+    w, srv, cli = pair()
+    path = str(tmp_path / "run.pcap")
+    w.pcap(path)
+    ls = srv.socket()
+    ls.bind(("0.0.0.0", 80))
+    ls.listen(1)
+    cli.socket().connect(("198.18.0.1", 80))
+    w.close()
+    with open(path, "rb") as f:
+        frames = list(dpkt.pcap.Reader(f))
+    assert len(frames) == 3
+    ip = dpkt.ip.IP(frames[1][1])
+    assert ip.tcp.flags == dpkt.tcp.TH_SYN | dpkt.tcp.TH_ACK
+
+
+def test_same_seed_same_bytes() -> None:
+    def run() -> list[bytes]:
+        w, srv, cli = pair(seed=5, loss=0.1)
+        w.trace = []
+        ls = srv.socket()
+        ls.bind(("0.0.0.0", 80))
+        ls.listen(1)
+        c = cli.socket()
+        c.setblocking(False)
+        c.connect_ex(("198.18.0.1", 80))
+        w.run(5)
+        return [p.to_bytes() for _, _, p in w.trace]
+    assert run() == run()
