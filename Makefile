@@ -25,7 +25,7 @@ test: $(STAMP) lint
 	$(BIN)/pytest tests
 
 bench: $(STAMP)
-	$(BIN)/pytest bench --benchmark-only -p no:cacheprovider
+	$(BIN)/pytest bench -p no:cacheprovider --benchmark-columns=min,rounds --benchmark-json=bench/last-run.json -s
 
 clean:
 	rm -rf $(VENV) build *.egg-info src/*.egg-info

@@ -1,4 +1,6 @@
-"""Passive open, packet by packet: SYN queue, accept queue, third ACK, timers (linux-observed.md)."""
+"""Passive open, packet by packet: SYN and accept queues, third ACK, timers.
+
+Expected values are the kernel's, from ../shared/spec/linux-observed.md."""
 
 import errno
 

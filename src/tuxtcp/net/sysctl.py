@@ -34,7 +34,8 @@ class SysctlSpec:
 _SPECS: tuple[SysctlSpec, ...] = (
     SysctlSpec("net.core.somaxconn", 4096, 0, INT_MAX, doc="listen() backlog cap (SOMAXCONN)"),
     SysctlSpec("net.ipv4.tcp_max_syn_backlog", 2048, doc="only the 3/4 rule with cookies off"),
-    SysctlSpec("net.ipv4.tcp_syncookies", 1, 0, 255, doc="0 never, 1 on SYN-queue overflow, 2 always"),
+    SysctlSpec("net.ipv4.tcp_syncookies", 1, 0, 255,
+               doc="0 never, 1 on SYN-queue overflow, 2 always"),
     SysctlSpec("net.ipv4.tcp_synack_retries", 5, 0, 255),
     SysctlSpec("net.ipv4.tcp_syn_retries", 6, 1, 127),
     SysctlSpec("net.ipv4.tcp_syn_linear_timeouts", 4, 0, 127),
@@ -140,9 +141,9 @@ class Sysctls(MutableMapping[str, Value]):
             raise _einval(spec.name, value)
         if spec.name == "net.ipv4.ip_unprivileged_port_start":
             # ipv4_privileged_ports: must not exceed the local port range's low end
-            low = self._values["net.ipv4.ip_local_port_range"]
-            assert isinstance(low, tuple)
-            if value > low[0]:
+            port_range = self._values["net.ipv4.ip_local_port_range"]
+            assert isinstance(port_range, tuple)
+            if value > port_range[0]:
                 raise _einval(spec.name, value)
 
     def render(self, name: str) -> str:

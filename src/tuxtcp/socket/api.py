@@ -192,10 +192,9 @@ class Socket:
             raise _err(errno.EINVAL)  # addr_len < sizeof(struct sockaddr_in)
         family = struct.unpack_from("=H", sockaddr)[0]
         port, addr = struct.unpack_from("!HI", sockaddr, 2)
-        if family != _pysocket.AF_INET:
-            # AF_UNSPEC is accepted only with INADDR_ANY (a compatibility quirk)
-            if not (family == _pysocket.AF_UNSPEC and addr == 0):
-                raise _err(errno.EAFNOSUPPORT)
+        # AF_UNSPEC is accepted only with INADDR_ANY (a compatibility quirk)
+        if family != _pysocket.AF_INET and not (family == _pysocket.AF_UNSPEC and addr == 0):
+            raise _err(errno.EAFNOSUPPORT)
         self._inet_bind(addr, port)
 
     def _inet_bind(self, addr: int, port: int) -> None:
@@ -215,6 +214,7 @@ class Socket:
         if self.type != _pysocket.SOCK_STREAM:
             sk.laddr, sk.lport = addr, port or 1
             return
+        requested = port
         if port == 0:
             if sk.bind_no_port:
                 sk.laddr = addr
@@ -230,11 +230,7 @@ class Socket:
         sk.laddr = addr
         ns.ports.add_owner(sk, port)
         sk.bind_addr_lock = bool(addr)
-        sk.bind_port_lock = bool(self._explicit_port(port, addr))
-
-    @staticmethod
-    def _explicit_port(port: int, addr: int) -> bool:
-        return True
+        sk.bind_port_lock = bool(requested)  # SOCK_BINDPORT_LOCK only for an explicit port
 
     # -- listen ------------------------------------------------------------------------------
     def listen(self, backlog: int | None = None) -> None:

@@ -31,7 +31,7 @@ from .states import (
 )
 
 if TYPE_CHECKING:
-    from ..net.namespace import Namespace
+    pass
 
 M32 = 0xFFFFFFFF
 SNDBUF_DEFAULT = 16384 * 64

@@ -74,9 +74,9 @@ def tcp_v4_rcv(ns: Namespace, pkt: Packet, now: float) -> None:
 
                 _tw_ack(ns, sk, now, rate_limited=True)
             return
-    lsk = lookup_listener(ns, pkt.dst, seg.dport, pkt.src, seg.sport)
-    if lsk is not None:
-        _listen_rcv(ns, lsk, pkt, now)
+    listener = lookup_listener(ns, pkt.dst, seg.dport, pkt.src, seg.sport)
+    if listener is not None:
+        _listen_rcv(ns, listener, pkt, now)
         return
     # no_tcp_socket: answer with a RST (never to a RST)
     send_reset(ns, pkt, now)

@@ -5,7 +5,7 @@ from __future__ import annotations
 from typing import TYPE_CHECKING
 
 from .sock import TCP_TIMEWAIT_LEN, TcpSock, TimeWaitSock
-from .states import CLOSE, CLOSE_WAIT, ESTABLISHED, FIN_WAIT2, TIME_WAIT, TcpState
+from .states import CLOSE, CLOSE_WAIT, ESTABLISHED, TIME_WAIT, TcpState
 
 if TYPE_CHECKING:
     from ..net.namespace import Namespace

@@ -316,7 +316,8 @@ def check_req(ns: Namespace, req: RequestSock, pkt: Packet, now: float) -> objec
         flg &= ~SYN  # the SYN is out of window starting at rcv_isn + 1
     if flg & (RST | SYN):
         ns.mib.tcp["AttemptFails"] += 1
-        return _embryonic_reset(ns, req, pkt, flg)
+        _embryonic_reset(ns, req, pkt, flg)
+        return None
     if not flg & ACK:
         return None
     lq = lsk.lq
@@ -331,7 +332,8 @@ def check_req(ns: Namespace, req: RequestSock, pkt: Packet, now: float) -> objec
         if not ns.sysctl.get_int("net.ipv4.tcp_abort_on_overflow"):
             req.acked = True
             return None
-        return _embryonic_reset(ns, req, pkt, flg)
+        _embryonic_reset(ns, req, pkt, flg)
+        return None
     # inet_csk_complete_hashdance: the child replaces the request
     reqsk_queue_drop(ns, req)
     hash_established(child)
@@ -340,11 +342,11 @@ def check_req(ns: Namespace, req: RequestSock, pkt: Packet, now: float) -> objec
 
 
 def _embryonic_reset(ns: Namespace, req: RequestSock, pkt: Packet, flg: int) -> None:
+    """tcp_check_req embryonic_reset: RST back (unless it was a RST), unlink the request."""
     if not flg & RST:
         send_reset(ns, pkt, now=0.0)
     if reqsk_queue_drop(ns, req):
         ns.mib.tcp_ext["EmbryonicRsts"] += 1
-    return None
 
 
 def syn_recv_sock(ns: Namespace, lsk: TcpSock, req: RequestSock, pkt: Packet,

@@ -1,4 +1,4 @@
-"""Request socks: a half-open connection in the SYN queue (state NEW_SYN_RECV, Linux
+"""Request socks: a half-open connection in the SYN queue (NEW_SYN_RECV, Linux's
 struct tcp_request_sock). Small on purpose; promoted to a TcpSock only by a valid third ACK."""
 
 from __future__ import annotations
@@ -15,7 +15,8 @@ class RequestSock:
     __slots__ = ("listener", "laddr", "lport", "raddr", "rport", "rcv_isn", "snt_isn", "mss",
                  "wscale_ok", "snd_wscale", "rcv_wscale", "sack_ok", "tstamp_ok", "ecn_ok",
                  "ts_recent", "ts_off", "rcv_wnd", "num_timeout", "num_retrans", "acked",
-                 "timeout", "timer", "last_oow_ack", "born", "snt_tsval_first", "snt_tsval_last", "syn_at")
+                 "timeout", "timer", "last_oow_ack", "born", "snt_tsval_first",
+                 "snt_tsval_last", "syn_at")
 
     def __init__(self, listener: TcpSock, laddr: int, lport: int, raddr: int, rport: int,
                  rcv_isn: int) -> None:

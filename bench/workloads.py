@@ -1,0 +1,132 @@
+"""Workloads shared by the benchmarks (also runnable alone: python bench/workloads.py)."""
+
+from __future__ import annotations
+
+import socket
+import time
+import tracemalloc
+
+import tuxtcp
+from tuxtcp.net.namespace import Namespace
+from tuxtcp.wire.ipv4 import Packet, ip_to_int
+from tuxtcp.wire.tcp import SYN, TcpSegment
+
+
+def sim_handshakes(n: int, seed: int = 1) -> float:
+    """n full connections (connect -> accept -> close on both ends) in the simulation.
+    Returns wall seconds. The server closes first, so TIME_WAIT piles up on the server."""
+    w = tuxtcp.World(seed=seed)
+    srv = w.host("srv", "198.18.0.1")
+    cli = w.host("cli", "198.18.0.2")
+    w.link(srv, cli, delay=0.0001)
+    ls = srv.socket()
+    ls.bind(("0.0.0.0", 80))
+    ls.listen(4096)
+    t0 = time.perf_counter()
+    for _ in range(n):
+        c = cli.socket()
+        c.connect(("198.18.0.1", 80))
+        conn, _ = ls.accept()
+        conn.close()
+        w.run(0.0005)  # the FIN reaches the client: CLOSE_WAIT, so its close() is LAST_ACK
+        c.close()
+    w.run(0.01)
+    assert srv.counters["PassiveOpens"] == n and cli.counters["ActiveOpens"] == n
+    return time.perf_counter() - t0
+
+
+def kernel_handshakes(n: int) -> float:
+    """The same loop against the host kernel on loopback, in this process."""
+    ls = socket.socket()
+    ls.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+    ls.bind(("127.0.0.1", 0))
+    ls.listen(4096)
+    addr = ls.getsockname()
+    t0 = time.perf_counter()
+    for _ in range(n):
+        c = socket.socket()
+        c.connect(addr)
+        conn, _ = ls.accept()
+        conn.close()
+        c.close()
+    dt = time.perf_counter() - t0
+    ls.close()
+    return dt
+
+
+def cookie_synacks(n: int) -> float:
+    """Engine only: n SYNs from distinct spoofed sources answered with cookie SYN-ACKs
+    (tcp_syncookies=2), no link cost. Returns wall seconds."""
+    ns = Namespace("srv", ["198.18.0.1"], seed=1)
+    ns.sysctl["net.ipv4.tcp_syncookies"] = 2
+    from tests_support import listen_on
+
+    listen_on(ns, 80)
+    dst = ip_to_int("198.18.0.1")
+    base = ip_to_int("198.19.128.0")
+    pkts = [Packet(base | (i & 0x7FFF), dst,
+                   TcpSegment(1024 + (i % 60000), 80, i * 7919, 0, SYN, 64240, mss=1460,
+                              wscale=7, sack_perm=True, tsval=i, tsecr=0))
+            for i in range(n)]
+    t0 = time.perf_counter()
+    for p in pkts:
+        ns.deliver(p, 1.0)
+        if len(ns.outbox) > 4096:
+            ns.outbox.clear()
+    dt = time.perf_counter() - t0
+    assert ns.mib["SyncookiesSent"] == n
+    return dt
+
+
+def memory_per_request(n: int = 5000) -> float:
+    ns = Namespace("srv", ["198.18.0.1"], seed=1)
+    from tests_support import listen_on
+
+    listen_on(ns, 80, backlog=n + 10)
+    ns.sysctl["net.ipv4.tcp_syncookies"] = 0
+    ns.sysctl["net.ipv4.tcp_max_syn_backlog"] = 10 * n
+    dst = ip_to_int("198.18.0.1")
+    base = ip_to_int("198.19.0.0")
+    pkts = [Packet(base | i, dst, TcpSegment(40000, 80, i, 0, SYN, 64240, mss=1460, wscale=7,
+                                              sack_perm=True, tsval=i, tsecr=0))
+            for i in range(n)]
+    tracemalloc.start()
+    before = tracemalloc.get_traced_memory()[0]
+    for p in pkts:
+        ns.deliver(p, 1.0)
+        ns.outbox.clear()
+    after = tracemalloc.get_traced_memory()[0]
+    tracemalloc.stop()
+    return (after - before) / n
+
+
+def memory_per_connection(n: int = 2000) -> float:
+    w = tuxtcp.World(seed=1)
+    srv = w.host("srv", "198.18.0.1")
+    cli = w.host("cli", "198.18.0.2")
+    w.link(srv, cli)
+    ls = srv.socket()
+    ls.bind(("0.0.0.0", 80))
+    ls.listen(4096)
+    clients = []
+    for _ in range(n):
+        c = cli.socket()
+        c.setblocking(False)
+        clients.append(c)
+    tracemalloc.start()
+    before = tracemalloc.get_traced_memory()[0]
+    for c in clients:
+        c.connect_ex(("198.18.0.1", 80))
+    w.run(0.1)
+    accepted = [ls.accept()[0] for _ in range(n)]
+    after = tracemalloc.get_traced_memory()[0]
+    tracemalloc.stop()
+    assert len(accepted) == n
+    return (after - before) / (2 * n)  # both ends of each connection
+
+
+if __name__ == "__main__":
+    for n in (10_000,):
+        print(f"sim {n}: {n / sim_handshakes(n):.0f}/s  kernel: {n / kernel_handshakes(n):.0f}/s")
+    print(f"cookies: {200000 / cookie_synacks(200000):.0f} SYN/s")
+    print(f"request: {memory_per_request():.0f} B, conn: {memory_per_connection():.0f} B")
