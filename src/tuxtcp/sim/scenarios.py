@@ -3,7 +3,7 @@ backlog, a burst of clients, and an accept loop slower than the arrivals."""
 
 from __future__ import annotations
 
-import socket
+from collections.abc import Callable
 from dataclasses import dataclass, field
 
 from ..socket.api import Socket
@@ -57,10 +57,13 @@ def burst_slow_accept(clients: int = 40, backlog: int = 8, accept_interval: floa
         rec.port = s.getsockname()[1]
         socks.append((s, rec))
 
+    def starter(rec: ClientRecord) -> Callable[[float], None]:
+        return lambda now: start(now, rec)
+
     for i in range(clients):
         rec = ClientRecord(started=i * spacing)
         res.clients.append(rec)
-        w.call_at(rec.started, lambda now, rec=rec: start(now, rec))
+        w.call_at(rec.started, starter(rec))
 
     peak = -1
 
@@ -97,5 +100,4 @@ def burst_slow_accept(clients: int = 40, backlog: int = 8, accept_interval: floa
     w.run(duration)
     for s, rec in socks:
         rec.syn_retrans = s.sk.num_retrans_total if rec.done_at else rec.syn_retrans
-    _ = socket
     return res
