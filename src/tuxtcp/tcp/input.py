@@ -27,6 +27,10 @@ def lookup_listener(ns: Namespace, daddr: int, dport: int, saddr: int,
     cands = ns.lhash.get(dport)
     if not cands:
         return None
+    if len(cands) == 1:
+        only = cands[0]
+        laddr = only.laddr  # type: ignore[attr-defined]
+        return only if laddr == daddr or laddr == 0 else None  # type: ignore[return-value]
     exact = [s for s in cands if s.laddr == daddr]  # type: ignore[attr-defined]
     pool = exact or [s for s in cands if s.laddr == 0]  # type: ignore[attr-defined]
     if not pool:

@@ -26,10 +26,9 @@ MTU_LOOPBACK = 65536
 
 def advmss_for(ns: Namespace, daddr: int) -> int:
     """dst_metric_advmss: MTU - 40 (65495 on loopback's 65536 MTU)."""
-    from ..net.namespace import is_loopback
-
-    mtu = MTU_LOOPBACK if is_loopback(daddr) or daddr in ns.addresses else MTU_ETHERNET
-    return min(mtu - 40, 65495)
+    if (daddr >> 24) == 127 or daddr in ns.addresses:
+        return MTU_LOOPBACK - 41  # 65495: the loopback route's advmss
+    return MTU_ETHERNET - 40
 
 
 def initial_window(mss: int) -> int:
