@@ -1,0 +1,88 @@
+"""Network namespaces on the host kernel, for running the same scenario against Linux.
+
+Everything created here lives in namespaces this process made and deletes again; addresses come
+from 198.18.0.0/15. Root (CAP_SYS_ADMIN, CAP_NET_ADMIN) is required.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import os
+import shutil
+import subprocess
+import uuid
+from collections.abc import Iterator
+from dataclasses import dataclass
+
+
+def available() -> str | None:
+    """None when namespaces can be made here, else the reason they cannot."""
+    if os.geteuid() != 0:
+        return "needs root (CAP_SYS_ADMIN) for network namespaces"
+    if shutil.which("ip") is None:
+        return "needs iproute2's ip command"
+    return None
+
+
+def sh(*args: str, check: bool = True) -> str:
+    r = subprocess.run(list(args), capture_output=True, text=True, timeout=60)
+    if check and r.returncode != 0:
+        raise RuntimeError(f"{' '.join(args)} failed: {r.stderr.strip()}")
+    return r.stdout
+
+
+@dataclass
+class Netns:
+    name: str
+
+    def run(self, *args: str, check: bool = True) -> str:
+        return sh("ip", "netns", "exec", self.name, *args, check=check)
+
+    def popen(self, *args: str) -> subprocess.Popen[str]:
+        return subprocess.Popen(["ip", "netns", "exec", self.name, *args],
+                                stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+
+    def sysctl(self, name: str, value: object | None = None) -> str:
+        path = "/proc/sys/" + name.replace(".", "/")
+        if value is not None:
+            self.run("sh", "-c", f"echo {value} > {path}")
+        return self.run("cat", path).strip()
+
+    def netstat(self) -> dict[str, int]:
+        """Counters of /proc/net/netstat and /proc/net/snmp as {"Group.Name": value}."""
+        out: dict[str, int] = {}
+        for f in ("/proc/net/netstat", "/proc/net/snmp"):
+            lines = self.run("cat", f).splitlines()
+            for head, vals in zip(lines[0::2], lines[1::2], strict=False):
+                g, names = head.split(":", 1)
+                _, values = vals.split(":", 1)
+                for n, v in zip(names.split(), values.split(), strict=False):
+                    out[f"{g}.{n}"] = int(v)
+        return out
+
+
+@contextlib.contextmanager
+def silent_peer_pair(local: str = "198.18.1.1", peer: str = "198.18.1.2",
+                     prefix: int = 24) -> Iterator[Netns]:
+    """A namespace with lo up and a veth `v0` (address `local`) whose other end sits in a sink
+    namespace with no address. `peer` (and the rest of the /24) has a permanent fake neighbour,
+    so packets to it leave on v0 and are discarded: a peer that never answers."""
+    tag = uuid.uuid4().hex[:8]
+    ns, sink = f"tuxtcp_{tag}", f"tuxtcp_{tag}_sink"
+    sh("ip", "netns", "add", ns)
+    try:
+        sh("ip", "netns", "add", sink)
+        try:
+            sh("ip", "-n", ns, "link", "set", "lo", "up")
+            sh("ip", "link", "add", "v0", "netns", ns, "type", "veth", "peer", "name", "v1",
+               "netns", sink)
+            sh("ip", "-n", ns, "addr", "add", f"{local}/{prefix}", "dev", "v0")
+            sh("ip", "-n", ns, "link", "set", "v0", "up")
+            sh("ip", "-n", sink, "link", "set", "v1", "up")
+            sh("ip", "-n", ns, "neigh", "replace", peer, "lladdr", "02:00:00:00:00:02", "dev",
+               "v0", "nud", "permanent")
+            yield Netns(ns)
+        finally:
+            sh("ip", "netns", "del", sink, check=False)
+    finally:
+        sh("ip", "netns", "del", ns, check=False)
