@@ -175,3 +175,49 @@ def test_synack_is_a_cookie_when_queue_full_and_request_path_otherwise() -> None
     assert is_synack(h.send(syn(1))[0]) and is_synack(h.send(syn(2))[0])
     assert ls.sk.lq.qlen == 2
     assert is_synack(h.send(syn(3))[0]) and ls.sk.lq.qlen == 2
+
+
+def test_flood_counters_match_kernel_listen_128() -> None:
+    # exp7 (kernel 6.18): listen(128), syncookies=1, a spoofed flood -> 129 SYN_RECV entries,
+    # SyncookiesSent == TCPReqQFullDoCookies == SYNs - 129, ListenDrops == 0
+    h = Harness()
+    ls = h.listener(backlog=128)
+    n = 2000
+    for i in range(n):
+        h.send(syn(1024 + i), src=0xC6138000 | i)  # 198.19.128.0/17
+    assert ls.sk.lq.qlen == 129
+    assert h.ns.mib["SyncookiesSent"] == h.ns.mib["TCPReqQFullDoCookies"] == n - 129
+    assert h.ns.mib["ListenDrops"] == 0 and h.ns.mib["ListenOverflows"] == 0
+    assert h.ns.mib["Tcp.OutSegs"] == n  # one SYN-ACK per SYN
+
+
+def test_listener_tcp_syncnt_sets_synack_retries() -> None:
+    import socket
+
+    h = Harness()
+    s = h.socket()
+    s.bind(("0.0.0.0", 8080))
+    s.setsockopt(socket.IPPROTO_TCP, socket.TCP_SYNCNT, 2)
+    s.listen(5)
+    h.send(syn(40000))
+    sent = h.advance(10.0)
+    assert [round(t, 6) for t, _ in sent] == [1.0, 3.0]
+    assert s.sk.lq.qlen == 0
+
+
+def test_num_timeout_vs_num_retrans() -> None:
+    from tuxtcp.observe.proc import render_net_tcp
+
+    h = Harness()
+    h.listener()
+    s = syn(40000)
+    h.send(s)
+    h.advance(1.0)   # timer: num_timeout 1, num_retrans 1
+    h.advance(1.6)
+    h.send(s)        # a retransmitted SYN: num_retrans 2, num_timeout stays 1
+    req = next(iter(h.ns.ehash.values()))
+    assert (req.num_timeout, req.num_retrans) == (1, 2)  # type: ignore[attr-defined]
+    line = [ln for ln in render_net_tcp(h.ns, h.now).splitlines() if " 03 " in ln][0].split()
+    assert line[6] == "00000001"  # retrnsmt = num_timeout
+    # the pushed timer: now + timeout << num_timeout = 1.6 + 2 s
+    assert int(line[5][3:], 16) == 200

@@ -97,8 +97,6 @@ class Namespace:
 
     def deliver(self, pkt: Packet, now: float) -> None:
         """A parsed IPv4 datagram arrives (ip_rcv -> ip_local_deliver -> tcp_v4_rcv)."""
-        from ..tcp.input import tcp_v4_rcv
-
         self.now = now
         ip = self.mib.ip
         ip["InReceives"] += 1
@@ -107,7 +105,7 @@ class Namespace:
             return
         ip["InDelivers"] += 1
         self.mib.tcp["InSegs"] += 1
-        tcp_v4_rcv(self, pkt, now)
+        _tcp_v4_rcv(self, pkt, now)
 
     def receive_bytes(self, data: bytes, now: float) -> None:
         """Raw IPv4 bytes from a real wire: the checked parse, then deliver()."""
@@ -142,3 +140,12 @@ class Namespace:
 
     def __repr__(self) -> str:
         return f"Namespace({self.name}, {', '.join(int_to_ip(a) for a in sorted(self.addresses))})"
+
+
+def _tcp_v4_rcv(ns: Namespace, pkt: Packet, now: float) -> None:
+    """Bound to tcp.input.tcp_v4_rcv on first use (the tcp package imports this module)."""
+    global _tcp_v4_rcv
+    from ..tcp.input import tcp_v4_rcv
+
+    _tcp_v4_rcv = tcp_v4_rcv
+    tcp_v4_rcv(ns, pkt, now)

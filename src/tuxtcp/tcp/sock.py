@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from collections import deque
+from collections.abc import Callable
 from typing import TYPE_CHECKING
 
 from ..timers import Timer
@@ -133,7 +134,7 @@ class TcpSock:
         self.dead = False
         self.num_timeout_at_open = 0
         self.keepalive = False
-        self.on_wakeup = None
+        self.on_wakeup: Callable[[], None] | None = None  # the driver's readiness hook
 
     @property
     def key(self) -> tuple[int, int, int, int]:

@@ -1,0 +1,247 @@
+"""A connection-capacity scenario on the real engine: clients arriving, a server with accept
+workers and a service time, an optional spoofed SYN flood, any sysctl, a lossy link.
+
+This is the model behind `tuxtcp simulate`. Everything is on the virtual clock and seeded.
+"""
+
+from __future__ import annotations
+
+import errno
+import random
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from typing import Any
+
+from ..socket.api import Socket
+from ..tcp.sock import TcpSock
+from .world import Host, World
+
+SERVER_ADDR = "198.18.0.1"
+CLIENT_ADDR = "198.18.0.2"
+PORT = 8080
+
+
+@dataclass
+class ScenarioSpec:
+    name: str = "custom"
+    clients: int = 200              # legitimate connection attempts
+    arrival: str = "poisson"        # poisson | uniform | burst
+    rate: float = 100.0             # arrivals per second (poisson, uniform)
+    burst_spacing: float = 0.0      # seconds between clients in a burst
+    backlog: int = 128
+    workers: int = 1                # accept loops
+    service_time: float = 0.0       # seconds a worker spends per connection
+    service_dist: str = "constant"  # constant | exponential
+    accept_start: float = 0.0       # the server starts accepting at this time
+    sysctls: dict[str, Any] = field(default_factory=dict)
+    delay: float = 0.0005           # one-way link delay
+    loss: float = 0.0
+    flood_rate: float = 0.0         # spoofed SYNs per second
+    flood_start: float = 0.0
+    flood_duration: float = 0.0
+    duration: float = 60.0          # virtual seconds to run
+    seed: int = 1
+    sample_interval: float = 0.05   # queue-occupancy samples
+
+    def __post_init__(self) -> None:
+        if self.arrival not in ("poisson", "uniform", "burst"):
+            raise ValueError(f"unknown arrival process {self.arrival!r}")
+        if self.service_dist not in ("constant", "exponential"):
+            raise ValueError(f"unknown service distribution {self.service_dist!r}")
+
+
+@dataclass
+class ClientResult:
+    index: int
+    start: float
+    port: int = 0
+    established: float | None = None
+    error: int = 0
+    syn_retrans: int = 0
+    synack_retrans: int = 0  # SYN-ACKs the server had to resend for this connection
+    accepted: float | None = None
+
+    @property
+    def latency(self) -> float | None:
+        if self.established is None or self.error:
+            return None
+        return self.established - self.start
+
+    @property
+    def outcome(self) -> str:
+        if self.error:
+            return errno.errorcode.get(self.error, str(self.error))
+        if self.established is None:
+            return "pending"
+        return "ok"
+
+
+@dataclass
+class ScenarioResult:
+    spec: ScenarioSpec
+    clients: list[ClientResult]
+    samples: list[tuple[float, int, int]]          # time, SYN queue, accept queue
+    server_counters: dict[str, int]
+    client_counters: dict[str, int]
+    peak_ss: str
+    peak_time: float
+    dmesg: str
+    flood_sent: int
+    wall_events: int
+
+
+ProgressFn = Callable[[float, ScenarioResult | None, "ScenarioRun"], None]
+
+
+class ScenarioRun:
+    """Builds the world for a spec and runs it; `live()` gives a snapshot for progress views."""
+
+    def __init__(self, spec: ScenarioSpec, pcap: str | None = None) -> None:
+        self.spec = spec
+        self.world = w = World(seed=spec.seed)
+        self.server: Host = w.host("srv", SERVER_ADDR)
+        self.client: Host = w.host("cli", CLIENT_ADDR)
+        w.link(self.server, self.client, delay=spec.delay, loss=spec.loss)
+        if pcap:
+            w.pcap(pcap)
+        for k, v in spec.sysctls.items():
+            self.server.sysctl[k] = v
+            if k in ("net.ipv4.tcp_syn_retries", "net.ipv4.tcp_syn_linear_timeouts",
+                     "net.ipv4.ip_local_port_range", "net.ipv4.tcp_timestamps",
+                     "net.ipv4.tcp_sack", "net.ipv4.tcp_window_scaling"):
+                self.client.sysctl[k] = v
+        self.rng = random.Random(f"scenario:{spec.seed}")
+        self.listener = ls = self.server.socket()
+        ls.bind(("0.0.0.0", PORT))
+        ls.listen_raw(spec.backlog)
+        ls.setblocking(False)
+        self.results: list[ClientResult] = []
+        self._by_port: dict[int, ClientResult] = {}
+        self._idle_workers = spec.workers
+        self._accepting = spec.accept_start <= 0
+        self.samples: list[tuple[float, int, int]] = []
+        self.peak = (-1, 0.0, "")
+        self.flood = None
+        self._schedule_clients()
+        self._hook_listener()
+        if spec.accept_start > 0:
+            w.call_at(spec.accept_start, self._start_accepting)
+        if spec.flood_rate > 0 and spec.flood_duration > 0:
+            self.flood = w.syn_flood((SERVER_ADDR, PORT), rate=spec.flood_rate,
+                                     duration=spec.flood_duration, start=spec.flood_start)
+        w.call_at(0.0, self._sample)
+
+    # -- clients ------------------------------------------------------------------------------
+    def _schedule_clients(self) -> None:
+        spec, t = self.spec, 0.0
+        for i in range(spec.clients):
+            if spec.arrival == "poisson":
+                t += self.rng.expovariate(spec.rate) if i else 0.0
+            elif spec.arrival == "uniform":
+                t = i / spec.rate
+            else:
+                t = i * spec.burst_spacing
+            rec = ClientResult(i, t)
+            self.results.append(rec)
+            self.world.call_at(t, self._starter(rec))
+
+    def _starter(self, rec: ClientResult) -> Callable[[float], None]:
+        return lambda now: self._start_client(rec, now)
+
+    def _start_client(self, rec: ClientResult, now: float) -> None:
+        s = self.client.socket()
+        s.setblocking(False)
+        sk = s.sk
+        err = s.connect_ex((SERVER_ADDR, PORT))
+        if err not in (0, errno.EINPROGRESS):
+            rec.error = err
+            s.close()
+            return
+        rec.port = sk.lport
+        self._by_port[rec.port] = rec
+
+        def on_wakeup() -> None:
+            st = sk.state.name
+            if rec.established is None and not rec.error:
+                if st in ("ESTABLISHED", "CLOSE_WAIT"):
+                    rec.established = self.world.clock
+                    rec.syn_retrans = sk.num_retrans_total
+                elif st == "CLOSE":
+                    rec.error = sk.sk_err or errno.ECONNABORTED
+                    rec.syn_retrans = sk.num_retrans_total
+            if sk.rcv_shutdown and st == "CLOSE_WAIT":
+                s.close()  # the server finished with us: close our side too
+
+        sk.on_wakeup = on_wakeup
+
+    # -- server -------------------------------------------------------------------------------
+    def _hook_listener(self) -> None:
+        self.listener.sk.on_wakeup = self._dispatch
+
+    def _start_accepting(self, now: float) -> None:
+        self._accepting = True
+        self._dispatch()
+
+    def _dispatch(self) -> None:
+        if not self._accepting:
+            return
+        lq = self.listener.sk.lq
+        while self._idle_workers and lq is not None and lq.accept_queue:
+            conn, (_, port) = self.listener.accept()
+            self._idle_workers -= 1
+            rec = self._by_port.get(port)
+            if rec is not None:
+                rec.accepted = self.world.clock
+                rec.synack_retrans = conn.sk.num_retrans_total
+            self.world.call_at(self.world.clock + self._service(), self._finisher(conn))
+
+    def _service(self) -> float:
+        st = self.spec.service_time
+        if st <= 0:
+            return 0.0
+        return self.rng.expovariate(1 / st) if self.spec.service_dist == "exponential" else st
+
+    def _finisher(self, conn: Socket) -> Callable[[float], None]:
+        def finish(now: float) -> None:
+            conn.close()
+            self._idle_workers += 1
+            self._dispatch()
+        return finish
+
+    # -- observation --------------------------------------------------------------------------
+    def _sample(self, now: float) -> None:
+        lq = self.listener.sk.lq
+        synq = lq.qlen if lq else 0
+        accq = len(lq.accept_queue) if lq else 0
+        self.samples.append((now, synq, accq))
+        if synq + accq > self.peak[0]:
+            self.peak = (synq + accq, now, self.server.ss("-ltn"))
+        if now + self.spec.sample_interval <= self.spec.duration:
+            self.world.call_at(now + self.spec.sample_interval, self._sample)
+
+    def run(self, progress: Callable[[float, ScenarioRun], None] | None = None,
+            steps: int = 50) -> ScenarioResult:
+        spec = self.spec
+        for k in range(1, steps + 1):
+            self.world.run_until(None, spec.duration * k / steps)
+            if progress is not None:
+                progress(self.world.clock, self)
+        self.world.close()
+        return self.result()
+
+    def result(self) -> ScenarioResult:
+        return ScenarioResult(
+            spec=self.spec, clients=self.results, samples=self.samples,
+            server_counters=self.server.counters.snapshot(),
+            client_counters=self.client.counters.snapshot(),
+            peak_ss=self.peak[2], peak_time=self.peak[1], dmesg=self.server.dmesg(),
+            flood_sent=self.flood.sent if self.flood else 0,
+            wall_events=self.world.packets_delivered)
+
+
+def run_scenario(spec: ScenarioSpec, pcap: str | None = None) -> ScenarioResult:
+    return ScenarioRun(spec, pcap).run()
+
+
+__all__ = ["ClientResult", "ScenarioResult", "ScenarioRun", "ScenarioSpec", "TcpSock",
+           "run_scenario"]
