@@ -9,8 +9,9 @@ import pytest
 import tuxtcp
 
 
-def pair(seed: int = 1, **link: float) -> tuple[tuxtcp.World, tuxtcp.Host, tuxtcp.Host]:
-    w = tuxtcp.World(seed=seed)
+def pair(seed: int = 1, timer_model: str = "exact",
+         **link: float) -> tuple[tuxtcp.World, tuxtcp.Host, tuxtcp.Host]:
+    w = tuxtcp.World(seed=seed, timer_model=timer_model)
     srv = w.host("srv", "198.18.0.1")
     cli = w.host("cli", "198.18.0.2")
     w.link(srv, cli, delay=link.pop("delay", 0.0005), **link)

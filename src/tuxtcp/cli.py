@@ -68,8 +68,15 @@ def demo(args: argparse.Namespace) -> int:
 
 
 def main(argv: list[str] | None = None) -> int:
-    ap = argparse.ArgumentParser(prog="tuxtcp", description=__doc__)
+    argv = sys.argv[1:] if argv is None else argv
+    if argv and argv[0] == "simulate":
+        from .simulate.command import simulate
+
+        return simulate(argv[1:])
+    ap = argparse.ArgumentParser(prog="tuxtcp", description="tuxtcp: Linux's TCP connection "
+                                 "machinery in Python. Commands: demo, simulate.")
     sub = ap.add_subparsers(dest="cmd", required=True)
+    sub.add_parser("simulate", help="capacity and incident simulator (see: tuxtcp simulate -h)")
     d = sub.add_parser("demo", help="burst of clients vs a small backlog and a slow accept()")
     d.add_argument("--clients", type=int, default=40)
     d.add_argument("--backlog", type=int, default=8)

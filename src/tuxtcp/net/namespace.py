@@ -8,8 +8,9 @@ from __future__ import annotations
 
 import random
 from collections.abc import Callable
+from typing import Any
 
-from ..timers import Deadlines
+from ..timers import Deadlines, Timer
 from ..wire.errors import ParseError
 from ..wire.ipv4 import Packet, int_to_ip, ip_to_int, parse_packet
 from .mib import Mib
@@ -27,8 +28,13 @@ def is_loopback(addr: int) -> bool:
 
 class Namespace:
     def __init__(self, name: str, addresses: list[str] | tuple[str, ...] = (),
-                 seed: int = 0) -> None:
+                 seed: int = 0, timer_model: str = "wheel",
+                 uptime0: float | None = None) -> None:
+        if timer_model not in ("wheel", "exact"):
+            raise ValueError("timer_model is 'wheel' (the kernel's HZ=250 timer wheel) or "
+                             "'exact' (deadlines to the nanosecond)")
         self.name = name
+        self.timer_model = timer_model
         self.rng = random.Random(f"{seed}:{name}")
         self.sysctl = Sysctls()
         self.mib = Mib()
@@ -45,7 +51,7 @@ class Namespace:
         self.syncookie_secret = (self.rng.randbytes(16), self.rng.randbytes(16))
         # Clocks: CLOCK_REALTIME and uptime at the driver's time 0 (seeded, reproducible).
         self.realtime0_ns = 1_790_000_000_000_000_000 + self.rng.randrange(10**15)
-        self.uptime0 = 300.0 + self.rng.randrange(1000)
+        self.uptime0 = 300.0 + self.rng.randrange(1000) if uptime0 is None else uptime0
         self.next_inode = 10000 + self.rng.randrange(10000)
         self.tw_count = 0
         self.tcp_metrics: dict[int, float] = {}  # destination -> RTT (tcp_peer_is_proven)
@@ -66,6 +72,31 @@ class Namespace:
     def cookie_time(self, now: float) -> int:
         """tcp_cookie_time(): jiffies64 / (60*HZ), a minute counter."""
         return (self.jiffies(now) // (60 * HZ)) & 0xFFFFFFFF
+
+    def fire_time(self, now: float, timeout: float) -> float:
+        """When a timer armed at `now` for `timeout` seconds fires.
+
+        'exact': now + timeout. 'wheel' (default): the kernel's timer wheel at HZ=250
+        (kernel/time/timer.c:calc_wheel_index/calc_index): the expiry in jiffies is rounded up
+        to the granularity of its wheel level (1, 8, 64, 512 ... jiffies) plus one bucket, so a
+        1 s SYN timer fires 1.000-1.032 s later and timers armed close together fire together.
+        """
+        if self.timer_model == "exact":
+            return now + timeout
+        clk = self.jiffies(now)
+        delta = max(1, -int(-timeout * HZ // 1))  # msecs_to_jiffies rounds up
+        expires = clk + delta
+        lvl = 0
+        while lvl < 8 and delta >= (63 << (3 * lvl)):
+            lvl += 1
+        shift = 3 * lvl
+        bucket = ((expires >> shift) + 1) << shift
+        return (bucket - INITIAL_JIFFIES) / HZ - self.uptime0
+
+    def arm(self, now: float, timeout: float, fn: Callable[[Any, float], None],
+            arg: Any) -> Timer:
+        """mod_timer(timer, jiffies + timeout)."""
+        return self.timers.arm(self.fire_time(now, timeout), fn, arg)
 
     def alloc_inode(self) -> int:
         self.next_inode += 1

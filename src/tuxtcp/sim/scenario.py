@@ -28,6 +28,7 @@ class ScenarioSpec:
     arrival: str = "poisson"        # poisson | uniform | burst
     rate: float = 100.0             # arrivals per second (poisson, uniform)
     burst_spacing: float = 0.0      # seconds between clients in a burst
+    first_arrival: float = 0.0      # offset of the first client
     backlog: int = 128
     workers: int = 1                # accept loops
     service_time: float = 0.0       # seconds a worker spends per connection
@@ -42,6 +43,8 @@ class ScenarioSpec:
     duration: float = 60.0          # virtual seconds to run
     seed: int = 1
     sample_interval: float = 0.05   # queue-occupancy samples
+    timer_model: str = "wheel"      # wheel (the kernel's HZ=250 timer wheel) | exact
+    uptime0: float | None = None    # uptime at time 0, i.e. the jiffies phase (None: seeded)
 
     def __post_init__(self) -> None:
         if self.arrival not in ("poisson", "uniform", "burst"):
@@ -88,6 +91,7 @@ class ScenarioResult:
     dmesg: str
     flood_sent: int
     wall_events: int
+    uptime0: float | None = None
 
 
 ProgressFn = Callable[[float, ScenarioResult | None, "ScenarioRun"], None]
@@ -98,7 +102,8 @@ class ScenarioRun:
 
     def __init__(self, spec: ScenarioSpec, pcap: str | None = None) -> None:
         self.spec = spec
-        self.world = w = World(seed=spec.seed)
+        self.world = w = World(seed=spec.seed, timer_model=spec.timer_model,
+                               uptime0=spec.uptime0)
         self.server: Host = w.host("srv", SERVER_ADDR)
         self.client: Host = w.host("cli", CLIENT_ADDR)
         w.link(self.server, self.client, delay=spec.delay, loss=spec.loss)
@@ -141,9 +146,9 @@ class ScenarioRun:
                 t = i / spec.rate
             else:
                 t = i * spec.burst_spacing
-            rec = ClientResult(i, t)
+            rec = ClientResult(i, t + spec.first_arrival)
             self.results.append(rec)
-            self.world.call_at(t, self._starter(rec))
+            self.world.call_at(rec.start, self._starter(rec))
 
     def _starter(self, rec: ClientResult) -> Callable[[float], None]:
         return lambda now: self._start_client(rec, now)
@@ -236,7 +241,8 @@ class ScenarioRun:
             client_counters=self.client.counters.snapshot(),
             peak_ss=self.peak[2], peak_time=self.peak[1], dmesg=self.server.dmesg(),
             flood_sent=self.flood.sent if self.flood else 0,
-            wall_events=self.world.packets_delivered)
+            wall_events=self.world.packets_delivered,
+            uptime0=self.server.ns.uptime0)
 
 
 def run_scenario(spec: ScenarioSpec, pcap: str | None = None) -> ScenarioResult:

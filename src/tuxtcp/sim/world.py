@@ -26,7 +26,8 @@ class Host:
     def __init__(self, world: World, name: str, addresses: Iterable[str]) -> None:
         self.world = world
         self.name = name
-        self.ns = Namespace(name, list(addresses), seed=world.seed)
+        self.ns = Namespace(name, list(addresses), seed=world.seed,
+                            timer_model=world.timer_model, uptime0=world.uptime0)
         self.sysctl = self.ns.sysctl
         self.counters = self.ns.mib
         self._wake_at: float | None = None
@@ -59,8 +60,13 @@ class Host:
 class World:
     """Hosts, links and a virtual clock. Deterministic for a given seed."""
 
-    def __init__(self, seed: int = 1) -> None:
+    def __init__(self, seed: int = 1, timer_model: str = "wheel",
+                 uptime0: float | None = None) -> None:
+        """timer_model: "wheel" (default) fires timers on the kernel's HZ=250 timer-wheel
+        buckets, as Linux does; "exact" fires them at their nominal deadlines."""
         self.seed = seed
+        self.timer_model = timer_model
+        self.uptime0 = uptime0  # every host's uptime at time 0 (the jiffies phase); None: seeded
         self.clock = 0.0
         self.hosts: dict[str, Host] = {}
         self._owner: dict[int, Host] = {}

@@ -158,7 +158,7 @@ def tcp_connect(ns: Namespace, sk: TcpSock, now: float) -> None:
     ns.mib.tcp["ActiveOpens"] += 1
     from .established import retransmit_timer
 
-    sk.rtx_timer = ns.timers.arm(now + sk.rto, retransmit_timer, sk)
+    sk.rtx_timer = ns.arm(now, sk.rto, retransmit_timer, sk)
 
 
 def model_timeout(boundary: int, rto_base: float) -> float:
@@ -196,7 +196,7 @@ def syn_retransmit_timer(sk: TcpSock, now: float) -> None:
     sk.total_rto += 1
     if sk.state != SYN_SENT or sk.total_rto > linear:
         sk.rto = min(sk.rto * 2, TCP_RTO_MAX)  # exponential backoff after the linear phase
-    sk.rtx_timer = ns.timers.arm(now + sk.rto, retransmit_timer, sk)
+    sk.rtx_timer = ns.arm(now, sk.rto, retransmit_timer, sk)
 
 
 def synsent_process(sk: TcpSock, pkt: Packet, now: float) -> None:

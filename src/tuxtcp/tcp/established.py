@@ -305,7 +305,7 @@ def _arm_fin_wait2(sk: TcpSock, now: float, tmo: float) -> None:
             time_wait(s, FIN_WAIT2, fin_time(s) - TCP_TIMEWAIT_LEN if fin_time(s) >
                       TCP_TIMEWAIT_LEN else 0.0, t)
 
-    sk.tw_timer = sk.ns.timers.arm(now + tmo, fire, sk)
+    sk.tw_timer = sk.ns.arm(now, tmo, fire, sk)
 
 
 def _update_metrics(sk: TcpSock) -> None:
@@ -318,7 +318,7 @@ def _update_metrics(sk: TcpSock) -> None:
 def _arm_rto(sk: TcpSock, now: float) -> None:
     if sk.rtx_timer is not None:
         sk.rtx_timer.cancel()
-    sk.rtx_timer = sk.ns.timers.arm(now + sk.rto, retransmit_timer, sk)
+    sk.rtx_timer = sk.ns.arm(now, sk.rto, retransmit_timer, sk)
 
 
 def _in_flight(sk: TcpSock) -> int:

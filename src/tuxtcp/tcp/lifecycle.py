@@ -108,7 +108,7 @@ def time_wait(sk: TcpSock, substate: TcpState, timeo: float, now: float) -> None
         timeo = TCP_TIMEWAIT_LEN
     # __inet_twsk_schedule (first arming): TWKilled for timeo <= 4 s, TW otherwise
     ns.mib.tcp_ext["TWKilled" if timeo <= 4.0 else "TW"] += 1
-    tw.timer = ns.timers.arm(now + timeo, tw_expire, tw)
+    tw.timer = ns.arm(now, timeo, tw_expire, tw)
     ns.tw_count += 1
     # inet_twsk_hashdance_schedule: the timewait sock takes the socket's place in ehash and
     # stays on the bind bucket ("Put TW into bind hash")
@@ -125,7 +125,7 @@ def tw_reschedule(tw: TimeWaitSock, timeo: float, now: float) -> None:
     """inet_twsk_reschedule (rearm: no counter)."""
     if tw.timer is not None:
         tw.timer.cancel()
-    tw.timer = tw.ns.timers.arm(now + timeo, tw_expire, tw)
+    tw.timer = tw.ns.arm(now, timeo, tw_expire, tw)
 
 
 def tw_kill(tw: TimeWaitSock) -> None:

@@ -169,7 +169,7 @@ def conn_request(ns: Namespace, lsk: TcpSock, pkt: Packet, now: float, tw_isn: i
         ns.ehash[key] = req  # inet_csk_reqsk_queue_hash_add
         lq.syn_queue[key] = req
         lq.young += 1
-        req.timer = ns.timers.arm(now + req.timeout, reqsk_timer, req)
+        req.timer = ns.arm(now, req.timeout, reqsk_timer, req)
     send_synack(ns, req, now, cookie=want_cookie)
 
 
@@ -242,7 +242,7 @@ def reqsk_timer(req: RequestSock, now: float) -> None:
         if req.num_timeout == 0:
             lq.young -= 1
         req.num_timeout += 1
-        req.timer = ns.timers.arm(now + reqsk_timeout(req), reqsk_timer, req)
+        req.timer = ns.arm(now, reqsk_timeout(req), reqsk_timer, req)
         return
     reqsk_queue_drop(ns, req)  # expired: freed silently, no RST
 
@@ -296,7 +296,7 @@ def check_req(ns: Namespace, req: RequestSock, pkt: Packet, now: float) -> objec
             rtx_synack(ns, req, now)
             if req.timer is not None:  # mod_timer_pending
                 req.timer.cancel()
-                req.timer = ns.timers.arm(now + reqsk_timeout(req), reqsk_timer, req)
+                req.timer = ns.arm(now, reqsk_timeout(req), reqsk_timer, req)
         return None
     if flg & ACK and seg.ack != (req.snt_isn + 1) & M32:
         return LISTENER  # unacceptable ACK -> the listener path resets

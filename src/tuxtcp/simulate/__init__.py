@@ -1,0 +1,1 @@
+"""`tuxtcp simulate`: the capacity and incident simulator."""

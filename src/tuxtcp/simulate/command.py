@@ -1,0 +1,174 @@
+"""Argument handling for `tuxtcp simulate` and `tuxtcp simulate sweep`."""
+
+from __future__ import annotations
+
+import argparse
+import dataclasses
+import json
+import os
+import sys
+import time
+from typing import Any
+
+from rich.console import Console
+
+from ..sim.scenario import ScenarioRun
+from .presets import DESCRIPTIONS, PRESETS, VALIDATION, build_spec
+from .render import LiveView, print_report
+from .report import summarize
+
+COMPARED_COUNTERS = (
+    "TcpExt.ListenOverflows", "TcpExt.ListenDrops", "TcpExt.TCPReqQFullDrop",
+    "TcpExt.TCPReqQFullDoCookies", "TcpExt.SyncookiesSent", "TcpExt.SyncookiesRecv",
+    "Tcp.PassiveOpens", "Tcp.ActiveOpens",
+)
+
+
+def _parser() -> argparse.ArgumentParser:
+    ap = argparse.ArgumentParser(prog="tuxtcp simulate",
+                                 description="Run a connection scenario on the real engine "
+                                             "and virtual clock.")
+    ap.add_argument("scenario", nargs="?", default=None,
+                    help=f"built in: {', '.join(PRESETS)} (or 'list')")
+    ap.add_argument("--config", help="TOML file ([scenario] keys, [sysctl] table)")
+    ap.add_argument("--set", action="append", default=[], metavar="KEY=VALUE",
+                    help="override a parameter or a sysctl (net.ipv4.tcp_syncookies=0)")
+    ap.add_argument("--validation", action="store_true",
+                    help="use the scenario's small kernel-validation variant")
+    ap.add_argument("--target", choices=("sim", "kernel", "both"), default="sim")
+    ap.add_argument("--json", action="store_true", help="print the report as JSON")
+    ap.add_argument("--plot", metavar="FILE.png", help="queue occupancy and latency CDF")
+    ap.add_argument("--pcap", metavar="FILE", help="record every simulated packet")
+    ap.add_argument("--quiet", action="store_true", help="no live view")
+    return ap
+
+
+def _sweep_parser() -> argparse.ArgumentParser:
+    ap = argparse.ArgumentParser(prog="tuxtcp simulate sweep",
+                                 description="Run a grid of scenarios on all cores.")
+    ap.add_argument("scenario", nargs="?", default="slow-accept")
+    ap.add_argument("--config")
+    ap.add_argument("--set", action="append", default=[], metavar="KEY=VALUE")
+    ap.add_argument("--grid", action="append", required=True, metavar="NAME=V1,V2,...",
+                    help="an axis; repeat for more (the first is the plot's x axis)")
+    ap.add_argument("--jobs", type=int, default=None, help="worker processes (default: cores)")
+    ap.add_argument("--csv", default="sweep.csv")
+    ap.add_argument("--plot", metavar="FILE.png")
+    return ap
+
+
+def _spec_from(args: argparse.Namespace) -> Any:
+    toml_text = None
+    if args.config:
+        with open(args.config, "rb") as f:
+            toml_text = f.read().decode()
+    overrides = list(args.set)
+    if getattr(args, "validation", False):
+        if args.scenario not in VALIDATION:
+            raise SystemExit(f"no validation variant for {args.scenario!r}")
+        overrides = VALIDATION[args.scenario] + overrides
+    return build_spec(args.scenario, toml_text, overrides), toml_text
+
+
+def simulate(argv: list[str]) -> int:
+    if argv and argv[0] == "sweep":
+        return sweep(argv[1:])
+    args = _parser().parse_args(argv)
+    console = Console(stderr=False)
+    if args.scenario == "list":
+        for name, desc in DESCRIPTIONS.items():
+            console.print(f"{name:16s} {desc}")
+        return 0
+    if not args.scenario and not args.config:
+        args.scenario = "slow-accept"
+    try:
+        spec, _ = _spec_from(args)
+    except (ValueError, OSError) as exc:
+        print(f"tuxtcp simulate: {exc}", file=sys.stderr)
+        return 2
+    out: dict[str, Any] = {}
+    if args.target in ("kernel", "both"):
+        from ..host.netns import available
+
+        reason = available()
+        if reason:
+            print(f"tuxtcp simulate --target kernel: {reason}", file=sys.stderr)
+            return 2
+        from .kernel import run_on_kernel
+
+        kres = run_on_kernel(spec)
+        out["kernel"] = summarize(kres)
+        if args.target == "both":
+            # same jiffies phase as the kernel run, so timer-wheel buckets line up
+            spec = dataclasses.replace(spec, uptime0=kres.uptime0)
+    if args.target in ("sim", "both"):
+        run = ScenarioRun(spec, pcap=args.pcap)
+        live = not args.quiet and not args.json and sys.stdout.isatty()
+        t0 = time.perf_counter()
+        if live:
+            with LiveView(console, spec.duration) as view:
+                res = run.run(progress=view.update)
+        else:
+            res = run.run()
+        wall = time.perf_counter() - t0
+        out["sim"] = summarize(res)
+        out["sim"]["wall_seconds"] = round(wall, 3)
+        if args.plot:
+            from .plot import plot_run
+
+            plot_run(res, args.plot)
+    if args.target == "both":
+        from .kernel import compare
+
+        rows = compare(out["sim"], out["kernel"], COMPARED_COUNTERS)
+        out["comparison"] = [{"what": w, "sim": a, "kernel": b, "agrees": ok}
+                             for w, a, b, ok in rows]
+    if args.json:
+        print(json.dumps(out, indent=2, default=str))
+        return 0
+    for key in ("sim", "kernel"):
+        if key in out:
+            if key == "kernel":
+                console.print("\n[bold]Same scenario on the host kernel[/] (network namespaces)")
+            print_report(console, out[key])
+    if "comparison" in out:
+        from rich.table import Table
+
+        t = Table(title="simulation vs kernel")
+        for col in ("what", "simulation", "kernel", ""):
+            t.add_column(col)
+        for r in out["comparison"]:
+            t.add_row(r["what"], str(r["sim"]), str(r["kernel"]), "ok" if r["agrees"] else "DIFF")
+        console.print(t)
+    if args.plot:
+        console.print(f"plot written to {args.plot}")
+    if args.pcap:
+        console.print(f"pcap written to {args.pcap}")
+    return 0
+
+
+def sweep(argv: list[str]) -> int:
+    from .sweep import parse_grid, run_sweep, write_csv
+
+    args = _sweep_parser().parse_args(argv)
+    toml_text = None
+    if args.config:
+        with open(args.config, "rb") as f:
+            toml_text = f.read().decode()
+    grid = parse_grid(args.grid)
+    n = 1
+    for v in grid.values():
+        n *= len(v)
+    jobs = args.jobs or os.cpu_count() or 1
+    console = Console()
+    console.print(f"sweep: {n} points of {args.scenario} on {jobs} process(es)")
+    t0 = time.perf_counter()
+    rows = run_sweep(args.scenario, toml_text, args.set, grid, jobs)
+    console.print(f"done in {time.perf_counter() - t0:.1f} s; CSV: {args.csv}")
+    write_csv(rows, args.csv)
+    if args.plot:
+        from .plot import plot_sweep
+
+        plot_sweep(rows, list(grid), args.plot)
+        console.print(f"plot: {args.plot}")
+    return 0

@@ -1,0 +1,164 @@
+"""`tuxtcp simulate --target kernel`: the same scenario with real sockets on the host kernel.
+
+Two network namespaces joined by a veth pair (server 198.18.0.1, client 198.18.0.2), the
+scenario's sysctls written into them, the client's arrival times taken from the simulation's own
+seeded schedule, a raw-socket flood for spoofed SYNs, and the counters read from each
+namespace's /proc/net/netstat and /proc/net/snmp. The kernel has no link delay here (tc netem is
+not available on these machines), so compare it with a simulation whose delay is ~0.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import json
+import sys
+import time
+import uuid
+from collections.abc import Iterator
+from typing import Any
+
+from ..host.netns import Netns, sh
+from ..sim.scenario import (
+    CLIENT_ADDR,
+    PORT,
+    SERVER_ADDR,
+    ClientResult,
+    ScenarioResult,
+    ScenarioRun,
+    ScenarioSpec,
+)
+
+CLIENT_SIDE = ("net.ipv4.tcp_syn_retries", "net.ipv4.tcp_syn_linear_timeouts",
+               "net.ipv4.ip_local_port_range", "net.ipv4.tcp_timestamps", "net.ipv4.tcp_sack",
+               "net.ipv4.tcp_window_scaling")
+
+
+@contextlib.contextmanager
+def two_hosts() -> Iterator[tuple[Netns, Netns]]:
+    tag = uuid.uuid4().hex[:8]
+    srv, cli = Netns(f"tuxtcp_s_{tag}"), Netns(f"tuxtcp_c_{tag}")
+    sh("ip", "netns", "add", srv.name)
+    try:
+        sh("ip", "netns", "add", cli.name)
+        try:
+            for ns in (srv, cli):
+                sh("ip", "-n", ns.name, "link", "set", "lo", "up")
+            sh("ip", "link", "add", "v0", "netns", srv.name, "type", "veth", "peer", "name",
+               "v1", "netns", cli.name)
+            sh("ip", "-n", srv.name, "addr", "add", f"{SERVER_ADDR}/24", "dev", "v0")
+            sh("ip", "-n", cli.name, "addr", "add", f"{CLIENT_ADDR}/24", "dev", "v1")
+            sh("ip", "-n", srv.name, "link", "set", "v0", "up")
+            sh("ip", "-n", cli.name, "link", "set", "v1", "up")
+            # replies to the flood's spoofed sources go to a gateway that never answers
+            sh("ip", "-n", srv.name, "neigh", "replace", "198.18.0.3", "lladdr",
+               "02:00:00:00:00:03", "dev", "v0", "nud", "permanent")
+            sh("ip", "-n", srv.name, "route", "add", "198.19.128.0/17", "via", "198.18.0.3")
+            yield srv, cli
+        finally:
+            sh("ip", "netns", "del", cli.name, check=False)
+    finally:
+        sh("ip", "netns", "del", srv.name, check=False)
+
+
+def read_jiffies() -> tuple[int, int]:
+    """(CLOCK_MONOTONIC ns, jiffies) from /proc/timer_list (root)."""
+    now_ns = jiffies = None
+    with open("/proc/timer_list") as f:
+        for line in f:
+            if line.startswith("now at "):
+                now_ns = int(line.split()[2])
+            elif line.startswith("jiffies:"):
+                jiffies = int(line.split()[1])
+                break
+    if now_ns is None or jiffies is None:
+        raise RuntimeError("cannot read jiffies from /proc/timer_list")
+    return now_ns, jiffies
+
+
+def uptime_for(t0_ns: int, ref: tuple[int, int]) -> float:
+    """The simulation's uptime0 that puts virtual time 0 at the same jiffies phase as the
+    kernel run's start (ticks sit on a 1/HZ grid of CLOCK_MONOTONIC)."""
+    from ..net.namespace import INITIAL_JIFFIES
+    from ..net.sysctl import HZ
+
+    tick = 1_000_000_000 // HZ
+    now_ns, jiffies = ref
+    j0 = jiffies + t0_ns // tick - now_ns // tick
+    frac = (t0_ns % tick) / tick
+    return (j0 - INITIAL_JIFFIES + frac) / HZ
+
+
+def run_on_kernel(spec: ScenarioSpec) -> ScenarioResult:
+    starts = [c.start for c in ScenarioRun(spec).results]  # the same seeded schedule
+    with two_hosts() as (srv, cli):
+        for k, v in spec.sysctls.items():
+            srv.sysctl(k, v)
+            if k in CLIENT_SIDE:
+                cli.sysctl(k, v)
+        before = (srv.netstat(), cli.netstat())
+        ref = read_jiffies()
+        start_wall = time.time() + 2.0  # every agent has started and listens by then
+        common = {"start_wall": start_wall, "duration": spec.duration, "addr": SERVER_ADDR,
+                  "port": PORT}
+        agent = [sys.executable, "-m", "tuxtcp.simulate.kernel_agent"]
+        p_srv = srv.popen(*agent, "server", json.dumps({
+            **common, "backlog": spec.backlog, "workers": spec.workers,
+            "service_time": spec.service_time, "accept_start": spec.accept_start,
+            "sample_interval": spec.sample_interval}))
+        p_cli = cli.popen(*agent, "client", json.dumps({**common, "starts": starts}))
+        p_fl = None
+        if spec.flood_rate > 0 and spec.flood_duration > 0:
+            p_fl = cli.popen(*agent, "flood", json.dumps({
+                **common, "rate": spec.flood_rate, "duration": spec.flood_duration,
+                "start": spec.flood_start, "seed": spec.seed}))
+        outs = {}
+        for name, p in (("server", p_srv), ("client", p_cli), ("flood", p_fl)):
+            if p is None:
+                continue
+            out, err = p.communicate(timeout=spec.duration + 120)
+            if p.returncode != 0:
+                raise RuntimeError(f"kernel {name} agent failed: {err.strip()}")
+            outs[name] = json.loads(out.strip().splitlines()[-1])
+        after = (srv.netstat(), cli.netstat())
+        peak_ss = srv.run("ss", "-lnt")
+    srv_c = {k: v - before[0].get(k, 0) for k, v in after[0].items()}
+    cli_c = {k: v - before[1].get(k, 0) for k, v in after[1].items()}
+    for k in ("Tcp.CurrEstab",):
+        srv_c[k], cli_c[k] = after[0].get(k, 0), after[1].get(k, 0)
+    accepted = {port: retrans for _, port, retrans in outs["server"]["accepted"]}
+    clients = []
+    for i, c in enumerate(outs["client"]["clients"]):
+        rec = ClientResult(i, c["start"], port=c["port"], established=c["established"],
+                           error=c["error"], syn_retrans=c["syn_retrans"])
+        rec.synack_retrans = accepted.get(c["port"], 0)
+        clients.append(rec)
+    if outs["client"].get("max_late", 0.0) > 0.005:
+        raise RuntimeError(f"the kernel client agent started a connect "
+                           f"{outs['client']['max_late'] * 1000:.1f} ms late; the comparison "
+                           f"would not be fair (machine overloaded?)")
+    samples = [tuple(s) for s in outs["server"]["samples"]]
+    peak = max(samples, key=lambda s: s[1] + s[2], default=(0.0, 0, 0))
+    return ScenarioResult(spec=spec, clients=clients, samples=samples,  # type: ignore[arg-type]
+                          server_counters=srv_c, client_counters=cli_c, peak_ss=peak_ss,
+                          peak_time=peak[0], dmesg="",
+                          flood_sent=outs.get("flood", {}).get("sent", 0), wall_events=0,
+                          uptime0=uptime_for(outs["client"]["t0_ns"], ref))
+
+
+def compare(sim: dict[str, Any], kern: dict[str, Any],
+            counters: tuple[str, ...]) -> list[tuple[str, Any, Any, bool]]:
+    """Rows (what, simulation, kernel, agrees). Counters must be equal; latency percentiles
+    within 5% (or 5 ms, the scale of the kernel's timer granularity at HZ=250)."""
+    rows = []
+    for side in ("server", "client"):
+        for k in counters:
+            a, b = sim["counters"][side].get(k, 0), kern["counters"][side].get(k, 0)
+            rows.append((f"{side} {k}", a, b, a == b))
+    for p in ("p50", "p90", "p99"):
+        a, b = sim["latency_s"][p], kern["latency_s"][p]
+        ok = a is not None and b is not None and abs(a - b) <= max(0.05 * b, 0.005)
+        rows.append((f"latency {p}", a, b, ok))
+    return rows
+
+
+__all__ = ["Any", "compare", "run_on_kernel", "two_hosts"]

@@ -1,0 +1,200 @@
+"""Processes that run a scenario against the host kernel, inside network namespaces.
+
+`python -m tuxtcp.simulate.kernel_agent ROLE JSON` with ROLE server, client or flood. All three
+wait for the same CLOCK_REALTIME start instant, then follow the plan in JSON on their own clock
+(time.monotonic) and print one JSON line of results. Real sockets, real kernel.
+"""
+
+from __future__ import annotations
+
+import errno
+import json
+import select
+import socket
+import struct
+import sys
+import time
+from typing import Any
+
+TCP_INFO_TOTAL_RETRANS = 100  # offset of tcpi_total_retrans in struct tcp_info
+
+
+def _wait_start(start_wall: float) -> float:
+    delay = start_wall - time.time()
+    if delay > 0:
+        time.sleep(delay)
+    return time.monotonic()
+
+
+def server(plan: dict[str, Any]) -> dict[str, Any]:
+    ls = socket.socket()
+    ls.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+    ls.bind((plan["addr"], plan["port"]))
+    ls.listen(plan["backlog"])
+    ls.setblocking(False)
+    t0 = _wait_start(plan["start_wall"])
+    duration, workers, service = plan["duration"], plan["workers"], plan["service_time"]
+    accept_start = plan["accept_start"]
+    busy: list[tuple[float, socket.socket]] = []  # (finish time, conn)
+    samples: list[tuple[float, int, int]] = []
+    next_sample = 0.0
+    accepted: list[tuple[float, int, int]] = []  # time, peer port, synack retrans
+    poller = select.poll()
+    poller.register(ls, select.POLLIN)
+    for _ in range(10_000_000):
+        now = time.monotonic() - t0
+        if now >= duration:
+            break
+        # finish services
+        still = []
+        for fin, conn in busy:
+            if fin <= now:
+                conn.close()
+            else:
+                still.append((fin, conn))
+        busy = still
+        while now >= accept_start and len(busy) < workers:
+            try:
+                conn, peer = ls.accept()
+            except BlockingIOError:
+                break
+            info = conn.getsockopt(socket.IPPROTO_TCP, socket.TCP_INFO, 104)
+            retrans = struct.unpack_from("I", info, TCP_INFO_TOTAL_RETRANS)[0]
+            accepted.append((now, peer[1], retrans))
+            busy.append((now + service, conn))
+        if now >= next_sample:
+            samples.append((now, *_queues(plan["port"])))
+            next_sample += plan["sample_interval"]
+        timeouts = [fin - now for fin, _ in busy] + [next_sample - now, 0.002]
+        if now < accept_start:
+            timeouts.append(accept_start - now)
+        poller.poll(max(0.0, min(timeouts)) * 1000)
+    for _, conn in busy:
+        conn.close()
+    return {"accepted": accepted, "samples": samples}
+
+
+def _queues(port: int) -> tuple[int, int]:
+    """(SYN_RECV requests, accept-queue length) for our port, from /proc/net/tcp."""
+    synq = accq = 0
+    hexport = f":{port:04X} "
+    with open("/proc/net/tcp") as f:
+        next(f)
+        for line in f:
+            parts = line.split()
+            if parts[1].endswith(hexport.strip()) and parts[3] == "0A":
+                accq = int(parts[4].split(":")[1], 16)
+            elif parts[3] == "03" and parts[1].endswith(hexport.strip()):
+                synq += 1
+    return synq, accq
+
+
+def client(plan: dict[str, Any]) -> dict[str, Any]:
+    t0 = _wait_start(plan["start_wall"])
+    starts: list[float] = plan["starts"]
+    addr = (plan["addr"], plan["port"])
+    pending: dict[int, tuple[int, socket.socket, float]] = {}  # fd -> (index, sock, start)
+    done: dict[int, socket.socket] = {}
+    results: list[dict[str, Any]] = [{"start": s, "port": 0, "established": None, "error": 0,
+                                      "syn_retrans": 0} for s in starts]
+    poller = select.poll()
+    i = 0
+    late = 0.0
+    for _ in range(10_000_000):
+        now = time.monotonic() - t0
+        if now >= plan["duration"]:
+            break
+        if i < len(starts) and 0 < starts[i] - now < 0.003:
+            while time.monotonic() - t0 < starts[i]:
+                pass  # spin for the last few ms: poll() wakes up too late
+            now = time.monotonic() - t0
+        while i < len(starts) and starts[i] <= now:
+            s = socket.socket()
+            s.setblocking(False)
+            now = time.monotonic() - t0
+            late = max(late, now - starts[i])
+            results[i]["start"] = now
+            err = s.connect_ex(addr)
+            results[i]["port"] = s.getsockname()[1]
+            if err not in (0, errno.EINPROGRESS):
+                results[i]["error"] = err
+                s.close()
+            else:
+                pending[s.fileno()] = (i, s, starts[i])
+                poller.register(s, select.POLLOUT)
+            i += 1
+        wait = 0.002 if i < len(starts) else 0.05
+        if i < len(starts):
+            wait = max(0.0, min(wait, starts[i] - now - 0.0025))
+        for fd, ev in poller.poll(wait * 1000):
+            if fd in pending:
+                idx, s, _ = pending.pop(fd)
+                t = time.monotonic() - t0
+                err = s.getsockopt(socket.SOL_SOCKET, socket.SO_ERROR)
+                info = s.getsockopt(socket.IPPROTO_TCP, socket.TCP_INFO, 104)
+                results[idx]["syn_retrans"] = struct.unpack_from("I", info,
+                                                                 TCP_INFO_TOTAL_RETRANS)[0]
+                if err:
+                    results[idx]["error"] = err
+                    poller.unregister(fd)
+                    s.close()
+                else:
+                    results[idx]["established"] = t
+                    poller.modify(fd, select.POLLIN)
+                    done[fd] = s
+            elif fd in done:
+                s = done.pop(fd)
+                poller.unregister(fd)
+                s.close()  # the server closed: close our side
+    for _, s, _ in pending.values():
+        s.close()
+    for s in done.values():
+        s.close()
+    return {"clients": results, "max_late": late, "t0_ns": int(t0 * 1e9)}
+
+
+def flood(plan: dict[str, Any]) -> dict[str, Any]:
+    from ..wire.ipv4 import Packet, ip_to_int
+    from ..wire.tcp import SYN, TcpSegment
+
+    import random
+
+    rng = random.Random(plan["seed"])
+    dst = ip_to_int(plan["addr"])
+    base = ip_to_int("198.19.128.0")
+    n = int(round(plan["rate"] * plan["duration"]))
+    frames = []
+    for _ in range(n):
+        seg = TcpSegment(rng.randrange(1024, 65536), plan["port"], rng.getrandbits(32), 0, SYN,
+                         64240, mss=1460, wscale=7, sack_perm=True, tsval=rng.getrandbits(32),
+                         tsecr=0)
+        frames.append(Packet(base | rng.getrandbits(15), dst, seg).to_bytes())
+    raw = socket.socket(socket.AF_INET, socket.SOCK_RAW, socket.IPPROTO_RAW)
+    t0 = _wait_start(plan["start_wall"]) + plan["start"]
+    interval = 1.0 / plan["rate"]
+    sent = 0
+    for k, frame in enumerate(frames):
+        due = t0 + k * interval
+        delay = due - time.monotonic()
+        if delay > 0.0005:
+            time.sleep(delay)
+        for _ in range(1000):
+            try:
+                raw.sendto(frame, (plan["addr"], 0))
+                sent += 1
+                break
+            except OSError as e:
+                if e.errno != errno.ENOBUFS:
+                    raise
+                time.sleep(0.0001)
+    return {"sent": sent}
+
+
+def main() -> None:
+    role, plan = sys.argv[1], json.loads(sys.argv[2])
+    fn = {"server": server, "client": client, "flood": flood}[role]
+    print(json.dumps(fn(plan)))
+
+
+if __name__ == "__main__":
+    main()

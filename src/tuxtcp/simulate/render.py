@@ -1,0 +1,105 @@
+"""The console report and the live view (rich)."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from rich.console import Console
+from rich.live import Live
+from rich.progress import BarColumn, Progress, TextColumn, TimeRemainingColumn
+from rich.table import Table
+
+from ..sim.scenario import ScenarioRun
+
+
+def _ms(v: float | None) -> str:
+    return "-" if v is None else f"{v * 1000:,.1f} ms"
+
+
+class LiveView:
+    """Progress bar plus queue depths and counters, redrawn as virtual time advances."""
+
+    def __init__(self, console: Console, duration: float) -> None:
+        self.console = console
+        self.progress = Progress(TextColumn("virtual time"), BarColumn(),
+                                 TextColumn("{task.completed:.1f}/{task.total:.0f} s"),
+                                 TimeRemainingColumn(), console=console)
+        self.task = self.progress.add_task("run", total=duration)
+        self.live = Live(self._table(None), console=console, refresh_per_second=8,
+                         transient=True)
+
+    def _table(self, run: ScenarioRun | None) -> Table:
+        t = Table.grid(padding=(0, 2))
+        t.add_row(self.progress)
+        if run is not None:
+            lq = run.listener.sk.lq
+            sc = run.server.counters
+            done = sum(1 for c in run.results if c.established is not None)
+            t.add_row(f"SYN queue {lq.qlen if lq else 0:5d}   accept queue "
+                      f"{len(lq.accept_queue) if lq else 0:5d}   connected {done}/"
+                      f"{len(run.results)}")
+            t.add_row(f"ListenOverflows {sc['ListenOverflows']}   ListenDrops "
+                      f"{sc['ListenDrops']}   SyncookiesSent {sc['SyncookiesSent']}   "
+                      f"TCPReqQFullDrop {sc['TCPReqQFullDrop']}")
+        return t
+
+    def __enter__(self) -> LiveView:
+        self.live.__enter__()
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.live.__exit__(None, None, None)
+
+    def update(self, now: float, run: ScenarioRun) -> None:
+        self.progress.update(self.task, completed=now)
+        self.live.update(self._table(run))
+
+
+def print_report(console: Console, s: dict[str, Any]) -> None:
+    spec = s["spec"]
+    console.rule(f"[bold]tuxtcp simulate: {s['scenario']}")
+    console.print(f"{s['clients']} clients ({spec['arrival']}"
+                  + (f", {spec['rate']:g}/s" if spec["arrival"] != "burst" else "")
+                  + f"), listen({spec['backlog']}), {spec['workers']} accept worker(s) x "
+                  f"{spec['service_time'] * 1000:g} ms, link {spec['delay'] * 1000:g} ms one way"
+                  + (f", loss {spec['loss']:.0%}" if spec["loss"] else "")
+                  + (f", flood {spec['flood_rate']:g} SYN/s for {spec['flood_duration']:g} s"
+                     if spec["flood_rate"] else "")
+                  + f", {spec['duration']:g} s virtual, seed {spec['seed']}")
+    if spec["sysctls"]:
+        console.print("sysctls: " + ", ".join(f"{k}={v}" for k, v in spec["sysctls"].items()))
+    lat = s["latency_s"]
+    t = Table(title="connect() latency (client side, virtual time)")
+    for col in ("connected", "p50", "p90", "p99", "max"):
+        t.add_column(col, justify="right")
+    t.add_row(f"{s['connected']}/{s['clients']}", _ms(lat["p50"]), _ms(lat["p90"]),
+              _ms(lat["p99"]), _ms(lat["max"]))
+    console.print(t)
+    a = Table(title="attribution")
+    a.add_column("SYN retransmissions needed", justify="right")
+    a.add_column("clients", justify="right")
+    for k, v in s["syn_retransmissions"].items():
+        a.add_row(k, str(v))
+    console.print(a)
+    console.print(f"completed only after a SYN-ACK retransmission: "
+                  f"{s['completed_via_synack_retransmission']}")
+    if s["failed"]:
+        console.print("did not connect: " + ", ".join(f"{v} {k}" for k, v in
+                                                       s["failed"].items()))
+    c = Table(title="counters (kernel names)")
+    c.add_column("counter")
+    c.add_column("server", justify="right")
+    c.add_column("client", justify="right")
+    for k in s["counters"]["server"]:
+        sv, cv = s["counters"]["server"][k], s["counters"]["client"][k]
+        if sv or cv:
+            c.add_row(k, str(sv), str(cv))
+    console.print(c)
+    console.print(f"[bold]ss -lnt at the peak[/] (t={s['peak']['time']:.2f} s, SYN queue "
+                  f"{s['peak']['syn_queue']}, accept queue {s['peak']['accept_queue']} max)")
+    console.print(s["peak"]["ss"], end="", soft_wrap=True, highlight=False)
+    if s["dmesg"]:
+        console.print("[bold]kernel log[/]")
+        console.print(s["dmesg"], end="", soft_wrap=True, highlight=False)
+    console.print("\n[bold]What the kernel did[/]")
+    console.print(s["explanation"])

@@ -1,0 +1,105 @@
+"""Turning a ScenarioResult into numbers, attribution and a plain-language explanation."""
+
+from __future__ import annotations
+
+import errno
+import math
+from collections import Counter
+from typing import Any
+
+from ..sim.scenario import ScenarioResult
+
+KEY_COUNTERS = (
+    "TcpExt.ListenOverflows", "TcpExt.ListenDrops", "TcpExt.TCPReqQFullDrop",
+    "TcpExt.TCPReqQFullDoCookies", "TcpExt.SyncookiesSent", "TcpExt.SyncookiesRecv",
+    "TcpExt.SyncookiesFailed", "TcpExt.EmbryonicRsts", "TcpExt.TCPTimeouts",
+    "TcpExt.TCPSynRetrans", "Tcp.PassiveOpens", "Tcp.ActiveOpens", "Tcp.AttemptFails",
+    "Tcp.RetransSegs", "Tcp.OutRsts",
+)
+
+
+def percentile(values: list[float], p: float) -> float | None:
+    """Nearest-rank percentile (p in 0..100)."""
+    if not values:
+        return None
+    s = sorted(values)
+    k = max(0, min(len(s) - 1, math.ceil(len(s) * p / 100) - 1))
+    return s[k]
+
+
+def summarize(res: ScenarioResult) -> dict[str, Any]:
+    lat = [c.latency for c in res.clients if c.latency is not None]
+    outcomes = Counter(c.outcome for c in res.clients)
+    syn_retx = Counter(c.syn_retrans for c in res.clients if c.latency is not None)
+    via_synack = sum(1 for c in res.clients if c.latency is not None and c.synack_retrans)
+    failed = {k: v for k, v in outcomes.items() if k != "ok"}
+    sc = res.server_counters
+    cc = res.client_counters
+    counters = {"server": {k: sc.get(k, 0) for k in KEY_COUNTERS},
+                "client": {k: cc.get(k, 0) for k in KEY_COUNTERS}}
+    pct = {f"p{p}": percentile(lat, p) for p in (50, 90, 99)}
+    pct["max"] = max(lat) if lat else None
+    peak_synq = max((s for _, s, _ in res.samples), default=0)
+    peak_accq = max((a for _, _, a in res.samples), default=0)
+    return {
+        "scenario": res.spec.name,
+        "spec": {k: v for k, v in vars(res.spec).items()},
+        "clients": len(res.clients),
+        "connected": len(lat),
+        "latency_s": pct,
+        "syn_retransmissions": {str(k): v for k, v in sorted(syn_retx.items())},
+        "completed_via_synack_retransmission": via_synack,
+        "failed": failed,
+        "counters": counters,
+        "peak": {"time": res.peak_time, "syn_queue": peak_synq, "accept_queue": peak_accq,
+                 "ss": res.peak_ss},
+        "flood_syns": res.flood_sent,
+        "dmesg": res.dmesg,
+        "explanation": explain(res, lat, syn_retx, failed),
+    }
+
+
+def explain(res: ScenarioResult, lat: list[float], syn_retx: Counter[int],
+            failed: dict[str, int]) -> str:
+    spec = res.spec
+    sc = res.server_counters
+    somax = int(spec.sysctls.get("net.core.somaxconn", 4096))
+    eff = spec.backlog if 0 <= spec.backlog <= somax else somax
+    parts = []
+    if eff != spec.backlog:
+        parts.append(f"listen({spec.backlog}) was capped to {eff} by net.core.somaxconn, so "
+                     f"each queue held {eff + 1} connections (backlog+1).")
+    else:
+        parts.append(f"listen({spec.backlog}) lets each queue hold {eff + 1} connections.")
+    ovf = sc.get("TcpExt.ListenOverflows", 0)
+    if ovf:
+        parts.append(f"The accept queue was full {ovf} times when a SYN or third ACK arrived "
+                     "(ListenOverflows): the kernel dropped those SYNs without an answer "
+                     "(tcp_conn_request), so clients retransmitted them after 1, 2, 3 ... s "
+                     "(tcp_syn_linear_timeouts keeps the first four retries 1 s apart).")
+    retried = sum(v for k, v in syn_retx.items() if k)
+    if retried:
+        parts.append(f"{retried} of {len(lat)} connected clients needed at least one SYN "
+                     "retransmission; each one adds about a second to connect().")
+    drop = sc.get("TcpExt.TCPReqQFullDrop", 0)
+    if drop:
+        parts.append(f"The SYN queue was full and cookies were off: {drop} SYNs were dropped "
+                     "(TCPReqQFullDrop).")
+    ck = sc.get("TcpExt.SyncookiesSent", 0)
+    if ck:
+        parts.append(f"{ck} SYNs were answered with SYN cookies, so no state was kept for "
+                     f"them; {sc.get('TcpExt.SyncookiesRecv', 0)} cookie ACKs came back valid "
+                     "and became connections.")
+    if res.flood_sent:
+        parts.append(f"A spoofed flood sent {res.flood_sent} SYNs that nobody answered.")
+    if failed:
+        why = ", ".join(f"{n} {k}" for k, n in failed.items())
+        parts.append(f"Not connected: {why} ('pending' = still retrying at the end of the run; "
+                     f"ETIMEDOUT after the last SYN retry at 131 s).")
+    if not (ovf or drop or ck or failed):
+        parts.append("No queue overflowed: every client connected on its first SYN.")
+    return " ".join(parts)
+
+
+def errno_name(code: int) -> str:
+    return errno.errorcode.get(code, str(code))

@@ -1,0 +1,46 @@
+"""The kernel's timer wheel (HZ=250): what exp1_backlog.py and exp8 saw on Linux 6.18."""
+
+import errno
+
+from helpers import Harness, syn
+from tuxtcp.net.sysctl import HZ
+
+
+def test_syn_retransmits_land_on_8_jiffy_buckets_then_step_1024_ms() -> None:
+    # exp1 A: >S@0.031 >S@1.043 >S@2.067 >S@3.091: the first retransmit is rounded up to a
+    # 32 ms bucket (level 1 = 8 jiffies), later ones step by 256 jiffies = 1.024 s
+    h = Harness(timer_model="wheel")
+    s = h.socket()
+    s.setblocking(False)
+    assert s.connect_ex(("198.18.0.99", 9)) == errno.EINPROGRESS
+    sent = [t for t, _ in h.advance(8.0)]
+    first = sent[0]
+    assert 1.0 < first <= 1.032 + 1e-9
+    j = round((h.ns.uptime0 + first) * HZ)
+    assert j % 8 == 0  # a level-1 bucket boundary
+    steps = [round(b - a, 6) for a, b in zip(sent, sent[1:], strict=False)]
+    # four 1 s RTOs (tcp_syn_linear_timeouts), then 2 s = 500 jiffies -> a 504-jiffy bucket
+    assert steps == [1.024, 1.024, 1.024, 1.024, 2.016]
+
+
+def test_timers_armed_close_together_fire_together() -> None:
+    h = Harness(timer_model="wheel")
+    socks = []
+    for i in range(4):
+        h.driver.clock = i * 0.01
+        s = h.socket()
+        s.setblocking(False)
+        s.connect_ex(("198.18.0.99", 9 + i))
+        socks.append(s)
+    times = sorted({round(t, 6) for t, _ in h.advance(1.2)})
+    assert len(times) <= 2  # 4 SYNs 10 ms apart: at most two 32 ms buckets
+
+
+def test_synack_retransmits_1024_then_2016() -> None:
+    # exp1 C: <SA@0.096 <SA@1.120 <SA@3.136
+    h = Harness(timer_model="wheel")
+    h.listener()
+    h.send(syn(40000))
+    sent = [t for t, _ in h.advance(3.5)]
+    assert len(sent) == 2
+    assert 1.0 < sent[0] <= 1.032 + 1e-9 and round(sent[1] - sent[0], 6) == 2.016
