@@ -9,7 +9,6 @@ from __future__ import annotations
 import json
 import os
 import socket
-import struct
 import sys
 import time
 
@@ -42,7 +41,6 @@ def inner(seconds: float) -> None:
             break
     elapsed = time.perf_counter() - t0
     print(json.dumps({"sent": sent, "elapsed": elapsed}))
-    _ = struct
 
 
 def run(seconds: float = 3.0) -> dict[str, float]:

@@ -8,11 +8,11 @@ import dataclasses
 
 import pytest
 
+from tuxtcp.sim.scenario import run_scenario
 from tuxtcp.simulate.command import COMPARED_COUNTERS
 from tuxtcp.simulate.kernel import compare, run_on_kernel
 from tuxtcp.simulate.presets import VALIDATION, build_spec
 from tuxtcp.simulate.report import summarize
-from tuxtcp.sim.scenario import run_scenario
 
 
 @pytest.mark.root

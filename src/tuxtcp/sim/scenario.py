@@ -88,6 +88,7 @@ class ScenarioResult:
     client_counters: dict[str, int]
     peak_ss: str
     peak_time: float
+    peak_proc: str
     dmesg: str
     flood_sent: int
     wall_events: int
@@ -125,7 +126,7 @@ class ScenarioRun:
         self._idle_workers = spec.workers
         self._accepting = spec.accept_start <= 0
         self.samples: list[tuple[float, int, int]] = []
-        self.peak = (-1, 0.0, "")
+        self.peak: tuple[int, float, str, str] = (-1, 0.0, "", "")
         self.flood = None
         self._schedule_clients()
         self._hook_listener()
@@ -220,7 +221,8 @@ class ScenarioRun:
         accq = len(lq.accept_queue) if lq else 0
         self.samples.append((now, synq, accq))
         if synq + accq > self.peak[0]:
-            self.peak = (synq + accq, now, self.server.ss("-ltn"))
+            self.peak = (synq + accq, now, self.server.ss("-ltn"),
+                         self.server.proc("net/tcp"))
         if now + self.spec.sample_interval <= self.spec.duration:
             self.world.call_at(now + self.spec.sample_interval, self._sample)
 
@@ -239,7 +241,8 @@ class ScenarioRun:
             spec=self.spec, clients=self.results, samples=self.samples,
             server_counters=self.server.counters.snapshot(),
             client_counters=self.client.counters.snapshot(),
-            peak_ss=self.peak[2], peak_time=self.peak[1], dmesg=self.server.dmesg(),
+            peak_ss=self.peak[2], peak_time=self.peak[1], peak_proc=self.peak[3],
+            dmesg=self.server.dmesg(),
             flood_sent=self.flood.sent if self.flood else 0,
             wall_events=self.world.packets_delivered,
             uptime0=self.server.ns.uptime0)

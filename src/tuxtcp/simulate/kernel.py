@@ -138,9 +138,9 @@ def run_on_kernel(spec: ScenarioSpec) -> ScenarioResult:
                            f"would not be fair (machine overloaded?)")
     samples = [tuple(s) for s in outs["server"]["samples"]]
     peak = max(samples, key=lambda s: s[1] + s[2], default=(0.0, 0, 0))
-    return ScenarioResult(spec=spec, clients=clients, samples=samples,  # type: ignore[arg-type]
+    return ScenarioResult(spec=spec, clients=clients, samples=samples,
                           server_counters=srv_c, client_counters=cli_c, peak_ss=peak_ss,
-                          peak_time=peak[0], dmesg="",
+                          peak_time=peak[0], peak_proc="", dmesg="",
                           flood_sent=outs.get("flood", {}).get("sent", 0), wall_events=0,
                           uptime0=uptime_for(outs["client"]["t0_ns"], ref))
 

@@ -126,7 +126,7 @@ def client(plan: dict[str, Any]) -> dict[str, Any]:
         wait = 0.002 if i < len(starts) else 0.05
         if i < len(starts):
             wait = max(0.0, min(wait, starts[i] - now - 0.0025))
-        for fd, ev in poller.poll(wait * 1000):
+        for fd, _ev in poller.poll(wait * 1000):
             if fd in pending:
                 idx, s, _ = pending.pop(fd)
                 t = time.monotonic() - t0
@@ -154,10 +154,10 @@ def client(plan: dict[str, Any]) -> dict[str, Any]:
 
 
 def flood(plan: dict[str, Any]) -> dict[str, Any]:
+    import random
+
     from ..wire.ipv4 import Packet, ip_to_int
     from ..wire.tcp import SYN, TcpSegment
-
-    import random
 
     rng = random.Random(plan["seed"])
     dst = ip_to_int(plan["addr"])

@@ -10,8 +10,8 @@ from ..sim.scenario import ScenarioSpec
 
 PRESETS: dict[str, dict[str, Any]] = {
     # accept loop slower than arrivals: the accept queue fills and SYNs are dropped
-    "slow-accept": dict(clients=400, arrival="poisson", rate=200.0, backlog=16, workers=1,
-                        service_time=0.008, duration=60.0),
+    "slow-accept": dict(clients=2000, arrival="poisson", rate=150.0, backlog=32, workers=1,
+                        service_time=0.0075, duration=40.0),
     # N clients at once against a small backlog; the server accepts only after 2 s
     "burst": dict(clients=40, arrival="burst", burst_spacing=0.01, backlog=8, workers=1,
                   service_time=0.05, accept_start=2.0, duration=60.0),

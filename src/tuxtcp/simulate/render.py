@@ -82,7 +82,8 @@ def print_report(console: Console, s: dict[str, Any]) -> None:
         a.add_row(k, str(v))
     console.print(a)
     console.print(f"completed only after a SYN-ACK retransmission: "
-                  f"{s['completed_via_synack_retransmission']}")
+                  f"{s['completed_via_synack_retransmission']}; connected client-side but "
+                  f"never accepted: {s['established_but_never_accepted']}")
     if s["failed"]:
         console.print("did not connect: " + ", ".join(f"{v} {k}" for k, v in
                                                        s["failed"].items()))
@@ -98,6 +99,15 @@ def print_report(console: Console, s: dict[str, Any]) -> None:
     console.print(f"[bold]ss -lnt at the peak[/] (t={s['peak']['time']:.2f} s, SYN queue "
                   f"{s['peak']['syn_queue']}, accept queue {s['peak']['accept_queue']} max)")
     console.print(s["peak"]["ss"], end="", soft_wrap=True, highlight=False)
+    if s["peak"].get("proc_net_tcp"):
+        console.print("[bold]/proc/net/tcp at the peak[/] (first lines)")
+        for line in s["peak"]["proc_net_tcp"].splitlines()[:8]:
+            console.print(line.rstrip(), soft_wrap=True, highlight=False)
+    if s.get("queue_timeline"):
+        console.print("[bold]queues over time[/] (SYN queue / accept queue)")
+        for t, synq, accq in s["queue_timeline"]:
+            console.print(f"  t={t:7.2f}s  synq={synq:5d}  acceptq={accq:5d}  "
+                          + "#" * min(accq, 60), highlight=False)
     if s["dmesg"]:
         console.print("[bold]kernel log[/]")
         console.print(s["dmesg"], end="", soft_wrap=True, highlight=False)

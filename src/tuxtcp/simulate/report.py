@@ -32,6 +32,7 @@ def summarize(res: ScenarioResult) -> dict[str, Any]:
     outcomes = Counter(c.outcome for c in res.clients)
     syn_retx = Counter(c.syn_retrans for c in res.clients if c.latency is not None)
     via_synack = sum(1 for c in res.clients if c.latency is not None and c.synack_retrans)
+    never_accepted = sum(1 for c in res.clients if c.latency is not None and c.accepted is None)
     failed = {k: v for k, v in outcomes.items() if k != "ok"}
     sc = res.server_counters
     cc = res.client_counters
@@ -49,18 +50,31 @@ def summarize(res: ScenarioResult) -> dict[str, Any]:
         "latency_s": pct,
         "syn_retransmissions": {str(k): v for k, v in sorted(syn_retx.items())},
         "completed_via_synack_retransmission": via_synack,
+        "established_but_never_accepted": never_accepted,
         "failed": failed,
         "counters": counters,
         "peak": {"time": res.peak_time, "syn_queue": peak_synq, "accept_queue": peak_accq,
-                 "ss": res.peak_ss},
+                 "ss": res.peak_ss, "proc_net_tcp": res.peak_proc},
+        "queue_timeline": _timeline(res.samples),
         "flood_syns": res.flood_sent,
         "dmesg": res.dmesg,
-        "explanation": explain(res, lat, syn_retx, failed),
+        "explanation": explain(res, lat, syn_retx, failed, never_accepted),
     }
 
 
+def _timeline(samples: list[tuple[float, int, int]], rows: int = 12) -> list[tuple[float, int,
+                                                                                 int]]:
+    """A few evenly spaced samples up to the last time a queue was non-empty."""
+    busy = [i for i, (_, s, a) in enumerate(samples) if s or a]
+    if not busy:
+        return []
+    end = min(len(samples), busy[-1] + 2)
+    step = max(1, end // rows)
+    return [samples[i] for i in range(0, end, step)][:rows + 1]
+
+
 def explain(res: ScenarioResult, lat: list[float], syn_retx: Counter[int],
-            failed: dict[str, int]) -> str:
+            failed: dict[str, int], never_accepted: int = 0) -> str:
     spec = res.spec
     sc = res.server_counters
     somax = int(spec.sysctls.get("net.core.somaxconn", 4096))
@@ -92,6 +106,16 @@ def explain(res: ScenarioResult, lat: list[float], syn_retx: Counter[int],
                      "and became connections.")
     if res.flood_sent:
         parts.append(f"A spoofed flood sent {res.flood_sent} SYNs that nobody answered.")
+    elif ck:
+        parts.append("There was no flood: the SYN queue filled with requests whose third ACK "
+                     "had been dropped because the accept queue was full (tcp_check_req keeps "
+                     "them and resends the SYN-ACK), so the kernel switched to cookies and "
+                     "logged 'Possible SYN flooding' anyway.")
+    if never_accepted:
+        parts.append(f"{never_accepted} clients saw their connect() succeed but the server "
+                     "never accepted the connection by the end of the run: their third ACK "
+                     "met a full accept queue (tcp_abort_on_overflow=0 drops it silently); "
+                     "their first data will be retransmitted or reset.")
     if failed:
         why = ", ".join(f"{n} {k}" for k, n in failed.items())
         parts.append(f"Not connected: {why} ('pending' = still retrying at the end of the run; "

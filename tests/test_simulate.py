@@ -1,0 +1,108 @@
+"""`tuxtcp simulate`: presets, TOML, overrides, report, JSON, plot, pcap, sweep."""
+
+import csv
+import json
+
+import pytest
+
+from tuxtcp.cli import main
+from tuxtcp.sim.scenario import ScenarioSpec, run_scenario
+from tuxtcp.simulate.presets import PRESETS, build_spec
+from tuxtcp.simulate.report import percentile, summarize
+
+
+def test_percentile_nearest_rank() -> None:
+    vals = [float(v) for v in range(1, 101)]
+    assert percentile(vals, 50) == 50 and percentile(vals, 99) == 99
+    assert percentile(vals, 100) == 100 and percentile([], 50) is None
+
+
+def test_build_spec_preset_toml_and_overrides() -> None:
+    toml = """
+[scenario]
+preset = "burst"
+clients = 12
+backlog = 3
+[sysctl]
+"net.ipv4.tcp_syncookies" = 0
+"""
+    spec = build_spec(None, toml, ["workers=2", "net.core.somaxconn=64"])
+    assert (spec.name, spec.clients, spec.backlog, spec.workers) == ("burst", 12, 3, 2)
+    assert spec.sysctls == {"net.ipv4.tcp_syncookies": 0, "net.core.somaxconn": 64}
+    with pytest.raises(ValueError):
+        build_spec("nope")
+    with pytest.raises(ValueError):
+        build_spec("burst", None, ["colour=blue"])
+
+
+def test_burst_attribution_matches_the_kernel_story() -> None:
+    # listen(2): 3 connect at once; the server only starts accepting at 2.5 s. The others are
+    # dropped (ListenOverflows) and retry at ~1, 2, 3 s; by 3 s there is room.
+    spec = build_spec("burst", None, ["clients=8", "backlog=2", "accept_start=2.5",
+                                      "workers=8", "service_time=0", "duration=8",
+                                      "timer_model=exact"])
+    s = summarize(run_scenario(spec))
+    assert s["connected"] == 8
+    assert s["syn_retransmissions"] == {"0": 3, "3": 5}
+    assert s["counters"]["server"]["TcpExt.ListenOverflows"] == 15
+    assert "ListenOverflows" in s["explanation"]
+    assert s["latency_s"]["p99"] == pytest.approx(3.0 + 0.001, abs=0.002)
+
+
+def test_capped_backlog_is_explained() -> None:
+    s = summarize(run_scenario(build_spec("capped-backlog", None, ["clients=50"])))
+    assert "capped to 64 by net.core.somaxconn" in s["explanation"]
+
+
+def test_syncookies_off_flood_fails_clients() -> None:
+    spec = build_spec("syn-flood", None, ["clients=40", "duration=6", "flood_duration=6",
+                                          "net.ipv4.tcp_syncookies=0"])
+    s = summarize(run_scenario(spec))
+    assert s["counters"]["server"]["TcpExt.TCPReqQFullDrop"] > 1000
+    assert s["failed"].get("pending", 0) > 30
+
+
+def test_same_seed_same_report() -> None:
+    spec = build_spec("slow-accept", None, ["clients=80"])
+    a, b = summarize(run_scenario(spec)), summarize(run_scenario(spec))
+    assert a["latency_s"] == b["latency_s"] and a["counters"] == b["counters"]
+
+
+def test_cli_json_plot_pcap(tmp_path, capsys) -> None:  # type: ignore[no-untyped-def]
+    png, pcap = tmp_path / "run.png", tmp_path / "run.pcap"
+    rc = main(["simulate", "burst", "--set", "clients=10", "--json", "--plot", str(png),
+               "--pcap", str(pcap)])
+    assert rc == 0
+    out = json.loads(capsys.readouterr().out)
+    assert out["sim"]["clients"] == 10 and out["sim"]["connected"] == 10
+    assert png.stat().st_size > 10_000 and png.read_bytes()[:4] == b"\x89PNG"
+    assert pcap.stat().st_size > 1000
+
+
+def test_cli_report_and_list(capsys) -> None:  # type: ignore[no-untyped-def]
+    assert main(["simulate", "list"]) == 0
+    assert set(PRESETS) <= set(capsys.readouterr().out.split())
+    assert main(["simulate", "slow-accept", "--quiet", "--set", "clients=30"]) == 0
+    text = capsys.readouterr().out
+    assert "What the kernel did" in text and "LISTEN" in text and "p99" in text
+
+
+def test_cli_bad_input(capsys) -> None:  # type: ignore[no-untyped-def]
+    assert main(["simulate", "nope"]) == 2
+    assert "unknown scenario" in capsys.readouterr().err
+
+
+def test_sweep_csv_and_plot(tmp_path) -> None:  # type: ignore[no-untyped-def]
+    out, png = tmp_path / "s.csv", tmp_path / "s.png"
+    rc = main(["simulate", "sweep", "burst", "--set", "clients=10", "--grid", "backlog=1,4",
+               "--grid", "net.ipv4.tcp_syncookies=0,1", "--jobs", "2", "--csv", str(out),
+               "--plot", str(png)])
+    assert rc == 0
+    rows = list(csv.DictReader(out.open()))
+    assert len(rows) == 4 and {r["backlog"] for r in rows} == {"1", "4"}
+    assert png.exists()
+
+
+def test_spec_validation() -> None:
+    with pytest.raises(ValueError):
+        ScenarioSpec(arrival="weibull")
