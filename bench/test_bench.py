@@ -11,6 +11,8 @@ from workloads import (
     memory_per_connection,
     memory_per_request,
     sim_handshakes,
+    slow_accept_attempts,
+    sweep_wall,
 )
 
 
@@ -63,3 +65,18 @@ def test_kernel_syn_flood_same_machine(benchmark) -> None:  # type: ignore[no-un
                                  "sender_syn_per_s": round(kern["syn_per_s"]),
                                  "tuxtcp_engine_synack_per_s": round(engine),
                                  "kernel_over_tuxtcp": round(kern["synack_per_s"] / engine, 2)})
+
+
+def test_slow_accept_1m_attempts(benchmark) -> None:  # type: ignore[no-untyped-def]
+    """Issue 5: slow-accept at 10k arrivals/s over 100 virtual seconds (1M attempts)."""
+    wall, attempts = benchmark.pedantic(slow_accept_attempts, args=(10_000.0, 100.0), rounds=1,
+                                        iterations=1)
+    benchmark.extra_info.update({"attempts": attempts, "wall_s": round(wall, 1),
+                                 "attempts_per_s": round(attempts / wall)})
+
+
+def test_sweep_48_points_2_cores_vs_1(benchmark) -> None:  # type: ignore[no-untyped-def]
+    one = sweep_wall(1)
+    two = benchmark.pedantic(sweep_wall, args=(2,), rounds=1, iterations=1)
+    benchmark.extra_info.update({"one_core_s": round(one, 2), "two_cores_s": round(two, 2),
+                                 "speedup": round(one / two, 2)})

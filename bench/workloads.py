@@ -152,3 +152,36 @@ def flood_success(cookies: int, flood_rate: float = 10_000.0) -> dict[str, float
         "p99_ms": 1000 * lat[min(len(lat) - 1, int(len(lat) * 0.99))] if lat else float("nan"),
         "flood_syns": res.flood_sent,
     }
+
+
+def slow_accept_attempts(rate: float = 10_000.0, seconds: float = 100.0) -> tuple[float, int]:
+    """`slow-accept` at `rate` arrivals/s for `seconds` virtual seconds: one accept loop at
+    100 us per connection (10k/s, exactly the mean arrival rate), so Poisson bursts overflow
+    listen(128) and dropped SYNs are retried. Returns (wall seconds, connection attempts =
+    SYNs sent by clients, first tries and retransmissions)."""
+    from tuxtcp.sim.scenario import ScenarioRun
+    from tuxtcp.simulate.presets import build_spec
+
+    n = int(rate * seconds)
+    spec = build_spec("slow-accept", None, [f"clients={n}", f"rate={rate}", "backlog=128",
+                                            "service_time=0.0001", f"duration={seconds + 5}",
+                                            "client_addresses=64", "sample_interval=1.0"])
+    t0 = time.perf_counter()
+    res = ScenarioRun(spec).run(steps=1)
+    wall = time.perf_counter() - t0
+    attempts = res.client_counters["Tcp.ActiveOpens"] + res.client_counters["Tcp.RetransSegs"]
+    return wall, attempts
+
+
+SWEEP_GRID = {"backlog": ["4", "16", "64", "256"], "service_time": ["0.004", "0.006", "0.008"],
+              "net.ipv4.tcp_syncookies": ["0", "1"], "net.ipv4.tcp_abort_on_overflow": ["0", "1"]}
+
+
+def sweep_wall(jobs: int) -> float:
+    """48 grid points of slow-accept (1,000 clients each) on `jobs` worker processes."""
+    from tuxtcp.simulate.sweep import run_sweep
+
+    t0 = time.perf_counter()
+    rows = run_sweep("slow-accept", None, ["clients=1000", "duration=20"], SWEEP_GRID, jobs)
+    assert len(rows) == 48
+    return time.perf_counter() - t0

@@ -37,6 +37,7 @@ class ScenarioSpec:
     sysctls: dict[str, Any] = field(default_factory=dict)
     delay: float = 0.0005           # one-way link delay
     loss: float = 0.0
+    client_addresses: int = 1       # client source addresses (198.18.1.x), for port space
     flood_rate: float = 0.0         # spoofed SYNs per second
     flood_start: float = 0.0
     flood_duration: float = 0.0
@@ -106,7 +107,10 @@ class ScenarioRun:
         self.world = w = World(seed=spec.seed, timer_model=spec.timer_model,
                                uptime0=spec.uptime0)
         self.server: Host = w.host("srv", SERVER_ADDR)
-        self.client: Host = w.host("cli", CLIENT_ADDR)
+        extra = [f"198.18.{1 + i // 250}.{1 + i % 250}"
+                 for i in range(max(0, spec.client_addresses - 1))]
+        self.client: Host = w.host("cli", CLIENT_ADDR, *extra)
+        self._sources = [CLIENT_ADDR, *extra]
         w.link(self.server, self.client, delay=spec.delay, loss=spec.loss)
         if pcap:
             w.pcap(pcap)
@@ -158,6 +162,11 @@ class ScenarioRun:
         s = self.client.socket()
         s.setblocking(False)
         sk = s.sk
+        if len(self._sources) > 1:
+            # spread clients over source addresses: bind(addr, 0) with
+            # IP_BIND_ADDRESS_NO_PORT, so connect() still picks the port
+            sk.bind_no_port = True
+            s.bind((self._sources[rec.index % len(self._sources)], 0))
         err = s.connect_ex((SERVER_ADDR, PORT))
         if err not in (0, errno.EINPROGRESS):
             rec.error = err

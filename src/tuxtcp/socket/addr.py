@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import functools
 import socket as _pysocket
 from collections.abc import Callable
 
@@ -36,18 +37,19 @@ def resolve_host(host: str, resolve: Resolver) -> int:
         return 0xFFFFFFFF
     if host == "localhost":
         return ip_to_int("127.0.0.1")
-    try:
-        return ip_to_int(_strict_dotted(host))
-    except (OSError, ValueError):
-        pass
+    value = _dotted_quad(host)
+    if value is not None:
+        return value
     found = resolve(host)
     if found is None:
         raise _pysocket.gaierror(_pysocket.EAI_NONAME, "Name or service not known")
     return found
 
 
-def _strict_dotted(host: str) -> str:
+@functools.lru_cache(maxsize=4096)
+def _dotted_quad(host: str) -> int | None:
+    """The u32 of a strict a.b.c.d literal, else None (then the name is looked up)."""
     parts = host.split(".")
     if len(parts) != 4 or not all(p.isdigit() and int(p) < 256 for p in parts):
-        raise ValueError(host)
-    return host
+        return None
+    return ip_to_int(host)
