@@ -46,6 +46,8 @@ def sock_line(i: int, sk: TcpSock, now: float) -> str:
     timer, when, retr = 0, 0.0, sk.retransmits
     if sk.rtx_timer is not None and sk.rtx_timer.alive:
         timer, when = 1, sk.rtx_timer.when - now
+    elif sk.probe_timer is not None and sk.probe_timer.alive:
+        timer, when, retr = 4, sk.probe_timer.when - now, 0  # zero-window probe
     elif sk.tw_timer is not None and sk.tw_timer.alive:
         timer, when = 2, sk.tw_timer.when - now
     if sk.state == LISTEN:

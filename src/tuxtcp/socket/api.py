@@ -17,7 +17,7 @@ from typing import Any, Protocol
 
 from ..net.namespace import Namespace
 from ..tcp.active import tcp_connect
-from ..tcp.established import shutdown_send, sk_recv_consumed, sk_send, tcp_close
+from ..tcp.established import shutdown_send, sk_recv_consumed, tcp_close
 from ..tcp.lifecycle import new_sock, set_state
 from ..tcp.sock import ListenQueue, TcpSock
 from ..tcp.states import (
@@ -30,6 +30,8 @@ from ..tcp.states import (
     SYN_RECV,
     SYN_SENT,
 )
+from ..tcp.stream import send as sk_send
+from ..tcp.stream import send_room
 from ..wire.ipv4 import int_to_ip
 from .addr import parse_inet_address
 
@@ -488,10 +490,7 @@ class Socket:
         return n
 
     def _send_room(self) -> int:
-        from ..tcp.established import SNDBUF_DEFAULT
-
-        sk = self.sk
-        return SNDBUF_DEFAULT - len(sk.send_buf) - ((sk.snd_nxt - sk.snd_una) & 0xFFFFFFFF)
+        return send_room(self.sk)
 
     def sendall(self, data: bytes | bytearray | memoryview, flags: int = 0) -> None:
         view = memoryview(bytes(data))

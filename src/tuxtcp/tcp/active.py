@@ -24,6 +24,7 @@ from .output import (
 )
 from .sock import TCP_RTO_MAX, TCP_TIMEOUT_INIT, TcpSock, TimeWaitSock
 from .states import ESTABLISHED, SYN_RECV, SYN_SENT
+from .stream import TxSeg
 
 if TYPE_CHECKING:
     from ..net.namespace import Namespace
@@ -154,7 +155,7 @@ def tcp_connect(ns: Namespace, sk: TcpSock, now: float) -> None:
     sk.ip_id = ns.rng.getrandbits(16)
     hash_established(sk)
     transmit(sk, SYN, sk.iss, b"", now)
-    sk.rtx_queue.append((sk.iss, b"", SYN, now))
+    sk.rtx_queue.append(TxSeg(sk.iss, b"", SYN, now))
     ns.mib.tcp["ActiveOpens"] += 1
     from .established import retransmit_timer
 
@@ -258,9 +259,9 @@ def synsent_process(sk: TcpSock, pkt: Packet, now: float) -> None:
         sk.established_at = now
         set_state(sk, ESTABLISHED)  # tcp_finish_connect
         send_ack(sk, now)
-        from .established import _push
+        from .stream import push
 
-        _push(sk, now)
+        push(sk, now)
         wake(sk)
         return
     if seg.flags & RST:

@@ -1,8 +1,7 @@
 """Synchronized states: ACK and data processing, FIN, close/shutdown, the retransmission timer.
 
-A go-back-N reliable stream with an RFC 6298 RTO (Linux's 200 ms floor) and immediate ACKs.
-Out-of-order segments are dropped and re-ACKed; SACK, delayed ACK and congestion control beyond
-a fixed initial window are not modelled yet.
+The byte stream itself (send queue, SACK, congestion control, out-of-order queue) is in
+stream.py; this module decides what each state does with a segment.
 """
 
 from __future__ import annotations
@@ -12,9 +11,9 @@ from typing import TYPE_CHECKING
 
 from ..wire.ipv4 import Packet
 from ..wire.seq import after, before
-from ..wire.tcp import ACK, FIN, PSH, RST, SYN
+from ..wire.tcp import ACK, FIN, RST, SYN
 from .lifecycle import clear_timers, fin_time, set_state, tcp_done, time_wait, wake
-from .output import send_ack, send_active_reset, transmit
+from .output import send_ack, send_active_reset
 from .sock import TCP_RTO_MAX, TCP_RTO_MIN, TCP_TIMEWAIT_LEN, TcpSock
 from .states import (
     CLOSE,
@@ -29,12 +28,12 @@ from .states import (
     SYN_SENT,
     TIME_WAIT,
 )
+from .stream import arm_rto, data_queue, enter_loss, on_ack, push
 
 if TYPE_CHECKING:
     pass
 
 M32 = 0xFFFFFFFF
-SNDBUF_DEFAULT = 16384 * 64
 
 
 # --- receive ---------------------------------------------------------------------------------
@@ -119,7 +118,7 @@ def _validate_incoming(sk: TcpSock, pkt: Packet, now: float) -> bool:
     return True
 
 
-def _update_rtt(sk: TcpSock, rtt: float) -> None:
+def update_rtt(sk: TcpSock, rtt: float) -> None:
     """tcp_rtt_estimator / tcp_set_rto (RFC 6298 with Linux's 200 ms floor)."""
     if sk.srtt == 0.0:
         sk.srtt = rtt
@@ -128,74 +127,6 @@ def _update_rtt(sk: TcpSock, rtt: float) -> None:
         sk.rttvar = 0.75 * sk.rttvar + 0.25 * abs(sk.srtt - rtt)
         sk.srtt = 0.875 * sk.srtt + 0.125 * rtt
     sk.rto = min(max(sk.srtt + max(4 * sk.rttvar, TCP_RTO_MIN), TCP_RTO_MIN), TCP_RTO_MAX)
-
-
-def _clean_rtx_queue(sk: TcpSock, ack: int, now: float) -> bool:
-    """tcp_clean_rtx_queue. True when something new was acknowledged."""
-    q = sk.rtx_queue
-    acked_any = False
-    rtt_sample = None
-    while q:
-        seq, data, flags, sent = q[0]
-        end = (seq + len(data) + (1 if flags & (SYN | FIN) else 0)) & M32
-        if after(end, ack):
-            break
-        q.popleft()
-        acked_any = True
-        if flags & FIN:
-            sk.fin_acked = True
-        if sent >= 0:
-            rtt_sample = now - sent
-    if rtt_sample is not None and not sk.retransmits:
-        _update_rtt(sk, rtt_sample)
-    return acked_any
-
-
-def _tcp_ack(sk: TcpSock, pkt: Packet, now: float) -> bool:
-    """tcp_ack. False for an ACK of data never sent (ignored; an ACK is sent back)."""
-    seg = pkt.seg
-    ack = seg.ack
-    if after(ack, sk.snd_nxt):
-        send_ack(sk, now)  # tcp_ack: ACK of unsent data -> ACK back, drop
-        return False
-    if before(ack, sk.snd_una):
-        return True  # old duplicate ACK
-    if after(ack, sk.snd_una) or seg.window << sk.snd_wscale != sk.snd_wnd:
-        sk.snd_wnd = seg.window << sk.snd_wscale
-        sk.max_window = max(sk.max_window, sk.snd_wnd)
-        sk.snd_wl1 = seg.seq
-    if after(ack, sk.snd_una):
-        sk.snd_una = ack
-        if _clean_rtx_queue(sk, ack, now):
-            sk.retransmits = 0
-            if sk.rtx_queue:
-                _arm_rto(sk, now)
-            elif sk.rtx_timer is not None:
-                sk.rtx_timer.cancel()
-                sk.rtx_timer = None
-    if not seg.payload and not seg.flags & (FIN | SYN):
-        sk.ns.mib.tcp_ext["TCPPureAcks"] += 1
-    return True
-
-
-def queue_payload(sk: TcpSock, pkt: Packet, now: float) -> None:
-    """tcp_data_queue, in-order only: append, advance rcv_nxt, ACK."""
-    seg = pkt.seg
-    data = seg.payload
-    if seg.seq == sk.rcv_nxt:
-        if sk.rcv_shutdown and sk.orphan:
-            return
-        sk.recv_buf += data
-        sk.rcv_nxt = (sk.rcv_nxt + len(data)) & M32
-    elif before(seg.seq, sk.rcv_nxt) and after(seg.end_seq, sk.rcv_nxt):
-        skip = (sk.rcv_nxt - seg.seq) & M32
-        sk.recv_buf += data[skip:]
-        sk.rcv_nxt = (sk.rcv_nxt + len(data) - skip) & M32
-    else:
-        sk.ns.mib.tcp_ext["TCPOFODrop" if after(seg.seq, sk.rcv_nxt) else "DelayedACKLost"] += 1
-    if not seg.flags & FIN:
-        send_ack(sk, now)
-    wake(sk)
 
 
 def tcp_fin(sk: TcpSock, now: float) -> None:
@@ -234,7 +165,7 @@ def rcv_state_process(sk: TcpSock, pkt: Packet, now: float) -> None:
             send_reset(ns, pkt, now)
             return
         sk.snd_una = seg.ack
-        _clean_rtx_queue(sk, seg.ack, now)
+        sk.rtx_queue.clear()
         if sk.rtx_timer is not None:
             sk.rtx_timer.cancel()
             sk.rtx_timer = None
@@ -244,7 +175,7 @@ def rcv_state_process(sk: TcpSock, pkt: Packet, now: float) -> None:
     if sk.tstamp_ok and seg.tsval is not None and not after(seg.seq, sk.rcv_nxt):
         sk.ts_recent = seg.tsval  # tcp_store_ts_recent
         sk.ts_recent_stamp = now
-    if not _tcp_ack(sk, pkt, now):
+    if not on_ack(sk, seg, now):
         return
     st = sk.state
     if st == FIN_WAIT1 and sk.fin_acked:
@@ -275,23 +206,26 @@ def rcv_state_process(sk: TcpSock, pkt: Packet, now: float) -> None:
         _update_metrics(sk)
         tcp_done(sk, now)
         return
-    if seg.payload:
-        if sk.rcv_shutdown and st in (FIN_WAIT1, FIN_WAIT2) and after(seg.end_seq, sk.rcv_nxt):
-            # RFC 1122: data after our receive side is shut -> reset
-            ns.mib.tcp_ext["TCPAbortOnData"] += 1
-            from .output import send_reset
+    if (seg.payload and sk.rcv_shutdown and st in (FIN_WAIT1, FIN_WAIT2)
+            and after(seg.end_seq, sk.rcv_nxt)):
+        # RFC 1122: data after our receive side is shut -> reset
+        ns.mib.tcp_ext["TCPAbortOnData"] += 1
+        from .output import send_reset
 
-            send_reset(ns, pkt, now)
-            tcp_done(sk, now)
-            return
-        if st in (CLOSE_WAIT, CLOSING, LAST_ACK):
-            pass  # the peer already sent FIN; data beyond it is ignored
-        else:
-            queue_payload(sk, pkt, now)
-    if seg.flags & FIN and (seg.seq + len(seg.payload)) & M32 == sk.rcv_nxt \
-            and sk.state not in (CLOSE, CLOSE_WAIT, CLOSING, LAST_ACK):
-        tcp_fin(sk, now)
-    _push(sk, now)
+        send_reset(ns, pkt, now)
+        tcp_done(sk, now)
+        return
+    fin_reached = False
+    if (seg.payload or seg.flags & FIN) and st not in (CLOSE_WAIT, CLOSING, LAST_ACK):
+        # (after the peer's FIN, more data or FINs are ignored)
+        _, fin_reached = data_queue(sk, seg)
+        if fin_reached:
+            tcp_fin(sk, now)
+        elif sk.state != CLOSE:
+            send_ack(sk, now)
+        wake(sk)
+    if sk.state != CLOSE and not sk.dead:
+        push(sk, now)
 
 
 def _arm_fin_wait2(sk: TcpSock, now: float, tmo: float) -> None:
@@ -315,76 +249,30 @@ def _update_metrics(sk: TcpSock) -> None:
 
 
 # --- send ------------------------------------------------------------------------------------
-def _arm_rto(sk: TcpSock, now: float) -> None:
-    if sk.rtx_timer is not None:
-        sk.rtx_timer.cancel()
-    sk.rtx_timer = sk.ns.arm(now, sk.rto, retransmit_timer, sk)
-
-
-def _in_flight(sk: TcpSock) -> int:
-    return (sk.snd_nxt - sk.snd_una) & M32
-
-
-def _push(sk: TcpSock, now: float) -> None:
-    """tcp_write_xmit: send what the peer's window and the congestion window allow."""
-    if sk.state not in (ESTABLISHED, CLOSE_WAIT, FIN_WAIT1, CLOSING, LAST_ACK):
-        return
-    mss = max(sk.mss_cache, 1)
-    sent_any = False
-    while sk.send_buf:
-        room = min(sk.snd_wnd, sk.cwnd * mss) - _in_flight(sk)
-        if room <= 0:
-            break
-        n = min(mss, room, len(sk.send_buf))
-        if n < mss and n < len(sk.send_buf):
-            break  # wait for a full segment's room
-        chunk = bytes(sk.send_buf[:n])
-        del sk.send_buf[:n]
-        flags = ACK | (PSH if not sk.send_buf else 0)
-        transmit(sk, flags, sk.snd_nxt, chunk, now)
-        sk.rtx_queue.append((sk.snd_nxt, chunk, flags, now))
-        sk.snd_nxt = (sk.snd_nxt + n) & M32
-        sent_any = True
-    if not sk.send_buf and sk.fin_queued and not any(f & FIN for _, _, f, _ in sk.rtx_queue) \
-            and not sk.fin_acked:
-        transmit(sk, FIN | ACK, sk.snd_nxt, b"", now)
-        sk.rtx_queue.append((sk.snd_nxt, b"", FIN | ACK, now))
-        sk.snd_nxt = (sk.snd_nxt + 1) & M32
-        sent_any = True
-    if sent_any and sk.rtx_timer is None:
-        _arm_rto(sk, now)
-    wake(sk)
-
-
-def sk_send(sk: TcpSock, data: bytes, now: float) -> int:
-    """tcp_sendmsg: copy what fits in the send buffer and push."""
-    room = SNDBUF_DEFAULT - len(sk.send_buf) - _in_flight(sk)
-    n = min(room, len(data))
-    if n <= 0:
-        return 0
-    sk.send_buf += data[:n]
-    sk.write_seq = (sk.write_seq + n) & M32
-    _push(sk, now)
-    return n
-
-
 def sk_recv_consumed(sk: TcpSock, n: int, now: float) -> None:
-    """tcp_cleanup_rbuf: after reading, announce the reopened window if it grew a lot."""
+    """tcp_cleanup_rbuf: after reading, send a window update if the window we could offer is
+    at least twice the one the peer still sees (and that one is at most half the clamp)."""
     sk.copied_seq = (sk.copied_seq + n) & M32
-    if sk.state in (ESTABLISHED, FIN_WAIT1, FIN_WAIT2) and n >= sk.mss_cache \
-            and len(sk.recv_buf) == 0:
-        send_ack(sk, now)
+    if n <= 0 or sk.state not in (ESTABLISHED, FIN_WAIT1, FIN_WAIT2) or sk.rcv_shutdown:
+        return
+    now_window = (sk.rcv_adv - sk.rcv_nxt) & M32
+    if now_window & 0x80000000:
+        now_window = 0
+    if 2 * now_window <= sk.rcv_wnd:
+        new_window = max(0, sk.rcv_wnd - len(sk.recv_buf))
+        if new_window and new_window >= 2 * now_window:
+            send_ack(sk, now)
 
 
 def send_fin(sk: TcpSock, now: float) -> None:
     """tcp_send_fin: FIN after the queued data."""
     sk.fin_queued = True
     sk.write_seq = (sk.write_seq + 1) & M32
-    _push(sk, now)
+    push(sk, now)
 
 
 def retransmit_timer(sk: TcpSock, now: float) -> None:
-    """tcp_retransmit_timer + tcp_write_timeout for synchronized states (go-back-N)."""
+    """tcp_retransmit_timer + tcp_write_timeout for synchronized states."""
     from .active import syn_retransmit_timer
 
     sk.rtx_timer = None
@@ -403,15 +291,12 @@ def retransmit_timer(sk: TcpSock, now: float) -> None:
         tcp_done(sk, now)
         return
     ns.mib.tcp_ext["TCPTimeouts"] += 1
-    # go back to snd_una: resend everything outstanding, starting with the head
-    seq, data, flags, _ = sk.rtx_queue[0]
-    transmit(sk, flags, seq, data, now, retrans=True)
-    sk.rtx_queue[0] = (seq, data, flags, -1.0)
-    ns.mib.tcp["RetransSegs"] += 1
-    sk.num_retrans_total += 1
+    enter_loss(sk)
     sk.retransmits += 1
     sk.rto = min(sk.rto * 2, TCP_RTO_MAX)
-    _arm_rto(sk, now)
+    push(sk, now)  # cwnd 1: the head goes again
+    if sk.rtx_timer is None or not sk.rtx_timer.alive:
+        arm_rto(sk, now)
 
 
 # --- close -------------------------------------------------------------------------------------

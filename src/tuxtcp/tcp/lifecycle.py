@@ -65,6 +65,9 @@ def clear_timers(sk: TcpSock) -> None:
     if sk.tw_timer is not None:
         sk.tw_timer.cancel()
         sk.tw_timer = None
+    if sk.probe_timer is not None:
+        sk.probe_timer.cancel()
+        sk.probe_timer = None
 
 
 def tcp_done(sk: TcpSock, now: float) -> None:

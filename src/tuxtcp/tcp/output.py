@@ -112,9 +112,16 @@ def transmit(sk: TcpSock, flags: int, seq: int, payload: bytes, now: float,
                          wscale=sk.rcv_wscale if sk.wscale_ok else None,
                          sack_perm=sk.sack_ok, tsval=tsval, tsecr=tsecr)
     else:
-        seg = TcpSegment(sk.lport, sk.rport, seq, sk.rcv_nxt, flags | ACK,
-                         advertised_window(sk), payload, tsval=tsval, tsecr=tsecr)
+        sack: tuple[tuple[int, int], ...] = ()
+        if sk.ooo and sk.sack_ok:
+            from .stream import sack_blocks
+
+            sack = sack_blocks(sk)
+        win = advertised_window(sk)
+        seg = TcpSegment(sk.lport, sk.rport, seq, sk.rcv_nxt, flags | ACK, win, payload,
+                         tsval=tsval, tsecr=tsecr, sack=sack)
         sk.rcv_wup = sk.rcv_nxt
+        sk.rcv_adv = (sk.rcv_nxt + (win << sk.rcv_wscale)) & M32
     sk.ip_id = (sk.ip_id + 1) & 0xFFFF
     ns.transmit(Packet(sk.laddr, sk.raddr, seg, ip_id=sk.ip_id))
     if not retrans:

@@ -417,7 +417,8 @@ def reqsk_queue_add(lsk: TcpSock, child: TcpSock) -> None:
 
 def child_process(ns: Namespace, child: TcpSock, pkt: Packet, now: float) -> None:
     """tcp_child_process -> tcp_rcv_state_process(SYN_RECV): the ACK makes it ESTABLISHED."""
-    from .established import queue_payload
+    from .output import send_ack
+    from .stream import data_queue
 
     seg = pkt.seg
     child.snd_una = seg.ack
@@ -426,7 +427,8 @@ def child_process(ns: Namespace, child: TcpSock, pkt: Packet, now: float) -> Non
     child.established_at = now
     set_state(child, ESTABLISHED)
     if seg.payload:
-        queue_payload(child, pkt, now)
+        data_queue(child, seg)
+        send_ack(child, now)
     else:
         ns.mib.tcp_ext["TCPPureAcks"] += 1
     wake(child)

@@ -9,6 +9,7 @@ from typing import TYPE_CHECKING
 from ..timers import Timer
 from .reqsk import RequestSock
 from .states import CLOSE, TIME_WAIT, TcpState
+from .stream import TxSeg
 
 if TYPE_CHECKING:
     from ..net.namespace import Namespace
@@ -55,7 +56,9 @@ class TcpSock:
         "send_buf", "rtx_queue", "fin_queued", "fin_acked", "rcv_shutdown", "snd_shutdown",
         "orphan", "ip_id", "cwnd", "ssthresh", "created", "syn_sent_at", "established_at",
         "last_oow_ack", "num_retrans_total", "dead", "num_timeout_at_open", "keepalive",
-        "on_wakeup",
+        "on_wakeup", "dupacks", "in_recovery", "in_loss", "recover", "cwnd_cnt", "ooo",
+        "ooo_recent", "reno_sacked", "high_sacked", "lost_out", "fin_sent", "rcv_adv",
+        "probe_timer", "probes_out",
     )
 
     def __init__(self, ns: Namespace, uid: int = 0) -> None:
@@ -117,7 +120,7 @@ class TcpSock:
         self.sk_err_soft = 0
         self.recv_buf = bytearray()
         self.send_buf = bytearray()  # written, not yet sent
-        self.rtx_queue: deque[tuple[int, bytes, int, float]] = deque()  # seq, data, flags, sent
+        self.rtx_queue: deque[TxSeg] = deque()  # sent, not yet acknowledged
         self.fin_queued = False
         self.fin_acked = False
         self.rcv_shutdown = False
@@ -135,6 +138,20 @@ class TcpSock:
         self.num_timeout_at_open = 0
         self.keepalive = False
         self.on_wakeup: Callable[[], None] | None = None  # the driver's readiness hook
+        self.dupacks = 0
+        self.in_recovery = False  # fast recovery (TCP_CA_Recovery)
+        self.in_loss = False  # after an RTO (TCP_CA_Loss)
+        self.recover = 0  # snd_nxt when recovery began (high_seq)
+        self.cwnd_cnt = 0
+        self.ooo: dict[int, tuple[bytes, int]] = {}  # out-of-order queue: seq -> (data, fin)
+        self.ooo_recent: int | None = None
+        self.reno_sacked = 0  # dupacks counted as SACKs for a non-SACK peer
+        self.high_sacked = 0
+        self.lost_out = False
+        self.fin_sent = False
+        self.rcv_adv = 0  # right edge of the window we last advertised
+        self.probe_timer: Timer | None = None  # zero-window probe (ICSK_TIME_PROBE0)
+        self.probes_out = 0
 
     @property
     def key(self) -> tuple[int, int, int, int]:

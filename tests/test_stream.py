@@ -1,0 +1,122 @@
+"""The byte stream: every byte arrives intact through loss, reordering and duplication."""
+
+import hashlib
+import random
+import socket
+
+import pytest
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
+
+import tuxtcp
+from tuxtcp.tcp.stream import CONGESTION_CONTROL
+
+
+def transfer(size: int, loss: float = 0.0, reorder: float = 0.0, duplicate: float = 0.0,
+             seed: int = 1, chunk: int = 65536, isn: int | None = None,
+             sack: bool = True) -> tuple[bytes, bytes, tuxtcp.Host, tuxtcp.Host]:
+    w = tuxtcp.World(seed=seed)
+    srv = w.host("srv", "198.18.0.1")
+    cli = w.host("cli", "198.18.0.2")
+    w.link(srv, cli, delay=0.001, loss=loss, reorder=reorder, duplicate=duplicate)
+    if not sack:
+        cli.sysctl["net.ipv4.tcp_sack"] = 0
+    ls = srv.socket()
+    ls.bind(("0.0.0.0", 80))
+    ls.listen(5)
+    c = cli.socket()
+    c.settimeout(3600)
+    if isn is not None:
+        cli.ns.realtime0_ns = 0  # so the ISN is the hash part only; then force it below
+    c.setblocking(False)
+    c.connect_ex(("198.18.0.1", 80))
+    if isn is not None:
+        sk = c.sk
+        # move the whole connection to an ISN near 2**32 before the SYN-ACK comes back
+        delta = (isn - sk.iss) & 0xFFFFFFFF
+        sk.iss = isn
+        sk.snd_una = isn
+        sk.snd_nxt = sk.write_seq = (isn + 1) & 0xFFFFFFFF
+        sk.rtx_queue[0].seq = isn
+        sk.rtx_queue[0].end = (isn + 1) & 0xFFFFFFFF
+        cli.ns.outbox.clear()
+        w._heap.clear()
+        from tuxtcp.tcp.output import transmit
+        from tuxtcp.wire.tcp import SYN
+
+        transmit(sk, SYN, isn, b"", w.clock)
+        w.kick(cli.ns)
+        assert delta >= 0
+    c.settimeout(3600)
+    assert c.connect_ex(("198.18.0.1", 80)) == 0
+    conn, _ = ls.accept()
+    conn.settimeout(3600)
+    rng = random.Random(seed)
+    data = rng.randbytes(size)
+    view = memoryview(data)
+    got = bytearray()
+    sent = 0
+    c.setblocking(False)
+    for _ in range(10_000_000):
+        while sent < size:
+            try:
+                sent += c.send(view[sent:sent + chunk])
+            except BlockingIOError:
+                break
+            if sent == size:
+                c.shutdown(socket.SHUT_WR)
+        while True:
+            try:
+                piece = conn.recv(1 << 20, socket.MSG_DONTWAIT)
+            except BlockingIOError:
+                break
+            if not piece:
+                if isn is not None:
+                    assert c.sk.snd_una < isn  # the sequence space wrapped past 2**32
+                return data, bytes(got), srv, cli
+            got += piece
+        w.run(0.005)
+    raise AssertionError("transfer did not finish")
+
+
+@pytest.mark.parametrize("size", [1 << 20, 10 << 20])
+@pytest.mark.parametrize("loss", [0.0, 0.01, 0.1])
+def test_bulk_transfer_intact(size: int, loss: float) -> None:
+    data, got, srv, cli = transfer(size, loss=loss, reorder=0.01, duplicate=0.01)
+    assert hashlib.sha256(got).digest() == hashlib.sha256(data).digest()
+    if loss:
+        assert cli.counters["Tcp.RetransSegs"] > 0
+
+
+def test_100mib_lossless() -> None:
+    data, got, _, _ = transfer(100 << 20, chunk=1 << 20)
+    assert hashlib.sha256(got).digest() == hashlib.sha256(data).digest()
+
+
+def test_without_sack_too() -> None:
+    data, got, _, cli = transfer(1 << 20, loss=0.05, sack=False)
+    assert got == data
+    assert cli.counters["TCPRenoRecovery"] + cli.counters["TCPTimeouts"] > 0
+
+
+def test_sack_recovery_used_under_loss() -> None:
+    _, _, srv, cli = transfer(2 << 20, loss=0.02)
+    assert cli.counters["TCPSackRecovery"] > 0 and cli.counters["TCPFastRetrans"] > 0
+    assert srv.counters["TCPOFOQueue"] > 0
+
+
+def test_sequence_wraparound_10mib() -> None:
+    data, got, _, _ = transfer(10 << 20, loss=0.01, isn=0xFFFFFFFF - 5000)
+    assert got == data
+
+
+@given(st.integers(0, 2**31), st.floats(0.0, 0.2), st.integers(1, 70000))
+@settings(max_examples=12, deadline=None, suppress_health_check=list(HealthCheck))
+def test_random_loss_and_sizes(seed: int, loss: float, chunk: int) -> None:
+    data, got, _, _ = transfer(300_000, loss=loss, reorder=0.05, duplicate=0.02, seed=seed,
+                               chunk=chunk)
+    assert got == data
+
+
+def test_congestion_control_is_named() -> None:
+    assert CONGESTION_CONTROL == "reno"
