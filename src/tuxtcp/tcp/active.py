@@ -34,17 +34,17 @@ M32 = 0xFFFFFFFF
 
 def twsk_unique(ns: Namespace, sk: TcpSock, tw: TimeWaitSock, now: float,
                 explicit_port: bool) -> bool:
-    """tcp_twsk_unique: may a connect() take over this timewait 4-tuple?"""
-    from .states import FIN_WAIT2
+    """tcp_twsk_unique: may a connect() take over this timewait 4-tuple?
 
-    if tw.substate == FIN_WAIT2:
-        return False
+    The spec digest reads "never for substate FIN_WAIT2" from the source, but the 6.18 kernel
+    recycled a FIN_WAIT2 timewait socket on loopback (exp5b_tw_reuse_trace: TWRecycled+1, ISN =
+    old snd_nxt + 65537). The kernel wins: both substates are recycled here."""
     reuse = ns.sysctl.get_int("net.ipv4.tcp_tw_reuse")
     if reuse == 2:
         loopback = is_loopback(tw.laddr) or is_loopback(tw.raddr)
         reuse = 1 if loopback else 0
-    if not tw.ts_recent_stamp:
-        return False
+    if not tw.tstamp_ok:
+        return False  # tw_ts_recent_stamp == 0: the peer did not use timestamps
     # [6.18] reuse once tcp_tw_reuse_delay (1000 ms) has passed since entering timewait
     if not explicit_port and not (reuse and now * 1000 > tw.entry_stamp * 1000 + 1000):
         return False
@@ -207,6 +207,14 @@ def synsent_process(sk: TcpSock, pkt: Packet, now: float) -> None:
     if seg.flags & ACK:
         if not after(seg.ack, sk.iss) or after(seg.ack, sk.snd_nxt):
             send_reset(ns, pkt, now)  # unacceptable ACK -> RST (seq = its ack)
+            if not sk.retransmits:
+                # tcp_rcv_synsent_state_process: retry the SYN almost at once
+                # (TCP_TIMEOUT_MIN = 2 jiffies), e.g. after a challenge ACK
+                from .established import retransmit_timer
+
+                if sk.rtx_timer is not None:
+                    sk.rtx_timer.cancel()
+                sk.rtx_timer = ns.arm(now, 2 / HZ, retransmit_timer, sk)
             return
         if (sk.tstamp_ok and seg.tsval is not None and seg.tsecr and
                 before((seg.tsecr - sk.ts_off) & M32,

@@ -49,6 +49,15 @@ def _challenge_ack(sk: TcpSock, now: float) -> None:
     send_ack(sk, now)
 
 
+def _syn_challenge(sk: TcpSock, now: float) -> None:
+    """tcp_validate_incoming syn_challenge: any SYN in a synchronized state (PAWS-rejected,
+    out of window or in window) gets a challenge ACK; InErrs too on the ESTABLISHED path."""
+    if sk.state == ESTABLISHED:
+        sk.ns.mib.tcp["InErrs"] += 1
+    sk.ns.mib.tcp_ext["TCPSYNChallenge"] += 1
+    _challenge_ack(sk, now)
+
+
 def _dup_ack(sk: TcpSock, now: float) -> None:
     """tcp_send_dupack for an out-of-window segment (rate-limited)."""
     ns = sk.ns
@@ -86,7 +95,7 @@ def _validate_incoming(sk: TcpSock, pkt: Packet, now: float) -> bool:
             # tcp_paws_discard
             ns.mib.tcp_ext["PAWSEstab"] += 1
             if seg.flags & SYN:
-                _challenge_ack(sk, now)
+                _syn_challenge(sk, now)
             else:
                 _dup_ack(sk, now)
             return False
@@ -101,7 +110,7 @@ def _validate_incoming(sk: TcpSock, pkt: Packet, now: float) -> bool:
                 tcp_reset(sk, now)
             return False
         if seg.flags & SYN:
-            _challenge_ack(sk, now)
+            _syn_challenge(sk, now)
         else:
             _dup_ack(sk, now)
         return False
@@ -112,8 +121,7 @@ def _validate_incoming(sk: TcpSock, pkt: Packet, now: float) -> bool:
             _challenge_ack(sk, now)  # RFC 5961 3.2
         return False
     if seg.flags & SYN:
-        ns.mib.tcp_ext["TCPSYNChallenge"] += 1  # RFC 5961 4.2
-        _challenge_ack(sk, now)
+        _syn_challenge(sk, now)  # RFC 5961 4.2
         return False
     return True
 

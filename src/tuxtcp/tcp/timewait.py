@@ -37,7 +37,7 @@ def timewait_process(ns: Namespace, tw: TimeWaitSock, pkt: Packet, now: float) -
     seg = pkt.seg
     paws_reject = False
     saw_ts = seg.tsval is not None and tw.tstamp_ok
-    if saw_ts and tw.ts_recent_stamp and seg.tsval is not None:
+    if saw_ts and seg.tsval is not None:
         diff = (tw.ts_recent - seg.tsval) & M32
         paws_ok = diff == 0 or bool(diff & 0x80000000)
         if not paws_ok and not (seg.flags & RST and now >= tw.ts_recent_stamp + TCP_PAWS_MSL):
