@@ -7,6 +7,7 @@ import pytest
 from workloads import (
     cookie_synacks,
     flood_success,
+    goodput,
     kernel_handshakes,
     memory_per_connection,
     memory_per_request,
@@ -80,3 +81,10 @@ def test_sweep_48_points_2_cores_vs_1(benchmark) -> None:  # type: ignore[no-unt
     two = benchmark.pedantic(sweep_wall, args=(2,), rounds=1, iterations=1)
     benchmark.extra_info.update({"one_core_s": round(one, 2), "two_cores_s": round(two, 2),
                                  "speedup": round(one / two, 2)})
+
+
+@pytest.mark.parametrize("loss", [0.0, 0.01])
+def test_goodput_100mib(benchmark, loss: float) -> None:  # type: ignore[no-untyped-def]
+    """Issue 4: simulated goodput of a 100 MiB transfer, lossless and with 1% loss."""
+    res = benchmark.pedantic(goodput, args=(100 << 20, loss), rounds=1, iterations=1)
+    benchmark.extra_info.update({k: round(v, 2) for k, v in res.items()})
