@@ -97,6 +97,12 @@ class World:
         self._links[(b.name, a.name)] = link
         return link
 
+    def selector(self) -> Any:
+        """A selectors.BaseSelector for this world's sockets (select() advances time)."""
+        from ..socket.selector import SimSelector
+
+        return SimSelector(self)
+
     def pcap(self, path: str) -> PcapTap:
         """Record every packet any host sends, at its send time."""
         tap = PcapTap(path)

@@ -1,0 +1,99 @@
+"""A selectors.BaseSelector over tuxtcp sockets: readiness without file descriptors.
+
+`select(timeout)` advances the driver's clock (virtual time in the simulation) until a
+registered socket is ready or the timeout passes, so event loops written for the standard
+library's selectors run unchanged on the simulated network.
+"""
+
+from __future__ import annotations
+
+import selectors
+from collections.abc import Mapping
+from typing import Any
+
+from ..tcp.states import CLOSE, LISTEN, SYN_RECV, SYN_SENT
+from .api import SS_UNCONNECTED, Driver, Socket
+
+EVENT_READ = selectors.EVENT_READ
+EVENT_WRITE = selectors.EVENT_WRITE
+
+
+def readiness(sock: Socket) -> int:
+    """The poll(2) events a socket would report (tcp_poll), as selector event bits."""
+    if sock._closed:
+        return 0
+    sk = sock.sk
+    ev = 0
+    if sk.state == LISTEN:
+        if sk.lq is not None and sk.lq.accept_queue:
+            ev |= EVENT_READ
+        return ev
+    if sk.recv_buf or sk.rcv_shutdown or sk.sk_err or (
+            sk.state == CLOSE and sock.sock_state != SS_UNCONNECTED):
+        ev |= EVENT_READ
+    if sk.state not in (SYN_SENT, SYN_RECV):
+        if sk.state == CLOSE or sk.snd_shutdown or sock._send_room() > 0:
+            ev |= EVENT_WRITE
+    return ev
+
+
+class _Map(Mapping[Any, selectors.SelectorKey]):
+    def __init__(self, sel: SimSelector) -> None:
+        self._sel = sel
+
+    def __len__(self) -> int:
+        return len(self._sel._keys)
+
+    def __getitem__(self, fileobj: Any) -> selectors.SelectorKey:
+        return self._sel._keys[fileobj.fileno() if hasattr(fileobj, "fileno") else fileobj]
+
+    def __iter__(self) -> Any:
+        return iter(self._sel._keys)
+
+
+class SimSelector(selectors.BaseSelector):
+    def __init__(self, driver: Driver) -> None:
+        self.driver = driver
+        self._keys: dict[int, selectors.SelectorKey] = {}
+
+    def register(self, fileobj: Any, events: int, data: Any = None) -> selectors.SelectorKey:
+        if not isinstance(fileobj, Socket):
+            raise ValueError(f"not a tuxtcp socket: {fileobj!r}")
+        if not events or events & ~(EVENT_READ | EVENT_WRITE):
+            raise ValueError(f"Invalid events: {events!r}")
+        fd = fileobj.fileno()
+        if fd < 0:
+            raise ValueError("closed socket")
+        if fd in self._keys:
+            raise KeyError(f"{fileobj!r} (FD {fd}) is already registered")
+        key = selectors.SelectorKey(fileobj, fd, events, data)
+        self._keys[fd] = key
+        return key
+
+    def unregister(self, fileobj: Any) -> selectors.SelectorKey:
+        fd = fileobj.fileno() if isinstance(fileobj, Socket) else fileobj
+        for k, key in list(self._keys.items()):
+            if key.fileobj is fileobj or k == fd:
+                return self._keys.pop(k)
+        raise KeyError(f"{fileobj!r} is not registered")
+
+    def _ready(self) -> list[tuple[selectors.SelectorKey, int]]:
+        out = []
+        for key in self._keys.values():
+            ev = readiness(key.fileobj) & key.events
+            if ev:
+                out.append((key, ev))
+        return out
+
+    def select(self, timeout: float | None = None) -> list[tuple[selectors.SelectorKey, int]]:
+        ready = self._ready()
+        if ready or (timeout is not None and timeout <= 0):
+            return ready
+        self.driver.wait(lambda: bool(self._ready()), timeout)
+        return self._ready()
+
+    def get_map(self) -> Mapping[Any, selectors.SelectorKey]:
+        return _Map(self)
+
+    def close(self) -> None:
+        self._keys.clear()
