@@ -31,9 +31,9 @@ def readiness(sock: Socket) -> int:
     if sk.recv_buf or sk.rcv_shutdown or sk.sk_err or (
             sk.state == CLOSE and sock.sock_state != SS_UNCONNECTED):
         ev |= EVENT_READ
-    if sk.state not in (SYN_SENT, SYN_RECV):
-        if sk.state == CLOSE or sk.snd_shutdown or sock._send_room() > 0:
-            ev |= EVENT_WRITE
+    if sk.state not in (SYN_SENT, SYN_RECV) and (
+            sk.state == CLOSE or sk.snd_shutdown or sock._send_room() > 0):
+        ev |= EVENT_WRITE
     return ev
 
 
@@ -80,7 +80,9 @@ class SimSelector(selectors.BaseSelector):
     def _ready(self) -> list[tuple[selectors.SelectorKey, int]]:
         out = []
         for key in self._keys.values():
-            ev = readiness(key.fileobj) & key.events
+            sock = key.fileobj
+            assert isinstance(sock, Socket)
+            ev = readiness(sock) & key.events
             if ev:
                 out.append((key, ev))
         return out
