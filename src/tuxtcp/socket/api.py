@@ -9,6 +9,7 @@ time, so a straight-line script works.
 from __future__ import annotations
 
 import errno
+import io
 import os
 import socket as _pysocket
 import struct
@@ -30,8 +31,8 @@ from ..tcp.states import (
     SYN_RECV,
     SYN_SENT,
 )
+from ..tcp.stream import CONGESTION_CONTROL, push, send_room
 from ..tcp.stream import send as sk_send
-from ..tcp.stream import send_room
 from ..wire.ipv4 import int_to_ip
 from .addr import parse_inet_address
 
@@ -43,6 +44,7 @@ IP_BIND_ADDRESS_NO_PORT = getattr(_pysocket, "IP_BIND_ADDRESS_NO_PORT", 24)
 IP_FREEBIND = getattr(_pysocket, "IP_FREEBIND", 15)
 TCP_LINGER2 = getattr(_pysocket, "TCP_LINGER2", 8)
 TCP_CONGESTION = getattr(_pysocket, "TCP_CONGESTION", 13)
+TCP_CORK = getattr(_pysocket, "TCP_CORK", 3)
 
 
 def _err(code: int) -> OSError:
@@ -384,6 +386,11 @@ class Socket:
                    optlen: int | None = None) -> None:
         self._check_open()
         sk = self.sk
+        if level == _pysocket.IPPROTO_TCP and optname == TCP_CONGESTION:
+            name = bytes(value).split(b"\0")[0] if isinstance(value, bytes | bytearray) else b""
+            if name != CONGESTION_CONTROL.encode():
+                raise _err(errno.ENOENT)  # tcp_set_congestion_control: no such algorithm here
+            return
         ival = (struct.unpack("i", value[:4])[0] if isinstance(value, bytes | bytearray)
                 and len(value) >= 4 else value)
         if isinstance(ival, bytes | bytearray):
@@ -403,6 +410,14 @@ class Socket:
                 sk.linger = secs if onoff else None
             elif optname == _pysocket.SO_KEEPALIVE:
                 sk.keepalive = bool(ival)
+            elif optname in (_pysocket.SO_SNDBUF, _pysocket.SO_RCVBUF):
+                # sock_setsockopt: the kernel doubles the value (bookkeeping overhead),
+                # capped by [wr]mem_max (212992) and floored at SOCK_MIN_{SND,RCV}BUF
+                val = min(max(ival, 0), 212992) * 2
+                if optname == _pysocket.SO_SNDBUF:
+                    sk.sndbuf = max(val, 4608)
+                else:
+                    sk.rcvbuf = max(val, 2304)
         elif level == _pysocket.IPPROTO_TCP:
             if optname == _pysocket.TCP_MAXSEG:
                 if ival and (ival < TCP_MIN_MSS or ival > MAX_TCP_WINDOW):
@@ -418,8 +433,16 @@ class Socket:
                     sk.lq.defer_accept = ival
             elif optname == TCP_LINGER2:
                 sk.linger2 = -1 if ival < 0 else min(ival, 120)
-            elif optname == TCP_CONGESTION:
-                raise _err(errno.ENOENT)
+            elif optname == _pysocket.TCP_NODELAY:
+                sk.nodelay = bool(ival)
+                if ival:
+                    push(sk, self._now())  # tcp_push_pending_frames
+                    self._done()
+            elif optname == TCP_CORK:
+                sk.cork = bool(ival)
+                if not ival:
+                    push(sk, self._now())  # uncork: send what was held
+                    self._done()
         elif level == _pysocket.IPPROTO_IP:
             if optname == IP_FREEBIND:
                 sk.freebind = bool(ival)
@@ -443,6 +466,10 @@ class Socket:
                 return int(sk.reuse)
             if optname == _pysocket.SO_REUSEPORT:
                 return int(sk.reuseport)
+            if optname == _pysocket.SO_SNDBUF:
+                return sk.sndbuf
+            if optname == _pysocket.SO_RCVBUF:
+                return sk.rcvbuf
         if level == _pysocket.IPPROTO_TCP:
             if optname == _pysocket.TCP_MAXSEG:
                 if sk.state in (ESTABLISHED, CLOSE_WAIT, FIN_WAIT1, FIN_WAIT2):
@@ -452,6 +479,13 @@ class Socket:
                 return sk.syn_retries or self.ns.sysctl.get_int("net.ipv4.tcp_syn_retries")
             if optname == _pysocket.TCP_DEFER_ACCEPT:
                 return retrans_to_secs(self._opts.get((level, optname), 0))
+            if optname == TCP_CONGESTION:
+                name = CONGESTION_CONTROL.encode()
+                return (name + bytes(16))[:buflen] if buflen else 0
+            if optname == _pysocket.TCP_NODELAY:
+                return int(sk.nodelay)
+            if optname == TCP_CORK:
+                return int(sk.cork)
         return int(self._opts.get((level, optname), 0))
 
     # -- data --------------------------------------------------------------------------------
@@ -554,8 +588,56 @@ class Socket:
         tcp_close(self.sk, self._now())
         self._done()
 
-    def detach_state(self) -> TcpSock:
-        return self.sk
+    def makefile(self, mode: str = "r", buffering: int | None = None, *,
+                 encoding: str | None = None, errors: str | None = None,
+                 newline: str | None = None) -> Any:
+        """Like socket.makefile: a (buffered, optionally text) file over this socket."""
+        if not set(mode) <= {"r", "w", "b"}:
+            raise ValueError(f"invalid mode {mode!r} (only r, w, b allowed)")
+        reading, writing = "r" in mode, "w" in mode
+        raw = _SocketIO(self, reading, writing)
+        if buffering is None:
+            buffering = -1
+        if buffering < 0:
+            buffering = io.DEFAULT_BUFFER_SIZE
+        if buffering == 0:
+            if "b" not in mode:
+                raise ValueError("unbuffered streams must be binary")
+            return raw
+        buf: io.BufferedIOBase
+        if reading and writing:
+            buf = io.BufferedRWPair(raw, raw, buffering)
+        elif reading:
+            buf = io.BufferedReader(raw, buffering)
+        else:
+            buf = io.BufferedWriter(raw, buffering)
+        if "b" in mode:
+            return buf
+        text = io.TextIOWrapper(buf, encoding, errors, newline)  # type: ignore[type-var]
+        text.mode = mode  # type: ignore[misc]
+        return text
+
+
+class _SocketIO(io.RawIOBase):
+    """socket.SocketIO for tuxtcp sockets."""
+
+    def __init__(self, sock: Socket, reading: bool, writing: bool) -> None:
+        super().__init__()
+        self._sock = sock
+        self._reading = reading
+        self._writing = writing
+
+    def readinto(self, b: Any) -> int:
+        return self._sock.recv_into(memoryview(b).cast("B"))
+
+    def write(self, b: Any) -> int:
+        return self._sock.send(bytes(b))
+
+    def readable(self) -> bool:
+        return self._reading
+
+    def writable(self) -> bool:
+        return self._writing
 
 
 def tcp_close_listener(sk: TcpSock, now: float) -> None:

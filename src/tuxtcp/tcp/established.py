@@ -28,7 +28,15 @@ from .states import (
     SYN_SENT,
     TIME_WAIT,
 )
-from .stream import arm_rto, data_queue, enter_loss, on_ack, push
+from .stream import (
+    ack_snd_check,
+    arm_rto,
+    data_queue,
+    enter_loss,
+    event_data_recv,
+    on_ack,
+    push,
+)
 
 if TYPE_CHECKING:
     pass
@@ -226,11 +234,18 @@ def rcv_state_process(sk: TcpSock, pkt: Packet, now: float) -> None:
     fin_reached = False
     if (seg.payload or seg.flags & FIN) and st not in (CLOSE_WAIT, CLOSING, LAST_ACK):
         # (after the peer's FIN, more data or FINs are ignored)
-        _, fin_reached = data_queue(sk, seg)
+        if seg.payload:
+            event_data_recv(sk, len(seg.payload))
+        ack_now, fin_reached = data_queue(sk, seg)
         if fin_reached:
             tcp_fin(sk, now)
         elif sk.state != CLOSE:
-            send_ack(sk, now)
+            if ack_now:
+                send_ack(sk, now)
+            else:
+                push(sk, now)  # data we send carries the ACK
+                if sk.rcv_wup != sk.rcv_nxt:
+                    ack_snd_check(sk, now)
         wake(sk)
     if sk.state != CLOSE and not sk.dead:
         push(sk, now)

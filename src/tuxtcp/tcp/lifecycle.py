@@ -68,6 +68,9 @@ def clear_timers(sk: TcpSock) -> None:
     if sk.probe_timer is not None:
         sk.probe_timer.cancel()
         sk.probe_timer = None
+    if sk.delack_timer is not None:
+        sk.delack_timer.cancel()
+        sk.delack_timer = None
 
 
 def tcp_done(sk: TcpSock, now: float) -> None:

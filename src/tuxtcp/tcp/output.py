@@ -92,7 +92,7 @@ def send_synack(ns: Namespace, req: RequestSock, now: float, cookie: bool = Fals
 def advertised_window(sk: TcpSock) -> int:
     """tcp_select_window, simplified: free receive space, never shrinking below what we
     promised, scaled by rcv_wscale."""
-    free = max(0, sk.rcv_wnd - len(sk.recv_buf))
+    free = max(0, min(sk.rcv_wnd, sk.rcvbuf // 2) - len(sk.recv_buf))
     return min(free >> sk.rcv_wscale, 65535)
 
 
@@ -117,6 +117,12 @@ def transmit(sk: TcpSock, flags: int, seq: int, payload: bytes, now: float,
             from .stream import sack_blocks
 
             sack = sack_blocks(sk)
+        # tcp_event_ack_sent: this segment carries our ACK; no delayed ACK is pending now
+        if sk.delack_timer is not None:
+            sk.delack_timer.cancel()
+            sk.delack_timer = None
+        if sk.quick:
+            sk.quick -= 1
         win = advertised_window(sk)
         seg = TcpSegment(sk.lport, sk.rport, seq, sk.rcv_nxt, flags | ACK, win, payload,
                          tsval=tsval, tsecr=tsecr, sack=sack)

@@ -58,7 +58,8 @@ class TcpSock:
         "last_oow_ack", "num_retrans_total", "dead", "num_timeout_at_open", "keepalive",
         "on_wakeup", "dupacks", "in_recovery", "in_loss", "recover", "cwnd_cnt", "ooo",
         "ooo_recent", "reno_sacked", "high_sacked", "lost_out", "fin_sent", "rcv_adv",
-        "probe_timer", "probes_out",
+        "probe_timer", "probes_out", "quick", "ato", "delack_timer", "rcv_mss", "nodelay",
+        "cork", "sndbuf", "rcvbuf",
     )
 
     def __init__(self, ns: Namespace, uid: int = 0) -> None:
@@ -152,6 +153,14 @@ class TcpSock:
         self.rcv_adv = 0  # right edge of the window we last advertised
         self.probe_timer: Timer | None = None  # zero-window probe (ICSK_TIME_PROBE0)
         self.probes_out = 0
+        self.quick = 0  # icsk_ack.quick: segments still ACKed at once
+        self.ato = 0.0  # icsk_ack.ato: delayed-ACK timeout (0 until the first data)
+        self.delack_timer: Timer | None = None
+        self.rcv_mss = 0  # icsk_ack.rcv_mss: the peer's segment size as we see it
+        self.nodelay = False  # TCP_NODELAY
+        self.cork = False  # TCP_CORK
+        self.sndbuf = 16384 * 64  # sk_sndbuf (SO_SNDBUF stores twice the value asked)
+        self.rcvbuf = 131072 * 2  # sk_rcvbuf
 
     @property
     def key(self) -> tuple[int, int, int, int]:

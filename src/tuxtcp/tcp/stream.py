@@ -93,6 +93,8 @@ def push(sk: TcpSock, now: float) -> None:
         n = min(mss, len(buf), room)
         if n <= 0 or (n < mss and n < len(buf)):
             break  # wait for the window to open a full segment
+        if n < mss and (sk.cork or (not sk.nodelay and sk.rtx_queue)):
+            break  # tcp_nagle_test: hold a small segment while data is unacknowledged
         chunk = bytes(buf[:n])
         del buf[:n]
         flags = ACK | (PSH if not buf else 0)
@@ -306,7 +308,7 @@ def enter_loss(sk: TcpSock) -> None:
 def send(sk: TcpSock, data: bytes, now: float) -> int:
     """tcp_sendmsg: copy what fits in the send buffer and push."""
     inflight_bytes = (sk.snd_nxt - sk.snd_una) & M32
-    room = SNDBUF_DEFAULT - len(sk.send_buf) - inflight_bytes
+    room = sk.sndbuf - len(sk.send_buf) - inflight_bytes
     n = min(room, len(data))
     if n <= 0:
         return 0
@@ -317,7 +319,46 @@ def send(sk: TcpSock, data: bytes, now: float) -> int:
 
 
 def send_room(sk: TcpSock) -> int:
-    return SNDBUF_DEFAULT - len(sk.send_buf) - ((sk.snd_nxt - sk.snd_una) & M32)
+    return sk.sndbuf - len(sk.send_buf) - ((sk.snd_nxt - sk.snd_una) & M32)
+
+
+TCP_ATO_MIN = 0.04  # HZ/25
+TCP_MAX_QUICKACKS = 16
+
+
+def event_data_recv(sk: TcpSock, seg_len: int) -> None:
+    """tcp_event_data_recv: the first data starts the delayed-ACK engine in quickack mode."""
+    if seg_len > sk.rcv_mss:
+        sk.rcv_mss = seg_len
+    if not sk.ato:
+        rcv_mss = max(sk.rcv_mss, 1)
+        sk.quick = min(max(sk.rcv_wnd // (2 * rcv_mss), 2), TCP_MAX_QUICKACKS)
+        sk.ato = TCP_ATO_MIN
+
+
+def ack_snd_check(sk: TcpSock, now: float) -> None:
+    """__tcp_ack_snd_check: ACK at once in quickack mode or when more than one full segment is
+    unacknowledged; otherwise arm the delayed-ACK timer (ato, 40 ms at first)."""
+    from .output import send_ack
+
+    unacked = (sk.rcv_nxt - sk.rcv_wup) & M32
+    if sk.quick or unacked > max(sk.rcv_mss, 1):
+        send_ack(sk, now)
+        return
+    if sk.delack_timer is None or not sk.delack_timer.alive:
+        sk.delack_timer = sk.ns.arm(now, sk.ato, delack_timer, sk)
+
+
+def delack_timer(sk: TcpSock, now: float) -> None:
+    """tcp_delack_timer_handler: send the ACK we held back (DelayedACKs)."""
+    from .output import send_ack
+    from .states import CLOSE
+
+    sk.delack_timer = None
+    if sk.state == CLOSE or sk.rcv_nxt == sk.rcv_wup:
+        return
+    sk.ns.mib.tcp_ext["DelayedACKs"] += 1
+    send_ack(sk, now)
 
 
 # --- receiver --------------------------------------------------------------------------------
@@ -360,6 +401,7 @@ def data_queue(sk: TcpSock, seg: TcpSegment) -> tuple[bool, bool]:
         return True, False
     # in order (perhaps overlapping what we have): take the new part
     skip = (sk.rcv_nxt - seq) & M32
+    had_ooo = bool(sk.ooo)
     fin_reached = _append(sk, data[skip:], fin)
     while sk.ooo and not fin_reached:
         nxt = None
@@ -375,7 +417,8 @@ def data_queue(sk: TcpSock, seg: TcpSegment) -> tuple[bool, bool]:
             fin_reached = _append(sk, odata[(sk.rcv_nxt - nxt) & M32:], ofin)
     if fin_reached:
         sk.ooo.clear()
-    return True, fin_reached
+    # filling a hole (or leaving one) is ACKed at once; plain in-order data may wait
+    return had_ooo or bool(sk.ooo), fin_reached
 
 
 def _append(sk: TcpSock, data: bytes, fin: int) -> bool:

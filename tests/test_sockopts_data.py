@@ -1,0 +1,105 @@
+"""Delayed ACK, Nagle/TCP_NODELAY, TCP_CORK, TCP_CONGESTION, SO_*BUF and makefile."""
+
+import socket
+
+import tuxtcp
+from helpers import Harness
+from test_close import PEER_ISN, established, peer
+from tuxtcp.wire.tcp import ACK, PSH
+
+
+def test_quickack_then_delayed_ack_40ms() -> None:
+    h = Harness()
+    s, syn = established(h)
+    seq = PEER_ISN + 1
+    quick = None
+    for i in range(40):
+        out = h.send(peer(syn, seq, syn.seq + 1, ACK, b"x" * 100))
+        seq += 100
+        if quick is None and not out:
+            quick = i  # the first segment that was not ACKed at once
+            break
+    assert quick == 16  # TCP_MAX_QUICKACKS segments are ACKed immediately
+    sent = h.advance(h.now + 0.1)
+    assert len(sent) == 1 and round(sent[0][0] - (h.now - 0.1), 3) == 0.04
+    assert sent[0][1].seg.ack == seq and h.ns.mib["DelayedACKs"] == 1
+    assert s.sk.ato == 0.04  # type: ignore[attr-defined]
+
+
+def test_two_full_segments_are_acked_at_once() -> None:
+    h = Harness()
+    s, syn = established(h)
+    s.sk.quick = 0  # type: ignore[attr-defined]  # past the quickack phase
+    s.sk.ato = 0.04  # type: ignore[attr-defined]
+    s.sk.rcv_mss = 1448  # type: ignore[attr-defined]
+    seq = PEER_ISN + 1
+    assert h.send(peer(syn, seq, syn.seq + 1, ACK, b"a" * 1448)) == []
+    out = h.send(peer(syn, seq + 1448, syn.seq + 1, ACK, b"b" * 1448))
+    assert len(out) == 1 and out[0].seg.ack == seq + 2896
+
+
+def test_nagle_holds_small_segments_until_acked_and_nodelay_does_not() -> None:
+    h = Harness()
+    s, syn = established(h)
+    s.send(b"a")
+    s.send(b"b")
+    s.send(b"c")
+    out = h.take()
+    assert [p.seg.payload for p in out] == [b"a"]  # the rest waits for the ACK
+    out = h.send(peer(syn, PEER_ISN + 1, syn.seq + 2))
+    assert [p.seg.payload for p in out] == [b"bc"]
+    h2 = Harness()
+    s2, _ = established(h2)
+    s2.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
+    for ch in (b"a", b"b", b"c"):
+        s2.send(ch)
+    assert [p.seg.payload for p in h2.take()] == [b"a", b"b", b"c"]
+
+
+def test_cork_holds_partial_segments_until_uncorked() -> None:
+    h = Harness()
+    s, _ = established(h)
+    s.setsockopt(socket.IPPROTO_TCP, 3, 1)  # TCP_CORK
+    s.send(b"header ")
+    s.send(b"body")
+    assert h.take() == []
+    s.setsockopt(socket.IPPROTO_TCP, 3, 0)
+    out = h.take()
+    assert [p.seg.payload for p in out] == [b"header body"]
+    assert out[0].seg.flags & PSH
+
+
+def test_congestion_control_name_and_buffers() -> None:
+    h = Harness()
+    s = h.socket()
+    assert s.getsockopt(socket.IPPROTO_TCP, socket.TCP_CONGESTION, 16) == b"reno" + bytes(12)
+    s.setsockopt(socket.IPPROTO_TCP, socket.TCP_CONGESTION, b"reno")
+    try:
+        s.setsockopt(socket.IPPROTO_TCP, socket.TCP_CONGESTION, b"cubic")
+    except FileNotFoundError:
+        pass
+    else:
+        raise AssertionError("cubic is not available in tuxtcp")
+    s.setsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF, 10000)
+    assert s.getsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF) == 20000  # doubled, as Linux
+    s.setsockopt(socket.SOL_SOCKET, socket.SO_SNDBUF, 1)
+    assert s.getsockopt(socket.SOL_SOCKET, socket.SO_SNDBUF) == 4608  # SOCK_MIN_SNDBUF
+
+
+def test_makefile_text_roundtrip() -> None:
+    w = tuxtcp.World(seed=4)
+    srv = w.host("srv", "198.18.0.1")
+    cli = w.host("cli", "198.18.0.2")
+    w.link(srv, cli, delay=0.002)
+    ls = srv.socket()
+    ls.bind(("0.0.0.0", 80))
+    ls.listen(1)
+    c = cli.socket()
+    c.connect(("198.18.0.1", 80))
+    conn, _ = ls.accept()
+    wf = c.makefile("w", encoding="utf-8")
+    wf.write("GET / HTTP/1.0\r\n\r\n")
+    wf.flush()
+    rf = conn.makefile("rb")
+    assert rf.readline() == b"GET / HTTP/1.0\r\n"
+    assert rf.readline() == b"\r\n"
