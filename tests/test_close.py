@@ -8,7 +8,7 @@ import pytest
 
 from helpers import Harness
 from tuxtcp.tcp.states import TcpState
-from tuxtcp.wire.tcp import ACK, FIN, RST, SYN, TcpSegment
+from tuxtcp.wire.tcp import ACK, FIN, PSH, RST, SYN, TcpSegment
 
 PEER_ISN = 5000
 
@@ -197,3 +197,111 @@ def test_shutdown_wr_sends_fin_and_keeps_reading() -> None:
     assert s.recv(10) == b"more"
     with pytest.raises(BrokenPipeError):
         s.send(b"x")
+
+
+def _fin_wait2_tw(h: Harness) -> tuple[object, TcpSegment, TcpSegment]:
+    s, syn = established(h)
+    s.close()
+    fin = h.take()[0].seg
+    h.send(peer(syn, PEER_ISN + 1, fin.seq + 1))
+    tw = h.ns.ehash[s.sk.key]  # type: ignore[attr-defined]
+    assert tw.substate == TcpState.FIN_WAIT2  # type: ignore[attr-defined]
+    return tw, syn, fin
+
+
+def test_fin_wait2_rows() -> None:
+    # out of window -> ACK
+    h = Harness()
+    tw, syn, fin = _fin_wait2_tw(h)
+    out = h.send(peer(syn, PEER_ISN + 900_000, fin.seq + 1, ACK, b"x"))
+    assert out and out[0].seg.flags == ACK and out[0].seg.ack == PEER_ISN + 1
+    # RST -> gone
+    h = Harness()
+    tw, syn, fin = _fin_wait2_tw(h)
+    h.send(TcpSegment(80, syn.sport, PEER_ISN + 1, 0, RST, 0))
+    assert tw.key not in h.ns.ehash  # type: ignore[attr-defined]
+    # SYN with seq >= rcv_nxt -> RST
+    h = Harness()
+    tw, syn, fin = _fin_wait2_tw(h)
+    out = h.send(TcpSegment(80, syn.sport, PEER_ISN + 10, 0, SYN, 64240))
+    assert out[0].seg.flags & RST
+    # a pure duplicate ACK -> dropped silently
+    h = Harness()
+    tw, syn, fin = _fin_wait2_tw(h)
+    assert h.send(peer(syn, PEER_ISN + 1, fin.seq + 1)) == []
+    # data (anything but exactly the FIN) -> RST
+    h = Harness()
+    tw, syn, fin = _fin_wait2_tw(h)
+    out = h.send(peer(syn, PEER_ISN + 1, fin.seq + 1, ACK | PSH, b"late data"))
+    assert out[0].seg.flags & RST and tw.key not in h.ns.ehash  # type: ignore[attr-defined]
+
+
+def test_tcp_fin_timeout_sets_fin_wait2_lifetime() -> None:
+    h = Harness()
+    h.ns.sysctl["net.ipv4.tcp_fin_timeout"] = 30
+    tw, syn, fin = _fin_wait2_tw(h)
+    assert tw.timer.when == pytest.approx(h.now + 30)  # type: ignore[attr-defined]
+    h.advance(h.now + 30.1)
+    assert tw.key not in h.ns.ehash  # type: ignore[attr-defined]
+
+
+def test_linger2_negative_resets_in_fin_wait2() -> None:
+    h = Harness()
+    s, syn = established(h)
+    s.setsockopt(socket.IPPROTO_TCP, 8, -1)  # TCP_LINGER2 < 0
+    s.close()
+    fin = h.take()[0].seg
+    h.send(peer(syn, PEER_ISN + 1, fin.seq + 1))
+    assert s.sk.state.name == "CLOSE"  # type: ignore[attr-defined]
+    assert h.ns.mib["TCPAbortOnLinger"] == 1
+
+
+def test_rfc1337_keeps_time_wait_on_rst() -> None:
+    h = Harness()
+    h.ns.sysctl["net.ipv4.tcp_rfc1337"] = 1
+    s, syn = established(h)
+    s.close()
+    fin = h.take()[0].seg
+    h.send(peer(syn, PEER_ISN + 1, fin.seq + 1, FIN | ACK))
+    key = s.sk.key  # type: ignore[attr-defined]
+    h.send(TcpSegment(80, syn.sport, PEER_ISN + 2, 0, RST, 0))
+    assert key in h.ns.ehash
+
+
+def test_time_wait_paws_reject_gets_ack() -> None:
+    h = Harness()
+    s, syn = established(h)
+    s.close()
+    fin = h.take()[0].seg
+    h.send(peer(syn, PEER_ISN + 1, fin.seq + 1, FIN | ACK, ts=5000))
+    old = TcpSegment(80, syn.sport, PEER_ISN + 2, fin.seq + 1, ACK, 502, b"x", tsval=10,
+                     tsecr=0)
+    out = h.send(old)
+    assert out and out[0].seg.flags == ACK and h.ns.mib["PAWSTimewait"] == 1
+
+
+def test_close_in_syn_sent_and_listen_sends_nothing() -> None:
+    h = Harness()
+    s = h.socket()
+    s.setblocking(False)
+    s.connect_ex(("198.18.0.2", 80))
+    h.take()
+    s.close()
+    # close() in SYN_SENT goes straight to CLOSE without tcp_done: no AttemptFails
+    # (checked on the 6.18 kernel: ActiveOpens +1, AttemptFails +0)
+    assert h.take() == [] and h.ns.mib["AttemptFails"] == 0
+    ls = h.listener()
+    ls.close()
+    assert h.take() == [] and not h.ns.lhash
+
+
+def test_rst_in_close_wait_with_rcv_nxt_minus_one_is_accepted() -> None:
+    h = Harness()
+    s, syn = established(h)
+    h.send(peer(syn, PEER_ISN + 1, syn.seq + 1, FIN | ACK))
+    assert state(s) == "CLOSE_WAIT"
+    # tcp_reset_check: seq == rcv_nxt - 1 resets CLOSE_WAIT/LAST_ACK/CLOSING
+    h.send(TcpSegment(80, syn.sport, PEER_ISN + 1, 0, RST, 0))
+    assert state(s) == "CLOSE"
+    with pytest.raises(BrokenPipeError):
+        s.send(b"x")  # tcp_reset in CLOSE_WAIT reports EPIPE

@@ -14,7 +14,8 @@ from tuxtcp.tcp.stream import CONGESTION_CONTROL
 
 def transfer(size: int, loss: float = 0.0, reorder: float = 0.0, duplicate: float = 0.0,
              seed: int = 1, chunk: int = 65536, isn: int | None = None,
-             sack: bool = True) -> tuple[bytes, bytes, tuxtcp.Host, tuxtcp.Host]:
+             sack: bool = True, recv_size: int = 1 << 20,
+             ) -> tuple[bytes, bytes, tuxtcp.Host, tuxtcp.Host]:
     w = tuxtcp.World(seed=seed)
     srv = w.host("srv", "198.18.0.1")
     cli = w.host("cli", "198.18.0.2")
@@ -67,7 +68,7 @@ def transfer(size: int, loss: float = 0.0, reorder: float = 0.0, duplicate: floa
                 c.shutdown(socket.SHUT_WR)
         while True:
             try:
-                piece = conn.recv(1 << 20, socket.MSG_DONTWAIT)
+                piece = conn.recv(recv_size, socket.MSG_DONTWAIT)
             except BlockingIOError:
                 break
             if not piece:
@@ -88,8 +89,10 @@ def test_bulk_transfer_intact(size: int, loss: float) -> None:
         assert cli.counters["Tcp.RetransSegs"] > 0
 
 
-def test_100mib_lossless() -> None:
-    data, got, _, _ = transfer(100 << 20, chunk=1 << 20)
+@pytest.mark.parametrize("loss", [0.0, 0.01, 0.1])
+def test_100mib(loss: float) -> None:
+    data, got, _, _ = transfer(100 << 20, loss=loss, reorder=0.01, duplicate=0.01,
+                               chunk=1 << 20)
     assert hashlib.sha256(got).digest() == hashlib.sha256(data).digest()
 
 
@@ -110,11 +113,12 @@ def test_sequence_wraparound_10mib() -> None:
     assert got == data
 
 
-@given(st.integers(0, 2**31), st.floats(0.0, 0.2), st.integers(1, 70000))
+@given(st.integers(0, 2**31), st.floats(0.0, 0.2), st.integers(1, 70000),
+       st.integers(1, 100000))
 @settings(max_examples=12, deadline=None, suppress_health_check=list(HealthCheck))
-def test_random_loss_and_sizes(seed: int, loss: float, chunk: int) -> None:
+def test_random_loss_and_sizes(seed: int, loss: float, chunk: int, recv_size: int) -> None:
     data, got, _, _ = transfer(300_000, loss=loss, reorder=0.05, duplicate=0.02, seed=seed,
-                               chunk=chunk)
+                               chunk=chunk, recv_size=recv_size)
     assert got == data
 
 
