@@ -224,3 +224,41 @@ def goodput(size: int = 100 << 20, loss: float = 0.0) -> dict[str, float]:
     return {"wall_s": wall, "virtual_s": w.clock - v0, "MB_per_wall_s": size / 1e6 / wall,
             "virtual_MB_per_s": size / 1e6 / (w.clock - v0),
             "retrans": cli.counters["Tcp.RetransSegs"]}
+
+
+def gigabit_throughput(size: int = 100 << 20) -> dict[str, float]:
+    """Virtual-time throughput of one connection over a 1 Gbit/s link with 10 ms RTT."""
+    import random as _random
+
+    w = tuxtcp.World(seed=1)
+    srv = w.host("srv", "198.18.0.1")
+    cli = w.host("cli", "198.18.0.2")
+    w.link(srv, cli, delay=0.005, rate=1e9)
+    ls = srv.socket()
+    ls.bind(("0.0.0.0", 80))
+    ls.listen(5)
+    c = cli.socket()
+    c.connect(("198.18.0.1", 80))
+    conn, _ = ls.accept()
+    c.setblocking(False)
+    data = _random.Random(1).randbytes(size)
+    view = memoryview(data)
+    sent = got = 0
+    v0, t0 = w.clock, time.perf_counter()
+    while got < size:
+        while sent < size:
+            try:
+                sent += c.send(view[sent:sent + (1 << 20)])
+            except BlockingIOError:
+                break
+        while True:
+            try:
+                piece = conn.recv(1 << 22, socket.MSG_DONTWAIT)
+            except BlockingIOError:
+                break
+            got += len(piece)
+        w.run(0.001)
+    v = w.clock - v0
+    return {"virtual_s": v, "Mbit_per_s": size * 8 / v / 1e6,
+            "wall_s": time.perf_counter() - t0, "final_cwnd": c.sk.cwnd,
+            "final_rcv_wnd": conn.sk.rcv_wnd}

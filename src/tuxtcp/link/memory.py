@@ -14,6 +14,8 @@ class LinkParams:
     duplicate: float = 0.0
     jitter: float = 0.0
     reorder_delay: float = 0.002
+    rate: float = 0.0  # bits per second each way; 0 = no serialization delay
+    queue: int = 1000  # packets the sender's queue holds before tail drop (txqueuelen)
 
 
 @dataclass
@@ -27,19 +29,31 @@ class Link:
     rng: random.Random = field(init=False)
     sent: int = 0
     dropped: int = 0
+    overflowed: int = 0
+    busy_until: dict[str, float] = field(default_factory=dict)
 
     def __post_init__(self) -> None:
         self.rng = random.Random(f"link:{self.seed}:{self.a}:{self.b}")
 
-    def arrivals(self, now: float) -> list[float]:
-        """Arrival times for one packet sent at `now` (empty when lost)."""
+    def arrivals(self, now: float, size: int = 0, src: str = "") -> list[float]:
+        """Arrival times for one packet of `size` bytes sent at `now` by `src` (empty when
+        lost). With a rate, packets wait their turn on the wire (FIFO, tail drop)."""
         p = self.params
         rng = self.rng
         self.sent += 1
+        start = now
+        if p.rate:
+            tx = size * 8 / p.rate
+            busy = self.busy_until.get(src, 0.0)
+            if busy - now > p.queue * 1500 * 8 / p.rate:
+                self.overflowed += 1
+                return []  # the queue in front of the link is full
+            start = max(now, busy) + tx
+            self.busy_until[src] = start
         if p.loss and rng.random() < p.loss:
             self.dropped += 1
             return []
-        t = now + p.delay
+        t = start + p.delay
         if p.jitter:
             t += rng.random() * p.jitter
         if p.reorder and rng.random() < p.reorder:

@@ -89,9 +89,12 @@ class World:
         return h
 
     def link(self, a: Host, b: Host, delay: float = 0.0005, loss: float = 0.0,
-             reorder: float = 0.0, duplicate: float = 0.0, jitter: float = 0.0) -> Link:
+             reorder: float = 0.0, duplicate: float = 0.0, jitter: float = 0.0,
+             rate: float = 0.0, queue: int = 1000) -> Link:
+        """Join two hosts. delay: one way (s); loss/reorder/duplicate: probabilities; rate:
+        bits/s each way (0 = unlimited); queue: packets queued before tail drop."""
         params = LinkParams(delay=delay, loss=loss, reorder=reorder, duplicate=duplicate,
-                            jitter=jitter)
+                            jitter=jitter, rate=rate, queue=queue)
         link = Link(a.name, b.name, params, seed=self.seed)
         self._links[(a.name, b.name)] = link
         self._links[(b.name, a.name)] = link
@@ -175,7 +178,12 @@ class World:
         link = self._links.get((src.name, dst.name))
         if link is None:
             return  # no route
-        for t in link.arrivals(now):
+        size = 0
+        if link.params.rate:
+            seg = pkt.seg
+            size = 40 + len(seg.payload) + (12 if seg.tsval is not None else 0) + (
+                4 + 8 * len(seg.sack) if seg.sack else 0)
+        for t in link.arrivals(now, size, src.name):
             self._push(t, _DELIVER, (dst, pkt))
 
     def step(self) -> bool:

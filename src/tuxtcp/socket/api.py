@@ -416,8 +416,10 @@ class Socket:
                 val = min(max(ival, 0), 212992) * 2
                 if optname == _pysocket.SO_SNDBUF:
                     sk.sndbuf = max(val, 4608)
+                    sk.buf_locked |= 1
                 else:
                     sk.rcvbuf = max(val, 2304)
+                    sk.buf_locked |= 2
         elif level == _pysocket.IPPROTO_TCP:
             if optname == _pysocket.TCP_MAXSEG:
                 if ival and (ival < TCP_MIN_MSS or ival > MAX_TCP_WINDOW):

@@ -36,6 +36,7 @@ from .stream import (
     event_data_recv,
     on_ack,
     push,
+    rcv_space_adjust,
 )
 
 if TYPE_CHECKING:
@@ -278,6 +279,7 @@ def sk_recv_consumed(sk: TcpSock, n: int, now: float) -> None:
     sk.copied_seq = (sk.copied_seq + n) & M32
     if n <= 0 or sk.state not in (ESTABLISHED, FIN_WAIT1, FIN_WAIT2) or sk.rcv_shutdown:
         return
+    rcv_space_adjust(sk, now)
     now_window = (sk.rcv_adv - sk.rcv_nxt) & M32
     if now_window & 0x80000000:
         now_window = 0

@@ -59,7 +59,8 @@ class TcpSock:
         "on_wakeup", "dupacks", "in_recovery", "in_loss", "recover", "cwnd_cnt", "ooo",
         "ooo_recent", "reno_sacked", "high_sacked", "lost_out", "fin_sent", "rcv_adv",
         "probe_timer", "probes_out", "quick", "ato", "delack_timer", "rcv_mss", "nodelay",
-        "cork", "sndbuf", "rcvbuf",
+        "cork", "sndbuf", "rcvbuf", "buf_locked", "space", "space_seq", "space_time",
+        "sacked_out", "retrans_out", "ooo_ranges",
     )
 
     def __init__(self, ns: Namespace, uid: int = 0) -> None:
@@ -146,9 +147,12 @@ class TcpSock:
         self.cwnd_cnt = 0
         self.ooo: dict[int, tuple[bytes, int]] = {}  # out-of-order queue: seq -> (data, fin)
         self.ooo_recent: int | None = None
+        self.ooo_ranges: list[list[int]] = []  # merged out-of-order ranges, in order
         self.reno_sacked = 0  # dupacks counted as SACKs for a non-SACK peer
         self.high_sacked = 0
-        self.lost_out = False
+        self.lost_out = 0  # segments marked lost and not SACKed (tp->lost_out)
+        self.sacked_out = 0  # segments SACKed (tp->sacked_out)
+        self.retrans_out = 0  # lost segments retransmitted and still outstanding
         self.fin_sent = False
         self.rcv_adv = 0  # right edge of the window we last advertised
         self.probe_timer: Timer | None = None  # zero-window probe (ICSK_TIME_PROBE0)
@@ -161,6 +165,10 @@ class TcpSock:
         self.cork = False  # TCP_CORK
         self.sndbuf = 16384 * 64  # sk_sndbuf (SO_SNDBUF stores twice the value asked)
         self.rcvbuf = 131072 * 2  # sk_rcvbuf
+        self.buf_locked = 0  # SOCK_SNDBUF_LOCK (1) / SOCK_RCVBUF_LOCK (2): no autotuning
+        self.space = 0  # rcvq_space.space: bytes the app read in the last RTT (DRS)
+        self.space_seq = 0
+        self.space_time = 0.0
 
     @property
     def key(self) -> tuple[int, int, int, int]:

@@ -43,13 +43,35 @@ class TxSeg:
 
 # --- sender ----------------------------------------------------------------------------------
 def in_flight(sk: TcpSock) -> int:
-    """tcp_packets_in_flight: sent, not SACKed, not known lost (unless retransmitted), minus
-    the dupacks a non-SACK peer sent (tcp_add_reno_sack)."""
-    n = 0
-    for ts in sk.rtx_queue:
-        if not ts.sacked and (not ts.lost or ts.retrans):
-            n += 1
-    return max(0, n - sk.reno_sacked)
+    """tcp_packets_in_flight: packets_out - (sacked_out + lost_out) + retrans_out, where a
+    non-SACK peer's dupacks count as SACKed (tcp_add_reno_sack)."""
+    return max(0, len(sk.rtx_queue) - sk.sacked_out - sk.lost_out + sk.retrans_out
+               - sk.reno_sacked)
+
+
+def _set_sacked(sk: TcpSock, ts: TxSeg) -> None:
+    ts.sacked = True
+    sk.sacked_out += 1
+    if ts.lost:
+        sk.lost_out -= 1
+        if ts.retrans:
+            sk.retrans_out -= 1
+
+
+def _set_lost(sk: TcpSock, ts: TxSeg) -> None:
+    if not ts.lost and not ts.sacked:
+        ts.lost = True
+        sk.lost_out += 1
+
+
+def _unlink(sk: TcpSock, ts: TxSeg) -> None:
+    """Counters for a segment leaving the queue (cumulatively acknowledged)."""
+    if ts.sacked:
+        sk.sacked_out -= 1
+    elif ts.lost:
+        sk.lost_out -= 1
+        if ts.retrans:
+            sk.retrans_out -= 1
 
 
 def arm_rto(sk: TcpSock, now: float) -> None:
@@ -70,20 +92,20 @@ def push(sk: TcpSock, now: float) -> None:
     mib = sk.ns.mib
     pipe = in_flight(sk)
     sent_any = False
-    if sk.lost_out:
+    if sk.lost_out > sk.retrans_out:
         for ts in sk.rtx_queue:
             if pipe >= sk.cwnd:
                 break
             if ts.lost and not ts.sacked and not ts.retrans:
                 transmit(sk, ts.flags, ts.seq, ts.data, now, retrans=True)
                 ts.retrans += 1
+                sk.retrans_out += 1
                 ts.sent = -1.0
                 pipe += 1
                 sent_any = True
                 mib.tcp["RetransSegs"] += 1
                 mib.tcp_ext["TCPFastRetrans" if sk.in_recovery else "TCPSlowStartRetrans"] += 1
                 sk.num_retrans_total += 1
-        sk.lost_out = any(ts.lost and not ts.sacked and not ts.retrans for ts in sk.rtx_queue)
     mss = max(sk.mss_cache, 1)
     buf = sk.send_buf
     while buf and pipe < sk.cwnd:
@@ -156,12 +178,27 @@ def probe_timer(sk: TcpSock, now: float) -> None:
 def _sacktag(sk: TcpSock, blocks: tuple[tuple[int, int], ...]) -> None:
     """tcp_sacktag_write_queue: mark segments the peer holds; RFC 6675 marks the unSACKed
     segments below the highest SACKed one lost once three segments above them are SACKed."""
+    q = sk.rtx_queue
+    una = sk.snd_una
     for left, right in blocks:
-        if not after(right, sk.snd_una) or after(right, sk.snd_nxt):
+        if not after(right, una) or after(right, sk.snd_nxt):
             continue  # old or invalid block
-        for ts in sk.rtx_queue:
-            if not before(ts.seq, left) and not after(ts.end, right) and not ts.sacked:
-                ts.sacked = True
+        # binary search for the first segment at or after `left` (the queue is in order)
+        lo, hi = 0, len(q)
+        rel_left = (left - una) & M32
+        while lo < hi:
+            mid = (lo + hi) // 2
+            if (q[mid].seq - una) & M32 < rel_left:
+                lo = mid + 1
+            else:
+                hi = mid
+        rel_right = (right - una) & M32
+        for i in range(lo, len(q)):
+            ts = q[i]
+            if (ts.end - una) & M32 > rel_right:
+                break
+            if not ts.sacked:
+                _set_sacked(sk, ts)
                 if after(ts.end, sk.high_sacked):
                     sk.high_sacked = ts.end
 
@@ -173,12 +210,10 @@ def _mark_lost(sk: TcpSock) -> None:
             if ts.sacked:
                 above += 1
             elif above >= 3 and before(ts.seq, sk.high_sacked) and not ts.lost:
-                ts.lost = True
-                sk.lost_out = True
+                _set_lost(sk, ts)
     head = sk.rtx_queue[0] if sk.rtx_queue else None
-    if head is not None and not head.sacked and not head.lost:
-        head.lost = True
-        sk.lost_out = True
+    if head is not None:
+        _set_lost(sk, head)
 
 
 def _enter_recovery(sk: TcpSock) -> None:
@@ -190,8 +225,6 @@ def _enter_recovery(sk: TcpSock) -> None:
     sk.cwnd_cnt = 0
     sk.in_recovery = True
     sk.recover = sk.snd_nxt
-    for ts in sk.rtx_queue:
-        ts.retrans = 0 if not ts.sacked else ts.retrans
     _mark_lost(sk)
 
 
@@ -239,6 +272,7 @@ def on_ack(sk: TcpSock, seg: TcpSegment, now: float) -> bool:
         q = sk.rtx_queue
         while q and not after(q[0].end, ack):
             ts = q.popleft()
+            _unlink(sk, ts)
             acked += 1
             if ts.flags & FIN:
                 sk.fin_acked = True
@@ -277,8 +311,7 @@ def on_ack(sk: TcpSock, seg: TcpSegment, now: float) -> bool:
         if not sk.sack_ok:
             sk.reno_sacked = min(sk.reno_sacked + 1, max(0, len(sk.rtx_queue) - 1))
         if not sk.in_recovery and not sk.in_loss:
-            sacked = sum(1 for ts in sk.rtx_queue if ts.sacked)
-            if sk.dupacks >= 3 or sacked >= 3:
+            if sk.dupacks >= 3 or sk.sacked_out >= 3:
                 _enter_recovery(sk)
         elif sk.in_recovery and sk.sack_ok:
             _mark_lost(sk)
@@ -300,15 +333,15 @@ def enter_loss(sk: TcpSock) -> None:
     sk.reno_sacked = 0
     for ts in sk.rtx_queue:
         if not ts.sacked:
-            ts.lost = True
-            ts.retrans = 0
-    sk.lost_out = bool(sk.rtx_queue)
+            _set_lost(sk, ts)
+            ts.retrans = 0  # everything lost may go again
+    sk.retrans_out = 0
 
 
 def send(sk: TcpSock, data: bytes, now: float) -> int:
     """tcp_sendmsg: copy what fits in the send buffer and push."""
     inflight_bytes = (sk.snd_nxt - sk.snd_una) & M32
-    room = sk.sndbuf - len(sk.send_buf) - inflight_bytes
+    room = _sndbuf(sk) - len(sk.send_buf) - inflight_bytes
     n = min(room, len(data))
     if n <= 0:
         return 0
@@ -318,8 +351,37 @@ def send(sk: TcpSock, data: bytes, now: float) -> int:
     return n
 
 
+TCP_WMEM_MAX = 4 * 1024 * 1024  # tcp_wmem[2]
+TCP_RMEM_MAX = 6 * 1024 * 1024  # tcp_rmem[2]
+
+
+def _sndbuf(sk: TcpSock) -> int:
+    """sk_sndbuf, grown like tcp_sndbuf_expand (about 4 x cwnd segments) unless SO_SNDBUF."""
+    if sk.buf_locked & 1:
+        return sk.sndbuf
+    return min(max(sk.sndbuf, 4 * sk.cwnd * max(sk.mss_cache, 536)), TCP_WMEM_MAX)
+
+
 def send_room(sk: TcpSock) -> int:
-    return sk.sndbuf - len(sk.send_buf) - ((sk.snd_nxt - sk.snd_una) & M32)
+    return _sndbuf(sk) - len(sk.send_buf) - ((sk.snd_nxt - sk.snd_una) & M32)
+
+
+def rcv_space_adjust(sk: TcpSock, now: float) -> None:
+    """tcp_rcv_space_adjust (dynamic right-sizing): once per RTT, if the application read
+    more than last time, offer a window of twice that (up to tcp_rmem[2])."""
+    rtt = max(sk.srtt, 0.001)
+    if now - sk.space_time < rtt:
+        return
+    copied = (sk.copied_seq - sk.space_seq) & M32
+    if copied > sk.space:
+        sk.space = copied
+        if not sk.buf_locked & 2:
+            want = min(2 * copied + 2 * max(sk.rcv_mss, 536) * 16, TCP_RMEM_MAX)
+            if want > sk.rcv_wnd:
+                sk.rcv_wnd = want
+                sk.rcvbuf = max(sk.rcvbuf, 2 * want)
+    sk.space_seq = sk.copied_seq
+    sk.space_time = now
 
 
 TCP_ATO_MIN = 0.04  # HZ/25
@@ -365,22 +427,44 @@ def delack_timer(sk: TcpSock, now: float) -> None:
 def sack_blocks(sk: TcpSock) -> tuple[tuple[int, int], ...]:
     """The SACK option for our ACKs: out-of-order ranges, the most recent first (max 3 with
     timestamps, 4 without)."""
-    if not sk.ooo:
+    if not sk.ooo_ranges:
         return ()
-    ranges: list[list[int]] = []
-    for seq in sorted(sk.ooo, key=lambda s: (s - sk.rcv_nxt) & M32):
-        data, fin = sk.ooo[seq]
-        end = (seq + len(data) + fin) & M32
-        if ranges and not after(seq, ranges[-1][1]):
-            if after(end, ranges[-1][1]):
-                ranges[-1][1] = end
-        else:
-            ranges.append([seq, end])
     recent = sk.ooo_recent
-    ranges.sort(key=lambda r: 0 if (recent is not None and not before(recent, r[0])
-                                    and before(recent, r[1])) else 1)
+    ranges = sorted(sk.ooo_ranges, key=lambda r: 0 if (
+        recent is not None and not before(recent, r[0]) and before(recent, r[1])) else 1)
     limit = 3 if sk.tstamp_ok else 4
     return tuple((a, b) for a, b in ranges[:limit])
+
+
+def _ooo_add_range(sk: TcpSock, seq: int, end: int) -> None:
+    """Merge [seq, end) into the sorted, disjoint out-of-order ranges (few: one per hole)."""
+    base = sk.rcv_nxt
+    s, e = (seq - base) & M32, (end - base) & M32
+    out: list[list[int]] = []
+    placed = False
+    for a, b in sk.ooo_ranges:
+        ra, rb = (a - base) & M32, (b - base) & M32
+        if rb < s:
+            out.append([a, b])
+        elif ra > e:
+            if not placed:
+                out.append([seq, end])
+                placed = True
+            out.append([a, b])
+        else:
+            if ra < s:
+                seq, s = a, ra
+            if rb > e:
+                end, e = b, rb
+    if not placed:
+        out.append([seq, end])
+    sk.ooo_ranges = out
+
+
+def _ooo_trim(sk: TcpSock) -> None:
+    nxt = sk.rcv_nxt
+    sk.ooo_ranges = [[a if after(a, nxt) else nxt, b] for a, b in sk.ooo_ranges
+                     if after(b, nxt)]
 
 
 def data_queue(sk: TcpSock, seg: TcpSegment) -> tuple[bool, bool]:
@@ -396,6 +480,7 @@ def data_queue(sk: TcpSock, seg: TcpSegment) -> tuple[bool, bool]:
     if after(seq, sk.rcv_nxt):
         if seq not in sk.ooo or len(sk.ooo[seq][0]) < len(data):
             sk.ooo[seq] = (bytes(data), fin)
+            _ooo_add_range(sk, seq, end)
             mib.tcp_ext["TCPOFOQueue"] += 1
         sk.ooo_recent = seq
         return True, False
@@ -404,8 +489,12 @@ def data_queue(sk: TcpSock, seg: TcpSegment) -> tuple[bool, bool]:
     had_ooo = bool(sk.ooo)
     fin_reached = _append(sk, data[skip:], fin)
     while sk.ooo and not fin_reached:
+        item = sk.ooo.pop(sk.rcv_nxt, None)  # tcp_ofo_queue: the segment that fits next
+        if item is not None:
+            fin_reached = _append(sk, item[0], item[1])
+            continue
         nxt = None
-        for s in sk.ooo:
+        for s in sk.ooo:  # rare: a queued segment overlapping rcv_nxt
             if not after(s, sk.rcv_nxt):
                 nxt = s
                 break
@@ -417,6 +506,9 @@ def data_queue(sk: TcpSock, seg: TcpSegment) -> tuple[bool, bool]:
             fin_reached = _append(sk, odata[(sk.rcv_nxt - nxt) & M32:], ofin)
     if fin_reached:
         sk.ooo.clear()
+        sk.ooo_ranges = []
+    elif had_ooo:
+        _ooo_trim(sk)
     # filling a hole (or leaving one) is ACKed at once; plain in-order data may wait
     return had_ooo or bool(sk.ooo), fin_reached
 
