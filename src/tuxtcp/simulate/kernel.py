@@ -148,7 +148,9 @@ def run_on_kernel(spec: ScenarioSpec) -> ScenarioResult:
 def compare(sim: dict[str, Any], kern: dict[str, Any],
             counters: tuple[str, ...]) -> list[tuple[str, Any, Any, bool]]:
     """Rows (what, simulation, kernel, agrees). Counters must be equal; latency percentiles
-    within 5% (or 5 ms, the scale of the kernel's timer granularity at HZ=250)."""
+    within 5%, or 10 ms for sub-second values: the kernel's timer granularity (4 ms jiffies)
+    plus softirq queueing of a SYN flood on a 2-core machine, which the simulation, whose
+    packet processing takes no time, does not have."""
     rows = []
     for side in ("server", "client"):
         for k in counters:
@@ -156,7 +158,7 @@ def compare(sim: dict[str, Any], kern: dict[str, Any],
             rows.append((f"{side} {k}", a, b, a == b))
     for p in ("p50", "p90", "p99"):
         a, b = sim["latency_s"][p], kern["latency_s"][p]
-        ok = a is not None and b is not None and abs(a - b) <= max(0.05 * b, 0.005)
+        ok = a is not None and b is not None and abs(a - b) <= max(0.05 * b, 0.010)
         rows.append((f"latency {p}", a, b, ok))
     return rows
 
