@@ -187,15 +187,15 @@ def sweep_wall(jobs: int) -> float:
     return time.perf_counter() - t0
 
 
-def goodput(size: int = 100 << 20, loss: float = 0.0) -> dict[str, float]:
-    """One bulk transfer through a simulated link (1 ms one way): wall time, virtual time,
-    and MB of payload processed per wall second."""
+def _bulk(size: int, delay: float, loss: float = 0.0, rate: float = 0.0,
+          step: float = 0.005) -> tuple[float, float, tuxtcp.Host, tuxtcp.Host, object]:
+    """One bulk transfer cli -> srv; returns (wall s, virtual s, srv, cli, client socket)."""
     import random as _random
 
     w = tuxtcp.World(seed=1)
     srv = w.host("srv", "198.18.0.1")
     cli = w.host("cli", "198.18.0.2")
-    w.link(srv, cli, delay=0.001, loss=loss)
+    w.link(srv, cli, delay=delay, loss=loss, rate=rate)
     ls = srv.socket()
     ls.bind(("0.0.0.0", 80))
     ls.listen(5)
@@ -219,46 +219,20 @@ def goodput(size: int = 100 << 20, loss: float = 0.0) -> dict[str, float]:
             except BlockingIOError:
                 break
             got += len(piece)
-        w.run(0.005)
-    wall = time.perf_counter() - t0
-    return {"wall_s": wall, "virtual_s": w.clock - v0, "MB_per_wall_s": size / 1e6 / wall,
-            "virtual_MB_per_s": size / 1e6 / (w.clock - v0),
-            "retrans": cli.counters["Tcp.RetransSegs"]}
+        w.run(step)
+    return time.perf_counter() - t0, w.clock - v0, srv, cli, c
+
+
+def goodput(size: int = 100 << 20, loss: float = 0.0) -> dict[str, float]:
+    """One bulk transfer through a simulated link (1 ms one way): wall time, virtual time,
+    and MB of payload processed per wall second."""
+    wall, virt, _, cli, _ = _bulk(size, 0.001, loss=loss)
+    return {"wall_s": wall, "virtual_s": virt, "MB_per_wall_s": size / 1e6 / wall,
+            "virtual_MB_per_s": size / 1e6 / virt, "retrans": cli.counters["Tcp.RetransSegs"]}
 
 
 def gigabit_throughput(size: int = 100 << 20) -> dict[str, float]:
     """Virtual-time throughput of one connection over a 1 Gbit/s link with 10 ms RTT."""
-    import random as _random
-
-    w = tuxtcp.World(seed=1)
-    srv = w.host("srv", "198.18.0.1")
-    cli = w.host("cli", "198.18.0.2")
-    w.link(srv, cli, delay=0.005, rate=1e9)
-    ls = srv.socket()
-    ls.bind(("0.0.0.0", 80))
-    ls.listen(5)
-    c = cli.socket()
-    c.connect(("198.18.0.1", 80))
-    conn, _ = ls.accept()
-    c.setblocking(False)
-    data = _random.Random(1).randbytes(size)
-    view = memoryview(data)
-    sent = got = 0
-    v0, t0 = w.clock, time.perf_counter()
-    while got < size:
-        while sent < size:
-            try:
-                sent += c.send(view[sent:sent + (1 << 20)])
-            except BlockingIOError:
-                break
-        while True:
-            try:
-                piece = conn.recv(1 << 22, socket.MSG_DONTWAIT)
-            except BlockingIOError:
-                break
-            got += len(piece)
-        w.run(0.001)
-    v = w.clock - v0
-    return {"virtual_s": v, "Mbit_per_s": size * 8 / v / 1e6,
-            "wall_s": time.perf_counter() - t0, "final_cwnd": c.sk.cwnd,
-            "final_rcv_wnd": conn.sk.rcv_wnd}
+    wall, virt, _, _, c = _bulk(size, 0.005, rate=1e9, step=0.001)
+    return {"virtual_s": virt, "Mbit_per_s": size * 8 / virt / 1e6, "wall_s": wall,
+            "final_cwnd": c.sk.cwnd}  # type: ignore[attr-defined]

@@ -13,6 +13,7 @@ from ..wire.ipv4 import Packet
 from ..wire.seq import after, before
 from ..wire.tcp import ACK, FIN, RST, SYN
 from .lifecycle import clear_timers, fin_time, set_state, tcp_done, time_wait, wake
+from .minisocks import oow_rate_limited
 from .output import send_ack, send_active_reset
 from .sock import TCP_RTO_MAX, TCP_RTO_MIN, TCP_TIMEWAIT_LEN, TcpSock
 from .states import (
@@ -49,11 +50,8 @@ M32 = 0xFFFFFFFF
 def _challenge_ack(sk: TcpSock, now: float) -> None:
     """tcp_send_challenge_ack: per-socket rate limit (tcp_invalid_ratelimit)."""
     ns = sk.ns
-    limit = ns.sysctl.get_int("net.ipv4.tcp_invalid_ratelimit") / 1000.0
-    if 0 <= now - sk.last_oow_ack < limit:
-        ns.mib.tcp_ext["TCPACKSkippedChallenge"] += 1
+    if oow_rate_limited(ns, sk, now, "TCPACKSkippedChallenge"):
         return
-    sk.last_oow_ack = now
     ns.mib.tcp_ext["TCPChallengeACK"] += 1
     send_ack(sk, now)
 
@@ -69,13 +67,8 @@ def _syn_challenge(sk: TcpSock, now: float) -> None:
 
 def _dup_ack(sk: TcpSock, now: float) -> None:
     """tcp_send_dupack for an out-of-window segment (rate-limited)."""
-    ns = sk.ns
-    limit = ns.sysctl.get_int("net.ipv4.tcp_invalid_ratelimit") / 1000.0
-    if 0 <= now - sk.last_oow_ack < limit:
-        ns.mib.tcp_ext["TCPACKSkippedSeq"] += 1
-        return
-    sk.last_oow_ack = now
-    send_ack(sk, now)
+    if not oow_rate_limited(sk.ns, sk, now, "TCPACKSkippedSeq"):
+        send_ack(sk, now)
 
 
 def tcp_reset(sk: TcpSock, now: float) -> None:

@@ -7,11 +7,12 @@ from typing import TYPE_CHECKING
 
 from ..net.sysctl import HZ
 from ..wire.ipv4 import Packet, int_to_ip
-from ..wire.seq import after, before, between
+from ..wire.seq import after, between
 from ..wire.tcp import ACK, CWR, ECE, RST, SYN
 from . import syncookies as sc
 from .isn import secure_tcp_seq_and_ts_off
 from .lifecycle import hash_established, set_state, wake
+from .minisocks import in_window, oow_rate_limited
 from .output import (
     TCP_WSCALE_DEFAULT,
     advmss_for,
@@ -247,25 +248,6 @@ def reqsk_timer(req: RequestSock, now: float) -> None:
     reqsk_queue_drop(ns, req)  # expired: freed silently, no RST
 
 
-def _oow_rate_limited(ns: Namespace, req: RequestSock, now: float, counter: str) -> bool:
-    """tcp_oow_rate_limited: one out-of-window reply per tcp_invalid_ratelimit ms."""
-    limit = ns.sysctl.get_int("net.ipv4.tcp_invalid_ratelimit") / 1000.0
-    if 0 <= now - req.last_oow_ack < limit:
-        ns.mib.tcp_ext[counter] += 1
-        return True
-    req.last_oow_ack = now
-    return False
-
-
-def _in_window(seq: int, end_seq: int, s_win: int, e_win: int) -> bool:
-    """tcp_minisocks.c:tcp_in_window."""
-    if seq == s_win:
-        return True
-    if after(end_seq, s_win) and before(seq, e_win):
-        return True
-    return seq == e_win and seq == end_seq
-
-
 LISTENER = object()  # tcp_check_req returned the listener: the caller answers with a RST
 
 
@@ -292,7 +274,7 @@ def check_req(ns: Namespace, req: RequestSock, pkt: Packet, now: float) -> objec
             tsecr_reject = not between(tsecr, req.snt_tsval_first, req.snt_tsval_last)
     # Pure retransmitted SYN: resend the SYN-ACK (rate-limited), push the timer
     if seg.seq == req.rcv_isn and flg == SYN and not paws_reject:
-        if not _oow_rate_limited(ns, req, now, "TCPACKSkippedSynRecv"):
+        if not oow_rate_limited(ns, req, now, "TCPACKSkippedSynRecv"):
             rtx_synack(ns, req, now)
             if req.timer is not None:  # mod_timer_pending
                 req.timer.cancel()
@@ -300,9 +282,9 @@ def check_req(ns: Namespace, req: RequestSock, pkt: Packet, now: float) -> objec
         return None
     if flg & ACK and seg.ack != (req.snt_isn + 1) & M32:
         return LISTENER  # unacceptable ACK -> the listener path resets
-    if paws_reject or tsecr_reject or not _in_window(
+    if paws_reject or tsecr_reject or not in_window(
             seg.seq, seg.end_seq, req.rcv_nxt, (req.rcv_nxt + min(req.rcv_wnd, 65535)) & M32):
-        if not flg & RST and not _oow_rate_limited(ns, req, now, "TCPACKSkippedSynRecv"):
+        if not flg & RST and not oow_rate_limited(ns, req, now, "TCPACKSkippedSynRecv"):
             send_ack_reply(ns, req.laddr, req.lport, req.raddr, req.rport,
                            (req.snt_isn + 1) & M32, req.rcv_nxt, req.rcv_wnd >> req.rcv_wscale,
                            ((ns.tcp_clock_ms(now) + req.ts_off) & M32) if req.tstamp_ok

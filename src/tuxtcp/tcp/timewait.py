@@ -8,6 +8,7 @@ from ..wire.ipv4 import Packet
 from ..wire.seq import after, before
 from ..wire.tcp import ACK, FIN, RST, SYN
 from .lifecycle import tw_kill, tw_reschedule
+from .minisocks import in_window, oow_rate_limited
 from .output import send_ack_reply, send_reset
 from .sock import TCP_TIMEWAIT_LEN, TimeWaitSock
 from .states import FIN_WAIT2, TIME_WAIT
@@ -21,12 +22,8 @@ TCP_PAWS_MSL = 60
 
 def _tw_ack(ns: Namespace, tw: TimeWaitSock, now: float, rate_limited: bool) -> None:
     """tcp_v4_timewait_ack (optionally through tcp_oow_rate_limited)."""
-    if rate_limited:
-        limit = ns.sysctl.get_int("net.ipv4.tcp_invalid_ratelimit") / 1000.0
-        if 0 <= now - tw.last_oow_ack < limit:
-            ns.mib.tcp_ext["TCPACKSkippedTimeWait"] += 1
-            return
-        tw.last_oow_ack = now
+    if rate_limited and oow_rate_limited(ns, tw, now, "TCPACKSkippedTimeWait"):
+        return
     tsval = ((ns.tcp_clock_ms(now) + tw.ts_off) & M32) if tw.tstamp_ok else None
     send_ack_reply(ns, tw.laddr, tw.lport, tw.raddr, tw.rport, tw.snd_nxt, tw.rcv_nxt,
                    tw.rcv_wnd >> tw.rcv_wscale, tsval, tw.ts_recent)
@@ -43,7 +40,7 @@ def timewait_process(ns: Namespace, tw: TimeWaitSock, pkt: Packet, now: float) -
         if not paws_ok and not (seg.flags & RST and now >= tw.ts_recent_stamp + TCP_PAWS_MSL):
             paws_reject = True
     if tw.substate == FIN_WAIT2:
-        if paws_reject or not _in_window(seg.seq, seg.end_seq, tw.rcv_nxt,
+        if paws_reject or not in_window(seg.seq, seg.end_seq, tw.rcv_nxt,
                                          (tw.rcv_nxt + tw.rcv_wnd) & M32):
             _tw_ack(ns, tw, now, rate_limited=True)  # out of window: ACK
             return 0
@@ -97,10 +94,3 @@ def timewait_process(ns: Namespace, tw: TimeWaitSock, pkt: Packet, now: float) -
         _tw_ack(ns, tw, now, rate_limited=True)
     return 0
 
-
-def _in_window(seq: int, end_seq: int, s_win: int, e_win: int) -> bool:
-    if seq == s_win:
-        return True
-    if after(end_seq, s_win) and before(seq, e_win):
-        return True
-    return seq == e_win and seq == end_seq
