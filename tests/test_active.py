@@ -125,3 +125,15 @@ def test_simultaneous_open() -> None:
     h.send(TcpSegment(80, mysyn.sport, 7001, mysyn.seq + 1, ACK, 502, tsval=51,
                       tsecr=out[0].seg.tsval))
     assert s.sk.state.name == "ESTABLISHED"
+
+
+def test_first_ack_window_rounds_up_to_the_scale_like_linux() -> None:
+    # Linux's third ACK says "win 502": 64240 rounded up to 502 << 7 (__tcp_select_window)
+    h = Harness()
+    s = h.socket()
+    s.setblocking(False)
+    s.connect_ex(("198.18.0.2", 80))
+    syn = h.take()[0].seg
+    out = h.send(TcpSegment(80, syn.sport, 5000, syn.seq + 1, SYN | ACK, 65160, mss=1460,
+                            wscale=7, sack_perm=True, tsval=1, tsecr=syn.tsval))
+    assert out[0].seg.flags == ACK and out[0].seg.window == 502

@@ -90,10 +90,11 @@ def send_synack(ns: Namespace, req: RequestSock, now: float, cookie: bool = Fals
 
 # --- full sockets --------------------------------------------------------------------------
 def advertised_window(sk: TcpSock) -> int:
-    """tcp_select_window, simplified: free receive space, never shrinking below what we
-    promised, scaled by rcv_wscale."""
+    """tcp_select_window, simplified: the free receive space, rounded up to a multiple of
+    1 << rcv_wscale as __tcp_select_window does (64240 -> 502 << 7), then scaled."""
     free = max(0, min(sk.rcv_wnd, sk.rcvbuf // 2) - len(sk.recv_buf))
-    return min(free >> sk.rcv_wscale, 65535)
+    ws = sk.rcv_wscale
+    return min((free + (1 << ws) - 1) >> ws, 65535)
 
 
 def transmit(sk: TcpSock, flags: int, seq: int, payload: bytes, now: float,
