@@ -9,21 +9,6 @@ from helpers import Harness
 from tuxtcp.wire.tcp import ACK, RST, SYN, TcpSegment
 
 
-def connect_silent(h: Harness, syn_retries: int | None = None, linear: int | None = None,
-                   syncnt: int | None = None) -> tuple[socket.socket, list[float], float]:
-    if syn_retries is not None:
-        h.ns.sysctl["net.ipv4.tcp_syn_retries"] = syn_retries
-    if linear is not None:
-        h.ns.sysctl["net.ipv4.tcp_syn_linear_timeouts"] = linear
-    s = h.socket()
-    if syncnt:
-        s.setsockopt(socket.IPPROTO_TCP, socket.TCP_SYNCNT, syncnt)
-    s.setblocking(False)
-    assert s.connect_ex(("198.18.0.99", 9)) == errno.EINPROGRESS
-    syns = [0.0] + [round(t, 6) for t, p in h.advance(400.0) if p.seg.flags == SYN]
-    return s, syns, 0.0
-
-
 @pytest.mark.parametrize("retries,linear,syncnt,times,fail_at", [
     (6, 4, None, [0, 1, 2, 3, 4, 5, 7, 11, 19, 35, 67], 131),
     (1, 4, None, [0, 1, 2], 3),
