@@ -19,7 +19,15 @@ from tuxtcp.simulate.report import summarize
 @pytest.mark.parametrize("scenario", ["burst", "slow-accept", "syn-flood"])
 def test_simulation_matches_kernel(netns_ok: None, scenario: str) -> None:
     spec = build_spec(scenario, None, VALIDATION[scenario])
-    kres = run_on_kernel(spec)
+    # A run where an agent started late (machine busy) is not a fair measurement: the harness
+    # raises rather than compare it; measure again (at most 3 times). Assertions are not retried.
+    for attempt in range(3):
+        try:
+            kres = run_on_kernel(spec)
+            break
+        except RuntimeError as exc:
+            if "late" not in str(exc) or attempt == 2:
+                raise
     kern = summarize(kres)
     # the simulation starts at the kernel run's jiffies phase (timer-wheel buckets line up)
     sim = summarize(run_scenario(dataclasses.replace(spec, uptime0=kres.uptime0)))
