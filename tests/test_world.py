@@ -219,3 +219,19 @@ def test_same_seed_same_bytes() -> None:
         w.run(5)
         return [p.to_bytes() for _, _, p in w.trace]
     assert run() == run()
+
+
+def test_ss_ltn_matches_iproute2_layout() -> None:
+    # linux-observed.md: listen(7) on 127.0.0.1:9100 with two children queued
+    w, srv, _ = pair()
+    ls = srv.socket()
+    ls.bind(("127.0.0.1", 9100))
+    ls.listen(7)
+    for _ in range(2):
+        srv.socket().connect(("127.0.0.1", 9100))
+    w.run(0.01)
+    lines = [ln.rstrip() for ln in srv.ss("-ltn").splitlines()]
+    assert lines == [
+        "State  Recv-Q Send-Q Local Address:Port Peer Address:PortProcess",
+        "LISTEN 2      7          127.0.0.1:9100      0.0.0.0:*",
+    ]

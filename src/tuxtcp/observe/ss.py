@@ -46,20 +46,24 @@ def _rows(ns: Namespace, listening_only: bool, all_states: bool, timers: bool,
 
 
 def render_ss(ns: Namespace, args: str, now: float) -> str:
+    """iproute2's column layout: each column as wide as its widest cell; addresses
+    right-aligned and ports left-aligned around the colon; "Process" right after the peer
+    port column (as `ss -ltn` prints "Peer Address:PortProcess")."""
     flags = set(args.replace("-", ""))
     listening_only = "l" in flags and "a" not in flags
     rows = _rows(ns, listening_only, "a" in flags, "o" in flags, now)
-    local_w = max([len(r[3]) for r in rows] + [18])
-    peer_w = max([len(r[4]) for r in rows] + [17])
-    head = (f"{'State':<10} {'Recv-Q':<6} {'Send-Q':<6} {'Local Address:Port':>{local_w}} "
-            f"{'Peer Address:Port':>{peer_w}} Process")
-    lines = [head]
-    for state, rq, sq, local, peer, tmr in rows:
-        line = f"{state:<10} {rq:<6} {sq:<6} {local:>{local_w}} {peer:>{peer_w}}"
-        if tmr:
-            line += f" {tmr}"
-        lines.append(line)
-    return "\n".join(lines) + "\n"
+    split = [(st, str(rq), str(sq), *loc.rsplit(":", 1), *peer.rsplit(":", 1), tmr)
+             for st, rq, sq, loc, peer, tmr in rows]
+    head = ("State", "Recv-Q", "Send-Q", "Local Address", "Port", "Peer Address", "Port")
+    w = [max([len(h)] + [len(r[i]) for r in split]) for i, h in enumerate(head)]
+
+    def line(c: tuple[str, ...], tail: str) -> str:
+        return (f"{c[0]:<{w[0]}} {c[1]:<{w[1]}} {c[2]:<{w[2]}} {c[3]:>{w[3]}}:{c[4]:<{w[4]}} "
+                f"{c[5]:>{w[5]}}:{c[6]:<{w[6]}}{tail}")
+
+    out = [line(head, "Process")]
+    out += [line(r[:7], (" " + r[7]) if r[7] else "") for r in split]
+    return "\n".join(out) + "\n"
 
 
 __all__ = ["LISTEN", "render_ss"]
