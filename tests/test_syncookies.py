@@ -221,3 +221,16 @@ def test_num_timeout_vs_num_retrans() -> None:
     assert line[6] == "00000001"  # retrnsmt = num_timeout
     # the pushed timer: now + timeout << num_timeout = 1.6 + 2 s
     assert int(line[5][3:], 16) == 200
+
+
+def test_cookie_known_value() -> None:
+    # Fixed keys 00..0f / 10..1f, client 198.18.0.2:40000 -> 198.18.0.1:8080, ISN 123456789,
+    # minute counter 29000000, MSS 1460 (index 3). The expected value was computed with the
+    # pure-Python reference SipHash (tuxtcp.siphash.siphash24_py) from the kernel's formula
+    # H0 + sseq + (count << 24) + ((H1(count) + mssind) & COOKIEMASK); the engine uses the C
+    # extension, so this pins both the formula and the hash.
+    cookie, mss = sc.cookie_v4_init_sequence(KEYS, 0xC6120002, 0xC6120001, 40000, 8080,
+                                             123456789, 1460, 29000000)
+    assert (cookie, mss) == (0xC17131CF, 1460)
+    assert sc.cookie_v4_check(KEYS, 0xC6120002, 0xC6120001, 40000, 8080, cookie + 1,
+                              123456790, 29000001) == 1460
