@@ -24,7 +24,7 @@ from .output import (
 )
 from .sock import TCP_RTO_MAX, TCP_TIMEOUT_INIT, TcpSock, TimeWaitSock
 from .states import ESTABLISHED, SYN_RECV, SYN_SENT
-from .stream import TxSeg
+from .stream import TxSeg, push, retransmit_handler
 
 if TYPE_CHECKING:
     from ..net.namespace import Namespace
@@ -157,9 +157,7 @@ def tcp_connect(ns: Namespace, sk: TcpSock, now: float) -> None:
     transmit(sk, SYN, sk.iss, b"", now)
     sk.rtx_queue.append(TxSeg(sk.iss, b"", SYN, now))
     ns.mib.tcp["ActiveOpens"] += 1
-    from .established import retransmit_timer
-
-    sk.rtx_timer = ns.arm(now, sk.rto, retransmit_timer, sk)
+    sk.rtx_timer = ns.arm(now, sk.rto, retransmit_handler(), sk)
 
 
 def model_timeout(boundary: int, rto_base: float) -> float:
@@ -172,8 +170,6 @@ def model_timeout(boundary: int, rto_base: float) -> float:
 
 def syn_retransmit_timer(sk: TcpSock, now: float) -> None:
     """tcp_retransmit_timer in SYN_SENT (and SYN_RECV of a simultaneous open)."""
-    from .established import retransmit_timer
-
     ns = sk.ns
     syn_retries = sk.syn_retries or ns.sysctl.get_int("net.ipv4.tcp_syn_retries")
     linear = ns.sysctl.get_int("net.ipv4.tcp_syn_linear_timeouts")
@@ -197,7 +193,7 @@ def syn_retransmit_timer(sk: TcpSock, now: float) -> None:
     sk.total_rto += 1
     if sk.state != SYN_SENT or sk.total_rto > linear:
         sk.rto = min(sk.rto * 2, TCP_RTO_MAX)  # exponential backoff after the linear phase
-    sk.rtx_timer = ns.arm(now, sk.rto, retransmit_timer, sk)
+    sk.rtx_timer = ns.arm(now, sk.rto, retransmit_handler(), sk)
 
 
 def synsent_process(sk: TcpSock, pkt: Packet, now: float) -> None:
@@ -267,8 +263,6 @@ def synsent_process(sk: TcpSock, pkt: Packet, now: float) -> None:
         sk.established_at = now
         set_state(sk, ESTABLISHED)  # tcp_finish_connect
         send_ack(sk, now)
-        from .stream import push
-
         push(sk, now)
         wake(sk)
         return

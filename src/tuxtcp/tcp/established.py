@@ -12,10 +12,11 @@ from typing import TYPE_CHECKING
 from ..wire.ipv4 import Packet
 from ..wire.seq import after, before
 from ..wire.tcp import ACK, FIN, RST, SYN
-from .lifecycle import clear_timers, fin_time, set_state, tcp_done, time_wait, wake
+from .active import syn_retransmit_timer
+from .lifecycle import clear_timers, destroy, fin_time, set_state, tcp_done, time_wait, wake
 from .minisocks import oow_rate_limited
-from .output import send_ack, send_active_reset
-from .sock import TCP_RTO_MAX, TCP_RTO_MIN, TCP_TIMEWAIT_LEN, TcpSock
+from .output import send_ack, send_active_reset, send_reset
+from .sock import TCP_RTO_MAX, TCP_TIMEWAIT_LEN, TcpSock
 from .states import (
     CLOSE,
     CLOSE_WAIT,
@@ -128,17 +129,6 @@ def _validate_incoming(sk: TcpSock, pkt: Packet, now: float) -> bool:
     return True
 
 
-def update_rtt(sk: TcpSock, rtt: float) -> None:
-    """tcp_rtt_estimator / tcp_set_rto (RFC 6298 with Linux's 200 ms floor)."""
-    if sk.srtt == 0.0:
-        sk.srtt = rtt
-        sk.rttvar = rtt / 2
-    else:
-        sk.rttvar = 0.75 * sk.rttvar + 0.25 * abs(sk.srtt - rtt)
-        sk.srtt = 0.875 * sk.srtt + 0.125 * rtt
-    sk.rto = min(max(sk.srtt + max(4 * sk.rttvar, TCP_RTO_MIN), TCP_RTO_MIN), TCP_RTO_MAX)
-
-
 def tcp_fin(sk: TcpSock, now: float) -> None:
     """tcp_fin: the peer's FIN arrived in sequence."""
     sk.rcv_nxt = (sk.rcv_nxt + 1) & M32
@@ -170,8 +160,6 @@ def rcv_state_process(sk: TcpSock, pkt: Packet, now: float) -> None:
     if sk.state == SYN_RECV:
         # simultaneous open: an acceptable ACK completes the handshake
         if seg.ack != sk.snd_nxt:
-            from .output import send_reset
-
             send_reset(ns, pkt, now)
             return
         sk.snd_una = seg.ack
@@ -197,8 +185,6 @@ def rcv_state_process(sk: TcpSock, pkt: Packet, now: float) -> None:
                 return
             if seg.payload and after(seg.end_seq, sk.rcv_nxt):
                 ns.mib.tcp_ext["TCPAbortOnData"] += 1
-                from .output import send_reset
-
                 send_reset(ns, pkt, now)
                 tcp_done(sk, now)
                 return
@@ -220,8 +206,6 @@ def rcv_state_process(sk: TcpSock, pkt: Packet, now: float) -> None:
             and after(seg.end_seq, sk.rcv_nxt)):
         # RFC 1122: data after our receive side is shut -> reset
         ns.mib.tcp_ext["TCPAbortOnData"] += 1
-        from .output import send_reset
-
         send_reset(ns, pkt, now)
         tcp_done(sk, now)
         return
@@ -291,8 +275,6 @@ def send_fin(sk: TcpSock, now: float) -> None:
 
 def retransmit_timer(sk: TcpSock, now: float) -> None:
     """tcp_retransmit_timer + tcp_write_timeout for synchronized states."""
-    from .active import syn_retransmit_timer
-
     sk.rtx_timer = None
     if sk.state == SYN_SENT or (sk.state == SYN_RECV and sk.parent is None):
         syn_retransmit_timer(sk, now)
@@ -336,15 +318,11 @@ def tcp_close(sk: TcpSock, now: float) -> None:
                 disconnect(child, now)
             for req in list(lq.syn_queue.values()):
                 reqsk_queue_drop(ns, req)
-        from .lifecycle import destroy
-
         destroy(sk)
         return
     unread = len(sk.recv_buf)
     sk.recv_buf.clear()
     if sk.state == CLOSE:
-        from .lifecycle import destroy
-
         destroy(sk)
         return
     if unread:
@@ -412,7 +390,5 @@ def disconnect(sk: TcpSock, now: float) -> None:
     set_state(sk, CLOSE)
     clear_timers(sk)
     if sk.orphan:
-        from .lifecycle import destroy
-
         destroy(sk)
 

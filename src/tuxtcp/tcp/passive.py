@@ -11,12 +11,13 @@ from ..wire.seq import after, between
 from ..wire.tcp import ACK, CWR, ECE, RST, SYN
 from . import syncookies as sc
 from .isn import secure_tcp_seq_and_ts_off
-from .lifecycle import hash_established, set_state, wake
+from .lifecycle import hash_established, new_sock, set_state, wake
 from .minisocks import in_window, oow_rate_limited
 from .output import (
     TCP_WSCALE_DEFAULT,
     advmss_for,
     initial_window,
+    send_ack,
     send_ack_reply,
     send_reset,
     send_synack,
@@ -24,6 +25,7 @@ from .output import (
 from .reqsk import RequestSock
 from .sock import TCP_RTO_MAX, TCP_TIMEOUT_INIT, TcpSock
 from .states import ESTABLISHED, LISTEN, SYN_RECV
+from .stream import data_queue
 
 if TYPE_CHECKING:
     from ..net.namespace import Namespace
@@ -338,8 +340,6 @@ def syn_recv_sock(ns: Namespace, lsk: TcpSock, req: RequestSock, pkt: Packet,
         ns.mib.tcp_ext["ListenOverflows"] += 1  # exit_overflow
         listendrop(ns)  # exit: tcp_listendrop
         return None
-    from .lifecycle import new_sock
-
     seg = pkt.seg
     child = new_sock(ns, lsk.uid)
     child.state = SYN_RECV
@@ -399,9 +399,6 @@ def reqsk_queue_add(lsk: TcpSock, child: TcpSock) -> None:
 
 def child_process(ns: Namespace, child: TcpSock, pkt: Packet, now: float) -> None:
     """tcp_child_process -> tcp_rcv_state_process(SYN_RECV): the ACK makes it ESTABLISHED."""
-    from .output import send_ack
-    from .stream import data_queue
-
     seg = pkt.seg
     child.snd_una = seg.ack
     child.snd_wnd = seg.window << child.snd_wscale

@@ -7,6 +7,14 @@ from collections.abc import Callable
 from typing import TYPE_CHECKING
 
 from ..timers import Timer
+from .constants import (
+    TCP_INIT_CWND,
+    TCP_MSS_DEFAULT,
+    TCP_RTO_MAX,
+    TCP_RTO_MIN,
+    TCP_TIMEOUT_INIT,
+    TCP_TIMEWAIT_LEN,
+)
 from .reqsk import RequestSock
 from .states import CLOSE, TIME_WAIT, TcpState
 from .stream import TxSeg
@@ -14,12 +22,8 @@ from .stream import TxSeg
 if TYPE_CHECKING:
     from ..net.namespace import Namespace
 
-TCP_TIMEOUT_INIT = 1.0
-TCP_RTO_MIN = 0.2
-TCP_RTO_MAX = 120.0
-TCP_TIMEWAIT_LEN = 60.0
-TCP_MSS_DEFAULT = 536
-TCP_INIT_CWND = 10
+__all__ = ["TCP_INIT_CWND", "TCP_MSS_DEFAULT", "TCP_RTO_MAX", "TCP_RTO_MIN", "TCP_TIMEOUT_INIT",
+           "TCP_TIMEWAIT_LEN", "ListenQueue", "TcpSock", "TimeWaitSock"]
 
 
 class ListenQueue:

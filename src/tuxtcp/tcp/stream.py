@@ -10,11 +10,14 @@ sent at once (no delayed ACK).
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from typing import TYPE_CHECKING
 
 from ..wire.seq import after, before
 from ..wire.tcp import ACK, FIN, PSH, SYN
-from .output import transmit
+from .constants import TCP_RTO_MAX, TCP_RTO_MIN
+from .output import send_ack, transmit
+from .states import CLOSE, CLOSE_WAIT, CLOSING, ESTABLISHED, FIN_WAIT1, LAST_ACK
 
 if TYPE_CHECKING:
     from ..wire.tcp import TcpSegment
@@ -75,18 +78,39 @@ def _unlink(sk: TcpSock, ts: TxSeg) -> None:
 
 
 def arm_rto(sk: TcpSock, now: float) -> None:
-    from .established import retransmit_timer
-
+    """inet_csk_reset_xmit_timer(ICSK_TIME_RETRANS, rto)."""
     if sk.rtx_timer is not None:
         sk.rtx_timer.cancel()
-    sk.rtx_timer = sk.ns.arm(now, sk.rto, retransmit_timer, sk)
+    sk.rtx_timer = sk.ns.arm(now, sk.rto, retransmit_handler(), sk)
+
+
+_RETRANSMIT_TIMER: Callable[[TcpSock, float], None] | None = None
+
+
+def retransmit_handler() -> Callable[[TcpSock, float], None]:
+    """established.retransmit_timer, bound on first use (established imports this module)."""
+    global _RETRANSMIT_TIMER
+    if _RETRANSMIT_TIMER is None:
+        from .established import retransmit_timer
+
+        _RETRANSMIT_TIMER = retransmit_timer
+    return _RETRANSMIT_TIMER
+
+
+def update_rtt(sk: TcpSock, rtt: float) -> None:
+    """tcp_rtt_estimator / tcp_set_rto (RFC 6298 with Linux's 200 ms floor)."""
+    if sk.srtt == 0.0:
+        sk.srtt = rtt
+        sk.rttvar = rtt / 2
+    else:
+        sk.rttvar = 0.75 * sk.rttvar + 0.25 * abs(sk.srtt - rtt)
+        sk.srtt = 0.875 * sk.srtt + 0.125 * rtt
+    sk.rto = min(max(sk.srtt + max(4 * sk.rttvar, TCP_RTO_MIN), TCP_RTO_MIN), TCP_RTO_MAX)
 
 
 def push(sk: TcpSock, now: float) -> None:
     """tcp_xmit_retransmit_queue, then tcp_write_xmit: lost segments first, then new data, as
     far as cwnd and the peer's window allow."""
-    from .states import CLOSE_WAIT, CLOSING, ESTABLISHED, FIN_WAIT1, LAST_ACK
-
     if sk.state not in (ESTABLISHED, CLOSE_WAIT, FIN_WAIT1, CLOSING, LAST_ACK):
         return
     mib = sk.ns.mib
@@ -151,8 +175,6 @@ def _probe_interval(sk: TcpSock) -> float:
 def probe_timer(sk: TcpSock, now: float) -> None:
     """tcp_probe_timer + tcp_write_wakeup: if the window opened, send; else a window probe
     (an ACK with an old sequence number, tcp_xmit_probe_skb) and back off."""
-    from .states import CLOSE
-
     sk.probe_timer = None
     if sk.state == CLOSE or not sk.send_buf or sk.rtx_queue:
         sk.probes_out = 0
@@ -245,9 +267,6 @@ def _cong_avoid(sk: TcpSock, acked: int) -> None:
 
 def on_ack(sk: TcpSock, seg: TcpSegment, now: float) -> bool:
     """tcp_ack. False for an ACK of something never sent (answered with an ACK, dropped)."""
-    from .established import update_rtt
-    from .output import send_ack
-
     ack = seg.ack
     if after(ack, sk.snd_nxt):
         send_ack(sk, now)
@@ -401,8 +420,6 @@ def event_data_recv(sk: TcpSock, seg_len: int) -> None:
 def ack_snd_check(sk: TcpSock, now: float) -> None:
     """__tcp_ack_snd_check: ACK at once in quickack mode or when more than one full segment is
     unacknowledged; otherwise arm the delayed-ACK timer (ato, 40 ms at first)."""
-    from .output import send_ack
-
     unacked = (sk.rcv_nxt - sk.rcv_wup) & M32
     if sk.quick or unacked > max(sk.rcv_mss, 1):
         send_ack(sk, now)
@@ -413,9 +430,6 @@ def ack_snd_check(sk: TcpSock, now: float) -> None:
 
 def delack_timer(sk: TcpSock, now: float) -> None:
     """tcp_delack_timer_handler: send the ACK we held back (DelayedACKs)."""
-    from .output import send_ack
-    from .states import CLOSE
-
     sk.delack_timer = None
     if sk.state == CLOSE or sk.rcv_nxt == sk.rcv_wup:
         return
