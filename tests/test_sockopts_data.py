@@ -2,9 +2,9 @@
 
 import socket
 
-import tuxtcp
 from helpers import Harness
 from test_close import PEER_ISN, established, peer
+from test_world import pair
 from tuxtcp.wire.tcp import ACK, PSH
 
 
@@ -87,10 +87,7 @@ def test_congestion_control_name_and_buffers() -> None:
 
 
 def test_makefile_text_roundtrip() -> None:
-    w = tuxtcp.World(seed=4)
-    srv = w.host("srv", "198.18.0.1")
-    cli = w.host("cli", "198.18.0.2")
-    w.link(srv, cli, delay=0.002)
+    w, srv, cli = pair(seed=4, delay=0.002)
     ls = srv.socket()
     ls.bind(("0.0.0.0", 80))
     ls.listen(1)

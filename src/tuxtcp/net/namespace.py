@@ -19,7 +19,6 @@ from .sysctl import HZ, Sysctls
 
 # 64-bit INITIAL_JIFFIES: (unsigned long)(unsigned int)(-300*HZ)
 INITIAL_JIFFIES = (-300 * HZ) & 0xFFFFFFFF
-LOOPBACK_NET = ip_to_int("127.0.0.0")
 
 
 def is_loopback(addr: int) -> bool:
@@ -55,7 +54,6 @@ class Namespace:
         self.next_inode = 10000 + self.rng.randrange(10000)
         self.tw_count = 0
         self.tcp_metrics: dict[int, float] = {}  # destination -> RTT (tcp_peer_is_proven)
-        self.now = 0.0
         self.on_output: Callable[[], None] | None = None
 
     # -- clocks ----------------------------------------------------------------------------
@@ -128,7 +126,6 @@ class Namespace:
 
     def deliver(self, pkt: Packet, now: float) -> None:
         """A parsed IPv4 datagram arrives (ip_rcv -> ip_local_deliver -> tcp_v4_rcv)."""
-        self.now = now
         ip = self.mib.ip
         ip["InReceives"] += 1
         if not self.is_local(pkt.dst):
@@ -157,7 +154,6 @@ class Namespace:
             g[group][name] += 1
 
     def run_timers(self, now: float) -> int:
-        self.now = now
         return self.timers.run(now)
 
     def next_deadline(self) -> float | None:

@@ -92,7 +92,6 @@ class ScenarioResult:
     peak_proc: str
     dmesg: str
     flood_sent: int
-    wall_events: int
     uptime0: float | None = None
 
 
@@ -253,7 +252,6 @@ class ScenarioRun:
             peak_ss=self.peak[2], peak_time=self.peak[1], peak_proc=self.peak[3],
             dmesg=self.server.dmesg(),
             flood_sent=self.flood.sent if self.flood else 0,
-            wall_events=self.world.packets_delivered,
             uptime0=self.server.ns.uptime0)
 
 

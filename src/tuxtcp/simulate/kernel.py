@@ -141,7 +141,7 @@ def run_on_kernel(spec: ScenarioSpec) -> ScenarioResult:
     return ScenarioResult(spec=spec, clients=clients, samples=samples,
                           server_counters=srv_c, client_counters=cli_c, peak_ss=peak_ss,
                           peak_time=peak[0], peak_proc="", dmesg="",
-                          flood_sent=outs.get("flood", {}).get("sent", 0), wall_events=0,
+                          flood_sent=outs.get("flood", {}).get("sent", 0),
                           uptime0=uptime_for(outs["client"]["t0_ns"], ref))
 
 

@@ -13,7 +13,7 @@ from ..wire.ipv4 import Packet
 from ..wire.seq import after, before
 from ..wire.tcp import ACK, RST, SYN
 from .isn import secure_ipv4_port_ephemeral, secure_tcp_seq_and_ts_off
-from .lifecycle import hash_established, set_state, tcp_done, tw_kill, wake
+from .lifecycle import hash_established, set_state, tcp_done, tw_kill
 from .output import (
     TCP_WSCALE_DEFAULT,
     advmss_for,
@@ -24,7 +24,7 @@ from .output import (
 )
 from .sock import TCP_RTO_MAX, TCP_TIMEOUT_INIT, TcpSock, TimeWaitSock
 from .states import ESTABLISHED, SYN_RECV, SYN_SENT
-from .stream import TxSeg, push, retransmit_handler
+from .stream import TxSeg, push, retransmit_handler, update_rtt
 
 if TYPE_CHECKING:
     from ..net.namespace import Namespace
@@ -253,18 +253,13 @@ def synsent_process(sk: TcpSock, pkt: Packet, now: float) -> None:
             sk.rtx_timer.cancel()
             sk.rtx_timer = None
         if not sk.retransmits:
-            rtt = now - sk.syn_sent_at
-            sk.srtt = rtt
-            sk.rttvar = rtt / 2
-            sk.rto = max(0.2, rtt + max(2 * rtt, 0.2))
+            update_rtt(sk, now - sk.syn_sent_at)  # Karn: only an unretransmitted SYN
         else:
             sk.rto = TCP_TIMEOUT_INIT
         sk.retransmits = 0
-        sk.established_at = now
-        set_state(sk, ESTABLISHED)  # tcp_finish_connect
+        set_state(sk, ESTABLISHED)  # tcp_finish_connect (set_state wakes the owner)
         send_ack(sk, now)
         push(sk, now)
-        wake(sk)
         return
     if seg.flags & RST:
         return

@@ -144,8 +144,7 @@ def tcp_fin(sk: TcpSock, now: float) -> None:
         send_ack(sk, now)
         time_wait(sk, TIME_WAIT, 0.0, now)
         return
-    send_ack(sk, now)
-    wake(sk)
+    send_ack(sk, now)  # the caller (rcv_state_process) wakes the owner
 
 
 def rcv_state_process(sk: TcpSock, pkt: Packet, now: float) -> None:

@@ -25,7 +25,7 @@ from .output import (
 from .reqsk import RequestSock
 from .sock import TCP_RTO_MAX, TCP_TIMEOUT_INIT, TcpSock
 from .states import ESTABLISHED, LISTEN, SYN_RECV
-from .stream import data_queue
+from .stream import data_queue, update_rtt
 
 if TYPE_CHECKING:
     from ..net.namespace import Namespace
@@ -375,16 +375,12 @@ def syn_recv_sock(ns: Namespace, lsk: TcpSock, req: RequestSock, pkt: Packet,
     child.mss_cache = min(req.mss, child.advmss) - (12 if req.tstamp_ok else 0)
     child.rcv_wnd = req.rcv_wnd
     child.created = req.born
-    child.num_timeout_at_open = req.num_timeout
     child.num_retrans_total = req.num_retrans
     child.ip_id = ns.rng.getrandbits(16)
     if req.num_timeout:
         child.total_rto = req.num_timeout
     if req.num_timeout == 0 and req.num_retrans == 0 and req.syn_at:
-        rtt = now - req.syn_at  # tcp_synack_rtt_meas: a clean sample only
-        child.srtt = rtt
-        child.rttvar = rtt / 2
-        child.rto = max(0.2, rtt + max(4 * child.rttvar, 0.2))
+        update_rtt(child, now - req.syn_at)  # tcp_synack_rtt_meas: a clean sample only
     else:
         child.rto = 1.0
     ns.mib.tcp["PassiveOpens"] += 1
@@ -403,14 +399,13 @@ def child_process(ns: Namespace, child: TcpSock, pkt: Packet, now: float) -> Non
     child.snd_una = seg.ack
     child.snd_wnd = seg.window << child.snd_wscale
     child.snd_wl1 = seg.seq
-    child.established_at = now
-    set_state(child, ESTABLISHED)
+    set_state(child, ESTABLISHED)  # wakes the child and its listener
     if seg.payload:
         data_queue(child, seg)
         send_ack(child, now)
+        wake(child)
     else:
         ns.mib.tcp_ext["TCPPureAcks"] += 1
-    wake(child)
 
 
 def cookie_check(ns: Namespace, lsk: TcpSock, pkt: Packet, now: float) -> TcpSock | object | None:

@@ -58,8 +58,8 @@ class TcpSock:
         "mss_cache", "advmss", "rto", "srtt", "rttvar", "retransmits", "total_rto",
         "retrans_stamp", "rtx_timer", "tw_timer", "sk_err", "sk_err_soft", "recv_buf",
         "send_buf", "rtx_queue", "fin_queued", "fin_acked", "rcv_shutdown", "snd_shutdown",
-        "orphan", "ip_id", "cwnd", "ssthresh", "created", "syn_sent_at", "established_at",
-        "last_oow_ack", "num_retrans_total", "dead", "num_timeout_at_open", "keepalive",
+        "orphan", "ip_id", "cwnd", "ssthresh", "created", "syn_sent_at",
+        "last_oow_ack", "num_retrans_total", "dead", "keepalive",
         "on_wakeup", "dupacks", "in_recovery", "in_loss", "recover", "cwnd_cnt", "ooo",
         "ooo_recent", "reno_sacked", "high_sacked", "lost_out", "fin_sent", "rcv_adv",
         "probe_timer", "probes_out", "quick", "ato", "delack_timer", "rcv_mss", "nodelay",
@@ -137,11 +137,9 @@ class TcpSock:
         self.ssthresh = 0x7FFFFFFF
         self.created = 0.0
         self.syn_sent_at = 0.0
-        self.established_at = 0.0
         self.last_oow_ack = -1e18
         self.num_retrans_total = 0
         self.dead = False
-        self.num_timeout_at_open = 0
         self.keepalive = False
         self.on_wakeup: Callable[[], None] | None = None  # the driver's readiness hook
         self.dupacks = 0
