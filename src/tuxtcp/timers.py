@@ -1,7 +1,13 @@
-"""Timers as deadlines: a heap with lazy cancellation (no threads, no clock reads).
+"""Timers as deadlines (no threads, no clock reads).
 
-Owners keep the Timer they armed and cancel it by `timer.cancel()`; the heap drops dead entries
-when they surface. The driver asks `next_deadline()` and calls `run(now)` at that time.
+Owners keep the Timer they armed and cancel it by `timer.cancel()`. The driver asks
+`next_deadline()` and calls `run(now)` at that time.
+
+Timers with the same deadline share a bucket, fired first-armed first. Under the kernel's timer
+wheel (Namespace.fire_time) deadlines are quantised to wheel buckets, so thousands of timers
+share a handful of deadlines (all TIME_WAIT timers armed in the same 2 s fall in one level-3
+bucket) and the heap holds distinct deadlines only. Each bucket counts its live timers, so a
+bucket whose timers were all cancelled never causes a wakeup.
 """
 
 from __future__ import annotations
@@ -11,17 +17,30 @@ from collections.abc import Callable
 from typing import Any
 
 
-class Timer:
-    __slots__ = ("when", "fn", "arg", "alive")
+class _Bucket:
+    __slots__ = ("when", "timers", "live")
 
-    def __init__(self, when: float, fn: Callable[[Any, float], None], arg: Any) -> None:
+    def __init__(self, when: float) -> None:
+        self.when = when
+        self.timers: list[Timer] = []
+        self.live = 0
+
+
+class Timer:
+    __slots__ = ("when", "fn", "arg", "alive", "_bucket")
+
+    def __init__(self, when: float, fn: Callable[[Any, float], None], arg: Any,
+                 bucket: _Bucket) -> None:
         self.when = when
         self.fn = fn
         self.arg = arg
         self.alive = True
+        self._bucket = bucket
 
     def cancel(self) -> None:
-        self.alive = False
+        if self.alive:
+            self.alive = False
+            self._bucket.live -= 1
 
     def __repr__(self) -> str:
         return f"Timer(at {self.when:.6f}, {getattr(self.fn, '__name__', self.fn)})"
@@ -29,32 +48,47 @@ class Timer:
 
 class Deadlines:
     def __init__(self) -> None:
-        self._heap: list[tuple[float, int, Timer]] = []
-        self._seq = 0
+        self._buckets: dict[float, _Bucket] = {}
+        self._keys: list[float] = []  # heap of the buckets' deadlines
 
     def arm(self, when: float, fn: Callable[[Any, float], None], arg: Any = None) -> Timer:
-        t = Timer(when, fn, arg)
-        self._seq += 1
-        heapq.heappush(self._heap, (when, self._seq, t))
+        b = self._buckets.get(when)
+        if b is None:
+            b = self._buckets[when] = _Bucket(when)
+            heapq.heappush(self._keys, when)
+        t = Timer(when, fn, arg, b)
+        b.timers.append(t)
+        b.live += 1
         return t
 
     def next_deadline(self) -> float | None:
-        h = self._heap
-        while h and not h[0][2].alive:
-            heapq.heappop(h)
-        return h[0][0] if h else None
+        keys = self._keys
+        buckets = self._buckets
+        while keys:
+            when = keys[0]
+            if buckets[when].live:
+                return when
+            heapq.heappop(keys)  # every timer in it was cancelled
+            buckets.pop(when).timers.clear()  # (timers point at their bucket: no cycle left)
+        return None
 
     def run(self, now: float) -> int:
-        """Fire every live timer due at or before `now`, in deadline order. Returns the count."""
-        h = self._heap
+        """Fire every live timer due at or before `now`, in deadline order (first armed first
+        within a deadline). Returns the count. A timer armed while firing for a deadline that
+        is already due gets a new bucket and fires in this call too."""
+        keys = self._keys
+        buckets = self._buckets
         fired = 0
-        while h and h[0][0] <= now:
-            _, _, t = heapq.heappop(h)
-            if t.alive:
-                t.alive = False
-                t.fn(t.arg, t.when)
-                fired += 1
+        while keys and keys[0] <= now:
+            b = buckets.pop(heapq.heappop(keys))
+            for t in b.timers:
+                if t.alive:
+                    t.alive = False
+                    b.live -= 1
+                    t.fn(t.arg, t.when)
+                    fired += 1
+            b.timers.clear()
         return fired
 
     def __len__(self) -> int:
-        return sum(1 for _, _, t in self._heap if t.alive)
+        return sum(b.live for b in self._buckets.values())

@@ -84,7 +84,9 @@ def tw_line(i: int, tw: TimeWaitSock, now: float) -> str:
             f"{0:5d} {0:8d} 0 3 {_ptr(tw, 'tw')}")
 
 
-def render_net_tcp(ns: Namespace, now: float) -> str:
+def render_net_tcp(ns: Namespace, now: float, max_entries: int | None = None) -> str:
+    """/proc/net/tcp: listeners, then the established hash (requests, sockets, TIME_WAIT).
+    `max_entries` stops early, like `head`: the kernel prints in this same order."""
     out = [_pad(HEADER)]
     i = 0
     listeners = [s for lst in ns.lhash.values() for s in lst]
@@ -93,6 +95,8 @@ def render_net_tcp(ns: Namespace, now: float) -> str:
         out.append(_pad(sock_line(i, sk, now)))
         i += 1
     for obj in ns.ehash.values():
+        if max_entries is not None and i >= max_entries:
+            break
         if isinstance(obj, TcpSock):
             line = sock_line(i, obj, now)
         elif isinstance(obj, RequestSock):
@@ -106,12 +110,12 @@ def render_net_tcp(ns: Namespace, now: float) -> str:
     return "".join(out)
 
 
-def render_proc(ns: Namespace, path: str, now: float) -> str:
+def render_proc(ns: Namespace, path: str, now: float, max_entries: int | None = None) -> str:
     p = path.strip("/")
     if p.startswith("proc/"):
         p = p[5:]
     if p == "net/tcp":
-        return render_net_tcp(ns, now)
+        return render_net_tcp(ns, now, max_entries)
     if p == "net/netstat":
         return ns.mib.render_two_line(NETSTAT_GROUPS)
     if p == "net/snmp":

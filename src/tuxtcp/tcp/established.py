@@ -7,7 +7,7 @@ stream.py; this module decides what each state does with a segment.
 from __future__ import annotations
 
 import errno
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Final
 
 from ..wire.ipv4 import Packet
 from ..wire.seq import after, before
@@ -32,8 +32,8 @@ from .states import (
 )
 from .stream import (
     ack_snd_check,
-    arm_rto,
     data_queue,
+    ensure_rto,
     enter_loss,
     event_data_recv,
     on_ack,
@@ -44,7 +44,7 @@ from .stream import (
 if TYPE_CHECKING:
     pass
 
-M32 = 0xFFFFFFFF
+M32: Final = 0xFFFFFFFF
 
 
 # --- receive ---------------------------------------------------------------------------------
@@ -294,8 +294,7 @@ def retransmit_timer(sk: TcpSock, now: float) -> None:
     sk.retransmits += 1
     sk.rto = min(sk.rto * 2, TCP_RTO_MAX)
     push(sk, now)  # cwnd 1: the head goes again
-    if sk.rtx_timer is None or not sk.rtx_timer.alive:
-        arm_rto(sk, now)
+    ensure_rto(sk, now)
 
 
 # --- close -------------------------------------------------------------------------------------
@@ -306,6 +305,7 @@ def tcp_close(sk: TcpSock, now: float) -> None:
     ns = sk.ns
     sk.rcv_shutdown = True
     sk.orphan = True
+    sk.on_wakeup = None  # sock_orphan: nobody is left to wake (and no sk <-> owner cycle)
     if sk.state == LISTEN:
         set_state(sk, CLOSE)
         lq = sk.lq

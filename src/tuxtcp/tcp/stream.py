@@ -11,7 +11,7 @@ sent at once (no delayed ACK).
 from __future__ import annotations
 
 from collections.abc import Callable
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Final
 
 from ..wire.seq import after, before
 from ..wire.tcp import ACK, FIN, PSH, SYN
@@ -23,9 +23,9 @@ if TYPE_CHECKING:
     from ..wire.tcp import TcpSegment
     from .sock import TcpSock
 
-M32 = 0xFFFFFFFF
-SNDBUF_DEFAULT = 16384 * 64
-CONGESTION_CONTROL = "reno"
+M32: Final = 0xFFFFFFFF
+SNDBUF_DEFAULT: Final = 16384 * 64
+CONGESTION_CONTROL: Final = "reno"
 
 
 class TxSeg:
@@ -82,6 +82,12 @@ def arm_rto(sk: TcpSock, now: float) -> None:
     if sk.rtx_timer is not None:
         sk.rtx_timer.cancel()
     sk.rtx_timer = sk.ns.arm(now, sk.rto, retransmit_handler(), sk)
+
+
+def ensure_rto(sk: TcpSock, now: float) -> None:
+    """Arm the retransmission timer unless it is already pending."""
+    if sk.rtx_timer is None or not sk.rtx_timer.alive:
+        arm_rto(sk, now)
 
 
 _RETRANSMIT_TIMER: Callable[[TcpSock, float], None] | None = None
@@ -370,8 +376,8 @@ def send(sk: TcpSock, data: bytes, now: float) -> int:
     return n
 
 
-TCP_WMEM_MAX = 4 * 1024 * 1024  # tcp_wmem[2]
-TCP_RMEM_MAX = 6 * 1024 * 1024  # tcp_rmem[2]
+TCP_WMEM_MAX: Final = 4 * 1024 * 1024  # tcp_wmem[2]
+TCP_RMEM_MAX: Final = 6 * 1024 * 1024  # tcp_rmem[2]
 
 
 def _sndbuf(sk: TcpSock) -> int:
@@ -403,8 +409,8 @@ def rcv_space_adjust(sk: TcpSock, now: float) -> None:
     sk.space_time = now
 
 
-TCP_ATO_MIN = 0.04  # HZ/25
-TCP_MAX_QUICKACKS = 16
+TCP_ATO_MIN: Final = 0.04  # HZ/25
+TCP_MAX_QUICKACKS: Final = 16
 
 
 def event_data_recv(sk: TcpSock, seg_len: int) -> None:
