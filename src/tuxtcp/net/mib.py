@@ -7,6 +7,7 @@ accepts "TcpExt.ListenDrops" or, where a name is unique across groups, just "Lis
 from __future__ import annotations
 
 from collections.abc import Iterator, Mapping
+from typing import Final
 
 from .mib_names import FIXED_VALUES, GROUPS
 
@@ -19,10 +20,13 @@ def _owner_index() -> dict[str, list[str]]:
     return idx
 
 
-_OWNERS = _owner_index()
+_OWNERS: Final = _owner_index()
 
 
-class Mib(Mapping[str, int]):
+class Mib:
+    """A read-only mapping (registered as collections.abc.Mapping) of every counter; a plain
+    class rather than a Mapping subclass so the compiled engine reads `mib.tcp` natively."""
+
     def __init__(self) -> None:
         self.groups: dict[str, dict[str, int]] = {
             g: {n: FIXED_VALUES.get((g, n), 0) for n in names} for g, names in GROUPS.items()
@@ -58,6 +62,28 @@ class Mib(Mapping[str, int]):
     def __len__(self) -> int:
         return sum(len(v) for v in self.groups.values())
 
+    def __contains__(self, key: object) -> bool:
+        try:
+            self._resolve(key)  # type: ignore[arg-type]
+        except (KeyError, TypeError, AttributeError):
+            return False
+        return True
+
+    def get(self, key: str, default: int | None = None) -> int | None:
+        try:
+            return self[key]
+        except KeyError:
+            return default
+
+    def keys(self) -> list[str]:
+        return list(self)
+
+    def values(self) -> list[int]:
+        return [v for names in self.groups.values() for v in names.values()]
+
+    def items(self) -> list[tuple[str, int]]:
+        return list(self.snapshot().items())
+
     def snapshot(self) -> dict[str, int]:
         return {f"{g}.{n}": v for g, names in self.groups.items() for n, v in names.items()}
 
@@ -74,3 +100,6 @@ class Mib(Mapping[str, int]):
             out.append(f"{g}: " + " ".join(vals))
             out.append(f"{g}: " + " ".join(str(v) for v in vals.values()))
         return "\n".join(out) + "\n"
+
+
+Mapping.register(Mib)

@@ -8,21 +8,18 @@ from __future__ import annotations
 
 import random
 from collections.abc import Callable
-from typing import Any
+from typing import Any, Final
 
+from ..tcp.input import tcp_v4_rcv
 from ..timers import Deadlines, Timer
 from ..wire.errors import ParseError
-from ..wire.ipv4 import Packet, int_to_ip, ip_to_int, parse_packet
+from ..wire.ipv4 import Packet, int_to_ip, ip_to_int, is_loopback, parse_packet
 from .mib import Mib
 from .ports import PortTable
 from .sysctl import HZ, Sysctls
 
 # 64-bit INITIAL_JIFFIES: (unsigned long)(unsigned int)(-300*HZ)
-INITIAL_JIFFIES = (-300 * HZ) & 0xFFFFFFFF
-
-
-def is_loopback(addr: int) -> bool:
-    return (addr >> 24) == 127
+INITIAL_JIFFIES: Final = (-300 * HZ) & 0xFFFFFFFF
 
 
 class Namespace:
@@ -133,7 +130,7 @@ class Namespace:
             return
         ip["InDelivers"] += 1
         self.mib.tcp["InSegs"] += 1
-        _tcp_v4_rcv(self, pkt, now)
+        tcp_v4_rcv(self, pkt, now)
 
     def receive_bytes(self, data: bytes, now: float) -> None:
         """Raw IPv4 bytes from a real wire: the checked parse, then deliver()."""
@@ -167,12 +164,3 @@ class Namespace:
 
     def __repr__(self) -> str:
         return f"Namespace({self.name}, {', '.join(int_to_ip(a) for a in sorted(self.addresses))})"
-
-
-def _tcp_v4_rcv(ns: Namespace, pkt: Packet, now: float) -> None:
-    """Bound to tcp.input.tcp_v4_rcv on first use (the tcp package imports this module)."""
-    global _tcp_v4_rcv
-    from ..tcp.input import tcp_v4_rcv
-
-    _tcp_v4_rcv = tcp_v4_rcv
-    tcp_v4_rcv(ns, pkt, now)

@@ -13,10 +13,11 @@ import errno
 import os
 from collections.abc import Callable, Iterator, MutableMapping
 from dataclasses import dataclass
+from typing import Final
 
-INT_MAX = 2**31 - 1
-INT_MIN = -(2**31)
-HZ = 250
+INT_MAX: Final = 2**31 - 1
+INT_MIN: Final = -(2**31)
+HZ: Final = 250
 
 Value = int | tuple[int, int]
 
@@ -68,8 +69,10 @@ def _einval(name: str, value: object) -> OSError:
     return OSError(errno.EINVAL, f"{os.strerror(errno.EINVAL)}: {name}={value!r}")
 
 
-class Sysctls(MutableMapping[str, Value]):
-    """The /proc/sys view of one namespace. Unknown names raise KeyError (ENOENT in /proc)."""
+class Sysctls:
+    """The /proc/sys view of one namespace. Unknown names raise KeyError (ENOENT in /proc).
+    A mutable mapping (registered as collections.abc.MutableMapping); a plain class so the
+    compiled engine reads it natively."""
 
     def __init__(self) -> None:
         self._values: dict[str, Value] = {s.name: s.default for s in _SPECS}
@@ -100,6 +103,25 @@ class Sysctls(MutableMapping[str, Value]):
 
     def __len__(self) -> int:
         return len(self._values)
+
+    def __contains__(self, name: object) -> bool:
+        return name in self._values
+
+    def get(self, name: str, default: Value | None = None) -> Value | None:
+        return self._values.get(name, default)
+
+    def keys(self) -> list[str]:
+        return list(self._values)
+
+    def values(self) -> list[Value]:
+        return list(self._values.values())
+
+    def items(self) -> list[tuple[str, Value]]:
+        return list(self._values.items())
+
+    def update(self, other: dict[str, object] | None = None, **kw: object) -> None:
+        for k, v in {**(other or {}), **kw}.items():
+            self[k] = v
 
     def watch(self, fn: Callable[[str, Value], None]) -> None:
         self._watchers.append(fn)
@@ -149,3 +171,6 @@ class Sysctls(MutableMapping[str, Value]):
         """The text `cat /proc/sys/...` prints."""
         v = self._values[name]
         return f"{v[0]}\t{v[1]}" if isinstance(v, tuple) else str(v)
+
+
+MutableMapping.register(Sysctls)

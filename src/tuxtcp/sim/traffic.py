@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import random
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Final
 
 from ..wire.ipv4 import Packet, ip_to_int
 from ..wire.tcp import SYN, TcpSegment
@@ -11,7 +11,7 @@ from ..wire.tcp import SYN, TcpSegment
 if TYPE_CHECKING:
     from .world import World
 
-FLOOD_NET = ip_to_int("198.19.128.0")  # spoofed sources: 198.19.128.0/17, owned by nobody
+FLOOD_NET: Final = ip_to_int("198.19.128.0")  # spoofed sources: 198.19.128.0/17, owned by nobody
 
 
 class SynFlood:

@@ -9,7 +9,7 @@ from __future__ import annotations
 import heapq
 import socket as _pysocket
 from collections.abc import Callable, Iterable
-from typing import Any
+from typing import Any, Final
 
 from ..link.memory import Link, LinkParams
 from ..net.namespace import Namespace
@@ -17,7 +17,11 @@ from ..socket.api import Socket
 from ..wire.ipv4 import Packet, int_to_ip, ip_to_int
 from ..wire.pcap import PcapTap
 
-_DELIVER, _TIMER, _CALL = 0, 1, 2
+# event kinds; an event is (when, seq, kind, host, obj): DELIVER obj=packet to host, TIMER
+# host's timers are due, CALL obj=fn(now)
+_DELIVER: Final = 0
+_TIMER: Final = 1
+_CALL: Final = 2
 
 
 class Host:
@@ -31,6 +35,7 @@ class Host:
         self.sysctl = self.ns.sysctl
         self.counters = self.ns.mib
         self._wake_at: float | None = None
+        self._links_to: dict[Host, Link] = {}  # the link towards each neighbour
 
     @property
     def address(self) -> str:
@@ -40,10 +45,11 @@ class Host:
                proto: int = 0, uid: int = 0) -> Socket:
         return Socket(self.ns, self.world, family, type, proto, uid)
 
-    def proc(self, path: str) -> str:
+    def proc(self, path: str, max_entries: int | None = None) -> str:
+        """The text of /proc/<path>; for net/tcp, `max_entries` keeps the first entries only."""
         from ..observe.proc import render_proc
 
-        return render_proc(self.ns, path, self.world.clock)
+        return render_proc(self.ns, path, self.world.clock, max_entries)
 
     def ss(self, args: str = "-tan") -> str:
         from ..observe.ss import render_ss
@@ -71,7 +77,7 @@ class World:
         self.hosts: dict[str, Host] = {}
         self._owner: dict[int, Host] = {}
         self._links: dict[tuple[str, str], Link] = {}
-        self._heap: list[tuple[float, int, int, Any]] = []
+        self._heap: list[tuple[float, int, int, Host | None, Any]] = []
         self._seq = 0
         self._next_fd = 3
         self.taps: list[PcapTap] = []
@@ -98,6 +104,8 @@ class World:
         link = Link(a.name, b.name, params, seed=self.seed)
         self._links[(a.name, b.name)] = link
         self._links[(b.name, a.name)] = link
+        a._links_to[b] = link
+        b._links_to[a] = link
         return link
 
     def selector(self) -> Any:
@@ -136,13 +144,13 @@ class World:
         return self.run_until(ready, deadline)
 
     # -- event loop ----------------------------------------------------------------------------
-    def _push(self, when: float, kind: int, payload: Any) -> None:
+    def _push(self, when: float, kind: int, host: Host | None, obj: Any) -> None:
         self._seq += 1
-        heapq.heappush(self._heap, (when, self._seq, kind, payload))
+        heapq.heappush(self._heap, (when, self._seq, kind, host, obj))
 
     def call_at(self, when: float, fn: Callable[[float], None]) -> None:
         """Run fn(now) at virtual time `when` (traffic generators, scripted actions)."""
-        self._push(when, _CALL, fn)
+        self._push(when, _CALL, None, fn)
 
     def inject(self, pkt: Packet, when: float | None = None) -> None:
         """Put a packet on the wire towards its destination (spoofed sources welcome)."""
@@ -159,7 +167,7 @@ class World:
         nd = ns.timers.next_deadline()
         if nd is not None and (h._wake_at is None or nd < h._wake_at):
             h._wake_at = nd
-            self._push(nd, _TIMER, h)
+            self._push(nd, _TIMER, h, None)
 
     def _route(self, src: Host | None, pkt: Packet, now: float) -> None:
         for tap in self.taps:
@@ -168,14 +176,14 @@ class World:
             self.trace.append((now, src.name if src else "-", pkt))
         dst = self._owner.get(pkt.dst)
         if src is not None and (pkt.dst >> 24 == 127 or dst is src):
-            self._push(now, _DELIVER, (src, pkt))  # loopback
+            self._push(now, _DELIVER, src, pkt)  # loopback
             return
         if dst is None:
             return  # nobody owns the address: a silent peer
         if src is None:
-            self._push(now, _DELIVER, (dst, pkt))
+            self._push(now, _DELIVER, dst, pkt)
             return
-        link = self._links.get((src.name, dst.name))
+        link = src._links_to.get(dst)
         if link is None:
             return  # no route
         size = 0
@@ -184,31 +192,31 @@ class World:
             size = 40 + len(seg.payload) + (12 if seg.tsval is not None else 0) + (
                 4 + 8 * len(seg.sack) if seg.sack else 0)
         for t in link.arrivals(now, size, src.name):
-            self._push(t, _DELIVER, (dst, pkt))
+            self._push(t, _DELIVER, dst, pkt)
 
     def step(self) -> bool:
         """Process the earliest event. False when nothing is left."""
         if not self._heap:
             return False
-        when, _, kind, payload = heapq.heappop(self._heap)
+        when, _, kind, h, obj = heapq.heappop(self._heap)
         if when > self.clock:
             self.clock = when
         if kind == _DELIVER:
-            h, pkt = payload
+            assert h is not None
             self.packets_delivered += 1
-            h.ns.deliver(pkt, self.clock)
+            h.ns.deliver(obj, self.clock)
             self._flush(h)
         elif kind == _TIMER:
-            h = payload
+            assert h is not None
             if h._wake_at is not None and h._wake_at <= when:
                 h._wake_at = None
             h.ns.run_timers(self.clock)
             self._flush(h)
         else:
-            payload(self.clock)
-            for h in self.hosts.values():
-                if h.ns.outbox or h._wake_at is None:
-                    self._flush(h)
+            obj(self.clock)
+            for host in self.hosts.values():
+                if host.ns.outbox or host._wake_at is None:
+                    self._flush(host)
         return True
 
     def run(self, duration: float) -> None:

@@ -59,9 +59,9 @@ def _coerce(name: str, value: Any) -> Any:
         raise ValueError(f"unknown scenario parameter {name!r}; known: {', '.join(_FIELDS)}")
     if not isinstance(value, str):
         return value
-    if f.type in ("int",):
+    if f.type in ("int", int):
         return int(value)
-    if f.type in ("float",):
+    if f.type in ("float", float):
         return float(value)
     return value
 

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 import errno
 import math
 from collections import Counter
@@ -44,7 +45,7 @@ def summarize(res: ScenarioResult) -> dict[str, Any]:
     peak_accq = max((a for _, _, a in res.samples), default=0)
     return {
         "scenario": res.spec.name,
-        "spec": {k: v for k, v in vars(res.spec).items()},
+        "spec": {f.name: getattr(res.spec, f.name) for f in dataclasses.fields(res.spec)},
         "clients": len(res.clients),
         "connected": len(lat),
         "latency_s": pct,

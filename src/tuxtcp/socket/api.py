@@ -14,7 +14,7 @@ import os
 import socket as _pysocket
 import struct
 from collections.abc import Callable
-from typing import Any, Protocol
+from typing import Any, Final, Protocol
 
 from ..net.namespace import Namespace
 from ..tcp.active import tcp_connect
@@ -37,14 +37,46 @@ from ..wire.ipv4 import int_to_ip
 from .addr import parse_inet_address
 
 SS_UNCONNECTED, SS_CONNECTING, SS_CONNECTED = 1, 2, 3
-MAX_TCP_SYNCNT = 127
-TCP_MIN_MSS = 88
-MAX_TCP_WINDOW = 32767
-IP_BIND_ADDRESS_NO_PORT = getattr(_pysocket, "IP_BIND_ADDRESS_NO_PORT", 24)
-IP_FREEBIND = getattr(_pysocket, "IP_FREEBIND", 15)
-TCP_LINGER2 = getattr(_pysocket, "TCP_LINGER2", 8)
-TCP_CONGESTION = getattr(_pysocket, "TCP_CONGESTION", 13)
-TCP_CORK = getattr(_pysocket, "TCP_CORK", 3)
+# socket-module constants, bound once (the compiled engine reads them as C statics)
+AF_INET: Final = _pysocket.AF_INET
+AF_UNSPEC: Final = _pysocket.AF_UNSPEC
+IPPROTO_IP: Final = _pysocket.IPPROTO_IP
+IPPROTO_TCP: Final = _pysocket.IPPROTO_TCP
+IPPROTO_UDP: Final = _pysocket.IPPROTO_UDP
+MSG_DONTWAIT: Final = _pysocket.MSG_DONTWAIT
+MSG_PEEK: Final = _pysocket.MSG_PEEK
+SHUT_RD: Final = _pysocket.SHUT_RD
+SHUT_RDWR: Final = _pysocket.SHUT_RDWR
+SHUT_WR: Final = _pysocket.SHUT_WR
+SOCK_CLOEXEC: Final = _pysocket.SOCK_CLOEXEC
+SOCK_DGRAM: Final = _pysocket.SOCK_DGRAM
+SOCK_NONBLOCK: Final = _pysocket.SOCK_NONBLOCK
+SOCK_RAW: Final = _pysocket.SOCK_RAW
+SOCK_STREAM: Final = _pysocket.SOCK_STREAM
+SOL_SOCKET: Final = _pysocket.SOL_SOCKET
+SOMAXCONN: Final = _pysocket.SOMAXCONN
+SO_ACCEPTCONN: Final = _pysocket.SO_ACCEPTCONN
+SO_ERROR: Final = _pysocket.SO_ERROR
+SO_KEEPALIVE: Final = _pysocket.SO_KEEPALIVE
+SO_LINGER: Final = _pysocket.SO_LINGER
+SO_RCVBUF: Final = _pysocket.SO_RCVBUF
+SO_REUSEADDR: Final = _pysocket.SO_REUSEADDR
+SO_REUSEPORT: Final = _pysocket.SO_REUSEPORT
+SO_SNDBUF: Final = _pysocket.SO_SNDBUF
+SO_TYPE: Final = _pysocket.SO_TYPE
+TCP_DEFER_ACCEPT: Final = _pysocket.TCP_DEFER_ACCEPT
+TCP_MAXSEG: Final = _pysocket.TCP_MAXSEG
+TCP_NODELAY: Final = _pysocket.TCP_NODELAY
+TCP_SYNCNT: Final = _pysocket.TCP_SYNCNT
+_SOCKET_KINDS: Final = {int(k): k for k in _pysocket.SocketKind}
+MAX_TCP_SYNCNT: Final = 127
+TCP_MIN_MSS: Final = 88
+MAX_TCP_WINDOW: Final = 32767
+IP_BIND_ADDRESS_NO_PORT: Final = getattr(_pysocket, "IP_BIND_ADDRESS_NO_PORT", 24)
+IP_FREEBIND: Final = getattr(_pysocket, "IP_FREEBIND", 15)
+TCP_LINGER2: Final = getattr(_pysocket, "TCP_LINGER2", 8)
+TCP_CONGESTION: Final = getattr(_pysocket, "TCP_CONGESTION", 13)
+TCP_CORK: Final = getattr(_pysocket, "TCP_CORK", 3)
 
 
 def _err(code: int) -> OSError:
@@ -91,23 +123,23 @@ def retrans_to_secs(retrans: int, timeout: int = 1, rto_max: int = 120) -> int:
 class Socket:
     """An AF_INET socket on one namespace (SOCK_STREAM; SOCK_DGRAM only as far as listen())."""
 
-    def __init__(self, ns: Namespace, driver: Driver, family: int = _pysocket.AF_INET,
-                 type: int = _pysocket.SOCK_STREAM, proto: int = 0, uid: int = 0,
+    def __init__(self, ns: Namespace, driver: Driver, family: int = AF_INET,
+                 type: int = SOCK_STREAM, proto: int = 0, uid: int = 0,
                  _sk: TcpSock | None = None) -> None:
-        if family != _pysocket.AF_INET:
+        if family != AF_INET:
             raise _err(errno.EAFNOSUPPORT)
-        base_type = type & ~(_pysocket.SOCK_NONBLOCK | _pysocket.SOCK_CLOEXEC)
-        if base_type not in (_pysocket.SOCK_STREAM, _pysocket.SOCK_DGRAM):
-            raise _err(errno.ESOCKTNOSUPPORT if base_type == _pysocket.SOCK_RAW
+        base_type = type & ~(SOCK_NONBLOCK | SOCK_CLOEXEC)
+        if base_type not in (SOCK_STREAM, SOCK_DGRAM):
+            raise _err(errno.ESOCKTNOSUPPORT if base_type == SOCK_RAW
                        else errno.EINVAL)
         self.ns = ns
         self.driver = driver
         self.family = family
-        self.type = _pysocket.SocketKind(base_type)
-        self.proto = proto or (_pysocket.IPPROTO_TCP if base_type == _pysocket.SOCK_STREAM
-                               else _pysocket.IPPROTO_UDP)
+        self.type = _SOCKET_KINDS[base_type]
+        self.proto = proto or (IPPROTO_TCP if base_type == SOCK_STREAM
+                               else IPPROTO_UDP)
         self.uid = uid
-        self._timeout: float | None = 0.0 if type & _pysocket.SOCK_NONBLOCK else None
+        self._timeout: float | None = 0.0 if type & SOCK_NONBLOCK else None
         self._closed = False
         self._fd = driver.alloc_fd()
         self._opts: dict[tuple[int, int], Any] = {}
@@ -197,7 +229,7 @@ class Socket:
         family = struct.unpack_from("=H", sockaddr)[0]
         port, addr = struct.unpack_from("!HI", sockaddr, 2)
         # AF_UNSPEC is accepted only with INADDR_ANY (a compatibility quirk)
-        if family != _pysocket.AF_INET and not (family == _pysocket.AF_UNSPEC and addr == 0):
+        if family != AF_INET and not (family == AF_UNSPEC and addr == 0):
             raise _err(errno.EAFNOSUPPORT)
         self._inet_bind(addr, port)
 
@@ -215,7 +247,7 @@ class Socket:
             raise _err(errno.EACCES)  # no CAP_NET_BIND_SERVICE
         if sk.state != CLOSE or sk.lport or sk.bind_addr_lock:
             raise _err(errno.EINVAL)
-        if self.type != _pysocket.SOCK_STREAM:
+        if self.type != SOCK_STREAM:
             sk.laddr, sk.lport = addr, port or 1
             return
         requested = port
@@ -242,7 +274,7 @@ class Socket:
         values to 0 before calling listen(2)."""
         self._check_open()
         if backlog is None:
-            backlog = min(_pysocket.SOMAXCONN, 128)
+            backlog = min(SOMAXCONN, 128)
         if isinstance(backlog, bool) or not isinstance(backlog, int):
             raise TypeError(f"'{type(backlog).__name__}' object cannot be interpreted as an "
                             "integer")
@@ -257,7 +289,7 @@ class Socket:
         if backlog & 0xFFFFFFFF > somaxconn:
             backlog = somaxconn
         # inet_listen
-        if self.type != _pysocket.SOCK_STREAM:
+        if self.type != SOCK_STREAM:
             raise _err(errno.EOPNOTSUPP)
         if self.sock_state != SS_UNCONNECTED or sk.state not in (CLOSE, LISTEN):
             raise _err(errno.EINVAL)
@@ -283,8 +315,8 @@ class Socket:
             sk.inode = ns.alloc_inode()
         sk.created = self._now()
         ns.lhash.setdefault(sk.lport, []).append(sk)
-        sk.lq.defer_accept = self._opts.get((_pysocket.IPPROTO_TCP,
-                                             _pysocket.TCP_DEFER_ACCEPT), 0)
+        sk.lq.defer_accept = self._opts.get((IPPROTO_TCP,
+                                             TCP_DEFER_ACCEPT), 0)
 
     # -- accept ------------------------------------------------------------------------------
     def _accept_ready(self) -> bool:
@@ -331,7 +363,7 @@ class Socket:
         else:
             if sk.state != CLOSE:
                 return errno.EISCONN
-            if self.type != _pysocket.SOCK_STREAM:
+            if self.type != SOCK_STREAM:
                 return errno.EOPNOTSUPP
             sk.raddr, sk.rport = addr, port
             try:
@@ -386,7 +418,7 @@ class Socket:
                    optlen: int | None = None) -> None:
         self._check_open()
         sk = self.sk
-        if level == _pysocket.IPPROTO_TCP and optname == TCP_CONGESTION:
+        if level == IPPROTO_TCP and optname == TCP_CONGESTION:
             name = bytes(value).split(b"\0")[0] if isinstance(value, bytes | bytearray) else b""
             if name != CONGESTION_CONTROL.encode():
                 raise _err(errno.ENOENT)  # tcp_set_congestion_control: no such algorithm here
@@ -398,44 +430,44 @@ class Socket:
         if not isinstance(ival, int):
             raise TypeError("a bytes-like object is required")
         key = (level, optname)
-        if level == _pysocket.SOL_SOCKET:
-            if optname == _pysocket.SO_REUSEADDR:
+        if level == SOL_SOCKET:
+            if optname == SO_REUSEADDR:
                 sk.reuse = bool(ival)
-            elif optname == _pysocket.SO_REUSEPORT:
+            elif optname == SO_REUSEPORT:
                 sk.reuseport = bool(ival)
-            elif optname == _pysocket.SO_LINGER:
+            elif optname == SO_LINGER:
                 if not isinstance(value, bytes | bytearray) or len(value) < 8:
                     raise _err(errno.EINVAL)
                 onoff, secs = struct.unpack("ii", value[:8])
                 sk.linger = secs if onoff else None
-            elif optname == _pysocket.SO_KEEPALIVE:
+            elif optname == SO_KEEPALIVE:
                 sk.keepalive = bool(ival)
-            elif optname in (_pysocket.SO_SNDBUF, _pysocket.SO_RCVBUF):
+            elif optname in (SO_SNDBUF, SO_RCVBUF):
                 # sock_setsockopt: the kernel doubles the value (bookkeeping overhead),
                 # capped by [wr]mem_max (212992) and floored at SOCK_MIN_{SND,RCV}BUF
                 val = min(max(ival, 0), 212992) * 2
-                if optname == _pysocket.SO_SNDBUF:
+                if optname == SO_SNDBUF:
                     sk.sndbuf = max(val, 4608)
                     sk.buf_locked |= 1
                 else:
                     sk.rcvbuf = max(val, 2304)
                     sk.buf_locked |= 2
-        elif level == _pysocket.IPPROTO_TCP:
-            if optname == _pysocket.TCP_MAXSEG:
+        elif level == IPPROTO_TCP:
+            if optname == TCP_MAXSEG:
                 if ival and (ival < TCP_MIN_MSS or ival > MAX_TCP_WINDOW):
                     raise _err(errno.EINVAL)
                 sk.user_mss = ival
-            elif optname == _pysocket.TCP_SYNCNT:
+            elif optname == TCP_SYNCNT:
                 if ival < 1 or ival > MAX_TCP_SYNCNT:
                     raise _err(errno.EINVAL)
                 sk.syn_retries = ival
-            elif optname == _pysocket.TCP_DEFER_ACCEPT:
+            elif optname == TCP_DEFER_ACCEPT:
                 ival = secs_to_retrans(ival)
                 if sk.lq is not None:
                     sk.lq.defer_accept = ival
             elif optname == TCP_LINGER2:
                 sk.linger2 = -1 if ival < 0 else min(ival, 120)
-            elif optname == _pysocket.TCP_NODELAY:
+            elif optname == TCP_NODELAY:
                 sk.nodelay = bool(ival)
                 if ival:
                     push(sk, self._now())  # tcp_push_pending_frames
@@ -445,7 +477,7 @@ class Socket:
                 if not ival:
                     push(sk, self._now())  # uncork: send what was held
                     self._done()
-        elif level == _pysocket.IPPROTO_IP:
+        elif level == IPPROTO_IP:
             if optname == IP_FREEBIND:
                 sk.freebind = bool(ival)
             elif optname == IP_BIND_ADDRESS_NO_PORT:
@@ -455,36 +487,36 @@ class Socket:
     def getsockopt(self, level: int, optname: int, buflen: int | None = None) -> int | bytes:
         self._check_open()
         sk = self.sk
-        if level == _pysocket.SOL_SOCKET:
-            if optname == _pysocket.SO_ERROR:
+        if level == SOL_SOCKET:
+            if optname == SO_ERROR:
                 e = sk.sk_err
                 sk.sk_err = 0
                 return e
-            if optname == _pysocket.SO_TYPE:
+            if optname == SO_TYPE:
                 return int(self.type)
-            if optname == _pysocket.SO_ACCEPTCONN:
+            if optname == SO_ACCEPTCONN:
                 return int(sk.state == LISTEN)
-            if optname == _pysocket.SO_REUSEADDR:
+            if optname == SO_REUSEADDR:
                 return int(sk.reuse)
-            if optname == _pysocket.SO_REUSEPORT:
+            if optname == SO_REUSEPORT:
                 return int(sk.reuseport)
-            if optname == _pysocket.SO_SNDBUF:
+            if optname == SO_SNDBUF:
                 return sk.sndbuf
-            if optname == _pysocket.SO_RCVBUF:
+            if optname == SO_RCVBUF:
                 return sk.rcvbuf
-        if level == _pysocket.IPPROTO_TCP:
-            if optname == _pysocket.TCP_MAXSEG:
+        if level == IPPROTO_TCP:
+            if optname == TCP_MAXSEG:
                 if sk.state in (ESTABLISHED, CLOSE_WAIT, FIN_WAIT1, FIN_WAIT2):
                     return sk.mss_cache
                 return sk.user_mss or 536
-            if optname == _pysocket.TCP_SYNCNT:
+            if optname == TCP_SYNCNT:
                 return sk.syn_retries or self.ns.sysctl.get_int("net.ipv4.tcp_syn_retries")
-            if optname == _pysocket.TCP_DEFER_ACCEPT:
+            if optname == TCP_DEFER_ACCEPT:
                 return retrans_to_secs(self._opts.get((level, optname), 0))
             if optname == TCP_CONGESTION:
                 name = CONGESTION_CONTROL.encode()
                 return (name + bytes(16))[:buflen] if buflen else 0
-            if optname == _pysocket.TCP_NODELAY:
+            if optname == TCP_NODELAY:
                 return int(sk.nodelay)
             if optname == TCP_CORK:
                 return int(sk.cork)
@@ -508,7 +540,7 @@ class Socket:
             raise _err(errno.ENOTCONN)
         if not data:
             return 0
-        nonblock = flags & _pysocket.MSG_DONTWAIT or self._timeout == 0.0
+        nonblock = flags & MSG_DONTWAIT or self._timeout == 0.0
         if sk.state in (SYN_SENT, SYN_RECV):
             if nonblock:
                 raise _err(errno.EAGAIN)
@@ -546,12 +578,12 @@ class Socket:
         if sk.state == LISTEN or (sk.state == CLOSE and self.sock_state == SS_UNCONNECTED
                                   and not sk.sk_err):
             raise _err(errno.ENOTCONN)
-        if flags & _pysocket.MSG_DONTWAIT and not self._recv_ready():
+        if flags & MSG_DONTWAIT and not self._recv_ready():
             raise _err(errno.EAGAIN)
         self._wait(self._recv_ready)
         if sk.recv_buf:
             data = bytes(sk.recv_buf[:bufsize])
-            if not flags & _pysocket.MSG_PEEK:
+            if not flags & MSG_PEEK:
                 del sk.recv_buf[:len(data)]
                 sk_recv_consumed(sk, len(data), self._now())
                 self._done()
@@ -569,16 +601,16 @@ class Socket:
     def shutdown(self, how: int) -> None:
         self._check_open()
         sk = self.sk
-        if how not in (_pysocket.SHUT_RD, _pysocket.SHUT_WR, _pysocket.SHUT_RDWR):
+        if how not in (SHUT_RD, SHUT_WR, SHUT_RDWR):
             raise _err(errno.EINVAL)
         if sk.state in (CLOSE, SYN_SENT) and self.sock_state != SS_CONNECTED \
                 and sk.state != LISTEN:
             raise _err(errno.ENOTCONN)
-        if how in (_pysocket.SHUT_RD, _pysocket.SHUT_RDWR):
+        if how in (SHUT_RD, SHUT_RDWR):
             sk.rcv_shutdown = True
-        if how in (_pysocket.SHUT_WR, _pysocket.SHUT_RDWR):
+        if how in (SHUT_WR, SHUT_RDWR):
             shutdown_send(sk, self._now())
-        if sk.state == LISTEN and how != _pysocket.SHUT_WR:
+        if sk.state == LISTEN and how != SHUT_WR:
             # inet_shutdown on a listener: tcp_disconnect -> CLOSE
             tcp_close_listener(sk, self._now())
         self._done()

@@ -9,13 +9,13 @@ from __future__ import annotations
 
 import selectors
 from collections.abc import Mapping
-from typing import Any
+from typing import Any, Final
 
 from ..tcp.states import CLOSE, LISTEN, SYN_RECV, SYN_SENT
 from .api import SS_UNCONNECTED, Driver, Socket
 
-EVENT_READ = selectors.EVENT_READ
-EVENT_WRITE = selectors.EVENT_WRITE
+EVENT_READ: Final = selectors.EVENT_READ
+EVENT_WRITE: Final = selectors.EVENT_WRITE
 
 
 def readiness(sock: Socket) -> int:

@@ -5,11 +5,10 @@ from __future__ import annotations
 
 import errno
 import math
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Final
 
-from ..net.namespace import is_loopback
 from ..net.sysctl import HZ
-from ..wire.ipv4 import Packet
+from ..wire.ipv4 import Packet, is_loopback
 from ..wire.seq import after, before
 from ..wire.tcp import ACK, RST, SYN
 from .isn import secure_ipv4_port_ephemeral, secure_tcp_seq_and_ts_off
@@ -29,7 +28,7 @@ from .stream import TxSeg, push, retransmit_handler, update_rtt
 if TYPE_CHECKING:
     from ..net.namespace import Namespace
 
-M32 = 0xFFFFFFFF
+M32: Final = 0xFFFFFFFF
 
 
 def twsk_unique(ns: Namespace, sk: TcpSock, tw: TimeWaitSock, now: float,

@@ -1,8 +1,10 @@
 """include/net/tcp.h constants, in seconds."""
 
-TCP_TIMEOUT_INIT = 1.0
-TCP_RTO_MIN = 0.2
-TCP_RTO_MAX = 120.0
-TCP_TIMEWAIT_LEN = 60.0
-TCP_MSS_DEFAULT = 536
-TCP_INIT_CWND = 10
+from typing import Final
+
+TCP_TIMEOUT_INIT: Final = 1.0
+TCP_RTO_MIN: Final = 0.2
+TCP_RTO_MAX: Final = 120.0
+TCP_TIMEWAIT_LEN: Final = 60.0
+TCP_MSS_DEFAULT: Final = 536
+TCP_INIT_CWND: Final = 10

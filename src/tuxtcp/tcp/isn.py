@@ -8,9 +8,11 @@ feed our integer values. The secrets are random, so only the structure of the in
 
 from __future__ import annotations
 
+from typing import Final
+
 from ..siphash import siphash_u32s
 
-M32 = 0xFFFFFFFF
+M32: Final = 0xFFFFFFFF
 
 
 def secure_tcp_seq_and_ts_off(secret: bytes, saddr: int, daddr: int, sport: int, dport: int,

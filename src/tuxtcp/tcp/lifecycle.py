@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Final
 
 from .sock import TCP_TIMEWAIT_LEN, TcpSock, TimeWaitSock
 from .states import CLOSE, CLOSE_WAIT, ESTABLISHED, TIME_WAIT, TcpState
@@ -58,7 +58,7 @@ def unhash(sk: TcpSock) -> None:
                 del ns.lhash[sk.lport]
 
 
-_TIMERS = ("rtx_timer", "tw_timer", "probe_timer", "delack_timer")
+_TIMERS: Final = ("rtx_timer", "tw_timer", "probe_timer", "delack_timer")
 
 
 def clear_timers(sk: TcpSock) -> None:

@@ -7,7 +7,7 @@ not), tcp_v4_send_reset and tcp_v4_send_ack always.
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Final
 
 from ..wire.ipv4 import Packet
 from ..wire.tcp import ACK, FIN, RST, SYN, TcpSegment
@@ -18,10 +18,10 @@ if TYPE_CHECKING:
     from .reqsk import RequestSock
     from .sock import TcpSock
 
-M32 = 0xFFFFFFFF
-TCP_WSCALE_DEFAULT = 7  # tcp_select_initial_window with tcp_rmem[2] = 6 MiB
-MTU_ETHERNET = 1500
-MTU_LOOPBACK = 65536
+M32: Final = 0xFFFFFFFF
+TCP_WSCALE_DEFAULT: Final = 7  # tcp_select_initial_window with tcp_rmem[2] = 6 MiB
+MTU_ETHERNET: Final = 1500
+MTU_LOOPBACK: Final = 65536
 
 
 def advmss_for(ns: Namespace, daddr: int) -> int:

@@ -3,7 +3,7 @@ child creation (tcp_v4_syn_recv_sock) and the accept queue."""
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Final
 
 from ..net.sysctl import HZ
 from ..wire.ipv4 import Packet, int_to_ip
@@ -30,9 +30,9 @@ from .stream import data_queue, update_rtt
 if TYPE_CHECKING:
     from ..net.namespace import Namespace
 
-M32 = 0xFFFFFFFF
-TCP_PAWS_MSL = 60
-TCP_PAWS_24DAYS = 60 * 60 * 24 * 24
+M32: Final = 0xFFFFFFFF
+TCP_PAWS_MSL: Final = 60
+TCP_PAWS_24DAYS: Final = 60 * 60 * 24 * 24
 
 
 def _u32_between(t: int, lo: int, hi: int) -> bool:
@@ -250,7 +250,7 @@ def reqsk_timer(req: RequestSock, now: float) -> None:
     reqsk_queue_drop(ns, req)  # expired: freed silently, no RST
 
 
-LISTENER = object()  # tcp_check_req returned the listener: the caller answers with a RST
+LISTENER: Final = object()  # tcp_check_req returned the listener: the caller answers with a RST
 
 
 def check_req(ns: Namespace, req: RequestSock, pkt: Packet, now: float) -> object | None:

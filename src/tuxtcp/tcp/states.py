@@ -1,6 +1,7 @@
 """include/net/tcp_states.h."""
 
 from enum import IntEnum
+from typing import Final
 
 
 class TcpState(IntEnum):
@@ -18,21 +19,21 @@ class TcpState(IntEnum):
     NEW_SYN_RECV = 12
 
 
-ESTABLISHED = TcpState.ESTABLISHED
-SYN_SENT = TcpState.SYN_SENT
-SYN_RECV = TcpState.SYN_RECV
-FIN_WAIT1 = TcpState.FIN_WAIT1
-FIN_WAIT2 = TcpState.FIN_WAIT2
-TIME_WAIT = TcpState.TIME_WAIT
-CLOSE = TcpState.CLOSE
-CLOSE_WAIT = TcpState.CLOSE_WAIT
-LAST_ACK = TcpState.LAST_ACK
-LISTEN = TcpState.LISTEN
-CLOSING = TcpState.CLOSING
-NEW_SYN_RECV = TcpState.NEW_SYN_RECV
+ESTABLISHED: Final = TcpState.ESTABLISHED
+SYN_SENT: Final = TcpState.SYN_SENT
+SYN_RECV: Final = TcpState.SYN_RECV
+FIN_WAIT1: Final = TcpState.FIN_WAIT1
+FIN_WAIT2: Final = TcpState.FIN_WAIT2
+TIME_WAIT: Final = TcpState.TIME_WAIT
+CLOSE: Final = TcpState.CLOSE
+CLOSE_WAIT: Final = TcpState.CLOSE_WAIT
+LAST_ACK: Final = TcpState.LAST_ACK
+LISTEN: Final = TcpState.LISTEN
+CLOSING: Final = TcpState.CLOSING
+NEW_SYN_RECV: Final = TcpState.NEW_SYN_RECV
 
 # ss(8) spellings
-SS_NAMES = {
+SS_NAMES: Final = {
     ESTABLISHED: "ESTAB", SYN_SENT: "SYN-SENT", SYN_RECV: "SYN-RECV", FIN_WAIT1: "FIN-WAIT-1",
     FIN_WAIT2: "FIN-WAIT-2", TIME_WAIT: "TIME-WAIT", CLOSE: "UNCONN", CLOSE_WAIT: "CLOSE-WAIT",
     LAST_ACK: "LAST-ACK", LISTEN: "LISTEN", CLOSING: "CLOSING", NEW_SYN_RECV: "SYN-RECV",

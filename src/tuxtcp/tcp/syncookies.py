@@ -6,20 +6,22 @@ listener. `keys` are the namespace's two SipHash keys (syncookie_secret[2]).
 
 from __future__ import annotations
 
+from typing import Final
+
 from ..siphash import siphash_u32s
 
-M32 = 0xFFFFFFFF
-COOKIEBITS = 24
-COOKIEMASK = (1 << COOKIEBITS) - 1
-MAX_SYNCOOKIE_AGE = 2
-MSSTAB = (536, 1300, 1440, 1460)
-TSBITS = 6
-TSMASK = (1 << TSBITS) - 1
-TS_OPT_WSCALE_MASK = 0xF
-TS_OPT_SACK = 1 << 4
-TS_OPT_ECN = 1 << 5
-TCP_SYNCOOKIE_PERIOD_S = 60
-TCP_SYNCOOKIE_VALID_S = 120
+M32: Final = 0xFFFFFFFF
+COOKIEBITS: Final = 24
+COOKIEMASK: Final = (1 << COOKIEBITS) - 1
+MAX_SYNCOOKIE_AGE: Final = 2
+MSSTAB: Final = (536, 1300, 1440, 1460)
+TSBITS: Final = 6
+TSMASK: Final = (1 << TSBITS) - 1
+TS_OPT_WSCALE_MASK: Final = 0xF
+TS_OPT_SACK: Final = 1 << 4
+TS_OPT_ECN: Final = 1 << 5
+TCP_SYNCOOKIE_PERIOD_S: Final = 60
+TCP_SYNCOOKIE_VALID_S: Final = 120
 
 
 def cookie_hash(key: bytes, saddr: int, daddr: int, sport: int, dport: int, count: int) -> int:

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Final
 
 from ..wire.ipv4 import Packet
 from ..wire.seq import after, before
@@ -16,8 +16,8 @@ from .states import FIN_WAIT2, TIME_WAIT
 if TYPE_CHECKING:
     from ..net.namespace import Namespace
 
-M32 = 0xFFFFFFFF
-TCP_PAWS_MSL = 60
+M32: Final = 0xFFFFFFFF
+TCP_PAWS_MSL: Final = 60
 
 
 def _tw_ack(ns: Namespace, tw: TimeWaitSock, now: float, rate_limited: bool) -> None:

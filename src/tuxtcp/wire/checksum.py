@@ -6,7 +6,9 @@ modulo replace a loop over words. A non-zero multiple of 0xFFFF folds to 0xFFFF,
 so the emitted checksum is bit-identical to the kernel's.
 """
 
-_M = 0xFFFF
+from typing import Final
+
+_M: Final = 0xFFFF
 
 
 def ones_sum(data: bytes | bytearray | memoryview, initial: int = 0) -> int:

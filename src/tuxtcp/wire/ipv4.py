@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import socket
 import struct
+from typing import Final
 
 from .checksum import internet_checksum
 from .errors import (
@@ -20,9 +21,14 @@ from .errors import (
 )
 from .tcp import IPPROTO_TCP, TcpSegment, parse_tcp
 
-_IP = struct.Struct("!BBHHHBBHII")
-IP_DF = 0x4000
-IP_MF = 0x2000
+_IP: Final = struct.Struct("!BBHHHBBHII")
+IP_DF: Final = 0x4000
+IP_MF: Final = 0x2000
+
+
+def is_loopback(addr: int) -> bool:
+    """127.0.0.0/8."""
+    return (addr >> 24) == 127
 
 
 def ip_to_int(addr: str) -> int:

@@ -2,13 +2,13 @@
 
 from __future__ import annotations
 
-from typing import BinaryIO
+from typing import BinaryIO, Final
 
 import dpkt
 
 from .ipv4 import Packet
 
-LINKTYPE_RAW = 101
+LINKTYPE_RAW: Final = 101
 
 
 class PcapTap:

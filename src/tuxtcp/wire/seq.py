@@ -1,7 +1,9 @@
 """Sequence-number arithmetic modulo 2**32, as include/net/tcp.h defines it."""
 
-MASK = 0xFFFFFFFF
-_SIGN = 0x80000000
+from typing import Final
+
+MASK: Final = 0xFFFFFFFF
+_SIGN: Final = 0x80000000
 
 
 def seq_add(a: int, n: int) -> int:

@@ -10,37 +10,38 @@ folded into the timestamp word (or NOP,NOP,TS); NOP,WS; NOP,NOP,SACK_PERM withou
 from __future__ import annotations
 
 import struct
+from typing import Final
 
 from .checksum import internet_checksum, verify
 from .errors import TcpChecksumError, TcpHeaderError, TcpTruncatedError
 
-FIN = 0x01
-SYN = 0x02
-RST = 0x04
-PSH = 0x08
-ACK = 0x10
-URG = 0x20
-ECE = 0x40
-CWR = 0x80
+FIN: Final = 0x01
+SYN: Final = 0x02
+RST: Final = 0x04
+PSH: Final = 0x08
+ACK: Final = 0x10
+URG: Final = 0x20
+ECE: Final = 0x40
+CWR: Final = 0x80
 
-OPT_EOL = 0
-OPT_NOP = 1
-OPT_MSS = 2
-OPT_WSCALE = 3
-OPT_SACK_PERM = 4
-OPT_SACK = 5
-OPT_TS = 8
+OPT_EOL: Final = 0
+OPT_NOP: Final = 1
+OPT_MSS: Final = 2
+OPT_WSCALE: Final = 3
+OPT_SACK_PERM: Final = 4
+OPT_SACK: Final = 5
+OPT_TS: Final = 8
 
-IPPROTO_TCP = 6
+IPPROTO_TCP: Final = 6
 
-_HDR = struct.Struct("!HHIIBBHHH")
-_MSS = struct.Struct("!BBH")
-_TS_SACKPERM = struct.Struct("!BBBBII")
-_TS_NOPS = struct.Struct("!BBBBII")
-_U32 = struct.Struct("!I")
-_U16 = struct.Struct("!H")
+_HDR: Final = struct.Struct("!HHIIBBHHH")
+_MSS: Final = struct.Struct("!BBH")
+_TS_SACKPERM: Final = struct.Struct("!BBBBII")
+_TS_NOPS: Final = struct.Struct("!BBBBII")
+_U32: Final = struct.Struct("!I")
+_U16: Final = struct.Struct("!H")
 
-_FLAG_NAMES = ((SYN, "S"), (FIN, "F"), (RST, "R"), (PSH, "P"), (ACK, "."), (URG, "U"),
+_FLAG_NAMES: Final = ((SYN, "S"), (FIN, "F"), (RST, "R"), (PSH, "P"), (ACK, "."), (URG, "U"),
                (ECE, "E"), (CWR, "W"))
 
 
@@ -89,7 +90,9 @@ class TcpSegment:
         return (self.seq + self.seg_len) & 0xFFFFFFFF
 
     def _key(self) -> tuple[object, ...]:
-        return tuple(getattr(self, n) for n in self.__slots__)
+        return (self.sport, self.dport, self.seq, self.ack, self.flags, self.window, self.urg,
+                self.res, self.mss, self.wscale, self.sack_perm, self.tsval, self.tsecr,
+                self.sack, self.extra, self.payload)
 
     def __eq__(self, other: object) -> bool:
         return isinstance(other, TcpSegment) and self._key() == other._key()
