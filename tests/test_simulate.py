@@ -106,3 +106,18 @@ def test_sweep_csv_and_plot(tmp_path) -> None:  # type: ignore[no-untyped-def]
 def test_spec_validation() -> None:
     with pytest.raises(ValueError):
         ScenarioSpec(arrival="weibull")
+
+
+def test_clients_on_many_addresses_sharing_ports_are_attributed_apart() -> None:
+    # 8 source addresses and a 4-port range: the same port is in use from several addresses
+    # at once. Every accepted connection must be credited to its own client (keyed by address
+    # and port), so each client is accepted exactly once and none is left unaccounted.
+    spec = ScenarioSpec(clients=32, arrival="burst", backlog=64, client_addresses=8,
+                        accept_start=0.01, duration=2.0,
+                        sysctls={"net.ipv4.ip_local_port_range": "40000 40003"})
+    res = run_scenario(spec)
+    assert all(c.outcome == "ok" for c in res.clients)
+    assert len({(c.index % 8, c.port) for c in res.clients}) == 32
+    assert len({c.port for c in res.clients}) == 4
+    assert all(c.accepted is not None for c in res.clients)
+    assert res.server_counters["Tcp.PassiveOpens"] == 32

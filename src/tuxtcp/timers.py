@@ -17,6 +17,10 @@ from collections.abc import Callable
 from typing import Any
 
 
+def _cancelled(arg: Any, when: float) -> None:
+    """What a cancelled timer would run (it never runs)."""
+
+
 class _Bucket:
     __slots__ = ("when", "timers", "live")
 
@@ -40,7 +44,16 @@ class Timer:
     def cancel(self) -> None:
         if self.alive:
             self.alive = False
-            self._bucket.live -= 1
+            # drop what the timer holds at once: a cancelled timer waits in its bucket until
+            # the deadline (60 s for TIME_WAIT-length timers) and must not keep its socket
+            self.fn = _cancelled
+            self.arg = None
+            b = self._bucket
+            b.live -= 1
+            if not b.live:
+                b.timers.clear()
+            elif len(b.timers) > 64 and b.live * 2 <= len(b.timers):
+                b.timers = [t for t in b.timers if t.alive]  # half dead or more: compact
 
     def __repr__(self) -> str:
         return f"Timer(at {self.when:.6f}, {getattr(self.fn, '__name__', self.fn)})"
@@ -50,6 +63,9 @@ class Deadlines:
     def __init__(self) -> None:
         self._buckets: dict[float, _Bucket] = {}
         self._keys: list[float] = []  # heap of the buckets' deadlines
+        # set by arm(): only an arm can bring the next deadline forward, so a driver that
+        # already knows a deadline need not ask again until this is set
+        self.armed = False
 
     def arm(self, when: float, fn: Callable[[Any, float], None], arg: Any = None) -> Timer:
         b = self._buckets.get(when)
@@ -57,6 +73,7 @@ class Deadlines:
             b = self._buckets[when] = _Bucket(when)
             heapq.heappush(self._keys, when)
         t = Timer(when, fn, arg, b)
+        self.armed = True
         b.timers.append(t)
         b.live += 1
         return t

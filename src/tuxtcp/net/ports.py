@@ -6,22 +6,18 @@ inet_csk_get_port) and net/ipv4/inet_hashtables.c (__inet_hash_connect, RFC 6056
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING, Protocol
+from typing import TYPE_CHECKING, TypeAlias
 
-from ..tcp.states import LISTEN, TIME_WAIT, TcpState
+from ..tcp.states import LISTEN, TIME_WAIT
 
 if TYPE_CHECKING:
     import random
 
+    from ..tcp.sock import TcpSock, TimeWaitSock
 
-class Owner(Protocol):
-    laddr: int
-    lport: int
-    reuse: bool
-    reuseport: bool
-    uid: int
-    state: TcpState
-    bucket: object | None
+# what sits on a bind bucket: a full socket or a timewait sock (concrete classes, so the
+# compiled build reads their fields natively)
+Owner: TypeAlias = "TcpSock | TimeWaitSock"
 
 
 class BindBucket:

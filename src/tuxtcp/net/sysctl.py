@@ -142,7 +142,7 @@ class Sysctls:
                 raise _einval(spec.name, value)
             return nums[0]
         if spec.pair:
-            if (not isinstance(value, tuple | list) or len(value) != 2
+            if (not isinstance(value, (tuple, list)) or len(value) != 2
                     or not all(isinstance(v, int) and not isinstance(v, bool) for v in value)):
                 raise _einval(spec.name, value)
             return (int(value[0]), int(value[1]))

@@ -129,7 +129,7 @@ class ScenarioRun:
         ls.setblocking(False)
         self.results: list[ClientResult] = []
         self._next_client = 0
-        self._by_addr: dict[tuple[int, int], ClientResult] = {}  # (addr, port) -> client
+        self._by_addr: dict[int, ClientResult] = {}  # addr << 16 | port -> client
         self._idle_workers = spec.workers
         self._accepting = spec.accept_start <= 0
         self.samples: list[tuple[float, int, int]] = []
@@ -185,7 +185,7 @@ class ScenarioRun:
             s.close()
             return
         rec.port = sk.lport
-        self._by_addr[(sk.laddr, sk.lport)] = rec
+        self._by_addr[sk.laddr << 16 | sk.lport] = rec
 
         def on_wakeup() -> None:
             st = sk.state
@@ -216,7 +216,7 @@ class ScenarioRun:
         while self._idle_workers and lq is not None and lq.accept_queue:
             conn, _ = self.listener.accept()
             self._idle_workers -= 1
-            rec = self._by_addr.get((conn.sk.raddr, conn.sk.rport))
+            rec = self._by_addr.get(conn.sk.raddr << 16 | conn.sk.rport)
             if rec is not None:
                 rec.accepted = self.world.clock
                 rec.synack_retrans = conn.sk.num_retrans_total

@@ -156,7 +156,9 @@ class World:
         """Put a packet on the wire towards its destination (spoofed sources welcome)."""
         self._route(None, pkt, self.clock if when is None else when)
 
-    def _flush(self, h: Host) -> None:
+    def _flush(self, h: Host, timers_ran: bool = False) -> None:
+        """Route what h queued; make sure a TIMER event is due no later than h's next timer.
+        (After a cancel the event may come early and find nothing to do: harmless.)"""
         ns = h.ns
         if ns.outbox:
             out = ns.outbox
@@ -164,10 +166,13 @@ class World:
             now = self.clock
             for pkt in out:
                 self._route(h, pkt, now)
-        nd = ns.timers.next_deadline()
-        if nd is not None and (h._wake_at is None or nd < h._wake_at):
-            h._wake_at = nd
-            self._push(nd, _TIMER, h, None)
+        timers = ns.timers
+        if timers.armed or timers_ran:
+            timers.armed = False
+            nd = timers.next_deadline()
+            if nd is not None and (h._wake_at is None or nd < h._wake_at):
+                h._wake_at = nd
+                self._push(nd, _TIMER, h, None)
 
     def _route(self, src: Host | None, pkt: Packet, now: float) -> None:
         for tap in self.taps:
@@ -211,7 +216,7 @@ class World:
             if h._wake_at is not None and h._wake_at <= when:
                 h._wake_at = None
             h.ns.run_timers(self.clock)
-            self._flush(h)
+            self._flush(h, timers_ran=True)
         else:
             obj(self.clock)
             for host in self.hosts.values():

@@ -19,13 +19,13 @@ def parse_inet_address(address: object, what: str, resolve: Resolver) -> tuple[i
     if len(address) != 2:
         raise TypeError("AF_INET address must be a pair (host, port)")
     host, port = address
-    if not isinstance(host, str | bytes | bytearray):
+    if not isinstance(host, (str, bytes, bytearray)):
         raise TypeError(f"str, bytes or bytearray expected, not {type(host).__name__}")
     if isinstance(port, bool) or not isinstance(port, int):
         raise TypeError(f"'{type(port).__name__}' object cannot be interpreted as an integer")
     if not 0 <= port <= 0xFFFF:
         raise OverflowError(f"{what}(): port must be 0-65535.")
-    if isinstance(host, bytes | bytearray):
+    if isinstance(host, (bytes, bytearray)):
         host = host.decode("idna")
     return resolve_host(host, resolve), port
 

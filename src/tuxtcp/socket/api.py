@@ -195,7 +195,7 @@ class Socket:
 
     def settimeout(self, value: float | None) -> None:
         if value is not None:
-            if not isinstance(value, int | float) or isinstance(value, bool):
+            if not isinstance(value, (int, float)) or isinstance(value, bool):
                 raise TypeError("Timeout value must be int, float or None")
             if value < 0:
                 raise ValueError("Timeout value out of range")
@@ -419,13 +419,13 @@ class Socket:
         self._check_open()
         sk = self.sk
         if level == IPPROTO_TCP and optname == TCP_CONGESTION:
-            name = bytes(value).split(b"\0")[0] if isinstance(value, bytes | bytearray) else b""
+            name = bytes(value).split(b"\0")[0] if isinstance(value, (bytes, bytearray)) else b""
             if name != CONGESTION_CONTROL.encode():
                 raise _err(errno.ENOENT)  # tcp_set_congestion_control: no such algorithm here
             return
-        ival = (struct.unpack("i", value[:4])[0] if isinstance(value, bytes | bytearray)
+        ival = (struct.unpack("i", value[:4])[0] if isinstance(value, (bytes, bytearray))
                 and len(value) >= 4 else value)
-        if isinstance(ival, bytes | bytearray):
+        if isinstance(ival, (bytes, bytearray)):
             raise _err(errno.EINVAL)
         if not isinstance(ival, int):
             raise TypeError("a bytes-like object is required")
@@ -436,7 +436,7 @@ class Socket:
             elif optname == SO_REUSEPORT:
                 sk.reuseport = bool(ival)
             elif optname == SO_LINGER:
-                if not isinstance(value, bytes | bytearray) or len(value) < 8:
+                if not isinstance(value, (bytes, bytearray)) or len(value) < 8:
                     raise _err(errno.EINVAL)
                 onoff, secs = struct.unpack("ii", value[:8])
                 sk.linger = secs if onoff else None

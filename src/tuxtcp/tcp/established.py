@@ -16,6 +16,7 @@ from .active import syn_retransmit_timer
 from .lifecycle import clear_timers, destroy, fin_time, set_state, tcp_done, time_wait, wake
 from .minisocks import oow_rate_limited
 from .output import send_ack, send_active_reset, send_reset
+from .passive import reqsk_queue_drop
 from .sock import TCP_RTO_MAX, TCP_TIMEWAIT_LEN, TcpSock
 from .states import (
     CLOSE,
@@ -232,14 +233,15 @@ def _arm_fin_wait2(sk: TcpSock, now: float, tmo: float) -> None:
     """An orphan in FIN_WAIT2 waits (keepalive timer) before becoming a timewait sock."""
     if sk.tw_timer is not None:
         sk.tw_timer.cancel()
+    sk.tw_timer = sk.ns.arm(now, tmo, _fin_wait2_timer, sk)
 
-    def fire(s: TcpSock, t: float) -> None:
-        s.tw_timer = None
-        if s.state == FIN_WAIT2:
-            time_wait(s, FIN_WAIT2, fin_time(s) - TCP_TIMEWAIT_LEN if fin_time(s) >
-                      TCP_TIMEWAIT_LEN else 0.0, t)
 
-    sk.tw_timer = sk.ns.arm(now, tmo, fire, sk)
+def _fin_wait2_timer(sk: TcpSock, now: float) -> None:
+    """tcp_keepalive_timer for an orphan in FIN_WAIT2: now it becomes a timewait sock."""
+    sk.tw_timer = None
+    if sk.state == FIN_WAIT2:
+        tmo = fin_time(sk)
+        time_wait(sk, FIN_WAIT2, tmo - TCP_TIMEWAIT_LEN if tmo > TCP_TIMEWAIT_LEN else 0.0, now)
 
 
 def _update_metrics(sk: TcpSock) -> None:
@@ -300,8 +302,6 @@ def retransmit_timer(sk: TcpSock, now: float) -> None:
 # --- close -------------------------------------------------------------------------------------
 def tcp_close(sk: TcpSock, now: float) -> None:
     """__tcp_close."""
-    from .passive import reqsk_queue_drop
-
     ns = sk.ns
     sk.rcv_shutdown = True
     sk.orphan = True

@@ -9,12 +9,20 @@ from ..wire.ipv4 import Packet
 from ..wire.tcp import ACK, FIN, RST, SYN
 from .active import synsent_process
 from .established import rcv_state_process
+from .lifecycle import tw_kill
 from .output import send_reset
-from .passive import LISTENER, check_req, child_process, conn_request, cookie_check
+from .passive import (
+    LISTENER,
+    check_req,
+    child_process,
+    conn_request,
+    cookie_check,
+    reqsk_queue_drop,
+)
 from .reqsk import RequestSock
 from .sock import TcpSock, TimeWaitSock
 from .states import CLOSE, LISTEN, SYN_SENT
-from .timewait import timewait_process
+from .timewait import _tw_ack, timewait_process
 
 if TYPE_CHECKING:
     from ..net.namespace import Namespace
@@ -53,8 +61,6 @@ def tcp_v4_rcv(ns: Namespace, pkt: Packet, now: float) -> None:
             lsk = sk.listener
             if lsk.state != LISTEN:
                 # the listener went away: drop the request and look up again
-                from .passive import reqsk_queue_drop
-
                 reqsk_queue_drop(ns, sk)
             else:
                 res = check_req(ns, sk, pkt, now)
@@ -69,13 +75,9 @@ def tcp_v4_rcv(ns: Namespace, pkt: Packet, now: float) -> None:
                 return
             lsk2 = lookup_listener(ns, pkt.dst, seg.dport, pkt.src, seg.sport)
             if lsk2 is not None:
-                from .lifecycle import tw_kill
-
                 tw_kill(sk)  # TCP_TW_SYN: the SYN goes to the listener with a new ISN
                 conn_request(ns, lsk2, pkt, now, tw_isn=isn)
             else:
-                from .timewait import _tw_ack
-
                 _tw_ack(ns, sk, now, rate_limited=True)
             return
     listener = lookup_listener(ns, pkt.dst, seg.dport, pkt.src, seg.sport)

@@ -8,6 +8,7 @@ feed our integer values. The secrets are random, so only the structure of the in
 
 from __future__ import annotations
 
+import functools
 from typing import Final
 
 from ..siphash import siphash_u32s
@@ -27,4 +28,11 @@ def secure_tcp_seq_and_ts_off(secret: bytes, saddr: int, daddr: int, sport: int,
 def secure_ipv4_port_ephemeral(secret: bytes, saddr: int, daddr: int, dport: int,
                                jiffies: int, hz: int) -> int:
     """The u64 port offset of __inet_hash_connect; the time seed changes every 10 s."""
-    return siphash_u32s(secret, saddr, daddr, dport, (jiffies // (10 * hz)) & M32)
+    return _port_offset(secret, saddr, daddr, dport, (jiffies // (10 * hz)) & M32)
+
+
+@functools.lru_cache(maxsize=4096)
+def _port_offset(secret: bytes, saddr: int, daddr: int, dport: int, seed: int) -> int:
+    # the same for every connect() to one destination from one address for 10 s: a busy
+    # client asks for it thousands of times, so it is remembered (a pure function)
+    return siphash_u32s(secret, saddr, daddr, dport, seed)

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING, Final
+from typing import TYPE_CHECKING
 
 from .sock import TCP_TIMEWAIT_LEN, TcpSock, TimeWaitSock
 from .states import CLOSE, CLOSE_WAIT, ESTABLISHED, TIME_WAIT, TcpState
@@ -58,16 +58,20 @@ def unhash(sk: TcpSock) -> None:
                 del ns.lhash[sk.lport]
 
 
-_TIMERS: Final = ("rtx_timer", "tw_timer", "probe_timer", "delack_timer")
-
-
 def clear_timers(sk: TcpSock) -> None:
     """inet_csk_clear_xmit_timers + the keepalive/FIN_WAIT2 timer."""
-    for name in _TIMERS:
-        timer = getattr(sk, name)
-        if timer is not None:
-            timer.cancel()
-            setattr(sk, name, None)
+    if sk.rtx_timer is not None:
+        sk.rtx_timer.cancel()
+        sk.rtx_timer = None
+    if sk.tw_timer is not None:
+        sk.tw_timer.cancel()
+        sk.tw_timer = None
+    if sk.probe_timer is not None:
+        sk.probe_timer.cancel()
+        sk.probe_timer = None
+    if sk.delack_timer is not None:
+        sk.delack_timer.cancel()
+        sk.delack_timer = None
 
 
 def tcp_done(sk: TcpSock, now: float) -> None:

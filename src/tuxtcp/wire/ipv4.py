@@ -37,7 +37,10 @@ def ip_to_int(addr: str) -> int:
 
 
 def int_to_ip(value: int) -> str:
-    return socket.inet_ntoa(value.to_bytes(4, "big"))
+    """u32 -> dotted quad (what inet_ntoa prints)."""
+    if not 0 <= value <= 0xFFFFFFFF:
+        raise OverflowError("int too big to convert")
+    return f"{value >> 24}.{(value >> 16) & 255}.{(value >> 8) & 255}.{value & 255}"
 
 
 class Packet:

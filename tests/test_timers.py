@@ -1,0 +1,87 @@
+"""Deadlines: the timer store behind every namespace (per-deadline buckets, lazy cancel)."""
+
+import gc
+import weakref
+
+from tuxtcp.timers import Deadlines
+
+
+class Owner:
+    """Something a timer points at (a socket, in the engine)."""
+
+
+def test_fire_in_deadline_order_first_armed_first() -> None:
+    d = Deadlines()
+    fired: list[str] = []
+    for name, when in [("c", 2.0), ("a", 1.0), ("b", 1.0), ("d", 3.0)]:
+        d.arm(when, lambda arg, t: fired.append(arg), name)
+    assert d.next_deadline() == 1.0
+    assert d.run(2.0) == 3
+    assert fired == ["a", "b", "c"]
+    assert d.next_deadline() == 3.0 and len(d) == 1
+
+
+def test_cancelled_timer_never_fires_and_lets_go_of_its_owner() -> None:
+    d = Deadlines()
+    owner = Owner()
+    ref = weakref.ref(owner)
+    fired: list[object] = []
+    t = d.arm(60.0, lambda arg, when: fired.append(arg), owner)
+    keep = d.arm(60.0, lambda arg, when: fired.append(arg), "other")
+    t.cancel()
+    t.cancel()  # twice is harmless
+    del owner
+    gc.collect()
+    assert ref() is None  # the cancelled timer does not keep its socket for 60 s
+    assert d.next_deadline() == 60.0 and len(d) == 1
+    d.run(60.0)
+    assert fired == ["other"] and not keep.alive
+
+
+def test_a_bucket_with_only_cancelled_timers_causes_no_wakeup() -> None:
+    d = Deadlines()
+    for i in range(100):
+        d.arm(1.0, lambda arg, t: None, i).cancel()
+    d.arm(5.0, lambda arg, t: None, None)
+    assert d.next_deadline() == 5.0
+
+
+def test_timer_armed_while_firing_for_a_due_deadline_fires_in_the_same_run() -> None:
+    d = Deadlines()
+    fired: list[str] = []
+
+    def first(arg: object, when: float) -> None:
+        fired.append("first")
+        d.arm(when, lambda a, t: fired.append("again"), None)
+
+    d.arm(1.0, first, None)
+    assert d.run(1.0) == 2
+    assert fired == ["first", "again"] and d.next_deadline() is None
+
+
+def test_compaction_keeps_every_live_timer_in_order() -> None:
+    d = Deadlines()
+    fired: list[int] = []
+    timers = [d.arm(7.0, lambda arg, t: fired.append(arg), i) for i in range(1000)]
+    for i, t in enumerate(timers):
+        if i % 3:
+            t.cancel()  # two thirds cancelled: the bucket is compacted on the way
+    assert len(d) == 334
+    d.run(7.0)
+    assert fired == list(range(0, 1000, 3))
+
+
+def test_cancel_during_run_of_the_same_bucket() -> None:
+    d = Deadlines()
+    fired: list[int] = []
+    later: list = []
+
+    def cancel_rest(arg: object, when: float) -> None:
+        fired.append(0)
+        for t in later:
+            t.cancel()
+
+    d.arm(1.0, cancel_rest, None)
+    later.extend(d.arm(1.0, lambda arg, t: fired.append(arg), i) for i in range(1, 5))
+    d.run(1.0)
+    assert fired == [0]
