@@ -70,11 +70,20 @@ def test_kernel_syn_flood_same_machine(benchmark) -> None:  # type: ignore[no-un
 
 
 def test_slow_accept_1m_attempts(benchmark) -> None:  # type: ignore[no-untyped-def]
-    """Issue 5: slow-accept at 10k arrivals/s over 100 virtual seconds (1M attempts)."""
-    wall, attempts = benchmark.pedantic(slow_accept_attempts, args=(10_000.0, 100.0), rounds=1,
-                                        iterations=1)
-    benchmark.extra_info.update({"attempts": attempts, "wall_s": round(wall, 1),
-                                 "attempts_per_s": round(attempts / wall)})
+    """Issue 5: slow-accept at 10k arrivals/s over 100 virtual seconds (1M attempts), three
+    runs in a row (the VM's speed drifts, so all three are kept)."""
+    runs: list[tuple[float, int]] = []
+
+    def once() -> None:
+        runs.append(slow_accept_attempts(10_000.0, 100.0))
+
+    benchmark.pedantic(once, rounds=3, iterations=1)
+    walls = sorted(w for w, _ in runs)
+    attempts = runs[0][1]
+    assert all(a == attempts for _, a in runs)  # the same seeded run each time
+    benchmark.extra_info.update({"attempts": attempts, "wall_s": [round(w, 1) for w, _ in runs],
+                                 "median_wall_s": round(walls[1], 1),
+                                 "attempts_per_s_median": round(attempts / walls[1])})
 
 
 def test_sweep_48_points_2_cores_vs_1(benchmark) -> None:  # type: ignore[no-untyped-def]

@@ -36,7 +36,11 @@ class Namespace:
         self.mib = Mib()
         self.timers = Deadlines()
         self.ports = PortTable(self.rng)
-        self.ehash: dict[tuple[int, int, int, int], object] = {}
+        # established hash: (laddr, lport, raddr, rport) -> socket, request or timewait sock.
+        # Keys are typed tuple[int, ...] so the compiled build keeps each sock's key as one
+        # object (fixed-length tuples would be unboxed and rebuilt on every read); lookups
+        # with a sock's own key object then take the dict's identity fast path.
+        self.ehash: dict[tuple[int, ...], object] = {}
         self.lhash: dict[int, list[object]] = {}
         self.sockets: dict[object, None] = {}  # every live TcpSock, in creation order
         self.outbox: list[Packet] = []

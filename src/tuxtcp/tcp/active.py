@@ -53,7 +53,7 @@ def twsk_unique(ns: Namespace, sk: TcpSock, tw: TimeWaitSock, now: float,
     return True
 
 
-def _check_established(ns: Namespace, sk: TcpSock, key: tuple[int, int, int, int],
+def _check_established(ns: Namespace, sk: TcpSock, key: tuple[int, ...],
                        now: float, explicit_port: bool) -> bool:
     """__inet_check_established: the 4-tuple is free, or held by a recyclable timewait."""
     other = ns.ehash.get(key)

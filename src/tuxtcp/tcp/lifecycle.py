@@ -43,13 +43,17 @@ def wake(sk: TcpSock) -> None:
 
 
 def hash_established(sk: TcpSock) -> None:
-    sk.ns.ehash[sk.key] = sk
+    key = sk.ehash_key = sk.key
+    sk.ns.ehash[key] = sk
 
 
 def unhash(sk: TcpSock) -> None:
     ns = sk.ns
-    if ns.ehash.get(sk.key) is sk:
-        del ns.ehash[sk.key]
+    key = sk.ehash_key
+    if key is not None:
+        if ns.ehash.get(key) is sk:
+            del ns.ehash[key]
+        sk.ehash_key = None
     if sk.state == TcpState.LISTEN:
         lst = ns.lhash.get(sk.lport)
         if lst and sk in lst:
@@ -141,8 +145,9 @@ def tw_kill(tw: TimeWaitSock) -> None:
     if tw.timer is not None:
         tw.timer.cancel()
         tw.timer = None
-    if ns.ehash.get(tw.key) is tw:
-        del ns.ehash[tw.key]
+    key = tw.key
+    if ns.ehash.get(key) is tw:
+        del ns.ehash[key]
         ns.tw_count -= 1
     ns.ports.remove_owner(tw)
 

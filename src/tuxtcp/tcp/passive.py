@@ -193,12 +193,13 @@ def reqsk_queue_drop(ns: Namespace, req: RequestSock) -> bool:
     if req.timer is not None:
         req.timer.cancel()
         req.timer = None
-    linked = ns.ehash.get(req.key) is req
+    key = req.key
+    linked = ns.ehash.get(key) is req
     if linked:
-        del ns.ehash[req.key]
+        del ns.ehash[key]
     lq = req.listener.lq
-    if lq is not None and lq.syn_queue.get(req.key) is req:
-        del lq.syn_queue[req.key]
+    if lq is not None and lq.syn_queue.get(key) is req:
+        del lq.syn_queue[key]
         if req.num_timeout == 0:  # reqsk_queue_removed
             lq.young -= 1
     return linked

@@ -12,7 +12,7 @@ if TYPE_CHECKING:
 
 
 class RequestSock:
-    __slots__ = ("listener", "laddr", "lport", "raddr", "rport", "rcv_isn", "snt_isn", "mss",
+    __slots__ = ("listener", "laddr", "lport", "raddr", "rport", "key", "rcv_isn", "snt_isn", "mss",
                  "wscale_ok", "snd_wscale", "rcv_wscale", "sack_ok", "tstamp_ok", "ecn_ok",
                  "ts_recent", "ts_off", "rcv_wnd", "num_timeout", "num_retrans", "acked",
                  "timeout", "timer", "last_oow_ack", "born", "snt_tsval_first",
@@ -25,6 +25,9 @@ class RequestSock:
         self.lport = lport
         self.raddr = raddr
         self.rport = rport
+        # the ehash/SYN-queue key, built once: lookups with this very object hit the dict's
+        # identity fast path
+        self.key: tuple[int, ...] = (laddr, lport, raddr, rport)
         self.rcv_isn = rcv_isn
         self.snt_isn = 0
         self.mss = 536
@@ -51,10 +54,6 @@ class RequestSock:
     @property
     def rcv_nxt(self) -> int:
         return (self.rcv_isn + 1) & 0xFFFFFFFF
-
-    @property
-    def key(self) -> tuple[int, int, int, int]:
-        return (self.laddr, self.lport, self.raddr, self.rport)
 
     def __repr__(self) -> str:
         return (f"RequestSock({self.laddr:08x}:{self.lport} <- {self.raddr:08x}:{self.rport} "

@@ -33,7 +33,7 @@ class ListenQueue:
                  "defer_accept")
 
     def __init__(self) -> None:
-        self.syn_queue: dict[tuple[int, int, int, int], RequestSock] = {}
+        self.syn_queue: dict[tuple[int, ...], RequestSock] = {}
         self.young = 0
         self.accept_queue: deque[TcpSock] = deque()
         self.synflood_warned = False
@@ -64,7 +64,7 @@ class TcpSock:
         "ooo_recent", "reno_sacked", "high_sacked", "lost_out", "fin_sent", "rcv_adv",
         "probe_timer", "probes_out", "quick", "ato", "delack_timer", "rcv_mss", "nodelay",
         "cork", "sndbuf", "rcvbuf", "buf_locked", "space", "space_seq", "space_time",
-        "sacked_out", "retrans_out", "ooo_ranges",
+        "sacked_out", "retrans_out", "ooo_ranges", "ehash_key",
     )
 
     def __init__(self, ns: Namespace, uid: int = 0) -> None:
@@ -171,6 +171,7 @@ class TcpSock:
         self.space = 0  # rcvq_space.space: bytes the app read in the last RTT (DRS)
         self.space_seq = 0
         self.space_time = 0.0
+        self.ehash_key: tuple[int, ...] | None = None  # the key it is hashed under
 
     @property
     def key(self) -> tuple[int, int, int, int]:
@@ -188,12 +189,13 @@ class TimeWaitSock:
     __slots__ = ("ns", "laddr", "lport", "raddr", "rport", "substate", "rcv_nxt", "snd_nxt",
                  "rcv_wnd", "rcv_wscale", "ts_recent", "ts_recent_stamp", "ts_off", "tstamp_ok",
                  "reuse", "reuseport", "uid", "timer", "bucket", "last_oow_ack", "entry_stamp",
-                 "bind_port_lock", "state")
+                 "bind_port_lock", "state", "key")
 
     def __init__(self, sk: TcpSock, substate: TcpState) -> None:
         self.ns = sk.ns
         self.state = TIME_WAIT
         self.laddr, self.lport, self.raddr, self.rport = sk.laddr, sk.lport, sk.raddr, sk.rport
+        self.key: tuple[int, ...] = (self.laddr, self.lport, self.raddr, self.rport)
         self.substate = substate
         self.rcv_nxt = sk.rcv_nxt
         self.snd_nxt = sk.snd_nxt
@@ -211,10 +213,6 @@ class TimeWaitSock:
         self.bind_port_lock = sk.bind_port_lock
         self.last_oow_ack = -1e18
         self.entry_stamp = 0.0
-
-    @property
-    def key(self) -> tuple[int, int, int, int]:
-        return (self.laddr, self.lport, self.raddr, self.rport)
 
     def __repr__(self) -> str:
         return (f"TimeWaitSock({self.substate.name} {self.laddr:08x}:{self.lport} -> "
