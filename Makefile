@@ -47,7 +47,7 @@ test-pure: $(PURE_STAMP)
 
 test: lint test-compiled test-pure
 
-bench: $(STAMP)
+bench: $(STAMP) $(PURE_STAMP)
 	$(BIN)/pytest bench -p no:cacheprovider --benchmark-columns=min,rounds --benchmark-json=bench/last-run.json -s
 
 clean:

@@ -5,6 +5,7 @@ from __future__ import annotations
 import pytest
 
 from workloads import (
+    PURE_PYTHON,
     cookie_synacks,
     flood_success,
     gigabit_throughput,
@@ -14,6 +15,7 @@ from workloads import (
     memory_per_request,
     sim_handshakes,
     slow_accept_attempts,
+    slow_accept_pure_vs_compiled,
     sweep_wall,
 )
 
@@ -84,6 +86,15 @@ def test_slow_accept_1m_attempts(benchmark) -> None:  # type: ignore[no-untyped-
     benchmark.extra_info.update({"attempts": attempts, "wall_s": [round(w, 1) for w, _ in runs],
                                  "median_wall_s": round(walls[1], 1),
                                  "attempts_per_s_median": round(attempts / walls[1])})
+
+
+def test_compiled_vs_plain_python(benchmark) -> None:  # type: ignore[no-untyped-def]
+    """Issue 5: the same 50k-attempt slow-accept run, compiled build vs plain Python."""
+    if not PURE_PYTHON.exists():
+        pytest.skip("no .venv-pure (make bench creates it)")
+    res = benchmark.pedantic(slow_accept_pure_vs_compiled, rounds=1, iterations=1)
+    assert res["compiled"] == 1.0, "bench/ should run on the compiled build (.venv)"
+    benchmark.extra_info.update({k: round(v, 2) for k, v in res.items()})
 
 
 def test_sweep_48_points_2_cores_vs_1(benchmark) -> None:  # type: ignore[no-untyped-def]

@@ -5,6 +5,7 @@ from __future__ import annotations
 import socket
 import time
 import tracemalloc
+from pathlib import Path
 
 import tuxtcp
 from tuxtcp.net.namespace import Namespace
@@ -236,3 +237,24 @@ def gigabit_throughput(size: int = 100 << 20) -> dict[str, float]:
     wall, virt, _, _, c = _bulk(size, 0.005, rate=1e9, step=0.001)
     return {"virtual_s": virt, "Mbit_per_s": size * 8 / virt / 1e6, "wall_s": wall,
             "final_cwnd": c.sk.cwnd}  # type: ignore[attr-defined]
+
+
+PURE_PYTHON = Path(__file__).resolve().parent.parent / ".venv-pure" / "bin" / "python"
+
+
+def slow_accept_pure_vs_compiled(seconds: float = 5.0) -> dict[str, float]:
+    """The same slow-accept run (10k arrivals/s for `seconds`) here (the compiled build, when
+    installed so) and in the plain-Python install of .venv-pure, one after the other."""
+    import subprocess
+
+    import tuxtcp.tcp.input as probe
+
+    here, attempts = slow_accept_attempts(10_000.0, seconds)
+    code = ("import sys; sys.path.insert(0, sys.argv[1]); from workloads import "
+            "slow_accept_attempts as f; w, a = f(10000.0, float(sys.argv[2])); print(w, a)")
+    out = subprocess.run([str(PURE_PYTHON), "-c", code, str(Path(__file__).parent), str(seconds)],
+                         check=True, capture_output=True, text=True).stdout.split()
+    pure, pure_attempts = float(out[0]), int(out[1])
+    assert pure_attempts == attempts  # the same seeded run
+    return {"compiled": float(probe.__file__.endswith(".so")), "attempts": attempts,
+            "compiled_s": here, "pure_s": pure, "speedup": pure / here}
