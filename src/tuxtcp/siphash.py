@@ -14,10 +14,13 @@ from __future__ import annotations
 import struct
 from collections.abc import Callable
 
+_siphashc: Callable[[bytes, bytes], int] | None
 try:  # pragma: no cover - exercised by whichever is installed
-    from siphashc import siphash as _siphashc
+    from siphashc import siphash as _siphashc_fn
+
+    _siphashc = _siphashc_fn
 except ImportError:  # pragma: no cover
-    _siphashc = None  # type: ignore[assignment]
+    _siphashc = None
 
 try:  # pragma: no cover
     from siphash24 import siphash24 as _c_siphash24
