@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import socket
+import sys
 import time
 import tracemalloc
 from pathlib import Path
@@ -179,13 +180,22 @@ SWEEP_GRID = {"backlog": ["4", "16", "64", "256"], "service_time": ["0.004", "0.
 
 
 def sweep_wall(jobs: int) -> float:
-    """48 grid points of slow-accept (1,000 clients each) on `jobs` worker processes."""
-    from tuxtcp.simulate.sweep import run_sweep
+    """48 grid points of slow-accept (1,000 clients each) on `jobs` worker processes, timed in
+    a fresh interpreter (so 1 and 2 jobs start from the same clean process)."""
+    code = ("import sys, time; sys.path.insert(0, sys.argv[1]); import workloads as w; "
+            "from tuxtcp.simulate.sweep import run_sweep; t0 = time.perf_counter(); "
+            "rows = run_sweep('slow-accept', None, ['clients=1000', 'duration=20'], "
+            "w.SWEEP_GRID, int(sys.argv[2])); assert len(rows) == 48; "
+            "print(time.perf_counter() - t0)")
+    return float(_fresh(sys.executable, code, str(jobs)))
 
-    t0 = time.perf_counter()
-    rows = run_sweep("slow-accept", None, ["clients=1000", "duration=20"], SWEEP_GRID, jobs)
-    assert len(rows) == 48
-    return time.perf_counter() - t0
+
+def _fresh(python: str | Path, code: str, *args: str) -> str:
+    """Run `code` in a new interpreter with bench/ importable; its stdout."""
+    import subprocess
+
+    return subprocess.run([str(python), "-c", code, str(Path(__file__).parent), *args],
+                          check=True, capture_output=True, text=True).stdout.strip()
 
 
 def _bulk(size: int, delay: float, loss: float = 0.0, rate: float = 0.0,
@@ -243,18 +253,15 @@ PURE_PYTHON = Path(__file__).resolve().parent.parent / ".venv-pure" / "bin" / "p
 
 
 def slow_accept_pure_vs_compiled(seconds: float = 5.0) -> dict[str, float]:
-    """The same slow-accept run (10k arrivals/s for `seconds`) here (the compiled build, when
-    installed so) and in the plain-Python install of .venv-pure, one after the other."""
-    import subprocess
-
-    import tuxtcp.tcp.input as probe
-
-    here, attempts = slow_accept_attempts(10_000.0, seconds)
-    code = ("import sys; sys.path.insert(0, sys.argv[1]); from workloads import "
-            "slow_accept_attempts as f; w, a = f(10000.0, float(sys.argv[2])); print(w, a)")
-    out = subprocess.run([str(PURE_PYTHON), "-c", code, str(Path(__file__).parent), str(seconds)],
-                         check=True, capture_output=True, text=True).stdout.split()
-    pure, pure_attempts = float(out[0]), int(out[1])
-    assert pure_attempts == attempts  # the same seeded run
-    return {"compiled": float(probe.__file__.endswith(".so")), "attempts": attempts,
-            "compiled_s": here, "pure_s": pure, "speedup": pure / here}
+    """The same slow-accept run (10k arrivals/s for `seconds`), each in a fresh interpreter:
+    this one (.venv: the compiled build) and the plain-Python install of .venv-pure."""
+    code = ("import sys; sys.path.insert(0, sys.argv[1]); import tuxtcp.tcp.input as m; "
+            "from workloads import slow_accept_attempts as f; w, a = f(10000.0, "
+            "float(sys.argv[2])); print(w, a, int(m.__file__.endswith('.so')))")
+    c_wall, c_attempts, compiled = _fresh(sys.executable, code, str(seconds)).split()
+    p_wall, p_attempts, p_compiled = _fresh(PURE_PYTHON, code, str(seconds)).split()
+    assert c_attempts == p_attempts  # the same seeded run
+    assert p_compiled == "0"
+    return {"compiled": float(compiled), "attempts": float(c_attempts),
+            "compiled_s": float(c_wall), "pure_s": float(p_wall),
+            "speedup": float(p_wall) / float(c_wall)}
