@@ -64,18 +64,10 @@ def unhash(sk: TcpSock) -> None:
 
 def clear_timers(sk: TcpSock) -> None:
     """inet_csk_clear_xmit_timers + the keepalive/FIN_WAIT2 timer."""
-    if sk.rtx_timer is not None:
-        sk.rtx_timer.cancel()
-        sk.rtx_timer = None
-    if sk.tw_timer is not None:
-        sk.tw_timer.cancel()
-        sk.tw_timer = None
-    if sk.probe_timer is not None:
-        sk.probe_timer.cancel()
-        sk.probe_timer = None
-    if sk.delack_timer is not None:
-        sk.delack_timer.cancel()
-        sk.delack_timer = None
+    for timer in (sk.rtx_timer, sk.tw_timer, sk.probe_timer, sk.delack_timer):
+        if timer is not None:
+            timer.cancel()
+    sk.rtx_timer = sk.tw_timer = sk.probe_timer = sk.delack_timer = None
 
 
 def tcp_done(sk: TcpSock, now: float) -> None:
