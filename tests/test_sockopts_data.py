@@ -4,7 +4,7 @@ import socket
 
 from helpers import Harness
 from test_close import PEER_ISN, established, peer
-from test_world import pair
+from test_world import connected, pair
 from tuxtcp.wire.tcp import ACK, PSH
 
 
@@ -88,12 +88,7 @@ def test_congestion_control_name_and_buffers() -> None:
 
 def test_makefile_text_roundtrip() -> None:
     w, srv, cli = pair(seed=4, delay=0.002)
-    ls = srv.socket()
-    ls.bind(("0.0.0.0", 80))
-    ls.listen(1)
-    c = cli.socket()
-    c.connect(("198.18.0.1", 80))
-    conn, _ = ls.accept()
+    ls, c, conn = connected(srv, cli, backlog=1)
     wf = c.makefile("w", encoding="utf-8")
     wf.write("GET / HTTP/1.0\r\n\r\n")
     wf.flush()

@@ -7,6 +7,7 @@ import socket
 import pytest
 
 import tuxtcp
+from tuxtcp.socket.api import Socket
 
 
 def pair(seed: int = 1, timer_model: str = "exact",
@@ -16,6 +17,19 @@ def pair(seed: int = 1, timer_model: str = "exact",
     cli = w.host("cli", "198.18.0.2")
     w.link(srv, cli, delay=link.pop("delay", 0.0005), **link)
     return w, srv, cli
+
+
+def connected(srv: tuxtcp.Host, cli: tuxtcp.Host, backlog: int = 5,
+              timeout: float | None = None) -> tuple[Socket, Socket, Socket]:
+    """listen on srv:80, connect from cli, accept: (listener, client, accepted)."""
+    ls = srv.socket()
+    ls.bind(("0.0.0.0", 80))
+    ls.listen(backlog)
+    c = cli.socket()
+    c.settimeout(timeout)
+    c.connect(("198.18.0.1", 80))
+    conn, _ = ls.accept()
+    return ls, c, conn
 
 
 def test_issue_example_script() -> None:
@@ -134,12 +148,7 @@ def test_proc_net_tcp_format() -> None:
 
 def test_time_wait_line_and_counters() -> None:
     w, srv, cli = pair()
-    ls = srv.socket()
-    ls.bind(("0.0.0.0", 80))
-    ls.listen(5)
-    c = cli.socket()
-    c.connect(("198.18.0.1", 80))
-    conn, _ = ls.accept()
+    ls, c, conn = connected(srv, cli)
     c.close()
     w.run(0.01)
     conn.close()
@@ -154,13 +163,7 @@ def test_time_wait_line_and_counters() -> None:
 @pytest.mark.parametrize("loss", [0.0, 0.05])
 def test_bytes_arrive_intact(loss: float) -> None:
     w, srv, cli = pair(loss=loss, reorder=0.02, duplicate=0.01)
-    ls = srv.socket()
-    ls.bind(("0.0.0.0", 80))
-    ls.listen(5)
-    c = cli.socket()
-    c.settimeout(300)
-    c.connect(("198.18.0.1", 80))
-    conn, _ = ls.accept()
+    ls, c, conn = connected(srv, cli, timeout=300)
     conn.settimeout(300)
     data = bytes(range(256)) * 800
     c.sendall(data)

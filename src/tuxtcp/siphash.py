@@ -102,7 +102,4 @@ _PACK = {n: struct.Struct(f"<{n}I") for n in (1, 2, 3, 4)}
 
 def siphash_u32s(key: bytes, *words: int) -> int:
     """siphash_Nu32(words..., key): the u64 hash of N little-endian u32 words."""
-    data = _PACK[len(words)].pack(*words)
-    if _siphashc is not None:  # the hot path: three calls per connection
-        return int(_siphashc(key, data))
-    return siphash24(key, data)
+    return siphash24(key, _PACK[len(words)].pack(*words))

@@ -76,7 +76,6 @@ class World:
         self.clock = 0.0
         self.hosts: dict[str, Host] = {}
         self._owner: dict[int, Host] = {}
-        self._links: dict[tuple[str, str], Link] = {}
         self._heap: list[tuple[float, int, int, Host | None, Any]] = []
         self._seq = 0
         self._next_fd = 3
@@ -102,8 +101,6 @@ class World:
         params = LinkParams(delay=delay, loss=loss, reorder=reorder, duplicate=duplicate,
                             jitter=jitter, rate=rate, queue=queue)
         link = Link(a.name, b.name, params, seed=self.seed)
-        self._links[(a.name, b.name)] = link
-        self._links[(b.name, a.name)] = link
         a._links_to[b] = link
         b._links_to[a] = link
         return link
@@ -220,7 +217,7 @@ class World:
         else:
             obj(self.clock)
             for host in self.hosts.values():
-                if host.ns.outbox or host._wake_at is None:
+                if host.ns.outbox or host.ns.timers.armed:
                     self._flush(host)
         return True
 
