@@ -37,12 +37,12 @@ lint: $(STAMP)
 
 # the compiled build: the whole suite (root tests included)
 test-compiled: $(STAMP)
-	$(BIN)/python -c 'import tuxtcp.tcp.input as m, sys; sys.exit(0 if m.__file__.endswith(".so") else "not the compiled build: " + m.__file__)'
+	$(BIN)/python -c 'import tuxtcp.tcp.demux as m, sys; sys.exit(0 if m.__file__.endswith(".so") else "not the compiled build: " + m.__file__)'
 	$(BIN)/pytest tests
 
 # the same source as plain Python (root-only host-kernel tests run once, above)
 test-pure: $(PURE_STAMP)
-	$(PURE)/bin/python -c 'import tuxtcp.tcp.input as m, sys; sys.exit(0 if m.__file__.endswith(".py") else "not plain Python: " + m.__file__)'
+	$(PURE)/bin/python -c 'import tuxtcp.tcp.demux as m, sys; sys.exit(0 if m.__file__.endswith(".py") else "not plain Python: " + m.__file__)'
 	$(PURE)/bin/pytest tests -m 'not root'
 
 test: lint test-compiled test-pure

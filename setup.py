@@ -10,7 +10,7 @@ from setuptools import setup
 
 # The packet path and the simulator: wire codecs, the TCP engine, namespaces, timers, the
 # simulated world and the socket API. Front ends (cli, simulate, observe, host) stay Python.
-COMPILED = ["wire", "tcp", "net", "link", "sim", "socket", "timers.py", "siphash.py"]
+COMPILED = ["wire", "tcp", "net", "link", "sim", "socket", "siphash.py"]
 # Exception classes with class-level MIB tables stay Python (mypyc native exceptions cannot
 # carry class attributes).
 NOT_COMPILED = {"wire/errors.py"}

@@ -2,10 +2,10 @@
 
 from __future__ import annotations
 
-from tuxtcp.net.namespace import Namespace
+from tuxtcp.net.tcp_states import LISTEN
+from tuxtcp.tcp.engine import Namespace
 from tuxtcp.tcp.lifecycle import new_sock
 from tuxtcp.tcp.sock import ListenQueue
-from tuxtcp.tcp.states import LISTEN
 
 
 def listen_on(ns: Namespace, port: int, backlog: int = 4096) -> None:

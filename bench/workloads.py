@@ -9,7 +9,7 @@ import tracemalloc
 from pathlib import Path
 
 import tuxtcp
-from tuxtcp.net.namespace import Namespace
+from tuxtcp.tcp.engine import Namespace
 from tuxtcp.wire.ipv4 import Packet, ip_to_int
 from tuxtcp.wire.tcp import SYN, TcpSegment
 
@@ -255,7 +255,7 @@ PURE_PYTHON = Path(__file__).resolve().parent.parent / ".venv-pure" / "bin" / "p
 def slow_accept_pure_vs_compiled(seconds: float = 5.0) -> dict[str, float]:
     """The same slow-accept run (10k arrivals/s for `seconds`), each in a fresh interpreter:
     this one (.venv: the compiled build) and the plain-Python install of .venv-pure."""
-    code = ("import sys; sys.path.insert(0, sys.argv[1]); import tuxtcp.tcp.input as m; "
+    code = ("import sys; sys.path.insert(0, sys.argv[1]); import tuxtcp.tcp.demux as m; "
             "from workloads import slow_accept_attempts as f; w, a = f(10000.0, "
             "float(sys.argv[2])); print(w, a, int(m.__file__.endswith('.so')))")
     c_wall, c_attempts, compiled = _fresh(sys.executable, code, str(seconds)).split()

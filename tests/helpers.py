@@ -9,8 +9,8 @@ from __future__ import annotations
 import socket
 from collections.abc import Callable
 
-from tuxtcp.net.namespace import Namespace
 from tuxtcp.socket.api import Socket
+from tuxtcp.tcp.engine import Namespace
 from tuxtcp.wire.ipv4 import Packet, ip_to_int
 from tuxtcp.wire.tcp import ACK, RST, SYN, TcpSegment
 

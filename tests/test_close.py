@@ -7,7 +7,7 @@ import struct
 import pytest
 
 from helpers import Harness
-from tuxtcp.tcp.states import TcpState
+from tuxtcp.net.tcp_states import TcpState
 from tuxtcp.wire.tcp import ACK, FIN, PSH, RST, SYN, TcpSegment
 
 PEER_ISN = 5000

@@ -9,7 +9,7 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 import tuxtcp
-from tuxtcp.tcp.stream import CONGESTION_CONTROL
+from tuxtcp.tcp.cong import CONGESTION_CONTROL
 
 
 def transfer(size: int, loss: float = 0.0, reorder: float = 0.0, duplicate: float = 0.0,

@@ -1,8 +1,8 @@
 """tuxtcp: Linux's TCP connection machinery, packet for packet, in Python."""
 
-from .net.namespace import Namespace
 from .sim.world import Host, World
 from .socket.api import Socket
+from .tcp.engine import Namespace
 from .wire.ipv4 import Packet, parse_packet
 from .wire.tcp import TcpSegment, parse_tcp
 

@@ -8,12 +8,13 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING, TypeAlias
 
-from ..tcp.states import LISTEN, TIME_WAIT
+from .tcp_states import LISTEN, TIME_WAIT
 
 if TYPE_CHECKING:
     import random
 
-    from ..tcp.sock import TcpSock, TimeWaitSock
+    from ..tcp.sock import TcpSock
+    from ..tcp.twsock import TimeWaitSock
 
 # what sits on a bind bucket: a full socket or a timewait sock (concrete classes, so the
 # compiled build reads their fields natively)

@@ -9,10 +9,11 @@ from __future__ import annotations
 import hashlib
 
 from ..net.mib_names import NETSTAT_GROUPS, SNMP_GROUPS
-from ..net.namespace import Namespace
+from ..net.namespace import NetNamespace
+from ..net.tcp_states import LISTEN, SYN_RECV, SYN_SENT
 from ..tcp.reqsk import RequestSock
-from ..tcp.sock import TcpSock, TimeWaitSock
-from ..tcp.states import LISTEN, SYN_RECV, SYN_SENT
+from ..tcp.sock import TcpSock
+from ..tcp.twsock import TimeWaitSock
 
 HEADER = ("  sl  local_address rem_address   st tx_queue rx_queue tr tm->when retrnsmt   uid  "
           "timeout inode")
@@ -48,8 +49,8 @@ def sock_line(i: int, sk: TcpSock, now: float) -> str:
         timer, when = 1, sk.rtx_timer.when - now
     elif sk.probe_timer is not None and sk.probe_timer.alive:
         timer, when, retr = 4, sk.probe_timer.when - now, 0  # zero-window probe
-    elif sk.tw_timer is not None and sk.tw_timer.alive:
-        timer, when = 2, sk.tw_timer.when - now
+    elif sk.keepalive_timer is not None and sk.keepalive_timer.alive:
+        timer, when = 2, sk.keepalive_timer.when - now
     if sk.state == LISTEN:
         rxq = len(sk.lq.accept_queue) if sk.lq else 0
         txq = 0
@@ -84,7 +85,7 @@ def tw_line(i: int, tw: TimeWaitSock, now: float) -> str:
             f"{0:5d} {0:8d} 0 3 {_ptr(tw, 'tw')}")
 
 
-def render_net_tcp(ns: Namespace, now: float, max_entries: int | None = None) -> str:
+def render_net_tcp(ns: NetNamespace, now: float, max_entries: int | None = None) -> str:
     """/proc/net/tcp: listeners, then the established hash (requests, sockets, TIME_WAIT).
     `max_entries` stops early, like `head`: the kernel prints in this same order."""
     out = [_pad(HEADER)]
@@ -110,7 +111,7 @@ def render_net_tcp(ns: Namespace, now: float, max_entries: int | None = None) ->
     return "".join(out)
 
 
-def render_proc(ns: Namespace, path: str, now: float, max_entries: int | None = None) -> str:
+def render_proc(ns: NetNamespace, path: str, now: float, max_entries: int | None = None) -> str:
     p = path.strip("/")
     if p.startswith("proc/"):
         p = p[5:]

@@ -3,14 +3,15 @@ effective backlog; others Recv-Q = unread bytes, Send-Q = unacknowledged bytes).
 
 from __future__ import annotations
 
-from ..net.namespace import Namespace
+from ..net.namespace import NetNamespace
+from ..net.tcp_states import LISTEN, SS_NAMES, SYN_RECV
 from ..tcp.reqsk import RequestSock
-from ..tcp.sock import TcpSock, TimeWaitSock
-from ..tcp.states import LISTEN, SS_NAMES, SYN_RECV
+from ..tcp.sock import TcpSock
+from ..tcp.twsock import TimeWaitSock
 from ..wire.ipv4 import int_to_ip
 
 
-def _rows(ns: Namespace, listening_only: bool, all_states: bool, timers: bool,
+def _rows(ns: NetNamespace, listening_only: bool, all_states: bool, timers: bool,
           now: float) -> list[tuple[str, int, int, str, str, str]]:
     rows = []
     for lst in ns.lhash.values():
@@ -45,7 +46,7 @@ def _rows(ns: Namespace, listening_only: bool, all_states: bool, timers: bool,
     return rows
 
 
-def render_ss(ns: Namespace, args: str, now: float) -> str:
+def render_ss(ns: NetNamespace, args: str, now: float) -> str:
     """iproute2's column layout: each column as wide as its widest cell; addresses
     right-aligned and ports left-aligned around the colon; "Process" right after the peer
     port column (as `ss -ltn` prints "Peer Address:PortProcess")."""

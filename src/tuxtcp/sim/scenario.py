@@ -13,9 +13,9 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any, Final
 
+from ..net.tcp_states import CLOSE, CLOSE_WAIT, ESTABLISHED
 from ..socket.api import Socket
 from ..tcp.sock import TcpSock
-from ..tcp.states import CLOSE, CLOSE_WAIT, ESTABLISHED
 from .world import Host, World
 
 SERVER_ADDR: Final = "198.18.0.1"

@@ -12,10 +12,14 @@ from collections.abc import Callable, Iterable
 from typing import Any, Final
 
 from ..link.memory import Link, LinkParams
-from ..net.namespace import Namespace
+from ..observe.proc import render_proc
+from ..observe.ss import render_ss
 from ..socket.api import Socket
+from ..socket.selector import SimSelector
+from ..tcp.engine import Namespace
 from ..wire.ipv4 import Packet, int_to_ip, ip_to_int
 from ..wire.pcap import PcapTap
+from .traffic import SynFlood
 
 # event kinds; an event is (when, seq, kind, host, obj): DELIVER obj=packet to host, TIMER
 # host's timers are due, CALL obj=fn(now)
@@ -47,13 +51,9 @@ class Host:
 
     def proc(self, path: str, max_entries: int | None = None) -> str:
         """The text of /proc/<path>; for net/tcp, `max_entries` keeps the first entries only."""
-        from ..observe.proc import render_proc
-
         return render_proc(self.ns, path, self.world.clock, max_entries)
 
     def ss(self, args: str = "-tan") -> str:
-        from ..observe.ss import render_ss
-
         return render_ss(self.ns, args, self.world.clock)
 
     def dmesg(self) -> str:
@@ -107,8 +107,6 @@ class World:
 
     def selector(self) -> Any:
         """A selectors.BaseSelector for this world's sockets (select() advances time)."""
-        from ..socket.selector import SimSelector
-
         return SimSelector(self)
 
     def pcap(self, path: str) -> PcapTap:
@@ -242,8 +240,6 @@ class World:
     def syn_flood(self, target: tuple[str, int], rate: float, duration: float,
                   start: float | None = None, timestamps: bool = True) -> Any:
         """Spoofed SYNs (sources in 198.19.128.0/17, which nobody answers for) at `rate`/s."""
-        from .traffic import SynFlood
-
         return SynFlood(self, target, rate, duration, start=start, seed=self.seed,
                         timestamps=timestamps)
 

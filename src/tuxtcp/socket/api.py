@@ -16,23 +16,10 @@ import struct
 from collections.abc import Callable
 from typing import Any, Final, Protocol
 
-from ..net.namespace import Namespace
-from ..tcp.active import tcp_connect
-from ..tcp.established import shutdown_send, sk_recv_consumed, tcp_close
-from ..tcp.lifecycle import new_sock, set_state
-from ..tcp.sock import ListenQueue, TcpSock
-from ..tcp.states import (
-    CLOSE,
-    CLOSE_WAIT,
-    ESTABLISHED,
-    FIN_WAIT1,
-    FIN_WAIT2,
-    LISTEN,
-    SYN_RECV,
-    SYN_SENT,
-)
-from ..tcp.stream import CONGESTION_CONTROL, push, send_room
-from ..tcp.stream import send as sk_send
+from ..net.tcp_states import CLOSE, LISTEN, SYN_SENT
+from ..tcp import user
+from ..tcp.engine import Namespace
+from ..tcp.sock import TcpSock
 from ..wire.ipv4 import int_to_ip
 from .addr import parse_inet_address
 
@@ -69,14 +56,7 @@ TCP_MAXSEG: Final = _pysocket.TCP_MAXSEG
 TCP_NODELAY: Final = _pysocket.TCP_NODELAY
 TCP_SYNCNT: Final = _pysocket.TCP_SYNCNT
 _SOCKET_KINDS: Final = {int(k): k for k in _pysocket.SocketKind}
-MAX_TCP_SYNCNT: Final = 127
-TCP_MIN_MSS: Final = 88
-MAX_TCP_WINDOW: Final = 32767
-IP_BIND_ADDRESS_NO_PORT: Final = getattr(_pysocket, "IP_BIND_ADDRESS_NO_PORT", 24)
-IP_FREEBIND: Final = getattr(_pysocket, "IP_FREEBIND", 15)
-TCP_LINGER2: Final = getattr(_pysocket, "TCP_LINGER2", 8)
-TCP_CONGESTION: Final = getattr(_pysocket, "TCP_CONGESTION", 13)
-TCP_CORK: Final = getattr(_pysocket, "TCP_CORK", 3)
+TCP_CONGESTION: Final = user.TCP_CONGESTION
 
 
 def _err(code: int) -> OSError:
@@ -91,33 +71,14 @@ class Driver(Protocol):
     def alloc_fd(self) -> int: ...
 
 
-def secs_to_retrans(seconds: int, timeout: int = 1, rto_max: int = 120) -> int:
-    """tcp.c:secs_to_retrans (TCP_DEFER_ACCEPT seconds -> SYN-ACK retransmits)."""
-    res = 0
-    if seconds > 0:
-        period = timeout
-        res = 1
-        while seconds > period and res < 255:
-            res += 1
-            timeout <<= 1
-            if timeout > rto_max:
-                timeout = rto_max
-            period += timeout
-    return res
+secs_to_retrans = user.secs_to_retrans
+retrans_to_secs = user.retrans_to_secs
 
 
-def retrans_to_secs(retrans: int, timeout: int = 1, rto_max: int = 120) -> int:
-    """tcp.c:retrans_to_secs."""
-    period = 0
-    if retrans > 0:
-        period = timeout
-        while retrans - 1 > 0:
-            retrans -= 1
-            timeout <<= 1
-            if timeout > rto_max:
-                timeout = rto_max
-            period += timeout
-    return period
+def _check(err: int) -> None:
+    """The errno a user call returned, raised as Python raises it."""
+    if err:
+        raise _err(err)
 
 
 class Socket:
@@ -143,11 +104,8 @@ class Socket:
         self._closed = False
         self._fd = driver.alloc_fd()
         self._opts: dict[tuple[int, int], Any] = {}
-        self.sk = _sk if _sk is not None else new_sock(ns, uid)
+        self.sk = _sk if _sk is not None else user.socket_create(ns, uid)
         self.sock_state = SS_CONNECTED if _sk is not None else SS_UNCONNECTED
-        if _sk is not None:
-            self.sk.inode = ns.alloc_inode()
-            self.sk.parent = None
 
     # -- basics ----------------------------------------------------------------------------
     def __repr__(self) -> str:
@@ -234,39 +192,8 @@ class Socket:
         self._inet_bind(addr, port)
 
     def _inet_bind(self, addr: int, port: int) -> None:
-        """af_inet.c:__inet_bind, in its order."""
-        ns, sk = self.ns, self.sk
-        sysctl = ns.sysctl
-        multicast = (addr >> 28) == 0xE
-        broadcast = addr == 0xFFFFFFFF
-        if (addr and not ns.is_local(addr) and not multicast and not broadcast
-                and not sk.freebind and not sysctl.get_int("net.ipv4.ip_nonlocal_bind")):
-            raise _err(errno.EADDRNOTAVAIL)
-        if port and port < sysctl.get_int("net.ipv4.ip_unprivileged_port_start") \
-                and self.uid != 0:
-            raise _err(errno.EACCES)  # no CAP_NET_BIND_SERVICE
-        if sk.state != CLOSE or sk.lport or sk.bind_addr_lock:
-            raise _err(errno.EINVAL)
-        if self.type != SOCK_STREAM:
-            sk.laddr, sk.lport = addr, port or 1
-            return
-        requested = port
-        if port == 0:
-            if sk.bind_no_port:
-                sk.laddr = addr
-                sk.bind_addr_lock = bool(addr)
-                return
-            low, high = sysctl["net.ipv4.ip_local_port_range"]  # type: ignore[misc]
-            found = ns.ports.find_open_port(sk, addr, low, high)
-            if found is None:
-                raise _err(errno.EADDRINUSE)
-            port = found
-        elif not ns.ports.get_port(sk, addr, port):
-            raise _err(errno.EADDRINUSE)
-        sk.laddr = addr
-        ns.ports.add_owner(sk, port)
-        sk.bind_addr_lock = bool(addr)
-        sk.bind_port_lock = bool(requested)  # SOCK_BINDPORT_LOCK only for an explicit port
+        _check(user.inet_bind(self.ns, self.sk, addr, port, self.uid,
+                              self.type == SOCK_STREAM))
 
     # -- listen ------------------------------------------------------------------------------
     def listen(self, backlog: int | None = None) -> None:
@@ -284,44 +211,12 @@ class Socket:
         """listen(2) itself: __sys_listen caps (unsigned)backlog at somaxconn, so a negative
         backlog becomes somaxconn."""
         self._check_open()
-        ns, sk = self.ns, self.sk
-        somaxconn = ns.sysctl.get_int("net.core.somaxconn")
-        if backlog & 0xFFFFFFFF > somaxconn:
-            backlog = somaxconn
-        # inet_listen
-        if self.type != SOCK_STREAM:
-            raise _err(errno.EOPNOTSUPP)
-        if self.sock_state != SS_UNCONNECTED or sk.state not in (CLOSE, LISTEN):
-            raise _err(errno.EINVAL)
-        sk.backlog = backlog
-        if sk.state == LISTEN:
-            return  # a second listen() only changes the backlog
-        # inet_csk_listen_start: LISTEN first, then get_port (which re-checks conflicts)
-        sk.lq = ListenQueue()
-        sk.state = LISTEN
-        if not sk.lport:
-            low, high = ns.sysctl["net.ipv4.ip_local_port_range"]  # type: ignore[misc]
-            port = ns.ports.find_open_port(sk, sk.laddr, low, high)
-            if port is None:
-                sk.state = CLOSE
-                sk.lq = None
-                raise _err(errno.EADDRINUSE)
-            ns.ports.add_owner(sk, port)
-        elif not ns.ports.get_port(sk, sk.laddr, sk.lport):
-            sk.state = CLOSE
-            sk.lq = None
-            raise _err(errno.EADDRINUSE)
-        if not sk.inode:
-            sk.inode = ns.alloc_inode()
-        sk.created = self._now()
-        ns.lhash.setdefault(sk.lport, []).append(sk)
-        sk.lq.defer_accept = self._opts.get((IPPROTO_TCP,
-                                             TCP_DEFER_ACCEPT), 0)
+        _check(user.sys_listen(self.ns, self.sk, backlog, self.sock_state == SS_UNCONNECTED,
+                               self.type == SOCK_STREAM, self._now()))
 
     # -- accept ------------------------------------------------------------------------------
     def _accept_ready(self) -> bool:
-        sk = self.sk
-        return sk.state != LISTEN or bool(sk.lq and sk.lq.accept_queue)
+        return user.accept_ready(self.sk)
 
     def accept(self) -> tuple[Socket, tuple[str, int]]:
         self._check_open()
@@ -329,9 +224,9 @@ class Socket:
         if sk.state != LISTEN:
             raise _err(errno.EINVAL)
         self._wait(self._accept_ready)
-        if sk.state != LISTEN or sk.lq is None:
-            raise _err(errno.EINVAL)  # the listener was closed while we waited
-        child = sk.lq.accept_queue.popleft()  # reqsk_queue_remove: FIFO
+        child = user.inet_accept(self.ns, sk)
+        if isinstance(child, int):
+            raise _err(child)  # the listener was closed while we waited
         new = Socket(self.ns, self.driver, self.family, self.type, self.proto, self.uid,
                      _sk=child)
         if self._timeout is None or self._timeout == 0.0:
@@ -361,44 +256,24 @@ class Socket:
         if self.sock_state == SS_CONNECTING:
             err = errno.EALREADY
         else:
-            if sk.state != CLOSE:
-                return errno.EISCONN
-            if self.type != SOCK_STREAM:
-                return errno.EOPNOTSUPP
-            sk.raddr, sk.rport = addr, port
-            try:
-                tcp_connect(self.ns, sk, self._now())
-            except OSError as exc:
-                sk.raddr = sk.rport = 0
-                assert exc.errno is not None
-                return exc.errno
-            finally:
-                self._done()
-            if not sk.inode:
-                sk.inode = self.ns.alloc_inode()
+            err = user.inet_stream_connect(self.ns, sk, addr, port, self.type == SOCK_STREAM,
+                                           self._now())
+            self._done()
+            if err:
+                return err
             self.sock_state = SS_CONNECTING
             err = errno.EINPROGRESS
-        if sk.state in (SYN_SENT, SYN_RECV):
+        if user.connecting(sk):
             if self._timeout == 0.0:
                 return err
-            ok = self.driver.wait(lambda: sk.state not in (SYN_SENT, SYN_RECV), self._timeout)
+            ok = self.driver.wait(lambda: not user.connecting(sk), self._timeout)
             if not ok:
                 if raise_timeout:
                     raise TimeoutError("timed out")
                 return errno.EWOULDBLOCK  # CPython's internal_connect on a timeout
-        if sk.state == CLOSE:
-            # sock_error: report and clear sk_err
-            e = sk.sk_err or errno.ECONNABORTED
-            sk.sk_err = 0
-            self.sock_state = SS_UNCONNECTED
-            sk.raddr = sk.rport = 0
-            if not sk.bind_port_lock:
-                sk.lport = 0
-            if not sk.bind_addr_lock:
-                sk.laddr = 0
-            return e
-        self.sock_state = SS_CONNECTED
-        return 0
+        e = user.connect_result(sk)
+        self.sock_state = SS_UNCONNECTED if e else SS_CONNECTED
+        return e
 
     # -- names -------------------------------------------------------------------------------
     def getsockname(self) -> tuple[str, int]:
@@ -419,107 +294,30 @@ class Socket:
         self._check_open()
         sk = self.sk
         if level == IPPROTO_TCP and optname == TCP_CONGESTION:
-            name = bytes(value).split(b"\0")[0] if isinstance(value, (bytes, bytearray)) else b""
-            if name != CONGESTION_CONTROL.encode():
-                raise _err(errno.ENOENT)  # tcp_set_congestion_control: no such algorithm here
+            name = bytes(value) if isinstance(value, (bytes, bytearray)) else b""
+            _check(user.set_congestion(sk, name))
             return
+        raw = bytes(value) if isinstance(value, (bytes, bytearray)) else None
         ival = (struct.unpack("i", value[:4])[0] if isinstance(value, (bytes, bytearray))
                 and len(value) >= 4 else value)
         if isinstance(ival, (bytes, bytearray)):
             raise _err(errno.EINVAL)
         if not isinstance(ival, int):
             raise TypeError("a bytes-like object is required")
-        key = (level, optname)
-        if level == SOL_SOCKET:
-            if optname == SO_REUSEADDR:
-                sk.reuse = bool(ival)
-            elif optname == SO_REUSEPORT:
-                sk.reuseport = bool(ival)
-            elif optname == SO_LINGER:
-                if not isinstance(value, (bytes, bytearray)) or len(value) < 8:
-                    raise _err(errno.EINVAL)
-                onoff, secs = struct.unpack("ii", value[:8])
-                sk.linger = secs if onoff else None
-            elif optname == SO_KEEPALIVE:
-                sk.keepalive = bool(ival)
-            elif optname in (SO_SNDBUF, SO_RCVBUF):
-                # sock_setsockopt: the kernel doubles the value (bookkeeping overhead),
-                # capped by [wr]mem_max (212992) and floored at SOCK_MIN_{SND,RCV}BUF
-                val = min(max(ival, 0), 212992) * 2
-                if optname == SO_SNDBUF:
-                    sk.sndbuf = max(val, 4608)
-                    sk.buf_locked |= 1
-                else:
-                    sk.rcvbuf = max(val, 2304)
-                    sk.buf_locked |= 2
-        elif level == IPPROTO_TCP:
-            if optname == TCP_MAXSEG:
-                if ival and (ival < TCP_MIN_MSS or ival > MAX_TCP_WINDOW):
-                    raise _err(errno.EINVAL)
-                sk.user_mss = ival
-            elif optname == TCP_SYNCNT:
-                if ival < 1 or ival > MAX_TCP_SYNCNT:
-                    raise _err(errno.EINVAL)
-                sk.syn_retries = ival
-            elif optname == TCP_DEFER_ACCEPT:
-                ival = secs_to_retrans(ival)
-                if sk.lq is not None:
-                    sk.lq.defer_accept = ival
-            elif optname == TCP_LINGER2:
-                sk.linger2 = -1 if ival < 0 else min(ival, 120)
-            elif optname == TCP_NODELAY:
-                sk.nodelay = bool(ival)
-                if ival:
-                    push(sk, self._now())  # tcp_push_pending_frames
-                    self._done()
-            elif optname == TCP_CORK:
-                sk.cork = bool(ival)
-                if not ival:
-                    push(sk, self._now())  # uncork: send what was held
-                    self._done()
-        elif level == IPPROTO_IP:
-            if optname == IP_FREEBIND:
-                sk.freebind = bool(ival)
-            elif optname == IP_BIND_ADDRESS_NO_PORT:
-                sk.bind_no_port = bool(ival)
-        self._opts[key] = ival
+        _check(user.setsockopt(sk, level, optname, user.OptArg(ival, raw), self._now()))
+        self._done()
+        self._opts[(level, optname)] = ival
 
     def getsockopt(self, level: int, optname: int, buflen: int | None = None) -> int | bytes:
         self._check_open()
         sk = self.sk
-        if level == SOL_SOCKET:
-            if optname == SO_ERROR:
-                e = sk.sk_err
-                sk.sk_err = 0
-                return e
-            if optname == SO_TYPE:
-                return int(self.type)
-            if optname == SO_ACCEPTCONN:
-                return int(sk.state == LISTEN)
-            if optname == SO_REUSEADDR:
-                return int(sk.reuse)
-            if optname == SO_REUSEPORT:
-                return int(sk.reuseport)
-            if optname == SO_SNDBUF:
-                return sk.sndbuf
-            if optname == SO_RCVBUF:
-                return sk.rcvbuf
-        if level == IPPROTO_TCP:
-            if optname == TCP_MAXSEG:
-                if sk.state in (ESTABLISHED, CLOSE_WAIT, FIN_WAIT1, FIN_WAIT2):
-                    return sk.mss_cache
-                return sk.user_mss or 536
-            if optname == TCP_SYNCNT:
-                return sk.syn_retries or self.ns.sysctl.get_int("net.ipv4.tcp_syn_retries")
-            if optname == TCP_DEFER_ACCEPT:
-                return retrans_to_secs(self._opts.get((level, optname), 0))
-            if optname == TCP_CONGESTION:
-                name = CONGESTION_CONTROL.encode()
-                return (name + bytes(16))[:buflen] if buflen else 0
-            if optname == TCP_NODELAY:
-                return int(sk.nodelay)
-            if optname == TCP_CORK:
-                return int(sk.cork)
+        if level == SOL_SOCKET and optname == SO_TYPE:
+            return int(self.type)
+        if level == IPPROTO_TCP and optname == TCP_CONGESTION:
+            return (user.congestion_name(sk) + bytes(16))[:buflen] if buflen else 0
+        v = user.getsockopt(self.ns, sk, level, optname)
+        if v is not None:
+            return v
         return int(self._opts.get((level, optname), 0))
 
     # -- data --------------------------------------------------------------------------------
@@ -541,24 +339,24 @@ class Socket:
         if not data:
             return 0
         nonblock = flags & MSG_DONTWAIT or self._timeout == 0.0
-        if sk.state in (SYN_SENT, SYN_RECV):
+        if user.connecting(sk):
             if nonblock:
                 raise _err(errno.EAGAIN)
-            self._wait(lambda: sk.state not in (SYN_SENT, SYN_RECV))
-        n = sk_send(sk, data, self._now())
+            self._wait(lambda: not user.connecting(sk))
+        n = user.tcp_sendmsg(sk, data, self._now())
         self._done()
         if n == 0:
             if nonblock:
                 raise _err(errno.EAGAIN)
-            self._wait(lambda: sk_send(sk, b"", self._now()) == 0 and self._send_room() > 0
-                       or sk.state == CLOSE)
+            self._wait(lambda: user.tcp_sendmsg(sk, b"", self._now()) == 0
+                       and self._send_room() > 0 or sk.state == CLOSE)
             self._raise_pending()
-            n = sk_send(sk, data, self._now())
+            n = user.tcp_sendmsg(sk, data, self._now())
             self._done()
         return n
 
     def _send_room(self) -> int:
-        return send_room(self.sk)
+        return user.send_space(self.sk)
 
     def sendall(self, data: bytes | bytearray | memoryview, flags: int = 0) -> None:
         view = memoryview(bytes(data))
@@ -567,8 +365,7 @@ class Socket:
             view = view[n:]
 
     def _recv_ready(self) -> bool:
-        sk = self.sk
-        return bool(sk.recv_buf) or sk.rcv_shutdown or sk.state == CLOSE or bool(sk.sk_err)
+        return user.recv_ready(self.sk)
 
     def recv(self, bufsize: int, flags: int = 0) -> bytes:
         self._check_open()
@@ -582,11 +379,8 @@ class Socket:
             raise _err(errno.EAGAIN)
         self._wait(self._recv_ready)
         if sk.recv_buf:
-            data = bytes(sk.recv_buf[:bufsize])
-            if not flags & MSG_PEEK:
-                del sk.recv_buf[:len(data)]
-                sk_recv_consumed(sk, len(data), self._now())
-                self._done()
+            data = user.tcp_recvmsg(sk, bufsize, bool(flags & MSG_PEEK), self._now())
+            self._done()
             return data
         self._raise_pending()
         return b""
@@ -600,26 +394,15 @@ class Socket:
     # -- close -------------------------------------------------------------------------------
     def shutdown(self, how: int) -> None:
         self._check_open()
-        sk = self.sk
-        if how not in (SHUT_RD, SHUT_WR, SHUT_RDWR):
-            raise _err(errno.EINVAL)
-        if sk.state in (CLOSE, SYN_SENT) and self.sock_state != SS_CONNECTED \
-                and sk.state != LISTEN:
-            raise _err(errno.ENOTCONN)
-        if how in (SHUT_RD, SHUT_RDWR):
-            sk.rcv_shutdown = True
-        if how in (SHUT_WR, SHUT_RDWR):
-            shutdown_send(sk, self._now())
-        if sk.state == LISTEN and how != SHUT_WR:
-            # inet_shutdown on a listener: tcp_disconnect -> CLOSE
-            tcp_close_listener(sk, self._now())
+        err = user.inet_shutdown(self.sk, how, self.sock_state == SS_CONNECTED, self._now())
         self._done()
+        _check(err)
 
     def close(self) -> None:
         if self._closed:
             return
         self._closed = True
-        tcp_close(self.sk, self._now())
+        user.tcp_close(self.sk, self._now())
         self._done()
 
     def makefile(self, mode: str = "r", buffering: int | None = None, *,
@@ -672,12 +455,3 @@ class _SocketIO(io.RawIOBase):
 
     def writable(self) -> bool:
         return self._writing
-
-
-def tcp_close_listener(sk: TcpSock, now: float) -> None:
-    """shutdown() on a listener closes the queue but keeps the socket object."""
-    orphan = sk.orphan
-    tcp_close(sk, now)
-    sk.orphan = orphan
-    if sk.state != CLOSE:
-        set_state(sk, CLOSE)

@@ -11,7 +11,7 @@ import selectors
 from collections.abc import Mapping
 from typing import Any, Final
 
-from ..tcp.states import CLOSE, LISTEN, SYN_RECV, SYN_SENT
+from ..tcp import user
 from .api import SS_UNCONNECTED, Driver, Socket
 
 EVENT_READ: Final = selectors.EVENT_READ
@@ -22,19 +22,9 @@ def readiness(sock: Socket) -> int:
     """The poll(2) events a socket would report (tcp_poll), as selector event bits."""
     if sock._closed:
         return 0
-    sk = sock.sk
-    ev = 0
-    if sk.state == LISTEN:
-        if sk.lq is not None and sk.lq.accept_queue:
-            ev |= EVENT_READ
-        return ev
-    if sk.recv_buf or sk.rcv_shutdown or sk.sk_err or (
-            sk.state == CLOSE and sock.sock_state != SS_UNCONNECTED):
-        ev |= EVENT_READ
-    if sk.state not in (SYN_SENT, SYN_RECV) and (
-            sk.state == CLOSE or sk.snd_shutdown or sock._send_room() > 0):
-        ev |= EVENT_WRITE
-    return ev
+    ev = user.tcp_poll(sock.sk, sock.sock_state != SS_UNCONNECTED)
+    return ((EVENT_READ if ev & user.EPOLLIN else 0)
+            | (EVENT_WRITE if ev & user.EPOLLOUT else 0))
 
 
 class _Map(Mapping[Any, selectors.SelectorKey]):

@@ -1,18 +1,21 @@
-"""Active open: source-port choice (__inet_hash_connect), tcp_v4_connect/tcp_connect, SYN
-retransmission with tcp_syn_linear_timeouts, and SYN_SENT input."""
+"""Active open: source-port choice (__inet_hash_connect), tcp_v4_connect/tcp_connect, and
+SYN_SENT input (tcp_rcv_synsent_state_process). The SYN's retransmission timer is in timer.py."""
 
 from __future__ import annotations
 
 import errno
-import math
-from typing import TYPE_CHECKING, Final
+from typing import Final
 
+from ..net import drops as dr
+from ..net.namespace import NetNamespace
 from ..net.sysctl import HZ
+from ..net.tcp_states import CLOSE, ESTABLISHED, SYN_RECV, SYN_SENT
 from ..wire.ipv4 import Packet, is_loopback
 from ..wire.seq import after, before
 from ..wire.tcp import ACK, RST, SYN
+from .constants import TCP_TIMEOUT_INIT
 from .isn import secure_ipv4_port_ephemeral, secure_tcp_seq_and_ts_off
-from .lifecycle import hash_established, set_state, tcp_done, tw_kill
+from .lifecycle import hash_established, set_state, tcp_reset, tw_kill
 from .output import (
     TCP_WSCALE_DEFAULT,
     advmss_for,
@@ -21,17 +24,15 @@ from .output import (
     send_reset,
     transmit,
 )
-from .sock import TCP_RTO_MAX, TCP_TIMEOUT_INIT, TcpSock, TimeWaitSock
-from .states import ESTABLISHED, SYN_RECV, SYN_SENT
-from .stream import TxSeg, push, retransmit_handler, update_rtt
-
-if TYPE_CHECKING:
-    from ..net.namespace import Namespace
+from .rto import arm_rto, stop_rto, update_rtt
+from .sock import TcpSock, TxSeg
+from .stream import push
+from .twsock import TimeWaitSock
 
 M32: Final = 0xFFFFFFFF
 
 
-def twsk_unique(ns: Namespace, sk: TcpSock, tw: TimeWaitSock, now: float,
+def twsk_unique(ns: NetNamespace, sk: TcpSock, tw: TimeWaitSock, now: float,
                 explicit_port: bool) -> bool:
     """tcp_twsk_unique: may a connect() take over this timewait 4-tuple?
 
@@ -53,7 +54,7 @@ def twsk_unique(ns: Namespace, sk: TcpSock, tw: TimeWaitSock, now: float,
     return True
 
 
-def _check_established(ns: Namespace, sk: TcpSock, key: tuple[int, ...],
+def _check_established(ns: NetNamespace, sk: TcpSock, key: tuple[int, ...],
                        now: float, explicit_port: bool) -> bool:
     """__inet_check_established: the 4-tuple is free, or held by a recyclable timewait."""
     other = ns.ehash.get(key)
@@ -66,19 +67,20 @@ def _check_established(ns: Namespace, sk: TcpSock, key: tuple[int, ...],
     return False
 
 
-def hash_connect(ns: Namespace, sk: TcpSock, now: float) -> None:
-    """inet_hash_connect: pick a source port (same parity as the range's low end first)."""
+def hash_connect(ns: NetNamespace, sk: TcpSock, now: float) -> int:
+    """inet_hash_connect: pick a source port (same parity as the range's low end first).
+    Returns 0 or EADDRNOTAVAIL."""
     if sk.lport and not sk.bind_no_port:
         if not _check_established(ns, sk, sk.key, now, True):
-            raise OSError(errno.EADDRNOTAVAIL, "Cannot assign requested address")
-        return
+            return errno.EADDRNOTAVAIL
+        return 0
     low, high = ns.sysctl["net.ipv4.ip_local_port_range"]  # type: ignore[misc]
     high += 1
     remaining = high - low
     if remaining > 1:
         remaining &= ~1
     port_offset = secure_ipv4_port_ephemeral(ns.net_secret, sk.laddr, sk.raddr, sk.rport,
-                                             ns.jiffies(now), HZ)
+                                             ns.clock.jiffies(now), HZ)
     index = port_offset & 0xFFFF
     offset = (ns.ports.perturb(index) + (port_offset >> 32)) % remaining
     step = 2
@@ -107,28 +109,28 @@ def hash_connect(ns: Namespace, sk: TcpSock, now: float) -> None:
             offset += 1
             if offset & 1 and remaining > 1:
                 continue
-            raise OSError(errno.EADDRNOTAVAIL, "Cannot assign requested address")
+            return errno.EADDRNOTAVAIL
         # __inet_hash_connect: advance the perturbation so the next search starts further on
         i = max(i, ns.rng.randrange(8) * step)
         ns.ports.bump_perturb(index, i + step)
-        return
+        return 0
 
 
-def tcp_connect(ns: Namespace, sk: TcpSock, now: float) -> None:
-    """tcp_v4_connect + tcp_connect_init + tcp_connect (the address is already set)."""
+def tcp_connect(ns: NetNamespace, sk: TcpSock, now: float) -> int:
+    """tcp_v4_connect + tcp_connect_init + tcp_connect (the address is already set). Returns 0
+    or the errno."""
     if not sk.laddr:
         sk.laddr = ns.source_for(sk.raddr)
     sysctl = ns.sysctl
     set_state(sk, SYN_SENT)
-    try:
-        hash_connect(ns, sk, now)
-    except OSError:
-        set_state(sk, sk.state.__class__.CLOSE)
+    err = hash_connect(ns, sk, now)
+    if err:
+        set_state(sk, CLOSE)
         sk.laddr = 0 if not sk.bind_addr_lock else sk.laddr
-        raise
+        return err
     timestamps = sysctl.get_int("net.ipv4.tcp_timestamps")
     isn, ts_off = secure_tcp_seq_and_ts_off(ns.net_secret, sk.laddr, sk.raddr, sk.lport,
-                                            sk.rport, ns.realtime_ns(now), timestamps)
+                                            sk.rport, ns.clock.realtime_ns(now), timestamps)
     if not sk.write_seq:
         sk.write_seq = isn
     sk.ts_off = ts_off
@@ -156,74 +158,33 @@ def tcp_connect(ns: Namespace, sk: TcpSock, now: float) -> None:
     transmit(sk, SYN, sk.iss, b"", now)
     sk.rtx_queue.append(TxSeg(sk.iss, b"", SYN, now))
     ns.mib.tcp["ActiveOpens"] += 1
-    sk.rtx_timer = ns.arm(now, sk.rto, retransmit_handler(), sk)
+    arm_rto(sk, now)
+    return 0
 
 
-def model_timeout(boundary: int, rto_base: float) -> float:
-    """tcp_model_timeout: time for `boundary` exponential backoffs from rto_base."""
-    thresh = int(math.log2(TCP_RTO_MAX / rto_base))
-    if boundary <= thresh:
-        return ((2 << boundary) - 1) * rto_base
-    return ((2 << thresh) - 1) * rto_base + (boundary - thresh) * TCP_RTO_MAX
-
-
-def syn_retransmit_timer(sk: TcpSock, now: float) -> None:
-    """tcp_retransmit_timer in SYN_SENT (and SYN_RECV of a simultaneous open)."""
-    ns = sk.ns
-    syn_retries = sk.syn_retries or ns.sysctl.get_int("net.ipv4.tcp_syn_retries")
-    linear = ns.sysctl.get_int("net.ipv4.tcp_syn_linear_timeouts")
-    # tcp_write_timeout: a retransmission count and an elapsed-time limit (retransmits_timed_out)
-    max_retransmits = syn_retries + (linear if sk.state == SYN_SENT else 0)
-    elapsed = now - sk.retrans_stamp
-    timed_out = sk.retransmits and elapsed >= model_timeout(syn_retries, TCP_TIMEOUT_INIT) - 1e-9
-    if sk.retransmits >= max_retransmits or timed_out:
-        sk.sk_err = sk.sk_err_soft or errno.ETIMEDOUT
-        ns.mib.tcp_ext["TCPAbortOnTimeout"] += 1
-        tcp_done(sk, now)
-        return
-    ns.mib.tcp_ext["TCPTimeouts"] += 1
-    flags = SYN | (ACK if sk.state == SYN_RECV else 0)
-    transmit(sk, flags, sk.iss, b"", now, retrans=True)
-    ns.mib.tcp["RetransSegs"] += 1
-    ns.mib.tcp_ext["TCPSynRetrans"] += 1
-    ns.mib.tcp_ext["TcpTimeoutRehash"] += 1
-    sk.num_retrans_total += 1
-    sk.retransmits += 1
-    sk.total_rto += 1
-    if sk.state != SYN_SENT or sk.total_rto > linear:
-        sk.rto = min(sk.rto * 2, TCP_RTO_MAX)  # exponential backoff after the linear phase
-    sk.rtx_timer = ns.arm(now, sk.rto, retransmit_handler(), sk)
-
-
-def synsent_process(sk: TcpSock, pkt: Packet, now: float) -> None:
-    """tcp_rcv_synsent_state_process."""
+def synsent_process(sk: TcpSock, pkt: Packet, now: float) -> str:
+    """tcp_rcv_synsent_state_process. Returns CONSUMED or the drop reason."""
     ns = sk.ns
     seg = pkt.seg
     if seg.flags & ACK:
         if not after(seg.ack, sk.iss) or after(seg.ack, sk.snd_nxt):
             send_reset(ns, pkt, now)  # unacceptable ACK -> RST (seq = its ack)
             if not sk.retransmits:
-                # tcp_rcv_synsent_state_process: retry the SYN almost at once
-                # (TCP_TIMEOUT_MIN = 2 jiffies), e.g. after a challenge ACK
-                from .established import retransmit_timer
-
-                if sk.rtx_timer is not None:
-                    sk.rtx_timer.cancel()
-                sk.rtx_timer = ns.arm(now, 2 / HZ, retransmit_timer, sk)
-            return
+                # retry the SYN almost at once (TCP_TIMEOUT_MIN = 2 jiffies), e.g. after a
+                # challenge ACK
+                arm_rto(sk, now, 2 / HZ)
+            return dr.TCP_INVALID_ACK_SEQUENCE
         if (sk.tstamp_ok and seg.tsval is not None and seg.tsecr and
                 before((seg.tsecr - sk.ts_off) & M32,
-                       ns.tcp_clock_ms(sk.retrans_stamp) & M32)):
+                       ns.clock.tcp_clock_ms(sk.retrans_stamp) & M32)):
             ns.mib.tcp_ext["PAWSActive"] += 1
             send_reset(ns, pkt, now)
-            return
+            return dr.TCP_RFC7323_PAWS
         if seg.flags & RST:
-            from .established import tcp_reset
-
-            tcp_reset(sk, now)  # ECONNREFUSED
-            return
+            tcp_reset(sk, now)  # ECONNREFUSED; the RST is consumed
+            return dr.CONSUMED
         if not seg.flags & SYN:
-            return
+            return dr.TCP_FLAGS
         # SYN-ACK: negotiate what both sides offered
         sk.irs = seg.seq
         sk.rcv_nxt = sk.copied_seq = sk.rcv_wup = (seg.seq + 1) & M32
@@ -248,9 +209,7 @@ def synsent_process(sk: TcpSock, pkt: Packet, now: float) -> None:
         sk.mss_clamp = peer_mss
         sk.mss_cache = min(peer_mss, sk.advmss) - (12 if sk.tstamp_ok else 0)
         sk.rtx_queue.clear()
-        if sk.rtx_timer is not None:
-            sk.rtx_timer.cancel()
-            sk.rtx_timer = None
+        stop_rto(sk)
         if not sk.retransmits:
             update_rtt(sk, now - sk.syn_sent_at)  # Karn: only an unretransmitted SYN
         else:
@@ -259,9 +218,9 @@ def synsent_process(sk: TcpSock, pkt: Packet, now: float) -> None:
         set_state(sk, ESTABLISHED)  # tcp_finish_connect (set_state wakes the owner)
         send_ack(sk, now)
         push(sk, now)
-        return
+        return dr.CONSUMED
     if seg.flags & RST:
-        return
+        return dr.TCP_RESET
     if seg.flags & SYN:
         # simultaneous open: SYN_RECV on the full socket, answer with SYN-ACK
         sk.irs = seg.seq
@@ -283,4 +242,5 @@ def synsent_process(sk: TcpSock, pkt: Packet, now: float) -> None:
         sk.mss_cache = min(peer_mss, sk.advmss) - (12 if sk.tstamp_ok else 0)
         set_state(sk, SYN_RECV)
         transmit(sk, SYN | ACK, sk.iss, b"", now)
-        return
+        return dr.CONSUMED
+    return dr.TCP_FLAGS

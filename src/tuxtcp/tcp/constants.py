@@ -1,4 +1,4 @@
-"""include/net/tcp.h constants, in seconds."""
+"""include/net/tcp.h constants (times in seconds) and the engine's timer kinds."""
 
 from typing import Final
 
@@ -8,3 +8,16 @@ TCP_RTO_MAX: Final = 120.0
 TCP_TIMEWAIT_LEN: Final = 60.0
 TCP_MSS_DEFAULT: Final = 536
 TCP_INIT_CWND: Final = 10
+
+# Timer kinds (tcp/timer.py dispatches on them). The kernel's full sockets have icsk_pending
+# ICSK_TIME_RETRANS/PROBE0 (one timer), ICSK_TIME_DACK and sk_timer (keepalive, which also
+# times an orphaned FIN_WAIT2); request socks have rsk_timer, timewait socks tw_timer.
+TIMER_RETRANS: Final = 1  # tcp_retransmit_timer (SYN, SYN-ACK of a simultaneous open, data)
+TIMER_PROBE0: Final = 2  # tcp_probe_timer: zero-window probes
+TIMER_DACK: Final = 3  # tcp_delack_timer
+TIMER_KEEPALIVE: Final = 4  # tcp_keepalive_timer: here the FIN_WAIT2 timer of an orphan
+TIMER_SYNACK: Final = 5  # reqsk_timer_handler: SYN-ACK retransmission of a request sock
+TIMER_TIME_WAIT: Final = 6  # tw_timer_handler: the end of TIME_WAIT / FIN_WAIT2 minisock
+TIMER_NAMES: Final = {TIMER_RETRANS: "retransmit", TIMER_PROBE0: "probe0",
+                      TIMER_DACK: "delack", TIMER_KEEPALIVE: "keepalive",
+                      TIMER_SYNACK: "synack", TIMER_TIME_WAIT: "timewait"}

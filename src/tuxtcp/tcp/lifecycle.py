@@ -1,14 +1,15 @@
-"""State changes and table membership: tcp_set_state, hashing, tcp_done, tcp_time_wait."""
+"""State changes and table membership: tcp_set_state, hashing, tcp_done, tcp_reset,
+tcp_time_wait and the timewait sock's end (inet_timewait_sock.c)."""
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING
+import errno
 
-from .sock import TCP_TIMEWAIT_LEN, TcpSock, TimeWaitSock
-from .states import CLOSE, CLOSE_WAIT, ESTABLISHED, TIME_WAIT, TcpState
-
-if TYPE_CHECKING:
-    from ..net.namespace import Namespace
+from ..net.namespace import NetNamespace
+from ..net.tcp_states import CLOSE, CLOSE_WAIT, ESTABLISHED, SYN_SENT, TIME_WAIT, TcpState
+from .constants import TCP_TIMEWAIT_LEN, TIMER_TIME_WAIT
+from .sock import TcpSock
+from .twsock import TimeWaitSock
 
 
 def set_state(sk: TcpSock, state: TcpState) -> None:
@@ -64,10 +65,26 @@ def unhash(sk: TcpSock) -> None:
 
 def clear_timers(sk: TcpSock) -> None:
     """inet_csk_clear_xmit_timers + the keepalive/FIN_WAIT2 timer."""
-    for timer in (sk.rtx_timer, sk.tw_timer, sk.probe_timer, sk.delack_timer):
+    for timer in (sk.rtx_timer, sk.keepalive_timer, sk.probe_timer, sk.delack_timer):
         if timer is not None:
             timer.cancel()
-    sk.rtx_timer = sk.tw_timer = sk.probe_timer = sk.delack_timer = None
+    sk.rtx_timer = sk.keepalive_timer = sk.probe_timer = sk.delack_timer = None
+
+
+def tcp_reset(sk: TcpSock, now: float) -> None:
+    """tcp_reset: the peer reset us. ECONNREFUSED in SYN_SENT, EPIPE in CLOSE_WAIT, else
+    ECONNRESET."""
+    if sk.state == SYN_SENT:
+        sk.sk_err = errno.ECONNREFUSED
+    elif sk.state == CLOSE_WAIT:
+        sk.sk_err = errno.EPIPE
+    elif sk.state == CLOSE:
+        return
+    else:
+        sk.sk_err = errno.ECONNRESET
+    sk.send_buf.clear()
+    sk.rtx_queue.clear()
+    tcp_done(sk, now)
 
 
 def tcp_done(sk: TcpSock, now: float) -> None:
@@ -111,7 +128,7 @@ def time_wait(sk: TcpSock, substate: TcpState, timeo: float, now: float) -> None
         timeo = TCP_TIMEWAIT_LEN
     # __inet_twsk_schedule (first arming): TWKilled for timeo <= 4 s, TW otherwise
     ns.mib.tcp_ext["TWKilled" if timeo <= 4.0 else "TW"] += 1
-    tw.timer = ns.arm(now, timeo, tw_expire, tw)
+    tw.timer = ns.arm(now, timeo, TIMER_TIME_WAIT, tw)
     ns.tw_count += 1
     # inet_twsk_hashdance_schedule: the timewait sock takes the socket's place in ehash and
     # stays on the bind bucket ("Put TW into bind hash")
@@ -128,7 +145,7 @@ def tw_reschedule(tw: TimeWaitSock, timeo: float, now: float) -> None:
     """inet_twsk_reschedule (rearm: no counter)."""
     if tw.timer is not None:
         tw.timer.cancel()
-    tw.timer = tw.ns.arm(now, timeo, tw_expire, tw)
+    tw.timer = tw.ns.arm(now, timeo, TIMER_TIME_WAIT, tw)
 
 
 def tw_kill(tw: TimeWaitSock) -> None:
@@ -150,7 +167,7 @@ def tw_expire(tw: TimeWaitSock, now: float) -> None:
     tw_kill(tw)
 
 
-def new_sock(ns: Namespace, uid: int = 0) -> TcpSock:
+def new_sock(ns: NetNamespace, uid: int = 0) -> TcpSock:
     sk = TcpSock(ns, uid)
     ns.sockets[sk] = None
     return sk

@@ -8,7 +8,7 @@ from typing import TYPE_CHECKING, Protocol
 from ..wire.seq import after, before
 
 if TYPE_CHECKING:
-    from ..net.namespace import Namespace
+    from ..net.namespace import NetNamespace
 
 
 class HasOowStamp(Protocol):
@@ -24,7 +24,7 @@ def in_window(seq: int, end_seq: int, s_win: int, e_win: int) -> bool:
     return seq == e_win and seq == end_seq
 
 
-def oow_rate_limited(ns: Namespace, holder: HasOowStamp, now: float, counter: str) -> bool:
+def oow_rate_limited(ns: NetNamespace, holder: HasOowStamp, now: float, counter: str) -> bool:
     """tcp_oow_rate_limited / __tcp_oow_rate_limited: at most one out-of-window reply per
     tcp_invalid_ratelimit ms per socket; a suppressed one counts under `counter`."""
     limit = ns.sysctl.get_int("net.ipv4.tcp_invalid_ratelimit") / 1000.0

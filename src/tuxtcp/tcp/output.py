@@ -7,16 +7,15 @@ not), tcp_v4_send_reset and tcp_v4_send_ack always.
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING, Final
+from typing import Final
 
+from ..net.namespace import NetNamespace
 from ..wire.ipv4 import Packet
 from ..wire.tcp import ACK, FIN, RST, SYN, TcpSegment
+from .receive import sack_blocks
+from .reqsk import RequestSock
+from .sock import TcpSock
 from .syncookies import cookie_init_timestamp
-
-if TYPE_CHECKING:
-    from ..net.namespace import Namespace
-    from .reqsk import RequestSock
-    from .sock import TcpSock
 
 M32: Final = 0xFFFFFFFF
 TCP_WSCALE_DEFAULT: Final = 7  # tcp_select_initial_window with tcp_rmem[2] = 6 MiB
@@ -24,7 +23,7 @@ MTU_ETHERNET: Final = 1500
 MTU_LOOPBACK: Final = 65536
 
 
-def advmss_for(ns: Namespace, daddr: int) -> int:
+def advmss_for(ns: NetNamespace, daddr: int) -> int:
     """dst_metric_advmss: MTU - 40 (65495 on loopback's 65536 MTU)."""
     if (daddr >> 24) == 127 or daddr in ns.addresses:
         return MTU_LOOPBACK - 41  # 65495: the loopback route's advmss
@@ -36,12 +35,12 @@ def initial_window(mss: int) -> int:
     return (65536 // mss) * mss
 
 
-def tsval_of(ns: Namespace, ts_off: int, now: float) -> int:
-    return (ns.tcp_clock_ms(now) + ts_off) & M32
+def tsval_of(ns: NetNamespace, ts_off: int, now: float) -> int:
+    return (ns.clock.tcp_clock_ms(now) + ts_off) & M32
 
 
 # --- replies sent without a full socket ---------------------------------------------------
-def send_reset(ns: Namespace, pkt: Packet, now: float) -> None:
+def send_reset(ns: NetNamespace, pkt: Packet, now: float) -> None:
     """tcp_v4_send_reset: never answer a RST; seq = ack_seq if ACK set, else RST|ACK with
     ack = seq + SYN + FIN + payload."""
     seg = pkt.seg
@@ -56,7 +55,7 @@ def send_reset(ns: Namespace, pkt: Packet, now: float) -> None:
     ns.mib.tcp["OutRsts"] += 1
 
 
-def send_ack_reply(ns: Namespace, laddr: int, lport: int, raddr: int, rport: int, seq: int,
+def send_ack_reply(ns: NetNamespace, laddr: int, lport: int, raddr: int, rport: int, seq: int,
                    ack: int, window: int, tsval: int | None, tsecr: int) -> None:
     """tcp_v4_send_ack: ACKs for request socks and TIME_WAIT sockets."""
     seg = TcpSegment(lport, rport, seq, ack, ACK, min(window, 65535), tsval=tsval, tsecr=tsecr)
@@ -65,12 +64,12 @@ def send_ack_reply(ns: Namespace, laddr: int, lport: int, raddr: int, rport: int
 
 
 # --- SYN-ACK from a request sock ----------------------------------------------------------
-def send_synack(ns: Namespace, req: RequestSock, now: float, cookie: bool = False) -> None:
+def send_synack(ns: NetNamespace, req: RequestSock, now: float, cookie: bool = False) -> None:
     """tcp_make_synack + tcp_synack_options: MSS, SACK_PERM, TS, NOP, WS as negotiated;
     the window is never scaled on a SYN-ACK. Every SYN-ACK counts in OutSegs."""
     tsval = None
     if req.tstamp_ok:
-        ms = ns.tcp_clock_ms(now)
+        ms = ns.clock.tcp_clock_ms(now)
         if cookie:
             ms = cookie_init_timestamp(ms, req.wscale_ok, req.snd_wscale, req.sack_ok,
                                        req.ecn_ok)
@@ -115,8 +114,6 @@ def transmit(sk: TcpSock, flags: int, seq: int, payload: bytes, now: float,
     else:
         sack: tuple[tuple[int, int], ...] = ()
         if sk.ooo and sk.sack_ok:
-            from .stream import sack_blocks
-
             sack = sack_blocks(sk)
         # tcp_event_ack_sent: this segment carries our ACK; no delayed ACK is pending now
         if sk.delack_timer is not None:

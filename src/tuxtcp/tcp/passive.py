@@ -3,13 +3,17 @@ child creation (tcp_v4_syn_recv_sock) and the accept queue."""
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING, Final
+from typing import Final
 
+from ..net import drops as dr
+from ..net.namespace import NetNamespace
 from ..net.sysctl import HZ
+from ..net.tcp_states import ESTABLISHED, LISTEN, SYN_RECV
 from ..wire.ipv4 import Packet, int_to_ip
 from ..wire.seq import after, between
 from ..wire.tcp import ACK, CWR, ECE, RST, SYN
 from . import syncookies as sc
+from .constants import TCP_RTO_MAX, TCP_TIMEOUT_INIT, TIMER_SYNACK
 from .isn import secure_tcp_seq_and_ts_off
 from .lifecycle import hash_established, new_sock, set_state, wake
 from .minisocks import in_window, oow_rate_limited
@@ -22,13 +26,10 @@ from .output import (
     send_reset,
     send_synack,
 )
+from .receive import data_queue
 from .reqsk import RequestSock
-from .sock import TCP_RTO_MAX, TCP_TIMEOUT_INIT, TcpSock
-from .states import ESTABLISHED, LISTEN, SYN_RECV
-from .stream import data_queue, update_rtt
-
-if TYPE_CHECKING:
-    from ..net.namespace import Namespace
+from .rto import update_rtt
+from .sock import TcpSock
 
 M32: Final = 0xFFFFFFFF
 TCP_PAWS_MSL: Final = 60
@@ -52,12 +53,12 @@ def reqsk_queue_is_full(lsk: TcpSock) -> bool:
     return lsk.lq.qlen > lsk.backlog
 
 
-def listendrop(ns: Namespace) -> None:
+def listendrop(ns: NetNamespace) -> None:
     """tcp_listendrop."""
     ns.mib.tcp_ext["ListenDrops"] += 1
 
 
-def syn_flood_action(ns: Namespace, lsk: TcpSock, now: float) -> bool:
+def syn_flood_action(ns: NetNamespace, lsk: TcpSock, now: float) -> bool:
     """tcp_syn_flood_action: cookies or drop, counted for every SYN; warn once per listener."""
     assert lsk.lq is not None
     syncookies = ns.sysctl.get_int("net.ipv4.tcp_syncookies")
@@ -76,28 +77,28 @@ def syn_flood_action(ns: Namespace, lsk: TcpSock, now: float) -> bool:
     return want_cookie
 
 
-def synq_overflow(ns: Namespace, lsk: TcpSock, now: float) -> None:
+def synq_overflow(ns: NetNamespace, lsk: TcpSock, now: float) -> None:
     """tcp_synq_overflow: remember the overflow time, at most once per second."""
     assert lsk.lq is not None
-    j = ns.jiffies(now) & M32
+    j = ns.clock.jiffies(now) & M32
     last = lsk.lq.last_overflow_j
     if not _u32_between(j, last, last + HZ):
         lsk.lq.last_overflow_j = j
 
 
-def synq_no_recent_overflow(ns: Namespace, lsk: TcpSock, now: float) -> bool:
+def synq_no_recent_overflow(ns: NetNamespace, lsk: TcpSock, now: float) -> bool:
     assert lsk.lq is not None
-    j = ns.jiffies(now) & M32
+    j = ns.clock.jiffies(now) & M32
     last = lsk.lq.last_overflow_j
     return not _u32_between(j, (last - HZ) & M32, (last + sc.TCP_SYNCOOKIE_VALID_S * HZ) & M32)
 
 
-def _peer_is_proven(ns: Namespace, raddr: int) -> bool:
+def _peer_is_proven(ns: NetNamespace, raddr: int) -> bool:
     """tcp_peer_is_proven: tcp_metrics holds an RTT for this destination."""
     return raddr in ns.tcp_metrics
 
 
-def _ecn_ok_for_syn(ns: Namespace, pkt: Packet) -> bool:
+def _ecn_ok_for_syn(ns: NetNamespace, pkt: Packet) -> bool:
     """tcp_ecn_create_request: ECE+CWR on the SYN, not ECT (or res1), and tcp_ecn != 0."""
     seg = pkt.seg
     if not (seg.flags & ECE and seg.flags & CWR):
@@ -106,8 +107,11 @@ def _ecn_ok_for_syn(ns: Namespace, pkt: Packet) -> bool:
     return bool((not ect or seg.res & 0x1) and ns.sysctl.get_int("net.ipv4.tcp_ecn"))
 
 
-def conn_request(ns: Namespace, lsk: TcpSock, pkt: Packet, now: float, tw_isn: int = 0) -> None:
-    """tcp_conn_request, in the kernel's order of checks."""
+def conn_request(ns: NetNamespace, lsk: TcpSock, pkt: Packet, now: float,
+                 tw_isn: int = 0) -> str:
+    """tcp_conn_request, in the kernel's order of checks. A SYN it declines is still consumed
+    (tcp_conn_request's drop path returns 0 and tcp_rcv_state_process calls consume_skb), so
+    this returns CONSUMED whatever it decides; the counters say what happened."""
     lq = lsk.lq
     assert lq is not None
     seg = pkt.seg
@@ -119,11 +123,11 @@ def conn_request(ns: Namespace, lsk: TcpSock, pkt: Packet, now: float, tw_isn: i
         want_cookie = syn_flood_action(ns, lsk, now)
         if not want_cookie:
             listendrop(ns)
-            return
+            return dr.CONSUMED
     if acceptq_is_full(lsk):  # tcp_conn_request: accept queue full -> drop, even for cookies
         ns.mib.tcp_ext["ListenOverflows"] += 1
         listendrop(ns)
-        return
+        return dr.CONSUMED
     laddr, raddr = pkt.dst, pkt.src
     req = RequestSock(lsk, laddr, seg.dport, raddr, seg.sport, seg.seq)
     # tcp_parse_options on a SYN: TS/WS/SACK_PERM only when their sysctls are on
@@ -140,7 +144,7 @@ def conn_request(ns: Namespace, lsk: TcpSock, pkt: Packet, now: float, tw_isn: i
     req.tstamp_ok = saw_tstamp
     req.ts_recent = seg.tsval if saw_tstamp and seg.tsval is not None else 0
     isn, ts_off = secure_tcp_seq_and_ts_off(ns.net_secret, laddr, raddr, seg.dport, seg.sport,
-                                            ns.realtime_ns(now),
+                                            ns.clock.realtime_ns(now),
                                             sysctl.get_int("net.ipv4.tcp_timestamps"))
     if req.tstamp_ok:
         req.ts_off = ts_off
@@ -150,14 +154,14 @@ def conn_request(ns: Namespace, lsk: TcpSock, pkt: Packet, now: float, tw_isn: i
         if (not syncookies and max_syn_backlog - lq.qlen < (max_syn_backlog >> 2)
                 and not _peer_is_proven(ns, raddr)):
             listendrop(ns)
-            return
+            return dr.CONSUMED
     if tw_isn:
         isn = tw_isn
     req.ecn_ok = _ecn_ok_for_syn(ns, pkt)
     if want_cookie:
         isn, req.mss = sc.cookie_v4_init_sequence(
             ns.syncookie_secret, raddr, laddr, seg.sport, seg.dport, seg.seq, req.mss,
-            ns.cookie_time(now))
+            ns.clock.cookie_time(now))
         ns.mib.tcp_ext["SyncookiesSent"] += 1  # cookie_init_sequence
         synq_overflow(ns, lsk, now)
         if not req.tstamp_ok:
@@ -172,11 +176,12 @@ def conn_request(ns: Namespace, lsk: TcpSock, pkt: Packet, now: float, tw_isn: i
         ns.ehash[key] = req  # inet_csk_reqsk_queue_hash_add
         lq.syn_queue[key] = req
         lq.young += 1
-        req.timer = ns.arm(now, req.timeout, reqsk_timer, req)
+        req.timer = ns.arm(now, req.timeout, TIMER_SYNACK, req)
     send_synack(ns, req, now, cookie=want_cookie)
+    return dr.CONSUMED
 
 
-def _init_rwin(ns: Namespace, req: RequestSock) -> None:
+def _init_rwin(ns: NetNamespace, req: RequestSock) -> None:
     """tcp_openreq_init_rwin: window = 64 KiB rounded down to the MSS (less 12 with TS)."""
     mss = advmss_for(ns, req.raddr) - (12 if req.tstamp_ok else 0)
     req.rcv_wnd = initial_window(mss)
@@ -188,7 +193,7 @@ def reqsk_timeout(req: RequestSock) -> float:
     return min(req.timeout * (1 << req.num_timeout), TCP_RTO_MAX)
 
 
-def reqsk_queue_drop(ns: Namespace, req: RequestSock) -> bool:
+def reqsk_queue_drop(ns: NetNamespace, req: RequestSock) -> bool:
     """inet_csk_reqsk_queue_drop: unlink from ehash and the SYN queue. True if it was linked."""
     if req.timer is not None:
         req.timer.cancel()
@@ -205,7 +210,7 @@ def reqsk_queue_drop(ns: Namespace, req: RequestSock) -> bool:
     return linked
 
 
-def rtx_synack(ns: Namespace, req: RequestSock, now: float) -> None:
+def rtx_synack(ns: NetNamespace, req: RequestSock, now: float) -> None:
     """tcp_rtx_synack: resend, RetransSegs and TCPSynRetrans, num_retrans++."""
     send_synack(ns, req, now)
     ns.mib.tcp["RetransSegs"] += 1
@@ -246,16 +251,19 @@ def reqsk_timer(req: RequestSock, now: float) -> None:
         if req.num_timeout == 0:
             lq.young -= 1
         req.num_timeout += 1
-        req.timer = ns.arm(now, reqsk_timeout(req), reqsk_timer, req)
+        req.timer = ns.arm(now, reqsk_timeout(req), TIMER_SYNACK, req)
         return
     reqsk_queue_drop(ns, req)  # expired: freed silently, no RST
 
 
-LISTENER: Final = object()  # tcp_check_req returned the listener: the caller answers with a RST
+# tcp_check_req / cookie_v4_check gave back the listener: the caller processes the segment on it
+# (an ACK there draws a RST)
+LISTENER: Final = "LISTENER"
 
 
-def check_req(ns: Namespace, req: RequestSock, pkt: Packet, now: float) -> object | None:
-    """tcp_minisocks.c:tcp_check_req. Returns the new child, LISTENER, or None (dropped)."""
+def check_req(ns: NetNamespace, req: RequestSock, pkt: Packet, now: float) -> TcpSock | str:
+    """tcp_minisocks.c:tcp_check_req. Returns the new child, LISTENER, or the drop reason
+    (tcp_check_req's NULL with the reason it sets)."""
     seg = pkt.seg
     lsk = req.listener
     flg = seg.flags & (RST | SYN | ACK)
@@ -265,7 +273,7 @@ def check_req(ns: Namespace, req: RequestSock, pkt: Packet, now: float) -> objec
     if saw_tstamp and seg.tsval is not None:
         tsecr = (seg.tsecr - req.ts_off) & M32 if seg.tsecr else 0
         # ts_recent_stamp = now - reqsk_timeout; tcp_paws_reject
-        now_s = int(ns.uptime0 + now)
+        now_s = int(ns.clock.uptime0 + now)
         stamp = now_s - int(reqsk_timeout(req))
         diff = (req.ts_recent - seg.tsval) & M32
         paws_ok = (diff == 0 or diff & 0x80000000 or now_s >= stamp + TCP_PAWS_24DAYS
@@ -281,8 +289,8 @@ def check_req(ns: Namespace, req: RequestSock, pkt: Packet, now: float) -> objec
             rtx_synack(ns, req, now)
             if req.timer is not None:  # mod_timer_pending
                 req.timer.cancel()
-                req.timer = ns.arm(now, reqsk_timeout(req), reqsk_timer, req)
-        return None
+                req.timer = ns.arm(now, reqsk_timeout(req), TIMER_SYNACK, req)
+        return dr.NOT_SPECIFIED
     if flg & ACK and seg.ack != (req.snt_isn + 1) & M32:
         return LISTENER  # unacceptable ACK -> the listener path resets
     if paws_reject or tsecr_reject or not in_window(
@@ -290,11 +298,14 @@ def check_req(ns: Namespace, req: RequestSock, pkt: Packet, now: float) -> objec
         if not flg & RST and not oow_rate_limited(ns, req, now, "TCPACKSkippedSynRecv"):
             send_ack_reply(ns, req.laddr, req.lport, req.raddr, req.rport,
                            (req.snt_isn + 1) & M32, req.rcv_nxt, req.rcv_wnd >> req.rcv_wscale,
-                           ((ns.tcp_clock_ms(now) + req.ts_off) & M32) if req.tstamp_ok
+                           ((ns.clock.tcp_clock_ms(now) + req.ts_off) & M32) if req.tstamp_ok
                            else None, req.ts_recent)
         if paws_reject:
             ns.mib.tcp_ext["PAWSEstab"] += 1
-        return None
+            return dr.TCP_RFC7323_PAWS
+        if tsecr_reject:
+            return dr.TCP_RFC7323_TSECR
+        return dr.NOT_SPECIFIED
     if saw_tstamp and seg.tsval is not None and not after(seg.seq, req.rcv_nxt):
         req.ts_recent = seg.tsval
     if seg.seq == req.rcv_isn:
@@ -302,23 +313,23 @@ def check_req(ns: Namespace, req: RequestSock, pkt: Packet, now: float) -> objec
     if flg & (RST | SYN):
         ns.mib.tcp["AttemptFails"] += 1
         _embryonic_reset(ns, req, pkt, flg)
-        return None
+        return dr.TCP_RESET if flg & RST else dr.TCP_INVALID_SYN
     if not flg & ACK:
-        return None
+        return dr.NOT_SPECIFIED
     lq = lsk.lq
     assert lq is not None
     if req.num_timeout < lq.defer_accept and seg.end_seq == (req.rcv_isn + 1) & M32:
         req.acked = True  # TCP_DEFER_ACCEPT: a bare ACK does not complete the handshake
         ns.mib.tcp_ext["TCPDeferAcceptDrop"] += 1
-        return None
+        return dr.NOT_SPECIFIED
     child = syn_recv_sock(ns, lsk, req, pkt, now)
     if child is None:
         # listen_overflow
         if not ns.sysctl.get_int("net.ipv4.tcp_abort_on_overflow"):
             req.acked = True
-            return None
+            return dr.TCP_LISTEN_OVERFLOW
         _embryonic_reset(ns, req, pkt, flg)
-        return None
+        return dr.TCP_LISTEN_OVERFLOW
     # inet_csk_complete_hashdance: the child replaces the request
     reqsk_queue_drop(ns, req)
     hash_established(child)
@@ -326,7 +337,7 @@ def check_req(ns: Namespace, req: RequestSock, pkt: Packet, now: float) -> objec
     return child
 
 
-def _embryonic_reset(ns: Namespace, req: RequestSock, pkt: Packet, flg: int) -> None:
+def _embryonic_reset(ns: NetNamespace, req: RequestSock, pkt: Packet, flg: int) -> None:
     """tcp_check_req embryonic_reset: RST back (unless it was a RST), unlink the request."""
     if not flg & RST:
         send_reset(ns, pkt, now=0.0)
@@ -334,7 +345,7 @@ def _embryonic_reset(ns: Namespace, req: RequestSock, pkt: Packet, flg: int) -> 
         ns.mib.tcp_ext["EmbryonicRsts"] += 1
 
 
-def syn_recv_sock(ns: Namespace, lsk: TcpSock, req: RequestSock, pkt: Packet,
+def syn_recv_sock(ns: NetNamespace, lsk: TcpSock, req: RequestSock, pkt: Packet,
                   now: float) -> TcpSock | None:
     """tcp_v4_syn_recv_sock + tcp_create_openreq_child. None when the accept queue is full."""
     if acceptq_is_full(lsk):
@@ -394,7 +405,7 @@ def reqsk_queue_add(lsk: TcpSock, child: TcpSock) -> None:
     lsk.lq.accept_queue.append(child)
 
 
-def child_process(ns: Namespace, child: TcpSock, pkt: Packet, now: float) -> None:
+def child_process(ns: NetNamespace, child: TcpSock, pkt: Packet, now: float) -> str:
     """tcp_child_process -> tcp_rcv_state_process(SYN_RECV): the ACK makes it ESTABLISHED."""
     seg = pkt.seg
     child.snd_una = seg.ack
@@ -407,12 +418,14 @@ def child_process(ns: Namespace, child: TcpSock, pkt: Packet, now: float) -> Non
         wake(child)
     else:
         ns.mib.tcp_ext["TCPPureAcks"] += 1
+    return dr.CONSUMED
 
 
-def cookie_check(ns: Namespace, lsk: TcpSock, pkt: Packet, now: float) -> TcpSock | object | None:
+def cookie_check(ns: NetNamespace, lsk: TcpSock, pkt: Packet, now: float) -> TcpSock | str:
     """syncookies.c:cookie_v4_check for a non-SYN in LISTEN.
 
-    Returns the child, LISTENER (the bare ACK draws a RST) or None (dropped silently)."""
+    Returns the child, LISTENER (the bare ACK draws a RST) or the drop reason (a good cookie
+    but no room in the accept queue)."""
     seg = pkt.seg
     sysctl = ns.sysctl
     if not sysctl.get_int("net.ipv4.tcp_syncookies") or not seg.flags & ACK or seg.flags & RST:
@@ -421,7 +434,7 @@ def cookie_check(ns: Namespace, lsk: TcpSock, pkt: Packet, now: float) -> TcpSoc
     if synq_no_recent_overflow(ns, lsk, now):
         return LISTENER
     mss = sc.cookie_v4_check(ns.syncookie_secret, pkt.src, pkt.dst, seg.sport, seg.dport,
-                             seg.ack, seg.seq, ns.cookie_time(now))
+                             seg.ack, seg.seq, ns.clock.cookie_time(now))
     if not mss:
         ns.mib.tcp_ext["SyncookiesFailed"] += 1
         return LISTENER
@@ -453,7 +466,7 @@ def cookie_check(ns: Namespace, lsk: TcpSock, pkt: Packet, now: float) -> TcpSoc
     # tcp_get_cookie_sock: straight into the accept queue (or dropped when it is full)
     child = syn_recv_sock(ns, lsk, req, pkt, now)
     if child is None:
-        return None
+        return dr.NOT_SPECIFIED
     hash_established(child)
     reqsk_queue_add(lsk, child)
     return child

@@ -5,7 +5,7 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING
 
-from ..timers import Timer
+from ..net.timers import Timer
 
 if TYPE_CHECKING:
     from .sock import TcpSock

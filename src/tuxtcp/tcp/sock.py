@@ -1,4 +1,5 @@
-"""Full TCP sockets (struct tcp_sock) and TIME_WAIT minisocks (struct tcp_timewait_sock)."""
+"""Full TCP sockets (struct tcp_sock), the listener's queues and the retransmission queue's
+segments."""
 
 from __future__ import annotations
 
@@ -6,24 +7,31 @@ from collections import deque
 from collections.abc import Callable
 from typing import TYPE_CHECKING
 
-from ..timers import Timer
-from .constants import (
-    TCP_INIT_CWND,
-    TCP_MSS_DEFAULT,
-    TCP_RTO_MAX,
-    TCP_RTO_MIN,
-    TCP_TIMEOUT_INIT,
-    TCP_TIMEWAIT_LEN,
-)
+from ..net.tcp_states import CLOSE, TcpState
+from ..net.timers import Timer
+from ..wire.tcp import FIN, SYN
+from .cong import RENO, TCP_CA_OPEN, CongestionOps
+from .constants import TCP_INIT_CWND, TCP_MSS_DEFAULT, TCP_TIMEOUT_INIT
 from .reqsk import RequestSock
-from .states import CLOSE, TIME_WAIT, TcpState
-from .stream import TxSeg
 
 if TYPE_CHECKING:
-    from ..net.namespace import Namespace
+    from ..net.namespace import NetNamespace
 
-__all__ = ["TCP_INIT_CWND", "TCP_MSS_DEFAULT", "TCP_RTO_MAX", "TCP_RTO_MIN", "TCP_TIMEOUT_INIT",
-           "TCP_TIMEWAIT_LEN", "ListenQueue", "TcpSock", "TimeWaitSock"]
+
+class TxSeg:
+    """One segment in the retransmission queue (an skb with its TCP_SKB_CB sacked bits)."""
+
+    __slots__ = ("seq", "end", "data", "flags", "sent", "sacked", "lost", "retrans")
+
+    def __init__(self, seq: int, data: bytes, flags: int, sent: float) -> None:
+        self.seq = seq
+        self.end = (seq + len(data) + (1 if flags & (SYN | FIN) else 0)) & 0xFFFFFFFF
+        self.data = data
+        self.flags = flags
+        self.sent = sent  # -1 once retransmitted (Karn: no RTT sample)
+        self.sacked = False
+        self.lost = False
+        self.retrans = 0
 
 
 class ListenQueue:
@@ -56,18 +64,18 @@ class TcpSock:
         "rcv_nxt", "copied_seq", "rcv_wnd", "rcv_wup", "rcv_wscale", "snd_wscale", "wscale_ok",
         "sack_ok", "tstamp_ok", "ecn_ok", "ts_recent", "ts_recent_stamp", "ts_off", "mss_clamp",
         "mss_cache", "advmss", "rto", "srtt", "rttvar", "retransmits", "total_rto",
-        "retrans_stamp", "rtx_timer", "tw_timer", "sk_err", "sk_err_soft", "recv_buf",
+        "retrans_stamp", "rtx_timer", "keepalive_timer", "sk_err", "sk_err_soft", "recv_buf",
         "send_buf", "rtx_queue", "fin_queued", "fin_acked", "rcv_shutdown", "snd_shutdown",
         "orphan", "ip_id", "cwnd", "ssthresh", "created", "syn_sent_at",
         "last_oow_ack", "num_retrans_total", "dead", "keepalive",
-        "on_wakeup", "dupacks", "in_recovery", "in_loss", "recover", "cwnd_cnt", "ooo",
+        "on_wakeup", "dupacks", "ca_state", "ca_ops", "recover", "cwnd_cnt", "ooo",
         "ooo_recent", "reno_sacked", "high_sacked", "lost_out", "fin_sent", "rcv_adv",
         "probe_timer", "probes_out", "quick", "ato", "delack_timer", "rcv_mss", "nodelay",
         "cork", "sndbuf", "rcvbuf", "buf_locked", "space", "space_seq", "space_time",
-        "sacked_out", "retrans_out", "ooo_ranges", "ehash_key",
+        "sacked_out", "retrans_out", "ooo_ranges", "ehash_key", "defer_accept",
     )
 
-    def __init__(self, ns: Namespace, uid: int = 0) -> None:
+    def __init__(self, ns: NetNamespace, uid: int = 0) -> None:
         self.ns = ns
         self.state: TcpState = CLOSE
         self.laddr = 0
@@ -121,7 +129,7 @@ class TcpSock:
         self.total_rto = 0
         self.retrans_stamp = 0.0
         self.rtx_timer: Timer | None = None
-        self.tw_timer: Timer | None = None
+        self.keepalive_timer: Timer | None = None  # sk_timer: times an orphan's FIN_WAIT2
         self.sk_err = 0
         self.sk_err_soft = 0
         self.recv_buf = bytearray()
@@ -143,8 +151,8 @@ class TcpSock:
         self.keepalive = False
         self.on_wakeup: Callable[[], None] | None = None  # the driver's readiness hook
         self.dupacks = 0
-        self.in_recovery = False  # fast recovery (TCP_CA_Recovery)
-        self.in_loss = False  # after an RTO (TCP_CA_Loss)
+        self.ca_state = TCP_CA_OPEN  # icsk_ca_state
+        self.ca_ops: CongestionOps = RENO  # icsk_ca_ops
         self.recover = 0  # snd_nxt when recovery began (high_seq)
         self.cwnd_cnt = 0
         self.ooo: dict[int, tuple[bytes, int]] = {}  # out-of-order queue: seq -> (data, fin)
@@ -172,6 +180,7 @@ class TcpSock:
         self.space_seq = 0
         self.space_time = 0.0
         self.ehash_key: tuple[int, ...] | None = None  # the key it is hashed under
+        self.defer_accept = 0  # TCP_DEFER_ACCEPT in SYN-ACK retransmits (rskq_defer_accept)
 
     @property
     def key(self) -> tuple[int, int, int, int]:
@@ -179,41 +188,4 @@ class TcpSock:
 
     def __repr__(self) -> str:
         return (f"TcpSock({self.state.name} {self.laddr:08x}:{self.lport} -> "
-                f"{self.raddr:08x}:{self.rport})")
-
-
-class TimeWaitSock:
-    """struct tcp_timewait_sock: what is left of a closed connection (substate FIN_WAIT2 or
-    TIME_WAIT). Stays in the established table and on the port's bind bucket."""
-
-    __slots__ = ("ns", "laddr", "lport", "raddr", "rport", "substate", "rcv_nxt", "snd_nxt",
-                 "rcv_wnd", "rcv_wscale", "ts_recent", "ts_recent_stamp", "ts_off", "tstamp_ok",
-                 "reuse", "reuseport", "uid", "timer", "bucket", "last_oow_ack", "entry_stamp",
-                 "bind_port_lock", "state", "key")
-
-    def __init__(self, sk: TcpSock, substate: TcpState) -> None:
-        self.ns = sk.ns
-        self.state = TIME_WAIT
-        self.laddr, self.lport, self.raddr, self.rport = sk.laddr, sk.lport, sk.raddr, sk.rport
-        self.key: tuple[int, ...] = (self.laddr, self.lport, self.raddr, self.rport)
-        self.substate = substate
-        self.rcv_nxt = sk.rcv_nxt
-        self.snd_nxt = sk.snd_nxt
-        self.rcv_wnd = sk.rcv_wnd
-        self.rcv_wscale = sk.rcv_wscale
-        self.ts_recent = sk.ts_recent
-        self.ts_recent_stamp = sk.ts_recent_stamp if sk.tstamp_ok else 0.0
-        self.ts_off = sk.ts_off
-        self.tstamp_ok = sk.tstamp_ok
-        self.reuse = sk.reuse
-        self.reuseport = sk.reuseport
-        self.uid = sk.uid
-        self.timer: Timer | None = None
-        self.bucket = sk.bucket
-        self.bind_port_lock = sk.bind_port_lock
-        self.last_oow_ack = -1e18
-        self.entry_stamp = 0.0
-
-    def __repr__(self) -> str:
-        return (f"TimeWaitSock({self.substate.name} {self.laddr:08x}:{self.lport} -> "
                 f"{self.raddr:08x}:{self.rport})")

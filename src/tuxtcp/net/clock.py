@@ -1,0 +1,63 @@
+"""The clocks of one namespace: jiffies on the HZ=250 timer wheel, tcp_clock_ms, CLOCK_REALTIME.
+
+The engine never reads a clock: every entry point takes `now` (seconds since the driver
+started). A Clock turns that into the kernel's clocks, from the uptime and the wall-clock time
+the namespace had at the driver's time 0, and says when a timer armed at `now` really fires.
+"""
+
+from __future__ import annotations
+
+from typing import Final
+
+from .sysctl import HZ
+
+# 64-bit INITIAL_JIFFIES: (unsigned long)(unsigned int)(-300*HZ)
+INITIAL_JIFFIES: Final = (-300 * HZ) & 0xFFFFFFFF
+
+
+class Clock:
+    def __init__(self, uptime0: float, realtime0_ns: int, timer_model: str = "wheel") -> None:
+        if timer_model not in ("wheel", "exact"):
+            raise ValueError("timer_model is 'wheel' (the kernel's HZ=250 timer wheel) or "
+                             "'exact' (deadlines to the nanosecond)")
+        self.uptime0 = uptime0
+        self.realtime0_ns = realtime0_ns
+        self.timer_model = timer_model
+        self.exact = timer_model == "exact"
+
+    def jiffies(self, now: float) -> int:
+        return INITIAL_JIFFIES + int((self.uptime0 + now) * HZ)
+
+    def uptime(self, now: float) -> float:
+        return self.uptime0 + now
+
+    def tcp_clock_ms(self, now: float) -> int:
+        """tcp_clock_ms(): CLOCK_MONOTONIC in ms (TSval before the per-flow offset)."""
+        return int((self.uptime0 + now) * 1000)
+
+    def realtime_ns(self, now: float) -> int:
+        return self.realtime0_ns + int(now * 1e9)
+
+    def cookie_time(self, now: float) -> int:
+        """tcp_cookie_time(): jiffies64 / (60*HZ), a minute counter."""
+        return (self.jiffies(now) // (60 * HZ)) & 0xFFFFFFFF
+
+    def fire_time(self, now: float, timeout: float) -> float:
+        """When a timer armed at `now` for `timeout` seconds fires.
+
+        'exact': now + timeout. 'wheel' (default): the kernel's timer wheel at HZ=250
+        (kernel/time/timer.c:calc_wheel_index/calc_index): the expiry in jiffies is rounded up
+        to the granularity of its wheel level (1, 8, 64, 512 ... jiffies) plus one bucket, so a
+        1 s SYN timer fires 1.000-1.032 s later and timers armed close together fire together.
+        """
+        if self.exact:
+            return now + timeout
+        clk = self.jiffies(now)
+        delta = max(1, -int(-timeout * HZ // 1))  # msecs_to_jiffies rounds up
+        expires = clk + delta
+        lvl = 0
+        while lvl < 8 and delta >= (63 << (3 * lvl)):
+            lvl += 1
+        shift = 3 * lvl
+        bucket = ((expires >> shift) + 1) << shift
+        return (bucket - INITIAL_JIFFIES) / HZ - self.uptime0

@@ -1,0 +1,116 @@
+"""Timers as deadlines (no threads, no clock reads, no callbacks).
+
+A timer is a deadline, a kind and the object it belongs to; the layer that owns the kinds (the
+TCP engine's tcp/timer.py) fires due timers through one dispatcher that switches on the kind,
+as the kernel's timer handlers switch on icsk_pending. Owners keep the Timer they armed and
+cancel it by `timer.cancel()`. The driver asks `next_deadline()` and runs the timers due then.
+
+Timers with the same deadline share a bucket, fired first-armed first. Under the kernel's timer
+wheel (Clock.fire_time) deadlines are quantised to wheel buckets, so thousands of timers share a
+handful of deadlines (all TIME_WAIT timers armed in the same 2 s fall in one level-3 bucket) and
+the heap holds distinct deadlines only. Each bucket counts its live timers, so a bucket whose
+timers were all cancelled never causes a wakeup.
+"""
+
+from __future__ import annotations
+
+import heapq
+from collections.abc import Callable
+
+
+class Bucket:
+    """The timers due at one deadline, in arming order."""
+
+    __slots__ = ("when", "timers", "live")
+
+    def __init__(self, when: float) -> None:
+        self.when = when
+        self.timers: list[Timer] = []
+        self.live = 0
+
+
+class Timer:
+    __slots__ = ("when", "kind", "owner", "alive", "_bucket")
+
+    def __init__(self, when: float, kind: int, owner: object, bucket: Bucket) -> None:
+        self.when = when
+        self.kind = kind
+        self.owner = owner
+        self.alive = True
+        self._bucket = bucket
+
+    def cancel(self) -> None:
+        if self.alive:
+            self.alive = False
+            # let go of the owner at once: a cancelled timer waits in its bucket until the
+            # deadline (60 s for TIME_WAIT-length timers) and must not keep its socket alive
+            self.owner = None
+            b = self._bucket
+            b.live -= 1
+            if not b.live:
+                b.timers.clear()
+            elif len(b.timers) > 64 and b.live * 2 <= len(b.timers):
+                b.timers = [t for t in b.timers if t.alive]  # half dead or more: compact
+
+    def __repr__(self) -> str:
+        return f"Timer(at {self.when:.6f}, kind {self.kind})"
+
+
+class Deadlines:
+    def __init__(self) -> None:
+        self._buckets: dict[float, Bucket] = {}
+        self._keys: list[float] = []  # heap of the buckets' deadlines
+        # set by arm(): only an arm can bring the next deadline forward, so a driver that
+        # already knows a deadline need not ask again until this is set
+        self.armed = False
+
+    def arm(self, when: float, kind: int, owner: object) -> Timer:
+        b = self._buckets.get(when)
+        if b is None:
+            b = self._buckets[when] = Bucket(when)
+            heapq.heappush(self._keys, when)
+        t = Timer(when, kind, owner, b)
+        self.armed = True
+        b.timers.append(t)
+        b.live += 1
+        return t
+
+    def next_deadline(self) -> float | None:
+        keys = self._keys
+        buckets = self._buckets
+        while keys:
+            when = keys[0]
+            if buckets[when].live:
+                return when
+            heapq.heappop(keys)  # every timer in it was cancelled
+            buckets.pop(when).timers.clear()  # (timers point at their bucket: no cycle left)
+        return None
+
+    def pop_due(self, now: float) -> Bucket | None:
+        """Take the earliest bucket due at or before `now` out of the store (None: none due).
+        The caller fires its live timers in order, marking each dead first (Timer.expire)."""
+        keys = self._keys
+        if keys and keys[0] <= now:
+            return self._buckets.pop(heapq.heappop(keys))
+        return None
+
+    def run(self, now: float, fire: Callable[[Timer], None]) -> int:
+        """Fire every live timer due at or before `now` through `fire`, in deadline order
+        (first armed first within a deadline). Returns the count. A timer armed while firing,
+        for a deadline that is already due, gets a new bucket and fires in this call too.
+        (The engine runs the same loop natively in tcp/timer.py:run_timers.)"""
+        fired = 0
+        while True:
+            b = self.pop_due(now)
+            if b is None:
+                return fired
+            for t in b.timers:
+                if t.alive:
+                    t.alive = False
+                    b.live -= 1
+                    fire(t)
+                    fired += 1
+            b.timers.clear()
+
+    def __len__(self) -> int:
+        return sum(b.live for b in self._buckets.values())

@@ -1,0 +1,142 @@
+"""tcp_v4_rcv: find the socket for a segment, hand it to its state's processing, and free what
+is not consumed with the reason the kernel gives (counted in ns.drops, traced as skb:kfree_skb).
+"""
+
+from __future__ import annotations
+
+from typing import Final
+
+from ..net import drops as dr
+from ..net.namespace import NetNamespace
+from ..net.tcp_states import CLOSE, LISTEN, SYN_SENT
+from ..siphash import siphash_u32s
+from ..wire.ipv4 import Packet
+from ..wire.tcp import ACK, FIN, RST, SYN
+from . import tracepoints as tp
+from .active import synsent_process
+from .established import rcv_state_process
+from .lifecycle import tw_kill
+from .output import send_reset
+from .passive import (
+    LISTENER,
+    check_req,
+    child_process,
+    conn_request,
+    cookie_check,
+    reqsk_queue_drop,
+)
+from .reqsk import RequestSock
+from .sock import TcpSock
+from .timewait import TW_SYN, timewait_process, tw_ack
+from .twsock import TimeWaitSock
+
+# kfree_skb's `location`: the kernel prints the function that freed the skb
+RCV_LOCATION: Final = "tcp_v4_rcv"
+
+
+def drop(ns: NetNamespace, pkt: Packet | None, reason: str, now: float) -> None:
+    """kfree_skb_reason: count the drop under its reason and trace it."""
+    ns.drops.count(reason)
+    if ns.trace.enabled:
+        tp.kfree_skb(ns, pkt, reason, now)
+
+
+def lookup_listener(ns: NetNamespace, daddr: int, dport: int, saddr: int,
+                    sport: int) -> TcpSock | None:
+    """__inet_lookup_listener: an exact local address beats the wildcard; a SO_REUSEPORT
+    group is chosen from by a hash of the 4-tuple."""
+    cands = ns.lhash.get(dport)
+    if not cands:
+        return None
+    if len(cands) == 1:
+        only = cands[0]
+        laddr = only.laddr  # type: ignore[attr-defined]
+        return only if laddr == daddr or laddr == 0 else None  # type: ignore[return-value]
+    exact = [s for s in cands if s.laddr == daddr]  # type: ignore[attr-defined]
+    pool = exact or [s for s in cands if s.laddr == 0]  # type: ignore[attr-defined]
+    if not pool:
+        return None
+    if len(pool) == 1:
+        return pool[0]  # type: ignore[return-value]
+    h = siphash_u32s(ns.net_secret, saddr, daddr, (sport << 16) | dport)
+    return pool[h % len(pool)]  # type: ignore[return-value]
+
+
+def tcp_v4_rcv(ns: NetNamespace, pkt: Packet, now: float) -> None:
+    reason = _v4_rcv(ns, pkt, now)
+    if reason:
+        drop(ns, pkt, reason, now)
+
+
+def _v4_rcv(ns: NetNamespace, pkt: Packet, now: float) -> str:
+    seg = pkt.seg
+    key = (pkt.dst, seg.dport, pkt.src, seg.sport)
+    sk = ns.ehash.get(key)
+    if sk is not None:
+        if isinstance(sk, TcpSock):
+            return _do_rcv(ns, sk, pkt, now)
+        if isinstance(sk, RequestSock):
+            lsk = sk.listener
+            if lsk.state != LISTEN:
+                # the listener went away (cannot happen while tcp_close drops the requests)
+                reqsk_queue_drop(ns, sk)
+                return dr.NOT_SPECIFIED
+            res = check_req(ns, sk, pkt, now)
+            if isinstance(res, TcpSock):
+                return child_process(ns, res, pkt, now)
+            if res == LISTENER:
+                # tcp_check_req gave back the listener: tcp_rcv_state_process(LISTEN) on an
+                # ACK -> TCP_FLAGS, tcp_v4_do_rcv resets
+                send_reset(ns, pkt, now)
+                return dr.TCP_FLAGS
+            return res
+        if isinstance(sk, TimeWaitSock):
+            reason = timewait_process(ns, sk, pkt, now)
+            if reason != TW_SYN:
+                return reason
+            lsk2 = lookup_listener(ns, pkt.dst, seg.dport, pkt.src, seg.sport)
+            if lsk2 is not None:
+                tw_kill(sk)  # TCP_TW_SYN: the SYN goes to the listener with a new ISN
+                return conn_request(ns, lsk2, pkt, now, tw_isn=ns.tcp_tw_isn)
+            tw_ack(ns, sk, now, rate_limited=True)  # no listener: "to ACK"
+            return dr.NOT_SPECIFIED
+    listener = lookup_listener(ns, pkt.dst, seg.dport, pkt.src, seg.sport)
+    if listener is not None:
+        return _listen_rcv(ns, listener, pkt, now)
+    # no_tcp_socket: answer with a RST (never to a RST)
+    send_reset(ns, pkt, now)
+    return dr.NO_SOCKET
+
+
+def _listen_rcv(ns: NetNamespace, lsk: TcpSock, pkt: Packet, now: float) -> str:
+    """tcp_v4_do_rcv + tcp_rcv_state_process for a LISTEN socket."""
+    seg = pkt.seg
+    flags = seg.flags
+    if not flags & SYN:
+        res = cookie_check(ns, lsk, pkt, now)  # tcp_v4_cookie_check
+        if isinstance(res, TcpSock):
+            return child_process(ns, res, pkt, now)
+        if res != LISTENER:
+            return res  # the cookie was good but the accept queue is full
+    if flags & ACK:
+        send_reset(ns, pkt, now)  # ACK in LISTEN -> TCP_FLAGS -> tcp_v4_send_reset
+        return dr.TCP_FLAGS
+    if flags & RST:
+        return dr.TCP_RESET
+    if flags & SYN:
+        if flags & FIN:
+            return dr.TCP_FLAGS  # SYN+FIN: discard
+        return conn_request(ns, lsk, pkt, now)
+    return dr.TCP_FLAGS
+
+
+def _do_rcv(ns: NetNamespace, sk: TcpSock, pkt: Packet, now: float) -> str:
+    st = sk.state
+    if st == SYN_SENT:
+        return synsent_process(sk, pkt, now)
+    if st == CLOSE:
+        send_reset(ns, pkt, now)
+        return dr.TCP_CLOSE
+    if st == LISTEN:
+        return _listen_rcv(ns, sk, pkt, now)
+    return rcv_state_process(sk, pkt, now)

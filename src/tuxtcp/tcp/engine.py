@@ -1,0 +1,56 @@
+"""The sans-IO engine's entry points on one namespace: a packet arrives (ip_rcv ->
+ip_local_deliver -> tcp_v4_rcv), raw bytes arrive from a real wire (the checked parse first),
+timers are due. `Namespace` is a namespace's state (net/namespace.py) with these entry points;
+drivers (the simulated World, a TUN device, a test harness) call them with `now` and drain
+`outbox`.
+"""
+
+from __future__ import annotations
+
+from ..net import drops as dr
+from ..net.namespace import NetNamespace
+from ..wire.errors import ParseError
+from ..wire.ipv4 import Packet, parse_packet
+from .demux import drop, tcp_v4_rcv
+from .timer import run_timers
+
+
+class Namespace(NetNamespace):
+    """One network namespace with the engine's entry points."""
+
+    def deliver(self, pkt: Packet, now: float) -> None:
+        """A parsed IPv4 datagram arrives (ip_rcv -> ip_local_deliver -> tcp_v4_rcv)."""
+        ip = self.mib.ip
+        ip["InReceives"] += 1
+        if not self.is_local(pkt.dst):
+            ip["InAddrErrors"] += 1  # not forwarding: ip_rcv_finish -> ip_error
+            drop(self, pkt, dr.IP_INADDRERRORS, now)
+            return
+        ip["InDelivers"] += 1
+        self.mib.tcp["InSegs"] += 1
+        tcp_v4_rcv(self, pkt, now)
+
+    def receive_bytes(self, data: bytes, now: float) -> None:
+        """Raw IPv4 bytes from a real wire: the checked parse, then deliver()."""
+        try:
+            pkt = parse_packet(data)
+        except ParseError as exc:
+            self.count_parse_error(exc, now)
+            return
+        self.deliver(pkt, now)
+
+    def count_parse_error(self, exc: ParseError, now: float = 0.0) -> None:
+        """What the kernel counts for a datagram that fails its checks, and the reason it
+        frees it with."""
+        mib = self.mib
+        mib.ip["InReceives"] += 1
+        if exc.stage == "tcp":
+            mib.ip["InDelivers"] += 1
+            mib.tcp["InSegs"] += 1
+        for group, name in exc.mib:
+            mib.groups[group][name] += 1
+        drop(self, None, exc.drop_reason, now)
+
+    def run_timers(self, now: float) -> int:
+        """Fire the timers due at or before `now`; returns how many fired."""
+        return run_timers(self, now)

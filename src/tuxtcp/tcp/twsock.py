@@ -1,0 +1,49 @@
+"""struct tcp_timewait_sock: what is left of a closed connection."""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING
+
+from ..net.tcp_states import TIME_WAIT, TcpState
+from ..net.timers import Timer
+
+if TYPE_CHECKING:
+    from ..net.namespace import NetNamespace
+    from .sock import TcpSock
+
+
+class TimeWaitSock:
+    """struct tcp_timewait_sock: what is left of a closed connection (substate FIN_WAIT2 or
+    TIME_WAIT). Stays in the established table and on the port's bind bucket."""
+
+    __slots__ = ("ns", "laddr", "lport", "raddr", "rport", "substate", "rcv_nxt", "snd_nxt",
+                 "rcv_wnd", "rcv_wscale", "ts_recent", "ts_recent_stamp", "ts_off", "tstamp_ok",
+                 "reuse", "reuseport", "uid", "timer", "bucket", "last_oow_ack", "entry_stamp",
+                 "bind_port_lock", "state", "key")
+
+    def __init__(self, sk: TcpSock, substate: TcpState) -> None:
+        self.ns: NetNamespace = sk.ns
+        self.state = TIME_WAIT
+        self.laddr, self.lport, self.raddr, self.rport = sk.laddr, sk.lport, sk.raddr, sk.rport
+        self.key: tuple[int, ...] = (self.laddr, self.lport, self.raddr, self.rport)
+        self.substate = substate
+        self.rcv_nxt = sk.rcv_nxt
+        self.snd_nxt = sk.snd_nxt
+        self.rcv_wnd = sk.rcv_wnd
+        self.rcv_wscale = sk.rcv_wscale
+        self.ts_recent = sk.ts_recent
+        self.ts_recent_stamp = sk.ts_recent_stamp if sk.tstamp_ok else 0.0
+        self.ts_off = sk.ts_off
+        self.tstamp_ok = sk.tstamp_ok
+        self.reuse = sk.reuse
+        self.reuseport = sk.reuseport
+        self.uid = sk.uid
+        self.timer: Timer | None = None
+        self.bucket = sk.bucket
+        self.bind_port_lock = sk.bind_port_lock
+        self.last_oow_ack = -1e18
+        self.entry_stamp = 0.0
+
+    def __repr__(self) -> str:
+        return (f"TimeWaitSock({self.substate.name} {self.laddr:08x}:{self.lport} -> "
+                f"{self.raddr:08x}:{self.rport})")

@@ -1,0 +1,569 @@
+"""The user calls as the kernel carries them out (af_inet.c, tcp.c, inet_connection_sock.c,
+socket.c): bind, listen, accept, connect, close, shutdown, reading and writing, socket options
+as a table, and tcp_poll readiness.
+
+Each call takes the engine's socket and `now`, changes state only once every check has passed,
+and returns 0 or the errno (positive) the kernel returns; socket/api.py turns that into the
+OSError Python raises, and does the waiting for blocking calls.
+"""
+
+from __future__ import annotations
+
+import errno
+import socket as _pysocket
+import struct
+from collections.abc import Callable
+from typing import Final
+
+from ..net.namespace import NetNamespace
+from ..net.tcp_states import (
+    CLOSE,
+    CLOSE_WAIT,
+    ESTABLISHED,
+    FIN_WAIT1,
+    FIN_WAIT2,
+    LAST_ACK,
+    LISTEN,
+    SYN_RECV,
+    SYN_SENT,
+    TIME_WAIT,
+)
+from .active import tcp_connect
+from .cong import ALGORITHMS
+from .constants import TCP_TIMEWAIT_LEN
+from .established import arm_fin_wait2
+from .lifecycle import clear_timers, destroy, fin_time, new_sock, set_state, tcp_done, time_wait
+from .output import send_ack, send_active_reset
+from .passive import reqsk_queue_drop
+from .receive import rcv_space_adjust
+from .sock import ListenQueue, TcpSock
+from .stream import push, send, send_fin, send_room
+
+M32: Final = 0xFFFFFFFF
+SOL_SOCKET: Final = _pysocket.SOL_SOCKET
+IPPROTO_IP: Final = _pysocket.IPPROTO_IP
+IPPROTO_TCP: Final = _pysocket.IPPROTO_TCP
+SHUT_RD: Final = _pysocket.SHUT_RD
+SHUT_WR: Final = _pysocket.SHUT_WR
+SHUT_RDWR: Final = _pysocket.SHUT_RDWR
+SO_REUSEADDR: Final = _pysocket.SO_REUSEADDR
+SO_REUSEPORT: Final = _pysocket.SO_REUSEPORT
+SO_LINGER: Final = _pysocket.SO_LINGER
+SO_KEEPALIVE: Final = _pysocket.SO_KEEPALIVE
+SO_SNDBUF: Final = _pysocket.SO_SNDBUF
+SO_RCVBUF: Final = _pysocket.SO_RCVBUF
+SO_ERROR: Final = _pysocket.SO_ERROR
+SO_ACCEPTCONN: Final = _pysocket.SO_ACCEPTCONN
+TCP_MAXSEG: Final = _pysocket.TCP_MAXSEG
+TCP_NODELAY: Final = _pysocket.TCP_NODELAY
+TCP_SYNCNT: Final = _pysocket.TCP_SYNCNT
+TCP_DEFER_ACCEPT: Final = _pysocket.TCP_DEFER_ACCEPT
+IP_BIND_ADDRESS_NO_PORT: Final = getattr(_pysocket, "IP_BIND_ADDRESS_NO_PORT", 24)
+IP_FREEBIND: Final = getattr(_pysocket, "IP_FREEBIND", 15)
+TCP_LINGER2: Final = getattr(_pysocket, "TCP_LINGER2", 8)
+TCP_CONGESTION: Final = getattr(_pysocket, "TCP_CONGESTION", 13)
+TCP_CORK: Final = getattr(_pysocket, "TCP_CORK", 3)
+MAX_TCP_SYNCNT: Final = 127
+TCP_MIN_MSS: Final = 88
+MAX_TCP_WINDOW: Final = 32767
+SYSCTL_WMEM_MAX: Final = 212992  # net.core.wmem_max / rmem_max
+SOCK_MIN_SNDBUF: Final = 4608
+SOCK_MIN_RCVBUF: Final = 2304
+
+# tcp_poll's event bits (include/uapi/linux/eventpoll.h)
+EPOLLIN: Final = 0x001
+EPOLLOUT: Final = 0x004
+
+
+# --- bind, listen, accept (af_inet.c, inet_connection_sock.c, socket.c) ------------------
+def inet_bind(ns: NetNamespace, sk: TcpSock, addr: int, port: int, uid: int,
+              stream: bool) -> int:
+    """af_inet.c:__inet_bind, in its order."""
+    sysctl = ns.sysctl
+    multicast = (addr >> 28) == 0xE
+    broadcast = addr == 0xFFFFFFFF
+    if (addr and not ns.is_local(addr) and not multicast and not broadcast
+            and not sk.freebind and not sysctl.get_int("net.ipv4.ip_nonlocal_bind")):
+        return errno.EADDRNOTAVAIL
+    if port and port < sysctl.get_int("net.ipv4.ip_unprivileged_port_start") and uid != 0:
+        return errno.EACCES  # no CAP_NET_BIND_SERVICE
+    if sk.state != CLOSE or sk.lport or sk.bind_addr_lock:
+        return errno.EINVAL
+    if not stream:
+        sk.laddr, sk.lport = addr, port or 1
+        return 0
+    requested = port
+    if port == 0:
+        if sk.bind_no_port:
+            sk.laddr = addr
+            sk.bind_addr_lock = bool(addr)
+            return 0
+        low, high = sysctl["net.ipv4.ip_local_port_range"]  # type: ignore[misc]
+        found = ns.ports.find_open_port(sk, addr, low, high)
+        if found is None:
+            return errno.EADDRINUSE
+        port = found
+    elif not ns.ports.get_port(sk, addr, port):
+        return errno.EADDRINUSE
+    sk.laddr = addr
+    ns.ports.add_owner(sk, port)
+    sk.bind_addr_lock = bool(addr)
+    sk.bind_port_lock = bool(requested)  # SOCK_BINDPORT_LOCK only for an explicit port
+    return 0
+
+
+def sys_listen(ns: NetNamespace, sk: TcpSock, backlog: int, unconnected: bool, stream: bool,
+               now: float) -> int:
+    """__sys_listen (caps (unsigned)backlog at somaxconn, so a negative backlog becomes
+    somaxconn) + inet_listen + inet_csk_listen_start."""
+    somaxconn = ns.sysctl.get_int("net.core.somaxconn")
+    if backlog & M32 > somaxconn:
+        backlog = somaxconn
+    if not stream:
+        return errno.EOPNOTSUPP
+    if not unconnected or sk.state not in (CLOSE, LISTEN):
+        return errno.EINVAL
+    sk.backlog = backlog
+    if sk.state == LISTEN:
+        return 0  # a second listen() only changes the backlog
+    # inet_csk_listen_start: LISTEN first, then get_port (which re-checks conflicts)
+    lq = sk.lq = ListenQueue()
+    sk.state = LISTEN
+    if not sk.lport:
+        low, high = ns.sysctl["net.ipv4.ip_local_port_range"]  # type: ignore[misc]
+        port = ns.ports.find_open_port(sk, sk.laddr, low, high)
+        if port is None:
+            sk.state = CLOSE
+            sk.lq = None
+            return errno.EADDRINUSE
+        ns.ports.add_owner(sk, port)
+    elif not ns.ports.get_port(sk, sk.laddr, sk.lport):
+        sk.state = CLOSE
+        sk.lq = None
+        return errno.EADDRINUSE
+    if not sk.inode:
+        sk.inode = ns.alloc_inode()
+    sk.created = now
+    ns.lhash.setdefault(sk.lport, []).append(sk)
+    lq.defer_accept = sk.defer_accept
+    return 0
+
+
+def inet_accept(ns: NetNamespace, sk: TcpSock) -> TcpSock | int:
+    """inet_csk_accept: the head of the accept queue (reqsk_queue_remove, FIFO), or EINVAL
+    once the socket is no longer listening, or EAGAIN while the queue is empty."""
+    lq = sk.lq
+    if sk.state != LISTEN or lq is None:
+        return errno.EINVAL
+    if not lq.accept_queue:
+        return errno.EAGAIN
+    child = lq.accept_queue.popleft()
+    child.inode = ns.alloc_inode()
+    child.parent = None  # sock_graft: the child has its own owner now
+    return child
+
+
+def accept_ready(sk: TcpSock) -> bool:
+    return sk.state != LISTEN or bool(sk.lq and sk.lq.accept_queue)
+
+
+# --- connect -------------------------------------------------------------------------------
+def inet_stream_connect(ns: NetNamespace, sk: TcpSock, addr: int, port: int, stream: bool,
+                        now: float) -> int:
+    """__inet_stream_connect for an unconnected socket: tcp_v4_connect sends the SYN. Returns 0
+    (the caller waits for the handshake: EINPROGRESS) or the errno."""
+    if sk.state != CLOSE:
+        return errno.EISCONN
+    if not stream:
+        return errno.EOPNOTSUPP
+    sk.raddr, sk.rport = addr, port
+    err = tcp_connect(ns, sk, now)
+    if err:
+        sk.raddr = sk.rport = 0
+        return err
+    if not sk.inode:
+        sk.inode = ns.alloc_inode()
+    return 0
+
+
+def connecting(sk: TcpSock) -> bool:
+    return sk.state == SYN_SENT or sk.state == SYN_RECV
+
+
+def connect_result(sk: TcpSock) -> int:
+    """The end of __inet_stream_connect once the handshake is over: 0, or sock_error (the
+    pending error, read and cleared) after which the socket is unconnected again."""
+    if sk.state != CLOSE:
+        return 0
+    e = sk.sk_err or errno.ECONNABORTED
+    sk.sk_err = 0
+    sk.raddr = sk.rport = 0
+    if not sk.bind_port_lock:
+        sk.lport = 0
+    if not sk.bind_addr_lock:
+        sk.laddr = 0
+    return e
+
+
+# --- data ------------------------------------------------------------------------------------
+def tcp_sendmsg(sk: TcpSock, data: bytes, now: float) -> int:
+    """tcp_sendmsg: copy what fits in the send buffer and push; returns the bytes taken."""
+    return send(sk, data, now)
+
+
+def send_space(sk: TcpSock) -> int:
+    return send_room(sk)
+
+
+def recv_ready(sk: TcpSock) -> bool:
+    return bool(sk.recv_buf) or sk.rcv_shutdown or sk.state == CLOSE or bool(sk.sk_err)
+
+
+def tcp_recvmsg(sk: TcpSock, n: int, peek: bool, now: float) -> bytes:
+    """tcp_recvmsg: up to n bytes from the receive queue; reading frees space, which may send a
+    window update (tcp_cleanup_rbuf)."""
+    data = bytes(sk.recv_buf[:n])
+    if data and not peek:
+        del sk.recv_buf[:len(data)]
+        tcp_cleanup_rbuf(sk, len(data), now)
+    return data
+
+
+def tcp_cleanup_rbuf(sk: TcpSock, n: int, now: float) -> None:
+    """tcp_cleanup_rbuf: after reading, send a window update if the window we could offer is
+    at least twice the one the peer still sees (and that one is at most half the clamp)."""
+    sk.copied_seq = (sk.copied_seq + n) & M32
+    if n <= 0 or sk.state not in (ESTABLISHED, FIN_WAIT1, FIN_WAIT2) or sk.rcv_shutdown:
+        return
+    rcv_space_adjust(sk, now)
+    now_window = (sk.rcv_adv - sk.rcv_nxt) & M32
+    if now_window & 0x80000000:
+        now_window = 0
+    if 2 * now_window <= sk.rcv_wnd:
+        new_window = max(0, sk.rcv_wnd - len(sk.recv_buf))
+        if new_window and new_window >= 2 * now_window:
+            send_ack(sk, now)
+
+
+def tcp_poll(sk: TcpSock, connected: bool) -> int:
+    """tcp_poll: EPOLLIN/EPOLLOUT as poll(2) reports them. `connected`: the socket was
+    connected or connecting (struct socket's state is not SS_UNCONNECTED)."""
+    if sk.state == LISTEN:
+        return EPOLLIN if sk.lq is not None and sk.lq.accept_queue else 0
+    ev = 0
+    if sk.recv_buf or sk.rcv_shutdown or sk.sk_err or (sk.state == CLOSE and connected):
+        ev |= EPOLLIN
+    if not connecting(sk) and (sk.state == CLOSE or sk.snd_shutdown or send_room(sk) > 0):
+        ev |= EPOLLOUT
+    return ev
+
+
+# --- close and shutdown (tcp.c) ----------------------------------------------------------------
+def tcp_close(sk: TcpSock, now: float) -> None:
+    """__tcp_close."""
+    ns = sk.ns
+    sk.rcv_shutdown = True
+    sk.orphan = True
+    sk.on_wakeup = None  # sock_orphan: nobody is left to wake (and no sk <-> owner cycle)
+    if sk.state == LISTEN:
+        set_state(sk, CLOSE)
+        lq = sk.lq
+        if lq is not None:
+            # inet_csk_listen_stop: queued children are disconnected (RST), requests dropped
+            while lq.accept_queue:
+                child = lq.accept_queue.popleft()
+                child.orphan = True
+                tcp_disconnect(child, now)
+            for req in list(lq.syn_queue.values()):
+                reqsk_queue_drop(ns, req)
+        destroy(sk)
+        return
+    unread = len(sk.recv_buf)
+    sk.recv_buf.clear()
+    if sk.state == CLOSE:
+        destroy(sk)
+        return
+    if unread:
+        # RFC 2525: unread data on close -> RST, TCPAbortOnClose
+        ns.mib.tcp_ext["TCPAbortOnClose"] += 1
+        set_state(sk, CLOSE)
+        send_active_reset(sk, now)
+        tcp_done(sk, now)
+        return
+    if sk.linger == 0:
+        ns.mib.tcp_ext["TCPAbortOnData"] += 1
+        tcp_disconnect(sk, now)
+        return
+    if _close_state(sk):
+        send_fin(sk, now)
+    if sk.state == FIN_WAIT2:
+        if sk.linger2 < 0:
+            ns.mib.tcp_ext["TCPAbortOnLinger"] += 1
+            set_state(sk, CLOSE)
+            send_active_reset(sk, now)
+            tcp_done(sk, now)
+            return
+        tmo = fin_time(sk)
+        if tmo > TCP_TIMEWAIT_LEN:
+            arm_fin_wait2(sk, now, tmo - TCP_TIMEWAIT_LEN)
+        else:
+            time_wait(sk, FIN_WAIT2, tmo, now)
+            return
+    if sk.state == CLOSE:
+        tcp_done(sk, now)
+
+
+def _close_state(sk: TcpSock) -> bool:
+    """tcp_close_state: the new_state table. True when a FIN must be sent."""
+    st = sk.state
+    if st in (ESTABLISHED, SYN_RECV):
+        set_state(sk, FIN_WAIT1)
+        return True
+    if st == CLOSE_WAIT:
+        set_state(sk, LAST_ACK)
+        return True
+    if st in (SYN_SENT, LISTEN, TIME_WAIT, CLOSE):
+        set_state(sk, CLOSE)
+        clear_timers(sk)
+    return False
+
+
+def inet_shutdown(sk: TcpSock, how: int, connected: bool, now: float) -> int:
+    """inet_shutdown: SHUT_RD/SHUT_WR/SHUT_RDWR; tcp_shutdown sends a FIN in ESTABLISHED,
+    SYN_SENT and CLOSE_WAIT; on a listener SHUT_RD/RDWR stops listening (tcp_disconnect)."""
+    if how not in (SHUT_RD, SHUT_WR, SHUT_RDWR):
+        return errno.EINVAL
+    if sk.state in (CLOSE, SYN_SENT) and not connected and sk.state != LISTEN:
+        return errno.ENOTCONN
+    if how in (SHUT_RD, SHUT_RDWR):
+        sk.rcv_shutdown = True
+    if how in (SHUT_WR, SHUT_RDWR):
+        sk.snd_shutdown = True
+        if sk.state in (ESTABLISHED, SYN_SENT, CLOSE_WAIT) and _close_state(sk):
+            send_fin(sk, now)
+    if sk.state == LISTEN and how != SHUT_WR:
+        orphan = sk.orphan
+        tcp_close(sk, now)
+        sk.orphan = orphan
+        if sk.state != CLOSE:
+            set_state(sk, CLOSE)
+    return 0
+
+
+def tcp_disconnect(sk: TcpSock, now: float) -> None:
+    """tcp_disconnect: RST where tcp_need_reset says so, then CLOSE."""
+    old = sk.state
+    if old in (ESTABLISHED, CLOSE_WAIT, FIN_WAIT1, FIN_WAIT2, SYN_RECV):
+        send_active_reset(sk, now)
+        sk.sk_err = errno.ECONNRESET
+    sk.send_buf.clear()
+    sk.rtx_queue.clear()
+    set_state(sk, CLOSE)
+    clear_timers(sk)
+    if sk.orphan:
+        destroy(sk)
+
+
+# --- socket options: one table per direction ------------------------------------------------
+def secs_to_retrans(seconds: int, timeout: int = 1, rto_max: int = 120) -> int:
+    """tcp.c:secs_to_retrans (TCP_DEFER_ACCEPT seconds -> SYN-ACK retransmits)."""
+    res = 0
+    if seconds > 0:
+        period = timeout
+        res = 1
+        while seconds > period and res < 255:
+            res += 1
+            timeout <<= 1
+            if timeout > rto_max:
+                timeout = rto_max
+            period += timeout
+    return res
+
+
+def retrans_to_secs(retrans: int, timeout: int = 1, rto_max: int = 120) -> int:
+    """tcp.c:retrans_to_secs."""
+    period = 0
+    if retrans > 0:
+        period = timeout
+        while retrans - 1 > 0:
+            retrans -= 1
+            timeout <<= 1
+            if timeout > rto_max:
+                timeout = rto_max
+            period += timeout
+    return period
+
+
+class OptArg:
+    """A setsockopt argument as the kernel sees it: the int at the start of optval (or the
+    Python int) and the raw bytes when bytes were given."""
+
+    __slots__ = ("ival", "raw")
+
+    def __init__(self, ival: int, raw: bytes | None) -> None:
+        self.ival = ival
+        self.raw = raw
+
+
+def _set_reuseaddr(sk: TcpSock, a: OptArg, now: float) -> int:
+    sk.reuse = bool(a.ival)
+    return 0
+
+
+def _set_reuseport(sk: TcpSock, a: OptArg, now: float) -> int:
+    sk.reuseport = bool(a.ival)
+    return 0
+
+
+def _set_linger(sk: TcpSock, a: OptArg, now: float) -> int:
+    if a.raw is None or len(a.raw) < 8:
+        return errno.EINVAL
+    onoff, secs = struct.unpack("ii", a.raw[:8])
+    sk.linger = secs if onoff else None
+    return 0
+
+
+def _set_keepalive(sk: TcpSock, a: OptArg, now: float) -> int:
+    sk.keepalive = bool(a.ival)
+    return 0
+
+
+def _set_sndbuf(sk: TcpSock, a: OptArg, now: float) -> int:
+    """sock_setsockopt: the kernel doubles the value (bookkeeping overhead), capped by
+    wmem_max and floored at SOCK_MIN_SNDBUF; SOCK_SNDBUF_LOCK stops auto-tuning."""
+    sk.sndbuf = max(min(max(a.ival, 0), SYSCTL_WMEM_MAX) * 2, SOCK_MIN_SNDBUF)
+    sk.buf_locked |= 1
+    return 0
+
+
+def _set_rcvbuf(sk: TcpSock, a: OptArg, now: float) -> int:
+    sk.rcvbuf = max(min(max(a.ival, 0), SYSCTL_WMEM_MAX) * 2, SOCK_MIN_RCVBUF)
+    sk.buf_locked |= 2
+    return 0
+
+
+def _set_maxseg(sk: TcpSock, a: OptArg, now: float) -> int:
+    if a.ival and (a.ival < TCP_MIN_MSS or a.ival > MAX_TCP_WINDOW):
+        return errno.EINVAL
+    sk.user_mss = a.ival
+    return 0
+
+
+def _set_syncnt(sk: TcpSock, a: OptArg, now: float) -> int:
+    if a.ival < 1 or a.ival > MAX_TCP_SYNCNT:
+        return errno.EINVAL
+    sk.syn_retries = a.ival
+    return 0
+
+
+def _set_defer_accept(sk: TcpSock, a: OptArg, now: float) -> int:
+    sk.defer_accept = secs_to_retrans(a.ival)
+    if sk.lq is not None:
+        sk.lq.defer_accept = sk.defer_accept
+    return 0
+
+
+def _set_linger2(sk: TcpSock, a: OptArg, now: float) -> int:
+    sk.linger2 = -1 if a.ival < 0 else min(a.ival, 120)
+    return 0
+
+
+def _set_nodelay(sk: TcpSock, a: OptArg, now: float) -> int:
+    sk.nodelay = bool(a.ival)
+    if a.ival:
+        push(sk, now)  # tcp_push_pending_frames
+    return 0
+
+
+def _set_cork(sk: TcpSock, a: OptArg, now: float) -> int:
+    sk.cork = bool(a.ival)
+    if not a.ival:
+        push(sk, now)  # uncork: send what was held
+    return 0
+
+
+def _set_freebind(sk: TcpSock, a: OptArg, now: float) -> int:
+    sk.freebind = bool(a.ival)
+    return 0
+
+
+def _set_bind_no_port(sk: TcpSock, a: OptArg, now: float) -> int:
+    sk.bind_no_port = bool(a.ival)
+    return 0
+
+
+SETSOCKOPT: Final[dict[tuple[int, int], Callable[[TcpSock, OptArg, float], int]]] = {
+    (SOL_SOCKET, SO_REUSEADDR): _set_reuseaddr,
+    (SOL_SOCKET, SO_REUSEPORT): _set_reuseport,
+    (SOL_SOCKET, SO_LINGER): _set_linger,
+    (SOL_SOCKET, SO_KEEPALIVE): _set_keepalive,
+    (SOL_SOCKET, SO_SNDBUF): _set_sndbuf,
+    (SOL_SOCKET, SO_RCVBUF): _set_rcvbuf,
+    (IPPROTO_TCP, TCP_MAXSEG): _set_maxseg,
+    (IPPROTO_TCP, TCP_SYNCNT): _set_syncnt,
+    (IPPROTO_TCP, TCP_DEFER_ACCEPT): _set_defer_accept,
+    (IPPROTO_TCP, TCP_LINGER2): _set_linger2,
+    (IPPROTO_TCP, TCP_NODELAY): _set_nodelay,
+    (IPPROTO_TCP, TCP_CORK): _set_cork,
+    (IPPROTO_IP, IP_FREEBIND): _set_freebind,
+    (IPPROTO_IP, IP_BIND_ADDRESS_NO_PORT): _set_bind_no_port,
+}
+
+
+def set_congestion(sk: TcpSock, name: bytes) -> int:
+    """tcp_set_congestion_control: ENOENT for an algorithm this stack does not have."""
+    ops = ALGORITHMS.get(name.split(b"\0")[0].decode("latin-1"))
+    if ops is None:
+        return errno.ENOENT
+    sk.ca_ops = ops
+    return 0
+
+
+def setsockopt(sk: TcpSock, level: int, optname: int, arg: OptArg, now: float) -> int:
+    """sock_setsockopt / do_tcp_setsockopt / do_ip_setsockopt through the table. Options the
+    engine does not act on are accepted (their value is kept by the caller)."""
+    fn = SETSOCKOPT.get((level, optname))
+    return fn(sk, arg, now) if fn is not None else 0
+
+
+def getsockopt(ns: NetNamespace, sk: TcpSock, level: int, optname: int) -> int | None:
+    """sock_getsockopt / do_tcp_getsockopt for the int options the engine keeps; None for one
+    it does not (the caller answers with what was set)."""
+    if level == SOL_SOCKET:
+        if optname == SO_ERROR:
+            e = sk.sk_err
+            sk.sk_err = 0
+            return e
+        if optname == SO_ACCEPTCONN:
+            return int(sk.state == LISTEN)
+        if optname == SO_REUSEADDR:
+            return int(sk.reuse)
+        if optname == SO_REUSEPORT:
+            return int(sk.reuseport)
+        if optname == SO_SNDBUF:
+            return sk.sndbuf
+        if optname == SO_RCVBUF:
+            return sk.rcvbuf
+    elif level == IPPROTO_TCP:
+        if optname == TCP_MAXSEG:
+            if sk.state in (ESTABLISHED, CLOSE_WAIT, FIN_WAIT1, FIN_WAIT2):
+                return sk.mss_cache
+            return sk.user_mss or 536
+        if optname == TCP_SYNCNT:
+            return sk.syn_retries or ns.sysctl.get_int("net.ipv4.tcp_syn_retries")
+        if optname == TCP_DEFER_ACCEPT:
+            return retrans_to_secs(sk.defer_accept)
+        if optname == TCP_NODELAY:
+            return int(sk.nodelay)
+        if optname == TCP_CORK:
+            return int(sk.cork)
+    return None
+
+
+def congestion_name(sk: TcpSock) -> bytes:
+    return sk.ca_ops.name.encode()
+
+
+def socket_create(ns: NetNamespace, uid: int) -> TcpSock:
+    """inet_create -> tcp_v4_init_sock: a new socket in CLOSE."""
+    return new_sock(ns, uid)
