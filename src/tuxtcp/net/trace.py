@@ -72,12 +72,13 @@ K_PTR: Final = 0      # %p (already the hashed value)
 K_DEC: Final = 1      # %hu %u %d
 K_IP4: Final = 2      # %pI4
 K_IP6: Final = 3      # %pI6c
-K_TEXT: Final = 4     # %pISpc, %pS, and enum names printed with %s: kept as text
+K_TEXT: Final = 4     # %pISpc and enum names printed with %s: kept as text (no blanks)
 K_HEX: Final = 5      # %llx
 K_FAMILY: Final = 6   # __print_symbolic(family)
 K_PROTO: Final = 7    # __print_symbolic(protocol)
 K_STATE: Final = 8    # __print_symbolic(state)
 K_STATE0: Final = 9   # tcp_send_reset: state ? __print_symbolic(state) : "UNKNOWN"
+K_SYMBOL: Final = 10  # %pS: "func+0x91/0x13f0", a module's symbol with " [module]" after it
 
 
 # a printk conversion: %p with its extension (%pI4, %pI6c, %pISpc, %pS) or %s, %hu, %llx, ...
@@ -153,7 +154,7 @@ FORMATS: Final[dict[str, EventFormat]] = {
             ("skbaddr", "location", "rx_sk", "protocol", "reason"),
             "skbaddr=%p rx_sk=%p protocol=%u location=%pS reason: %s",
             ("skbaddr", "rx_sk", "protocol", "location", "reason"),
-            (K_PTR, K_PTR, K_DEC, K_TEXT, K_TEXT)),
+            (K_PTR, K_PTR, K_DEC, K_SYMBOL, K_TEXT)),
     )
 }
 
@@ -512,6 +513,10 @@ def _parse_value(kind: int, text: str) -> int | str:
     if kind == K_IP6:
         return int(ipaddress.IPv6Address(text))
     if kind == K_TEXT:
+        if not text or any(c.isspace() for c in text):
+            raise ValueError(f"blank in {text!r}")
+        return text
+    if kind == K_SYMBOL:
         return text
     if kind == K_STATE0 and text == "UNKNOWN":
         return 0
