@@ -235,6 +235,8 @@ def ip6_str(addr: int) -> str:
     """%pI6c: lib/vsprintf.c ip6_compressed_string. The longest run of two or more zero words
     (the first of equal runs) becomes "::", and IPv4-mapped and ISATAP addresses end in a
     dotted quad."""
+    if addr >> 32 == 0xFFFF:  # IPv4-mapped: five zero words, ffff, the dotted quad
+        return "::ffff:" + ip4_str(addr & 0xFFFFFFFF)
     words = [(addr >> (112 - 16 * i)) & 0xFFFF for i in range(8)]
     w2 = (words[4] << 16) | words[5]
     v4mapped = words[0] == words[1] == words[2] == words[3] == 0 and w2 == 0xFFFF
