@@ -56,6 +56,7 @@ class NetNamespace:
         up0 = 300.0 + self.rng.randrange(1000) if uptime0 is None else uptime0
         self.clock = Clock(up0, realtime0_ns, timer_model)
         self.next_inode = 10000 + self.rng.randrange(10000)
+        self.sock_cookie_gen = 0
         self.tw_count = 0
         self.tcp_tw_isn = 0  # the kernel's per-CPU tcp_tw_isn: TCP_TW_SYN hands the ISN over
         self.tcp_metrics: dict[int, float] = {}  # destination -> RTT (tcp_peer_is_proven)

@@ -122,10 +122,10 @@ def tcp_connect(ns: NetNamespace, sk: TcpSock, now: float) -> int:
     if not sk.laddr:
         sk.laddr = ns.source_for(sk.raddr)
     sysctl = ns.sysctl
-    set_state(sk, SYN_SENT)
+    set_state(sk, SYN_SENT, now)
     err = hash_connect(ns, sk, now)
     if err:
-        set_state(sk, CLOSE)
+        set_state(sk, CLOSE, now)
         sk.laddr = 0 if not sk.bind_addr_lock else sk.laddr
         return err
     timestamps = sysctl.get_int("net.ipv4.tcp_timestamps")
@@ -168,7 +168,7 @@ def synsent_process(sk: TcpSock, pkt: Packet, now: float) -> str:
     seg = pkt.seg
     if seg.flags & ACK:
         if not after(seg.ack, sk.iss) or after(seg.ack, sk.snd_nxt):
-            send_reset(ns, pkt, now)  # unacceptable ACK -> RST (seq = its ack)
+            send_reset(ns, pkt, now, "TCP_INVALID_ACK_SEQUENCE")  # unacceptable ACK: RST
             if not sk.retransmits:
                 # retry the SYN almost at once (TCP_TIMEOUT_MIN = 2 jiffies), e.g. after a
                 # challenge ACK
@@ -178,7 +178,7 @@ def synsent_process(sk: TcpSock, pkt: Packet, now: float) -> str:
                 before((seg.tsecr - sk.ts_off) & M32,
                        ns.clock.tcp_clock_ms(sk.retrans_stamp) & M32)):
             ns.mib.tcp_ext["PAWSActive"] += 1
-            send_reset(ns, pkt, now)
+            send_reset(ns, pkt, now, "TCP_RFC7323_PAWS")
             return dr.TCP_RFC7323_PAWS
         if seg.flags & RST:
             tcp_reset(sk, now)  # ECONNREFUSED; the RST is consumed
@@ -215,7 +215,7 @@ def synsent_process(sk: TcpSock, pkt: Packet, now: float) -> str:
         else:
             sk.rto = TCP_TIMEOUT_INIT
         sk.retransmits = 0
-        set_state(sk, ESTABLISHED)  # tcp_finish_connect (set_state wakes the owner)
+        set_state(sk, ESTABLISHED, now)  # tcp_finish_connect (set_state wakes the owner)
         send_ack(sk, now)
         push(sk, now)
         return dr.CONSUMED
@@ -240,7 +240,7 @@ def synsent_process(sk: TcpSock, pkt: Packet, now: float) -> str:
         peer_mss = seg.mss or 536
         sk.mss_clamp = peer_mss
         sk.mss_cache = min(peer_mss, sk.advmss) - (12 if sk.tstamp_ok else 0)
-        set_state(sk, SYN_RECV)
+        set_state(sk, SYN_RECV, now)
         transmit(sk, SYN | ACK, sk.iss, b"", now)
         return dr.CONSUMED
-    return dr.TCP_FLAGS
+    return dr.NOT_SPECIFIED  # discard_and_undo

@@ -87,7 +87,7 @@ def _v4_rcv(ns: NetNamespace, pkt: Packet, now: float) -> str:
             if res == LISTENER:
                 # tcp_check_req gave back the listener: tcp_rcv_state_process(LISTEN) on an
                 # ACK -> TCP_FLAGS, tcp_v4_do_rcv resets
-                send_reset(ns, pkt, now)
+                send_reset(ns, pkt, now, dr.TCP_FLAGS)
                 return dr.TCP_FLAGS
             return res
         if isinstance(sk, TimeWaitSock):
@@ -104,7 +104,7 @@ def _v4_rcv(ns: NetNamespace, pkt: Packet, now: float) -> str:
     if listener is not None:
         return _listen_rcv(ns, listener, pkt, now)
     # no_tcp_socket: answer with a RST (never to a RST)
-    send_reset(ns, pkt, now)
+    send_reset(ns, pkt, now, dr.NO_SOCKET)
     return dr.NO_SOCKET
 
 
@@ -119,7 +119,7 @@ def _listen_rcv(ns: NetNamespace, lsk: TcpSock, pkt: Packet, now: float) -> str:
         if res != LISTENER:
             return res  # the cookie was good but the accept queue is full
     if flags & ACK:
-        send_reset(ns, pkt, now)  # ACK in LISTEN -> TCP_FLAGS -> tcp_v4_send_reset
+        send_reset(ns, pkt, now, dr.TCP_FLAGS)  # ACK in LISTEN -> tcp_v4_send_reset
         return dr.TCP_FLAGS
     if flags & RST:
         return dr.TCP_RESET
@@ -135,7 +135,7 @@ def _do_rcv(ns: NetNamespace, sk: TcpSock, pkt: Packet, now: float) -> str:
     if st == SYN_SENT:
         return synsent_process(sk, pkt, now)
     if st == CLOSE:
-        send_reset(ns, pkt, now)
+        send_reset(ns, pkt, now, dr.NOT_SPECIFIED)
         return dr.TCP_CLOSE
     if st == LISTEN:
         return _listen_rcv(ns, sk, pkt, now)

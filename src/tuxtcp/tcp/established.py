@@ -92,7 +92,7 @@ def _validate_incoming(sk: TcpSock, pkt: Packet, now: float) -> str:
             if (sk.state in (CLOSE_WAIT, LAST_ACK, CLOSING)
                     and seg.seq == (sk.rcv_nxt - 1) & M32):
                 tcp_reset(sk, now)
-                return dr.TCP_RESET
+                return dr.CONSUMED  # reset: tcp_reset, __kfree_skb
             return reason
         if seg.flags & SYN:
             return _syn_challenge(sk, now)
@@ -101,8 +101,8 @@ def _validate_incoming(sk: TcpSock, pkt: Packet, now: float) -> str:
     if seg.flags & RST:
         if seg.seq == sk.rcv_nxt:
             tcp_reset(sk, now)
-        else:
-            _challenge_ack(sk, now)  # RFC 5961 3.2
+            return dr.CONSUMED  # reset: tcp_reset, __kfree_skb
+        _challenge_ack(sk, now)  # RFC 5961 3.2
         return dr.TCP_RESET
     if seg.flags & SYN:
         return _syn_challenge(sk, now)  # RFC 5961 4.2
@@ -115,10 +115,10 @@ def tcp_fin(sk: TcpSock, now: float) -> None:
     sk.rcv_shutdown = True
     st = sk.state
     if st in (SYN_RECV, ESTABLISHED):
-        set_state(sk, CLOSE_WAIT)
+        set_state(sk, CLOSE_WAIT, now)
     elif st == FIN_WAIT1:
         send_ack(sk, now)
-        set_state(sk, CLOSING)  # simultaneous close
+        set_state(sk, CLOSING, now)  # simultaneous close
         return
     elif st == FIN_WAIT2:
         send_ack(sk, now)
@@ -140,14 +140,15 @@ def rcv_state_process(sk: TcpSock, pkt: Packet, now: float) -> str:
     if sk.state == SYN_RECV:
         # simultaneous open: an acceptable ACK completes the handshake
         if seg.ack != sk.snd_nxt:
-            send_reset(ns, pkt, now)
-            return dr.TCP_ACK_UNSENT_DATA if after(seg.ack, sk.snd_nxt) else dr.TCP_OLD_ACK
+            reason = dr.TCP_ACK_UNSENT_DATA if after(seg.ack, sk.snd_nxt) else dr.TCP_OLD_ACK
+            send_reset(ns, pkt, now, reason)
+            return reason
         sk.snd_una = seg.ack
         sk.rtx_queue.clear()
         stop_rto(sk)
         sk.snd_wnd = seg.window << sk.snd_wscale
         sk.retransmits = 0
-        set_state(sk, ESTABLISHED)
+        set_state(sk, ESTABLISHED, now)
     if sk.tstamp_ok and seg.tsval is not None and not after(seg.seq, sk.rcv_nxt):
         sk.ts_recent = seg.tsval  # tcp_store_ts_recent
         sk.ts_recent_stamp = now
@@ -156,7 +157,7 @@ def rcv_state_process(sk: TcpSock, pkt: Packet, now: float) -> str:
         return reason
     st = sk.state
     if st == FIN_WAIT1 and sk.fin_acked:
-        set_state(sk, FIN_WAIT2)
+        set_state(sk, FIN_WAIT2, now)
         if sk.orphan:
             if sk.linger2 < 0:
                 ns.mib.tcp_ext["TCPAbortOnLinger"] += 1
@@ -164,7 +165,7 @@ def rcv_state_process(sk: TcpSock, pkt: Packet, now: float) -> str:
                 return dr.TCP_ABORT_ON_DATA
             if seg.payload and after(seg.end_seq, sk.rcv_nxt):
                 ns.mib.tcp_ext["TCPAbortOnData"] += 1
-                send_reset(ns, pkt, now)
+                send_reset(ns, pkt, now, dr.TCP_ABORT_ON_DATA)
                 tcp_done(sk, now)
                 return dr.TCP_ABORT_ON_DATA
             tmo = fin_time(sk)
@@ -185,32 +186,33 @@ def rcv_state_process(sk: TcpSock, pkt: Packet, now: float) -> str:
             and after(seg.end_seq, sk.rcv_nxt)):
         # RFC 1122: data after our receive side is shut -> reset
         ns.mib.tcp_ext["TCPAbortOnData"] += 1
-        send_reset(ns, pkt, now)
+        send_reset(ns, pkt, now, dr.TCP_ABORT_ON_DATA)
         tcp_done(sk, now)
         return dr.TCP_ABORT_ON_DATA
     reason = dr.CONSUMED
-    if seg.payload or seg.flags & FIN:
-        if st in (CLOSE_WAIT, CLOSING, LAST_ACK):
-            # after the peer's FIN, more data or FINs are not queued (step 7)
+    if st in (CLOSE_WAIT, CLOSING, LAST_ACK):
+        # step 7: after the peer's FIN nothing is queued; a segment at or after rcv_nxt, a pure
+        # ACK included, ends at tcp_rcv_state_process's discard (NOT_SPECIFIED)
+        if not before(seg.seq, sk.rcv_nxt):
             reason = dr.NOT_SPECIFIED
-        else:
-            if seg.payload:
-                event_data_recv(sk, len(seg.payload))
-            dq = data_queue(sk, seg)
-            if dq & DQ_OLD_DATA:
-                reason = dr.TCP_OLD_DATA
-            elif dq & DQ_OFOMERGE:
-                reason = dr.TCP_OFOMERGE
-            if dq & DQ_FIN:
-                tcp_fin(sk, now)
-            elif sk.state != CLOSE:
-                if dq & DQ_ACK_NOW:
-                    send_ack(sk, now)
-                else:
-                    push(sk, now)  # data we send carries the ACK
-                    if sk.rcv_wup != sk.rcv_nxt:
-                        ack_snd_check(sk, now)
-            wake(sk)
+    elif seg.payload or seg.flags & FIN:
+        if seg.payload:
+            event_data_recv(sk, len(seg.payload))
+        dq = data_queue(sk, seg)
+        if dq & DQ_OLD_DATA:
+            reason = dr.TCP_OLD_DATA
+        elif dq & DQ_OFOMERGE:
+            reason = dr.TCP_OFOMERGE
+        if dq & DQ_FIN:
+            tcp_fin(sk, now)
+        elif sk.state != CLOSE:
+            if dq & DQ_ACK_NOW:
+                send_ack(sk, now)
+            else:
+                push(sk, now)  # data we send carries the ACK
+                if sk.rcv_wup != sk.rcv_nxt:
+                    ack_snd_check(sk, now)
+        wake(sk)
     if sk.state != CLOSE and not sk.dead:
         push(sk, now)
     return reason

@@ -7,12 +7,13 @@ import errno
 
 from ..net.namespace import NetNamespace
 from ..net.tcp_states import CLOSE, CLOSE_WAIT, ESTABLISHED, SYN_SENT, TIME_WAIT, TcpState
+from . import tracepoints as tp
 from .constants import TCP_TIMEWAIT_LEN, TIMER_TIME_WAIT
 from .sock import TcpSock
 from .twsock import TimeWaitSock
 
 
-def set_state(sk: TcpSock, state: TcpState) -> None:
+def set_state(sk: TcpSock, state: TcpState, now: float) -> None:
     """tcp_set_state: CurrEstab and EstabResets accounting, port release on CLOSE."""
     old = sk.state
     tcp = sk.ns.mib.tcp
@@ -32,6 +33,8 @@ def set_state(sk: TcpSock, state: TcpState) -> None:
                 sk.ns.ports.remove_owner(sk)
         if old in (ESTABLISHED, CLOSE_WAIT):
             tcp["CurrEstab"] -= 1
+    if sk.ns.trace.enabled:
+        tp.set_state(sk, old, state, now)
     sk.state = state
     wake(sk)
 
@@ -82,6 +85,8 @@ def tcp_reset(sk: TcpSock, now: float) -> None:
         return
     else:
         sk.sk_err = errno.ECONNRESET
+    if sk.ns.trace.enabled:
+        tp.receive_reset(sk, now)
     sk.send_buf.clear()
     sk.rtx_queue.clear()
     tcp_done(sk, now)
@@ -91,16 +96,19 @@ def tcp_done(sk: TcpSock, now: float) -> None:
     """tcp_done: go to CLOSE, stop timers, wake the owner; an orphan is destroyed."""
     if sk.state == TcpState.SYN_SENT or sk.state == TcpState.SYN_RECV:
         sk.ns.mib.tcp["AttemptFails"] += 1
-    set_state(sk, CLOSE)
+    set_state(sk, CLOSE, now)
     clear_timers(sk)
     sk.rcv_shutdown = sk.snd_shutdown = True
     if sk.orphan:
-        destroy(sk)
+        destroy(sk, now)
 
 
-def destroy(sk: TcpSock) -> None:
+def destroy(sk: TcpSock, now: float) -> None:
+    """inet_csk_destroy_sock: the socket is gone (tcp_v4_destroy_sock traces it)."""
     sk.dead = True
     ns = sk.ns
+    if ns.trace.enabled:
+        tp.destroy_sock(sk, now)
     if sk.bucket is not None:
         ns.ports.remove_owner(sk)
     ns.sockets.pop(sk, None)
@@ -134,11 +142,11 @@ def time_wait(sk: TcpSock, substate: TcpState, timeo: float, now: float) -> None
     # stays on the bind bucket ("Put TW into bind hash")
     if sk.bucket is not None:
         ns.ports.replace_owner(sk, tw)
-    set_state(sk, CLOSE)  # unhashes sk; the port stays with tw
+    set_state(sk, CLOSE, now)  # unhashes sk; the port stays with tw
     ns.ehash[tw.key] = tw
     clear_timers(sk)
     sk.rcv_shutdown = sk.snd_shutdown = True
-    destroy(sk)
+    destroy(sk, now)
 
 
 def tw_reschedule(tw: TimeWaitSock, timeo: float, now: float) -> None:

@@ -12,6 +12,7 @@ from typing import Final
 from ..net.namespace import NetNamespace
 from ..wire.ipv4 import Packet
 from ..wire.tcp import ACK, FIN, RST, SYN, TcpSegment
+from . import tracepoints as tp
 from .receive import sack_blocks
 from .reqsk import RequestSock
 from .sock import TcpSock
@@ -40,9 +41,9 @@ def tsval_of(ns: NetNamespace, ts_off: int, now: float) -> int:
 
 
 # --- replies sent without a full socket ---------------------------------------------------
-def send_reset(ns: NetNamespace, pkt: Packet, now: float) -> None:
+def send_reset(ns: NetNamespace, pkt: Packet, now: float, reason: str) -> None:
     """tcp_v4_send_reset: never answer a RST; seq = ack_seq if ACK set, else RST|ACK with
-    ack = seq + SYN + FIN + payload."""
+    ack = seq + SYN + FIN + payload. `reason` is the sk_rst_reason (traced)."""
     seg = pkt.seg
     if seg.flags & RST:
         return
@@ -53,6 +54,8 @@ def send_reset(ns: NetNamespace, pkt: Packet, now: float) -> None:
     ns.transmit(Packet(pkt.dst, pkt.src, rst))
     ns.mib.tcp["OutSegs"] += 1
     ns.mib.tcp["OutRsts"] += 1
+    if ns.trace.enabled:
+        tp.send_reset(ns, pkt, reason, now)
 
 
 def send_ack_reply(ns: NetNamespace, laddr: int, lport: int, raddr: int, rport: int, seq: int,
@@ -137,13 +140,15 @@ def send_ack(sk: TcpSock, now: float) -> None:
     transmit(sk, ACK, sk.snd_nxt, b"", now)
 
 
-def send_active_reset(sk: TcpSock, now: float) -> None:
-    """tcp_send_active_reset: RST|ACK at snd_nxt (OutRsts)."""
+def send_active_reset(sk: TcpSock, now: float, reason: str) -> None:
+    """tcp_send_active_reset: RST|ACK at snd_nxt (OutRsts); `reason` is the sk_rst_reason."""
     ns = sk.ns
     seg = TcpSegment(sk.lport, sk.rport, sk.snd_nxt, sk.rcv_nxt, RST | ACK, 0)
     ns.transmit(Packet(sk.laddr, sk.raddr, seg))
     ns.mib.tcp["OutSegs"] += 1
     ns.mib.tcp["OutRsts"] += 1
+    if ns.trace.enabled:
+        tp.send_active_reset(sk, reason, now)
 
 
 __all__ = ["FIN", "advmss_for", "initial_window", "send_ack", "send_ack_reply",

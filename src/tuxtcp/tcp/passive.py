@@ -13,6 +13,7 @@ from ..wire.ipv4 import Packet, int_to_ip
 from ..wire.seq import after, between
 from ..wire.tcp import ACK, CWR, ECE, RST, SYN
 from . import syncookies as sc
+from . import tracepoints as tp
 from .constants import TCP_RTO_MAX, TCP_TIMEOUT_INIT, TIMER_SYNACK
 from .isn import secure_tcp_seq_and_ts_off
 from .lifecycle import hash_established, new_sock, set_state, wake
@@ -216,6 +217,8 @@ def rtx_synack(ns: NetNamespace, req: RequestSock, now: float) -> None:
     ns.mib.tcp["RetransSegs"] += 1
     ns.mib.tcp_ext["TCPSynRetrans"] += 1
     req.num_retrans += 1
+    if ns.trace.enabled:
+        tp.retransmit_synack(ns, req, now)
 
 
 def reqsk_timer(req: RequestSock, now: float) -> None:
@@ -305,15 +308,15 @@ def check_req(ns: NetNamespace, req: RequestSock, pkt: Packet, now: float) -> Tc
             return dr.TCP_RFC7323_PAWS
         if tsecr_reject:
             return dr.TCP_RFC7323_TSECR
-        return dr.NOT_SPECIFIED
+        return dr.TCP_OVERWINDOW
     if saw_tstamp and seg.tsval is not None and not after(seg.seq, req.rcv_nxt):
         req.ts_recent = seg.tsval
     if seg.seq == req.rcv_isn:
         flg &= ~SYN  # the SYN is out of window starting at rcv_isn + 1
     if flg & (RST | SYN):
         ns.mib.tcp["AttemptFails"] += 1
-        _embryonic_reset(ns, req, pkt, flg)
-        return dr.TCP_RESET if flg & RST else dr.TCP_INVALID_SYN
+        _embryonic_reset(ns, req, pkt, flg, now)
+        return dr.NOT_SPECIFIED  # embryonic_reset sets no reason
     if not flg & ACK:
         return dr.NOT_SPECIFIED
     lq = lsk.lq
@@ -328,7 +331,7 @@ def check_req(ns: NetNamespace, req: RequestSock, pkt: Packet, now: float) -> Tc
         if not ns.sysctl.get_int("net.ipv4.tcp_abort_on_overflow"):
             req.acked = True
             return dr.TCP_LISTEN_OVERFLOW
-        _embryonic_reset(ns, req, pkt, flg)
+        _embryonic_reset(ns, req, pkt, flg, now)
         return dr.TCP_LISTEN_OVERFLOW
     # inet_csk_complete_hashdance: the child replaces the request
     reqsk_queue_drop(ns, req)
@@ -337,10 +340,11 @@ def check_req(ns: NetNamespace, req: RequestSock, pkt: Packet, now: float) -> Tc
     return child
 
 
-def _embryonic_reset(ns: NetNamespace, req: RequestSock, pkt: Packet, flg: int) -> None:
+def _embryonic_reset(ns: NetNamespace, req: RequestSock, pkt: Packet, flg: int,
+                     now: float) -> None:
     """tcp_check_req embryonic_reset: RST back (unless it was a RST), unlink the request."""
     if not flg & RST:
-        send_reset(ns, pkt, now=0.0)
+        send_reset(ns, pkt, now, "INVALID_SYN")
     if reqsk_queue_drop(ns, req):
         ns.mib.tcp_ext["EmbryonicRsts"] += 1
 
@@ -356,6 +360,8 @@ def syn_recv_sock(ns: NetNamespace, lsk: TcpSock, req: RequestSock, pkt: Packet,
     child = new_sock(ns, lsk.uid)
     child.state = SYN_RECV
     child.laddr, child.lport, child.raddr, child.rport = req.key
+    if ns.trace.enabled:
+        tp.set_state(child, LISTEN, SYN_RECV, now)  # inet_csk_clone_lock: a clone of the listener
     child.reuse = lsk.reuse
     child.reuseport = lsk.reuseport
     child.bind_port_lock = lsk.bind_port_lock
@@ -411,7 +417,7 @@ def child_process(ns: NetNamespace, child: TcpSock, pkt: Packet, now: float) -> 
     child.snd_una = seg.ack
     child.snd_wnd = seg.window << child.snd_wscale
     child.snd_wl1 = seg.seq
-    set_state(child, ESTABLISHED)  # wakes the child and its listener
+    set_state(child, ESTABLISHED, now)  # wakes the child and its listener
     if seg.payload:
         data_queue(child, seg)
         send_ack(child, now)
@@ -466,7 +472,7 @@ def cookie_check(ns: NetNamespace, lsk: TcpSock, pkt: Packet, now: float) -> Tcp
     # tcp_get_cookie_sock: straight into the accept queue (or dropped when it is full)
     child = syn_recv_sock(ns, lsk, req, pkt, now)
     if child is None:
-        return dr.NOT_SPECIFIED
+        return dr.NO_SOCKET  # tcp_get_cookie_sock failed: cookie_v4_check drops it
     hash_established(child)
     reqsk_queue_add(lsk, child)
     return child

@@ -72,7 +72,7 @@ class TcpSock:
         "ooo_recent", "reno_sacked", "high_sacked", "lost_out", "fin_sent", "rcv_adv",
         "probe_timer", "probes_out", "quick", "ato", "delack_timer", "rcv_mss", "nodelay",
         "cork", "sndbuf", "rcvbuf", "buf_locked", "space", "space_seq", "space_time",
-        "sacked_out", "retrans_out", "ooo_ranges", "ehash_key", "defer_accept",
+        "sacked_out", "retrans_out", "ooo_ranges", "ehash_key", "defer_accept", "cookie",
     )
 
     def __init__(self, ns: NetNamespace, uid: int = 0) -> None:
@@ -181,6 +181,7 @@ class TcpSock:
         self.space_time = 0.0
         self.ehash_key: tuple[int, ...] | None = None  # the key it is hashed under
         self.defer_accept = 0  # TCP_DEFER_ACCEPT in SYN-ACK retransmits (rskq_defer_accept)
+        self.cookie = 0  # sock_cookie, given on first use (tracepoints)
 
     @property
     def key(self) -> tuple[int, int, int, int]:

@@ -17,6 +17,7 @@ from ..net.drops import CONSUMED, TCP_ACK_UNSENT_DATA
 from ..net.tcp_states import CLOSE_WAIT, CLOSING, ESTABLISHED, FIN_WAIT1, LAST_ACK
 from ..wire.seq import after, before
 from ..wire.tcp import ACK, FIN, PSH, SYN, TcpSegment
+from . import tracepoints as tp
 from .cong import TCP_CA_DISORDER, TCP_CA_LOSS, TCP_CA_OPEN, TCP_CA_RECOVERY
 from .constants import TIMER_DACK, TIMER_PROBE0
 from .output import send_ack, transmit
@@ -76,6 +77,8 @@ def push(sk: TcpSock, now: float) -> None:
                 break
             if ts.lost and not ts.sacked and not ts.retrans:
                 transmit(sk, ts.flags, ts.seq, ts.data, now, retrans=True)
+                if sk.ns.trace.enabled:
+                    tp.retransmit_skb(sk, ts.seq, now)
                 ts.retrans += 1
                 sk.retrans_out += 1
                 ts.sent = -1.0

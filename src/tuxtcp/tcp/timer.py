@@ -15,6 +15,7 @@ from ..net.namespace import NetNamespace
 from ..net.tcp_states import CLOSE, FIN_WAIT2, SYN_RECV, SYN_SENT
 from ..net.timers import Timer
 from ..wire.tcp import ACK, SYN
+from . import tracepoints as tp
 from .constants import (
     TCP_RTO_MAX,
     TCP_TIMEOUT_INIT,
@@ -133,6 +134,8 @@ def syn_retransmit_timer(sk: TcpSock, now: float) -> None:
     ns.mib.tcp_ext["TCPTimeouts"] += 1
     flags = SYN | (ACK if sk.state == SYN_RECV else 0)
     transmit(sk, flags, sk.iss, b"", now, retrans=True)
+    if ns.trace.enabled:
+        tp.retransmit_skb(sk, sk.iss, now)
     ns.mib.tcp["RetransSegs"] += 1
     ns.mib.tcp_ext["TCPSynRetrans"] += 1
     ns.mib.tcp_ext["TcpTimeoutRehash"] += 1

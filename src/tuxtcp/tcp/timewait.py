@@ -55,14 +55,14 @@ def timewait_process(ns: NetNamespace, tw: TimeWaitSock, pkt: Packet, now: float
             tw_kill(tw)
             return dr.NOT_SPECIFIED
         if seg.flags & SYN and not before(seg.seq, tw.rcv_nxt):
-            send_reset(ns, pkt, now)
+            send_reset(ns, pkt, now, "TCP_TIMEWAIT_SOCKET")
             tw_kill(tw)
             return dr.NOT_SPECIFIED
         if not seg.flags & ACK or (not seg.payload and not seg.flags & FIN
                                    and not after(seg.end_seq, tw.rcv_nxt)):
             return dr.NOT_SPECIFIED  # pure duplicate ACK or no ACK: drop
         if not (seg.flags & FIN) or seg.payload or seg.end_seq != (tw.rcv_nxt + 1) & M32:
-            send_reset(ns, pkt, now)  # anything but exactly the FIN
+            send_reset(ns, pkt, now, "TCP_TIMEWAIT_SOCKET")  # anything but exactly the FIN
             tw_kill(tw)
             return dr.NOT_SPECIFIED
         # the FIN: become TIME_WAIT for 60 s, ACK it

@@ -266,7 +266,7 @@ def tcp_close(sk: TcpSock, now: float) -> None:
     sk.orphan = True
     sk.on_wakeup = None  # sock_orphan: nobody is left to wake (and no sk <-> owner cycle)
     if sk.state == LISTEN:
-        set_state(sk, CLOSE)
+        set_state(sk, CLOSE, now)
         lq = sk.lq
         if lq is not None:
             # inet_csk_listen_stop: queued children are disconnected (RST), requests dropped
@@ -276,31 +276,31 @@ def tcp_close(sk: TcpSock, now: float) -> None:
                 tcp_disconnect(child, now)
             for req in list(lq.syn_queue.values()):
                 reqsk_queue_drop(ns, req)
-        destroy(sk)
+        destroy(sk, now)
         return
     unread = len(sk.recv_buf)
     sk.recv_buf.clear()
     if sk.state == CLOSE:
-        destroy(sk)
+        destroy(sk, now)
         return
     if unread:
         # RFC 2525: unread data on close -> RST, TCPAbortOnClose
         ns.mib.tcp_ext["TCPAbortOnClose"] += 1
-        set_state(sk, CLOSE)
-        send_active_reset(sk, now)
+        set_state(sk, CLOSE, now)
+        send_active_reset(sk, now, "TCP_ABORT_ON_CLOSE")
         tcp_done(sk, now)
         return
     if sk.linger == 0:
         ns.mib.tcp_ext["TCPAbortOnData"] += 1
         tcp_disconnect(sk, now)
         return
-    if _close_state(sk):
+    if _close_state(sk, now):
         send_fin(sk, now)
     if sk.state == FIN_WAIT2:
         if sk.linger2 < 0:
             ns.mib.tcp_ext["TCPAbortOnLinger"] += 1
-            set_state(sk, CLOSE)
-            send_active_reset(sk, now)
+            set_state(sk, CLOSE, now)
+            send_active_reset(sk, now, "TCP_ABORT_ON_LINGER")
             tcp_done(sk, now)
             return
         tmo = fin_time(sk)
@@ -313,17 +313,17 @@ def tcp_close(sk: TcpSock, now: float) -> None:
         tcp_done(sk, now)
 
 
-def _close_state(sk: TcpSock) -> bool:
+def _close_state(sk: TcpSock, now: float) -> bool:
     """tcp_close_state: the new_state table. True when a FIN must be sent."""
     st = sk.state
     if st in (ESTABLISHED, SYN_RECV):
-        set_state(sk, FIN_WAIT1)
+        set_state(sk, FIN_WAIT1, now)
         return True
     if st == CLOSE_WAIT:
-        set_state(sk, LAST_ACK)
+        set_state(sk, LAST_ACK, now)
         return True
     if st in (SYN_SENT, LISTEN, TIME_WAIT, CLOSE):
-        set_state(sk, CLOSE)
+        set_state(sk, CLOSE, now)
         clear_timers(sk)
     return False
 
@@ -339,14 +339,14 @@ def inet_shutdown(sk: TcpSock, how: int, connected: bool, now: float) -> int:
         sk.rcv_shutdown = True
     if how in (SHUT_WR, SHUT_RDWR):
         sk.snd_shutdown = True
-        if sk.state in (ESTABLISHED, SYN_SENT, CLOSE_WAIT) and _close_state(sk):
+        if sk.state in (ESTABLISHED, SYN_SENT, CLOSE_WAIT) and _close_state(sk, now):
             send_fin(sk, now)
     if sk.state == LISTEN and how != SHUT_WR:
         orphan = sk.orphan
         tcp_close(sk, now)
         sk.orphan = orphan
         if sk.state != CLOSE:
-            set_state(sk, CLOSE)
+            set_state(sk, CLOSE, now)
     return 0
 
 
@@ -354,14 +354,14 @@ def tcp_disconnect(sk: TcpSock, now: float) -> None:
     """tcp_disconnect: RST where tcp_need_reset says so, then CLOSE."""
     old = sk.state
     if old in (ESTABLISHED, CLOSE_WAIT, FIN_WAIT1, FIN_WAIT2, SYN_RECV):
-        send_active_reset(sk, now)
+        send_active_reset(sk, now, "TCP_STATE")
         sk.sk_err = errno.ECONNRESET
     sk.send_buf.clear()
     sk.rtx_queue.clear()
-    set_state(sk, CLOSE)
+    set_state(sk, CLOSE, now)
     clear_timers(sk)
     if sk.orphan:
-        destroy(sk)
+        destroy(sk, now)
 
 
 # --- socket options: one table per direction ------------------------------------------------
