@@ -32,7 +32,7 @@ demo: $(STAMP)
 	$(BIN)/tuxtcp demo
 
 lint: $(STAMP)
-	$(BIN)/ruff check src tests bench setup.py
+	$(BIN)/ruff check src tests bench tools setup.py
 	$(BIN)/mypy
 
 # the compiled build: the whole suite (root tests included)

@@ -104,8 +104,8 @@ class NetNamespace:
     def transmit(self, pkt: Packet) -> None:
         """ip_queue_xmit / ip_local_out: the packet leaves (the driver drains the outbox)."""
         self.outbox.append(pkt)
-        self.mib.ip["OutRequests"] += 1
-        self.mib.ip["OutTransmits"] += 1
+        self.mib.ip.OutRequests += 1
+        self.mib.ip.OutTransmits += 1
 
     # -- kernel log --------------------------------------------------------------------------
     def dmesg(self) -> str:

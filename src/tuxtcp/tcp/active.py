@@ -39,7 +39,7 @@ def twsk_unique(ns: NetNamespace, sk: TcpSock, tw: TimeWaitSock, now: float,
     The spec digest reads "never for substate FIN_WAIT2" from the source, but the 6.18 kernel
     recycled a FIN_WAIT2 timewait socket on loopback (exp5b_tw_reuse_trace: TWRecycled+1, ISN =
     old snd_nxt + 65537). The kernel wins: both substates are recycled here."""
-    reuse = ns.sysctl.get_int("net.ipv4.tcp_tw_reuse")
+    reuse = ns.sysctl.tcp_tw_reuse
     if reuse == 2:
         loopback = is_loopback(tw.laddr) or is_loopback(tw.raddr)
         reuse = 1 if loopback else 0
@@ -61,7 +61,7 @@ def _check_established(ns: NetNamespace, sk: TcpSock, key: tuple[int, ...],
     if other is None:
         return True
     if isinstance(other, TimeWaitSock) and twsk_unique(ns, sk, other, now, explicit_port):
-        ns.mib.tcp_ext["TWRecycled"] += 1
+        ns.mib.tcp_ext.TWRecycled += 1
         tw_kill(other)
         return True
     return False
@@ -74,7 +74,7 @@ def hash_connect(ns: NetNamespace, sk: TcpSock, now: float) -> int:
         if not _check_established(ns, sk, sk.key, now, True):
             return errno.EADDRNOTAVAIL
         return 0
-    low, high = ns.sysctl["net.ipv4.ip_local_port_range"]  # type: ignore[misc]
+    low, high = ns.sysctl.ip_local_port_range
     high += 1
     remaining = high - low
     if remaining > 1:
@@ -128,7 +128,7 @@ def tcp_connect(ns: NetNamespace, sk: TcpSock, now: float) -> int:
         set_state(sk, CLOSE, now)
         sk.laddr = 0 if not sk.bind_addr_lock else sk.laddr
         return err
-    timestamps = sysctl.get_int("net.ipv4.tcp_timestamps")
+    timestamps = sysctl.tcp_timestamps
     isn, ts_off = secure_tcp_seq_and_ts_off(ns.net_secret, sk.laddr, sk.raddr, sk.lport,
                                             sk.rport, ns.clock.realtime_ns(now), timestamps)
     if not sk.write_seq:
@@ -143,8 +143,8 @@ def tcp_connect(ns: NetNamespace, sk: TcpSock, now: float) -> int:
     if sk.user_mss and sk.user_mss < sk.advmss:
         sk.advmss = sk.user_mss
     sk.tstamp_ok = bool(timestamps)
-    sk.wscale_ok = bool(sysctl.get_int("net.ipv4.tcp_window_scaling"))
-    sk.sack_ok = bool(sysctl.get_int("net.ipv4.tcp_sack"))
+    sk.wscale_ok = bool(sysctl.tcp_window_scaling)
+    sk.sack_ok = bool(sysctl.tcp_sack)
     sk.rcv_wscale = TCP_WSCALE_DEFAULT if sk.wscale_ok else 0
     sk.rcv_wnd = initial_window(sk.advmss)
     sk.rto = TCP_TIMEOUT_INIT
@@ -157,7 +157,7 @@ def tcp_connect(ns: NetNamespace, sk: TcpSock, now: float) -> int:
     hash_established(sk)
     transmit(sk, SYN, sk.iss, b"", now)
     sk.rtx_queue.append(TxSeg(sk.iss, b"", SYN, now))
-    ns.mib.tcp["ActiveOpens"] += 1
+    ns.mib.tcp.ActiveOpens += 1
     arm_rto(sk, now)
     return 0
 
@@ -177,7 +177,7 @@ def synsent_process(sk: TcpSock, pkt: Packet, now: float) -> str:
         if (sk.tstamp_ok and seg.tsval is not None and seg.tsecr and
                 before((seg.tsecr - sk.ts_off) & M32,
                        ns.clock.tcp_clock_ms(sk.retrans_stamp) & M32)):
-            ns.mib.tcp_ext["PAWSActive"] += 1
+            ns.mib.tcp_ext.PAWSActive += 1
             send_reset(ns, pkt, now, "TCP_RFC7323_PAWS")
             return dr.TCP_RFC7323_PAWS
         if seg.flags & RST:

@@ -27,7 +27,7 @@ class Namespace(NetNamespace):
             drop(self, pkt, dr.IP_INADDRERRORS, now)
             return
         ip["InDelivers"] += 1
-        self.mib.tcp["InSegs"] += 1
+        self.mib.tcp.InSegs += 1
         tcp_v4_rcv(self, pkt, now)
 
     def receive_bytes(self, data: bytes, now: float) -> None:
@@ -43,12 +43,12 @@ class Namespace(NetNamespace):
         """What the kernel counts for a datagram that fails its checks, and the reason it
         frees it with."""
         mib = self.mib
-        mib.ip["InReceives"] += 1
+        mib.ip.InReceives += 1
         if exc.stage == "tcp":
-            mib.ip["InDelivers"] += 1
-            mib.tcp["InSegs"] += 1
+            mib.ip.InDelivers += 1
+            mib.tcp.InSegs += 1
         for group, name in exc.mib:
-            mib.groups[group][name] += 1
+            mib.bump(group, name)
         drop(self, None, exc.drop_reason, now)
 
     def run_timers(self, now: float) -> int:

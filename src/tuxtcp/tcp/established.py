@@ -41,7 +41,7 @@ def _challenge_ack(sk: TcpSock, now: float) -> None:
     ns = sk.ns
     if oow_rate_limited(ns, sk, now, "TCPACKSkippedChallenge"):
         return
-    ns.mib.tcp_ext["TCPChallengeACK"] += 1
+    ns.mib.tcp_ext.TCPChallengeACK += 1
     send_ack(sk, now)
 
 
@@ -49,8 +49,8 @@ def _syn_challenge(sk: TcpSock, now: float) -> str:
     """tcp_validate_incoming syn_challenge: any SYN in a synchronized state (PAWS-rejected,
     out of window or in window) gets a challenge ACK; InErrs too on the ESTABLISHED path."""
     if sk.state == ESTABLISHED:
-        sk.ns.mib.tcp["InErrs"] += 1
-    sk.ns.mib.tcp_ext["TCPSYNChallenge"] += 1
+        sk.ns.mib.tcp.InErrs += 1
+    sk.ns.mib.tcp_ext.TCPSYNChallenge += 1
     _challenge_ack(sk, now)
     return dr.TCP_INVALID_SYN
 
@@ -80,7 +80,7 @@ def _validate_incoming(sk: TcpSock, pkt: Packet, now: float) -> str:
         diff = (sk.ts_recent - seg.tsval) & M32
         if diff and not diff & 0x80000000 and sk.ts_recent:
             # tcp_paws_discard
-            ns.mib.tcp_ext["PAWSEstab"] += 1
+            ns.mib.tcp_ext.PAWSEstab += 1
             if seg.flags & SYN:
                 return _syn_challenge(sk, now)
             _dup_ack(sk, now)
@@ -160,11 +160,11 @@ def rcv_state_process(sk: TcpSock, pkt: Packet, now: float) -> str:
         set_state(sk, FIN_WAIT2, now)
         if sk.orphan:
             if sk.linger2 < 0:
-                ns.mib.tcp_ext["TCPAbortOnLinger"] += 1
+                ns.mib.tcp_ext.TCPAbortOnLinger += 1
                 tcp_done(sk, now)
                 return dr.TCP_ABORT_ON_DATA
             if seg.payload and after(seg.end_seq, sk.rcv_nxt):
-                ns.mib.tcp_ext["TCPAbortOnData"] += 1
+                ns.mib.tcp_ext.TCPAbortOnData += 1
                 send_reset(ns, pkt, now, dr.TCP_ABORT_ON_DATA)
                 tcp_done(sk, now)
                 return dr.TCP_ABORT_ON_DATA
@@ -185,7 +185,7 @@ def rcv_state_process(sk: TcpSock, pkt: Packet, now: float) -> str:
     if (seg.payload and sk.rcv_shutdown and st in (FIN_WAIT1, FIN_WAIT2)
             and after(seg.end_seq, sk.rcv_nxt)):
         # RFC 1122: data after our receive side is shut -> reset
-        ns.mib.tcp_ext["TCPAbortOnData"] += 1
+        ns.mib.tcp_ext.TCPAbortOnData += 1
         send_reset(ns, pkt, now, dr.TCP_ABORT_ON_DATA)
         tcp_done(sk, now)
         return dr.TCP_ABORT_ON_DATA

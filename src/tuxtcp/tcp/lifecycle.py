@@ -95,7 +95,7 @@ def tcp_reset(sk: TcpSock, now: float) -> None:
 def tcp_done(sk: TcpSock, now: float) -> None:
     """tcp_done: go to CLOSE, stop timers, wake the owner; an orphan is destroyed."""
     if sk.state == TcpState.SYN_SENT or sk.state == TcpState.SYN_RECV:
-        sk.ns.mib.tcp["AttemptFails"] += 1
+        sk.ns.mib.tcp.AttemptFails += 1
     set_state(sk, CLOSE, now)
     clear_timers(sk)
     sk.rcv_shutdown = sk.snd_shutdown = True
@@ -116,7 +116,7 @@ def destroy(sk: TcpSock, now: float) -> None:
 
 def fin_time(sk: TcpSock) -> float:
     """tcp_fin_time: max(linger2 or tcp_fin_timeout, 3.5 * rto)."""
-    base = sk.linger2 or sk.ns.sysctl.get_int("net.ipv4.tcp_fin_timeout")
+    base = sk.linger2 or sk.ns.sysctl.tcp_fin_timeout
     return max(float(base), sk.rto * 3.5)
 
 
@@ -124,9 +124,9 @@ def time_wait(sk: TcpSock, substate: TcpState, timeo: float, now: float) -> None
     """tcp_time_wait: replace a full socket by a timewait minisock (or just close it when
     tcp_max_tw_buckets is reached: TCPTimeWaitOverflow)."""
     ns = sk.ns
-    tw_max = ns.sysctl.get_int("net.ipv4.tcp_max_tw_buckets")
+    tw_max = ns.sysctl.tcp_max_tw_buckets
     if ns.tw_count >= tw_max:
-        ns.mib.tcp_ext["TCPTimeWaitOverflow"] += 1
+        ns.mib.tcp_ext.TCPTimeWaitOverflow += 1
         tcp_done(sk, now)
         return
     tw = TimeWaitSock(sk, substate)
@@ -135,7 +135,10 @@ def time_wait(sk: TcpSock, substate: TcpState, timeo: float, now: float) -> None
     if substate == TIME_WAIT:
         timeo = TCP_TIMEWAIT_LEN
     # __inet_twsk_schedule (first arming): TWKilled for timeo <= 4 s, TW otherwise
-    ns.mib.tcp_ext["TWKilled" if timeo <= 4.0 else "TW"] += 1
+    if timeo <= 4.0:
+        ns.mib.tcp_ext.TWKilled += 1
+    else:
+        ns.mib.tcp_ext.TW += 1
     tw.timer = ns.arm(now, timeo, TIMER_TIME_WAIT, tw)
     ns.tw_count += 1
     # inet_twsk_hashdance_schedule: the timewait sock takes the socket's place in ehash and

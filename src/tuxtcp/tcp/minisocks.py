@@ -27,7 +27,7 @@ def in_window(seq: int, end_seq: int, s_win: int, e_win: int) -> bool:
 def oow_rate_limited(ns: NetNamespace, holder: HasOowStamp, now: float, counter: str) -> bool:
     """tcp_oow_rate_limited / __tcp_oow_rate_limited: at most one out-of-window reply per
     tcp_invalid_ratelimit ms per socket; a suppressed one counts under `counter`."""
-    limit = ns.sysctl.get_int("net.ipv4.tcp_invalid_ratelimit") / 1000.0
+    limit = ns.sysctl.tcp_invalid_ratelimit / 1000.0
     if 0 <= now - holder.last_oow_ack < limit:
         ns.mib.tcp_ext[counter] += 1
         return True

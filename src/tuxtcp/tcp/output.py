@@ -52,8 +52,8 @@ def send_reset(ns: NetNamespace, pkt: Packet, now: float, reason: str) -> None:
     else:
         rst = TcpSegment(seg.dport, seg.sport, 0, seg.end_seq, RST | ACK, 0)
     ns.transmit(Packet(pkt.dst, pkt.src, rst))
-    ns.mib.tcp["OutSegs"] += 1
-    ns.mib.tcp["OutRsts"] += 1
+    ns.mib.tcp.OutSegs += 1
+    ns.mib.tcp.OutRsts += 1
     if ns.trace.enabled:
         tp.send_reset(ns, pkt, reason, now)
 
@@ -63,7 +63,7 @@ def send_ack_reply(ns: NetNamespace, laddr: int, lport: int, raddr: int, rport: 
     """tcp_v4_send_ack: ACKs for request socks and TIME_WAIT sockets."""
     seg = TcpSegment(lport, rport, seq, ack, ACK, min(window, 65535), tsval=tsval, tsecr=tsecr)
     ns.transmit(Packet(laddr, raddr, seg))
-    ns.mib.tcp["OutSegs"] += 1
+    ns.mib.tcp.OutSegs += 1
 
 
 # --- SYN-ACK from a request sock ----------------------------------------------------------
@@ -87,7 +87,7 @@ def send_synack(ns: NetNamespace, req: RequestSock, now: float, cookie: bool = F
         sack_perm=req.sack_ok, tsval=tsval, tsecr=req.ts_recent,
     )
     ns.transmit(Packet(req.laddr, req.raddr, seg))
-    ns.mib.tcp["OutSegs"] += 1
+    ns.mib.tcp.OutSegs += 1
 
 
 # --- full sockets --------------------------------------------------------------------------
@@ -132,7 +132,7 @@ def transmit(sk: TcpSock, flags: int, seq: int, payload: bytes, now: float,
     sk.ip_id = (sk.ip_id + 1) & 0xFFFF
     ns.transmit(Packet(sk.laddr, sk.raddr, seg, ip_id=sk.ip_id))
     if not retrans:
-        ns.mib.tcp["OutSegs"] += 1
+        ns.mib.tcp.OutSegs += 1
 
 
 def send_ack(sk: TcpSock, now: float) -> None:
@@ -145,8 +145,8 @@ def send_active_reset(sk: TcpSock, now: float, reason: str) -> None:
     ns = sk.ns
     seg = TcpSegment(sk.lport, sk.rport, sk.snd_nxt, sk.rcv_nxt, RST | ACK, 0)
     ns.transmit(Packet(sk.laddr, sk.raddr, seg))
-    ns.mib.tcp["OutSegs"] += 1
-    ns.mib.tcp["OutRsts"] += 1
+    ns.mib.tcp.OutSegs += 1
+    ns.mib.tcp.OutRsts += 1
     if ns.trace.enabled:
         tp.send_active_reset(sk, reason, now)
 

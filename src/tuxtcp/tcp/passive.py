@@ -56,20 +56,20 @@ def reqsk_queue_is_full(lsk: TcpSock) -> bool:
 
 def listendrop(ns: NetNamespace) -> None:
     """tcp_listendrop."""
-    ns.mib.tcp_ext["ListenDrops"] += 1
+    ns.mib.tcp_ext.ListenDrops += 1
 
 
 def syn_flood_action(ns: NetNamespace, lsk: TcpSock, now: float) -> bool:
     """tcp_syn_flood_action: cookies or drop, counted for every SYN; warn once per listener."""
     assert lsk.lq is not None
-    syncookies = ns.sysctl.get_int("net.ipv4.tcp_syncookies")
+    syncookies = ns.sysctl.tcp_syncookies
     if syncookies:
         want_cookie = True
-        ns.mib.tcp_ext["TCPReqQFullDoCookies"] += 1
+        ns.mib.tcp_ext.TCPReqQFullDoCookies += 1
         msg = "Sending cookies"
     else:
         want_cookie = False
-        ns.mib.tcp_ext["TCPReqQFullDrop"] += 1
+        ns.mib.tcp_ext.TCPReqQFullDrop += 1
         msg = "Dropping request"
     if not lsk.lq.synflood_warned and syncookies != 2:
         lsk.lq.synflood_warned = True
@@ -105,7 +105,7 @@ def _ecn_ok_for_syn(ns: NetNamespace, pkt: Packet) -> bool:
     if not (seg.flags & ECE and seg.flags & CWR):
         return False
     ect = pkt.tos & 0x3
-    return bool((not ect or seg.res & 0x1) and ns.sysctl.get_int("net.ipv4.tcp_ecn"))
+    return bool((not ect or seg.res & 0x1) and ns.sysctl.tcp_ecn)
 
 
 def conn_request(ns: NetNamespace, lsk: TcpSock, pkt: Packet, now: float,
@@ -117,7 +117,7 @@ def conn_request(ns: NetNamespace, lsk: TcpSock, pkt: Packet, now: float,
     assert lq is not None
     seg = pkt.seg
     sysctl = ns.sysctl
-    syncookies = sysctl.get_int("net.ipv4.tcp_syncookies")
+    syncookies = sysctl.tcp_syncookies
     want_cookie = False
     # TIME_WAIT reuse (tw_isn) skips the SYN-queue and cookie checks entirely
     if not tw_isn and (syncookies == 2 or reqsk_queue_is_full(lsk)):
@@ -126,31 +126,31 @@ def conn_request(ns: NetNamespace, lsk: TcpSock, pkt: Packet, now: float,
             listendrop(ns)
             return dr.CONSUMED
     if acceptq_is_full(lsk):  # tcp_conn_request: accept queue full -> drop, even for cookies
-        ns.mib.tcp_ext["ListenOverflows"] += 1
+        ns.mib.tcp_ext.ListenOverflows += 1
         listendrop(ns)
         return dr.CONSUMED
     laddr, raddr = pkt.dst, pkt.src
     req = RequestSock(lsk, laddr, seg.dport, raddr, seg.sport, seg.seq)
     # tcp_parse_options on a SYN: TS/WS/SACK_PERM only when their sysctls are on
-    saw_tstamp = seg.tsval is not None and sysctl.get_int("net.ipv4.tcp_timestamps") != 0
+    saw_tstamp = seg.tsval is not None and sysctl.tcp_timestamps != 0
     mss = seg.mss if seg.mss else sc.MSSTAB[0]  # TCP_MSS_DEFAULT without the option
     if lsk.user_mss and lsk.user_mss < mss:
         mss = lsk.user_mss
     req.mss = mss
     if not (want_cookie and not saw_tstamp):  # cookie without TS: tcp_clear_options
-        if seg.wscale is not None and sysctl.get_int("net.ipv4.tcp_window_scaling"):
+        if seg.wscale is not None and sysctl.tcp_window_scaling:
             req.wscale_ok = True
             req.snd_wscale = min(seg.wscale, 14)
-        req.sack_ok = seg.sack_perm and bool(sysctl.get_int("net.ipv4.tcp_sack"))
+        req.sack_ok = seg.sack_perm and bool(sysctl.tcp_sack)
     req.tstamp_ok = saw_tstamp
     req.ts_recent = seg.tsval if saw_tstamp and seg.tsval is not None else 0
     isn, ts_off = secure_tcp_seq_and_ts_off(ns.net_secret, laddr, raddr, seg.dport, seg.sport,
                                             ns.clock.realtime_ns(now),
-                                            sysctl.get_int("net.ipv4.tcp_timestamps"))
+                                            sysctl.tcp_timestamps)
     if req.tstamp_ok:
         req.ts_off = ts_off
     if not want_cookie and not tw_isn:
-        max_syn_backlog = sysctl.get_int("net.ipv4.tcp_max_syn_backlog")
+        max_syn_backlog = sysctl.tcp_max_syn_backlog
         # tcp_conn_request: with cookies off, the last quarter is kept for proven peers
         if (not syncookies and max_syn_backlog - lq.qlen < (max_syn_backlog >> 2)
                 and not _peer_is_proven(ns, raddr)):
@@ -163,7 +163,7 @@ def conn_request(ns: NetNamespace, lsk: TcpSock, pkt: Packet, now: float,
         isn, req.mss = sc.cookie_v4_init_sequence(
             ns.syncookie_secret, raddr, laddr, seg.sport, seg.dport, seg.seq, req.mss,
             ns.clock.cookie_time(now))
-        ns.mib.tcp_ext["SyncookiesSent"] += 1  # cookie_init_sequence
+        ns.mib.tcp_ext.SyncookiesSent += 1  # cookie_init_sequence
         synq_overflow(ns, lsk, now)
         if not req.tstamp_ok:
             req.ecn_ok = False
@@ -214,8 +214,8 @@ def reqsk_queue_drop(ns: NetNamespace, req: RequestSock) -> bool:
 def rtx_synack(ns: NetNamespace, req: RequestSock, now: float) -> None:
     """tcp_rtx_synack: resend, RetransSegs and TCPSynRetrans, num_retrans++."""
     send_synack(ns, req, now)
-    ns.mib.tcp["RetransSegs"] += 1
-    ns.mib.tcp_ext["TCPSynRetrans"] += 1
+    ns.mib.tcp.RetransSegs += 1
+    ns.mib.tcp_ext.TCPSynRetrans += 1
     req.num_retrans += 1
     if ns.trace.enabled:
         tp.retransmit_synack(ns, req, now)
@@ -230,7 +230,7 @@ def reqsk_timer(req: RequestSock, now: float) -> None:
         reqsk_queue_drop(ns, req)
         return
     lq = lsk.lq
-    max_retries = lsk.syn_retries or ns.sysctl.get_int("net.ipv4.tcp_synack_retries")
+    max_retries = lsk.syn_retries or ns.sysctl.tcp_synack_retries
     qlen = lq.qlen
     # Young pruning: with the SYN queue over half full, old requests lose retries (min 2)
     if (qlen << 1) > max(8, lsk.backlog):
@@ -247,7 +247,7 @@ def reqsk_timer(req: RequestSock, now: float) -> None:
     else:
         expire = req.num_timeout >= max_retries and (not req.acked or req.num_timeout >= defer)
         resend = not req.acked or req.num_timeout >= defer - 1
-    ns.mib.tcp_ext["TCPTimeouts"] += 1  # tcp_syn_ack_timeout
+    ns.mib.tcp_ext.TCPTimeouts += 1  # tcp_syn_ack_timeout
     if not expire:
         if resend:
             rtx_synack(ns, req, now)
@@ -272,7 +272,7 @@ def check_req(ns: NetNamespace, req: RequestSock, pkt: Packet, now: float) -> Tc
     flg = seg.flags & (RST | SYN | ACK)
     paws_reject = False
     tsecr_reject = False
-    saw_tstamp = seg.tsval is not None and ns.sysctl.get_int("net.ipv4.tcp_timestamps") != 0
+    saw_tstamp = seg.tsval is not None and ns.sysctl.tcp_timestamps != 0
     if saw_tstamp and seg.tsval is not None:
         tsecr = (seg.tsecr - req.ts_off) & M32 if seg.tsecr else 0
         # ts_recent_stamp = now - reqsk_timeout; tcp_paws_reject
@@ -304,7 +304,7 @@ def check_req(ns: NetNamespace, req: RequestSock, pkt: Packet, now: float) -> Tc
                            ((ns.clock.tcp_clock_ms(now) + req.ts_off) & M32) if req.tstamp_ok
                            else None, req.ts_recent)
         if paws_reject:
-            ns.mib.tcp_ext["PAWSEstab"] += 1
+            ns.mib.tcp_ext.PAWSEstab += 1
             return dr.TCP_RFC7323_PAWS
         if tsecr_reject:
             return dr.TCP_RFC7323_TSECR
@@ -314,7 +314,7 @@ def check_req(ns: NetNamespace, req: RequestSock, pkt: Packet, now: float) -> Tc
     if seg.seq == req.rcv_isn:
         flg &= ~SYN  # the SYN is out of window starting at rcv_isn + 1
     if flg & (RST | SYN):
-        ns.mib.tcp["AttemptFails"] += 1
+        ns.mib.tcp.AttemptFails += 1
         _embryonic_reset(ns, req, pkt, flg, now)
         return dr.NOT_SPECIFIED  # embryonic_reset sets no reason
     if not flg & ACK:
@@ -323,12 +323,12 @@ def check_req(ns: NetNamespace, req: RequestSock, pkt: Packet, now: float) -> Tc
     assert lq is not None
     if req.num_timeout < lq.defer_accept and seg.end_seq == (req.rcv_isn + 1) & M32:
         req.acked = True  # TCP_DEFER_ACCEPT: a bare ACK does not complete the handshake
-        ns.mib.tcp_ext["TCPDeferAcceptDrop"] += 1
+        ns.mib.tcp_ext.TCPDeferAcceptDrop += 1
         return dr.NOT_SPECIFIED
     child = syn_recv_sock(ns, lsk, req, pkt, now)
     if child is None:
         # listen_overflow
-        if not ns.sysctl.get_int("net.ipv4.tcp_abort_on_overflow"):
+        if not ns.sysctl.tcp_abort_on_overflow:
             req.acked = True
             return dr.TCP_LISTEN_OVERFLOW
         _embryonic_reset(ns, req, pkt, flg, now)
@@ -346,14 +346,14 @@ def _embryonic_reset(ns: NetNamespace, req: RequestSock, pkt: Packet, flg: int,
     if not flg & RST:
         send_reset(ns, pkt, now, "INVALID_SYN")
     if reqsk_queue_drop(ns, req):
-        ns.mib.tcp_ext["EmbryonicRsts"] += 1
+        ns.mib.tcp_ext.EmbryonicRsts += 1
 
 
 def syn_recv_sock(ns: NetNamespace, lsk: TcpSock, req: RequestSock, pkt: Packet,
                   now: float) -> TcpSock | None:
     """tcp_v4_syn_recv_sock + tcp_create_openreq_child. None when the accept queue is full."""
     if acceptq_is_full(lsk):
-        ns.mib.tcp_ext["ListenOverflows"] += 1  # exit_overflow
+        ns.mib.tcp_ext.ListenOverflows += 1  # exit_overflow
         listendrop(ns)  # exit: tcp_listendrop
         return None
     seg = pkt.seg
@@ -401,7 +401,7 @@ def syn_recv_sock(ns: NetNamespace, lsk: TcpSock, req: RequestSock, pkt: Packet,
         update_rtt(child, now - req.syn_at)  # tcp_synack_rtt_meas: a clean sample only
     else:
         child.rto = 1.0
-    ns.mib.tcp["PassiveOpens"] += 1
+    ns.mib.tcp.PassiveOpens += 1
     return child
 
 
@@ -423,7 +423,7 @@ def child_process(ns: NetNamespace, child: TcpSock, pkt: Packet, now: float) -> 
         send_ack(child, now)
         wake(child)
     else:
-        ns.mib.tcp_ext["TCPPureAcks"] += 1
+        ns.mib.tcp_ext.TCPPureAcks += 1
     return dr.CONSUMED
 
 
@@ -434,7 +434,7 @@ def cookie_check(ns: NetNamespace, lsk: TcpSock, pkt: Packet, now: float) -> Tcp
     but no room in the accept queue)."""
     seg = pkt.seg
     sysctl = ns.sysctl
-    if not sysctl.get_int("net.ipv4.tcp_syncookies") or not seg.flags & ACK or seg.flags & RST:
+    if not sysctl.tcp_syncookies or not seg.flags & ACK or seg.flags & RST:
         return LISTENER
     # cookie_tcp_check
     if synq_no_recent_overflow(ns, lsk, now):
@@ -442,10 +442,10 @@ def cookie_check(ns: NetNamespace, lsk: TcpSock, pkt: Packet, now: float) -> Tcp
     mss = sc.cookie_v4_check(ns.syncookie_secret, pkt.src, pkt.dst, seg.sport, seg.dport,
                              seg.ack, seg.seq, ns.clock.cookie_time(now))
     if not mss:
-        ns.mib.tcp_ext["SyncookiesFailed"] += 1
+        ns.mib.tcp_ext.SyncookiesFailed += 1
         return LISTENER
-    ns.mib.tcp_ext["SyncookiesRecv"] += 1
-    timestamps = sysctl.get_int("net.ipv4.tcp_timestamps")
+    ns.mib.tcp_ext.SyncookiesRecv += 1
+    timestamps = sysctl.tcp_timestamps
     saw_tstamp = seg.tsval is not None and timestamps != 0
     _, ts_off = secure_tcp_seq_and_ts_off(ns.net_secret, pkt.dst, pkt.src, seg.dport, seg.sport,
                                           0, timestamps)
@@ -453,8 +453,8 @@ def cookie_check(ns: NetNamespace, lsk: TcpSock, pkt: Packet, now: float) -> Tcp
     if saw_tstamp and tsecr:
         tsecr = (tsecr - ts_off) & M32
     opts = sc.cookie_timestamp_decode(saw_tstamp, tsecr, timestamps,
-                                      sysctl.get_int("net.ipv4.tcp_sack"),
-                                      sysctl.get_int("net.ipv4.tcp_window_scaling"))
+                                      sysctl.tcp_sack,
+                                      sysctl.tcp_window_scaling)
     if opts is None:
         return LISTENER
     req = RequestSock(lsk, pkt.dst, seg.dport, pkt.src, seg.sport, (seg.seq - 1) & M32)
@@ -464,7 +464,7 @@ def cookie_check(ns: NetNamespace, lsk: TcpSock, pkt: Packet, now: float) -> Tcp
     req.sack_ok = opts.sack_ok
     req.wscale_ok = opts.wscale_ok
     req.snd_wscale = opts.snd_wscale
-    req.ecn_ok = opts.ecn_ok and bool(sysctl.get_int("net.ipv4.tcp_ecn"))
+    req.ecn_ok = opts.ecn_ok and bool(sysctl.tcp_ecn)
     req.ts_recent = seg.tsval if saw_tstamp and seg.tsval is not None else 0
     req.ts_off = ts_off if opts.tstamp_ok else 0
     req.born = now

@@ -100,14 +100,14 @@ def data_queue(sk: TcpSock, seg: TcpSegment) -> int:
     seq = seg.seq
     end = (seq + len(data) + fin) & M32
     if not after(end, sk.rcv_nxt):
-        mib.tcp_ext["DelayedACKLost"] += 1  # a retransmission of what we have: ACK at once
+        mib.tcp_ext.DelayedACKLost += 1  # a retransmission of what we have: ACK at once
         return DQ_ACK_NOW | DQ_OLD_DATA
     if after(seq, sk.rcv_nxt):
         merged = 0
         if seq not in sk.ooo or len(sk.ooo[seq][0]) < len(data):
             sk.ooo[seq] = (bytes(data), fin)
             _ooo_add_range(sk, seq, end)
-            mib.tcp_ext["TCPOFOQueue"] += 1
+            mib.tcp_ext.TCPOFOQueue += 1
         else:
             merged = DQ_OFOMERGE  # "all the bits are present"
         sk.ooo_recent = seq

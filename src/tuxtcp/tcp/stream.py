@@ -84,9 +84,11 @@ def push(sk: TcpSock, now: float) -> None:
                 ts.sent = -1.0
                 pipe += 1
                 sent_any = True
-                mib.tcp["RetransSegs"] += 1
-                mib.tcp_ext["TCPFastRetrans" if sk.ca_state == TCP_CA_RECOVERY
-                            else "TCPSlowStartRetrans"] += 1
+                mib.tcp.RetransSegs += 1
+                if sk.ca_state == TCP_CA_RECOVERY:
+                    mib.tcp_ext.TCPFastRetrans += 1
+                else:
+                    mib.tcp_ext.TCPSlowStartRetrans += 1
                 sk.num_retrans_total += 1
     mss = max(sk.mss_cache, 1)
     buf = sk.send_buf
@@ -146,7 +148,7 @@ def send_probe0(sk: TcpSock, now: float) -> None:
         arm_rto(sk, now)
         return
     transmit(sk, ACK, (sk.snd_una - 1) & M32, b"", now)
-    sk.ns.mib.tcp_ext["TCPWinProbe"] += 1
+    sk.ns.mib.tcp_ext.TCPWinProbe += 1
     sk.probes_out += 1
     sk.probe_timer = sk.ns.arm(now, probe_interval(sk), TIMER_PROBE0, sk)
 
@@ -239,7 +241,10 @@ def _enter_recovery(sk: TcpSock) -> None:
     """tcp_enter_recovery: ssthresh from the congestion ops (Reno: max(cwnd/2, 2)), cwnd to
     ssthresh."""
     mib = sk.ns.mib
-    mib.tcp_ext["TCPSackRecovery" if sk.sack_ok else "TCPRenoRecovery"] += 1
+    if sk.sack_ok:
+        mib.tcp_ext.TCPSackRecovery += 1
+    else:
+        mib.tcp_ext.TCPRenoRecovery += 1
     sk.ssthresh = sk.ca_ops.ssthresh(sk)
     sk.cwnd = sk.ssthresh
     sk.cwnd_cnt = 0
@@ -348,7 +353,7 @@ def on_ack(sk: TcpSock, seg: TcpSegment, now: float) -> str:
     elif is_dup:
         _fastretrans_alert(sk, ack, False)
     if pure:
-        sk.ns.mib.tcp_ext["TCPPureAcks"] += 1
+        sk.ns.mib.tcp_ext.TCPPureAcks += 1
     return CONSUMED
 
 

@@ -101,15 +101,15 @@ def retransmit_timer(sk: TcpSock, now: float) -> None:
     if not sk.rtx_queue:
         return
     ns = sk.ns
-    limit = ns.sysctl.get_int("net.ipv4.tcp_retries2")
+    limit = ns.sysctl.tcp_retries2
     if sk.orphan:
-        limit = ns.sysctl.get_int("net.ipv4.tcp_orphan_retries") or 8
+        limit = ns.sysctl.tcp_orphan_retries or 8
     if sk.retransmits >= limit:
         sk.sk_err = errno.ETIMEDOUT
-        ns.mib.tcp_ext["TCPAbortOnTimeout"] += 1
+        ns.mib.tcp_ext.TCPAbortOnTimeout += 1
         tcp_done(sk, now)
         return
-    ns.mib.tcp_ext["TCPTimeouts"] += 1
+    ns.mib.tcp_ext.TCPTimeouts += 1
     enter_loss(sk)
     sk.retransmits += 1
     sk.rto = min(sk.rto * 2, TCP_RTO_MAX)
@@ -120,25 +120,25 @@ def retransmit_timer(sk: TcpSock, now: float) -> None:
 def syn_retransmit_timer(sk: TcpSock, now: float) -> None:
     """tcp_retransmit_timer in SYN_SENT (and SYN_RECV of a simultaneous open)."""
     ns = sk.ns
-    syn_retries = sk.syn_retries or ns.sysctl.get_int("net.ipv4.tcp_syn_retries")
-    linear = ns.sysctl.get_int("net.ipv4.tcp_syn_linear_timeouts")
+    syn_retries = sk.syn_retries or ns.sysctl.tcp_syn_retries
+    linear = ns.sysctl.tcp_syn_linear_timeouts
     # tcp_write_timeout: a retransmission count and an elapsed-time limit (retransmits_timed_out)
     max_retransmits = syn_retries + (linear if sk.state == SYN_SENT else 0)
     elapsed = now - sk.retrans_stamp
     timed_out = sk.retransmits and elapsed >= model_timeout(syn_retries, TCP_TIMEOUT_INIT) - 1e-9
     if sk.retransmits >= max_retransmits or timed_out:
         sk.sk_err = sk.sk_err_soft or errno.ETIMEDOUT
-        ns.mib.tcp_ext["TCPAbortOnTimeout"] += 1
+        ns.mib.tcp_ext.TCPAbortOnTimeout += 1
         tcp_done(sk, now)
         return
-    ns.mib.tcp_ext["TCPTimeouts"] += 1
+    ns.mib.tcp_ext.TCPTimeouts += 1
     flags = SYN | (ACK if sk.state == SYN_RECV else 0)
     transmit(sk, flags, sk.iss, b"", now, retrans=True)
     if ns.trace.enabled:
         tp.retransmit_skb(sk, sk.iss, now)
-    ns.mib.tcp["RetransSegs"] += 1
-    ns.mib.tcp_ext["TCPSynRetrans"] += 1
-    ns.mib.tcp_ext["TcpTimeoutRehash"] += 1
+    ns.mib.tcp.RetransSegs += 1
+    ns.mib.tcp_ext.TCPSynRetrans += 1
+    ns.mib.tcp_ext.TcpTimeoutRehash += 1
     sk.num_retrans_total += 1
     sk.retransmits += 1
     sk.total_rto += 1
@@ -160,7 +160,7 @@ def delack_timer(sk: TcpSock, now: float) -> None:
     """tcp_delack_timer_handler: send the ACK we held back (DelayedACKs)."""
     if sk.state == CLOSE or sk.rcv_nxt == sk.rcv_wup:
         return
-    sk.ns.mib.tcp_ext["DelayedACKs"] += 1
+    sk.ns.mib.tcp_ext.DelayedACKs += 1
     send_ack(sk, now)
 
 

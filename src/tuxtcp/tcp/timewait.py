@@ -78,7 +78,7 @@ def timewait_process(ns: NetNamespace, tw: TimeWaitSock, pkt: Packet, now: float
     if not paws_reject and seg.seq == tw.rcv_nxt and (
             seg.seq == seg.end_seq or seg.flags & RST):
         if seg.flags & RST:
-            if not ns.sysctl.get_int("net.ipv4.tcp_rfc1337"):
+            if not ns.sysctl.tcp_rfc1337:
                 tw_kill(tw)  # TIME_WAIT assassination (RFC 1337 hazard)
                 return dr.NOT_SPECIFIED
         else:
@@ -94,7 +94,7 @@ def timewait_process(ns: NetNamespace, tw: TimeWaitSock, pkt: Packet, now: float
         ns.tcp_tw_isn = (tw.snd_nxt + 65535 + 2) & M32 or 1
         return TW_SYN
     if paws_reject:
-        ns.mib.tcp_ext["PAWSTimewait"] += 1
+        ns.mib.tcp_ext.PAWSTimewait += 1
     if not seg.flags & RST:
         if paws_reject or seg.flags & ACK:
             tw_reschedule(tw, TCP_TIMEWAIT_LEN, now)

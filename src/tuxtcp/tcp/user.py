@@ -83,9 +83,9 @@ def inet_bind(ns: NetNamespace, sk: TcpSock, addr: int, port: int, uid: int,
     multicast = (addr >> 28) == 0xE
     broadcast = addr == 0xFFFFFFFF
     if (addr and not ns.is_local(addr) and not multicast and not broadcast
-            and not sk.freebind and not sysctl.get_int("net.ipv4.ip_nonlocal_bind")):
+            and not sk.freebind and not sysctl.ip_nonlocal_bind):
         return errno.EADDRNOTAVAIL
-    if port and port < sysctl.get_int("net.ipv4.ip_unprivileged_port_start") and uid != 0:
+    if port and port < sysctl.ip_unprivileged_port_start and uid != 0:
         return errno.EACCES  # no CAP_NET_BIND_SERVICE
     if sk.state != CLOSE or sk.lport or sk.bind_addr_lock:
         return errno.EINVAL
@@ -98,7 +98,7 @@ def inet_bind(ns: NetNamespace, sk: TcpSock, addr: int, port: int, uid: int,
             sk.laddr = addr
             sk.bind_addr_lock = bool(addr)
             return 0
-        low, high = sysctl["net.ipv4.ip_local_port_range"]  # type: ignore[misc]
+        low, high = sysctl.ip_local_port_range
         found = ns.ports.find_open_port(sk, addr, low, high)
         if found is None:
             return errno.EADDRINUSE
@@ -116,7 +116,7 @@ def sys_listen(ns: NetNamespace, sk: TcpSock, backlog: int, unconnected: bool, s
                now: float) -> int:
     """__sys_listen (caps (unsigned)backlog at somaxconn, so a negative backlog becomes
     somaxconn) + inet_listen + inet_csk_listen_start."""
-    somaxconn = ns.sysctl.get_int("net.core.somaxconn")
+    somaxconn = ns.sysctl.somaxconn
     if backlog & M32 > somaxconn:
         backlog = somaxconn
     if not stream:
@@ -130,7 +130,7 @@ def sys_listen(ns: NetNamespace, sk: TcpSock, backlog: int, unconnected: bool, s
     lq = sk.lq = ListenQueue()
     sk.state = LISTEN
     if not sk.lport:
-        low, high = ns.sysctl["net.ipv4.ip_local_port_range"]  # type: ignore[misc]
+        low, high = ns.sysctl.ip_local_port_range
         port = ns.ports.find_open_port(sk, sk.laddr, low, high)
         if port is None:
             sk.state = CLOSE
@@ -285,20 +285,20 @@ def tcp_close(sk: TcpSock, now: float) -> None:
         return
     if unread:
         # RFC 2525: unread data on close -> RST, TCPAbortOnClose
-        ns.mib.tcp_ext["TCPAbortOnClose"] += 1
+        ns.mib.tcp_ext.TCPAbortOnClose += 1
         set_state(sk, CLOSE, now)
         send_active_reset(sk, now, "TCP_ABORT_ON_CLOSE")
         tcp_done(sk, now)
         return
     if sk.linger == 0:
-        ns.mib.tcp_ext["TCPAbortOnData"] += 1
+        ns.mib.tcp_ext.TCPAbortOnData += 1
         tcp_disconnect(sk, now)
         return
     if _close_state(sk, now):
         send_fin(sk, now)
     if sk.state == FIN_WAIT2:
         if sk.linger2 < 0:
-            ns.mib.tcp_ext["TCPAbortOnLinger"] += 1
+            ns.mib.tcp_ext.TCPAbortOnLinger += 1
             set_state(sk, CLOSE, now)
             send_active_reset(sk, now, "TCP_ABORT_ON_LINGER")
             tcp_done(sk, now)
@@ -550,7 +550,7 @@ def getsockopt(ns: NetNamespace, sk: TcpSock, level: int, optname: int) -> int |
                 return sk.mss_cache
             return sk.user_mss or 536
         if optname == TCP_SYNCNT:
-            return sk.syn_retries or ns.sysctl.get_int("net.ipv4.tcp_syn_retries")
+            return sk.syn_retries or ns.sysctl.tcp_syn_retries
         if optname == TCP_DEFER_ACCEPT:
             return retrans_to_secs(sk.defer_accept)
         if optname == TCP_NODELAY:

@@ -1,0 +1,40 @@
+# Generated from src/tuxtcp/net/sysctl_specs.py by `python tools/gen_typed_fields.py`; do not edit.
+# Change the table and re-run that command from the repository root.
+"""Typed sysctl storage: a field per sysctl_specs.SPECS entry, by its last component."""
+
+from __future__ import annotations
+
+from .sysctl_specs import default_int, default_pair
+
+
+class SysctlFields:
+    """The base of Sysctls (sysctl.py), which validates writes; defaults from SPECS."""
+
+    def __init__(self) -> None:
+        self.somaxconn: int = default_int("net.core.somaxconn")
+        self.tcp_max_syn_backlog: int = default_int("net.ipv4.tcp_max_syn_backlog")
+        self.tcp_syncookies: int = default_int("net.ipv4.tcp_syncookies")
+        self.tcp_synack_retries: int = default_int("net.ipv4.tcp_synack_retries")
+        self.tcp_syn_retries: int = default_int("net.ipv4.tcp_syn_retries")
+        self.tcp_syn_linear_timeouts: int = default_int("net.ipv4.tcp_syn_linear_timeouts")
+        self.tcp_abort_on_overflow: int = default_int("net.ipv4.tcp_abort_on_overflow")
+        self.ip_local_port_range: tuple[int, int] = default_pair("net.ipv4.ip_local_port_range")
+        self.ip_unprivileged_port_start: int = default_int("net.ipv4.ip_unprivileged_port_start")
+        self.ip_nonlocal_bind: int = default_int("net.ipv4.ip_nonlocal_bind")
+        self.tcp_timestamps: int = default_int("net.ipv4.tcp_timestamps")
+        self.tcp_sack: int = default_int("net.ipv4.tcp_sack")
+        self.tcp_window_scaling: int = default_int("net.ipv4.tcp_window_scaling")
+        self.tcp_fin_timeout: int = default_int("net.ipv4.tcp_fin_timeout")
+        self.tcp_tw_reuse: int = default_int("net.ipv4.tcp_tw_reuse")
+        self.tcp_ecn: int = default_int("net.ipv4.tcp_ecn")
+        self.tcp_rfc1337: int = default_int("net.ipv4.tcp_rfc1337")
+        self.tcp_max_tw_buckets: int = default_int("net.ipv4.tcp_max_tw_buckets")
+        self.tcp_invalid_ratelimit: int = default_int("net.ipv4.tcp_invalid_ratelimit")
+        self.tcp_challenge_ack_limit: int = default_int("net.ipv4.tcp_challenge_ack_limit")
+        self.tcp_migrate_req: int = default_int("net.ipv4.tcp_migrate_req")
+        self.ip_autobind_reuse: int = default_int("net.ipv4.ip_autobind_reuse")
+        self.tcp_fastopen: int = default_int("net.ipv4.tcp_fastopen")
+        self.tcp_orphan_retries: int = default_int("net.ipv4.tcp_orphan_retries")
+        self.tcp_retries2: int = default_int("net.ipv4.tcp_retries2")
+        self.tcp_rmem: int = default_int("net.ipv4.tcp_rmem")
+        self.tcp_wmem: int = default_int("net.ipv4.tcp_wmem")

@@ -1,0 +1,79 @@
+"""The sysctl table: /proc/sys names, Linux 6.12+ defaults, ranges and docs.
+
+Ranges were read off the kernel this project is checked against (writes that /proc/sys accepted
+and refused in a fresh netns). tcp_max_syn_backlog and tcp_max_tw_buckets scale with RAM in the
+kernel (ehash size); we take the values a fresh netns showed on the reference machine (2048 and
+131072) so runs do not depend on the host. tools/gen_typed_fields.py turns the names into the
+typed fields of sysctl_fields.py; defaults are read from here at run time.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Final
+
+INT_MAX: Final = 2**31 - 1
+INT_MIN: Final = -(2**31)
+HZ: Final = 250
+
+Value = int | tuple[int, int]
+
+
+@dataclass(frozen=True)
+class SysctlSpec:
+    name: str
+    default: Value
+    lo: int = INT_MIN
+    hi: int = INT_MAX
+    pair: bool = False
+    doc: str = ""
+
+
+_SPECS: tuple[SysctlSpec, ...] = (
+    SysctlSpec("net.core.somaxconn", 4096, 0, INT_MAX, doc="listen() backlog cap (SOMAXCONN)"),
+    SysctlSpec("net.ipv4.tcp_max_syn_backlog", 2048, doc="only the 3/4 rule with cookies off"),
+    SysctlSpec("net.ipv4.tcp_syncookies", 1, 0, 255,
+               doc="0 never, 1 on SYN-queue overflow, 2 always"),
+    SysctlSpec("net.ipv4.tcp_synack_retries", 5, 0, 255),
+    SysctlSpec("net.ipv4.tcp_syn_retries", 6, 1, 127),
+    SysctlSpec("net.ipv4.tcp_syn_linear_timeouts", 4, 0, 127),
+    SysctlSpec("net.ipv4.tcp_abort_on_overflow", 0, 0, 255),
+    SysctlSpec("net.ipv4.ip_local_port_range", (32768, 60999), 1, 65535, pair=True),
+    SysctlSpec("net.ipv4.ip_unprivileged_port_start", 1024, 0, 65535),
+    SysctlSpec("net.ipv4.ip_nonlocal_bind", 0, 0, 255),
+    SysctlSpec("net.ipv4.tcp_timestamps", 1, 0, 255, doc="1 random offset per flow, 2 no offset"),
+    SysctlSpec("net.ipv4.tcp_sack", 1, 0, 255),
+    SysctlSpec("net.ipv4.tcp_window_scaling", 1, 0, 255),
+    SysctlSpec("net.ipv4.tcp_fin_timeout", 60, INT_MIN // HZ, INT_MAX // HZ),
+    SysctlSpec("net.ipv4.tcp_tw_reuse", 2, 0, 2, doc="2 = loopback only"),
+    SysctlSpec("net.ipv4.tcp_ecn", 2, 0, 2),
+    SysctlSpec("net.ipv4.tcp_rfc1337", 0, 0, 255),
+    SysctlSpec("net.ipv4.tcp_max_tw_buckets", 131072),
+    SysctlSpec("net.ipv4.tcp_invalid_ratelimit", 500, 0, INT_MAX, doc="ms"),
+    SysctlSpec("net.ipv4.tcp_challenge_ack_limit", INT_MAX),
+    SysctlSpec("net.ipv4.tcp_migrate_req", 0, 0, 1),
+    SysctlSpec("net.ipv4.ip_autobind_reuse", 0, 0, 1),
+    SysctlSpec("net.ipv4.tcp_fastopen", 1),
+    SysctlSpec("net.ipv4.tcp_orphan_retries", 0, 0, 255),
+    SysctlSpec("net.ipv4.tcp_retries2", 15, 0, 255),
+    SysctlSpec("net.ipv4.tcp_rmem", 131072, doc="default receive buffer (middle value)"),
+    SysctlSpec("net.ipv4.tcp_wmem", 16384, doc="default send buffer (middle value)"),
+)
+SPECS: dict[str, SysctlSpec] = {s.name: s for s in _SPECS}
+
+
+def attr_name(name: str) -> str:
+    """A sysctl's typed field: its last /proc/sys component (net.core.somaxconn -> somaxconn)."""
+    return name.rsplit(".", 1)[-1]
+
+
+def default_int(name: str) -> int:
+    value = SPECS[name].default
+    assert isinstance(value, int), name
+    return value
+
+
+def default_pair(name: str) -> tuple[int, int]:
+    value = SPECS[name].default
+    assert isinstance(value, tuple), name
+    return value
