@@ -34,6 +34,8 @@ demo: $(STAMP)
 lint: $(STAMP)
 	$(BIN)/ruff check src tests bench tools setup.py
 	$(BIN)/mypy
+	cd src && ../$(BIN)/lint-imports --config ../pyproject.toml --no-logo --no-cache
+	$(BIN)/python tools/check_no_local_imports.py src/tuxtcp/tcp src/tuxtcp/net src/tuxtcp/wire src/tuxtcp/socket src/tuxtcp/sim
 
 # the compiled build: the whole suite (root tests included)
 test-compiled: $(STAMP)

@@ -4,13 +4,13 @@ SYN_SENT input (tcp_rcv_synsent_state_process). The SYN's retransmission timer i
 from __future__ import annotations
 
 import errno
-from typing import Final
 
 from ..net import drops as dr
 from ..net.namespace import NetNamespace
 from ..net.sysctl import HZ
 from ..net.tcp_states import CLOSE, ESTABLISHED, SYN_RECV, SYN_SENT
 from ..wire.ipv4 import Packet, is_loopback
+from ..wire.seq import MASK as M32
 from ..wire.seq import after, before
 from ..wire.tcp import ACK, RST, SYN
 from .constants import TCP_TIMEOUT_INIT
@@ -28,8 +28,6 @@ from .rto import arm_rto, stop_rto, update_rtt
 from .sock import TcpSock, TxSeg
 from .stream import push
 from .twsock import TimeWaitSock
-
-M32: Final = 0xFFFFFFFF
 
 
 def twsk_unique(ns: NetNamespace, sk: TcpSock, tw: TimeWaitSock, now: float,

@@ -7,8 +7,6 @@ The byte stream itself is in stream.py (sending, tcp_ack) and receive.py (the re
 
 from __future__ import annotations
 
-from typing import Final
-
 from ..net import drops as dr
 from ..net.tcp_states import (
     CLOSE,
@@ -22,6 +20,7 @@ from ..net.tcp_states import (
     TIME_WAIT,
 )
 from ..wire.ipv4 import Packet
+from ..wire.seq import MASK as M32
 from ..wire.seq import after, before
 from ..wire.tcp import ACK, FIN, RST, SYN
 from .constants import TCP_TIMEWAIT_LEN, TIMER_KEEPALIVE
@@ -32,8 +31,6 @@ from .receive import DQ_ACK_NOW, DQ_FIN, DQ_OFOMERGE, DQ_OLD_DATA, data_queue, e
 from .rto import stop_rto
 from .sock import TcpSock
 from .stream import ack_snd_check, on_ack, push
-
-M32: Final = 0xFFFFFFFF
 
 
 def _challenge_ack(sk: TcpSock, now: float) -> None:

@@ -9,11 +9,9 @@ feed our integer values. The secrets are random, so only the structure of the in
 from __future__ import annotations
 
 import functools
-from typing import Final
 
 from ..siphash import siphash_u32s
-
-M32: Final = 0xFFFFFFFF
+from ..wire.seq import MASK as M32
 
 
 def secure_tcp_seq_and_ts_off(secret: bytes, saddr: int, daddr: int, sport: int, dport: int,

@@ -11,6 +11,7 @@ from typing import Final
 
 from ..net.namespace import NetNamespace
 from ..wire.ipv4 import Packet
+from ..wire.seq import MASK as M32
 from ..wire.tcp import ACK, FIN, RST, SYN, TcpSegment
 from . import tracepoints as tp
 from .receive import sack_blocks
@@ -18,7 +19,6 @@ from .reqsk import RequestSock
 from .sock import TcpSock
 from .syncookies import cookie_init_timestamp
 
-M32: Final = 0xFFFFFFFF
 TCP_WSCALE_DEFAULT: Final = 7  # tcp_select_initial_window with tcp_rmem[2] = 6 MiB
 MTU_ETHERNET: Final = 1500
 MTU_LOOPBACK: Final = 65536

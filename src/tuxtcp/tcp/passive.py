@@ -10,6 +10,7 @@ from ..net.namespace import NetNamespace
 from ..net.sysctl import HZ
 from ..net.tcp_states import ESTABLISHED, LISTEN, SYN_RECV
 from ..wire.ipv4 import Packet, int_to_ip
+from ..wire.seq import MASK as M32
 from ..wire.seq import after, between
 from ..wire.tcp import ACK, CWR, ECE, RST, SYN
 from . import syncookies as sc
@@ -32,7 +33,6 @@ from .reqsk import RequestSock
 from .rto import update_rtt
 from .sock import TcpSock
 
-M32: Final = 0xFFFFFFFF
 TCP_PAWS_MSL: Final = 60
 TCP_PAWS_24DAYS: Final = 60 * 60 * 24 * 24
 

@@ -6,11 +6,11 @@ from __future__ import annotations
 
 from typing import Final
 
+from ..wire.seq import MASK as M32
 from ..wire.seq import after, before
 from ..wire.tcp import FIN, TcpSegment
 from .sock import TcpSock
 
-M32: Final = 0xFFFFFFFF
 TCP_RMEM_MAX: Final = 6 * 1024 * 1024  # tcp_rmem[2]
 TCP_ATO_MIN: Final = 0.04  # HZ/25
 TCP_MAX_QUICKACKS: Final = 16

@@ -6,6 +6,7 @@ from __future__ import annotations
 from typing import TYPE_CHECKING
 
 from ..net.timers import Timer
+from ..wire.seq import MASK
 
 if TYPE_CHECKING:
     from .sock import TcpSock
@@ -53,7 +54,7 @@ class RequestSock:
 
     @property
     def rcv_nxt(self) -> int:
-        return (self.rcv_isn + 1) & 0xFFFFFFFF
+        return (self.rcv_isn + 1) & MASK
 
     def __repr__(self) -> str:
         return (f"RequestSock({self.laddr:08x}:{self.lport} <- {self.raddr:08x}:{self.rport} "

@@ -9,6 +9,7 @@ from typing import TYPE_CHECKING
 
 from ..net.tcp_states import CLOSE, TcpState
 from ..net.timers import Timer
+from ..wire.seq import MASK
 from ..wire.tcp import FIN, SYN
 from .cong import RENO, TCP_CA_OPEN, CongestionOps
 from .constants import TCP_INIT_CWND, TCP_MSS_DEFAULT, TCP_TIMEOUT_INIT
@@ -25,7 +26,7 @@ class TxSeg:
 
     def __init__(self, seq: int, data: bytes, flags: int, sent: float) -> None:
         self.seq = seq
-        self.end = (seq + len(data) + (1 if flags & (SYN | FIN) else 0)) & 0xFFFFFFFF
+        self.end = (seq + len(data) + (1 if flags & (SYN | FIN) else 0)) & MASK
         self.data = data
         self.flags = flags
         self.sent = sent  # -1 once retransmitted (Karn: no RTT sample)

@@ -15,6 +15,7 @@ from typing import Final
 
 from ..net.drops import CONSUMED, TCP_ACK_UNSENT_DATA
 from ..net.tcp_states import CLOSE_WAIT, CLOSING, ESTABLISHED, FIN_WAIT1, LAST_ACK
+from ..wire.seq import MASK as M32
 from ..wire.seq import after, before
 from ..wire.tcp import ACK, FIN, PSH, SYN, TcpSegment
 from . import tracepoints as tp
@@ -24,7 +25,6 @@ from .output import send_ack, transmit
 from .rto import arm_rto, stop_rto, update_rtt
 from .sock import TcpSock, TxSeg
 
-M32: Final = 0xFFFFFFFF
 SNDBUF_DEFAULT: Final = 16384 * 64
 TCP_WMEM_MAX: Final = 4 * 1024 * 1024  # tcp_wmem[2]
 

@@ -9,8 +9,8 @@ from __future__ import annotations
 from typing import Final
 
 from ..siphash import siphash_u32s
+from ..wire.seq import MASK as M32
 
-M32: Final = 0xFFFFFFFF
 COOKIEBITS: Final = 24
 COOKIEMASK: Final = (1 << COOKIEBITS) - 1
 MAX_SYNCOOKIE_AGE: Final = 2

@@ -13,6 +13,7 @@ from ..net import drops as dr
 from ..net.namespace import NetNamespace
 from ..net.tcp_states import FIN_WAIT2, TIME_WAIT
 from ..wire.ipv4 import Packet
+from ..wire.seq import MASK as M32
 from ..wire.seq import after, before
 from ..wire.tcp import ACK, FIN, RST, SYN
 from .constants import TCP_TIMEWAIT_LEN
@@ -21,7 +22,6 @@ from .minisocks import in_window, oow_rate_limited
 from .output import send_ack_reply, send_reset
 from .twsock import TimeWaitSock
 
-M32: Final = 0xFFFFFFFF
 TCP_PAWS_MSL: Final = 60
 TW_SYN: Final = "TW_SYN"  # TCP_TW_SYN: not a drop; the ISN is left in ns.tcp_tw_isn
 

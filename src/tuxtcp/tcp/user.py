@@ -28,6 +28,7 @@ from ..net.tcp_states import (
     SYN_SENT,
     TIME_WAIT,
 )
+from ..wire.seq import MASK as M32
 from .active import tcp_connect
 from .cong import ALGORITHMS
 from .constants import TCP_TIMEWAIT_LEN
@@ -39,7 +40,6 @@ from .receive import rcv_space_adjust
 from .sock import ListenQueue, TcpSock
 from .stream import push, send, send_fin, send_room
 
-M32: Final = 0xFFFFFFFF
 SOL_SOCKET: Final = _pysocket.SOL_SOCKET
 IPPROTO_IP: Final = _pysocket.IPPROTO_IP
 IPPROTO_TCP: Final = _pysocket.IPPROTO_TCP
