@@ -11,7 +11,7 @@ import gc
 import random
 from collections.abc import Callable
 from dataclasses import dataclass, field
-from typing import Any, Final
+from typing import Any, Final, TextIO
 
 from ..net.tcp_states import CLOSE, CLOSE_WAIT, ESTABLISHED
 from ..socket.api import Socket
@@ -96,6 +96,8 @@ class ScenarioResult:
     dmesg: str
     flood_sent: int
     uptime0: float | None = None
+    server_drops: dict[str, int] = field(default_factory=dict)  # skb_drop_reason -> count
+    client_drops: dict[str, int] = field(default_factory=dict)
 
 
 ProgressFn = Callable[[float, ScenarioResult | None, "ScenarioRun"], None]
@@ -104,7 +106,8 @@ ProgressFn = Callable[[float, ScenarioResult | None, "ScenarioRun"], None]
 class ScenarioRun:
     """Builds the world for a spec and runs it; `live()` gives a snapshot for progress views."""
 
-    def __init__(self, spec: ScenarioSpec, pcap: str | None = None) -> None:
+    def __init__(self, spec: ScenarioSpec, pcap: str | None = None,
+                 trace: TextIO | None = None) -> None:
         self.spec = spec
         self.world = w = World(seed=spec.seed, timer_model=spec.timer_model,
                                uptime0=spec.uptime0)
@@ -116,6 +119,8 @@ class ScenarioRun:
         w.link(self.server, self.client, delay=spec.delay, loss=spec.loss)
         if pcap:
             w.pcap(pcap)
+        if trace is not None:
+            w.trace_to(trace)
         for k, v in spec.sysctls.items():
             self.server.sysctl[k] = v
             if k in ("net.ipv4.tcp_syn_retries", "net.ipv4.tcp_syn_linear_timeouts",
@@ -274,6 +279,8 @@ class ScenarioRun:
             spec=self.spec, clients=self.results, samples=self.samples,
             server_counters=self.server.counters.snapshot(),
             client_counters=self.client.counters.snapshot(),
+            server_drops=self.server.drops.snapshot(),
+            client_drops=self.client.drops.snapshot(),
             peak_ss=self.peak[2], peak_time=self.peak[1], peak_proc=self.peak[3],
             dmesg=self.server.dmesg(),
             flood_sent=self.flood.sent if self.flood else 0,

@@ -9,9 +9,10 @@ from __future__ import annotations
 import heapq
 import socket as _pysocket
 from collections.abc import Callable, Iterable
-from typing import Any, Final
+from typing import Any, Final, TextIO
 
 from ..link.memory import Link, LinkParams
+from ..net.trace import TraceEvent, TraceWriter
 from ..observe.proc import render_proc
 from ..observe.ss import render_ss
 from ..socket.api import Socket
@@ -38,6 +39,7 @@ class Host:
                             timer_model=world.timer_model, uptime0=world.uptime0)
         self.sysctl = self.ns.sysctl
         self.counters = self.ns.mib
+        self.drops = self.ns.drops  # skb_drop_reason name -> count (a mapping, like counters)
         self._wake_at: float | None = None
         self._links_to: dict[Host, Link] = {}  # the link towards each neighbour
 
@@ -58,6 +60,12 @@ class Host:
 
     def dmesg(self) -> str:
         return self.ns.dmesg()
+
+    def trace(self, fn: Callable[[TraceEvent], None],
+              events: Iterable[str] | None = None) -> Callable[[], None]:
+        """Subscribe to this host's tracepoints (all, or those named: "tcp_send_reset",
+        "skb:kfree_skb", ...). Returns the unsubscribe function; free when nobody listens."""
+        return self.ns.trace.subscribe(fn, events)
 
     def __repr__(self) -> str:
         return f"<Host {self.name} {sorted(int_to_ip(a) for a in self.ns.addresses)}>"
@@ -82,6 +90,7 @@ class World:
         self.taps: list[PcapTap] = []
         self.packets_delivered = 0
         self.trace: list[tuple[float, str, Packet]] | None = None
+        self._trace_out: tuple[TextIO, Iterable[str] | None] | None = None
 
     # -- building --------------------------------------------------------------------------
     def host(self, name: str, *addresses: str) -> Host:
@@ -89,6 +98,8 @@ class World:
             raise ValueError(f"host {name!r} exists")
         h = Host(self, name, addresses)
         self.hosts[name] = h
+        if self._trace_out is not None:
+            h.trace(TraceWriter(self._trace_out[0], task=name), self._trace_out[1])
         for a in addresses:
             self._owner[ip_to_int(a)] = h
         return h
@@ -104,6 +115,13 @@ class World:
         a._links_to[b] = link
         b._links_to[a] = link
         return link
+
+    def trace_to(self, out: TextIO, events: Iterable[str] | None = None) -> None:
+        """Write every host's tracepoints to `out`, one line each in the kernel's trace_pipe
+        form (the task column is the host's name; timestamps are the host's virtual uptime)."""
+        for h in self.hosts.values():
+            h.trace(TraceWriter(out, task=h.name), events)
+        self._trace_out = (out, events)
 
     def selector(self) -> Any:
         """A selectors.BaseSelector for this world's sockets (select() advances time)."""

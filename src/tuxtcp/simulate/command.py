@@ -39,6 +39,9 @@ def _parser() -> argparse.ArgumentParser:
     ap.add_argument("--json", action="store_true", help="print the report as JSON")
     ap.add_argument("--plot", metavar="FILE.png", help="queue occupancy and latency CDF")
     ap.add_argument("--pcap", metavar="FILE", help="record every simulated packet")
+    ap.add_argument("--trace", metavar="FILE",
+                    help="write the kernel's TCP tracepoints (and skb:kfree_skb with the drop "
+                         "reason) in trace_pipe form, virtual timestamps")
     ap.add_argument("--quiet", action="store_true", help="no live view")
     return ap
 
@@ -102,7 +105,8 @@ def simulate(argv: list[str]) -> int:
             # same jiffies phase as the kernel run, so timer-wheel buckets line up
             spec = dataclasses.replace(spec, uptime0=kres.uptime0)
     if args.target in ("sim", "both"):
-        run = ScenarioRun(spec, pcap=args.pcap)
+        trace_out = open(args.trace, "w") if args.trace else None  # noqa: SIM115
+        run = ScenarioRun(spec, pcap=args.pcap, trace=trace_out)
         live = not args.quiet and not args.json and sys.stdout.isatty()
         t0 = time.perf_counter()
         if live:
@@ -111,6 +115,8 @@ def simulate(argv: list[str]) -> int:
         else:
             res = run.run()
         wall = time.perf_counter() - t0
+        if trace_out is not None:
+            trace_out.close()
         out["sim"] = summarize(res)
         out["sim"]["wall_seconds"] = round(wall, 3)
         if args.plot:
@@ -144,6 +150,8 @@ def simulate(argv: list[str]) -> int:
         console.print(f"plot written to {args.plot}")
     if args.pcap:
         console.print(f"pcap written to {args.pcap}")
+    if args.trace:
+        console.print(f"trace written to {args.trace}")
     return 0
 
 

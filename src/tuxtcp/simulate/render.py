@@ -96,6 +96,15 @@ def print_report(console: Console, s: dict[str, Any]) -> None:
         if sv or cv:
             c.add_row(k, str(sv), str(cv))
     console.print(c)
+    drops = s.get("drops")
+    if drops and (drops["server"] or drops["client"]):
+        d = Table(title="drops by reason (skb:kfree_skb, enum skb_drop_reason)")
+        d.add_column("reason")
+        d.add_column("server", justify="right")
+        d.add_column("client", justify="right")
+        for k in dict.fromkeys([*drops["server"], *drops["client"]]):
+            d.add_row(k, str(drops["server"].get(k, 0)), str(drops["client"].get(k, 0)))
+        console.print(d)
     console.print(f"[bold]ss -lnt at the peak[/] (t={s['peak']['time']:.2f} s, SYN queue "
                   f"{s['peak']['syn_queue']}, accept queue {s['peak']['accept_queue']} max)")
     console.print(s["peak"]["ss"], end="", soft_wrap=True, highlight=False)
