@@ -68,9 +68,9 @@ def _sequence(sk: TcpSock, seq: int, end_seq: int) -> str:
     return dr.CONSUMED
 
 
-def _validate_incoming(sk: TcpSock, pkt: Packet, now: float) -> str:
-    """tcp_validate_incoming: PAWS, sequence window, RFC 5961 RST and SYN handling. CONSUMED
-    means the segment goes on; anything else is its drop reason."""
+def _validate_incoming(sk: TcpSock, pkt: Packet, now: float) -> str | None:
+    """tcp_validate_incoming: PAWS, sequence window, RFC 5961 RST and SYN handling. None: the
+    segment goes on; CONSUMED: it was taken here (an accepted RST); else its drop reason."""
     seg = pkt.seg
     ns = sk.ns
     if sk.tstamp_ok and seg.tsval is not None and not seg.flags & RST:
@@ -103,7 +103,7 @@ def _validate_incoming(sk: TcpSock, pkt: Packet, now: float) -> str:
         return dr.TCP_RESET
     if seg.flags & SYN:
         return _syn_challenge(sk, now)  # RFC 5961 4.2
-    return dr.CONSUMED
+    return None
 
 
 def tcp_fin(sk: TcpSock, now: float) -> None:
@@ -129,9 +129,9 @@ def rcv_state_process(sk: TcpSock, pkt: Packet, now: float) -> str:
     simultaneous open). Returns CONSUMED or the drop reason."""
     seg = pkt.seg
     ns = sk.ns
-    reason = _validate_incoming(sk, pkt, now)
-    if reason:
-        return reason
+    checked = _validate_incoming(sk, pkt, now)
+    if checked is not None:
+        return checked
     if not seg.flags & ACK:
         return dr.TCP_FLAGS
     if sk.state == SYN_RECV:
