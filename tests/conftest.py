@@ -24,3 +24,13 @@ def netns_ok() -> None:
         if os.environ.get("CI") == "true":
             pytest.fail(f"CI must run root tests but: {reason}")
         pytest.skip(reason)
+
+
+@pytest.fixture(autouse=True)
+def _shared_empty_queues_stay_empty():  # type: ignore[no-untyped-def]
+    """Idle sockets share one empty retransmission queue and out-of-order queue; a test that
+    leaves something in them has found a socket that enqueued in place."""
+    yield
+    from tuxtcp.tcp.sock import EMPTY_OOO, EMPTY_RANGES, EMPTY_RTX_QUEUE
+
+    assert not EMPTY_RTX_QUEUE and not EMPTY_OOO and not EMPTY_RANGES

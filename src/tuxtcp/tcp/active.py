@@ -25,7 +25,7 @@ from .output import (
     transmit,
 )
 from .rto import arm_rto, stop_rto, update_rtt
-from .sock import TcpSock, TxSeg
+from .sock import TcpSock, TxSeg, rtx_enqueue
 from .stream import push
 from .twsock import TimeWaitSock
 
@@ -154,7 +154,7 @@ def tcp_connect(ns: NetNamespace, sk: TcpSock, now: float) -> int:
     sk.ip_id = ns.rng.getrandbits(16)
     hash_established(sk)
     transmit(sk, SYN, sk.iss, b"", now)
-    sk.rtx_queue.append(TxSeg(sk.iss, b"", SYN, now))
+    rtx_enqueue(sk, TxSeg(sk.iss, b"", SYN, now))
     ns.mib.tcp.ActiveOpens += 1
     arm_rto(sk, now)
     return 0

@@ -9,7 +9,7 @@ from typing import Final
 from ..wire.seq import MASK as M32
 from ..wire.seq import after, before
 from ..wire.tcp import FIN, TcpSegment
-from .sock import TcpSock
+from .sock import EMPTY_OOO, EMPTY_RANGES, TcpSock
 
 TCP_RMEM_MAX: Final = 6 * 1024 * 1024  # tcp_rmem[2]
 TCP_ATO_MIN: Final = 0.04  # HZ/25
@@ -88,8 +88,8 @@ def _ooo_add_range(sk: TcpSock, seq: int, end: int) -> None:
 
 def _ooo_trim(sk: TcpSock) -> None:
     nxt = sk.rcv_nxt
-    sk.ooo_ranges = [[a if after(a, nxt) else nxt, b] for a, b in sk.ooo_ranges
-                     if after(b, nxt)]
+    kept = [[a if after(a, nxt) else nxt, b] for a, b in sk.ooo_ranges if after(b, nxt)]
+    sk.ooo_ranges = kept if kept else EMPTY_RANGES
 
 
 def data_queue(sk: TcpSock, seg: TcpSegment) -> int:
@@ -105,6 +105,8 @@ def data_queue(sk: TcpSock, seg: TcpSegment) -> int:
     if after(seq, sk.rcv_nxt):
         merged = 0
         if seq not in sk.ooo or len(sk.ooo[seq][0]) < len(data):
+            if sk.ooo is EMPTY_OOO:
+                sk.ooo = {}
             sk.ooo[seq] = (bytes(data), fin)
             _ooo_add_range(sk, seq, end)
             mib.tcp_ext.TCPOFOQueue += 1
@@ -133,9 +135,11 @@ def data_queue(sk: TcpSock, seg: TcpSegment) -> int:
         if after(oend, sk.rcv_nxt):
             fin_reached = _append(sk, odata[(sk.rcv_nxt - nxt) & M32:], ofin)
     if fin_reached:
-        sk.ooo.clear()
-        sk.ooo_ranges = []
+        sk.ooo = EMPTY_OOO
+        sk.ooo_ranges = EMPTY_RANGES
     elif had_ooo:
+        if not sk.ooo:
+            sk.ooo = EMPTY_OOO
         _ooo_trim(sk)
     # filling a hole (or leaving one) is ACKed at once; plain in-order data may wait
     return (DQ_ACK_NOW if had_ooo or sk.ooo else 0) | (DQ_FIN if fin_reached else 0)

@@ -5,7 +5,7 @@ from __future__ import annotations
 
 from collections import deque
 from collections.abc import Callable
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Final
 
 from ..net.tcp_states import CLOSE, TcpState
 from ..net.timers import Timer
@@ -33,6 +33,23 @@ class TxSeg:
         self.sacked = False
         self.lost = False
         self.retrans = 0
+
+
+# Shared empty queues: an idle connection holds no retransmission deque (about 600 bytes) and
+# no out-of-order dict of its own. They are replaced by a socket's own on the first enqueue
+# (rtx_enqueue, receive.data_queue) and given back once empty; nothing may add to them in place
+# (tests/conftest.py checks after every test that they are still empty).
+EMPTY_RTX_QUEUE: Final[deque[TxSeg]] = deque()
+EMPTY_OOO: Final[dict[int, tuple[bytes, int]]] = {}
+EMPTY_RANGES: Final[list[list[int]]] = []
+
+
+def rtx_enqueue(sk: TcpSock, ts: TxSeg) -> None:
+    """Queue a sent segment for retransmission (tcp_rbtree_insert on the rtx queue)."""
+    q = sk.rtx_queue
+    if q is EMPTY_RTX_QUEUE:
+        q = sk.rtx_queue = deque()
+    q.append(ts)
 
 
 class ListenQueue:
@@ -135,7 +152,7 @@ class TcpSock:
         self.sk_err_soft = 0
         self.recv_buf = bytearray()
         self.send_buf = bytearray()  # written, not yet sent
-        self.rtx_queue: deque[TxSeg] = deque()  # sent, not yet acknowledged
+        self.rtx_queue = EMPTY_RTX_QUEUE  # sent, not yet acknowledged
         self.fin_queued = False
         self.fin_acked = False
         self.rcv_shutdown = False
@@ -156,9 +173,9 @@ class TcpSock:
         self.ca_ops: CongestionOps = RENO  # icsk_ca_ops
         self.recover = 0  # snd_nxt when recovery began (high_seq)
         self.cwnd_cnt = 0
-        self.ooo: dict[int, tuple[bytes, int]] = {}  # out-of-order queue: seq -> (data, fin)
+        self.ooo = EMPTY_OOO  # out-of-order queue: seq -> (data, fin)
         self.ooo_recent: int | None = None
-        self.ooo_ranges: list[list[int]] = []  # merged out-of-order ranges, in order
+        self.ooo_ranges = EMPTY_RANGES  # merged out-of-order ranges, in order
         self.reno_sacked = 0  # dupacks counted as SACKs for a non-SACK peer
         self.high_sacked = 0
         self.lost_out = 0  # segments marked lost and not SACKed (tp->lost_out)

@@ -23,7 +23,7 @@ from .cong import TCP_CA_DISORDER, TCP_CA_LOSS, TCP_CA_OPEN, TCP_CA_RECOVERY
 from .constants import TIMER_DACK, TIMER_PROBE0
 from .output import send_ack, transmit
 from .rto import arm_rto, stop_rto, update_rtt
-from .sock import TcpSock, TxSeg
+from .sock import EMPTY_RTX_QUEUE, TcpSock, TxSeg, rtx_enqueue
 
 SNDBUF_DEFAULT: Final = 16384 * 64
 TCP_WMEM_MAX: Final = 4 * 1024 * 1024  # tcp_wmem[2]
@@ -105,13 +105,13 @@ def push(sk: TcpSock, now: float) -> None:
         del buf[:n]
         flags = ACK | (PSH if not buf else 0)
         transmit(sk, flags, sk.snd_nxt, chunk, now)
-        sk.rtx_queue.append(TxSeg(sk.snd_nxt, chunk, flags, now))
+        rtx_enqueue(sk, TxSeg(sk.snd_nxt, chunk, flags, now))
         sk.snd_nxt = (sk.snd_nxt + n) & M32
         pipe += 1
         sent_any = True
     if sk.fin_queued and not buf and not sk.fin_sent and not sk.fin_acked:
         transmit(sk, FIN | ACK, sk.snd_nxt, b"", now)
-        sk.rtx_queue.append(TxSeg(sk.snd_nxt, b"", FIN | ACK, now))
+        rtx_enqueue(sk, TxSeg(sk.snd_nxt, b"", FIN | ACK, now))
         sk.snd_nxt = (sk.snd_nxt + 1) & M32
         sk.fin_sent = True
         sent_any = True
@@ -143,7 +143,7 @@ def send_probe0(sk: TcpSock, now: float) -> None:
         del sk.send_buf[:n]
         flags = ACK | (PSH if not sk.send_buf else 0)
         transmit(sk, flags, sk.snd_nxt, chunk, now)
-        sk.rtx_queue.append(TxSeg(sk.snd_nxt, chunk, flags, now))
+        rtx_enqueue(sk, TxSeg(sk.snd_nxt, chunk, flags, now))
         sk.snd_nxt = (sk.snd_nxt + n) & M32
         arm_rto(sk, now)
         return
@@ -284,6 +284,8 @@ def _clean_rtx_queue(sk: TcpSock, ack: int, now: float) -> int:
         cut = (ack - head.seq) & M32
         head.data = head.data[cut:]
         head.seq = ack
+    if not q:
+        sk.rtx_queue = EMPTY_RTX_QUEUE  # an idle connection holds no queue
     sk.snd_una = ack
     sk.reno_sacked = 0
     sk.dupacks = 0
