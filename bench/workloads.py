@@ -2,10 +2,10 @@
 
 from __future__ import annotations
 
+import gc
 import socket
 import sys
 import time
-import gc
 import tracemalloc
 from pathlib import Path
 

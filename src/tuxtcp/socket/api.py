@@ -103,7 +103,7 @@ class Socket:
         self._timeout: float | None = 0.0 if type & SOCK_NONBLOCK else None
         self._closed = False
         self._fd = driver.alloc_fd()
-        self._opts: dict[tuple[int, int], Any] = {}
+        self._opts: dict[tuple[int, int], Any] | None = None  # options set, made on first use
         self.sk = _sk if _sk is not None else user.socket_create(ns, uid)
         self.sock_state = SS_CONNECTED if _sk is not None else SS_UNCONNECTED
 
@@ -306,6 +306,8 @@ class Socket:
             raise TypeError("a bytes-like object is required")
         _check(user.setsockopt(sk, level, optname, user.OptArg(ival, raw), self._now()))
         self._done()
+        if self._opts is None:
+            self._opts = {}
         self._opts[(level, optname)] = ival
 
     def getsockopt(self, level: int, optname: int, buflen: int | None = None) -> int | bytes:
@@ -318,7 +320,7 @@ class Socket:
         v = user.getsockopt(self.ns, sk, level, optname)
         if v is not None:
             return v
-        return int(self._opts.get((level, optname), 0))
+        return int(self._opts.get((level, optname), 0)) if self._opts is not None else 0
 
     # -- data --------------------------------------------------------------------------------
     def _raise_pending(self) -> None:

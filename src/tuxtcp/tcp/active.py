@@ -25,7 +25,7 @@ from .output import (
     transmit,
 )
 from .rto import arm_rto, stop_rto, update_rtt
-from .sock import TcpSock, TxSeg, rtx_enqueue
+from .sock import EMPTY_RTX_QUEUE, TcpSock, TxSeg, rtx_enqueue
 from .stream import push
 from .twsock import TimeWaitSock
 
@@ -206,7 +206,7 @@ def synsent_process(sk: TcpSock, pkt: Packet, now: float) -> str:
             peer_mss = sk.user_mss
         sk.mss_clamp = peer_mss
         sk.mss_cache = min(peer_mss, sk.advmss) - (12 if sk.tstamp_ok else 0)
-        sk.rtx_queue.clear()
+        sk.rtx_queue = EMPTY_RTX_QUEUE
         stop_rto(sk)
         if not sk.retransmits:
             update_rtt(sk, now - sk.syn_sent_at)  # Karn: only an unretransmitted SYN

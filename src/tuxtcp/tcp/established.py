@@ -29,7 +29,7 @@ from .minisocks import oow_rate_limited
 from .output import send_ack, send_reset
 from .receive import DQ_ACK_NOW, DQ_FIN, DQ_OFOMERGE, DQ_OLD_DATA, data_queue, event_data_recv
 from .rto import stop_rto
-from .sock import TcpSock
+from .sock import EMPTY_RTX_QUEUE, TcpSock
 from .stream import ack_snd_check, on_ack, push
 
 
@@ -141,7 +141,7 @@ def rcv_state_process(sk: TcpSock, pkt: Packet, now: float) -> str:
             send_reset(ns, pkt, now, reason)
             return reason
         sk.snd_una = seg.ack
-        sk.rtx_queue.clear()
+        sk.rtx_queue = EMPTY_RTX_QUEUE
         stop_rto(sk)
         sk.snd_wnd = seg.window << sk.snd_wscale
         sk.retransmits = 0

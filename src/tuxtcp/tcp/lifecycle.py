@@ -9,7 +9,7 @@ from ..net.namespace import NetNamespace
 from ..net.tcp_states import CLOSE, CLOSE_WAIT, ESTABLISHED, SYN_SENT, TIME_WAIT, TcpState
 from . import tracepoints as tp
 from .constants import TCP_TIMEWAIT_LEN, TIMER_TIME_WAIT
-from .sock import TcpSock
+from .sock import EMPTY_RTX_QUEUE, TcpSock
 from .twsock import TimeWaitSock
 
 
@@ -88,7 +88,7 @@ def tcp_reset(sk: TcpSock, now: float) -> None:
     if sk.ns.trace.enabled:
         tp.receive_reset(sk, now)
     sk.send_buf.clear()
-    sk.rtx_queue.clear()
+    sk.rtx_queue = EMPTY_RTX_QUEUE
     tcp_done(sk, now)
 
 

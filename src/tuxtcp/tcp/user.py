@@ -37,7 +37,7 @@ from .lifecycle import clear_timers, destroy, fin_time, new_sock, set_state, tcp
 from .output import send_ack, send_active_reset
 from .passive import reqsk_queue_drop
 from .receive import rcv_space_adjust
-from .sock import ListenQueue, TcpSock
+from .sock import EMPTY_RTX_QUEUE, ListenQueue, TcpSock
 from .stream import push, send, send_fin, send_room
 
 SOL_SOCKET: Final = _pysocket.SOL_SOCKET
@@ -357,7 +357,7 @@ def tcp_disconnect(sk: TcpSock, now: float) -> None:
         send_active_reset(sk, now, "TCP_STATE")
         sk.sk_err = errno.ECONNRESET
     sk.send_buf.clear()
-    sk.rtx_queue.clear()
+    sk.rtx_queue = EMPTY_RTX_QUEUE
     set_state(sk, CLOSE, now)
     clear_timers(sk)
     if sk.orphan:

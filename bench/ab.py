@@ -1,0 +1,175 @@
+"""Before/after workloads that use only the public API, so the same file runs on two builds of
+tuxtcp side by side (an older commit's venv and this one's): each prints one JSON line.
+
+    python bench/ab.py slow-accept      # the 1M-attempt slow-accept run (10k/s for 100 s)
+    python bench/ab.py cookies          # engine only: 200k cookie SYN-ACKs
+    python bench/ab.py handshakes       # 20k full connections through the socket API
+    python bench/ab.py memory           # bytes per half-open request / per idle connection end
+    python bench/ab.py handshakes --trace   # the same with a subscriber on every tracepoint
+
+Memory is measured with tracemalloc started before any object of the measured set exists
+(the client sockets and both ends of each connection count), after a full collection.
+"""
+
+from __future__ import annotations
+
+import gc
+import json
+import sys
+import time
+import tracemalloc
+from typing import Any
+
+import tuxtcp
+from tuxtcp.wire.ipv4 import Packet, ip_to_int
+from tuxtcp.wire.tcp import SYN, TcpSegment
+
+
+def slow_accept() -> dict[str, Any]:
+    from tuxtcp.sim.scenario import ScenarioRun
+    from tuxtcp.simulate.presets import build_spec
+
+    rate, seconds = 10_000.0, 100.0
+    spec = build_spec("slow-accept", None, [f"clients={int(rate * seconds)}", f"rate={rate}",
+                                            "backlog=128", "service_time=0.0001",
+                                            f"duration={seconds + 5}", "client_addresses=64",
+                                            "sample_interval=1.0"])
+    t0 = time.perf_counter()
+    res = ScenarioRun(spec).run(steps=1)
+    wall = time.perf_counter() - t0
+    attempts = res.client_counters["Tcp.ActiveOpens"] + res.client_counters["Tcp.RetransSegs"]
+    return {"wall_s": round(wall, 2), "attempts": attempts,
+            "ListenOverflows": res.server_counters["TcpExt.ListenOverflows"]}
+
+
+_KEEP: list[object] = []  # listeners stay open for the run
+
+
+def _server(backlog: int) -> tuple[tuxtcp.World, tuxtcp.Host]:
+    w = tuxtcp.World(seed=1)
+    srv = w.host("srv", "198.18.0.1")
+    srv.sysctl["net.core.somaxconn"] = 1 << 20
+    ls = srv.socket()
+    ls.bind(("0.0.0.0", 80))
+    ls.listen(backlog)
+    _KEEP.append(ls)
+    return w, srv
+
+
+def _syns(n: int, base: str) -> list[Packet]:
+    dst = ip_to_int("198.18.0.1")
+    b = ip_to_int(base)
+    return [Packet(b | (i & 0x7FFF), dst,
+                   TcpSegment(1024 + (i % 60000), 80, i * 7919, 0, SYN, 64240, mss=1460,
+                              wscale=7, sack_perm=True, tsval=i, tsecr=0))
+            for i in range(n)]
+
+
+def cookies(n: int = 200_000) -> dict[str, Any]:
+    w, srv = _server(4096)
+    srv.sysctl["net.ipv4.tcp_syncookies"] = 2
+    ns = srv.ns
+    pkts = _syns(n, "198.19.128.0")
+    t0 = time.perf_counter()
+    for p in pkts:
+        ns.deliver(p, 1.0)
+        if len(ns.outbox) > 4096:
+            ns.outbox.clear()
+    wall = time.perf_counter() - t0
+    assert srv.counters["SyncookiesSent"] == n
+    return {"wall_s": round(wall, 3), "syn_per_s": round(n / wall)}
+
+
+def handshakes(n: int = 20_000, trace: bool = False) -> dict[str, Any]:
+    w = tuxtcp.World(seed=1)
+    srv = w.host("srv", "198.18.0.1")
+    cli = w.host("cli", "198.18.0.2")
+    w.link(srv, cli, delay=0.0001)
+    seen = [0]
+    if trace:
+        def count(ev: object) -> None:
+            seen[0] += 1
+
+        srv.trace(count)
+        cli.trace(count)
+    ls = srv.socket()
+    ls.bind(("0.0.0.0", 80))
+    ls.listen(4096)
+    t0 = time.perf_counter()
+    for _ in range(n):
+        c = cli.socket()
+        c.connect(("198.18.0.1", 80))
+        conn, _ = ls.accept()
+        conn.close()
+        w.run(0.0005)
+        c.close()
+    w.run(0.01)
+    wall = time.perf_counter() - t0
+    return {"wall_s": round(wall, 3), "conn_per_s": round(n / wall), "events": seen[0]}
+
+
+def memory(n_req: int = 5000, n_conn: int = 2000) -> dict[str, Any]:
+    # half-open requests: SYNs from distinct sources into the SYN queue (no cookies)
+    w, srv = _server(n_req + 10)
+    srv.sysctl["net.ipv4.tcp_syncookies"] = 0
+    srv.sysctl["net.ipv4.tcp_max_syn_backlog"] = 10 * n_req
+    ns = srv.ns
+    pkts = _syns(n_req, "198.19.0.0")
+    gc.collect()
+    tracemalloc.start()
+    before = tracemalloc.get_traced_memory()[0]
+    for p in pkts:
+        ns.deliver(p, 1.0)
+        ns.outbox.clear()
+    gc.collect()
+    per_req = (tracemalloc.get_traced_memory()[0] - before) / n_req
+    tracemalloc.stop()
+    del w, srv, ns, pkts
+    # idle established connections, both ends, client sockets included
+    w2 = tuxtcp.World(seed=1)
+    s2 = w2.host("srv", "198.18.0.1")
+    c2 = w2.host("cli", "198.18.0.2")
+    w2.link(s2, c2)
+    ls = s2.socket()
+    ls.bind(("0.0.0.0", 80))
+    ls.listen(4096)
+    gc.collect()
+    tracemalloc.start()
+    before = tracemalloc.get_traced_memory()[0]
+    clients = []
+    for _ in range(n_conn):
+        c = c2.socket()
+        c.setblocking(False)
+        c.connect_ex(("198.18.0.1", 80))
+        clients.append(c)
+    w2.run(0.1)
+    accepted = [ls.accept()[0] for _ in range(n_conn)]
+    w2.run(1.0)
+    gc.collect()
+    per_end = (tracemalloc.get_traced_memory()[0] - before) / (2 * n_conn)
+    tracemalloc.stop()
+    assert len(accepted) == n_conn
+    return {"bytes_per_request": round(per_req), "bytes_per_connection_end": round(per_end)}
+
+
+def main(argv: list[str]) -> int:
+    what = argv[0] if argv else "handshakes"
+    if what == "slow-accept":
+        out = slow_accept()
+    elif what == "cookies":
+        out = cookies()
+    elif what == "handshakes":
+        out = handshakes(trace="--trace" in argv)
+    elif what == "memory":
+        out = memory()
+    else:
+        print(__doc__)
+        return 2
+    out["what"] = what
+    out["tuxtcp"] = tuxtcp.__file__
+    print(json.dumps(out))
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main(sys.argv[1:]))
