@@ -28,7 +28,7 @@ def transfer(size: int, loss: float = 0.0, reorder: float = 0.0, duplicate: floa
     c = cli.socket()
     c.settimeout(3600)
     if isn is not None:
-        cli.ns.realtime0_ns = 0  # so the ISN is the hash part only; then force it below
+        cli.ns.clock.realtime0_ns = 0  # so the ISN is the hash part only; then force it below
     c.setblocking(False)
     c.connect_ex(("198.18.0.1", 80))
     if isn is not None:
