@@ -23,13 +23,16 @@ view shows a timer's deadline to better than 10 ms.
 
 from __future__ import annotations
 
+import errno
 import socket
 from typing import NamedTuple, Protocol
 
+import tuxtcp
 from helpers import PEER, Harness, syn
 from tuxtcp.net.tcp_states import TcpState
 from tuxtcp.socket.api import Socket
 from tuxtcp.wire.ipv4 import Packet
+from tuxtcp.wire.seq import after
 from tuxtcp.wire.tcp import ACK, FIN, RST, SYN, TcpSegment
 
 PEER_ISN = 5000  # the peer's ISN when we connect (active open)
@@ -70,20 +73,21 @@ class Flow:
             tsecr: int | None = None, mss: int | None = None, wscale: int | None = None,
             sack_perm: bool = False,
             sack: tuple[tuple[int, int], ...] = ()) -> TcpSegment:
-        """The peer's next segment: the flow's ports, seq, ack (when ACK is set), window and
-        timestamps unless given. A bare RST (no ACK) has window 0 and no options, as
-        tcp_v4_send_reset sends it."""
+        """The peer's next segment: the flow's ports, seq, ack and TSecr (both only with ACK
+        set), window and TSval unless given. A bare RST (no ACK) has window 0 and no options,
+        as tcp_v4_send_reset sends it."""
         bare_rst = bool(flags & RST) and not flags & ACK
         if tsval == TEMPLATE:
             tsval = None if bare_rst else self.tsval
         if ack is None:
             ack = self.ack if flags & ACK else 0
+        if tsecr is None:
+            tsecr = self.tsecr if flags & ACK else 0
         if window is None:
             window = 0 if bare_rst else self.window
         return TcpSegment(self.rport, self.lport, self.seq if seq is None else seq, ack, flags,
                           window, data, mss=mss, wscale=wscale, sack_perm=sack_perm,
-                          tsval=tsval, tsecr=self.tsecr if tsecr is None else tsecr,
-                          sack=sack)
+                          tsval=tsval, tsecr=tsecr, sack=sack)
 
     def send(self, flags: int = ACK, data: bytes = b"", *, seq: int | None = None,
              ack: int | None = None, window: int | None = None, tsval: int | None = TEMPLATE,
@@ -91,12 +95,15 @@ class Flow:
              sack_perm: bool = False,
              sack: tuple[tuple[int, int], ...] = ()) -> list[Packet]:
         """Deliver `seg(...)` now; returns what we sent in answer. A segment sent at the
-        peer's next sequence number moves it on by its length (data, SYN, FIN)."""
+        peer's next sequence number moves it on by its length (data, SYN, FIN); an ACK of more
+        of what we sent (up to `nxt`) becomes the peer's default ack."""
         s = self.seg(flags, data, seq=seq, ack=ack, window=window, tsval=tsval, tsecr=tsecr,
                      mss=mss, wscale=wscale, sack_perm=sack_perm, sack=sack)
         out = self.h.send(s)
         if s.seq == self.seq:
             self.seq = s.end_seq
+        if s.flags & ACK and after(s.ack, self.ack) and not after(s.ack, self.nxt):
+            self.ack = s.ack
         self.saw(out)
         return out
 
@@ -122,11 +129,26 @@ class Flow:
             self.sent.append(p)
             if s.flags & RST:
                 continue
-            if not self.seen or ((s.end_seq - self.nxt) & 0xFFFFFFFF) < 0x80000000:
+            if not self.seen or not after(self.nxt, s.end_seq):
                 self.nxt = s.end_seq
                 self.seen = True
             if s.tsval is not None:
                 self.tsecr = s.tsval
+
+
+    # -- where the namespace's tables have it ------------------------------------------------
+    def entry(self) -> Entry | None:
+        """This flow's line in /proc/net/tcp (a request, socket or timewait sock)."""
+        return find(self.h, self.lport, self.rport)
+
+    def in_table(self) -> bool:
+        """Is the 4-tuple in the established table?"""
+        return self.entry() is not None
+
+    def tw_state(self) -> str | None:
+        """The substate ("FIN_WAIT2" or "TIME_WAIT") of the timewait sock holding the flow."""
+        e = self.entry()
+        return e.state if e is not None and e.kind == "timewait" else None
 
 
 class Request(Flow):
@@ -186,16 +208,17 @@ def listen(h: Harness | None = None, port: int = LISTEN_PORT, backlog: int = 5) 
 
 
 def syn_recv(h: Harness | None = None, listener: Listening | None = None,
-             sport: int = CLIENT_PORT, ts: int | None = 100, wscale: int | None = 7,
-             mss: int = 1460, sack: bool = True) -> Request:
-    """SYN_RECV (a request sock): the peer's SYN (ISN 1000, options as given) reaches a
-    listener (a new one on 8080 unless given); we answer with a SYN-ACK."""
+             sport: int = CLIENT_PORT, isn: int = CLIENT_ISN, ts: int | None = 100,
+             wscale: int | None = 7, mss: int = 1460, sack: bool = True) -> Request:
+    """SYN_RECV (a request sock): the peer's SYN (helpers.syn: ISN 1000, TSval 100, MSS 1460,
+    wscale 7, SACK, unless given) reaches a listener (a new one on 8080 unless given); we
+    answer with a SYN-ACK. The peer's TSval is one more from then on."""
     if listener is None:
         listener = listen(h)
     h = listener.h
-    out = h.send(syn(sport, seq=CLIENT_ISN, dport=listener.port, ts=ts, mss=mss,
-                     wscale=wscale, sack=sack))
-    req = Request(h, listener.sock, listener.port, sport, CLIENT_ISN + 1, 0,
+    out = h.send(syn(sport, seq=isn, dport=listener.port, ts=ts, mss=mss, wscale=wscale,
+                     sack=sack))
+    req = Request(h, listener.sock, listener.port, sport, (isn + 1) & 0xFFFFFFFF, 0,
                   None if ts is None else ts + 1)
     req.saw(out)
     assert len(req.sent) == 1 and req.sent[0].seg.flags == SYN | ACK, req.sent
@@ -205,9 +228,11 @@ def syn_recv(h: Harness | None = None, listener: Listening | None = None,
 
 
 def established_passive(h: Harness | None = None, listener: Listening | None = None,
-                        sport: int = CLIENT_PORT) -> Conn:
-    """ESTABLISHED by a passive open: syn_recv, the third ACK, accept()."""
-    req = syn_recv(h, listener, sport)
+                        sport: int = CLIENT_PORT, isn: int = CLIENT_ISN, ts: int | None = 100,
+                        wscale: int | None = 7, mss: int = 1460, sack: bool = True) -> Conn:
+    """ESTABLISHED by a passive open: syn_recv (with its SYN options), the third ACK,
+    accept()."""
+    req = syn_recv(h, listener, sport, isn, ts, wscale, mss, sack)
     out = req.complete()
     assert out == [], out
     conn, _ = req.listener.accept()
@@ -218,14 +243,20 @@ def established_passive(h: Harness | None = None, listener: Listening | None = N
 
 def syn_sent(h: Harness | None = None, dport: int = PEER_PORT) -> Conn:
     """SYN_SENT: a non-blocking connect() to the peer (198.18.0.2:80) sends our SYN. The
-    template's seq is the ISN the peer will answer with (5000)."""
+    template's seq is the ISN the peer will answer with (5000), its TSval 1000."""
     h = _harness(h)
     s = h.socket()
     s.setblocking(False)
-    s.connect_ex((PEER, dport))
-    c = Conn(h, s, s.getsockname()[1], dport, PEER_ISN, 0, 1000)
-    c.take()
-    assert len(c.sent) == 1 and c.sent[0].seg.flags == SYN, c.sent
+    assert s.connect_ex((PEER, dport)) == errno.EINPROGRESS
+    return connecting(h, s)
+
+
+def connecting(h: Harness, sock: Socket) -> Conn:
+    """The flow of a socket whose connect() just sent its SYN (taken from the harness)."""
+    out = h.take()
+    assert len(out) == 1 and out[0].seg.flags == SYN, out
+    c = Conn(h, sock, sock.getsockname()[1], out[0].seg.dport, PEER_ISN, 0, 1000)
+    c.saw(out)
     c.ack = c.nxt
     return c
 
@@ -402,3 +433,35 @@ def timer_expires(h: Harness, lport: int, rport: int) -> float | None:
             timer = getattr(obj, "timer", None) or getattr(obj, "rtx_timer", None)
             return None if timer is None else float(timer.when)
     return None
+
+
+# --- on the simulated network (tuxtcp.World) -------------------------------------------------
+def pair(seed: int = 1, timer_model: str = "exact",
+         **link: float) -> tuple[tuxtcp.World, tuxtcp.Host, tuxtcp.Host]:
+    """A world with srv (198.18.0.1) and cli (198.18.0.2) on one link (0.5 ms unless given)."""
+    w = tuxtcp.World(seed=seed, timer_model=timer_model)
+    srv = w.host("srv", "198.18.0.1")
+    cli = w.host("cli", "198.18.0.2")
+    w.link(srv, cli, delay=link.pop("delay", 0.0005), **link)
+    return w, srv, cli
+
+
+def connected(srv: tuxtcp.Host, cli: tuxtcp.Host, backlog: int = 5,
+              timeout: float | None = None, listen_on: tuple[str, int] = ("0.0.0.0", 80),
+              to: tuple[str, int] | None = None, bind: tuple[str, int] | None = None,
+              reuse: bool = False) -> tuple[Socket, Socket, Socket]:
+    """listen on srv (0.0.0.0:80 unless given), a blocking connect from cli (to srv's address
+    and that port unless given; SO_REUSEADDR and bind first when asked), accept:
+    (listener, client, accepted)."""
+    ls = srv.socket()
+    ls.bind(listen_on)
+    ls.listen(backlog)
+    c = cli.socket()
+    if reuse:
+        c.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+    if bind is not None:
+        c.bind(bind)
+    c.settimeout(timeout)
+    c.connect(to or (srv.address, listen_on[1]))
+    conn, _ = ls.accept()
+    return ls, c, conn
