@@ -227,14 +227,23 @@ def syn_recv(h: Harness | None = None, listener: Listening | None = None,
     return req
 
 
+def handshake(listener: Listening, sport: int = CLIENT_PORT, isn: int = CLIENT_ISN,
+              ts: int | None = 100, wscale: int | None = 7, mss: int = 1460,
+              sack: bool = True) -> Request:
+    """A passive open up to the accept queue: syn_recv, then the third ACK, which gets no
+    answer; the child waits for accept()."""
+    req = syn_recv(None, listener, sport, isn, ts, wscale, mss, sack)
+    out = req.complete()
+    assert out == [], out
+    return req
+
+
 def established_passive(h: Harness | None = None, listener: Listening | None = None,
                         sport: int = CLIENT_PORT, isn: int = CLIENT_ISN, ts: int | None = 100,
                         wscale: int | None = 7, mss: int = 1460, sack: bool = True) -> Conn:
-    """ESTABLISHED by a passive open: syn_recv (with its SYN options), the third ACK,
-    accept()."""
-    req = syn_recv(h, listener, sport, isn, ts, wscale, mss, sack)
-    out = req.complete()
-    assert out == [], out
+    """ESTABLISHED by a passive open: handshake (with its SYN options), accept()."""
+    req = handshake(listener if listener is not None else listen(h), sport, isn, ts, wscale,
+                    mss, sack)
     conn, _ = req.listener.accept()
     c = Conn(req.h, conn, req.lport, req.rport, req.seq, req.ack, req.tsval, req.listener)
     c.sent, c.nxt, c.seen, c.tsecr = req.sent, req.nxt, req.seen, req.tsecr
