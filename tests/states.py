@@ -95,12 +95,13 @@ class Flow:
              sack_perm: bool = False,
              sack: tuple[tuple[int, int], ...] = ()) -> list[Packet]:
         """Deliver `seg(...)` now; returns what we sent in answer. A segment sent at the
-        peer's next sequence number moves it on by its length (data, SYN, FIN); an ACK of more
-        of what we sent (up to `nxt`) becomes the peer's default ack."""
+        peer's next sequence number moves it on by its length (data, SYN, FIN), and a SYN
+        starts the peer's sequence anew (its ISN + 1); an ACK of more of what we sent (up to
+        `nxt`) becomes the peer's default ack."""
         s = self.seg(flags, data, seq=seq, ack=ack, window=window, tsval=tsval, tsecr=tsecr,
                      mss=mss, wscale=wscale, sack_perm=sack_perm, sack=sack)
         out = self.h.send(s)
-        if s.seq == self.seq:
+        if s.seq == self.seq or s.flags & SYN:
             self.seq = s.end_seq
         if s.flags & ACK and after(s.ack, self.ack) and not after(s.ack, self.nxt):
             self.ack = s.ack
