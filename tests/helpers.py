@@ -143,11 +143,6 @@ def syn(sport: int, seq: int = 1000, dport: int = 8080, ts: int | None = 100, ms
                       tsval=ts, tsecr=0)
 
 
-def third_ack(synack: TcpSegment, seq: int = 1001, ts: int | None = 101) -> TcpSegment:
-    return TcpSegment(synack.dport, synack.sport, seq, (synack.seq + 1) & 0xFFFFFFFF, ACK, 502,
-                      tsval=ts, tsecr=synack.tsval or 0)
-
-
 def is_rst(p: Packet) -> bool:
     return bool(p.seg.flags & RST)
 

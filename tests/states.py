@@ -194,7 +194,6 @@ class Listening:
         self.h = h
         self.sock = sock
         self.port = port
-        self.sent: list[Packet] = []
 
 
 def _harness(h: Harness | None) -> Harness:
@@ -446,13 +445,14 @@ def timer_expires(h: Harness, lport: int, rport: int) -> float | None:
 
 
 # --- on the simulated network (tuxtcp.World) -------------------------------------------------
-def pair(seed: int = 1, timer_model: str = "exact",
-         **link: float) -> tuple[tuxtcp.World, tuxtcp.Host, tuxtcp.Host]:
+def pair(seed: int = 1, timer_model: str = "exact", delay: float = 0.0005, loss: float = 0.0,
+         reorder: float = 0.0,
+         duplicate: float = 0.0) -> tuple[tuxtcp.World, tuxtcp.Host, tuxtcp.Host]:
     """A world with srv (198.18.0.1) and cli (198.18.0.2) on one link (0.5 ms unless given)."""
     w = tuxtcp.World(seed=seed, timer_model=timer_model)
     srv = w.host("srv", "198.18.0.1")
     cli = w.host("cli", "198.18.0.2")
-    w.link(srv, cli, delay=link.pop("delay", 0.0005), **link)
+    w.link(srv, cli, delay=delay, loss=loss, reorder=reorder, duplicate=duplicate)
     return w, srv, cli
 
 

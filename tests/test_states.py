@@ -12,12 +12,13 @@ import pytest
 import states as S
 from helpers import PEER, Harness, is_synack, syn
 from tuxtcp.tcp.cong import TCP_CA_OPEN
+from tuxtcp.wire.ipv4 import Packet
 from tuxtcp.wire.tcp import ACK, FIN, PSH, RST, SYN
 
 M32 = 0xFFFFFFFF
 
 
-def flags(pkts: list) -> list[int]:  # type: ignore[type-arg]
+def flags(pkts: list[Packet]) -> list[int]:
     return [p.seg.flags for p in pkts]
 
 
