@@ -2,6 +2,9 @@
 
 `h.send(seg)` delivers a segment from the peer at the current virtual time; `h.take()` returns
 what the namespace sent since the last call; `h.advance(t)` moves the clock, firing timers.
+What a test reads back goes through the views a Host has too: `h.sysctl`, `h.counter(name)`,
+`h.proc(path)`, `h.ss(args)`, `h.dmesg()`, and `Socket.tcp_info()`. tests/states.py builds
+every TCP state on top of this.
 """
 
 from __future__ import annotations
@@ -9,6 +12,9 @@ from __future__ import annotations
 import socket
 from collections.abc import Callable
 
+from tuxtcp.net.sysctl import Sysctls
+from tuxtcp.observe.proc import render_proc
+from tuxtcp.observe.ss import render_ss
 from tuxtcp.socket.api import Socket
 from tuxtcp.tcp.engine import Namespace
 from tuxtcp.wire.ipv4 import Packet, ip_to_int
@@ -108,6 +114,28 @@ class Harness:
     def counters(self) -> dict[str, int]:
         return self.ns.mib.snapshot()
 
+    # -- the views a Host has (tuxtcp.sim.world.Host), at the harness's clock ----------------
+    @property
+    def sysctl(self) -> Sysctls:
+        return self.ns.sysctl
+
+    def counter(self, name: str) -> int:
+        """One MIB counter, by its /proc name ("ListenDrops" or "TcpExt.ListenDrops")."""
+        return self.ns.mib[name]
+
+    def delta(self, before: dict[str, int]) -> dict[str, int]:
+        """Counters changed since `before` (a `counters()` snapshot)."""
+        return self.ns.mib.delta(before)
+
+    def proc(self, path: str) -> str:
+        return render_proc(self.ns, path, self.now)
+
+    def ss(self, args: str = "-tan") -> str:
+        return render_ss(self.ns, args, self.now)
+
+    def dmesg(self) -> str:
+        return self.ns.dmesg()
+
 
 def syn(sport: int, seq: int = 1000, dport: int = 8080, ts: int | None = 100, mss: int = 1460,
         wscale: int | None = 7, sack: bool = True) -> TcpSegment:
@@ -116,6 +144,7 @@ def syn(sport: int, seq: int = 1000, dport: int = 8080, ts: int | None = 100, ms
 
 
 def third_ack(synack: TcpSegment, seq: int = 1001, ts: int | None = 101) -> TcpSegment:
+    """The peer's ACK of a SYN-ACK (the SYN of helpers.syn, seq 1000)."""
     return TcpSegment(synack.dport, synack.sport, seq, (synack.seq + 1) & 0xFFFFFFFF, ACK, 502,
                       tsval=ts, tsecr=synack.tsval or 0)
 

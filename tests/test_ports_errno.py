@@ -7,6 +7,7 @@ import struct
 import pytest
 
 from helpers import Harness
+from states import backlog
 
 
 def err(fn, *a) -> int:  # type: ignore[no-untyped-def]
@@ -88,7 +89,7 @@ def test_einval_rows() -> None:
     s.listen(1)
     assert err(s.bind, ("127.0.0.1", 8002)) == errno.EINVAL
     assert err(s.listen, 3) == 0
-    assert s.sk.backlog == 3
+    assert backlog(s) == 3
     assert err(s.connect, ("127.0.0.1", 80)) == errno.EISCONN
     t = h.socket()
     assert err(t.accept) == errno.EINVAL
@@ -104,7 +105,7 @@ def test_address_rows() -> None:
     s = h.socket()
     s.setsockopt(socket.IPPROTO_IP, 15, 1)  # IP_FREEBIND
     assert err(s.bind, ("198.18.9.9", 8800)) == 0
-    h.ns.sysctl["net.ipv4.ip_nonlocal_bind"] = 1
+    h.sysctl["net.ipv4.ip_nonlocal_bind"] = 1
     assert err(h.socket().bind, ("198.18.9.9", 8801)) == 0
     assert err(h.socket().bind, ("255.255.255.255", 0)) == 0
     assert err(h.socket().bind, ("224.0.0.1", 0)) == 0
@@ -125,7 +126,7 @@ def test_raw_sockaddr_rows() -> None:
                                       (0, {0, 1, 79, 80, 1023, 1024})])
 def test_privileged_ports(start: int, ok: set[int]) -> None:
     h = Harness()
-    h.ns.sysctl["net.ipv4.ip_unprivileged_port_start"] = start
+    h.sysctl["net.ipv4.ip_unprivileged_port_start"] = start
     for port in (0, 1, 79, 80, 1023, 1024):
         e = err(h.socket(uid=65534).bind, ("127.0.0.1", port))
         assert e == (0 if port in ok else errno.EACCES), port
@@ -169,7 +170,7 @@ def test_bind0_odd_connect_even_default_range() -> None:
 
 def test_parity_flips_with_odd_range_start() -> None:
     h = Harness()
-    h.ns.sysctl["net.ipv4.ip_local_port_range"] = "40001 40999"
+    h.sysctl["net.ipv4.ip_local_port_range"] = "40001 40999"
     s = h.socket()
     s.bind(("127.0.0.1", 0))
     assert s.getsockname()[1] % 2 == 0
@@ -181,7 +182,7 @@ def test_parity_flips_with_odd_range_start() -> None:
 
 def test_exhaustion_uses_other_parity_then_fails() -> None:
     h = Harness()
-    h.ns.sysctl["net.ipv4.ip_local_port_range"] = "40000 40003"
+    h.sysctl["net.ipv4.ip_local_port_range"] = "40000 40003"
     got = []
     for _ in range(4):
         s = h.socket()
@@ -191,7 +192,7 @@ def test_exhaustion_uses_other_parity_then_fails() -> None:
     assert [p % 2 for p in got[:2]] == [1, 1]
     assert err(h.socket().bind, ("127.0.0.1", 0)) == errno.EADDRINUSE
     h2 = Harness()
-    h2.ns.sysctl["net.ipv4.ip_local_port_range"] = "40000 40003"
+    h2.sysctl["net.ipv4.ip_local_port_range"] = "40000 40003"
     ports = []
     for _ in range(4):
         c = h2.socket()
@@ -220,33 +221,33 @@ def test_bind_address_no_port() -> None:
 
 def test_somaxconn_caps_and_validation() -> None:
     h = Harness()
-    h.ns.sysctl["net.core.somaxconn"] = 16
+    h.sysctl["net.core.somaxconn"] = 16
     for req, eff in [(1000, 16), (17, 16), (2**31 - 1, 16), (15, 15)]:
         s = h.socket()
         s.listen_raw(req)
-        assert s.sk.backlog == eff
+        assert backlog(s) == eff
     s = h.socket()
     s.listen_raw(-1)
-    assert s.sk.backlog == 16  # negative -> somaxconn (listen(2))
+    assert backlog(s) == 16  # negative -> somaxconn (listen(2))
     p = h.socket()
     p.listen(-1)  # CPython clamps a negative backlog to 0 before listen(2)
-    assert p.sk.backlog == 0
+    assert backlog(p) == 0
     q = h.socket()
     q.listen()
-    assert q.sk.backlog == 16  # min(128, SOMAXCONN) then capped
-    h.ns.sysctl["net.core.somaxconn"] = 1000000
-    assert q.sk.backlog == 16  # applied at listen() time only
+    assert backlog(q) == 16  # min(128, SOMAXCONN) then capped
+    h.sysctl["net.core.somaxconn"] = 1000000
+    assert backlog(q) == 16  # applied at listen() time only
     q.listen(500)
-    assert q.sk.backlog == 500
+    assert backlog(q) == 500
     for bad in (-1, 2**31):
         with pytest.raises(OSError) as e:
-            h.ns.sysctl["net.core.somaxconn"] = bad
+            h.sysctl["net.core.somaxconn"] = bad
         assert e.value.errno == errno.EINVAL
 
 
 def test_sysctl_validation() -> None:
     h = Harness()
-    sc = h.ns.sysctl
+    sc = h.sysctl
     with pytest.raises(OSError):
         sc["net.ipv4.tcp_syn_retries"] = 0
     with pytest.raises(OSError):
@@ -254,4 +255,4 @@ def test_sysctl_validation() -> None:
     with pytest.raises(OSError):
         sc["net.ipv4.ip_unprivileged_port_start"] = 40000
     sc["net.ipv4.ip_local_port_range"] = (1024, 1024)
-    assert h.ns.sysctl.render("net.ipv4.ip_local_port_range") == "1024\t1024"
+    assert h.sysctl.render("net.ipv4.ip_local_port_range") == "1024\t1024"

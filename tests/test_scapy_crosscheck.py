@@ -4,14 +4,12 @@ import pytest
 
 scapy_all = pytest.importorskip("scapy.all")
 
-from helpers import Harness, syn  # noqa: E402
+from states import syn_recv  # noqa: E402
 from tuxtcp.wire.ipv4 import parse_packet  # noqa: E402
 
 
 def test_our_synack_decodes_identically_in_scapy() -> None:
-    h = Harness()
-    h.listener()
-    pkt = h.send(syn(40000, ts=1234, wscale=9))[0]
+    pkt = syn_recv(ts=1234, wscale=9).sent[0]
     raw = pkt.to_bytes()
     sp = scapy_all.IP(raw)
     assert sp[scapy_all.IP].ttl == 64 and sp[scapy_all.IP].flags == "DF"

@@ -7,14 +7,11 @@ import socket
 import pytest
 
 import tuxtcp
+from states import pair
 
 
 def world() -> tuple[tuxtcp.World, tuxtcp.Host, tuxtcp.Host]:
-    w = tuxtcp.World(seed=2)
-    srv = w.host("srv", "198.18.0.1")
-    cli = w.host("cli", "198.18.0.2")
-    w.link(srv, cli, delay=0.01)
-    return w, srv, cli
+    return pair(seed=2, timer_model="wheel", delay=0.01)
 
 
 def test_echo_server_event_loop() -> None:

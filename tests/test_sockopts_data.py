@@ -3,53 +3,50 @@
 import socket
 
 from helpers import Harness
-from test_close import PEER_ISN, established, peer
-from test_world import connected, pair
+from states import connected, established, pair
 from tuxtcp.wire.tcp import ACK, PSH
 
 
 def test_quickack_then_delayed_ack_40ms() -> None:
     h = Harness()
-    s, syn = established(h)
-    seq = PEER_ISN + 1
+    c = established(h)
     quick = None
     for i in range(40):
-        out = h.send(peer(syn, seq, syn.seq + 1, ACK, b"x" * 100))
-        seq += 100
+        out = c.send(ACK, b"x" * 100)
         if quick is None and not out:
             quick = i  # the first segment that was not ACKed at once
             break
     assert quick == 16  # TCP_MAX_QUICKACKS segments are ACKed immediately
     sent = h.advance(h.now + 0.1)
     assert len(sent) == 1 and round(sent[0][0] - (h.now - 0.1), 3) == 0.04
-    assert sent[0][1].seg.ack == seq and h.ns.mib["DelayedACKs"] == 1
-    assert s.sk.ato == 0.04  # type: ignore[attr-defined]
+    assert sent[0][1].seg.ack == c.seq and h.counter("DelayedACKs") == 1
+    assert c.sock.tcp_info().tcpi_ato == 40_000  # 0.04 s
 
 
 def test_two_full_segments_are_acked_at_once() -> None:
     h = Harness()
-    s, syn = established(h)
-    s.sk.quick = 0  # type: ignore[attr-defined]  # past the quickack phase
-    s.sk.ato = 0.04  # type: ignore[attr-defined]
-    s.sk.rcv_mss = 1448  # type: ignore[attr-defined]
-    seq = PEER_ISN + 1
-    assert h.send(peer(syn, seq, syn.seq + 1, ACK, b"a" * 1448)) == []
-    out = h.send(peer(syn, seq + 1448, syn.seq + 1, ACK, b"b" * 1448))
+    c = established(h)
+    for _ in range(16):  # past the quickack phase (rcv_mss 1448, ato 40 ms from here on)
+        c.send(ACK, b"q" * 1448)
+    seq = c.seq
+    assert c.send(ACK, b"a" * 1448) == []
+    out = c.send(ACK, b"b" * 1448)
     assert len(out) == 1 and out[0].seg.ack == seq + 2896
 
 
 def test_nagle_holds_small_segments_until_acked_and_nodelay_does_not() -> None:
     h = Harness()
-    s, syn = established(h)
+    c = established(h)
+    s, syn = c.sock, c.sent[0].seg
     s.send(b"a")
     s.send(b"b")
     s.send(b"c")
-    out = h.take()
+    out = c.take()
     assert [p.seg.payload for p in out] == [b"a"]  # the rest waits for the ACK
-    out = h.send(peer(syn, PEER_ISN + 1, syn.seq + 2))
+    out = c.send(ack=syn.seq + 2)
     assert [p.seg.payload for p in out] == [b"bc"]
     h2 = Harness()
-    s2, _ = established(h2)
+    s2 = established(h2).sock
     s2.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
     for ch in (b"a", b"b", b"c"):
         s2.send(ch)
@@ -58,7 +55,7 @@ def test_nagle_holds_small_segments_until_acked_and_nodelay_does_not() -> None:
 
 def test_cork_holds_partial_segments_until_uncorked() -> None:
     h = Harness()
-    s, _ = established(h)
+    s = established(h).sock
     s.setsockopt(socket.IPPROTO_TCP, 3, 1)  # TCP_CORK
     s.send(b"header ")
     s.send(b"body")

@@ -9,6 +9,7 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 import tuxtcp
+from states import pair
 from tuxtcp.tcp.cong import CONGESTION_CONTROL
 
 
@@ -16,10 +17,8 @@ def transfer(size: int, loss: float = 0.0, reorder: float = 0.0, duplicate: floa
              seed: int = 1, chunk: int = 65536, isn: int | None = None,
              sack: bool = True, recv_size: int = 1 << 20,
              ) -> tuple[bytes, bytes, tuxtcp.Host, tuxtcp.Host]:
-    w = tuxtcp.World(seed=seed)
-    srv = w.host("srv", "198.18.0.1")
-    cli = w.host("cli", "198.18.0.2")
-    w.link(srv, cli, delay=0.001, loss=loss, reorder=reorder, duplicate=duplicate)
+    w, srv, cli = pair(seed, "wheel", delay=0.001, loss=loss, reorder=reorder,
+                       duplicate=duplicate)
     if not sack:
         cli.sysctl["net.ipv4.tcp_sack"] = 0
     ls = srv.socket()
@@ -73,7 +72,7 @@ def transfer(size: int, loss: float = 0.0, reorder: float = 0.0, duplicate: floa
                 break
             if not piece:
                 if isn is not None:
-                    assert c.sk.snd_una < isn  # the sequence space wrapped past 2**32
+                    assert c.tcp_info().snd_una < isn  # the sequence space wrapped past 2**32
                 return data, bytes(got), srv, cli
             got += piece
         w.run(0.005)

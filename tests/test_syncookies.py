@@ -4,8 +4,10 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
-from helpers import Harness, is_rst, is_synack, syn, third_ack
+from helpers import Harness, is_rst, is_synack, syn
+from states import Listening, accept_queue_len, find, listen, syn_queue_len, syn_recv
 from tuxtcp.tcp import syncookies as sc
+from tuxtcp.tcp.info import TCPI_OPT_SACK, TCPI_OPT_TIMESTAMPS
 from tuxtcp.wire.tcp import ACK, TcpSegment
 
 KEYS = (bytes(range(16)), bytes(range(16, 32)))
@@ -69,23 +71,21 @@ def test_options_survive_in_tsval(wscale_ok: bool, ws: int, sack: bool, ecn: boo
     assert sc.cookie_timestamp_decode(True, ts, 0, 1, 1) is None
 
 
-def cookie_listener(h: Harness, backlog: int = 0) -> object:
-    h.ns.sysctl["net.ipv4.tcp_syncookies"] = 2
-    return h.listener(backlog=backlog)
+def cookie_listener(h: Harness, backlog: int = 0) -> Listening:
+    h.sysctl["net.ipv4.tcp_syncookies"] = 2
+    return listen(h, backlog=backlog)
 
 
 def test_cookie_synack_without_ts_carries_mss_only() -> None:
     h = Harness()
-    cookie_listener(h)
-    s = h.send(syn(40000, ts=None))[0].seg
+    s = syn_recv(listener=cookie_listener(h), ts=None).sent[0].seg
     assert (s.mss, s.wscale, s.sack_perm, s.tsval) == (1460, None, False, None)
     assert s.window == 64240
 
 
 def test_cookie_synack_with_ts_matches_normal_synack_and_encodes_options() -> None:
     h = Harness()
-    cookie_listener(h)
-    s = h.send(syn(40000, ts=100, wscale=9))[0].seg
+    s = syn_recv(listener=cookie_listener(h), ts=100, wscale=9).sent[0].seg
     assert (s.mss, s.wscale, s.sack_perm, s.window) == (1460, 7, True, 65160)
     ts_off = _ts_off(h, 40000)
     low6 = ((s.tsval or 0) - ts_off) & 63
@@ -100,35 +100,33 @@ def _ts_off(h: Harness, sport: int) -> int:
 
 def test_cookie_ack_completes_and_restores_mss_and_options() -> None:
     h = Harness()
-    ls = cookie_listener(h)
-    sa = h.send(syn(40000, mss=1000, wscale=9))[0].seg
-    assert h.send(third_ack(sa)) == []
-    assert len(ls.sk.lq.accept_queue) == 1  # type: ignore[attr-defined]
-    child = ls.sk.lq.accept_queue[0]  # type: ignore[attr-defined]
-    assert child.mss_clamp == 536 and child.mss_cache == 524  # MSS table, less 12 for TS
-    assert (child.snd_wscale, child.sack_ok, child.tstamp_ok) == (9, True, True)
-    assert h.ns.mib["SyncookiesRecv"] == 1 and h.ns.mib["PassiveOpens"] == 1
+    lst = cookie_listener(h)
+    r = syn_recv(listener=lst, mss=1000, wscale=9)
+    assert r.complete() == []
+    assert accept_queue_len(lst.sock) == 1
+    child = lst.sock.accept()[0].tcp_info()
+    assert child.mss_clamp == 536 and child.tcpi_snd_mss == 524  # MSS table, less 12 for TS
+    assert (child.tcpi_snd_wscale, bool(child.tcpi_options & TCPI_OPT_SACK),
+            bool(child.tcpi_options & TCPI_OPT_TIMESTAMPS)) == (9, True, True)
+    assert h.counter("SyncookiesRecv") == 1 and h.counter("PassiveOpens") == 1
 
 
 def test_bad_cookie_ack_gets_rst_and_counts_failed() -> None:
     h = Harness()
-    cookie_listener(h)
-    sa = h.send(syn(40000))[0].seg
-    bad = TcpSegment(40000, 8080, 1001, (sa.seq + 2) & 0xFFFFFFFF, ACK, 502, tsval=101,
-                     tsecr=sa.tsval)
-    out = h.send(bad)
+    r = syn_recv(listener=cookie_listener(h))
+    sa = r.sent[0].seg
+    out = r.send(ack=(sa.seq + 2) & 0xFFFFFFFF)
     assert len(out) == 1 and is_rst(out[0]) and out[0].seg.seq == (sa.seq + 2) & 0xFFFFFFFF
-    assert h.ns.mib["SyncookiesFailed"] == 1
+    assert h.counter("SyncookiesFailed") == 1
 
 
 def test_cookie_expires_after_two_minutes() -> None:
     h = Harness()
-    cookie_listener(h)
-    sa = h.send(syn(40000))[0].seg
+    r = syn_recv(listener=cookie_listener(h))
     h.advance(200.0)
     h.send(syn(40001))  # keeps the overflow gate open
-    out = h.send(third_ack(sa))
-    assert is_rst(out[0]) and h.ns.mib["SyncookiesFailed"] == 1
+    out = r.complete()
+    assert is_rst(out[0]) and h.counter("SyncookiesFailed") == 1
 
 
 def test_no_recent_overflow_means_plain_rst_without_counting() -> None:
@@ -136,20 +134,20 @@ def test_no_recent_overflow_means_plain_rst_without_counting() -> None:
     h.listener()
     ack = TcpSegment(40000, 8080, 1001, 12345, ACK, 502)
     out = h.send(ack)
-    assert is_rst(out[0]) and h.ns.mib["SyncookiesFailed"] == 0
+    assert is_rst(out[0]) and h.counter("SyncookiesFailed") == 0
 
 
 def test_cookie_ack_with_full_accept_queue_is_dropped_even_with_abort() -> None:
     h = Harness()
-    h.ns.sysctl["net.ipv4.tcp_abort_on_overflow"] = 1
-    ls = h.listener(backlog=0)
-    sa0 = h.send(syn(40000))[0].seg
-    sa1 = h.send(syn(40001))[0].seg  # SYN queue full (1 > 0): a cookie
-    assert ls.sk.lq.qlen == 1
-    h.send(third_ack(sa0))  # fills the accept queue (capacity 1)
+    h.sysctl["net.ipv4.tcp_abort_on_overflow"] = 1
+    lst = listen(h, backlog=0)
+    r0 = syn_recv(listener=lst)
+    r1 = syn_recv(listener=lst, sport=40001)  # SYN queue full (1 > 0): a cookie
+    assert syn_queue_len(h) == 1
+    r0.complete()  # fills the accept queue (capacity 1)
     before = h.counters()
-    assert h.send(third_ack(sa1)) == []
-    d = {k: v for k, v in h.ns.mib.delta(before).items() if k.startswith("TcpExt")}
+    assert r1.complete() == []
+    d = {k: v for k, v in h.delta(before).items() if k.startswith("TcpExt")}
     assert d == {"TcpExt.SyncookiesRecv": 1, "TcpExt.ListenOverflows": 1,
                  "TcpExt.ListenDrops": 1}
 
@@ -159,8 +157,8 @@ def test_warning_logged_once_per_listener() -> None:
     h.listener(backlog=0)
     for i in range(10):
         h.send(syn(40000 + i))
-    assert h.ns.dmesg().count("Possible SYN flooding") == 1
-    assert h.ns.mib["TCPReqQFullDoCookies"] == 9
+    assert h.dmesg().count("Possible SYN flooding") == 1
+    assert h.counter("TCPReqQFullDoCookies") == 9
 
 
 @pytest.mark.parametrize("mss,expect", [(1460, 1460), (1459, 1440), (1300, 1300),
@@ -171,24 +169,24 @@ def test_mss_table_rounds_down(mss: int, expect: int) -> None:
 
 def test_synack_is_a_cookie_when_queue_full_and_request_path_otherwise() -> None:
     h = Harness()
-    ls = h.listener(backlog=1)
+    h.listener(backlog=1)
     assert is_synack(h.send(syn(1))[0]) and is_synack(h.send(syn(2))[0])
-    assert ls.sk.lq.qlen == 2
-    assert is_synack(h.send(syn(3))[0]) and ls.sk.lq.qlen == 2
+    assert syn_queue_len(h) == 2
+    assert is_synack(h.send(syn(3))[0]) and syn_queue_len(h) == 2
 
 
 def test_flood_counters_match_kernel_listen_128() -> None:
     # exp7 (kernel 6.18): listen(128), syncookies=1, a spoofed flood -> 129 SYN_RECV entries,
     # SyncookiesSent == TCPReqQFullDoCookies == SYNs - 129, ListenDrops == 0
     h = Harness()
-    ls = h.listener(backlog=128)
+    h.listener(backlog=128)
     n = 2000
     for i in range(n):
         h.send(syn(1024 + i), src=0xC6138000 | i)  # 198.19.128.0/17
-    assert ls.sk.lq.qlen == 129
-    assert h.ns.mib["SyncookiesSent"] == h.ns.mib["TCPReqQFullDoCookies"] == n - 129
-    assert h.ns.mib["ListenDrops"] == 0 and h.ns.mib["ListenOverflows"] == 0
-    assert h.ns.mib["Tcp.OutSegs"] == n  # one SYN-ACK per SYN
+    assert syn_queue_len(h) == 129
+    assert h.counter("SyncookiesSent") == h.counter("TCPReqQFullDoCookies") == n - 129
+    assert h.counter("ListenDrops") == 0 and h.counter("ListenOverflows") == 0
+    assert h.counter("Tcp.OutSegs") == n  # one SYN-ACK per SYN
 
 
 def test_listener_tcp_syncnt_sets_synack_retries() -> None:
@@ -199,15 +197,13 @@ def test_listener_tcp_syncnt_sets_synack_retries() -> None:
     s.bind(("0.0.0.0", 8080))
     s.setsockopt(socket.IPPROTO_TCP, socket.TCP_SYNCNT, 2)
     s.listen(5)
-    h.send(syn(40000))
+    syn_recv(listener=Listening(h, s, 8080))
     sent = h.advance(10.0)
     assert [round(t, 6) for t, _ in sent] == [1.0, 3.0]
-    assert s.sk.lq.qlen == 0
+    assert syn_queue_len(h) == 0
 
 
 def test_num_timeout_vs_num_retrans() -> None:
-    from tuxtcp.observe.proc import render_net_tcp
-
     h = Harness()
     h.listener()
     s = syn(40000)
@@ -215,9 +211,10 @@ def test_num_timeout_vs_num_retrans() -> None:
     h.advance(1.0)   # timer: num_timeout 1, num_retrans 1
     h.advance(1.6)
     h.send(s)        # a retransmitted SYN: num_retrans 2, num_timeout stays 1
-    req = next(iter(h.ns.ehash.values()))
-    assert (req.num_timeout, req.num_retrans) == (1, 2)  # type: ignore[attr-defined]
-    line = [ln for ln in render_net_tcp(h.ns, h.now).splitlines() if " 03 " in ln][0].split()
+    req = find(h, 8080, 40000)
+    assert req is not None and req.kind == "request"
+    assert (req.retrnsmt, req.retrans) == (1, 2)  # /proc's num_timeout, ss -o's num_retrans
+    line = [ln for ln in h.proc("net/tcp").splitlines() if " 03 " in ln][0].split()
     assert line[6] == "00000001"  # retrnsmt = num_timeout
     # the pushed timer: now + timeout << num_timeout = 1.6 + 2 s
     assert int(line[5][3:], 16) == 200

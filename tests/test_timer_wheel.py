@@ -2,7 +2,8 @@
 
 import errno
 
-from helpers import Harness, syn
+from helpers import Harness
+from states import syn_recv
 from tuxtcp.net.sysctl import HZ
 
 
@@ -39,8 +40,7 @@ def test_timers_armed_close_together_fire_together() -> None:
 def test_synack_retransmits_1024_then_2016() -> None:
     # exp1 C: <SA@0.096 <SA@1.120 <SA@3.136
     h = Harness(timer_model="wheel")
-    h.listener()
-    h.send(syn(40000))
+    syn_recv(h)
     sent = [t for t, _ in h.advance(3.5)]
     assert len(sent) == 2
     assert 1.0 < sent[0] <= 1.032 + 1e-9 and round(sent[1] - sent[0], 6) == 2.016

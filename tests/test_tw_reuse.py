@@ -4,6 +4,7 @@ import errno
 import socket
 
 import tuxtcp
+from states import connected, table
 from tuxtcp.wire.tcp import ACK, RST, SYN
 
 
@@ -14,16 +15,9 @@ def loopback_host() -> tuple[tuxtcp.World, tuxtcp.Host]:
 
 def active_close(h: tuxtcp.Host, w: tuxtcp.World, reuse: bool, peer_closes: bool,
                  port: int = 8100, srv_port: int = 8500) -> tuple[socket.socket, int]:
-    ls = h.socket()
-    ls.bind(("127.0.0.1", srv_port))
-    ls.listen(5)
-    c = h.socket()
-    if reuse:
-        c.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
-    c.bind(("127.0.0.1", port))
-    c.connect(("127.0.0.1", srv_port))
-    conn, _ = ls.accept()
-    old_nxt = c.sk.snd_nxt
+    _, c, conn = connected(h, h, listen_on=("127.0.0.1", srv_port),
+                           to=("127.0.0.1", srv_port), bind=("127.0.0.1", port), reuse=reuse)
+    old_nxt = c.tcp_info().snd_nxt
     c.close()
     w.run(0.01)
     if peer_closes:
@@ -44,9 +38,8 @@ def test_bind_over_fin_wait2_and_time_wait() -> None:
     for reuse, peer_closes in [(False, False), (False, True), (True, False), (True, True)]:
         w, h = loopback_host()
         active_close(h, w, reuse, peer_closes)
-        states = {type(o).__name__ + ":" + getattr(o, "substate", o.state).name
-                  for o in h.ns.ehash.values()}
-        assert ("TimeWaitSock:TIME_WAIT" if peer_closes else "TimeWaitSock:FIN_WAIT2") in states
+        states = {(e.kind, e.state) for e in table(h) if e.kind != "listen"}
+        assert ("timewait", "TIME_WAIT" if peer_closes else "FIN_WAIT2") in states
         plain = h.socket()
         assert err(plain.bind, ("127.0.0.1", 8100)) == errno.EADDRINUSE
         with_opt = h.socket()
@@ -58,7 +51,7 @@ def test_bind_over_fin_wait2_and_time_wait() -> None:
 def test_connect_recycles_fin_wait2_tuple_like_exp5b() -> None:
     w, h = loopback_host()
     conn, old_snd_nxt = active_close(h, w, reuse=True, peer_closes=False)
-    assert conn.sk.state.name == "CLOSE_WAIT"
+    assert conn.state == "CLOSE_WAIT"
     before = h.counters.snapshot()
     w.trace = []
     c2 = h.socket()
@@ -79,4 +72,4 @@ def test_connect_recycles_fin_wait2_tuple_like_exp5b() -> None:
     for k in ("TcpExt.TWRecycled", "TcpExt.TCPSYNChallenge", "TcpExt.TCPChallengeACK",
               "Tcp.EstabResets", "Tcp.OutRsts", "Tcp.ActiveOpens", "Tcp.PassiveOpens"):
         assert d.get(k) == 1, k
-    assert c2.sk.state.name == "ESTABLISHED"
+    assert c2.state == "ESTABLISHED"

@@ -7,29 +7,7 @@ import socket
 import pytest
 
 import tuxtcp
-from tuxtcp.socket.api import Socket
-
-
-def pair(seed: int = 1, timer_model: str = "exact",
-         **link: float) -> tuple[tuxtcp.World, tuxtcp.Host, tuxtcp.Host]:
-    w = tuxtcp.World(seed=seed, timer_model=timer_model)
-    srv = w.host("srv", "198.18.0.1")
-    cli = w.host("cli", "198.18.0.2")
-    w.link(srv, cli, delay=link.pop("delay", 0.0005), **link)
-    return w, srv, cli
-
-
-def connected(srv: tuxtcp.Host, cli: tuxtcp.Host, backlog: int = 5,
-              timeout: float | None = None) -> tuple[Socket, Socket, Socket]:
-    """listen on srv:80, connect from cli, accept: (listener, client, accepted)."""
-    ls = srv.socket()
-    ls.bind(("0.0.0.0", 80))
-    ls.listen(backlog)
-    c = cli.socket()
-    c.settimeout(timeout)
-    c.connect(("198.18.0.1", 80))
-    conn, _ = ls.accept()
-    return ls, c, conn
+from states import accept_queue_len, connected, pair, syn_queue_len
 
 
 def test_issue_example_script() -> None:
@@ -62,7 +40,7 @@ def test_burst_against_backlog_retries_at_linux_times() -> None:
         w.call_at(i * 0.01, lambda now, c=c: c.connect_ex(("198.18.0.1", 80)))
     w.run(6.5)
     est = [c for c in socks if c.state == "ESTABLISHED"]
-    assert len(est) == 3 and len(ls.sk.lq.accept_queue) == 3
+    assert len(est) == 3 and accept_queue_len(ls) == 3
     waiting = [c for c in socks if c.state == "SYN_SENT"]
     assert len(waiting) == 5
     for c in waiting:
@@ -112,7 +90,7 @@ def test_flood_with_and_without_cookies(cookies: int, expect_ok: bool) -> None:
         c.close()
     assert (ok == 5) == expect_ok
     if cookies == 1:
-        assert ls.sk.lq.qlen <= 17
+        assert syn_queue_len(srv, 80) <= 17
         assert srv.counters["SyncookiesRecv"] == 5
         assert "Sending cookies" in srv.dmesg()
     if cookies == 0:

@@ -19,6 +19,7 @@ from typing import Any, Final, Protocol
 from ..net.tcp_states import CLOSE, LISTEN, SYN_SENT
 from ..tcp import user
 from ..tcp.engine import Namespace
+from ..tcp.info import TCP_INFO, TcpInfo, tcp_get_info
 from ..tcp.sock import TcpSock
 from ..wire.ipv4 import int_to_ip
 from .addr import parse_inet_address
@@ -317,10 +318,22 @@ class Socket:
             return int(self.type)
         if level == IPPROTO_TCP and optname == TCP_CONGESTION:
             return (user.congestion_name(sk) + bytes(16))[:buflen] if buflen else 0
+        if level == IPPROTO_TCP and optname == TCP_INFO:
+            # struct tcp_info, cut to the buffer (without one, Python reads an int)
+            raw = self.tcp_info().pack()
+            return raw[:buflen] if buflen else int(struct.unpack_from("i", raw)[0])
         v = user.getsockopt(self.ns, sk, level, optname)
         if v is not None:
             return v
         return int(self._opts.get((level, optname), 0)) if self._opts is not None else 0
+
+    def tcp_info(self) -> TcpInfo:
+        """TCP_INFO as an object: a read-only snapshot of the connection (tcp_get_info, with
+        the kernel's field names; see tuxtcp.tcp.info). It answers after close() too, as
+        `ss -ti` still shows the socket the kernel keeps."""
+        if self.type != SOCK_STREAM:
+            return TcpInfo()  # tcp_get_info leaves it zeroed for other socket types
+        return tcp_get_info(self.sk, self._now())
 
     # -- data --------------------------------------------------------------------------------
     def _raise_pending(self) -> None:
