@@ -8,10 +8,11 @@ import pytest
 
 import states as S
 from helpers import Harness
-from tuxtcp.tcp.info import TCP_INFO_FORMAT, TCP_INFO_LEN, TcpInfo
+from tuxtcp.tcp.info import KERNEL_FIELDS as INFO_KERNEL_FIELDS
+from tuxtcp.tcp.info import TCP_INFO_FORMAT, TCP_INFO_LEN
 from tuxtcp.wire.tcp import ACK, SYN
 
-KERNEL_FIELDS = [n for n in TcpInfo.__slots__ if n.startswith("tcpi_")]
+KERNEL_FIELDS = list(INFO_KERNEL_FIELDS)
 
 
 def decode(raw: bytes) -> dict[str, int]:

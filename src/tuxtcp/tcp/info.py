@@ -71,30 +71,36 @@ TCP_INFO_FORMAT: Final = "=8B24I4Q2I4I4Q2I2Q2II2II2HI7I2H"
 TCP_INFO_LEN: Final = struct.calcsize(TCP_INFO_FORMAT)  # 280
 
 
+# every field a TcpInfo has: the kernel's tcpi_* in struct order, then tuxtcp's plain ones
+FIELDS: Final[tuple[str, ...]] = (
+    "tcpi_state", "tcpi_ca_state", "tcpi_retransmits", "tcpi_probes", "tcpi_backoff",
+    "tcpi_options", "tcpi_snd_wscale", "tcpi_rcv_wscale", "tcpi_delivery_rate_app_limited",
+    "tcpi_fastopen_client_fail", "tcpi_rto", "tcpi_ato", "tcpi_snd_mss", "tcpi_rcv_mss",
+    "tcpi_unacked", "tcpi_sacked", "tcpi_lost", "tcpi_retrans", "tcpi_fackets",
+    "tcpi_last_data_sent", "tcpi_last_ack_sent", "tcpi_last_data_recv", "tcpi_last_ack_recv",
+    "tcpi_pmtu", "tcpi_rcv_ssthresh", "tcpi_rtt", "tcpi_rttvar", "tcpi_snd_ssthresh",
+    "tcpi_snd_cwnd", "tcpi_advmss", "tcpi_reordering", "tcpi_rcv_rtt", "tcpi_rcv_space",
+    "tcpi_total_retrans", "tcpi_pacing_rate", "tcpi_max_pacing_rate", "tcpi_bytes_acked",
+    "tcpi_bytes_received", "tcpi_segs_out", "tcpi_segs_in", "tcpi_notsent_bytes",
+    "tcpi_min_rtt", "tcpi_data_segs_in", "tcpi_data_segs_out", "tcpi_delivery_rate",
+    "tcpi_busy_time", "tcpi_rwnd_limited", "tcpi_sndbuf_limited", "tcpi_delivered",
+    "tcpi_delivered_ce", "tcpi_bytes_sent", "tcpi_bytes_retrans", "tcpi_dsack_dups",
+    "tcpi_reord_seen", "tcpi_rcv_ooopack", "tcpi_snd_wnd", "tcpi_rcv_wnd", "tcpi_rehash",
+    "tcpi_total_rto", "tcpi_total_rto_recoveries", "tcpi_total_rto_time",
+    "tcpi_received_ce", "tcpi_delivered_e1_bytes", "tcpi_delivered_e0_bytes",
+    "tcpi_delivered_ce_bytes", "tcpi_received_e1_bytes", "tcpi_received_e0_bytes",
+    "tcpi_received_ce_bytes", "tcpi_accecn_fail_mode", "tcpi_accecn_opt_seen",
+    "state", "iss", "irs", "snd_una", "snd_nxt", "rcv_nxt", "snd_wnd", "rcv_wnd",
+    "recv_queue", "send_queue", "mss_clamp", "fin_sent", "fin_acked", "sk_err",
+)
+
+KERNEL_FIELDS: Final = tuple(n for n in FIELDS if n.startswith("tcpi_"))
+
+
 class TcpInfo:
     """struct tcp_info for one socket at one instant, plus tuxtcp's plainly named fields."""
 
-    __slots__ = (
-        "tcpi_state", "tcpi_ca_state", "tcpi_retransmits", "tcpi_probes", "tcpi_backoff",
-        "tcpi_options", "tcpi_snd_wscale", "tcpi_rcv_wscale", "tcpi_delivery_rate_app_limited",
-        "tcpi_fastopen_client_fail", "tcpi_rto", "tcpi_ato", "tcpi_snd_mss", "tcpi_rcv_mss",
-        "tcpi_unacked", "tcpi_sacked", "tcpi_lost", "tcpi_retrans", "tcpi_fackets",
-        "tcpi_last_data_sent", "tcpi_last_ack_sent", "tcpi_last_data_recv", "tcpi_last_ack_recv",
-        "tcpi_pmtu", "tcpi_rcv_ssthresh", "tcpi_rtt", "tcpi_rttvar", "tcpi_snd_ssthresh",
-        "tcpi_snd_cwnd", "tcpi_advmss", "tcpi_reordering", "tcpi_rcv_rtt", "tcpi_rcv_space",
-        "tcpi_total_retrans", "tcpi_pacing_rate", "tcpi_max_pacing_rate", "tcpi_bytes_acked",
-        "tcpi_bytes_received", "tcpi_segs_out", "tcpi_segs_in", "tcpi_notsent_bytes",
-        "tcpi_min_rtt", "tcpi_data_segs_in", "tcpi_data_segs_out", "tcpi_delivery_rate",
-        "tcpi_busy_time", "tcpi_rwnd_limited", "tcpi_sndbuf_limited", "tcpi_delivered",
-        "tcpi_delivered_ce", "tcpi_bytes_sent", "tcpi_bytes_retrans", "tcpi_dsack_dups",
-        "tcpi_reord_seen", "tcpi_rcv_ooopack", "tcpi_snd_wnd", "tcpi_rcv_wnd", "tcpi_rehash",
-        "tcpi_total_rto", "tcpi_total_rto_recoveries", "tcpi_total_rto_time",
-        "tcpi_received_ce", "tcpi_delivered_e1_bytes", "tcpi_delivered_e0_bytes",
-        "tcpi_delivered_ce_bytes", "tcpi_received_e1_bytes", "tcpi_received_e0_bytes",
-        "tcpi_received_ce_bytes", "tcpi_accecn_fail_mode", "tcpi_accecn_opt_seen",
-        "state", "iss", "irs", "snd_una", "snd_nxt", "rcv_nxt", "snd_wnd", "rcv_wnd",
-        "recv_queue", "send_queue", "mss_clamp", "fin_sent", "fin_acked", "sk_err",
-    )
+    __slots__ = FIELDS
 
     def __init__(self) -> None:
         """All zeros: what the kernel reports for a socket that is not SOCK_STREAM."""
