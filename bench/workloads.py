@@ -2,13 +2,12 @@
 
 from __future__ import annotations
 
-import gc
 import socket
 import sys
 import time
-import tracemalloc
 from pathlib import Path
 
+import ab
 import tuxtcp
 from tuxtcp.tcp.engine import Namespace
 from tuxtcp.wire.ipv4 import Packet, ip_to_int
@@ -82,56 +81,11 @@ def cookie_synacks(n: int) -> float:
 
 
 def memory_per_request(n: int = 5000) -> float:
-    ns = Namespace("srv", ["198.18.0.1"], seed=1)
-    from tests_support import listen_on
-
-    listen_on(ns, 80, backlog=n + 10)
-    ns.sysctl["net.ipv4.tcp_syncookies"] = 0
-    ns.sysctl["net.ipv4.tcp_max_syn_backlog"] = 10 * n
-    dst = ip_to_int("198.18.0.1")
-    base = ip_to_int("198.19.0.0")
-    pkts = [Packet(base | i, dst, TcpSegment(40000, 80, i, 0, SYN, 64240, mss=1460, wscale=7,
-                                              sack_perm=True, tsval=i, tsecr=0))
-            for i in range(n)]
-    gc.collect()
-    tracemalloc.start()
-    before = tracemalloc.get_traced_memory()[0]
-    for p in pkts:
-        ns.deliver(p, 1.0)
-        ns.outbox.clear()
-    gc.collect()
-    after = tracemalloc.get_traced_memory()[0]
-    tracemalloc.stop()
-    return (after - before) / n
+    return ab.memory_per_request(n)
 
 
 def memory_per_connection(n: int = 2000) -> float:
-    w = tuxtcp.World(seed=1)
-    srv = w.host("srv", "198.18.0.1")
-    cli = w.host("cli", "198.18.0.2")
-    w.link(srv, cli)
-    ls = srv.socket()
-    ls.bind(("0.0.0.0", 80))
-    ls.listen(4096)
-    gc.collect()
-    # tracing starts before any socket of the measured set exists: the client sockets, their
-    # Socket objects and both ends' engine state all count
-    tracemalloc.start()
-    before = tracemalloc.get_traced_memory()[0]
-    clients = []
-    for _ in range(n):
-        c = cli.socket()
-        c.setblocking(False)
-        c.connect_ex(("198.18.0.1", 80))
-        clients.append(c)
-    w.run(0.1)
-    accepted = [ls.accept()[0] for _ in range(n)]
-    w.run(1.0)  # idle: delayed ACKs sent, nothing in flight
-    gc.collect()
-    after = tracemalloc.get_traced_memory()[0]
-    tracemalloc.stop()
-    assert len(accepted) == n
-    return (after - before) / (2 * n)  # per end: both ends of each connection
+    return ab.memory_per_connection_end(n)
 
 
 if __name__ == "__main__":

@@ -25,6 +25,21 @@ def world() -> tuple[tuxtcp.World, tuxtcp.Host, tuxtcp.Host, list[tuple[str, Tra
     return w, srv, cli, events
 
 
+def connect(srv: tuxtcp.Host, cli: tuxtcp.Host) -> tuple[tuxtcp.Socket, tuxtcp.Socket]:
+    """A listener on srv:8080 and a client connection to it, accepted."""
+    ls = srv.socket()
+    ls.bind(("0.0.0.0", 8080))
+    ls.listen(5)
+    c = cli.socket()
+    c.connect((SRV, 8080))
+    conn, _ = ls.accept()
+    _keep.append(ls)
+    return c, conn
+
+
+_keep: list[tuxtcp.Socket] = []  # listeners stay open for the test
+
+
 def states(events: list[tuple[str, TraceEvent]], host: str) -> list[tuple[str, str]]:
     names = {1: "ESTABLISHED", 2: "SYN_SENT", 3: "SYN_RECV", 4: "FIN_WAIT1", 5: "FIN_WAIT2",
              6: "TIME_WAIT", 7: "CLOSE", 8: "CLOSE_WAIT", 9: "LAST_ACK", 10: "LISTEN",
@@ -35,12 +50,7 @@ def states(events: list[tuple[str, TraceEvent]], host: str) -> list[tuple[str, s
 
 def test_handshake_state_changes_on_both_sides() -> None:
     w, srv, cli, events = world()
-    ls = srv.socket()
-    ls.bind(("0.0.0.0", 8080))
-    ls.listen(5)
-    c = cli.socket()
-    c.connect((SRV, 8080))
-    conn, _ = ls.accept()
+    c, conn = connect(srv, cli)
     assert states(events, "cli") == [("CLOSE", "SYN_SENT"), ("SYN_SENT", "ESTABLISHED")]
     assert states(events, "srv") == [("LISTEN", "SYN_RECV"), ("SYN_RECV", "ESTABLISHED")]
     first = next(e for h, e in events if h == "cli")
@@ -90,12 +100,7 @@ def test_reset_to_a_closed_port_and_the_reset_received() -> None:
 
 def test_active_close_through_time_wait() -> None:
     w, srv, cli, events = world()
-    ls = srv.socket()
-    ls.bind(("0.0.0.0", 8080))
-    ls.listen(5)
-    c = cli.socket()
-    c.connect((SRV, 8080))
-    conn, _ = ls.accept()
+    c, conn = connect(srv, cli)
     events.clear()
     c.close()  # the client closes first: FIN_WAIT1, FIN_WAIT2, then TIME_WAIT
     w.run(0.1)
@@ -116,12 +121,7 @@ def test_active_close_through_time_wait() -> None:
 
 def test_active_reset_carries_the_kernel_reason() -> None:
     w, srv, cli, events = world()
-    ls = srv.socket()
-    ls.bind(("0.0.0.0", 8080))
-    ls.listen(5)
-    c = cli.socket()
-    c.connect((SRV, 8080))
-    conn, _ = ls.accept()
+    c, conn = connect(srv, cli)
     c.sendall(b"unread")
     w.run(0.1)
     events.clear()
