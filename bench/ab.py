@@ -1,14 +1,18 @@
 """Before/after workloads that use only the public API, so the same file runs on two builds of
 tuxtcp side by side (an older commit's venv and this one's): each prints one JSON line.
 
-    python bench/ab.py slow-accept      # the 1M-attempt slow-accept run (10k/s for 100 s)
-    python bench/ab.py cookies          # engine only: 200k cookie SYN-ACKs
+    python bench/ab.py slow-accept [S]  # the 1M-attempt slow-accept run (10k/s for S=100 s)
+    python bench/ab.py cookies [N]      # engine only: N=200k cookie SYN-ACKs
     python bench/ab.py handshakes       # 20k full connections through the socket API
     python bench/ab.py memory           # bytes per half-open request / per idle connection end
     python bench/ab.py handshakes --trace   # the same with a subscriber on every tracepoint
 
 Memory is measured with tracemalloc started before any object of the measured set exists
 (the client sockets and both ends of each connection count), after a full collection.
+
+Instruction counts (repeatable on a noisy machine): run a workload at two sizes under
+`valgrind --tool=callgrind` and divide the difference by the difference in work, so the
+interpreter's start-up cancels out (see bench/RESULTS.md).
 """
 
 from __future__ import annotations
@@ -25,11 +29,11 @@ from tuxtcp.wire.ipv4 import Packet, ip_to_int
 from tuxtcp.wire.tcp import SYN, TcpSegment
 
 
-def slow_accept() -> dict[str, Any]:
+def slow_accept(seconds: float = 100.0) -> dict[str, Any]:
     from tuxtcp.sim.scenario import ScenarioRun
     from tuxtcp.simulate.presets import build_spec
 
-    rate, seconds = 10_000.0, 100.0
+    rate = 10_000.0
     spec = build_spec("slow-accept", None, [f"clients={int(rate * seconds)}", f"rate={rate}",
                                             "backlog=128", "service_time=0.0001",
                                             f"duration={seconds + 5}", "client_addresses=64",
@@ -164,10 +168,11 @@ def memory() -> dict[str, Any]:
 
 def main(argv: list[str]) -> int:
     what = argv[0] if argv else "handshakes"
+    nums = [float(a) for a in argv[1:] if not a.startswith("-")]
     if what == "slow-accept":
-        out = slow_accept()
+        out = slow_accept(*nums[:1])
     elif what == "cookies":
-        out = cookies()
+        out = cookies(*[int(x) for x in nums[:1]])
     elif what == "handshakes":
         out = handshakes(trace="--trace" in argv)
     elif what == "memory":
