@@ -15,26 +15,8 @@ from tuxtcp.wire.tcp import SYN, TcpSegment
 
 
 def sim_handshakes(n: int, seed: int = 1) -> float:
-    """n full connections (connect -> accept -> close on both ends) in the simulation.
-    Returns wall seconds. The server closes first, so TIME_WAIT piles up on the server."""
-    w = tuxtcp.World(seed=seed)
-    srv = w.host("srv", "198.18.0.1")
-    cli = w.host("cli", "198.18.0.2")
-    w.link(srv, cli, delay=0.0001)
-    ls = srv.socket()
-    ls.bind(("0.0.0.0", 80))
-    ls.listen(4096)
-    t0 = time.perf_counter()
-    for _ in range(n):
-        c = cli.socket()
-        c.connect(("198.18.0.1", 80))
-        conn, _ = ls.accept()
-        conn.close()
-        w.run(0.0005)  # the FIN reaches the client: CLOSE_WAIT, so its close() is LAST_ACK
-        c.close()
-    w.run(0.01)
-    assert srv.counters["PassiveOpens"] == n and cli.counters["ActiveOpens"] == n
-    return time.perf_counter() - t0
+    """n full connections in the simulation (bench/ab.py:handshakes). Returns wall seconds."""
+    return float(ab.handshakes(n, seed=seed)["wall_s"])
 
 
 def kernel_handshakes(n: int) -> float:
@@ -118,22 +100,9 @@ def flood_success(cookies: int, flood_rate: float = 10_000.0) -> dict[str, float
 
 
 def slow_accept_attempts(rate: float = 10_000.0, seconds: float = 100.0) -> tuple[float, int]:
-    """`slow-accept` at `rate` arrivals/s for `seconds` virtual seconds: one accept loop at
-    100 us per connection (10k/s, exactly the mean arrival rate), so Poisson bursts overflow
-    listen(128) and dropped SYNs are retried. Returns (wall seconds, connection attempts =
-    SYNs sent by clients, first tries and retransmissions)."""
-    from tuxtcp.sim.scenario import ScenarioRun
-    from tuxtcp.simulate.presets import build_spec
-
-    n = int(rate * seconds)
-    spec = build_spec("slow-accept", None, [f"clients={n}", f"rate={rate}", "backlog=128",
-                                            "service_time=0.0001", f"duration={seconds + 5}",
-                                            "client_addresses=64", "sample_interval=1.0"])
-    t0 = time.perf_counter()
-    res = ScenarioRun(spec).run(steps=1)
-    wall = time.perf_counter() - t0
-    attempts = res.client_counters["Tcp.ActiveOpens"] + res.client_counters["Tcp.RetransSegs"]
-    return wall, attempts
+    """bench/ab.py:slow_accept. Returns (wall seconds, connection attempts)."""
+    r = ab.slow_accept(seconds, rate)
+    return float(r["wall_s"]), int(r["attempts"])
 
 
 SWEEP_GRID = {"backlog": ["4", "16", "64", "256"], "service_time": ["0.004", "0.006", "0.008"],

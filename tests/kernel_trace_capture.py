@@ -31,87 +31,19 @@ import os
 import re
 import socket
 import struct
-import subprocess
 import sys
 import time
 import uuid
 from collections.abc import Iterator
 
-TRACEFS = "/sys/kernel/tracing"
-EVENTS = (
-    "sock/inet_sock_set_state",
-    "tcp/tcp_retransmit_skb",
-    "tcp/tcp_retransmit_synack",
-    "tcp/tcp_send_reset",
-    "tcp/tcp_receive_reset",
-    "tcp/tcp_destroy_sock",
-    "skb/kfree_skb",
-)
+from kernel_tracefs import sh, trace_instance, tracefs_mounted, write
+
 PORT_LO, PORT_HI = 47000, 47099
 PORT_FILTER = (f"(sport >= {PORT_LO} && sport <= {PORT_HI}) || "
                f"(dport >= {PORT_LO} && dport <= {PORT_HI})")
 CLONE_NEWNET = 0x40000000
 A_ADDR, B_ADDR = "198.18.0.1", "198.18.0.2"
 SILENT_MAC = "02:00:00:00:00:03"
-
-
-def sh(*args: str, check: bool = True) -> str:
-    r = subprocess.run(list(args), capture_output=True, text=True, timeout=30)
-    if check and r.returncode != 0:
-        raise RuntimeError(f"{' '.join(args)} failed: {r.stderr.strip()}")
-    return r.stdout
-
-
-def write(path: str, value: str) -> None:
-    with open(path, "w") as f:
-        f.write(value)
-
-
-@contextlib.contextmanager
-def tracefs_mounted() -> Iterator[None]:
-    mounted_here = False
-    if not os.path.exists(os.path.join(TRACEFS, "events")):
-        sh("mount", "-t", "tracefs", "nodev", TRACEFS)
-        mounted_here = True
-    try:
-        yield
-    finally:
-        if mounted_here:
-            sh("umount", TRACEFS, check=False)
-
-
-@contextlib.contextmanager
-def trace_instance() -> Iterator[str]:
-    """A private ring buffer (instances/NAME) so the global tracing settings stay untouched."""
-    inst = os.path.join(TRACEFS, "instances", f"tuxtcp_cap_{os.getpid()}")
-    os.mkdir(inst)
-    try:
-        write(os.path.join(inst, "tracing_on"), "1")
-        for ev in EVENTS:
-            d = os.path.join(inst, "events", ev)
-            with open(os.path.join(d, "format")) as f:
-                fmt = f.read()
-            if "field:__u16 sport;" in fmt:
-                write(os.path.join(d, "filter"), PORT_FILTER)
-            elif ev == "skb/kfree_skb":
-                write(os.path.join(d, "filter"), "protocol == 2048")  # IPv4 only
-            write(os.path.join(d, "enable"), "1")
-        yield inst
-    finally:
-        for ev in EVENTS:
-            d = os.path.join(inst, "events", ev)
-            with contextlib.suppress(OSError):
-                write(os.path.join(d, "enable"), "0")
-            with contextlib.suppress(OSError):
-                write(os.path.join(d, "filter"), "0")
-        with contextlib.suppress(OSError):
-            write(os.path.join(inst, "tracing_on"), "0")
-        for _ in range(50):  # rmdir fails with EBUSY while a reader is still closing
-            try:
-                os.rmdir(inst)
-                break
-            except OSError:
-                time.sleep(0.1)
 
 
 _libc = ctypes.CDLL(None, use_errno=True)
@@ -337,7 +269,8 @@ def keep(line: str, pids: set[str]) -> bool:
 
 
 def capture(out: str) -> int:
-    with tracefs_mounted(), trace_instance() as inst, namespaces() as (a, b):
+    with (tracefs_mounted(), trace_instance(PORT_FILTER, True, "tuxtcp_cap") as inst,
+          namespaces() as (a, b)):
         write(os.path.join(inst, "trace"), "")  # clear
         session(a, b)
         time.sleep(0.2)

@@ -86,19 +86,22 @@ def tracefs_mounted() -> Iterator[None]:
 
 
 @contextlib.contextmanager
-def trace_instance() -> Iterator[str]:
-    """A private ring buffer with the seven events on; yields its directory."""
-    inst = os.path.join(TRACEFS, "instances", f"tuxtcp_cmp_{os.getpid()}_{uuid.uuid4().hex[:8]}")
+def trace_instance(port_filter: str = PORT_FILTER, tracing_on: bool = False,
+                   prefix: str = "tuxtcp_cmp") -> Iterator[str]:
+    """A private ring buffer (instances/NAME, so the global tracing settings stay untouched)
+    with the seven events on, those with ports filtered by `port_filter`; yields its
+    directory. tracing_on=False leaves the buffer off for the caller to start."""
+    inst = os.path.join(TRACEFS, "instances", f"{prefix}_{os.getpid()}_{uuid.uuid4().hex[:8]}")
     os.mkdir(inst)
     try:
-        write(os.path.join(inst, "tracing_on"), "0")
+        write(os.path.join(inst, "tracing_on"), "1" if tracing_on else "0")
         write(os.path.join(inst, "trace_clock"), "global")
         for ev in EVENTS:
             d = os.path.join(inst, "events", ev)
             with open(os.path.join(d, "format")) as f:
                 fmt = f.read()
             if "field:__u16 sport;" in fmt:
-                write(os.path.join(d, "filter"), PORT_FILTER)
+                write(os.path.join(d, "filter"), port_filter)
             elif ev == "skb/kfree_skb":
                 write(os.path.join(d, "filter"), "protocol == 2048")  # IPv4 only
             write(os.path.join(d, "enable"), "1")

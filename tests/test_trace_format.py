@@ -438,7 +438,7 @@ def test_stored_formats_match_the_module() -> None:
 
 @pytest.mark.root
 def test_live_formats_match_the_module(netns_ok: None) -> None:
-    from kernel_trace_capture import tracefs_mounted
+    from kernel_tracefs import tracefs_mounted
 
     with tracefs_mounted():
         for name, f in FORMATS.items():

@@ -28,14 +28,10 @@ SS_UNCONNECTED, SS_CONNECTING, SS_CONNECTED = 1, 2, 3
 # socket-module constants, bound once (the compiled engine reads them as C statics)
 AF_INET: Final = _pysocket.AF_INET
 AF_UNSPEC: Final = _pysocket.AF_UNSPEC
-IPPROTO_IP: Final = _pysocket.IPPROTO_IP
 IPPROTO_TCP: Final = _pysocket.IPPROTO_TCP
 IPPROTO_UDP: Final = _pysocket.IPPROTO_UDP
 MSG_DONTWAIT: Final = _pysocket.MSG_DONTWAIT
 MSG_PEEK: Final = _pysocket.MSG_PEEK
-SHUT_RD: Final = _pysocket.SHUT_RD
-SHUT_RDWR: Final = _pysocket.SHUT_RDWR
-SHUT_WR: Final = _pysocket.SHUT_WR
 SOCK_CLOEXEC: Final = _pysocket.SOCK_CLOEXEC
 SOCK_DGRAM: Final = _pysocket.SOCK_DGRAM
 SOCK_NONBLOCK: Final = _pysocket.SOCK_NONBLOCK
@@ -43,19 +39,7 @@ SOCK_RAW: Final = _pysocket.SOCK_RAW
 SOCK_STREAM: Final = _pysocket.SOCK_STREAM
 SOL_SOCKET: Final = _pysocket.SOL_SOCKET
 SOMAXCONN: Final = _pysocket.SOMAXCONN
-SO_ACCEPTCONN: Final = _pysocket.SO_ACCEPTCONN
-SO_ERROR: Final = _pysocket.SO_ERROR
-SO_KEEPALIVE: Final = _pysocket.SO_KEEPALIVE
-SO_LINGER: Final = _pysocket.SO_LINGER
-SO_RCVBUF: Final = _pysocket.SO_RCVBUF
-SO_REUSEADDR: Final = _pysocket.SO_REUSEADDR
-SO_REUSEPORT: Final = _pysocket.SO_REUSEPORT
-SO_SNDBUF: Final = _pysocket.SO_SNDBUF
 SO_TYPE: Final = _pysocket.SO_TYPE
-TCP_DEFER_ACCEPT: Final = _pysocket.TCP_DEFER_ACCEPT
-TCP_MAXSEG: Final = _pysocket.TCP_MAXSEG
-TCP_NODELAY: Final = _pysocket.TCP_NODELAY
-TCP_SYNCNT: Final = _pysocket.TCP_SYNCNT
 _SOCKET_KINDS: Final = {int(k): k for k in _pysocket.SocketKind}
 TCP_CONGESTION: Final = user.TCP_CONGESTION
 
@@ -70,10 +54,6 @@ class Driver(Protocol):
     def wait(self, ready: Callable[[], bool], timeout: float | None) -> bool: ...
     def resolve(self, name: str) -> int | None: ...
     def alloc_fd(self) -> int: ...
-
-
-secs_to_retrans = user.secs_to_retrans
-retrans_to_secs = user.retrans_to_secs
 
 
 def _check(err: int) -> None:
