@@ -30,6 +30,7 @@ from typing import NamedTuple, Protocol
 import tuxtcp
 from helpers import PEER, Harness, syn
 from tuxtcp.net.tcp_states import TcpState
+from tuxtcp.net.timers import Timer
 from tuxtcp.socket.api import Socket
 from tuxtcp.wire.ipv4 import Packet
 from tuxtcp.wire.seq import after
@@ -437,9 +438,11 @@ def backlog(listener: Socket) -> int:
 def timer_expires(h: Harness, lport: int, rport: int) -> float | None:
     """The absolute deadline of the timer of the established-table entry for (lport, rport):
     read from the engine, read-only, because /proc/net/tcp and ss round it to 10 ms / 1 s."""
-    for key, obj in h.ns.ehash.items():
-        if key[1] == lport and key[3] == rport:
-            timer = getattr(obj, "timer", None) or getattr(obj, "rtx_timer", None)
+    for obj in h.ns.ehash.values():
+        if getattr(obj, "lport", None) == lport and getattr(obj, "rport", None) == rport:
+            if isinstance(obj, Timer):  # request and timewait socks embed their timer
+                return float(obj.when) if obj.pending else None
+            timer = getattr(obj, "rtx_timer", None)
             return None if timer is None else float(timer.when)
     return None
 

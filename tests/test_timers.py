@@ -61,7 +61,7 @@ def test_cancelled_timer_never_fires_and_lets_go_of_its_owner() -> None:
     assert ref() is None  # the cancelled timer does not keep its socket for 60 s
     assert d.next_deadline() == 60.0 and len(d) == 1
     d.run(60.0)
-    assert fired == ["other"] and not keep.alive
+    assert fired == ["other"] and not keep.pending
 
 
 def test_a_bucket_with_only_cancelled_timers_causes_no_wakeup() -> None:
@@ -111,3 +111,81 @@ def test_cancel_during_run_of_the_same_bucket() -> None:
     later.extend(d.arm(1.0, lambda arg, t: fired.append(arg), i) for i in range(1, 5))
     d.run(1.0)
     assert fired == [0]
+
+
+NAMES: dict[int, str] = {}
+
+
+def Embedded(name: str) -> Timer:  # noqa: N802 (reads as the class it stands for)
+    """A timer armed in place, as a request sock (rsk_timer) or timewait sock is its own timer:
+    made unarmed, then (re)armed with Deadlines.schedule. (A compiled class cannot be subclassed
+    from Python, so the test names its timers in a side table.)"""
+    t = Timer(0.0, CALL, None, None)
+    NAMES[id(t)] = name
+    return t
+
+
+def _run_embedded(d: Deadlines, now: float) -> list[str]:
+    fired: list[str] = []
+    d.run(now, lambda t: fired.append(NAMES[id(t)]))
+    return fired
+
+
+def test_embedded_timer_rearmed_later_fires_once_at_its_new_deadline() -> None:
+    d = Deadlines()
+    a, b = Embedded("a"), Embedded("b")
+    assert not a.pending
+    d.schedule(a, 1.0)
+    d.schedule(b, 1.0)
+    d.schedule(a, 3.0)  # mod_timer to a later deadline: the 1.0 entry is stale
+    assert a.pending and a.when == 3.0 and len(d) == 2
+    assert _run_embedded(d, 2.0) == ["b"]
+    assert d.next_deadline() == 3.0
+    assert _run_embedded(d, 3.0) == ["a"] and not a.pending and len(d) == 0
+
+
+def test_embedded_timer_rearmed_for_its_pending_deadline_keeps_its_place() -> None:
+    d = Deadlines()
+    a, b = Embedded("a"), Embedded("b")
+    d.schedule(a, 1.0)
+    d.schedule(b, 1.0)
+    d.schedule(a, 1.0)  # mod_timer with the same expiry: nothing changes
+    assert len(d) == 2 and _run_embedded(d, 1.0) == ["a", "b"]
+
+
+def test_embedded_timer_cancelled_then_rearmed_for_the_same_deadline_goes_last() -> None:
+    d = Deadlines()
+    a, b = Embedded("a"), Embedded("b")
+    d.schedule(a, 1.0)
+    d.schedule(b, 1.0)
+    a.cancel()
+    d.schedule(a, 1.0)
+    assert len(d) == 2 and _run_embedded(d, 1.0) == ["b", "a"]
+
+
+def test_embedded_timer_cancelled_never_fires_and_rearms_after_firing() -> None:
+    d = Deadlines()
+    a = Embedded("a")
+    d.schedule(a, 1.0)
+    a.cancel()
+    a.cancel()
+    assert d.next_deadline() is None and _run_embedded(d, 5.0) == []
+    d.schedule(a, 6.0)
+    assert _run_embedded(d, 6.0) == ["a"]
+    d.schedule(a, 7.0)  # re-armed after it fired
+    assert _run_embedded(d, 7.0) == ["a"] and len(d) == 0
+
+
+def test_stale_entries_of_rearmed_timers_are_compacted() -> None:
+    d = Deadlines()
+    ts = [Embedded(str(i)) for i in range(200)]
+    for t in ts:
+        d.schedule(t, 1.0)
+    keep = Embedded("keep")
+    d.schedule(keep, 1.0)
+    for t in ts:
+        d.schedule(t, 2.0)  # each leaves a stale entry in the 1.0 bucket
+    bucket = keep._bucket  # white box: the stale entries are gone
+    assert bucket is not None and len(bucket.timers) <= 2 * bucket.live + 64
+    assert _run_embedded(d, 1.0) == ["keep"]
+    assert len(_run_embedded(d, 2.0)) == 200

@@ -21,9 +21,15 @@ from .sysctl import Sysctls
 from .timers import Deadlines, Timer
 from .trace import Tracer
 
-__all__ = ["INITIAL_JIFFIES", "NetNamespace"]
+__all__ = ["INITIAL_JIFFIES", "NetNamespace", "ehash_key"]
 
 LOOPBACK_ADDR: Final = 0x7F000001
+
+
+def ehash_key(laddr: int, lport: int, raddr: int, rport: int) -> int:
+    """The established table's key: the 4-tuple packed into one 96-bit int (40 bytes; a tuple
+    of four ints takes about 200, and every request and timewait sock keeps its key)."""
+    return (laddr << 64) | (lport << 48) | (raddr << 16) | rport
 
 
 class NetNamespace:
@@ -38,11 +44,9 @@ class NetNamespace:
         self.trace = Tracer()
         self.timers = Deadlines()
         self.ports = PortTable(self.rng)
-        # established hash: (laddr, lport, raddr, rport) -> socket, request or timewait sock.
-        # Keys are typed tuple[int, ...] so the compiled build keeps each sock's key as one
-        # object (fixed-length tuples would be unboxed and rebuilt on every read); lookups
-        # with a sock's own key object then take the dict's identity fast path.
-        self.ehash: dict[tuple[int, ...], object] = {}
+        # established hash: ehash_key(laddr, lport, raddr, rport) -> socket, request or
+        # timewait sock
+        self.ehash: dict[int, object] = {}
         self.lhash: dict[int, list[object]] = {}
         self.sockets: dict[object, None] = {}  # every live TcpSock, in creation order
         self.outbox: list[Packet] = []
@@ -74,6 +78,10 @@ class NetNamespace:
         """mod_timer(timer, jiffies + timeout): a timer of `kind` for `owner`, firing when the
         clock's timer wheel says a timer armed now for `timeout` seconds fires."""
         return self.timers.arm(self.clock.fire_time(now, timeout), kind, owner)
+
+    def schedule(self, t: Timer, now: float, timeout: float) -> None:
+        """mod_timer on an embedded timer (a request's rsk_timer, a timewait's tw_timer)."""
+        self.timers.schedule(t, self.clock.fire_time(now, timeout))
 
     def next_deadline(self) -> float | None:
         return self.timers.next_deadline()

@@ -81,7 +81,7 @@ class PortTable:
     def bump_perturb(self, index: int, by: int) -> None:
         self._perturb[index] = (self.perturb(index) + by) & 0xFFFFFFFF
 
-    def add_owner(self, sk: Owner, port: int, by_connect: bool = False) -> BindBucket:
+    def add_owner(self, sk: TcpSock, port: int, by_connect: bool = False) -> BindBucket:
         b = self.buckets.get(port)
         if b is None:
             b = BindBucket(port, by_connect)

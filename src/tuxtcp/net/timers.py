@@ -30,27 +30,42 @@ class Bucket:
 
 
 class Timer:
-    __slots__ = ("when", "kind", "owner", "alive", "_bucket")
+    """A deadline, a kind and an owner. `pending` is the kernel's timer_pending().
 
-    def __init__(self, when: float, kind: int, owner: object, bucket: Bucket) -> None:
+    Two ways to use one, as the kernel has both: `Deadlines.arm` makes a new Timer per arming
+    (the socket keeps it and cancels it); an object that *is* a timer (a request sock embeds
+    rsk_timer, a timewait sock tw_timer) subclasses Timer and is re-armed in place with
+    `Deadlines.schedule`, so arming allocates nothing. A re-armed or cancelled embedded timer
+    leaves a stale entry in its old bucket; the bucket skips entries whose timer now lives
+    elsewhere or is no longer pending, and drops them when it empties or is compacted."""
+
+    __slots__ = ("when", "kind", "owner", "pending", "_bucket")
+
+    def __init__(self, when: float, kind: int, owner: object, bucket: Bucket | None) -> None:
         self.when = when
         self.kind = kind
         self.owner = owner
-        self.alive = True
+        self.pending = bucket is not None
         self._bucket = bucket
 
     def cancel(self) -> None:
-        if self.alive:
-            self.alive = False
+        """del_timer: not pending any more (twice is harmless)."""
+        if self.pending:
+            self.pending = False
             # let go of the owner at once: a cancelled timer waits in its bucket until the
             # deadline (60 s for TIME_WAIT-length timers) and must not keep its socket alive
             self.owner = None
             b = self._bucket
+            assert b is not None
             b.live -= 1
             if not b.live:
                 b.timers.clear()
             elif len(b.timers) > 64 and b.live * 2 <= len(b.timers):
-                b.timers = [t for t in b.timers if t.alive]  # half dead or more: compact
+                b.timers = [t for t in b.timers if t.pending and t._bucket is b]  # compact
+
+    def due_in(self, b: Bucket) -> bool:
+        """Whether this entry of bucket `b` is live (not cancelled, not re-armed elsewhere)."""
+        return self.pending and self._bucket is b
 
     def __repr__(self) -> str:
         return f"Timer(at {self.when:.6f}, kind {self.kind})"
@@ -75,6 +90,27 @@ class Deadlines:
         b.live += 1
         return t
 
+    def schedule(self, t: Timer, when: float) -> None:
+        """mod_timer on an embedded timer: (re)arm `t` in place for `when`. Pending already for
+        that very deadline: nothing changes (mod_timer's shortcut), so it keeps its place."""
+        old = t._bucket
+        if t.pending:
+            if t.when == when:
+                return
+            t.cancel()
+        b = self._buckets.get(when)
+        if b is None:
+            b = self._buckets[when] = Bucket(when)
+            heapq.heappush(self._keys, when)
+        elif old is b and t in b.timers:
+            b.timers.remove(t)  # its stale entry: re-armed for the same deadline, it goes last
+        t.when = when
+        t.pending = True
+        t._bucket = b
+        self.armed = True
+        b.timers.append(t)
+        b.live += 1
+
     def next_deadline(self) -> float | None:
         keys = self._keys
         buckets = self._buckets
@@ -88,7 +124,8 @@ class Deadlines:
 
     def pop_due(self, now: float) -> Bucket | None:
         """Take the earliest bucket due at or before `now` out of the store (None: none due).
-        The caller fires its live timers in order, marking each dead first (Timer.expire)."""
+        The caller fires its live entries (Timer.due_in) in order, each made not pending
+        first."""
         keys = self._keys
         if keys and keys[0] <= now:
             return self._buckets.pop(heapq.heappop(keys))
@@ -105,8 +142,8 @@ class Deadlines:
             if b is None:
                 return fired
             for t in b.timers:
-                if t.alive:
-                    t.alive = False
+                if t.due_in(b):
+                    t.pending = False
                     b.live -= 1
                     fire(t)
                     fired += 1

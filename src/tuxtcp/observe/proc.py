@@ -45,11 +45,11 @@ def _in_initial_slowstart(sk: TcpSock) -> bool:
 def sock_line(i: int, sk: TcpSock, now: float) -> str:
     """get_tcp4_sock."""
     timer, when, retr = 0, 0.0, sk.retransmits
-    if sk.rtx_timer is not None and sk.rtx_timer.alive:
+    if sk.rtx_timer is not None and sk.rtx_timer.pending:
         timer, when = 1, sk.rtx_timer.when - now
-    elif sk.probe_timer is not None and sk.probe_timer.alive:
+    elif sk.probe_timer is not None and sk.probe_timer.pending:
         timer, when, retr = 4, sk.probe_timer.when - now, 0  # zero-window probe
-    elif sk.keepalive_timer is not None and sk.keepalive_timer.alive:
+    elif sk.keepalive_timer is not None and sk.keepalive_timer.pending:
         timer, when = 2, sk.keepalive_timer.when - now
     if sk.state == LISTEN:
         rxq = len(sk.lq.accept_queue) if sk.lq else 0
@@ -71,7 +71,7 @@ def sock_line(i: int, sk: TcpSock, now: float) -> str:
 
 def req_line(i: int, req: RequestSock, now: float) -> str:
     """get_openreq4: st 03, tr 1, retrnsmt = num_timeout, uid of the listener."""
-    ttd = (req.timer.when - now) if req.timer is not None else 0.0
+    ttd = (req.when - now) if req.pending else 0.0
     return (f"{i:4d}: {hex_addr(req.laddr)}:{req.lport:04X} {hex_addr(req.raddr)}:"
             f"{req.rport:04X} {int(SYN_RECV):02X} {0:08X}:{0:08X} {1:02X}:{_clock_t(ttd):08X} "
             f"{req.num_timeout:08X} {req.listener.uid:5d} {0:8d} 0 0 {_ptr(req, 'req')}")
@@ -79,7 +79,7 @@ def req_line(i: int, req: RequestSock, now: float) -> str:
 
 def tw_line(i: int, tw: TimeWaitSock, now: float) -> str:
     """get_timewait4_sock: st = substate (05 or 06), tr 3."""
-    ttd = (tw.timer.when - now) if tw.timer is not None else 0.0
+    ttd = (tw.when - now) if tw.pending else 0.0
     return (f"{i:4d}: {hex_addr(tw.laddr)}:{tw.lport:04X} {hex_addr(tw.raddr)}:{tw.rport:04X} "
             f"{int(tw.substate):02X} {0:08X}:{0:08X} {3:02X}:{_clock_t(ttd):08X} {0:08X} "
             f"{0:5d} {0:8d} 0 3 {_ptr(tw, 'tw')}")

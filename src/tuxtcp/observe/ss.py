@@ -25,7 +25,7 @@ def _rows(ns: NetNamespace, listening_only: bool, all_states: bool, timers: bool
     for obj in ns.ehash.values():
         if isinstance(obj, TcpSock):
             tmr = ""
-            if timers and obj.rtx_timer is not None and obj.rtx_timer.alive:
+            if timers and obj.rtx_timer is not None and obj.rtx_timer.pending:
                 tmr = f"timer:(on,{(obj.rtx_timer.when - now) * 1000:.0f}ms,{obj.retransmits})"
             rows.append((SS_NAMES[obj.state], len(obj.recv_buf),
                          (obj.write_seq - obj.snd_una) & 0xFFFFFFFF,
@@ -33,14 +33,14 @@ def _rows(ns: NetNamespace, listening_only: bool, all_states: bool, timers: bool
                          f"{int_to_ip(obj.raddr)}:{obj.rport}", tmr))
         elif isinstance(obj, RequestSock):
             tmr = ""
-            if timers and obj.timer is not None:
-                tmr = f"timer:(on,{(obj.timer.when - now) * 1000:.0f}ms,{obj.num_retrans})"
+            if timers and obj.pending:
+                tmr = f"timer:(on,{(obj.when - now) * 1000:.0f}ms,{obj.num_retrans})"
             rows.append((SS_NAMES[SYN_RECV], 0, 0, f"{int_to_ip(obj.laddr)}:{obj.lport}",
                          f"{int_to_ip(obj.raddr)}:{obj.rport}", tmr))
         elif isinstance(obj, TimeWaitSock):
             tmr = ""
-            if timers and obj.timer is not None:
-                tmr = f"timer:(timewait,{obj.timer.when - now:.0f}sec,0)"
+            if timers and obj.pending:
+                tmr = f"timer:(timewait,{obj.when - now:.0f}sec,0)"
             rows.append((SS_NAMES[obj.substate], 0, 0, f"{int_to_ip(obj.laddr)}:{obj.lport}",
                          f"{int_to_ip(obj.raddr)}:{obj.rport}", tmr))
     return rows

@@ -6,7 +6,7 @@ from __future__ import annotations
 import errno
 
 from ..net import drops as dr
-from ..net.namespace import NetNamespace
+from ..net.namespace import NetNamespace, ehash_key
 from ..net.sysctl import HZ
 from ..net.tcp_states import CLOSE, ESTABLISHED, SYN_RECV, SYN_SENT
 from ..wire.ipv4 import Packet, is_loopback
@@ -52,7 +52,7 @@ def twsk_unique(ns: NetNamespace, sk: TcpSock, tw: TimeWaitSock, now: float,
     return True
 
 
-def _check_established(ns: NetNamespace, sk: TcpSock, key: tuple[int, ...],
+def _check_established(ns: NetNamespace, sk: TcpSock, key: int,
                        now: float, explicit_port: bool) -> bool:
     """__inet_check_established: the 4-tuple is free, or held by a recyclable timewait."""
     other = ns.ehash.get(key)
@@ -91,7 +91,7 @@ def hash_connect(ns: NetNamespace, sk: TcpSock, now: float) -> int:
             if port >= high:
                 port -= remaining
             b = buckets.get(port)
-            key = (sk.laddr, port, sk.raddr, sk.rport)
+            key = ehash_key(sk.laddr, port, sk.raddr, sk.rport)
             if b is not None:
                 if not b.by_connect:
                     pass  # a bucket made by bind() is never shared by connect()

@@ -7,7 +7,7 @@ from __future__ import annotations
 from typing import Final
 
 from ..net import drops as dr
-from ..net.namespace import NetNamespace
+from ..net.namespace import NetNamespace, ehash_key
 from ..net.tcp_states import CLOSE, LISTEN, SYN_SENT
 from ..siphash import siphash_u32s
 from ..wire.ipv4 import Packet
@@ -70,8 +70,7 @@ def tcp_v4_rcv(ns: NetNamespace, pkt: Packet, now: float) -> None:
 
 def _v4_rcv(ns: NetNamespace, pkt: Packet, now: float) -> str:
     seg = pkt.seg
-    key = (pkt.dst, seg.dport, pkt.src, seg.sport)
-    sk = ns.ehash.get(key)
+    sk = ns.ehash.get(ehash_key(pkt.dst, seg.dport, pkt.src, seg.sport))
     if sk is not None:
         if isinstance(sk, TcpSock):
             return _do_rcv(ns, sk, pkt, now)

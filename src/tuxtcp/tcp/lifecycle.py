@@ -8,7 +8,7 @@ import errno
 from ..net.namespace import NetNamespace
 from ..net.tcp_states import CLOSE, CLOSE_WAIT, ESTABLISHED, SYN_SENT, TIME_WAIT, TcpState
 from . import tracepoints as tp
-from .constants import TCP_TIMEWAIT_LEN, TIMER_TIME_WAIT
+from .constants import TCP_TIMEWAIT_LEN
 from .sock import EMPTY_RTX_QUEUE, TcpSock
 from .twsock import TimeWaitSock
 
@@ -139,7 +139,7 @@ def time_wait(sk: TcpSock, substate: TcpState, timeo: float, now: float) -> None
         ns.mib.tcp_ext.TWKilled += 1
     else:
         ns.mib.tcp_ext.TW += 1
-    tw.timer = ns.arm(now, timeo, TIMER_TIME_WAIT, tw)
+    ns.schedule(tw, now, timeo)
     ns.tw_count += 1
     # inet_twsk_hashdance_schedule: the timewait sock takes the socket's place in ehash and
     # stays on the bind bucket ("Put TW into bind hash")
@@ -154,17 +154,13 @@ def time_wait(sk: TcpSock, substate: TcpState, timeo: float, now: float) -> None
 
 def tw_reschedule(tw: TimeWaitSock, timeo: float, now: float) -> None:
     """inet_twsk_reschedule (rearm: no counter)."""
-    if tw.timer is not None:
-        tw.timer.cancel()
-    tw.timer = tw.ns.arm(now, timeo, TIMER_TIME_WAIT, tw)
+    tw.ns.schedule(tw, now, timeo)
 
 
 def tw_kill(tw: TimeWaitSock) -> None:
     """inet_twsk_deschedule_put / inet_twsk_kill: leave ehash and the bind bucket."""
     ns = tw.ns
-    if tw.timer is not None:
-        tw.timer.cancel()
-        tw.timer = None
+    tw.cancel()
     key = tw.key
     if ns.ehash.get(key) is tw:
         del ns.ehash[key]
@@ -174,7 +170,6 @@ def tw_kill(tw: TimeWaitSock) -> None:
 
 def tw_expire(tw: TimeWaitSock, now: float) -> None:
     """tw_timer_handler: the timewait sock is gone."""
-    tw.timer = None
     tw_kill(tw)
 
 

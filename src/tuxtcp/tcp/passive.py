@@ -15,7 +15,7 @@ from ..wire.seq import after, between
 from ..wire.tcp import ACK, CWR, ECE, RST, SYN
 from . import syncookies as sc
 from . import tracepoints as tp
-from .constants import TCP_RTO_MAX, TCP_TIMEOUT_INIT, TIMER_SYNACK
+from .constants import TCP_RTO_MAX, TCP_TIMEOUT_INIT
 from .isn import secure_tcp_seq_and_ts_off
 from .lifecycle import hash_established, new_sock, set_state, wake
 from .minisocks import in_window, oow_rate_limited
@@ -169,15 +169,13 @@ def conn_request(ns: NetNamespace, lsk: TcpSock, pkt: Packet, now: float,
             req.ecn_ok = False
     req.snt_isn = isn
     _init_rwin(ns, req)
-    req.syn_at = now
     req.born = now
     if not want_cookie:
         req.timeout = TCP_TIMEOUT_INIT  # tcp_timeout_init
-        key = req.key
-        ns.ehash[key] = req  # inet_csk_reqsk_queue_hash_add
-        lq.syn_queue[key] = req
+        ns.ehash[req.key] = req  # inet_csk_reqsk_queue_hash_add
+        lq.qlen += 1
         lq.young += 1
-        req.timer = ns.arm(now, req.timeout, TIMER_SYNACK, req)
+        ns.schedule(req, now, req.timeout)
     send_synack(ns, req, now, cookie=want_cookie)
     return dr.CONSUMED
 
@@ -196,18 +194,16 @@ def reqsk_timeout(req: RequestSock) -> float:
 
 def reqsk_queue_drop(ns: NetNamespace, req: RequestSock) -> bool:
     """inet_csk_reqsk_queue_drop: unlink from ehash and the SYN queue. True if it was linked."""
-    if req.timer is not None:
-        req.timer.cancel()
-        req.timer = None
+    req.cancel()
     key = req.key
     linked = ns.ehash.get(key) is req
     if linked:
         del ns.ehash[key]
-    lq = req.listener.lq
-    if lq is not None and lq.syn_queue.get(key) is req:
-        del lq.syn_queue[key]
-        if req.num_timeout == 0:  # reqsk_queue_removed
-            lq.young -= 1
+        lq = req.listener.lq
+        if lq is not None:  # reqsk_queue_removed
+            lq.qlen -= 1
+            if req.num_timeout == 0:
+                lq.young -= 1
     return linked
 
 
@@ -224,7 +220,6 @@ def rtx_synack(ns: NetNamespace, req: RequestSock, now: float) -> None:
 def reqsk_timer(req: RequestSock, now: float) -> None:
     """inet_connection_sock.c:reqsk_timer_handler."""
     ns = req.listener.ns
-    req.timer = None
     lsk = req.listener
     if lsk.state != LISTEN or lsk.lq is None:
         reqsk_queue_drop(ns, req)
@@ -254,7 +249,7 @@ def reqsk_timer(req: RequestSock, now: float) -> None:
         if req.num_timeout == 0:
             lq.young -= 1
         req.num_timeout += 1
-        req.timer = ns.arm(now, reqsk_timeout(req), TIMER_SYNACK, req)
+        ns.schedule(req, now, reqsk_timeout(req))
         return
     reqsk_queue_drop(ns, req)  # expired: freed silently, no RST
 
@@ -290,9 +285,8 @@ def check_req(ns: NetNamespace, req: RequestSock, pkt: Packet, now: float) -> Tc
     if seg.seq == req.rcv_isn and flg == SYN and not paws_reject:
         if not oow_rate_limited(ns, req, now, "TCPACKSkippedSynRecv"):
             rtx_synack(ns, req, now)
-            if req.timer is not None:  # mod_timer_pending
-                req.timer.cancel()
-                req.timer = ns.arm(now, reqsk_timeout(req), TIMER_SYNACK, req)
+            if req.pending:  # mod_timer_pending
+                ns.schedule(req, now, reqsk_timeout(req))
         return dr.NOT_SPECIFIED
     if flg & ACK and seg.ack != (req.snt_isn + 1) & M32:
         return LISTENER  # unacceptable ACK -> the listener path resets
@@ -359,7 +353,7 @@ def syn_recv_sock(ns: NetNamespace, lsk: TcpSock, req: RequestSock, pkt: Packet,
     seg = pkt.seg
     child = new_sock(ns, lsk.uid)
     child.state = SYN_RECV
-    child.laddr, child.lport, child.raddr, child.rport = req.key
+    child.laddr, child.lport, child.raddr, child.rport = req.laddr, req.lport, req.raddr, req.rport
     if ns.trace.enabled:
         tp.set_state(child, LISTEN, SYN_RECV, now)  # inet_csk_clone_lock: a clone of the listener
     child.reuse = lsk.reuse
@@ -397,8 +391,8 @@ def syn_recv_sock(ns: NetNamespace, lsk: TcpSock, req: RequestSock, pkt: Packet,
     child.ip_id = ns.rng.getrandbits(16)
     if req.num_timeout:
         child.total_rto = req.num_timeout
-    if req.num_timeout == 0 and req.num_retrans == 0 and req.syn_at:
-        update_rtt(child, now - req.syn_at)  # tcp_synack_rtt_meas: a clean sample only
+    if req.num_timeout == 0 and req.num_retrans == 0 and not req.syncookie:
+        update_rtt(child, now - req.born)  # tcp_synack_rtt_meas: a clean sample only
     else:
         child.rto = 1.0
     ns.mib.tcp.PassiveOpens += 1
@@ -468,6 +462,7 @@ def cookie_check(ns: NetNamespace, lsk: TcpSock, pkt: Packet, now: float) -> Tcp
     req.ts_recent = seg.tsval if saw_tstamp and seg.tsval is not None else 0
     req.ts_off = ts_off if opts.tstamp_ok else 0
     req.born = now
+    req.syncookie = True
     _init_rwin(ns, req)
     # tcp_get_cookie_sock: straight into the accept queue (or dropped when it is full)
     child = syn_recv_sock(ns, lsk, req, pkt, now)

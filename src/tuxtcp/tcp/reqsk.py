@@ -5,52 +5,50 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING
 
-from ..net.timers import Timer
+from ..net.sock_common import SockCommon
 from ..wire.seq import MASK
+from .constants import TIMER_SYNACK
 
 if TYPE_CHECKING:
     from .sock import TcpSock
 
 
-class RequestSock:
-    __slots__ = ("listener", "laddr", "lport", "raddr", "rport", "key", "rcv_isn", "snt_isn", "mss",
-                 "wscale_ok", "snd_wscale", "rcv_wscale", "sack_ok", "tstamp_ok", "ecn_ok",
-                 "ts_recent", "ts_off", "rcv_wnd", "num_timeout", "num_retrans", "acked",
-                 "timeout", "timer", "last_oow_ack", "born", "snt_tsval_first",
-                 "snt_tsval_last", "syn_at")
+class RequestSock(SockCommon):
+    """The request is its own SYN-ACK timer (rsk_timer is embedded in struct request_sock):
+    `pending` says whether it is armed, `when` when it fires. Its 4-tuple is its ehash `key`
+    (laddr, lport, raddr, rport read from it)."""
+
+    __slots__ = ("listener", "rcv_isn", "snt_isn", "mss", "snd_wscale", "rcv_wscale",
+                 "ts_recent", "ts_off", "rcv_wnd", "num_timeout", "num_retrans", "timeout",
+                 "last_oow_ack", "born", "snt_tsval_first", "snt_tsval_last",
+                 "wscale_ok", "sack_ok", "tstamp_ok", "ecn_ok", "acked", "syncookie")
 
     def __init__(self, listener: TcpSock, laddr: int, lport: int, raddr: int, rport: int,
                  rcv_isn: int) -> None:
+        super().__init__(laddr, lport, raddr, rport, TIMER_SYNACK)
         self.listener = listener
-        self.laddr = laddr
-        self.lport = lport
-        self.raddr = raddr
-        self.rport = rport
-        # the ehash/SYN-queue key, built once: lookups with this very object hit the dict's
-        # identity fast path
-        self.key: tuple[int, ...] = (laddr, lport, raddr, rport)
         self.rcv_isn = rcv_isn
         self.snt_isn = 0
         self.mss = 536
-        self.wscale_ok = False
         self.snd_wscale = 0
         self.rcv_wscale = 0
-        self.sack_ok = False
-        self.tstamp_ok = False
-        self.ecn_ok = False
         self.ts_recent = 0
         self.ts_off = 0
         self.rcv_wnd = 0
         self.num_timeout = 0
         self.num_retrans = 0
-        self.acked = False
         self.timeout = 1.0
-        self.timer: Timer | None = None
         self.last_oow_ack = -1e18
-        self.born = 0.0
+        self.born = 0.0  # the SYN's arrival (snt_synack), or the cookie ACK's
         self.snt_tsval_first = 0  # TSvals of our first and last SYN-ACK, before ts_off
         self.snt_tsval_last = 0
-        self.syn_at = 0.0
+        # the flags last, side by side (the compiled build packs adjacent bools)
+        self.wscale_ok = False
+        self.sack_ok = False
+        self.tstamp_ok = False
+        self.ecn_ok = False
+        self.acked = False
+        self.syncookie = False  # made from a cookie ACK (request_sock.syncookie)
 
     @property
     def rcv_nxt(self) -> int:

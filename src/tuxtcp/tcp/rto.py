@@ -27,7 +27,7 @@ def arm_rto(sk: TcpSock, now: float, timeout: float = -1.0) -> None:
 
 def ensure_rto(sk: TcpSock, now: float) -> None:
     """Arm the retransmission timer unless it is already pending."""
-    if sk.rtx_timer is None or not sk.rtx_timer.alive:
+    if sk.rtx_timer is None or not sk.rtx_timer.pending:
         arm_rto(sk, now)
 
 

@@ -7,13 +7,13 @@ from collections import deque
 from collections.abc import Callable
 from typing import TYPE_CHECKING, Final
 
+from ..net.namespace import ehash_key
 from ..net.tcp_states import CLOSE, TcpState
 from ..net.timers import Timer
 from ..wire.seq import MASK
 from ..wire.tcp import FIN, SYN
 from .cong import RENO, TCP_CA_OPEN, CongestionOps
 from .constants import TCP_INIT_CWND, TCP_MSS_DEFAULT, TCP_TIMEOUT_INIT
-from .reqsk import RequestSock
 
 if TYPE_CHECKING:
     from ..net.namespace import NetNamespace
@@ -55,20 +55,18 @@ def rtx_enqueue(sk: TcpSock, ts: TxSeg) -> None:
 class ListenQueue:
     """The listener's half of struct inet_connection_sock: SYN queue and accept queue."""
 
-    __slots__ = ("syn_queue", "young", "accept_queue", "synflood_warned", "last_overflow_j",
+    __slots__ = ("qlen", "young", "accept_queue", "synflood_warned", "last_overflow_j",
                  "defer_accept")
 
     def __init__(self) -> None:
-        self.syn_queue: dict[tuple[int, ...], RequestSock] = {}
+        # the SYN queue is the requests in ehash whose listener this is (as in the kernel,
+        # which keeps only these counts): qlen of them, young of them not yet timed out
+        self.qlen = 0
         self.young = 0
         self.accept_queue: deque[TcpSock] = deque()
         self.synflood_warned = False
         self.last_overflow_j = 0  # rx_opt.ts_recent_stamp: jiffies of the last cookie sent
         self.defer_accept = 0  # rskq_defer_accept, in retransmits
-
-    @property
-    def qlen(self) -> int:
-        return len(self.syn_queue)
 
 
 class TcpSock:
@@ -197,13 +195,13 @@ class TcpSock:
         self.space = 0  # rcvq_space.space: bytes the app read in the last RTT (DRS)
         self.space_seq = 0
         self.space_time = 0.0
-        self.ehash_key: tuple[int, ...] | None = None  # the key it is hashed under
+        self.ehash_key: int | None = None  # the key it is hashed under
         self.defer_accept = 0  # TCP_DEFER_ACCEPT in SYN-ACK retransmits (rskq_defer_accept)
         self.cookie = 0  # sock_cookie, given on first use (tracepoints)
 
     @property
-    def key(self) -> tuple[int, int, int, int]:
-        return (self.laddr, self.lport, self.raddr, self.rport)
+    def key(self) -> int:
+        return ehash_key(self.laddr, self.lport, self.raddr, self.rport)
 
     def __repr__(self) -> str:
         return (f"TcpSock({self.state.name} {self.laddr:08x}:{self.lport} -> "

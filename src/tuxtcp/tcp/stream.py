@@ -123,7 +123,7 @@ def push(sk: TcpSock, now: float) -> None:
 
 def check_probe_timer(sk: TcpSock, now: float) -> None:
     """tcp_check_probe_timer: arm the zero-window probe (persist) timer."""
-    if sk.probe_timer is None or not sk.probe_timer.alive:
+    if sk.probe_timer is None or not sk.probe_timer.pending:
         sk.probe_timer = sk.ns.arm(now, probe_interval(sk), TIMER_PROBE0, sk)
 
 
@@ -191,7 +191,7 @@ def ack_snd_check(sk: TcpSock, now: float) -> None:
     if sk.quick or unacked > max(sk.rcv_mss, 1):
         send_ack(sk, now)
         return
-    if sk.delack_timer is None or not sk.delack_timer.alive:
+    if sk.delack_timer is None or not sk.delack_timer.pending:
         sk.delack_timer = sk.ns.arm(now, sk.ato, TIMER_DACK, sk)
 
 

@@ -47,8 +47,8 @@ def run_timers(ns: NetNamespace, now: float) -> int:
         if b is None:
             return fired
         for t in b.timers:
-            if t.alive:
-                t.alive = False
+            if t.due_in(b):
+                t.pending = False
                 b.live -= 1
                 fire(t)
                 fired += 1
@@ -65,11 +65,11 @@ def fire(t: Timer) -> None:
         owner.rtx_timer = None
         retransmit_timer(owner, when)
     elif kind == TIMER_SYNACK:
-        assert isinstance(owner, RequestSock)
-        reqsk_timer(owner, when)
+        assert isinstance(t, RequestSock)  # rsk_timer is embedded: the timer is the request
+        reqsk_timer(t, when)
     elif kind == TIMER_TIME_WAIT:
-        assert isinstance(owner, TimeWaitSock)
-        tw_expire(owner, when)
+        assert isinstance(t, TimeWaitSock)  # so is tw_timer
+        tw_expire(t, when)
     elif kind == TIMER_DACK:
         assert isinstance(owner, TcpSock)
         owner.delack_timer = None

@@ -4,28 +4,30 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING
 
+from ..net.sock_common import SockCommon
 from ..net.tcp_states import TIME_WAIT, TcpState
-from ..net.timers import Timer
+from .constants import TIMER_TIME_WAIT
 
 if TYPE_CHECKING:
     from ..net.namespace import NetNamespace
     from .sock import TcpSock
 
 
-class TimeWaitSock:
+class TimeWaitSock(SockCommon):
     """struct tcp_timewait_sock: what is left of a closed connection (substate FIN_WAIT2 or
-    TIME_WAIT). Stays in the established table and on the port's bind bucket."""
+    TIME_WAIT). Stays in the established table and on the port's bind bucket. It is its own
+    timer (tw_timer is embedded): `pending` says whether it is armed, `when` when it fires. Its
+    4-tuple is its ehash `key`."""
 
-    __slots__ = ("ns", "laddr", "lport", "raddr", "rport", "substate", "rcv_nxt", "snd_nxt",
+    __slots__ = ("ns", "substate", "rcv_nxt", "snd_nxt",
                  "rcv_wnd", "rcv_wscale", "ts_recent", "ts_recent_stamp", "ts_off", "tstamp_ok",
-                 "reuse", "reuseport", "uid", "timer", "bucket", "last_oow_ack", "entry_stamp",
-                 "bind_port_lock", "state", "key")
+                 "reuse", "reuseport", "uid", "bucket", "last_oow_ack", "entry_stamp",
+                 "bind_port_lock", "state")
 
     def __init__(self, sk: TcpSock, substate: TcpState) -> None:
+        super().__init__(sk.laddr, sk.lport, sk.raddr, sk.rport, TIMER_TIME_WAIT)
         self.ns: NetNamespace = sk.ns
         self.state = TIME_WAIT
-        self.laddr, self.lport, self.raddr, self.rport = sk.laddr, sk.lport, sk.raddr, sk.rport
-        self.key: tuple[int, ...] = (self.laddr, self.lport, self.raddr, self.rport)
         self.substate = substate
         self.rcv_nxt = sk.rcv_nxt
         self.snd_nxt = sk.snd_nxt
@@ -38,7 +40,6 @@ class TimeWaitSock:
         self.reuse = sk.reuse
         self.reuseport = sk.reuseport
         self.uid = sk.uid
-        self.timer: Timer | None = None
         self.bucket = sk.bucket
         self.bind_port_lock = sk.bind_port_lock
         self.last_oow_ack = -1e18

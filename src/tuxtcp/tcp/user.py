@@ -37,6 +37,7 @@ from .lifecycle import clear_timers, destroy, fin_time, new_sock, set_state, tcp
 from .output import send_ack, send_active_reset
 from .passive import reqsk_queue_drop
 from .receive import rcv_space_adjust
+from .reqsk import RequestSock
 from .sock import EMPTY_RTX_QUEUE, ListenQueue, TcpSock
 from .stream import push, send, send_fin, send_room
 
@@ -274,8 +275,10 @@ def tcp_close(sk: TcpSock, now: float) -> None:
                 child = lq.accept_queue.popleft()
                 child.orphan = True
                 tcp_disconnect(child, now)
-            for req in list(lq.syn_queue.values()):
-                reqsk_queue_drop(ns, req)
+            if lq.qlen:
+                for req in [r for r in ns.ehash.values()
+                            if isinstance(r, RequestSock) and r.listener is sk]:
+                    reqsk_queue_drop(ns, req)
         destroy(sk, now)
         return
     unread = len(sk.recv_buf)
