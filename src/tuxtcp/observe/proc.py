@@ -65,7 +65,7 @@ def sock_line(i: int, sk: TcpSock, now: float) -> str:
     return (f"{i:4d}: {hex_addr(sk.laddr)}:{sk.lport:04X} {hex_addr(raddr)}:{rport:04X} "
             f"{int(sk.state):02X} {txq:08X}:{rxq:08X} {timer:02X}:{_clock_t(when):08X} "
             f"{retr:08X} {sk.uid:5d} {0:8d} {sk.inode} {refcnt} {_ptr(sk, 'sk')} "
-            f"{_clock_t(sk.rto)} {_clock_t(sk.ato)} {sk.quick << 1} {cwnd} "
+            f"{_clock_t(sk.rto)} {_clock_t(sk.icsk_ack.ato)} {sk.icsk_ack.quick << 1} {cwnd} "
             f"{last}")
 
 

@@ -47,8 +47,8 @@ def twsk_unique(ns: NetNamespace, sk: TcpSock, tw: TimeWaitSock, now: float,
     if not explicit_port and not (reuse and now * 1000 > tw.entry_stamp * 1000 + 1000):
         return False
     sk.write_seq = (tw.snd_nxt + 65535 + 2) & M32 or 1
-    sk.ts_recent = tw.ts_recent
-    sk.ts_recent_stamp = tw.ts_recent_stamp
+    sk.rx_opt.ts_recent = tw.ts_recent
+    sk.rx_opt.ts_recent_stamp = tw.ts_recent_stamp
     return True
 
 
@@ -138,12 +138,12 @@ def tcp_connect(ns: NetNamespace, sk: TcpSock, now: float) -> int:
     sk.write_seq = sk.snd_nxt
     sk.rcv_nxt = 0
     sk.advmss = advmss_for(ns, sk.raddr)
-    if sk.user_mss and sk.user_mss < sk.advmss:
-        sk.advmss = sk.user_mss
-    sk.tstamp_ok = bool(timestamps)
-    sk.wscale_ok = bool(sysctl.tcp_window_scaling)
-    sk.sack_ok = bool(sysctl.tcp_sack)
-    sk.rcv_wscale = TCP_WSCALE_DEFAULT if sk.wscale_ok else 0
+    if sk.rx_opt.user_mss and sk.rx_opt.user_mss < sk.advmss:
+        sk.advmss = sk.rx_opt.user_mss
+    sk.rx_opt.tstamp_ok = bool(timestamps)
+    sk.rx_opt.wscale_ok = bool(sysctl.tcp_window_scaling)
+    sk.rx_opt.sack_ok = bool(sysctl.tcp_sack)
+    sk.rx_opt.rcv_wscale = TCP_WSCALE_DEFAULT if sk.rx_opt.wscale_ok else 0
     sk.rcv_wnd = initial_window(sk.advmss)
     sk.rto = TCP_TIMEOUT_INIT
     sk.retransmits = 0
@@ -172,7 +172,7 @@ def synsent_process(sk: TcpSock, pkt: Packet, now: float) -> str:
                 # challenge ACK
                 arm_rto(sk, now, 2 / HZ)
             return dr.TCP_INVALID_ACK_SEQUENCE
-        if (sk.tstamp_ok and seg.tsval is not None and seg.tsecr and
+        if (sk.rx_opt.tstamp_ok and seg.tsval is not None and seg.tsecr and
                 before((seg.tsecr - sk.ts_off) & M32,
                        ns.clock.tcp_clock_ms(sk.retrans_stamp) & M32)):
             ns.mib.tcp_ext.PAWSActive += 1
@@ -187,25 +187,25 @@ def synsent_process(sk: TcpSock, pkt: Packet, now: float) -> str:
         sk.irs = seg.seq
         sk.rcv_nxt = sk.copied_seq = sk.rcv_wup = (seg.seq + 1) & M32
         sk.snd_una = seg.ack
-        if sk.wscale_ok and seg.wscale is not None:
-            sk.snd_wscale = min(seg.wscale, 14)
+        if sk.rx_opt.wscale_ok and seg.wscale is not None:
+            sk.rx_opt.snd_wscale = min(seg.wscale, 14)
         else:
-            sk.wscale_ok = False
-            sk.snd_wscale = sk.rcv_wscale = 0
+            sk.rx_opt.wscale_ok = False
+            sk.rx_opt.snd_wscale = sk.rx_opt.rcv_wscale = 0
         sk.snd_wnd = seg.window  # the window in a SYN-ACK is never scaled
         sk.max_window = sk.snd_wnd
         sk.snd_wl1 = seg.seq
-        sk.sack_ok = sk.sack_ok and seg.sack_perm
-        if sk.tstamp_ok and seg.tsval is not None:
-            sk.ts_recent = seg.tsval
-            sk.ts_recent_stamp = now
+        sk.rx_opt.sack_ok = sk.rx_opt.sack_ok and seg.sack_perm
+        if sk.rx_opt.tstamp_ok and seg.tsval is not None:
+            sk.rx_opt.ts_recent = seg.tsval
+            sk.rx_opt.ts_recent_stamp = now
         else:
-            sk.tstamp_ok = False
+            sk.rx_opt.tstamp_ok = False
         peer_mss = seg.mss or 536
-        if sk.user_mss and sk.user_mss < peer_mss:
-            peer_mss = sk.user_mss
-        sk.mss_clamp = peer_mss
-        sk.mss_cache = min(peer_mss, sk.advmss) - (12 if sk.tstamp_ok else 0)
+        if sk.rx_opt.user_mss and sk.rx_opt.user_mss < peer_mss:
+            peer_mss = sk.rx_opt.user_mss
+        sk.rx_opt.mss_clamp = peer_mss
+        sk.mss_cache = min(peer_mss, sk.advmss) - (12 if sk.rx_opt.tstamp_ok else 0)
         sk.rtx_queue = EMPTY_RTX_QUEUE
         stop_rto(sk)
         if not sk.retransmits:
@@ -223,21 +223,21 @@ def synsent_process(sk: TcpSock, pkt: Packet, now: float) -> str:
         # simultaneous open: SYN_RECV on the full socket, answer with SYN-ACK
         sk.irs = seg.seq
         sk.rcv_nxt = sk.copied_seq = sk.rcv_wup = (seg.seq + 1) & M32
-        if sk.tstamp_ok and seg.tsval is not None:
-            sk.ts_recent = seg.tsval
-            sk.ts_recent_stamp = now
+        if sk.rx_opt.tstamp_ok and seg.tsval is not None:
+            sk.rx_opt.ts_recent = seg.tsval
+            sk.rx_opt.ts_recent_stamp = now
         else:
-            sk.tstamp_ok = False
-        if not (sk.wscale_ok and seg.wscale is not None):
-            sk.wscale_ok = False
-            sk.rcv_wscale = 0
+            sk.rx_opt.tstamp_ok = False
+        if not (sk.rx_opt.wscale_ok and seg.wscale is not None):
+            sk.rx_opt.wscale_ok = False
+            sk.rx_opt.rcv_wscale = 0
         else:
-            sk.snd_wscale = min(seg.wscale, 14)
-        sk.sack_ok = sk.sack_ok and seg.sack_perm
+            sk.rx_opt.snd_wscale = min(seg.wscale, 14)
+        sk.rx_opt.sack_ok = sk.rx_opt.sack_ok and seg.sack_perm
         sk.snd_wnd = seg.window
         peer_mss = seg.mss or 536
-        sk.mss_clamp = peer_mss
-        sk.mss_cache = min(peer_mss, sk.advmss) - (12 if sk.tstamp_ok else 0)
+        sk.rx_opt.mss_clamp = peer_mss
+        sk.mss_cache = min(peer_mss, sk.advmss) - (12 if sk.rx_opt.tstamp_ok else 0)
         set_state(sk, SYN_RECV, now)
         transmit(sk, SYN | ACK, sk.iss, b"", now)
         return dr.CONSUMED

@@ -73,9 +73,9 @@ def _validate_incoming(sk: TcpSock, pkt: Packet, now: float) -> str | None:
     segment goes on; CONSUMED: it was taken here (an accepted RST); else its drop reason."""
     seg = pkt.seg
     ns = sk.ns
-    if sk.tstamp_ok and seg.tsval is not None and not seg.flags & RST:
-        diff = (sk.ts_recent - seg.tsval) & M32
-        if diff and not diff & 0x80000000 and sk.ts_recent:
+    if sk.rx_opt.tstamp_ok and seg.tsval is not None and not seg.flags & RST:
+        diff = (sk.rx_opt.ts_recent - seg.tsval) & M32
+        if diff and not diff & 0x80000000 and sk.rx_opt.ts_recent:
             # tcp_paws_discard
             ns.mib.tcp_ext.PAWSEstab += 1
             if seg.flags & SYN:
@@ -143,12 +143,12 @@ def rcv_state_process(sk: TcpSock, pkt: Packet, now: float) -> str:
         sk.snd_una = seg.ack
         sk.rtx_queue = EMPTY_RTX_QUEUE
         stop_rto(sk)
-        sk.snd_wnd = seg.window << sk.snd_wscale
+        sk.snd_wnd = seg.window << sk.rx_opt.snd_wscale
         sk.retransmits = 0
         set_state(sk, ESTABLISHED, now)
-    if sk.tstamp_ok and seg.tsval is not None and not after(seg.seq, sk.rcv_nxt):
-        sk.ts_recent = seg.tsval  # tcp_store_ts_recent
-        sk.ts_recent_stamp = now
+    if sk.rx_opt.tstamp_ok and seg.tsval is not None and not after(seg.seq, sk.rcv_nxt):
+        sk.rx_opt.ts_recent = seg.tsval  # tcp_store_ts_recent
+        sk.rx_opt.ts_recent_stamp = now
     reason = on_ack(sk, seg, now)
     if reason:
         return reason

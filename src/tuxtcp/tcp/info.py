@@ -270,24 +270,24 @@ def tcp_get_info(sk: TcpSock, now: float) -> TcpInfo:
     else:
         info.tcpi_backoff = max(sk.retransmits, sk.probes_out)
         # the options are negotiated: nothing is agreed before the SYN-ACK
-        if sk.tstamp_ok:
+        if sk.rx_opt.tstamp_ok:
             info.tcpi_options |= TCPI_OPT_TIMESTAMPS
-        if sk.sack_ok:
+        if sk.rx_opt.sack_ok:
             info.tcpi_options |= TCPI_OPT_SACK
-        if sk.wscale_ok:
+        if sk.rx_opt.wscale_ok:
             info.tcpi_options |= TCPI_OPT_WSCALE
-            info.tcpi_snd_wscale = sk.snd_wscale
-            info.tcpi_rcv_wscale = sk.rcv_wscale
+            info.tcpi_snd_wscale = sk.rx_opt.snd_wscale
+            info.tcpi_rcv_wscale = sk.rx_opt.rcv_wscale
         if sk.ecn_ok:
             info.tcpi_options |= TCPI_OPT_ECN
     info.tcpi_rto = _us(sk.rto)
-    info.tcpi_ato = _us(min(sk.ato, TCP_DELACK_MAX))
+    info.tcpi_ato = _us(min(sk.icsk_ack.ato, TCP_DELACK_MAX))
     info.tcpi_snd_mss = sk.mss_cache
-    info.tcpi_rcv_mss = sk.rcv_mss
+    info.tcpi_rcv_mss = sk.icsk_ack.rcv_mss
     info.tcpi_unacked = len(sk.rtx_queue)
-    info.tcpi_sacked = sk.sacked_out + sk.reno_sacked
-    info.tcpi_lost = sk.lost_out
-    info.tcpi_retrans = sk.retrans_out
+    info.tcpi_sacked = sk.sack.sacked_out + sk.sack.reno_sacked
+    info.tcpi_lost = sk.sack.lost_out
+    info.tcpi_retrans = sk.sack.retrans_out
     if sk.raddr:
         loopback = advmss_for(sk.ns, sk.raddr) == MTU_LOOPBACK - 41
         info.tcpi_pmtu = min(MTU_LOOPBACK, IP_MAX_MTU) if loopback else MTU_ETHERNET
@@ -296,7 +296,7 @@ def tcp_get_info(sk: TcpSock, now: float) -> TcpInfo:
     info.tcpi_rttvar = _us(sk.rttvar)
     info.tcpi_snd_ssthresh = sk.ssthresh
     info.tcpi_advmss = sk.advmss
-    info.tcpi_rcv_space = sk.space
+    info.tcpi_rcv_space = sk.rcvq_space.space
     info.tcpi_total_retrans = sk.num_retrans_total
     if sk.srtt > 0:
         # tcp_update_pacing_rate: 200% of cwnd * mss / srtt in slow start, else 120%
@@ -322,7 +322,7 @@ def tcp_get_info(sk: TcpSock, now: float) -> TcpInfo:
     info.rcv_wnd = sk.rcv_wnd
     info.recv_queue = len(sk.recv_buf)
     info.send_queue = (sk.write_seq - sk.snd_una) & M32
-    info.mss_clamp = sk.mss_clamp
+    info.mss_clamp = sk.rx_opt.mss_clamp
     info.fin_sent = sk.fin_sent
     info.fin_acked = sk.fin_acked
     info.sk_err = sk.sk_err

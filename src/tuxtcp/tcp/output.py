@@ -95,7 +95,7 @@ def advertised_window(sk: TcpSock) -> int:
     """tcp_select_window, simplified: the free receive space, rounded up to a multiple of
     1 << rcv_wscale as __tcp_select_window does (64240 -> 502 << 7), then scaled."""
     free = max(0, min(sk.rcv_wnd, sk.rcvbuf // 2) - len(sk.recv_buf))
-    ws = sk.rcv_wscale
+    ws = sk.rx_opt.rcv_wscale
     return min((free + (1 << ws) - 1) >> ws, 65535)
 
 
@@ -105,30 +105,30 @@ def transmit(sk: TcpSock, flags: int, seq: int, payload: bytes, now: float,
     ns = sk.ns
     tsval = None
     tsecr = 0
-    if sk.tstamp_ok:
+    if sk.rx_opt.tstamp_ok:
         tsval = tsval_of(ns, sk.ts_off, now)
-        tsecr = sk.ts_recent
+        tsecr = sk.rx_opt.ts_recent
     if flags & SYN:
         # tcp_syn_options: MSS, TS, WS, SACK_PERM per sysctls; unscaled window
         seg = TcpSegment(sk.lport, sk.rport, seq, sk.rcv_nxt if flags & ACK else 0, flags,
                          min(sk.rcv_wnd, 65535), payload, mss=sk.advmss,
-                         wscale=sk.rcv_wscale if sk.wscale_ok else None,
-                         sack_perm=sk.sack_ok, tsval=tsval, tsecr=tsecr)
+                         wscale=sk.rx_opt.rcv_wscale if sk.rx_opt.wscale_ok else None,
+                         sack_perm=sk.rx_opt.sack_ok, tsval=tsval, tsecr=tsecr)
     else:
         sack: tuple[tuple[int, int], ...] = ()
-        if sk.ooo and sk.sack_ok:
+        if sk.ooo and sk.rx_opt.sack_ok:
             sack = sack_blocks(sk)
         # tcp_event_ack_sent: this segment carries our ACK; no delayed ACK is pending now
         if sk.delack_timer is not None:
             sk.delack_timer.cancel()
             sk.delack_timer = None
-        if sk.quick:
-            sk.quick -= 1
+        if sk.icsk_ack.quick:
+            sk.icsk_ack.quick -= 1
         win = advertised_window(sk)
         seg = TcpSegment(sk.lport, sk.rport, seq, sk.rcv_nxt, flags | ACK, win, payload,
                          tsval=tsval, tsecr=tsecr, sack=sack)
         sk.rcv_wup = sk.rcv_nxt
-        sk.rcv_adv = (sk.rcv_nxt + (win << sk.rcv_wscale)) & M32
+        sk.rcv_adv = (sk.rcv_nxt + (win << sk.rx_opt.rcv_wscale)) & M32
     sk.ip_id = (sk.ip_id + 1) & 0xFFFF
     ns.transmit(Packet(sk.laddr, sk.raddr, seg, ip_id=sk.ip_id))
     if not retrans:

@@ -134,8 +134,8 @@ def conn_request(ns: NetNamespace, lsk: TcpSock, pkt: Packet, now: float,
     # tcp_parse_options on a SYN: TS/WS/SACK_PERM only when their sysctls are on
     saw_tstamp = seg.tsval is not None and sysctl.tcp_timestamps != 0
     mss = seg.mss if seg.mss else sc.MSSTAB[0]  # TCP_MSS_DEFAULT without the option
-    if lsk.user_mss and lsk.user_mss < mss:
-        mss = lsk.user_mss
+    if lsk.rx_opt.user_mss and lsk.rx_opt.user_mss < mss:
+        mss = lsk.rx_opt.user_mss
     req.mss = mss
     if not (want_cookie and not saw_tstamp):  # cookie without TS: tcp_clear_options
         if seg.wscale is not None and sysctl.tcp_window_scaling:
@@ -360,7 +360,7 @@ def syn_recv_sock(ns: NetNamespace, lsk: TcpSock, req: RequestSock, pkt: Packet,
     child.reuseport = lsk.reuseport
     child.bind_port_lock = lsk.bind_port_lock
     child.bind_addr_lock = lsk.bind_addr_lock
-    child.user_mss = lsk.user_mss
+    child.rx_opt.user_mss = lsk.rx_opt.user_mss
     child.parent = lsk
     if lsk.bucket is not None:  # __inet_inherit_port
         bucket = lsk.bucket
@@ -370,19 +370,19 @@ def syn_recv_sock(ns: NetNamespace, lsk: TcpSock, req: RequestSock, pkt: Packet,
     child.rcv_nxt = child.copied_seq = child.rcv_wup = req.rcv_nxt
     child.iss = req.snt_isn
     child.snd_una = child.snd_nxt = child.write_seq = (req.snt_isn + 1) & M32
-    child.wscale_ok = req.wscale_ok
-    child.snd_wscale = req.snd_wscale if req.wscale_ok else 0
-    child.rcv_wscale = req.rcv_wscale
-    child.snd_wnd = seg.window << child.snd_wscale
+    child.rx_opt.wscale_ok = req.wscale_ok
+    child.rx_opt.snd_wscale = req.snd_wscale if req.wscale_ok else 0
+    child.rx_opt.rcv_wscale = req.rcv_wscale
+    child.snd_wnd = seg.window << child.rx_opt.snd_wscale
     child.snd_wl1 = seg.seq
     child.max_window = child.snd_wnd
-    child.sack_ok = req.sack_ok
+    child.rx_opt.sack_ok = req.sack_ok
     child.ecn_ok = req.ecn_ok
-    child.tstamp_ok = req.tstamp_ok
-    child.ts_recent = req.ts_recent
-    child.ts_recent_stamp = now
+    child.rx_opt.tstamp_ok = req.tstamp_ok
+    child.rx_opt.ts_recent = req.ts_recent
+    child.rx_opt.ts_recent_stamp = now
     child.ts_off = req.ts_off
-    child.mss_clamp = req.mss
+    child.rx_opt.mss_clamp = req.mss
     child.advmss = advmss_for(ns, req.raddr)
     child.mss_cache = min(req.mss, child.advmss) - (12 if req.tstamp_ok else 0)
     child.rcv_wnd = req.rcv_wnd
@@ -409,7 +409,7 @@ def child_process(ns: NetNamespace, child: TcpSock, pkt: Packet, now: float) -> 
     """tcp_child_process -> tcp_rcv_state_process(SYN_RECV): the ACK makes it ESTABLISHED."""
     seg = pkt.seg
     child.snd_una = seg.ack
-    child.snd_wnd = seg.window << child.snd_wscale
+    child.snd_wnd = seg.window << child.rx_opt.snd_wscale
     child.snd_wl1 = seg.seq
     set_state(child, ESTABLISHED, now)  # wakes the child and its listener
     if seg.payload:

@@ -25,28 +25,28 @@ def rcv_space_adjust(sk: TcpSock, now: float) -> None:
     """tcp_rcv_space_adjust (dynamic right-sizing): once per RTT, if the application read
     more than last time, offer a window of twice that (up to tcp_rmem[2])."""
     rtt = max(sk.srtt, 0.001)
-    if now - sk.space_time < rtt:
+    if now - sk.rcvq_space.time < rtt:
         return
-    copied = (sk.copied_seq - sk.space_seq) & M32
-    if copied > sk.space:
-        sk.space = copied
+    copied = (sk.copied_seq - sk.rcvq_space.seq) & M32
+    if copied > sk.rcvq_space.space:
+        sk.rcvq_space.space = copied
         if not sk.buf_locked & 2:
-            want = min(2 * copied + 2 * max(sk.rcv_mss, 536) * 16, TCP_RMEM_MAX)
+            want = min(2 * copied + 2 * max(sk.icsk_ack.rcv_mss, 536) * 16, TCP_RMEM_MAX)
             if want > sk.rcv_wnd:
                 sk.rcv_wnd = want
                 sk.rcvbuf = max(sk.rcvbuf, 2 * want)
-    sk.space_seq = sk.copied_seq
-    sk.space_time = now
+    sk.rcvq_space.seq = sk.copied_seq
+    sk.rcvq_space.time = now
 
 
 def event_data_recv(sk: TcpSock, seg_len: int) -> None:
     """tcp_event_data_recv: the first data starts the delayed-ACK engine in quickack mode."""
-    if seg_len > sk.rcv_mss:
-        sk.rcv_mss = seg_len
-    if not sk.ato:
-        rcv_mss = max(sk.rcv_mss, 1)
-        sk.quick = min(max(sk.rcv_wnd // (2 * rcv_mss), 2), TCP_MAX_QUICKACKS)
-        sk.ato = TCP_ATO_MIN
+    if seg_len > sk.icsk_ack.rcv_mss:
+        sk.icsk_ack.rcv_mss = seg_len
+    if not sk.icsk_ack.ato:
+        rcv_mss = max(sk.icsk_ack.rcv_mss, 1)
+        sk.icsk_ack.quick = min(max(sk.rcv_wnd // (2 * rcv_mss), 2), TCP_MAX_QUICKACKS)
+        sk.icsk_ack.ato = TCP_ATO_MIN
 
 
 def sack_blocks(sk: TcpSock) -> tuple[tuple[int, int], ...]:
@@ -57,7 +57,7 @@ def sack_blocks(sk: TcpSock) -> tuple[tuple[int, int], ...]:
     recent = sk.ooo_recent
     ranges = sorted(sk.ooo_ranges, key=lambda r: 0 if (
         recent is not None and not before(recent, r[0]) and before(recent, r[1])) else 1)
-    limit = 3 if sk.tstamp_ok else 4
+    limit = 3 if sk.rx_opt.tstamp_ok else 4
     return tuple((a, b) for a, b in ranges[:limit])
 
 

@@ -52,6 +52,78 @@ def rtx_enqueue(sk: TcpSock, ts: TxSeg) -> None:
     q.append(ts)
 
 
+# --- the parts of struct tcp_sock that have a name of their own in the kernel ----------------
+class RxOptions:
+    """struct tcp_options_received (tp->rx_opt): what the handshake settled about options."""
+
+    __slots__ = ("ts_recent", "ts_recent_stamp", "user_mss", "mss_clamp", "snd_wscale",
+                 "rcv_wscale", "tstamp_ok", "wscale_ok", "sack_ok")
+
+    def __init__(self) -> None:
+        self.ts_recent = 0
+        self.ts_recent_stamp = 0.0
+        self.user_mss = 0  # TCP_MAXSEG
+        self.mss_clamp = TCP_MSS_DEFAULT  # the peer's MSS, clamped by user_mss
+        self.snd_wscale = 0
+        self.rcv_wscale = 0
+        self.tstamp_ok = False
+        self.wscale_ok = False
+        self.sack_ok = False
+
+
+class AckState:
+    """icsk->icsk_ack: the delayed-ACK machinery's state."""
+
+    __slots__ = ("quick", "ato", "rcv_mss")
+
+    def __init__(self) -> None:
+        self.quick = 0  # segments still ACKed at once (quick-ACK mode)
+        self.ato = 0.0  # delayed-ACK timeout (0 until the first data)
+        self.rcv_mss = 0  # the peer's segment size as we see it
+
+
+class RcvqSpace:
+    """tp->rcvq_space: receive-buffer autotuning (dynamic right-sizing)."""
+
+    __slots__ = ("space", "seq", "time")
+
+    def __init__(self) -> None:
+        self.space = 0  # bytes the application read in the last RTT
+        self.seq = 0
+        self.time = 0.0
+
+
+class SackScoreboard:
+    """The loss-recovery scoreboard: the counts of tp->sacked_out, lost_out and retrans_out,
+    a non-SACK peer's dupacks counted as SACKs (tcp_add_reno_sack), and the highest SACKed
+    sequence (tcp_highest_sack_seq). Allocated on the first SACK, loss or dupack
+    (`scoreboard(sk)`), given back when the retransmission queue empties; until then a socket
+    reads the shared all-zero EMPTY_SCOREBOARD."""
+
+    __slots__ = ("sacked_out", "lost_out", "retrans_out", "reno_sacked", "high_sacked")
+
+    def __init__(self, snd_una: int) -> None:
+        self.sacked_out = 0
+        self.lost_out = 0
+        self.retrans_out = 0
+        self.reno_sacked = 0
+        self.high_sacked = snd_una  # nothing SACKed yet: the highest is snd_una
+
+    def empty(self) -> bool:
+        return not (self.sacked_out or self.lost_out or self.retrans_out or self.reno_sacked)
+
+
+EMPTY_SCOREBOARD: Final = SackScoreboard(0)
+
+
+def scoreboard(sk: TcpSock) -> SackScoreboard:
+    """The socket's own scoreboard, for writing (allocated on first use)."""
+    sb = sk.sack
+    if sb is EMPTY_SCOREBOARD:
+        sb = sk.sack = SackScoreboard(sk.snd_una)
+    return sb
+
+
 class ListenQueue:
     """The listener's half of struct inet_connection_sock: SYN queue and accept queue."""
 
@@ -70,30 +142,35 @@ class ListenQueue:
 
 
 class TcpSock:
-    """One TCP socket. Fields follow struct tcp_sock/inet_connection_sock names."""
+    """One TCP socket. Fields follow struct tcp_sock/inet_connection_sock names; the parts the
+    kernel names are objects of their own: `rx_opt` (tcp_options_received), `icsk_ack`,
+    `rcvq_space`, `sack` (the scoreboard, shared and all-zero until first needed), `lq` (a
+    listener's queues, only on listeners) and `ca_ops`/`ca_state` (congestion control). The
+    retransmission and out-of-order queues are shared empty ones while idle."""
 
     __slots__ = (
-        "ns", "state", "laddr", "lport", "raddr", "rport", "uid", "inode", "bucket",
-        "bind_addr_lock", "bind_port_lock", "reuse", "reuseport", "freebind", "bind_no_port",
-        "user_mss", "syn_retries", "linger", "linger2", "backlog", "lq", "parent",
-        "iss", "irs", "snd_una", "snd_nxt", "write_seq", "snd_wnd", "snd_wl1", "max_window",
-        "rcv_nxt", "copied_seq", "rcv_wnd", "rcv_wup", "rcv_wscale", "snd_wscale", "wscale_ok",
-        "sack_ok", "tstamp_ok", "ecn_ok", "ts_recent", "ts_recent_stamp", "ts_off", "mss_clamp",
+        "ns", "state", "rx_opt", "icsk_ack", "rcvq_space", "sack", "laddr", "lport", "raddr",
+        "rport", "uid", "inode", "bucket", "bind_addr_lock", "bind_port_lock", "reuse",
+        "reuseport", "freebind", "bind_no_port", "syn_retries", "linger", "linger2", "backlog",
+        "lq", "parent", "iss", "irs", "snd_una", "snd_nxt", "write_seq", "snd_wnd", "snd_wl1",
+        "max_window", "rcv_nxt", "copied_seq", "rcv_wnd", "rcv_wup", "ecn_ok", "ts_off",
         "mss_cache", "advmss", "rto", "srtt", "rttvar", "retransmits", "total_rto",
         "retrans_stamp", "rtx_timer", "keepalive_timer", "sk_err", "sk_err_soft", "recv_buf",
         "send_buf", "rtx_queue", "fin_queued", "fin_acked", "rcv_shutdown", "snd_shutdown",
-        "orphan", "ip_id", "cwnd", "ssthresh", "created", "syn_sent_at",
-        "last_oow_ack", "num_retrans_total", "dead", "keepalive",
-        "on_wakeup", "dupacks", "ca_state", "ca_ops", "recover", "cwnd_cnt", "ooo",
-        "ooo_recent", "reno_sacked", "high_sacked", "lost_out", "fin_sent", "rcv_adv",
-        "probe_timer", "probes_out", "quick", "ato", "delack_timer", "rcv_mss", "nodelay",
-        "cork", "sndbuf", "rcvbuf", "buf_locked", "space", "space_seq", "space_time",
-        "sacked_out", "retrans_out", "ooo_ranges", "ehash_key", "defer_accept", "cookie",
+        "orphan", "ip_id", "cwnd", "ssthresh", "created", "syn_sent_at", "last_oow_ack",
+        "num_retrans_total", "dead", "keepalive", "on_wakeup", "dupacks", "ca_state", "ca_ops",
+        "recover", "cwnd_cnt", "ooo", "ooo_recent", "fin_sent", "rcv_adv", "probe_timer",
+        "probes_out", "delack_timer", "nodelay", "cork", "sndbuf", "rcvbuf", "buf_locked",
+        "ooo_ranges", "ehash_key", "defer_accept", "cookie",
     )
 
     def __init__(self, ns: NetNamespace, uid: int = 0) -> None:
         self.ns = ns
         self.state: TcpState = CLOSE
+        self.rx_opt = RxOptions()
+        self.icsk_ack = AckState()
+        self.rcvq_space = RcvqSpace()
+        self.sack = EMPTY_SCOREBOARD
         self.laddr = 0
         self.lport = 0
         self.raddr = 0
@@ -107,7 +184,6 @@ class TcpSock:
         self.reuseport = False
         self.freebind = False
         self.bind_no_port = False
-        self.user_mss = 0
         self.syn_retries = 0  # TCP_SYNCNT; 0 = the sysctl
         self.linger: int | None = None
         self.linger2 = 0
@@ -126,16 +202,8 @@ class TcpSock:
         self.copied_seq = 0
         self.rcv_wnd = 0
         self.rcv_wup = 0
-        self.rcv_wscale = 0
-        self.snd_wscale = 0
-        self.wscale_ok = False
-        self.sack_ok = False
-        self.tstamp_ok = False
         self.ecn_ok = False
-        self.ts_recent = 0
-        self.ts_recent_stamp = 0.0
         self.ts_off = 0
-        self.mss_clamp = TCP_MSS_DEFAULT
         self.mss_cache = TCP_MSS_DEFAULT
         self.advmss = 1460
         self.rto = TCP_TIMEOUT_INIT
@@ -174,27 +242,16 @@ class TcpSock:
         self.ooo = EMPTY_OOO  # out-of-order queue: seq -> (data, fin)
         self.ooo_recent: int | None = None
         self.ooo_ranges = EMPTY_RANGES  # merged out-of-order ranges, in order
-        self.reno_sacked = 0  # dupacks counted as SACKs for a non-SACK peer
-        self.high_sacked = 0
-        self.lost_out = 0  # segments marked lost and not SACKed (tp->lost_out)
-        self.sacked_out = 0  # segments SACKed (tp->sacked_out)
-        self.retrans_out = 0  # lost segments retransmitted and still outstanding
         self.fin_sent = False
         self.rcv_adv = 0  # right edge of the window we last advertised
         self.probe_timer: Timer | None = None  # zero-window probe (ICSK_TIME_PROBE0)
         self.probes_out = 0
-        self.quick = 0  # icsk_ack.quick: segments still ACKed at once
-        self.ato = 0.0  # icsk_ack.ato: delayed-ACK timeout (0 until the first data)
         self.delack_timer: Timer | None = None
-        self.rcv_mss = 0  # icsk_ack.rcv_mss: the peer's segment size as we see it
         self.nodelay = False  # TCP_NODELAY
         self.cork = False  # TCP_CORK
         self.sndbuf = 16384 * 64  # sk_sndbuf (SO_SNDBUF stores twice the value asked)
         self.rcvbuf = 131072 * 2  # sk_rcvbuf
         self.buf_locked = 0  # SOCK_SNDBUF_LOCK (1) / SOCK_RCVBUF_LOCK (2): no autotuning
-        self.space = 0  # rcvq_space.space: bytes the app read in the last RTT (DRS)
-        self.space_seq = 0
-        self.space_time = 0.0
         self.ehash_key: int | None = None  # the key it is hashed under
         self.defer_accept = 0  # TCP_DEFER_ACCEPT in SYN-ACK retransmits (rskq_defer_accept)
         self.cookie = 0  # sock_cookie, given on first use (tracepoints)

@@ -23,7 +23,7 @@ from .cong import TCP_CA_DISORDER, TCP_CA_LOSS, TCP_CA_OPEN, TCP_CA_RECOVERY
 from .constants import TIMER_DACK, TIMER_PROBE0
 from .output import send_ack, transmit
 from .rto import arm_rto, stop_rto, update_rtt
-from .sock import EMPTY_RTX_QUEUE, TcpSock, TxSeg, rtx_enqueue
+from .sock import EMPTY_RTX_QUEUE, EMPTY_SCOREBOARD, TcpSock, TxSeg, rtx_enqueue, scoreboard
 
 SNDBUF_DEFAULT: Final = 16384 * 64
 TCP_WMEM_MAX: Final = 4 * 1024 * 1024  # tcp_wmem[2]
@@ -33,33 +33,35 @@ TCP_WMEM_MAX: Final = 4 * 1024 * 1024  # tcp_wmem[2]
 def in_flight(sk: TcpSock) -> int:
     """tcp_packets_in_flight: packets_out - (sacked_out + lost_out) + retrans_out, where a
     non-SACK peer's dupacks count as SACKed (tcp_add_reno_sack)."""
-    return max(0, len(sk.rtx_queue) - sk.sacked_out - sk.lost_out + sk.retrans_out
-               - sk.reno_sacked)
+    return max(0, len(sk.rtx_queue) - sk.sack.sacked_out - sk.sack.lost_out + sk.sack.retrans_out
+               - sk.sack.reno_sacked)
 
 
 def _set_sacked(sk: TcpSock, ts: TxSeg) -> None:
     ts.sacked = True
-    sk.sacked_out += 1
+    sb = scoreboard(sk)
+    sb.sacked_out += 1
     if ts.lost:
-        sk.lost_out -= 1
+        sb.lost_out -= 1
         if ts.retrans:
-            sk.retrans_out -= 1
+            sb.retrans_out -= 1
 
 
 def _set_lost(sk: TcpSock, ts: TxSeg) -> None:
     if not ts.lost and not ts.sacked:
         ts.lost = True
-        sk.lost_out += 1
+        scoreboard(sk).lost_out += 1
 
 
 def _unlink(sk: TcpSock, ts: TxSeg) -> None:
     """Counters for a segment leaving the queue (cumulatively acknowledged)."""
     if ts.sacked:
-        sk.sacked_out -= 1
+        scoreboard(sk).sacked_out -= 1
     elif ts.lost:
-        sk.lost_out -= 1
+        sb = scoreboard(sk)
+        sb.lost_out -= 1
         if ts.retrans:
-            sk.retrans_out -= 1
+            sb.retrans_out -= 1
 
 
 # --- sending --------------------------------------------------------------------------------
@@ -71,7 +73,7 @@ def push(sk: TcpSock, now: float) -> None:
     mib = sk.ns.mib
     pipe = in_flight(sk)
     sent_any = False
-    if sk.lost_out > sk.retrans_out:
+    if sk.sack.lost_out > sk.sack.retrans_out:
         for ts in sk.rtx_queue:
             if pipe >= sk.cwnd:
                 break
@@ -80,7 +82,7 @@ def push(sk: TcpSock, now: float) -> None:
                 if sk.ns.trace.enabled:
                     tp.retransmit_skb(sk, ts.seq, now)
                 ts.retrans += 1
-                sk.retrans_out += 1
+                scoreboard(sk).retrans_out += 1
                 ts.sent = -1.0
                 pipe += 1
                 sent_any = True
@@ -188,11 +190,11 @@ def ack_snd_check(sk: TcpSock, now: float) -> None:
     """__tcp_ack_snd_check: ACK at once in quickack mode or when more than one full segment is
     unacknowledged; otherwise arm the delayed-ACK timer (ato, 40 ms at first)."""
     unacked = (sk.rcv_nxt - sk.rcv_wup) & M32
-    if sk.quick or unacked > max(sk.rcv_mss, 1):
+    if sk.icsk_ack.quick or unacked > max(sk.icsk_ack.rcv_mss, 1):
         send_ack(sk, now)
         return
     if sk.delack_timer is None or not sk.delack_timer.pending:
-        sk.delack_timer = sk.ns.arm(now, sk.ato, TIMER_DACK, sk)
+        sk.delack_timer = sk.ns.arm(now, sk.icsk_ack.ato, TIMER_DACK, sk)
 
 
 # --- ACK processing (tcp_ack) ------------------------------------------------------------
@@ -220,17 +222,17 @@ def _sacktag(sk: TcpSock, blocks: tuple[tuple[int, int], ...]) -> None:
                 break
             if not ts.sacked:
                 _set_sacked(sk, ts)
-                if after(ts.end, sk.high_sacked):
-                    sk.high_sacked = ts.end
+                if after(ts.end, sk.sack.high_sacked):
+                    sk.sack.high_sacked = ts.end
 
 
 def _mark_lost(sk: TcpSock) -> None:
-    if sk.sack_ok:
+    if sk.rx_opt.sack_ok:
         above = 0
         for ts in reversed(sk.rtx_queue):
             if ts.sacked:
                 above += 1
-            elif above >= 3 and before(ts.seq, sk.high_sacked) and not ts.lost:
+            elif above >= 3 and before(ts.seq, sk.sack.high_sacked) and not ts.lost:
                 _set_lost(sk, ts)
     head = sk.rtx_queue[0] if sk.rtx_queue else None
     if head is not None:
@@ -241,7 +243,7 @@ def _enter_recovery(sk: TcpSock) -> None:
     """tcp_enter_recovery: ssthresh from the congestion ops (Reno: max(cwnd/2, 2)), cwnd to
     ssthresh."""
     mib = sk.ns.mib
-    if sk.sack_ok:
+    if sk.rx_opt.sack_ok:
         mib.tcp_ext.TCPSackRecovery += 1
     else:
         mib.tcp_ext.TCPRenoRecovery += 1
@@ -287,7 +289,11 @@ def _clean_rtx_queue(sk: TcpSock, ack: int, now: float) -> int:
     if not q:
         sk.rtx_queue = EMPTY_RTX_QUEUE  # an idle connection holds no queue
     sk.snd_una = ack
-    sk.reno_sacked = 0
+    sb = sk.sack
+    if sb is not EMPTY_SCOREBOARD:
+        sb.reno_sacked = 0
+        if not q and sb.empty():
+            sk.sack = EMPTY_SCOREBOARD  # everything acknowledged: the scoreboard goes back
     sk.dupacks = 0
     if rtt >= 0:
         update_rtt(sk, rtt)
@@ -313,17 +319,18 @@ def _fastretrans_alert(sk: TcpSock, ack: int, advanced: bool) -> bool:
                 return False
             return True
         # tcp_try_to_open: Disorder while anything is SACKed or marked lost
-        sk.ca_state = TCP_CA_DISORDER if sk.sacked_out or sk.lost_out else TCP_CA_OPEN
+        sk.ca_state = TCP_CA_DISORDER if sk.sack.sacked_out or sk.sack.lost_out else TCP_CA_OPEN
         return True
     sk.dupacks += 1
-    if not sk.sack_ok:
-        sk.reno_sacked = min(sk.reno_sacked + 1, max(0, len(sk.rtx_queue) - 1))
+    if not sk.rx_opt.sack_ok:
+        sb = scoreboard(sk)
+        sb.reno_sacked = min(sb.reno_sacked + 1, max(0, len(sk.rtx_queue) - 1))
     if st != TCP_CA_RECOVERY and st != TCP_CA_LOSS:
-        if sk.dupacks >= 3 or sk.sacked_out >= 3:
+        if sk.dupacks >= 3 or sk.sack.sacked_out >= 3:
             _enter_recovery(sk)
         else:
             sk.ca_state = TCP_CA_DISORDER
-    elif st == TCP_CA_RECOVERY and sk.sack_ok:
+    elif st == TCP_CA_RECOVERY and sk.rx_opt.sack_ok:
         _mark_lost(sk)
     return False
 
@@ -338,11 +345,11 @@ def on_ack(sk: TcpSock, seg: TcpSegment, now: float) -> str:
         return TCP_ACK_UNSENT_DATA
     if before(ack, sk.snd_una):
         return CONSUMED  # old_ack: an old duplicate; its data is still processed
-    nwin = seg.window << sk.snd_wscale
+    nwin = seg.window << sk.rx_opt.snd_wscale
     pure = not seg.payload and not seg.flags & (FIN | SYN)
     is_dup = ack == sk.snd_una and pure and nwin == sk.snd_wnd and bool(sk.rtx_queue)
     _ack_update_window(sk, seg, nwin)
-    if sk.sack_ok and seg.sack:
+    if sk.rx_opt.sack_ok and seg.sack:
         _sacktag(sk, seg.sack)
     if after(ack, sk.snd_una):
         acked = _clean_rtx_queue(sk, ack, now)
@@ -369,9 +376,11 @@ def enter_loss(sk: TcpSock) -> None:
     sk.ca_state = TCP_CA_LOSS
     sk.recover = sk.snd_nxt
     sk.dupacks = 0
-    sk.reno_sacked = 0
+    if sk.sack is not EMPTY_SCOREBOARD:
+        sk.sack.reno_sacked = 0
     for ts in sk.rtx_queue:
         if not ts.sacked:
             _set_lost(sk, ts)
             ts.retrans = 0  # everything lost may go again
-    sk.retrans_out = 0
+    if sk.sack is not EMPTY_SCOREBOARD:
+        sk.sack.retrans_out = 0

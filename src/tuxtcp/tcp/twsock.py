@@ -32,11 +32,11 @@ class TimeWaitSock(SockCommon):
         self.rcv_nxt = sk.rcv_nxt
         self.snd_nxt = sk.snd_nxt
         self.rcv_wnd = sk.rcv_wnd
-        self.rcv_wscale = sk.rcv_wscale
-        self.ts_recent = sk.ts_recent
-        self.ts_recent_stamp = sk.ts_recent_stamp if sk.tstamp_ok else 0.0
+        self.rcv_wscale = sk.rx_opt.rcv_wscale
+        self.ts_recent = sk.rx_opt.ts_recent
+        self.ts_recent_stamp = sk.rx_opt.ts_recent_stamp if sk.rx_opt.tstamp_ok else 0.0
         self.ts_off = sk.ts_off
-        self.tstamp_ok = sk.tstamp_ok
+        self.tstamp_ok = sk.rx_opt.tstamp_ok
         self.reuse = sk.reuse
         self.reuseport = sk.reuseport
         self.uid = sk.uid

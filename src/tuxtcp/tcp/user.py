@@ -448,7 +448,7 @@ def _set_rcvbuf(sk: TcpSock, a: OptArg, now: float) -> int:
 def _set_maxseg(sk: TcpSock, a: OptArg, now: float) -> int:
     if a.ival and (a.ival < TCP_MIN_MSS or a.ival > MAX_TCP_WINDOW):
         return errno.EINVAL
-    sk.user_mss = a.ival
+    sk.rx_opt.user_mss = a.ival
     return 0
 
 
@@ -551,7 +551,7 @@ def getsockopt(ns: NetNamespace, sk: TcpSock, level: int, optname: int) -> int |
         if optname == TCP_MAXSEG:
             if sk.state in (ESTABLISHED, CLOSE_WAIT, FIN_WAIT1, FIN_WAIT2):
                 return sk.mss_cache
-            return sk.user_mss or 536
+            return sk.rx_opt.user_mss or 536
         if optname == TCP_SYNCNT:
             return sk.syn_retries or ns.sysctl.tcp_syn_retries
         if optname == TCP_DEFER_ACCEPT:

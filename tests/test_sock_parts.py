@@ -1,0 +1,63 @@
+"""The parts of a socket that are allocated on first use (issue 9: leaner objects): the SACK
+scoreboard appears with the first SACK and goes back once everything is acknowledged; a request
+sock is its own SYN-ACK timer and keeps its 4-tuple as its ehash key; the SYN queue is a count."""
+
+from __future__ import annotations
+
+import states as S
+from tuxtcp.net.namespace import ehash_key
+from tuxtcp.tcp.reqsk import RequestSock
+from tuxtcp.tcp.sock import EMPTY_SCOREBOARD
+from tuxtcp.wire.tcp import ACK, SYN
+
+
+def test_scoreboard_comes_with_the_first_sack_and_goes_when_all_is_acknowledged() -> None:
+    c = S.established_active()
+    sk = c.sock.sk  # white box: which object the socket holds
+    assert sk.sack is EMPTY_SCOREBOARD
+    c.sock.setsockopt(6, 1, 1)  # TCP_NODELAY: four segments leave at once
+    for _ in range(4):
+        c.sock.send(b"x" * 1000)
+    out = c.take()
+    assert [len(p.seg.payload) for p in out] == [1000] * 4
+    first = out[0].seg.seq
+    # the peer lost the first segment and SACKs the other three: a dupack with a SACK block
+    c.send(ACK, ack=first, sack=(((first + 1000) & 0xFFFFFFFF, (first + 4000) & 0xFFFFFFFF),))
+    assert sk.sack is not EMPTY_SCOREBOARD
+    assert c.sock.tcp_info().tcpi_sacked == 3
+    assert (sk.sack.sacked_out, sk.sack.high_sacked) == (3, (first + 4000) & 0xFFFFFFFF)
+    c.send(ACK, ack=(first + 4000) & 0xFFFFFFFF)
+    assert sk.sack is EMPTY_SCOREBOARD and c.sock.tcp_info().tcpi_sacked == 0
+    assert EMPTY_SCOREBOARD.empty()
+
+
+def test_request_is_its_own_timer_keyed_by_its_packed_four_tuple() -> None:
+    req = S.syn_recv()
+    assert [p.seg.flags for p in req.sent] == [SYN | ACK]
+    entries = [o for o in req.h.ns.ehash.values() if isinstance(o, RequestSock)]
+    assert len(entries) == 1
+    r = entries[0]
+    assert r.key == ehash_key(r.laddr, r.lport, r.raddr, r.rport)
+    assert (r.lport, r.rport) == (S.LISTEN_PORT, S.CLIENT_PORT)
+    assert req.h.ns.ehash[r.key] is r
+    assert r.pending and S.timer_expires(req.h, S.LISTEN_PORT, S.CLIENT_PORT) == r.when
+    # the SYN-ACK timer fires at its deadline and re-arms the same object (1 s, then 2 s)
+    first = r.when
+    out = req.advance(first)
+    assert [p.seg.flags for _, p in out] == [SYN | ACK]
+    assert r.pending and r.when > first and req.h.ns.ehash[r.key] is r
+    assert S.syn_queue_len(req.h) == 1
+
+
+def test_listener_close_drops_its_requests_and_only_its_own() -> None:
+    a = S.listen()
+    S.syn_recv(None, a, sport=40001)
+    S.syn_recv(None, a, sport=40002)
+    b = S.listen(a.h, port=8081)
+    S.syn_recv(None, b, sport=40003)
+    ns = a.h.ns
+    assert sum(isinstance(o, RequestSock) for o in ns.ehash.values()) == 3
+    a.sock.close()
+    left = [o for o in ns.ehash.values() if isinstance(o, RequestSock)]
+    assert [r.rport for r in left] == [40003] and left[0].pending
+    assert S.syn_queue_len(a.h, 8081) == 1
