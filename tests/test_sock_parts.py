@@ -37,7 +37,7 @@ def test_request_is_its_own_timer_keyed_by_its_packed_four_tuple() -> None:
     entries = [o for o in req.h.ns.ehash.values() if isinstance(o, RequestSock)]
     assert len(entries) == 1
     r = entries[0]
-    assert r.key == ehash_key(r.laddr, r.lport, r.raddr, r.rport)
+    assert r.key == ehash_key(r.laddr, r.lport, r.raddr, r.rport) == (r.local << 48) | r.remote
     assert (r.lport, r.rport) == (S.LISTEN_PORT, S.CLIENT_PORT)
     assert req.h.ns.ehash[r.key] is r
     assert r.pending and S.timer_expires(req.h, S.LISTEN_PORT, S.CLIENT_PORT) == r.when

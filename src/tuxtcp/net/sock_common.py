@@ -1,33 +1,42 @@
 """The head that request socks and timewait socks share (the kernel's struct sock_common as
-those two minisocks use it): the 4-tuple packed into one int, which is also their key in the
-established table (skc_addrpair/skc_portpair, compared as a whole by INET_MATCH), and their
-embedded timer (rsk_timer, tw_timer). Full sockets keep the four fields separately."""
+those two minisocks use it): the 4-tuple packed into two ints (the kernel packs it into
+skc_addrpair/skc_portpair and compares it as a whole, INET_MATCH), from which their key in the
+established table is built, and their embedded timer (rsk_timer, tw_timer). Full sockets keep
+the four fields separately."""
 
 from __future__ import annotations
 
-from .namespace import ehash_key
 from .timers import Timer
 
 
 class SockCommon(Timer):
-    __slots__ = ("key",)
+    """`local` and `remote` are (address << 16 | port): each fits a machine word, so the compiled
+    build stores them unboxed and reads the four fields with one shift or mask each; `key` (the
+    96-bit ehash key, built from them) is only built to hash and unhash."""
+
+    __slots__ = ("local", "remote")
 
     def __init__(self, laddr: int, lport: int, raddr: int, rport: int, timer_kind: int) -> None:
         super().__init__(0.0, timer_kind, None, None)
-        self.key = ehash_key(laddr, lport, raddr, rport)
+        self.local = (laddr << 16) | lport
+        self.remote = (raddr << 16) | rport
+
+    @property
+    def key(self) -> int:
+        return (self.local << 48) | self.remote
 
     @property
     def laddr(self) -> int:
-        return (self.key >> 64) & 0xFFFFFFFF
+        return self.local >> 16
 
     @property
     def lport(self) -> int:
-        return (self.key >> 48) & 0xFFFF
+        return self.local & 0xFFFF
 
     @property
     def raddr(self) -> int:
-        return (self.key >> 16) & 0xFFFFFFFF
+        return self.remote >> 16
 
     @property
     def rport(self) -> int:
-        return self.key & 0xFFFF
+        return self.remote & 0xFFFF
