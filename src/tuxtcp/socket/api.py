@@ -22,7 +22,9 @@ from ..tcp.engine import Namespace
 from ..tcp.info import TCP_INFO, TcpInfo, tcp_get_info
 from ..tcp.sock import TcpSock
 from ..wire.ipv4 import int_to_ip
+from . import args
 from .addr import parse_inet_address
+from .args import INT_MAX, INT_MIN
 
 SS_UNCONNECTED, SS_CONNECTING, SS_CONNECTED = 1, 2, 3
 # socket-module constants, bound once (the compiled engine reads them as C statics)
@@ -127,19 +129,13 @@ class Socket:
 
     # -- blocking mode -----------------------------------------------------------------------
     def setblocking(self, flag: bool) -> None:
-        self._timeout = None if flag else 0.0
+        self._timeout = None if args.as_c_long(flag) else 0.0
 
     def getblocking(self) -> bool:
         return self._timeout != 0.0
 
     def settimeout(self, value: float | None) -> None:
-        if value is not None:
-            if not isinstance(value, (int, float)) or isinstance(value, bool):
-                raise TypeError("Timeout value must be int, float or None")
-            if value < 0:
-                raise ValueError("Timeout value out of range")
-            value = float(value)
-        self._timeout = value
+        self._timeout = args.timeout(value)
 
     def gettimeout(self) -> float | None:
         return self._timeout
@@ -181,11 +177,7 @@ class Socket:
         """socket.listen: CPython passes min(SOMAXCONN, 128) by default and clamps negative
         values to 0 before calling listen(2)."""
         self._check_open()
-        if backlog is None:
-            backlog = min(SOMAXCONN, 128)
-        if isinstance(backlog, bool) or not isinstance(backlog, int):
-            raise TypeError(f"'{type(backlog).__name__}' object cannot be interpreted as an "
-                            "integer")
+        backlog = min(SOMAXCONN, 128) if backlog is None else args.c_int(backlog)
         self.listen_raw(max(backlog, 0))
 
     def listen_raw(self, backlog: int) -> None:
@@ -270,21 +262,32 @@ class Socket:
         return int_to_ip(sk.raddr), sk.rport
 
     # -- options -----------------------------------------------------------------------------
-    def setsockopt(self, level: int, optname: int, value: int | bytes,
+    def setsockopt(self, level: int, optname: int, value: int | bytes | None,
                    optlen: int | None = None) -> None:
+        """sock_setsockopt's argument forms: (level, name, int), (level, name, None, optlen)
+        and (level, name, bytes-like)."""
+        level, optname = args.c_int(level), args.c_int(optname)
+        if optlen is not None:
+            if value is not None:
+                raise TypeError("setsockopt() takes exactly 3 arguments (4 given)")
+            args.c_int(optlen)
+            self._check_open()
+            raise _err(errno.EFAULT)  # a NULL optval: the kernel's copy from it faults
+        raw: bytes | None = None
+        ival = 0
+        if isinstance(value, int) and INT_MIN <= value <= INT_MAX:
+            ival = int(value)
+        else:
+            raw = args.readable_buffer(value)
         self._check_open()
         sk = self.sk
         if level == IPPROTO_TCP and optname == TCP_CONGESTION:
-            name = bytes(value) if isinstance(value, (bytes, bytearray)) else b""
-            _check(user.set_congestion(sk, name))
+            _check(user.set_congestion(sk, raw if raw is not None else b""))  # a string
             return
-        raw = bytes(value) if isinstance(value, (bytes, bytearray)) else None
-        ival = (struct.unpack("i", value[:4])[0] if isinstance(value, (bytes, bytearray))
-                and len(value) >= 4 else value)
-        if isinstance(ival, (bytes, bytearray)):
-            raise _err(errno.EINVAL)
-        if not isinstance(ival, int):
-            raise TypeError("a bytes-like object is required")
+        if raw is not None:
+            if len(raw) < 4:
+                raise _err(errno.EINVAL)  # optlen < sizeof(int)
+            ival = struct.unpack("i", raw[:4])[0]
         _check(user.setsockopt(sk, level, optname, user.OptArg(ival, raw), self._now()))
         self._done()
         if self._opts is None:
@@ -292,6 +295,11 @@ class Socket:
         self._opts[(level, optname)] = ival
 
     def getsockopt(self, level: int, optname: int, buflen: int | None = None) -> int | bytes:
+        level, optname = args.c_int(level), args.c_int(optname)
+        if buflen is not None:
+            buflen = args.c_int(buflen)
+            if buflen and not 0 < buflen <= 1024:
+                raise OSError("getsockopt buflen out of range")
         self._check_open()
         sk = self.sk
         if level == SOL_SOCKET and optname == SO_TYPE:
@@ -323,14 +331,15 @@ class Socket:
             raise _err(e)
 
     def send(self, data: bytes | bytearray | memoryview, flags: int = 0) -> int:
+        data = args.readable_buffer(data)
+        flags = args.c_int(flags)
         self._check_open()
         sk = self.sk
-        data = bytes(data)
         if sk.snd_shutdown or sk.state in (CLOSE, LISTEN):
+            # tcp_sendmsg_locked: a pending error first, then EPIPE (sk_stream_wait_connect
+            # gives EPIPE in every state but SYN_SENT/SYN_RECV)
             self._raise_pending()
-            if sk.snd_shutdown or sk.state == CLOSE and self.sock_state == SS_CONNECTED:
-                raise _err(errno.EPIPE)
-            raise _err(errno.ENOTCONN)
+            raise _err(errno.EPIPE)
         if not data:
             return 0
         nonblock = flags & MSG_DONTWAIT or self._timeout == 0.0
@@ -354,7 +363,8 @@ class Socket:
         return user.send_space(self.sk)
 
     def sendall(self, data: bytes | bytearray | memoryview, flags: int = 0) -> None:
-        view = memoryview(bytes(data))
+        view = memoryview(args.readable_buffer(data))
+        flags = args.c_int(flags)
         while view:
             n = self.send(view, flags)
             view = view[n:]
@@ -363,9 +373,13 @@ class Socket:
         return user.recv_ready(self.sk)
 
     def recv(self, bufsize: int, flags: int = 0) -> bytes:
-        self._check_open()
+        bufsize, flags = args.c_ssize(bufsize), args.c_int(flags)
         if bufsize < 0:
             raise ValueError("negative buffersize in recv")
+        return self._recv(bufsize, flags)
+
+    def _recv(self, bufsize: int, flags: int) -> bytes:
+        self._check_open()
         sk = self.sk
         if sk.state == LISTEN or (sk.state == CLOSE and self.sock_state == SS_UNCONNECTED
                                   and not sk.sk_err):
@@ -381,13 +395,37 @@ class Socket:
         return b""
 
     def recv_into(self, buffer: bytearray | memoryview, nbytes: int = 0, flags: int = 0) -> int:
-        n = nbytes or len(buffer)
-        data = self.recv(n, flags)
-        buffer[:len(data)] = data
+        return self._recv_into(buffer, nbytes, flags, "recv_into")
+
+    def _recv_into(self, buffer: object, nbytes: int, flags: int, fname: str) -> int:
+        """sock_recv_into / sock_recvfrom_into: sizes checked before anything is read."""
+        view = args.writable_buffer(buffer, fname)
+        nbytes, flags = args.c_ssize(nbytes), args.c_int(flags)
+        if nbytes < 0:
+            raise ValueError(f"negative buffersize in {fname}")
+        if nbytes == 0:
+            nbytes = len(view)
+        elif len(view) < nbytes:
+            raise ValueError("buffer too small for requested bytes" if fname == "recv_into"
+                             else "nbytes is greater than the length of the buffer")
+        data = self._recv(nbytes, flags)
+        view[:len(data)] = data
         return len(data)
+
+    def recvfrom(self, bufsize: int, flags: int = 0) -> tuple[bytes, None]:
+        """On a connected TCP socket the kernel gives no address: (data, None)."""
+        bufsize, flags = args.c_ssize(bufsize), args.c_int(flags)
+        if bufsize < 0:
+            raise ValueError("negative buffersize in recvfrom")
+        return self._recv(bufsize, flags), None
+
+    def recvfrom_into(self, buffer: bytearray | memoryview, nbytes: int = 0,
+                      flags: int = 0) -> tuple[int, None]:
+        return self._recv_into(buffer, nbytes, flags, "recvfrom_into"), None
 
     # -- close -------------------------------------------------------------------------------
     def shutdown(self, how: int) -> None:
+        how = args.as_c_int(how)
         self._check_open()
         err = user.inet_shutdown(self.sk, how, self.sock_state == SS_CONNECTED, self._now())
         self._done()
