@@ -27,7 +27,19 @@ from .constants import TCP_TIMEWAIT_LEN, TIMER_KEEPALIVE
 from .lifecycle import fin_time, set_state, tcp_done, tcp_reset, time_wait, wake
 from .minisocks import oow_rate_limited
 from .output import send_ack, send_reset
-from .receive import DQ_ACK_NOW, DQ_FIN, DQ_OFOMERGE, DQ_OLD_DATA, data_queue, event_data_recv
+from .receive import (
+    DQ_ACK_NOW,
+    DQ_FIN,
+    DQ_OFO_DROP,
+    DQ_OFOMERGE,
+    DQ_OLD_DATA,
+    DQ_OVERWINDOW,
+    DQ_RCVQ_DROP,
+    DQ_ZEROWINDOW,
+    data_queue,
+    event_data_recv,
+    receive_window,
+)
 from .rto import stop_rto
 from .sock import EMPTY_RTX_QUEUE, TcpSock
 from .stream import ack_snd_check, on_ack, push
@@ -62,8 +74,7 @@ def _sequence(sk: TcpSock, seq: int, end_seq: int) -> str:
     """tcp_sequence: not entirely before rcv_wup, not starting after the window's right edge."""
     if before(end_seq, sk.rcv_wup):
         return dr.TCP_OLD_SEQUENCE
-    win = max(sk.rcv_wnd - len(sk.recv_buf), 0)
-    if after(seq, (sk.rcv_nxt + win) & M32):
+    if after(seq, (sk.rcv_nxt + receive_window(sk)) & M32):
         return dr.TCP_INVALID_SEQUENCE
     return dr.CONSUMED
 
@@ -200,6 +211,14 @@ def rcv_state_process(sk: TcpSock, pkt: Packet, now: float) -> str:
             reason = dr.TCP_OLD_DATA
         elif dq & DQ_OFOMERGE:
             reason = dr.TCP_OFOMERGE
+        elif dq & DQ_ZEROWINDOW:
+            reason = dr.TCP_ZEROWINDOW
+        elif dq & DQ_OVERWINDOW:
+            reason = dr.TCP_OVERWINDOW
+        elif dq & DQ_RCVQ_DROP:
+            reason = dr.PROTO_MEM
+        elif dq & DQ_OFO_DROP:
+            reason = dr.TCP_OFO_DROP
         if dq & DQ_FIN:
             tcp_fin(sk, now)
         elif sk.state != CLOSE:

@@ -92,11 +92,33 @@ def send_synack(ns: NetNamespace, req: RequestSock, now: float, cookie: bool = F
 
 # --- full sockets --------------------------------------------------------------------------
 def advertised_window(sk: TcpSock) -> int:
-    """tcp_select_window, simplified: the free receive space, rounded up to a multiple of
-    1 << rcv_wscale as __tcp_select_window does (64240 -> 502 << 7), then scaled."""
+    """__tcp_select_window, simplified: the free receive space, rounded up to a multiple of
+    1 << rcv_wscale (64240 -> 502 << 7), in the scaled units of the header field."""
     free = max(0, min(sk.rcv_wnd, sk.rcvbuf // 2) - len(sk.recv_buf))
     ws = sk.rx_opt.rcv_wscale
     return min((free + (1 << ws) - 1) >> ws, 65535)
+
+
+def select_window(sk: TcpSock) -> int:
+    """tcp_select_window: never shrink the window already offered (TCPWantZeroWindowAdv when
+    it would have gone to zero), and count the moves to and from a zero window."""
+    ns = sk.ns
+    ws = sk.rx_opt.rcv_wscale
+    old_win = (sk.rcv_adv - sk.rcv_wup) & M32 if sk.rcv_adv else -1  # tp->rcv_wnd
+    cur_win = (sk.rcv_adv - sk.rcv_nxt) & M32  # tcp_receive_window
+    if cur_win & 0x80000000 or not sk.rcv_adv:
+        cur_win = 0
+    new_win = advertised_window(sk)
+    if new_win << ws < cur_win:
+        if new_win == 0:
+            ns.mib.tcp_ext.TCPWantZeroWindowAdv += 1
+        new_win = min((cur_win + (1 << ws) - 1) >> ws, 65535)
+    if new_win == 0:
+        if old_win:
+            ns.mib.tcp_ext.TCPToZeroWindowAdv += 1
+    elif old_win == 0:
+        ns.mib.tcp_ext.TCPFromZeroWindowAdv += 1
+    return new_win
 
 
 def transmit(sk: TcpSock, flags: int, seq: int, payload: bytes, now: float,
@@ -114,6 +136,9 @@ def transmit(sk: TcpSock, flags: int, seq: int, payload: bytes, now: float,
                          min(sk.rcv_wnd, 65535), payload, mss=sk.advmss,
                          wscale=sk.rx_opt.rcv_wscale if sk.rx_opt.wscale_ok else None,
                          sack_perm=sk.rx_opt.sack_ok, tsval=tsval, tsecr=tsecr)
+        if flags & ACK:  # a SYN-ACK of a simultaneous open offers its window too
+            sk.rcv_wup = sk.rcv_nxt
+            sk.rcv_adv = (sk.rcv_nxt + min(sk.rcv_wnd, 65535)) & M32
     else:
         sack: tuple[tuple[int, int], ...] = ()
         if sk.ooo and sk.rx_opt.sack_ok:
@@ -124,7 +149,7 @@ def transmit(sk: TcpSock, flags: int, seq: int, payload: bytes, now: float,
             sk.delack_timer = None
         if sk.icsk_ack.quick:
             sk.icsk_ack.quick -= 1
-        win = advertised_window(sk)
+        win = select_window(sk)
         seg = TcpSegment(sk.lport, sk.rport, seq, sk.rcv_nxt, flags | ACK, win, payload,
                          tsval=tsval, tsecr=tsecr, sack=sack)
         sk.rcv_wup = sk.rcv_nxt

@@ -368,6 +368,8 @@ def syn_recv_sock(ns: NetNamespace, lsk: TcpSock, req: RequestSock, pkt: Packet,
         child.bucket = bucket
     child.irs = req.rcv_isn
     child.rcv_nxt = child.copied_seq = child.rcv_wup = req.rcv_nxt
+    # the window the SYN-ACK offered (unscaled) is the one the peer may fill first
+    child.rcv_adv = (req.rcv_nxt + min(req.rcv_wnd, 65535)) & M32
     child.iss = req.snt_isn
     child.snd_una = child.snd_nxt = child.write_seq = (req.snt_isn + 1) & M32
     child.rx_opt.wscale_ok = req.wscale_ok

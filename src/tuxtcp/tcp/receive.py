@@ -19,6 +19,19 @@ DQ_ACK_NOW: Final = 1  # ACK at once (a hole filled or left, or a duplicate)
 DQ_FIN: Final = 2  # the peer's FIN is reached
 DQ_OLD_DATA: Final = 4  # nothing new: freed with TCP_OLD_DATA
 DQ_OFOMERGE: Final = 8  # out of order and already held: freed with TCP_OFOMERGE
+DQ_ZEROWINDOW: Final = 16  # in order but the window is closed: freed with TCP_ZEROWINDOW
+DQ_OVERWINDOW: Final = 32  # starts at or beyond the window's right edge: TCP_OVERWINDOW
+DQ_RCVQ_DROP: Final = 64  # no receive memory left: freed with PROTO_MEM (TCPRcvQDrop)
+DQ_OFO_DROP: Final = 128  # no memory for it out of order: freed with TCP_OFO_DROP
+# the bookkeeping cost of one queued segment (its sk_buff and skb_shared_info), added to its
+# bytes when the out-of-order queue is charged against rcvbuf as skb->truesize is
+SKB_OVERHEAD: Final = 576
+
+
+def receive_window(sk: TcpSock) -> int:
+    """tcp_receive_window: what is left of the window we last advertised (never negative)."""
+    win = (sk.rcv_adv - sk.rcv_nxt) & M32
+    return 0 if win & 0x80000000 else win
 
 
 def rcv_space_adjust(sk: TcpSock, now: float) -> None:
@@ -99,21 +112,25 @@ def data_queue(sk: TcpSock, seg: TcpSegment) -> int:
     fin = 1 if seg.flags & FIN else 0
     seq = seg.seq
     end = (seq + len(data) + fin) & M32
+    if seq == sk.rcv_nxt and not receive_window(sk) and data:
+        # in sequence, but the window is closed (a bare FIN still goes in)
+        mib.tcp_ext.TCPZeroWindowDrop += 1
+        return DQ_ACK_NOW | DQ_ZEROWINDOW
     if not after(end, sk.rcv_nxt):
         mib.tcp_ext.DelayedACKLost += 1  # a retransmission of what we have: ACK at once
         return DQ_ACK_NOW | DQ_OLD_DATA
+    if not before(seq, (sk.rcv_nxt + receive_window(sk)) & M32):
+        return DQ_ACK_NOW | DQ_OVERWINDOW  # out of window (a zero-window probe, say)
+    if before(seq, sk.rcv_nxt) and not receive_window(sk):
+        # a partial packet whose new tail lies beyond a closed window
+        mib.tcp_ext.TCPZeroWindowDrop += 1
+        return DQ_ACK_NOW | DQ_ZEROWINDOW
     if after(seq, sk.rcv_nxt):
-        merged = 0
-        if seq not in sk.ooo or len(sk.ooo[seq][0]) < len(data):
-            if sk.ooo is EMPTY_OOO:
-                sk.ooo = {}
-            sk.ooo[seq] = (bytes(data), fin)
-            _ooo_add_range(sk, seq, end)
-            mib.tcp_ext.TCPOFOQueue += 1
-        else:
-            merged = DQ_OFOMERGE  # "all the bits are present"
-        sk.ooo_recent = seq
-        return DQ_ACK_NOW | merged
+        return DQ_ACK_NOW | _data_queue_ofo(sk, seq, end, data, fin)
+    # queue_and_out: tcp_try_rmem_schedule, forced when the receive queue is empty
+    if data and not _try_rmem_schedule(sk, len(data), None) and sk.recv_buf:
+        mib.tcp_ext.TCPRcvQDrop += 1
+        return DQ_ACK_NOW | DQ_RCVQ_DROP
     # in order (perhaps overlapping what we have): take the new part
     skip = (sk.rcv_nxt - seq) & M32
     had_ooo = bool(sk.ooo)
@@ -143,6 +160,79 @@ def data_queue(sk: TcpSock, seg: TcpSegment) -> int:
         _ooo_trim(sk)
     # filling a hole (or leaving one) is ACKed at once; plain in-order data may wait
     return (DQ_ACK_NOW if had_ooo or sk.ooo else 0) | (DQ_FIN if fin_reached else 0)
+
+
+def _data_queue_ofo(sk: TcpSock, seq: int, end: int, data: bytes, fin: int) -> int:
+    """tcp_data_queue_ofo: a segment that is already covered by what the queue holds is
+    dropped (TCPOFOMerge); one that covers queued segments replaces them (one TCPOFOMerge
+    each). So the queue holds each byte of the window at most twice (partial overlaps stay,
+    as in the kernel), whatever a peer sends."""
+    mib = sk.ns.mib
+    if not _try_rmem_schedule(sk, len(data) + SKB_OVERHEAD, seq):
+        mib.tcp_ext.TCPOFODrop += 1
+        return DQ_OFO_DROP
+    mib.tcp_ext.TCPOFOQueue += 1
+    sk.ooo_recent = seq
+    base = sk.rcv_nxt
+    s, e = (seq - base) & M32, (end - base) & M32
+    for a, b in sk.ooo_ranges:
+        ra, rb = (a - base) & M32, (b - base) & M32
+        if ra <= s and e <= rb:
+            held = sk.ooo.get(seq)
+            if held is not None and len(held[0]) + held[1] < len(data) + fin:
+                break  # a longer copy of a queued segment's start is taken (below)
+            mib.tcp_ext.TCPOFOMerge += 1  # "all the bits are present"
+            return DQ_OFOMERGE
+    if sk.ooo is EMPTY_OOO:
+        sk.ooo = {}
+    ooo = sk.ooo
+    covered = [q for q, (qd, qf) in ooo.items()
+               if q != seq and s <= (q - base) & M32
+               and ((q + len(qd) + qf - base) & M32) <= e]
+    for q in covered:
+        del ooo[q]
+        mib.tcp_ext.TCPOFOMerge += 1
+    ooo[seq] = (bytes(data), fin)
+    _ooo_add_range(sk, seq, end)
+    return 0
+
+
+def rmem_alloc(sk: TcpSock) -> int:
+    """sk_rmem_alloc: the receive queue's bytes and the out-of-order queue's truesize."""
+    ooo = sk.ooo
+    return len(sk.recv_buf) + sum(len(d) + SKB_OVERHEAD for d, _ in ooo.values())
+
+
+def _try_rmem_schedule(sk: TcpSock, size: int, in_seq: int | None) -> bool:
+    """tcp_try_rmem_schedule: room for `size` more within rcvbuf, else tcp_prune_queue
+    (PruneCalled; collapsing is implicit, the receive queue being one buffer) and
+    tcp_prune_ofo_queue: out-of-order segments go from the highest sequence down, never one
+    below the arriving segment's `in_seq` (OfoPruned). False: still no room (RcvPruned)."""
+    if rmem_alloc(sk) + size <= sk.rcvbuf:
+        return True
+    mib = sk.ns.mib
+    mib.tcp_ext.PruneCalled += 1
+    ooo = sk.ooo
+    if ooo:
+        base = sk.rcv_nxt
+        floor = (in_seq - base) & M32 if in_seq is not None else -1
+        pruned = False
+        for q in sorted(ooo, key=lambda q: (q - base) & M32, reverse=True):
+            if (q - base) & M32 <= floor or rmem_alloc(sk) + size <= sk.rcvbuf:
+                break
+            del ooo[q]
+            pruned = True
+        if pruned:
+            mib.tcp_ext.OfoPruned += 1
+            if not ooo:
+                sk.ooo = EMPTY_OOO
+            sk.ooo_ranges = EMPTY_RANGES
+            for q, (d, f) in sk.ooo.items():
+                _ooo_add_range(sk, q, (q + len(d) + f) & M32)
+    if rmem_alloc(sk) + size <= sk.rcvbuf:
+        return True
+    mib.tcp_ext.RcvPruned += 1
+    return False
 
 
 def _append(sk: TcpSock, data: bytes, fin: int) -> bool:

@@ -1,0 +1,160 @@
+"""The receive side as Linux bounds it (issue 10; tcp_input.c: tcp_data_queue,
+tcp_data_queue_ofo, tcp_try_rmem_schedule, tcp_prune_ofo_queue; tcp_output.c:
+tcp_select_window). A peer that ignores our window cannot make the receive queue or the
+out-of-order queue grow past what was offered and what rcvbuf allows. Each test states the
+segments in, the segments out and the counters and drop reasons, as the kernel code gives them.
+
+Our socket here: a passive open (our SYN-ACK offered 65,160 bytes, unscaled; our later
+segments scale by 7), an application that never reads."""
+
+from __future__ import annotations
+
+import socket
+
+import states as S
+from helpers import Harness
+from tuxtcp.tcp.receive import SKB_OVERHEAD, rmem_alloc
+from tuxtcp.wire.tcp import ACK, PSH
+
+SYNACK_WINDOW = 65160  # tcp_select_initial_window for MSS 1460 with timestamps
+M32 = 0xFFFFFFFF
+
+
+def drops(h: Harness) -> dict[str, int]:
+    return dict(h.ns.drops)
+
+
+def conn() -> S.Conn:
+    c = S.established_passive()
+    assert c.sent[0].seg.window == SYNACK_WINDOW
+    c.take()
+    return c
+
+
+def test_in_order_data_past_a_closed_window_is_dropped_zerowindow() -> None:
+    """The issue's peer: 400 in-order segments of 32 KiB back to back, to an application
+    that never reads. The first two are taken (the window is open when each arrives, and
+    tcp_data_queue queues a whole in-sequence segment); the ACK of the second closes the
+    window (TCPToZeroWindowAdv). The third, at rcv_nxt, is dropped with TCP_ZEROWINDOW and
+    ACKed at once; the others start beyond the closed window: tcp_sequence drops them
+    (TCP_INVALID_SEQUENCE) with a dupack, rate-limited to one per tcp_invalid_ratelimit
+    (500 ms; TCPACKSkippedSeq). Then the peer retransmits at rcv_nxt: each one is a
+    TCP_ZEROWINDOW drop and gets its ACK of rcv_nxt with window 0."""
+    c = conn()
+    base = c.seq
+    chunk = b"z" * 32768
+    answers = [c.send(ACK | PSH, chunk, seq=(base + i * len(chunk)) & M32) for i in range(400)]
+    full = (base + 65536) & M32
+    assert [(p.seg.ack, p.seg.window) for p in answers[0]] == [((base + 32768) & M32, 254)]
+    assert [(p.seg.ack, p.seg.window) for p in answers[1]] == [(full, 0)]
+    assert [(p.seg.ack, p.seg.window) for p in answers[2]] == [(full, 0)]
+    assert [(p.seg.ack, p.seg.window) for p in answers[3]] == [(full, 0)]
+    assert all(out == [] for out in answers[4:])
+    h = c.h
+    assert drops(h) == {"TCP_ZEROWINDOW": 1, "TCP_INVALID_SEQUENCE": 397}
+    for _ in range(10):
+        out = c.send(ACK | PSH, chunk, seq=full)
+        assert [(p.seg.ack, p.seg.window) for p in out] == [(full, 0)]
+    assert drops(h) == {"TCP_ZEROWINDOW": 11, "TCP_INVALID_SEQUENCE": 397}
+    counters = h.counters()
+    assert counters["TcpExt.TCPZeroWindowDrop"] == 11
+    assert counters["TcpExt.TCPACKSkippedSeq"] == 396
+    assert counters["TcpExt.TCPToZeroWindowAdv"] == 1
+    assert len(c.sock.recv(1 << 20)) == 65536  # not 13 MB
+
+
+def test_out_of_order_segment_at_the_right_edge_is_dropped_overwindow() -> None:
+    """tcp_data_queue: a segment starting at rcv_nxt + window (a zero-window probe, say) is
+    out of window: dropped with TCP_OVERWINDOW and ACKed; one starting beyond the edge never
+    gets there (tcp_sequence: TCP_INVALID_SEQUENCE, a dupack)."""
+    c = conn()
+    nxt = c.seq
+    out = c.send(ACK | PSH, b"edge", seq=(nxt + SYNACK_WINDOW) & M32)
+    assert [(p.seg.flags, p.seg.ack, p.seg.sack) for p in out] == [(ACK, nxt, ())]
+    assert drops(c.h) == {"TCP_OVERWINDOW": 1}
+    # that ACK offered the whole free space, scaled: 65160 rounded up to 510 << 7
+    assert out[0].seg.window == 510
+    out = c.send(ACK | PSH, b"far", seq=(nxt + (510 << 7) + 1) & M32)
+    assert [(p.seg.flags, p.seg.ack, p.seg.sack) for p in out] == [(ACK, nxt, ())]
+    assert drops(c.h) == {"TCP_OVERWINDOW": 1, "TCP_INVALID_SEQUENCE": 1}
+    assert c.h.counters()["TcpExt.TCPOFOQueue"] == 0
+
+
+def test_overlapping_out_of_order_flood_stays_within_rcvbuf() -> None:
+    """1,500 out-of-order segments of 60,000 bytes, each one byte further on, all inside the
+    window: each overlaps the others but none is covered by one already queued, so each is
+    queued until the queue's truesize would pass rcvbuf; from then on tcp_prune_ofo_queue
+    finds nothing above the arriving segment to drop, and the segment is dropped
+    (TCPOFODrop, TCP_OFO_DROP)."""
+    c = conn()
+    sk = c.sock.sk  # white box: the charged memory
+    nxt = c.seq
+    data = b"o" * 60000
+    for i in range(1500):
+        out = c.send(ACK | PSH, data, seq=(nxt + 1 + i) & M32)
+        assert [p.seg.ack for p in out] == [nxt]  # each is ACKed at once (out of order)
+    per_seg = len(data) + SKB_OVERHEAD
+    fits = sk.rcvbuf // per_seg
+    assert rmem_alloc(sk) == fits * per_seg <= sk.rcvbuf
+    counters = c.h.counters()
+    assert counters["TcpExt.TCPOFOQueue"] == fits
+    assert counters["TcpExt.TCPOFODrop"] == 1500 - fits
+    assert counters["TcpExt.PruneCalled"] == counters["TcpExt.RcvPruned"] == 1500 - fits
+    assert counters["TcpExt.OfoPruned"] == 0
+    assert drops(c.h) == {"TCP_OFO_DROP": 1500 - fits}
+
+
+def test_in_order_data_prunes_the_out_of_order_queue_from_the_top() -> None:
+    """With the out-of-order queue holding what rcvbuf allows, in-sequence data makes room:
+    tcp_prune_ofo_queue drops out-of-order segments from the highest sequence down
+    (OfoPruned), and the in-sequence segment is queued."""
+    c = conn()
+    sk = c.sock.sk
+    nxt = c.seq
+    data = b"o" * 60000
+    for i in range(4):
+        c.send(ACK | PSH, data, seq=(nxt + 100 + i) & M32)
+    assert rmem_alloc(sk) == 4 * (len(data) + SKB_OVERHEAD)
+    c.send(ACK | PSH, b"i" * 30000, seq=nxt)
+    counters = c.h.counters()
+    assert counters["TcpExt.PruneCalled"] == 1 and counters["TcpExt.OfoPruned"] == 1
+    assert counters["TcpExt.RcvPruned"] == 0
+    assert rmem_alloc(sk) <= sk.rcvbuf
+    assert c.sock.recv(1 << 20)[:30000] == b"i" * 30000
+
+
+def test_out_of_order_segment_covered_by_one_held_is_merged_and_a_covering_one_replaces() -> None:
+    """tcp_data_queue_ofo: a segment inside one already queued: all the bits are present
+    (TCPOFOMerge, TCP_OFOMERGE; TCPOFOQueue counts it first); one covering queued segments
+    replaces them (one TCPOFOMerge each)."""
+    c = conn()
+    sk = c.sock.sk
+    nxt = c.seq
+    c.send(ACK | PSH, b"a" * 100, seq=(nxt + 10) & M32)
+    c.send(ACK | PSH, b"b" * 10, seq=(nxt + 50) & M32)  # inside [10, 110)
+    assert drops(c.h) == {"TCP_OFOMERGE": 1}
+    counters = c.h.counters()
+    assert (counters["TcpExt.TCPOFOQueue"], counters["TcpExt.TCPOFOMerge"]) == (2, 1)
+    c.send(ACK | PSH, b"c" * 10, seq=(nxt + 200) & M32)
+    c.send(ACK | PSH, b"d" * 300, seq=(nxt + 5) & M32)  # covers both queued segments
+    counters = c.h.counters()
+    assert counters["TcpExt.TCPOFOMerge"] == 3
+    assert sorted((q - nxt) & M32 for q in sk.ooo) == [5]
+    out = c.send(ACK | PSH, b"e" * 5, seq=nxt)
+    assert [p.seg.ack for p in out] == [(nxt + 305) & M32]
+    assert c.sock.recv(1000) == b"e" * 5 + b"d" * 300
+
+
+def test_the_offered_window_never_shrinks() -> None:
+    """tcp_select_window: after SO_RCVBUF shrinks the buffer, the next ACK still offers what
+    is left of the window already offered (rounded up to the scale), not less."""
+    c = conn()
+    nxt = c.seq
+    c.sock.setsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF, 4096)
+    out = c.send(ACK | PSH, b"x" * 1000, seq=nxt)
+    out += c.take() + [p for _, p in c.advance(c.h.now + 0.5)]
+    acks = [p.seg for p in out if p.seg.ack == (nxt + 1000) & M32]
+    assert acks, out
+    # free space now: 4096 - 1000 bytes; what is left of the offer: 65160 - 1000
+    assert acks[0].window == (SYNACK_WINDOW - 1000 + 127) >> 7 == 502
+    assert c.h.counters()["TcpExt.TCPWantZeroWindowAdv"] == 0
