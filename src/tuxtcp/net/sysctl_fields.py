@@ -30,6 +30,7 @@ class SysctlFields:
         self.tcp_rfc1337: int = default_int("net.ipv4.tcp_rfc1337")
         self.tcp_max_tw_buckets: int = default_int("net.ipv4.tcp_max_tw_buckets")
         self.tcp_invalid_ratelimit: int = default_int("net.ipv4.tcp_invalid_ratelimit")
+        self.tcp_min_snd_mss: int = default_int("net.ipv4.tcp_min_snd_mss")
         self.tcp_challenge_ack_limit: int = default_int("net.ipv4.tcp_challenge_ack_limit")
         self.tcp_migrate_req: int = default_int("net.ipv4.tcp_migrate_req")
         self.ip_autobind_reuse: int = default_int("net.ipv4.ip_autobind_reuse")

@@ -50,6 +50,8 @@ _SPECS: tuple[SysctlSpec, ...] = (
     SysctlSpec("net.ipv4.tcp_rfc1337", 0, 0, 255),
     SysctlSpec("net.ipv4.tcp_max_tw_buckets", 131072),
     SysctlSpec("net.ipv4.tcp_invalid_ratelimit", 500, 0, INT_MAX, doc="ms"),
+    SysctlSpec("net.ipv4.tcp_min_snd_mss", 48, 48, 65535,
+               doc="floor of the MSS we send with, whatever the peer's MSS option says"),
     SysctlSpec("net.ipv4.tcp_challenge_ack_limit", INT_MAX),
     SysctlSpec("net.ipv4.tcp_migrate_req", 0, 0, 1),
     SysctlSpec("net.ipv4.ip_autobind_reuse", 0, 0, 1),

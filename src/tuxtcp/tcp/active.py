@@ -22,6 +22,7 @@ from .output import (
     initial_window,
     send_ack,
     send_reset,
+    sync_mss,
     transmit,
 )
 from .rto import arm_rto, stop_rto, update_rtt
@@ -205,7 +206,7 @@ def synsent_process(sk: TcpSock, pkt: Packet, now: float) -> str:
         if sk.rx_opt.user_mss and sk.rx_opt.user_mss < peer_mss:
             peer_mss = sk.rx_opt.user_mss
         sk.rx_opt.mss_clamp = peer_mss
-        sk.mss_cache = min(peer_mss, sk.advmss) - (12 if sk.rx_opt.tstamp_ok else 0)
+        sync_mss(sk)
         sk.rtx_queue = EMPTY_RTX_QUEUE
         stop_rto(sk)
         if not sk.retransmits:
@@ -237,7 +238,7 @@ def synsent_process(sk: TcpSock, pkt: Packet, now: float) -> str:
         sk.snd_wnd = seg.window
         peer_mss = seg.mss or 536
         sk.rx_opt.mss_clamp = peer_mss
-        sk.mss_cache = min(peer_mss, sk.advmss) - (12 if sk.rx_opt.tstamp_ok else 0)
+        sync_mss(sk)
         set_state(sk, SYN_RECV, now)
         transmit(sk, SYN | ACK, sk.iss, b"", now)
         return dr.CONSUMED

@@ -91,6 +91,14 @@ def send_synack(ns: NetNamespace, req: RequestSock, now: float, cookie: bool = F
 
 
 # --- full sockets --------------------------------------------------------------------------
+def sync_mss(sk: TcpSock) -> None:
+    """tcp_sync_mss with __tcp_mtu_to_mss: the path's MSS (our advmss) clamped by the peer's
+    (rx_opt.mss_clamp), never below net.ipv4.tcp_min_snd_mss (so a peer's MSS option of 1
+    still gets 48-byte segments), less the timestamp option when it is on."""
+    mss = max(min(sk.rx_opt.mss_clamp, sk.advmss), sk.ns.sysctl.tcp_min_snd_mss)
+    sk.mss_cache = mss - (12 if sk.rx_opt.tstamp_ok else 0)
+
+
 def advertised_window(sk: TcpSock) -> int:
     """__tcp_select_window, simplified: the free receive space, rounded up to a multiple of
     1 << rcv_wscale (64240 -> 502 << 7), in the scaled units of the header field."""

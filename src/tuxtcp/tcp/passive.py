@@ -27,6 +27,7 @@ from .output import (
     send_ack_reply,
     send_reset,
     send_synack,
+    sync_mss,
 )
 from .receive import data_queue
 from .reqsk import RequestSock
@@ -386,7 +387,7 @@ def syn_recv_sock(ns: NetNamespace, lsk: TcpSock, req: RequestSock, pkt: Packet,
     child.ts_off = req.ts_off
     child.rx_opt.mss_clamp = req.mss
     child.advmss = advmss_for(ns, req.raddr)
-    child.mss_cache = min(req.mss, child.advmss) - (12 if req.tstamp_ok else 0)
+    sync_mss(child)
     child.rcv_wnd = req.rcv_wnd
     child.created = req.born
     child.num_retrans_total = req.num_retrans
