@@ -42,16 +42,7 @@ from .receive import (
 )
 from .rto import stop_rto
 from .sock import EMPTY_RTX_QUEUE, TcpSock
-from .stream import ack_snd_check, on_ack, push
-
-
-def _challenge_ack(sk: TcpSock, now: float) -> None:
-    """tcp_send_challenge_ack: per-socket rate limit (tcp_invalid_ratelimit)."""
-    ns = sk.ns
-    if oow_rate_limited(ns, sk, now, "TCPACKSkippedChallenge"):
-        return
-    ns.mib.tcp_ext.TCPChallengeACK += 1
-    send_ack(sk, now)
+from .stream import ack_snd_check, on_ack, push, send_challenge_ack
 
 
 def _syn_challenge(sk: TcpSock, now: float) -> str:
@@ -60,7 +51,7 @@ def _syn_challenge(sk: TcpSock, now: float) -> str:
     if sk.state == ESTABLISHED:
         sk.ns.mib.tcp.InErrs += 1
     sk.ns.mib.tcp_ext.TCPSYNChallenge += 1
-    _challenge_ack(sk, now)
+    send_challenge_ack(sk, now)
     return dr.TCP_INVALID_SYN
 
 
@@ -110,7 +101,7 @@ def _validate_incoming(sk: TcpSock, pkt: Packet, now: float) -> str | None:
         if seg.seq == sk.rcv_nxt:
             tcp_reset(sk, now)
             return dr.CONSUMED  # reset: tcp_reset, __kfree_skb
-        _challenge_ack(sk, now)  # RFC 5961 3.2
+        send_challenge_ack(sk, now)  # RFC 5961 3.2
         return dr.TCP_RESET
     if seg.flags & SYN:
         return _syn_challenge(sk, now)  # RFC 5961 4.2

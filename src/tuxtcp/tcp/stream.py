@@ -13,7 +13,7 @@ from __future__ import annotations
 
 from typing import Final
 
-from ..net.drops import CONSUMED, TCP_ACK_UNSENT_DATA
+from ..net.drops import CONSUMED, TCP_ACK_UNSENT_DATA, TCP_TOO_OLD_ACK
 from ..net.tcp_states import CLOSE_WAIT, CLOSING, ESTABLISHED, FIN_WAIT1, LAST_ACK
 from ..wire.seq import MASK as M32
 from ..wire.seq import after, before
@@ -21,6 +21,7 @@ from ..wire.tcp import ACK, FIN, PSH, SYN, TcpSegment
 from . import tracepoints as tp
 from .cong import TCP_CA_DISORDER, TCP_CA_LOSS, TCP_CA_OPEN, TCP_CA_RECOVERY
 from .constants import TIMER_DACK, TIMER_PROBE0
+from .minisocks import oow_rate_limited
 from .output import send_ack, transmit
 from .rto import arm_rto, stop_rto, update_rtt
 from .sock import EMPTY_RTX_QUEUE, EMPTY_SCOREBOARD, TcpSock, TxSeg, rtx_enqueue, scoreboard
@@ -335,16 +336,38 @@ def _fastretrans_alert(sk: TcpSock, ack: int, advanced: bool) -> bool:
     return False
 
 
+def send_challenge_ack(sk: TcpSock, now: float) -> None:
+    """tcp_send_challenge_ack: at most one per tcp_invalid_ratelimit per socket
+    (TCPACKSkippedChallenge otherwise), then TCPChallengeACK and the ACK. (The namespace-wide
+    tcp_challenge_ack_limit defaults to INT_MAX: never reached here.)"""
+    ns = sk.ns
+    if oow_rate_limited(ns, sk, now, "TCPACKSkippedChallenge"):
+        return
+    ns.mib.tcp_ext.TCPChallengeACK += 1
+    send_ack(sk, now)
+
+
+def bytes_acked(sk: TcpSock) -> int:
+    """tp->bytes_acked: what the peer acknowledged, an active opener's SYN included."""
+    return ((sk.snd_una - sk.iss - 1) & M32) + (1 if sk.parent is None else 0)
+
+
 def on_ack(sk: TcpSock, seg: TcpSegment, now: float) -> str:
     """tcp_ack, in the kernel's steps: window update, SACK tagging, cleaning the retransmit
     queue, the fast-retransmit alert, congestion control. Returns CONSUMED, or the drop reason
-    for an ACK of something never sent (answered with an ACK, dropped)."""
+    of an ACK older than the peer can have sent (TCP_TOO_OLD_ACK: before snd_una by more than
+    min(max_window, bytes_acked), RFC 5961 5.2) or of one for data never sent
+    (TCP_ACK_UNSENT_DATA); both are answered with a rate-limited challenge ACK (6.18)."""
     ack = seg.ack
-    if after(ack, sk.snd_nxt):
-        send_ack(sk, now)
-        return TCP_ACK_UNSENT_DATA
     if before(ack, sk.snd_una):
+        max_window = min(sk.max_window, bytes_acked(sk))
+        if before(ack, (sk.snd_una - max_window) & M32):
+            send_challenge_ack(sk, now)
+            return TCP_TOO_OLD_ACK
         return CONSUMED  # old_ack: an old duplicate; its data is still processed
+    if after(ack, sk.snd_nxt):
+        send_challenge_ack(sk, now)
+        return TCP_ACK_UNSENT_DATA
     nwin = seg.window << sk.rx_opt.snd_wscale
     pure = not seg.payload and not seg.flags & (FIN | SYN)
     is_dup = ack == sk.snd_una and pure and nwin == sk.snd_wnd and bool(sk.rtx_queue)
