@@ -63,3 +63,70 @@ def test_ack_of_unsent_data_gets_a_challenge_ack_and_its_data_is_dropped() -> No
     out = c.send(ACK | PSH, b"data", ack=(una + 1) & M32, seq=seq)
     assert [(p.seg.flags, p.seg.ack) for p in out] == [(ACK, seq)]
     assert c.h.counters()["TcpExt.TCPChallengeACK"] == 2
+
+
+# --- SACK blocks (tcp_sacktag_write_queue's checks) ------------------------------------------
+def four_segments_out() -> tuple[S.Conn, int]:
+    """Established (active open) with four 1448-byte segments in flight; returns snd_una."""
+    c = S.established_active()
+    c.sock.send(b"s" * (4 * 1448))
+    out = c.take()
+    assert [len(p.seg.payload) for p in out] == [1448] * 4
+    return c, out[0].seg.seq
+
+
+def test_sack_block_beyond_snd_nxt_is_discarded() -> None:
+    c, una = four_segments_out()
+    nxt = (una + 4 * 1448) & M32
+    c.send(ACK, ack=una, sack=((nxt, (nxt + 1448) & M32),))
+    counters = c.h.counters()
+    assert counters["TcpExt.TCPSACKDiscard"] == 1
+    assert c.sock.tcp_info().tcpi_sacked == 0
+
+
+def test_reversed_sack_block_is_discarded_and_a_good_one_after_it_counts() -> None:
+    c, una = four_segments_out()
+    good = ((una + 1448) & M32, (una + 2896) & M32)
+    c.send(ACK, ack=una, sack=((good[1], good[0]), good))
+    assert c.h.counters()["TcpExt.TCPSACKDiscard"] == 1
+    assert c.sock.tcp_info().tcpi_sacked == 1
+
+
+def test_dsack_of_data_never_retransmitted_is_dubious_then_discarded() -> None:
+    """A first block below the ACK is a D-SACK (TCPDSACKRecv); with no retransmission to
+    explain it, tcp_dsack_seen calls it dubious, and as an ordinary block it lies below
+    snd_una: TCPSACKDiscard."""
+    c, una = four_segments_out()
+    ack = (una + 1448) & M32
+    c.send(ACK, ack=ack, sack=((una, ack),))
+    counters = c.h.counters()
+    assert (counters["TcpExt.TCPDSACKRecv"], counters["TcpExt.TCPDSACKIgnoredDubious"],
+            counters["TcpExt.TCPSACKDiscard"], counters["TcpExt.TCPDSACKRecvSegs"]) == (1, 1, 1, 0)
+
+
+def test_dsack_inside_the_second_block_is_an_out_of_order_dsack() -> None:
+    c, una = four_segments_out()
+    second = ((una + 1448) & M32, (una + 4344) & M32)
+    first = ((una + 1448) & M32, (una + 2896) & M32)
+    c.send(ACK, ack=una, sack=(first, second))
+    counters = c.h.counters()
+    assert counters["TcpExt.TCPDSACKOfoRecv"] == 1
+    assert counters["TcpExt.TCPDSACKIgnoredDubious"] == 1
+    assert counters["TcpExt.TCPSACKDiscard"] == 0
+    assert c.sock.tcp_info().tcpi_sacked == 2
+
+
+def test_dsack_of_a_retransmitted_segment_counts_its_duplicates() -> None:
+    """After an RTO retransmitted the head, the peer reports the duplicate: TCPDSACKRecv and
+    TCPDSACKRecvSegs as tcp_check_dsack counts them. (What the kernel does next, undoing the
+    RTO, is issue 15's; tuxtcp ignores the block, TCPDSACKIgnoredNoUndo.)"""
+    c = S.established_active()
+    c.sock.send(b"s" * 1448)
+    una = c.take()[0].seg.seq
+    out = c.advance(c.h.now + 1.5)
+    assert [p.seg.seq for _, p in out][:1] == [una]  # the RTO retransmission
+    ack = (una + 1448) & M32
+    c.send(ACK, ack=ack, sack=((una, ack),))
+    counters = c.h.counters()
+    assert (counters["TcpExt.TCPDSACKRecv"], counters["TcpExt.TCPDSACKRecvSegs"]) == (1, 1)
+    assert counters["TcpExt.TCPDSACKIgnoredDubious"] == 0

@@ -158,7 +158,8 @@ class TcpSock:
         "retrans_stamp", "rtx_timer", "keepalive_timer", "sk_err", "sk_err_soft", "recv_buf",
         "send_buf", "rtx_queue", "fin_queued", "fin_acked", "rcv_shutdown", "snd_shutdown",
         "orphan", "ip_id", "cwnd", "ssthresh", "created", "syn_sent_at", "last_oow_ack",
-        "num_retrans_total", "dead", "keepalive", "on_wakeup", "dupacks", "ca_state", "ca_ops",
+        "num_retrans_total", "dsack_dups", "dead", "keepalive", "on_wakeup", "dupacks",
+        "ca_state", "ca_ops",
         "recover", "cwnd_cnt", "ooo", "ooo_recent", "fin_sent", "rcv_adv", "probe_timer",
         "probes_out", "delack_timer", "nodelay", "cork", "sndbuf", "rcvbuf", "buf_locked",
         "ooo_ranges", "ehash_key", "defer_accept", "cookie",
@@ -231,6 +232,7 @@ class TcpSock:
         self.syn_sent_at = 0.0
         self.last_oow_ack = -1e18
         self.num_retrans_total = 0
+        self.dsack_dups = 0  # tp->dsack_dups: duplicate segments the peer D-SACKed
         self.dead = False
         self.keepalive = False
         self.on_wakeup: Callable[[], None] | None = None  # the driver's readiness hook

@@ -199,14 +199,73 @@ def ack_snd_check(sk: TcpSock, now: float) -> None:
 
 
 # --- ACK processing (tcp_ack) ------------------------------------------------------------
-def _sacktag(sk: TcpSock, blocks: tuple[tuple[int, int], ...]) -> None:
+def _sackblock_valid(sk: TcpSock, dup_sack: bool, start: int, end: int, una: int) -> bool:
+    """tcp_is_sackblock_valid: inside what was sent, not reversed, above snd_una. (A D-SACK
+    below snd_una would be kept while undo_marker is set; tuxtcp has no undo yet, so never.)"""
+    if after(end, sk.snd_nxt) or not before(start, end):
+        return False
+    if not before(start, sk.snd_nxt):
+        return False
+    return after(start, una)
+
+
+def _dsack_seen(sk: TcpSock, start: int, end: int) -> int:
+    """tcp_dsack_seen: how many duplicate segments a D-SACK reports; 0 when dubious (longer
+    than the largest window offered, or more duplicates than we ever retransmitted)."""
+    if not before(start, end):
+        return 0
+    seq_len = (end - start) & M32
+    if seq_len > sk.max_window:
+        return 0
+    mss = max(sk.mss_cache, 1)
+    dup_segs = -(-seq_len // mss) if seq_len > mss else 1
+    sk.dsack_dups += dup_segs
+    if sk.dsack_dups > sk.num_retrans_total:
+        return 0  # duplicates we never sent
+    return dup_segs
+
+
+def _check_dsack(sk: TcpSock, ack: int, blocks: tuple[tuple[int, int], ...]) -> bool:
+    """tcp_check_dsack: the first block is a D-SACK when it lies below the ACK
+    (TCPDSACKRecv) or inside the second block (TCPDSACKOfoRecv)."""
+    mib = sk.ns.mib
+    start0, end0 = blocks[0]
+    if before(start0, ack):
+        mib.tcp_ext.TCPDSACKRecv += 1
+    elif len(blocks) > 1:
+        start1, end1 = blocks[1]
+        if after(end0, end1) or before(start0, start1):
+            return False
+        mib.tcp_ext.TCPDSACKOfoRecv += 1
+    else:
+        return False
+    dup_segs = _dsack_seen(sk, start0, end0)
+    if not dup_segs:
+        mib.tcp_ext.TCPDSACKIgnoredDubious += 1
+        return False
+    mib.tcp_ext.TCPDSACKRecvSegs += dup_segs
+    return True
+
+
+def _sacktag(sk: TcpSock, blocks: tuple[tuple[int, int], ...], ack: int) -> None:
     """tcp_sacktag_write_queue: mark segments the peer holds; RFC 6675 marks the unSACKed
-    segments below the highest SACKed one lost once three segments above them are SACKed."""
+    segments below the highest SACKed one lost once three segments above them are SACKed.
+    Blocks are checked first: a D-SACK is recognised and counted, and a block outside what was
+    sent is ignored (TCPSACKDiscard; a D-SACK: TCPDSACKIgnoredNoUndo). `ack` is the snd_una
+    the kernel has by then."""
     q = sk.rtx_queue
     una = sk.snd_una
-    for left, right in blocks:
-        if not after(right, una) or after(right, sk.snd_nxt):
-            continue  # old or invalid block
+    mib = sk.ns.mib
+    found_dup_sack = _check_dsack(sk, ack, blocks)
+    for i, (left, right) in enumerate(blocks):
+        if not _sackblock_valid(sk, i == 0 and found_dup_sack, left, right, ack):
+            if i == 0 and found_dup_sack:
+                mib.tcp_ext.TCPDSACKIgnoredNoUndo += 1  # (undo_marker is never set here)
+            else:
+                mib.tcp_ext.TCPSACKDiscard += 1
+            continue
+        if not after(right, una):
+            continue  # very old
         # binary search for the first segment at or after `left` (the queue is in order)
         lo, hi = 0, len(q)
         rel_left = (left - una) & M32
@@ -217,8 +276,8 @@ def _sacktag(sk: TcpSock, blocks: tuple[tuple[int, int], ...]) -> None:
             else:
                 hi = mid
         rel_right = (right - una) & M32
-        for i in range(lo, len(q)):
-            ts = q[i]
+        for j in range(lo, len(q)):
+            ts = q[j]
             if (ts.end - una) & M32 > rel_right:
                 break
             if not ts.sacked:
@@ -373,7 +432,7 @@ def on_ack(sk: TcpSock, seg: TcpSegment, now: float) -> str:
     is_dup = ack == sk.snd_una and pure and nwin == sk.snd_wnd and bool(sk.rtx_queue)
     _ack_update_window(sk, seg, nwin)
     if sk.rx_opt.sack_ok and seg.sack:
-        _sacktag(sk, seg.sack)
+        _sacktag(sk, seg.sack, ack)
     if after(ack, sk.snd_una):
         acked = _clean_rtx_queue(sk, ack, now)
         if _fastretrans_alert(sk, ack, True):
