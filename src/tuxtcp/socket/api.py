@@ -128,13 +128,13 @@ class Socket:
         return self.sk.state.name
 
     # -- blocking mode -----------------------------------------------------------------------
-    def setblocking(self, flag: bool) -> None:
+    def setblocking(self, flag: object) -> None:
         self._timeout = None if args.as_c_long(flag) else 0.0
 
     def getblocking(self) -> bool:
         return self._timeout != 0.0
 
-    def settimeout(self, value: float | None) -> None:
+    def settimeout(self, value: object) -> None:
         self._timeout = args.timeout(value)
 
     def gettimeout(self) -> float | None:
@@ -173,7 +173,7 @@ class Socket:
                               self.type == SOCK_STREAM))
 
     # -- listen ------------------------------------------------------------------------------
-    def listen(self, backlog: int | None = None) -> None:
+    def listen(self, backlog: object = None) -> None:
         """socket.listen: CPython passes min(SOMAXCONN, 128) by default and clamps negative
         values to 0 before calling listen(2)."""
         self._check_open()
@@ -262,8 +262,8 @@ class Socket:
         return int_to_ip(sk.raddr), sk.rport
 
     # -- options -----------------------------------------------------------------------------
-    def setsockopt(self, level: int, optname: int, value: int | bytes | None,
-                   optlen: int | None = None) -> None:
+    def setsockopt(self, level: object, optname: object, value: object,
+                   optlen: object = None) -> None:
         """sock_setsockopt's argument forms: (level, name, int), (level, name, None, optlen)
         and (level, name, bytes-like)."""
         level, optname = args.c_int(level), args.c_int(optname)
@@ -294,7 +294,7 @@ class Socket:
             self._opts = {}
         self._opts[(level, optname)] = ival
 
-    def getsockopt(self, level: int, optname: int, buflen: int | None = None) -> int | bytes:
+    def getsockopt(self, level: object, optname: object, buflen: object = None) -> int | bytes:
         level, optname = args.c_int(level), args.c_int(optname)
         if buflen is not None:
             buflen = args.c_int(buflen)
@@ -330,7 +330,7 @@ class Socket:
             self.sk.sk_err = 0
             raise _err(e)
 
-    def send(self, data: bytes | bytearray | memoryview, flags: int = 0) -> int:
+    def send(self, data: object, flags: object = 0) -> int:
         data = args.readable_buffer(data)
         flags = args.c_int(flags)
         self._check_open()
@@ -362,7 +362,7 @@ class Socket:
     def _send_room(self) -> int:
         return user.send_space(self.sk)
 
-    def sendall(self, data: bytes | bytearray | memoryview, flags: int = 0) -> None:
+    def sendall(self, data: object, flags: object = 0) -> None:
         view = memoryview(args.readable_buffer(data))
         flags = args.c_int(flags)
         while view:
@@ -372,7 +372,7 @@ class Socket:
     def _recv_ready(self) -> bool:
         return user.recv_ready(self.sk)
 
-    def recv(self, bufsize: int, flags: int = 0) -> bytes:
+    def recv(self, bufsize: object, flags: object = 0) -> bytes:
         bufsize, flags = args.c_ssize(bufsize), args.c_int(flags)
         if bufsize < 0:
             raise ValueError("negative buffersize in recv")
@@ -394,10 +394,10 @@ class Socket:
         self._raise_pending()
         return b""
 
-    def recv_into(self, buffer: bytearray | memoryview, nbytes: int = 0, flags: int = 0) -> int:
+    def recv_into(self, buffer: object, nbytes: object = 0, flags: object = 0) -> int:
         return self._recv_into(buffer, nbytes, flags, "recv_into")
 
-    def _recv_into(self, buffer: object, nbytes: int, flags: int, fname: str) -> int:
+    def _recv_into(self, buffer: object, nbytes: object, flags: object, fname: str) -> int:
         """sock_recv_into / sock_recvfrom_into: sizes checked before anything is read."""
         view = args.writable_buffer(buffer, fname)
         nbytes, flags = args.c_ssize(nbytes), args.c_int(flags)
@@ -412,19 +412,19 @@ class Socket:
         view[:len(data)] = data
         return len(data)
 
-    def recvfrom(self, bufsize: int, flags: int = 0) -> tuple[bytes, None]:
+    def recvfrom(self, bufsize: object, flags: object = 0) -> tuple[bytes, None]:
         """On a connected TCP socket the kernel gives no address: (data, None)."""
         bufsize, flags = args.c_ssize(bufsize), args.c_int(flags)
         if bufsize < 0:
             raise ValueError("negative buffersize in recvfrom")
         return self._recv(bufsize, flags), None
 
-    def recvfrom_into(self, buffer: bytearray | memoryview, nbytes: int = 0,
-                      flags: int = 0) -> tuple[int, None]:
+    def recvfrom_into(self, buffer: object, nbytes: object = 0,
+                      flags: object = 0) -> tuple[int, None]:
         return self._recv_into(buffer, nbytes, flags, "recvfrom_into"), None
 
     # -- close -------------------------------------------------------------------------------
-    def shutdown(self, how: int) -> None:
+    def shutdown(self, how: object) -> None:
         how = args.as_c_int(how)
         self._check_open()
         err = user.inet_shutdown(self.sk, how, self.sock_state == SS_CONNECTED, self._now())
