@@ -15,6 +15,7 @@ from ..wire.seq import after, before
 from ..wire.tcp import ACK, RST, SYN
 from .constants import TCP_TIMEOUT_INIT
 from .isn import secure_ipv4_port_ephemeral, secure_tcp_seq_and_ts_off
+from .keepalive import keepalive_established
 from .lifecycle import hash_established, set_state, tcp_reset, tw_kill
 from .output import (
     TCP_WSCALE_DEFAULT,
@@ -215,6 +216,7 @@ def synsent_process(sk: TcpSock, pkt: Packet, now: float) -> str:
             sk.rto = TCP_TIMEOUT_INIT
         sk.retransmits = 0
         set_state(sk, ESTABLISHED, now)  # tcp_finish_connect (set_state wakes the owner)
+        keepalive_established(sk, now)
         send_ack(sk, now)
         push(sk, now)
         return dr.CONSUMED

@@ -196,7 +196,7 @@ def rcv_state_process(sk: TcpSock, pkt: Packet, now: float) -> str:
             reason = dr.NOT_SPECIFIED
     elif seg.payload or seg.flags & FIN:
         if seg.payload:
-            event_data_recv(sk, len(seg.payload))
+            event_data_recv(sk, len(seg.payload), now)
         dq = data_queue(sk, seg)
         if dq & DQ_OLD_DATA:
             reason = dr.TCP_OLD_DATA

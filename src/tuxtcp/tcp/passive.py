@@ -17,6 +17,7 @@ from . import syncookies as sc
 from . import tracepoints as tp
 from .constants import TCP_RTO_MAX, TCP_TIMEOUT_INIT
 from .isn import secure_tcp_seq_and_ts_off
+from .keepalive import keepalive_established
 from .lifecycle import hash_established, new_sock, set_state, wake
 from .minisocks import in_window, oow_rate_limited
 from .output import (
@@ -362,6 +363,11 @@ def syn_recv_sock(ns: NetNamespace, lsk: TcpSock, req: RequestSock, pkt: Packet,
     child.bind_port_lock = lsk.bind_port_lock
     child.bind_addr_lock = lsk.bind_addr_lock
     child.rx_opt.user_mss = lsk.rx_opt.user_mss
+    # sk_clone_lock copies SOCK_KEEPOPEN and the TCP_KEEP* settings
+    child.keepalive = lsk.keepalive
+    child.keepalive_time = lsk.keepalive_time
+    child.keepalive_intvl = lsk.keepalive_intvl
+    child.keepalive_probes = lsk.keepalive_probes
     child.parent = lsk
     if lsk.bucket is not None:  # __inet_inherit_port
         bucket = lsk.bucket
@@ -391,6 +397,7 @@ def syn_recv_sock(ns: NetNamespace, lsk: TcpSock, req: RequestSock, pkt: Packet,
     child.rcv_wnd = req.rcv_wnd
     child.created = req.born
     child.num_retrans_total = req.num_retrans
+    keepalive_established(child, now)  # tcp_create_openreq_child
     child.ip_id = ns.rng.getrandbits(16)
     if req.num_timeout:
         child.total_rto = req.num_timeout

@@ -52,8 +52,9 @@ def rcv_space_adjust(sk: TcpSock, now: float) -> None:
     sk.rcvq_space.time = now
 
 
-def event_data_recv(sk: TcpSock, seg_len: int) -> None:
+def event_data_recv(sk: TcpSock, seg_len: int, now: float) -> None:
     """tcp_event_data_recv: the first data starts the delayed-ACK engine in quickack mode."""
+    sk.icsk_ack.lrcvtime = now
     if seg_len > sk.icsk_ack.rcv_mss:
         sk.icsk_ack.rcv_mss = seg_len
     if not sk.icsk_ack.ato:

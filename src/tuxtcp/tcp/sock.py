@@ -74,12 +74,13 @@ class RxOptions:
 class AckState:
     """icsk->icsk_ack: the delayed-ACK machinery's state."""
 
-    __slots__ = ("quick", "ato", "rcv_mss")
+    __slots__ = ("quick", "ato", "rcv_mss", "lrcvtime")
 
     def __init__(self) -> None:
         self.quick = 0  # segments still ACKed at once (quick-ACK mode)
         self.ato = 0.0  # delayed-ACK timeout (0 until the first data)
         self.rcv_mss = 0  # the peer's segment size as we see it
+        self.lrcvtime = 0.0  # when data last arrived (keepalive counts idle time from it)
 
 
 class RcvqSpace:
@@ -158,7 +159,8 @@ class TcpSock:
         "retrans_stamp", "rtx_timer", "keepalive_timer", "sk_err", "sk_err_soft", "recv_buf",
         "send_buf", "rtx_queue", "fin_queued", "fin_acked", "rcv_shutdown", "snd_shutdown",
         "orphan", "ip_id", "cwnd", "ssthresh", "created", "syn_sent_at", "last_oow_ack",
-        "num_retrans_total", "dsack_dups", "dead", "keepalive", "on_wakeup", "dupacks",
+        "num_retrans_total", "dsack_dups", "keepalive_time", "keepalive_intvl",
+        "keepalive_probes", "rcv_tstamp", "dead", "keepalive", "on_wakeup", "dupacks",
         "ca_state", "ca_ops",
         "recover", "cwnd_cnt", "ooo", "ooo_recent", "fin_sent", "rcv_adv", "probe_timer",
         "probes_out", "delack_timer", "nodelay", "cork", "sndbuf", "rcvbuf", "buf_locked",
@@ -233,6 +235,10 @@ class TcpSock:
         self.last_oow_ack = -1e18
         self.num_retrans_total = 0
         self.dsack_dups = 0  # tp->dsack_dups: duplicate segments the peer D-SACKed
+        self.keepalive_time = 0.0  # TCP_KEEPIDLE, TCP_KEEPINTVL, TCP_KEEPCNT (0: the sysctl)
+        self.keepalive_intvl = 0.0
+        self.keepalive_probes = 0
+        self.rcv_tstamp = 0.0  # when an acceptable ACK last arrived
         self.dead = False
         self.keepalive = False
         self.on_wakeup: Callable[[], None] | None = None  # the driver's readiness hook

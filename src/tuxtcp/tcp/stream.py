@@ -427,6 +427,9 @@ def on_ack(sk: TcpSock, seg: TcpSegment, now: float) -> str:
     if after(ack, sk.snd_nxt):
         send_challenge_ack(sk, now)
         return TCP_ACK_UNSENT_DATA
+    sk.rcv_tstamp = now  # an acceptable ACK: the peer is alive (keepalive's idle clock)
+    if not sk.send_buf:
+        sk.probes_out = 0  # (tuxtcp's zero-window probing keeps its own count meanwhile)
     nwin = seg.window << sk.rx_opt.snd_wscale
     pure = not seg.payload and not seg.flags & (FIN | SYN)
     is_dup = ack == sk.snd_una and pure and nwin == sk.snd_wnd and bool(sk.rtx_queue)

@@ -12,8 +12,9 @@ import errno
 import math
 
 from ..net.namespace import NetNamespace
-from ..net.tcp_states import CLOSE, FIN_WAIT2, SYN_RECV, SYN_SENT
+from ..net.tcp_states import CLOSE, FIN_WAIT2, LISTEN, SYN_RECV, SYN_SENT
 from ..net.timers import Timer
+from ..wire.seq import MASK as M32
 from ..wire.tcp import ACK, SYN
 from . import tracepoints as tp
 from .constants import (
@@ -27,8 +28,15 @@ from .constants import (
     TIMER_SYNACK,
     TIMER_TIME_WAIT,
 )
+from .keepalive import (
+    keepalive_intvl_when,
+    keepalive_probes,
+    keepalive_time_elapsed,
+    keepalive_time_when,
+    reset_keepalive_timer,
+)
 from .lifecycle import fin_time, tcp_done, time_wait, tw_expire
-from .output import send_ack, transmit
+from .output import send_ack, send_active_reset, transmit
 from .passive import reqsk_timer
 from .reqsk import RequestSock
 from .rto import arm_rto, ensure_rto
@@ -167,7 +175,32 @@ def delack_timer(sk: TcpSock, now: float) -> None:
 # --- sk_timer -------------------------------------------------------------------------------
 def keepalive_timer(sk: TcpSock, now: float) -> None:
     """tcp_keepalive_timer: for an orphan in FIN_WAIT2, the wait before it becomes a timewait
-    sock is over (keepalive probing itself is not implemented yet)."""
-    if sk.state == FIN_WAIT2:
+    sock is over; with SO_KEEPALIVE, a connection idle for keepalive_time gets a probe every
+    keepalive_intvl, and after keepalive_probes unanswered ones a RST and ETIMEDOUT
+    (tcp_write_err, TCPAbortOnTimeout). A connection with data in flight or queued is not
+    idle: the timer just comes back after keepalive_time."""
+    if sk.state == FIN_WAIT2 and sk.orphan:
         tmo = fin_time(sk)
         time_wait(sk, FIN_WAIT2, tmo - TCP_TIMEWAIT_LEN if tmo > TCP_TIMEWAIT_LEN else 0.0, now)
+        return
+    if not sk.keepalive or sk.state in (CLOSE, SYN_SENT, LISTEN):
+        return
+    ns = sk.ns
+    delay = keepalive_time_when(sk)
+    if not sk.rtx_queue and not sk.send_buf:
+        elapsed = keepalive_time_elapsed(sk, now)
+        if elapsed >= keepalive_time_when(sk) - 1e-9:
+            if sk.probes_out >= keepalive_probes(sk):
+                send_active_reset(sk, now, "TCP_KEEPALIVE_TIMEOUT")
+                sk.sk_err = sk.sk_err_soft or errno.ETIMEDOUT  # tcp_write_err
+                ns.mib.tcp_ext.TCPAbortOnTimeout += 1
+                tcp_done(sk, now)
+                return
+            # tcp_write_wakeup -> tcp_xmit_probe_skb: an ACK one below snd_una
+            transmit(sk, ACK, (sk.snd_una - 1) & M32, b"", now)
+            ns.mib.tcp_ext.TCPKeepAlive += 1
+            sk.probes_out += 1
+            delay = keepalive_intvl_when(sk)
+        else:
+            delay = keepalive_time_when(sk) - elapsed
+    reset_keepalive_timer(sk, now, delay)

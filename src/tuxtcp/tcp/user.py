@@ -33,6 +33,17 @@ from .active import tcp_connect
 from .cong import ALGORITHMS
 from .constants import TCP_TIMEWAIT_LEN
 from .established import arm_fin_wait2
+from .keepalive import (
+    MAX_TCP_KEEPCNT,
+    MAX_TCP_KEEPIDLE,
+    MAX_TCP_KEEPINTVL,
+    delete_keepalive_timer,
+    keepalive_intvl_when,
+    keepalive_probes,
+    keepalive_time_elapsed,
+    keepalive_time_when,
+    reset_keepalive_timer,
+)
 from .lifecycle import clear_timers, destroy, fin_time, new_sock, set_state, tcp_done, time_wait
 from .output import send_ack, send_active_reset
 from .passive import reqsk_queue_drop
@@ -59,6 +70,9 @@ TCP_MAXSEG: Final = _pysocket.TCP_MAXSEG
 TCP_NODELAY: Final = _pysocket.TCP_NODELAY
 TCP_SYNCNT: Final = _pysocket.TCP_SYNCNT
 TCP_DEFER_ACCEPT: Final = _pysocket.TCP_DEFER_ACCEPT
+TCP_KEEPIDLE: Final = _pysocket.TCP_KEEPIDLE
+TCP_KEEPINTVL: Final = _pysocket.TCP_KEEPINTVL
+TCP_KEEPCNT: Final = _pysocket.TCP_KEEPCNT
 IP_BIND_ADDRESS_NO_PORT: Final = getattr(_pysocket, "IP_BIND_ADDRESS_NO_PORT", 24)
 IP_FREEBIND: Final = getattr(_pysocket, "IP_FREEBIND", 15)
 TCP_LINGER2: Final = getattr(_pysocket, "TCP_LINGER2", 8)
@@ -427,7 +441,45 @@ def _set_linger(sk: TcpSock, a: OptArg, now: float) -> int:
 
 
 def _set_keepalive(sk: TcpSock, a: OptArg, now: float) -> int:
-    sk.keepalive = bool(a.ival)
+    """sock_setsockopt SO_KEEPALIVE -> tcp_set_keepalive: on a socket past listen/close the
+    keepalive timer starts (keepalive_time from now) or stops."""
+    on = bool(a.ival)
+    if sk.state not in (CLOSE, LISTEN):
+        if on and not sk.keepalive:
+            reset_keepalive_timer(sk, now, keepalive_time_when(sk))
+        elif not on and not (sk.state == FIN_WAIT2 and sk.orphan):
+            delete_keepalive_timer(sk)
+    sk.keepalive = on
+    return 0
+
+
+def _keepalive_rearm(sk: TcpSock, now: float) -> None:
+    """tcp_sock_set_keepidle_locked: a new idle time counts from the last activity."""
+    if sk.keepalive and sk.state not in (CLOSE, LISTEN):
+        elapsed = keepalive_time_elapsed(sk, now)
+        when = keepalive_time_when(sk)
+        reset_keepalive_timer(sk, now, when - elapsed if when > elapsed else 0.0)
+
+
+def _set_keepidle(sk: TcpSock, a: OptArg, now: float) -> int:
+    if a.ival < 1 or a.ival > MAX_TCP_KEEPIDLE:
+        return errno.EINVAL
+    sk.keepalive_time = float(a.ival)
+    _keepalive_rearm(sk, now)
+    return 0
+
+
+def _set_keepintvl(sk: TcpSock, a: OptArg, now: float) -> int:
+    if a.ival < 1 or a.ival > MAX_TCP_KEEPINTVL:
+        return errno.EINVAL
+    sk.keepalive_intvl = float(a.ival)
+    return 0
+
+
+def _set_keepcnt(sk: TcpSock, a: OptArg, now: float) -> int:
+    if a.ival < 1 or a.ival > MAX_TCP_KEEPCNT:
+        return errno.EINVAL
+    sk.keepalive_probes = a.ival
     return 0
 
 
@@ -500,6 +552,9 @@ SETSOCKOPT: Final[dict[tuple[int, int], Callable[[TcpSock, OptArg, float], int]]
     (SOL_SOCKET, SO_REUSEPORT): _set_reuseport,
     (SOL_SOCKET, SO_LINGER): _set_linger,
     (SOL_SOCKET, SO_KEEPALIVE): _set_keepalive,
+    (IPPROTO_TCP, TCP_KEEPIDLE): _set_keepidle,
+    (IPPROTO_TCP, TCP_KEEPINTVL): _set_keepintvl,
+    (IPPROTO_TCP, TCP_KEEPCNT): _set_keepcnt,
     (SOL_SOCKET, SO_SNDBUF): _set_sndbuf,
     (SOL_SOCKET, SO_RCVBUF): _set_rcvbuf,
     (IPPROTO_TCP, TCP_MAXSEG): _set_maxseg,
@@ -547,6 +602,8 @@ def getsockopt(ns: NetNamespace, sk: TcpSock, level: int, optname: int) -> int |
             return sk.sndbuf
         if optname == SO_RCVBUF:
             return sk.rcvbuf
+        if optname == SO_KEEPALIVE:
+            return int(sk.keepalive)
     elif level == IPPROTO_TCP:
         if optname == TCP_MAXSEG:
             if sk.state in (ESTABLISHED, CLOSE_WAIT, FIN_WAIT1, FIN_WAIT2):
@@ -560,6 +617,12 @@ def getsockopt(ns: NetNamespace, sk: TcpSock, level: int, optname: int) -> int |
             return int(sk.nodelay)
         if optname == TCP_CORK:
             return int(sk.cork)
+        if optname == TCP_KEEPIDLE:
+            return int(keepalive_time_when(sk))
+        if optname == TCP_KEEPINTVL:
+            return int(keepalive_intvl_when(sk))
+        if optname == TCP_KEEPCNT:
+            return keepalive_probes(sk)
     return None
 
 
