@@ -6,6 +6,8 @@ tuxtcp side by side (an older commit's venv and this one's): each prints one JSO
     python bench/ab.py handshakes       # 20k full connections through the socket API
     python bench/ab.py memory           # bytes per half-open request / per idle connection end
     python bench/ab.py handshakes --trace   # the same with a subscriber on every tracepoint
+    python bench/ab.py transfer [MiB] [loss]  # one bulk transfer (100 MiB, lossless)
+    python bench/ab.py flood [CONNS] [SEGS]   # peers ignoring the window (bench/flood.py)
 
 Memory is measured with tracemalloc started before any object of the measured set exists
 (the client sockets and both ends of each connection count), after a full collection.
@@ -182,6 +184,15 @@ def main(argv: list[str]) -> int:
         out = handshakes(trace="--trace" in argv)
     elif what == "memory":
         out = memory()
+    elif what == "transfer":
+        from workloads import goodput  # the same bulk transfer as make bench's goodput
+
+        out = dict(goodput(int((nums[0] if nums else 100) * (1 << 20)),
+                           nums[1] if len(nums) > 1 else 0.0))
+    elif what == "flood":
+        from flood import flood
+
+        out = flood(*[int(x) for x in nums[:2]])
     else:
         print(__doc__)
         return 2
