@@ -122,6 +122,8 @@ class Fuzzer:
         for name, value in h.counters().items():
             assert value >= 0 or name == "Tcp.MaxConn", name  # (MaxConn is -1: "dynamic")
         assert rmem_alloc(sk) <= sk.rcvbuf + 60000 + SKB_OVERHEAD
+        held = sum(len(d) + SKB_OVERHEAD for d, _ in sk.ooo.values())
+        assert sk.ooo_bytes == held  # the running charge matches the queue
         assert not after(sk.snd_una, sk.snd_nxt)
         try:
             got = self.c.sock.recv(1 << 20, 0x40)  # MSG_DONTWAIT

@@ -139,6 +139,7 @@ def data_queue(sk: TcpSock, seg: TcpSegment) -> int:
     while sk.ooo and not fin_reached:
         item = sk.ooo.pop(sk.rcv_nxt, None)  # tcp_ofo_queue: the segment that fits next
         if item is not None:
+            sk.ooo_bytes -= len(item[0]) + SKB_OVERHEAD
             fin_reached = _append(sk, item[0], item[1])
             continue
         nxt = None
@@ -149,11 +150,13 @@ def data_queue(sk: TcpSock, seg: TcpSegment) -> int:
         if nxt is None:
             break
         odata, ofin = sk.ooo.pop(nxt)
+        sk.ooo_bytes -= len(odata) + SKB_OVERHEAD
         oend = (nxt + len(odata) + ofin) & M32
         if after(oend, sk.rcv_nxt):
             fin_reached = _append(sk, odata[(sk.rcv_nxt - nxt) & M32:], ofin)
     if fin_reached:
         sk.ooo = EMPTY_OOO
+        sk.ooo_bytes = 0
         sk.ooo_ranges = EMPTY_RANGES
     elif had_ooo:
         if not sk.ooo:
@@ -166,8 +169,10 @@ def data_queue(sk: TcpSock, seg: TcpSegment) -> int:
 def _data_queue_ofo(sk: TcpSock, seq: int, end: int, data: bytes, fin: int) -> int:
     """tcp_data_queue_ofo: a segment that is already covered by what the queue holds is
     dropped (TCPOFOMerge); one that covers queued segments replaces them (one TCPOFOMerge
-    each). So the queue holds each byte of the window at most twice (partial overlaps stay,
-    as in the kernel), whatever a peer sends."""
+    each). Partial overlaps stay, as in the kernel, and the queue is charged against rcvbuf.
+    (The kernel tests "already covered" against one queued segment at a time, tuxtcp against
+    the union of them: a segment spanning two adjacent queued ones is dropped here, queued
+    there with the second one merged away. The bytes held are the same.)"""
     mib = sk.ns.mib
     if not _try_rmem_schedule(sk, len(data) + SKB_OVERHEAD, seq):
         mib.tcp_ext.TCPOFODrop += 1
@@ -176,8 +181,11 @@ def _data_queue_ofo(sk: TcpSock, seq: int, end: int, data: bytes, fin: int) -> i
     sk.ooo_recent = seq
     base = sk.rcv_nxt
     s, e = (seq - base) & M32, (end - base) & M32
+    overlaps = False
     for a, b in sk.ooo_ranges:
         ra, rb = (a - base) & M32, (b - base) & M32
+        if ra < e and s < rb:
+            overlaps = True
         if ra <= s and e <= rb:
             held = sk.ooo.get(seq)
             if held is not None and len(held[0]) + held[1] < len(data) + fin:
@@ -187,21 +195,26 @@ def _data_queue_ofo(sk: TcpSock, seq: int, end: int, data: bytes, fin: int) -> i
     if sk.ooo is EMPTY_OOO:
         sk.ooo = {}
     ooo = sk.ooo
-    covered = [q for q, (qd, qf) in ooo.items()
-               if q != seq and s <= (q - base) & M32
-               and ((q + len(qd) + qf - base) & M32) <= e]
-    for q in covered:
-        del ooo[q]
-        mib.tcp_ext.TCPOFOMerge += 1
+    if overlaps:  # (the usual case, a segment next to what is queued, covers nothing)
+        covered = [q for q, (qd, qf) in ooo.items()
+                   if q != seq and s <= (q - base) & M32
+                   and ((q + len(qd) + qf - base) & M32) <= e]
+        for q in covered:
+            sk.ooo_bytes -= len(ooo.pop(q)[0]) + SKB_OVERHEAD
+            mib.tcp_ext.TCPOFOMerge += 1
+    old = ooo.get(seq)
+    if old is not None:
+        sk.ooo_bytes -= len(old[0]) + SKB_OVERHEAD
     ooo[seq] = (bytes(data), fin)
+    sk.ooo_bytes += len(data) + SKB_OVERHEAD
     _ooo_add_range(sk, seq, end)
     return 0
 
 
 def rmem_alloc(sk: TcpSock) -> int:
-    """sk_rmem_alloc: the receive queue's bytes and the out-of-order queue's truesize."""
-    ooo = sk.ooo
-    return len(sk.recv_buf) + sum(len(d) + SKB_OVERHEAD for d, _ in ooo.values())
+    """sk_rmem_alloc: the receive queue's bytes and the out-of-order queue's truesize (kept
+    as segments come and go: sk.ooo_bytes)."""
+    return len(sk.recv_buf) + sk.ooo_bytes
 
 
 def _try_rmem_schedule(sk: TcpSock, size: int, in_seq: int | None) -> bool:
@@ -221,7 +234,7 @@ def _try_rmem_schedule(sk: TcpSock, size: int, in_seq: int | None) -> bool:
         for q in sorted(ooo, key=lambda q: (q - base) & M32, reverse=True):
             if (q - base) & M32 <= floor or rmem_alloc(sk) + size <= sk.rcvbuf:
                 break
-            del ooo[q]
+            sk.ooo_bytes -= len(ooo.pop(q)[0]) + SKB_OVERHEAD
             pruned = True
         if pruned:
             mib.tcp_ext.OfoPruned += 1

@@ -161,8 +161,8 @@ class TcpSock:
         "orphan", "ip_id", "cwnd", "ssthresh", "created", "syn_sent_at", "last_oow_ack",
         "num_retrans_total", "dsack_dups", "keepalive_time", "keepalive_intvl",
         "keepalive_probes", "rcv_tstamp", "dead", "keepalive", "on_wakeup", "dupacks",
-        "ca_state", "ca_ops",
-        "recover", "cwnd_cnt", "ooo", "ooo_recent", "fin_sent", "rcv_adv", "probe_timer",
+        "ca_state", "ca_ops", "recover", "cwnd_cnt",
+        "ooo", "ooo_bytes", "ooo_recent", "fin_sent", "rcv_adv", "probe_timer",
         "probes_out", "delack_timer", "nodelay", "cork", "sndbuf", "rcvbuf", "buf_locked",
         "ooo_ranges", "ehash_key", "defer_accept", "cookie",
     )
@@ -248,6 +248,7 @@ class TcpSock:
         self.recover = 0  # snd_nxt when recovery began (high_seq)
         self.cwnd_cnt = 0
         self.ooo = EMPTY_OOO  # out-of-order queue: seq -> (data, fin)
+        self.ooo_bytes = 0  # its truesize, charged against rcvbuf
         self.ooo_recent: int | None = None
         self.ooo_ranges = EMPTY_RANGES  # merged out-of-order ranges, in order
         self.fin_sent = False
