@@ -30,13 +30,8 @@ from .output import send_ack, send_reset
 from .receive import (
     DQ_ACK_NOW,
     DQ_FIN,
-    DQ_OFO_DROP,
-    DQ_OFOMERGE,
-    DQ_OLD_DATA,
-    DQ_OVERWINDOW,
-    DQ_RCVQ_DROP,
-    DQ_ZEROWINDOW,
     data_queue,
+    dq_drop_reason,
     event_data_recv,
     receive_window,
 )
@@ -198,18 +193,7 @@ def rcv_state_process(sk: TcpSock, pkt: Packet, now: float) -> str:
         if seg.payload:
             event_data_recv(sk, len(seg.payload), now)
         dq = data_queue(sk, seg)
-        if dq & DQ_OLD_DATA:
-            reason = dr.TCP_OLD_DATA
-        elif dq & DQ_OFOMERGE:
-            reason = dr.TCP_OFOMERGE
-        elif dq & DQ_ZEROWINDOW:
-            reason = dr.TCP_ZEROWINDOW
-        elif dq & DQ_OVERWINDOW:
-            reason = dr.TCP_OVERWINDOW
-        elif dq & DQ_RCVQ_DROP:
-            reason = dr.PROTO_MEM
-        elif dq & DQ_OFO_DROP:
-            reason = dr.TCP_OFO_DROP
+        reason = dq_drop_reason(dq) or reason
         if dq & DQ_FIN:
             tcp_fin(sk, now)
         elif sk.state != CLOSE:

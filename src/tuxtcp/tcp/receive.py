@@ -6,6 +6,7 @@ from __future__ import annotations
 
 from typing import Final
 
+from ..net import drops as dr
 from ..wire.seq import MASK as M32
 from ..wire.seq import after, before
 from ..wire.tcp import FIN, TcpSegment
@@ -23,9 +24,23 @@ DQ_ZEROWINDOW: Final = 16  # in order but the window is closed: freed with TCP_Z
 DQ_OVERWINDOW: Final = 32  # starts at or beyond the window's right edge: TCP_OVERWINDOW
 DQ_RCVQ_DROP: Final = 64  # no receive memory left: freed with PROTO_MEM (TCPRcvQDrop)
 DQ_OFO_DROP: Final = 128  # no memory for it out of order: freed with TCP_OFO_DROP
+# what data_queue's drop bits mean, as the kernel names the reason it frees the segment with
+DQ_DROP_REASONS: Final = (
+    (DQ_OLD_DATA, dr.TCP_OLD_DATA), (DQ_OFOMERGE, dr.TCP_OFOMERGE),
+    (DQ_ZEROWINDOW, dr.TCP_ZEROWINDOW), (DQ_OVERWINDOW, dr.TCP_OVERWINDOW),
+    (DQ_RCVQ_DROP, dr.PROTO_MEM), (DQ_OFO_DROP, dr.TCP_OFO_DROP),
+)
 # the bookkeeping cost of one queued segment (its sk_buff and skb_shared_info), added to its
 # bytes when the out-of-order queue is charged against rcvbuf as skb->truesize is
 SKB_OVERHEAD: Final = 576
+
+
+def dq_drop_reason(dq: int) -> str:
+    """The drop reason for data_queue's result ("" when the segment was taken)."""
+    for bit, reason in DQ_DROP_REASONS:
+        if dq & bit:
+            return reason
+    return dr.CONSUMED
 
 
 def receive_window(sk: TcpSock) -> int:
