@@ -47,7 +47,7 @@ from tuxtcp.wire.tcp import ACK, TcpSegment
 
 SRV, CLI = SRV_ADDR, CLI_ADDR
 HOST_OF = {ip_to_int(SRV): "srv", ip_to_int(CLI): "cli"}
-FIXED_PORTS = {0, 47101, 47102, 47103, 47104, 47150}  # the rest are the client's ephemeral
+FIXED_PORTS = {0, 47101, 47102, 47103, 47104, 47105}  # the rest are the client's ephemeral
 ECONNREFUSED = 111
 
 Phases = dict[str, list[tuple[str, TraceEvent]]]
@@ -459,7 +459,7 @@ ls.bind((SRV, 47103))
 ls.listen(4)
 enter("cli")
 mark("ack")
-send_frame(raw_tcp(CLI, SRV, 47150, 47103, 1000, 12345, ACK), "cli")
+send_frame(raw_tcp(CLI, SRV, 47105, 47103, 1000, 12345, ACK), "cli")
 time.sleep(0.05)
 mark("end")
 ls.close()
@@ -474,7 +474,7 @@ def _ack_to_listener_tux() -> TuxRun:
     ls.listen(4)
     t.mark("ack")
     t.world.inject(Packet(ip_to_int(CLI), ip_to_int(SRV),
-                          TcpSegment(47150, 47103, 1000, 12345, ACK, 1000)))
+                          TcpSegment(47105, 47103, 1000, 12345, ACK, 1000)))
     t.settle()
     t.mark("end")
     ls.close()
@@ -490,11 +490,11 @@ def ack_to_listener(netns_ok: None) -> Case:
 
 @pytest.mark.root
 class TestAckToAListener:
-    """A bare ACK (no SYN before it) from cli:47150, sent raw, to a listener on srv:47103."""
+    """A bare ACK (no SYN before it) from cli:47105, sent raw, to a listener on srv:47103."""
 
     KNOWN_ACK: tuple[list[str], str] = (
         ["srv tcp_send_reset state=UNKNOWN reason=TCP_FLAGS "
-         "198.18.0.1:47103 > 198.18.0.2:47150",
+         "198.18.0.1:47103 > 198.18.0.2:47105",
          "kfree_skb reason=TCP_FLAGS location=tcp_v4_rcv",
          "kfree_skb reason=NO_SOCKET location=tcp_v4_rcv"],
         "tuxtcp's tcp_send_reset carries no socket (state UNKNOWN, the segment's addresses "
