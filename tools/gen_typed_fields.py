@@ -174,7 +174,7 @@ def gen_sysctl(specs: dict[str, Any], attr_name: Callable[[str], str], taken: se
         "",
         "from __future__ import annotations",
         "",
-        "from .sysctl_specs import default_int, default_pair",
+        "from .sysctl_specs import default_int, default_pair, default_triple",
         "",
         "",
         "class SysctlFields:",
@@ -185,6 +185,8 @@ def gen_sysctl(specs: dict[str, Any], attr_name: Callable[[str], str], taken: se
     for attr, name in seen.items():
         if specs[name].pair:
             line = f'        self.{attr}: tuple[int, int] = default_pair("{name}")'
+        elif specs[name].triple:
+            line = f'        self.{attr}: tuple[int, int, int] = default_triple("{name}")'
         else:
             line = f'        self.{attr}: int = default_int("{name}")'
         out.append(fit(line))

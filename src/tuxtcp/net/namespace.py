@@ -62,6 +62,10 @@ class NetNamespace:
         self.next_inode = 10000 + self.rng.randrange(10000)
         self.sock_cookie_gen = 0
         self.tw_count = 0
+        # host-wide in the kernel, per namespace here (a namespace is a whole machine):
+        self.tcp_orphan_count = 0  # orphaned full sockets not yet destroyed
+        self.tcp_memory_allocated = 0  # pages held by TCP sockets (tcp_memory_allocated)
+        self.tcp_memory_pressure = -1.0  # when pressure began (-1: none), tcp_memory_pressure
         self.tcp_tw_isn = 0  # the kernel's per-CPU tcp_tw_isn: TCP_TW_SYN hands the ISN over
         self.tcp_metrics: dict[int, float] = {}  # destination -> RTT (tcp_peer_is_proven)
         self.on_output: Callable[[], None] | None = None

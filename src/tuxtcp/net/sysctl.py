@@ -90,8 +90,7 @@ class Sysctls(SysctlFields):
     def watch(self, fn: Callable[[str, Value], None]) -> None:
         self._watchers.append(fn)
 
-    @staticmethod
-    def _parse(spec: SysctlSpec, value: object) -> Value:
+    def _parse(self, spec: SysctlSpec, value: object) -> Value:
         if isinstance(value, str):
             parts = value.split()
             try:
@@ -102,9 +101,21 @@ class Sysctls(SysctlFields):
                 if len(nums) != 2:
                     raise _einval(spec.name, value)
                 return (nums[0], nums[1])
+            if spec.triple:
+                # proc_doulongvec_minmax: up to three values, the missing ones unchanged
+                if not 1 <= len(nums) <= 3:
+                    raise _einval(spec.name, value)
+                old = self[spec.name]
+                assert isinstance(old, tuple)
+                return tuple(nums) + tuple(old[len(nums):])
             if len(nums) != 1:
                 raise _einval(spec.name, value)
             return nums[0]
+        if spec.triple:
+            if (not isinstance(value, (tuple, list)) or len(value) != 3
+                    or not all(isinstance(v, int) and not isinstance(v, bool) for v in value)):
+                raise _einval(spec.name, value)
+            return (int(value[0]), int(value[1]), int(value[2]))
         if spec.pair:
             if (not isinstance(value, (tuple, list)) or len(value) != 2
                     or not all(isinstance(v, int) and not isinstance(v, bool) for v in value)):
@@ -115,6 +126,11 @@ class Sysctls(SysctlFields):
         return value
 
     def _validate(self, spec: SysctlSpec, value: Value) -> None:
+        if spec.triple:
+            assert isinstance(value, tuple)
+            if not all(spec.lo <= v <= spec.hi for v in value):
+                raise _einval(spec.name, value)
+            return
         if isinstance(value, tuple):
             low, high = value
             # ipv4_local_port_range: low <= high, both in 1..65535, low >= unprivileged start
@@ -131,7 +147,7 @@ class Sysctls(SysctlFields):
     def render(self, name: str) -> str:
         """The text `cat /proc/sys/...` prints."""
         v = self[name]
-        return f"{v[0]}\t{v[1]}" if isinstance(v, tuple) else str(v)
+        return "\t".join(map(str, v)) if isinstance(v, tuple) else str(v)
 
 
 MutableMapping.register(Sysctls)

@@ -4,7 +4,7 @@
 
 from __future__ import annotations
 
-from .sysctl_specs import default_int, default_pair
+from .sysctl_specs import default_int, default_pair, default_triple
 
 
 class SysctlFields:
@@ -39,6 +39,9 @@ class SysctlFields:
         self.ip_autobind_reuse: int = default_int("net.ipv4.ip_autobind_reuse")
         self.tcp_fastopen: int = default_int("net.ipv4.tcp_fastopen")
         self.tcp_orphan_retries: int = default_int("net.ipv4.tcp_orphan_retries")
+        self.tcp_retries1: int = default_int("net.ipv4.tcp_retries1")
         self.tcp_retries2: int = default_int("net.ipv4.tcp_retries2")
+        self.tcp_max_orphans: int = default_int("net.ipv4.tcp_max_orphans")
+        self.tcp_mem: tuple[int, int, int] = default_triple("net.ipv4.tcp_mem")
         self.tcp_rmem: int = default_int("net.ipv4.tcp_rmem")
         self.tcp_wmem: int = default_int("net.ipv4.tcp_wmem")

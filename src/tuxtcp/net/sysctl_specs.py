@@ -16,7 +16,7 @@ INT_MAX: Final = 2**31 - 1
 INT_MIN: Final = -(2**31)
 HZ: Final = 250
 
-Value = int | tuple[int, int]
+Value = int | tuple[int, ...]
 
 
 @dataclass(frozen=True)
@@ -26,6 +26,7 @@ class SysctlSpec:
     lo: int = INT_MIN
     hi: int = INT_MAX
     pair: bool = False
+    triple: bool = False
     doc: str = ""
 
 
@@ -61,7 +62,15 @@ _SPECS: tuple[SysctlSpec, ...] = (
     SysctlSpec("net.ipv4.ip_autobind_reuse", 0, 0, 1),
     SysctlSpec("net.ipv4.tcp_fastopen", 1),
     SysctlSpec("net.ipv4.tcp_orphan_retries", 0, 0, 255),
+    SysctlSpec("net.ipv4.tcp_retries1", 3, 0, 255,
+               doc="RTO backoffs before black-hole detection (route re-lookup, MTU probing)"),
     SysctlSpec("net.ipv4.tcp_retries2", 15, 0, 255),
+    # host-wide in the kernel (ipv4_table: only init_net shows them); here each namespace is a
+    # whole machine. Both scale with RAM; these are the reference machine's values.
+    SysctlSpec("net.ipv4.tcp_max_orphans", 131072, 0, INT_MAX,
+               doc="orphaned sockets allowed before tcp_out_of_resources kills them"),
+    SysctlSpec("net.ipv4.tcp_mem", (287901, 383868, 575802), 0, 2**63 - 1, triple=True,
+               doc="pages: no pressure below, pressure above, hard limit above"),
     SysctlSpec("net.ipv4.tcp_rmem", 131072, doc="default receive buffer (middle value)"),
     SysctlSpec("net.ipv4.tcp_wmem", 16384, doc="default send buffer (middle value)"),
 )
@@ -81,5 +90,11 @@ def default_int(name: str) -> int:
 
 def default_pair(name: str) -> tuple[int, int]:
     value = SPECS[name].default
-    assert isinstance(value, tuple), name
-    return value
+    assert isinstance(value, tuple) and len(value) == 2, name
+    return (value[0], value[1])
+
+
+def default_triple(name: str) -> tuple[int, int, int]:
+    value = SPECS[name].default
+    assert isinstance(value, tuple) and len(value) == 3, name
+    return (value[0], value[1], value[2])

@@ -215,6 +215,8 @@ def synsent_process(sk: TcpSock, pkt: Packet, now: float) -> str:
         else:
             sk.rto = TCP_TIMEOUT_INIT
         sk.retransmits = 0
+        sk.backoff = 0
+        sk.retrans_stamp = -1.0  # FLAG_SYN_ACKED
         set_state(sk, ESTABLISHED, now)  # tcp_finish_connect (set_state wakes the owner)
         keepalive_established(sk, now)
         send_ack(sk, now)

@@ -192,7 +192,7 @@ def rcv_state_process(sk: TcpSock, pkt: Packet, now: float) -> str:
     elif seg.payload or seg.flags & FIN:
         if seg.payload:
             event_data_recv(sk, len(seg.payload), now)
-        dq = data_queue(sk, seg)
+        dq = data_queue(sk, seg, now)
         reason = dq_drop_reason(dq) or reason
         if dq & DQ_FIN:
             tcp_fin(sk, now)

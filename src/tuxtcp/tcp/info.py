@@ -268,7 +268,7 @@ def tcp_get_info(sk: TcpSock, now: float) -> TcpInfo:
         info.tcpi_backoff = max(0, sk.total_rto - linear)
         info.tcpi_snd_cwnd = 1 if sk.retransmits else sk.cwnd  # tcp_enter_loss on the SYN
     else:
-        info.tcpi_backoff = max(sk.retransmits, sk.probes_out)
+        info.tcpi_backoff = sk.backoff
         # the options are negotiated: nothing is agreed before the SYN-ACK
         if sk.rx_opt.tstamp_ok:
             info.tcpi_options |= TCPI_OPT_TIMESTAMPS

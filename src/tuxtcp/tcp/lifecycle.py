@@ -9,6 +9,7 @@ from ..net.namespace import NetNamespace
 from ..net.tcp_states import CLOSE, CLOSE_WAIT, ESTABLISHED, SYN_SENT, TIME_WAIT, TcpState
 from . import tracepoints as tp
 from .constants import TCP_TIMEWAIT_LEN
+from .mem import mem_release, mem_sync
 from .sock import EMPTY_RTX_QUEUE, TcpSock
 from .twsock import TimeWaitSock
 
@@ -101,12 +102,17 @@ def tcp_done(sk: TcpSock, now: float) -> None:
     sk.rcv_shutdown = sk.snd_shutdown = True
     if sk.orphan:
         destroy(sk, now)
+    else:
+        mem_sync(sk, now)
 
 
 def destroy(sk: TcpSock, now: float) -> None:
     """inet_csk_destroy_sock: the socket is gone (tcp_v4_destroy_sock traces it)."""
-    sk.dead = True
     ns = sk.ns
+    if sk.orphan and not sk.dead:
+        ns.tcp_orphan_count -= 1
+    sk.dead = True
+    mem_release(sk, now)
     if ns.trace.enabled:
         tp.destroy_sock(sk, now)
     if sk.bucket is not None:

@@ -163,6 +163,8 @@ def transmit(sk: TcpSock, flags: int, seq: int, payload: bytes, now: float,
         sk.rcv_wup = sk.rcv_nxt
         sk.rcv_adv = (sk.rcv_nxt + (win << sk.rx_opt.rcv_wscale)) & M32
     sk.ip_id = (sk.ip_id + 1) & 0xFFFF
+    if payload:
+        sk.lsndtime = now  # tcp_event_data_sent
     ns.transmit(Packet(sk.laddr, sk.raddr, seg, ip_id=sk.ip_id))
     if not retrans:
         ns.mib.tcp.OutSegs += 1

@@ -368,6 +368,7 @@ def syn_recv_sock(ns: NetNamespace, lsk: TcpSock, req: RequestSock, pkt: Packet,
     child.keepalive_time = lsk.keepalive_time
     child.keepalive_intvl = lsk.keepalive_intvl
     child.keepalive_probes = lsk.keepalive_probes
+    child.user_timeout = lsk.user_timeout  # icsk_user_timeout is copied with the listener
     child.parent = lsk
     if lsk.bucket is not None:  # __inet_inherit_port
         bucket = lsk.bucket
@@ -423,7 +424,7 @@ def child_process(ns: NetNamespace, child: TcpSock, pkt: Packet, now: float) -> 
     child.snd_wl1 = seg.seq
     set_state(child, ESTABLISHED, now)  # wakes the child and its listener
     if seg.payload:
-        data_queue(child, seg)
+        data_queue(child, seg, now)
         send_ack(child, now)
         wake(child)
     else:

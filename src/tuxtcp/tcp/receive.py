@@ -10,7 +10,10 @@ from ..net import drops as dr
 from ..wire.seq import MASK as M32
 from ..wire.seq import after, before
 from ..wire.tcp import FIN, TcpSegment
+from .mem import SK_MEM_RECV, SKB_OVERHEAD, mem_schedule, mem_sync, rmem_alloc
 from .sock import EMPTY_OOO, EMPTY_RANGES, TcpSock
+
+__all__ = ["SKB_OVERHEAD", "data_queue", "rmem_alloc"]
 
 TCP_RMEM_MAX: Final = 6 * 1024 * 1024  # tcp_rmem[2]
 TCP_ATO_MIN: Final = 0.04  # HZ/25
@@ -30,9 +33,6 @@ DQ_DROP_REASONS: Final = (
     (DQ_ZEROWINDOW, dr.TCP_ZEROWINDOW), (DQ_OVERWINDOW, dr.TCP_OVERWINDOW),
     (DQ_RCVQ_DROP, dr.PROTO_MEM), (DQ_OFO_DROP, dr.TCP_OFO_DROP),
 )
-# the bookkeeping cost of one queued segment (its sk_buff and skb_shared_info), added to its
-# bytes when the out-of-order queue is charged against rcvbuf as skb->truesize is
-SKB_OVERHEAD: Final = 576
 
 
 def dq_drop_reason(dq: int) -> str:
@@ -121,8 +121,15 @@ def _ooo_trim(sk: TcpSock) -> None:
     sk.ooo_ranges = kept if kept else EMPTY_RANGES
 
 
-def data_queue(sk: TcpSock, seg: TcpSegment) -> int:
-    """tcp_data_queue + tcp_data_queue_ofo + tcp_ofo_queue. Returns DQ_* bits."""
+def data_queue(sk: TcpSock, seg: TcpSegment, now: float) -> int:
+    """tcp_data_queue + tcp_data_queue_ofo + tcp_ofo_queue. Returns DQ_* bits; the socket's
+    TCP memory follows what was queued (mem_sync)."""
+    dq = _data_queue(sk, seg, now)
+    mem_sync(sk, now)
+    return dq
+
+
+def _data_queue(sk: TcpSock, seg: TcpSegment, now: float) -> int:
     mib = sk.ns.mib
     data = seg.payload
     fin = 1 if seg.flags & FIN else 0
@@ -142,9 +149,9 @@ def data_queue(sk: TcpSock, seg: TcpSegment) -> int:
         mib.tcp_ext.TCPZeroWindowDrop += 1
         return DQ_ACK_NOW | DQ_ZEROWINDOW
     if after(seq, sk.rcv_nxt):
-        return DQ_ACK_NOW | _data_queue_ofo(sk, seq, end, data, fin)
+        return DQ_ACK_NOW | _data_queue_ofo(sk, seq, end, data, fin, now)
     # queue_and_out: tcp_try_rmem_schedule, forced when the receive queue is empty
-    if data and not _try_rmem_schedule(sk, len(data), None) and sk.recv_buf:
+    if data and not _try_rmem_schedule(sk, len(data), None, now) and sk.recv_buf:
         mib.tcp_ext.TCPRcvQDrop += 1
         return DQ_ACK_NOW | DQ_RCVQ_DROP
     # in order (perhaps overlapping what we have): take the new part
@@ -181,7 +188,8 @@ def data_queue(sk: TcpSock, seg: TcpSegment) -> int:
     return (DQ_ACK_NOW if had_ooo or sk.ooo else 0) | (DQ_FIN if fin_reached else 0)
 
 
-def _data_queue_ofo(sk: TcpSock, seq: int, end: int, data: bytes, fin: int) -> int:
+def _data_queue_ofo(sk: TcpSock, seq: int, end: int, data: bytes, fin: int,
+                    now: float) -> int:
     """tcp_data_queue_ofo: a segment that is already covered by what the queue holds is
     dropped (TCPOFOMerge); one that covers queued segments replaces them (one TCPOFOMerge
     each). Partial overlaps stay, as in the kernel, and the queue is charged against rcvbuf.
@@ -189,7 +197,7 @@ def _data_queue_ofo(sk: TcpSock, seq: int, end: int, data: bytes, fin: int) -> i
     the union of them: a segment spanning two adjacent queued ones is dropped here, queued
     there with the second one merged away. The bytes held are the same.)"""
     mib = sk.ns.mib
-    if not _try_rmem_schedule(sk, len(data) + SKB_OVERHEAD, seq):
+    if not _try_rmem_schedule(sk, len(data) + SKB_OVERHEAD, seq, now):
         mib.tcp_ext.TCPOFODrop += 1
         return DQ_OFO_DROP
     mib.tcp_ext.TCPOFOQueue += 1
@@ -226,30 +234,31 @@ def _data_queue_ofo(sk: TcpSock, seq: int, end: int, data: bytes, fin: int) -> i
     return 0
 
 
-def rmem_alloc(sk: TcpSock) -> int:
-    """sk_rmem_alloc: the receive queue's bytes and the out-of-order queue's truesize (kept
-    as segments come and go: sk.ooo_bytes)."""
-    return len(sk.recv_buf) + sk.ooo_bytes
-
-
-def _try_rmem_schedule(sk: TcpSock, size: int, in_seq: int | None) -> bool:
-    """tcp_try_rmem_schedule: room for `size` more within rcvbuf, else tcp_prune_queue
-    (PruneCalled; collapsing is implicit, the receive queue being one buffer) and
-    tcp_prune_ofo_queue: out-of-order segments go from the highest sequence down, never one
-    below the arriving segment's `in_seq` (OfoPruned). False: still no room (RcvPruned)."""
-    if rmem_alloc(sk) + size <= sk.rcvbuf:
+def _try_rmem_schedule(sk: TcpSock, size: int, in_seq: int | None, now: float) -> bool:
+    """tcp_try_rmem_schedule: room for `size` more within rcvbuf and TCP memory
+    (sk_rmem_schedule against tcp_mem), else tcp_prune_queue (PruneCalled; under memory
+    pressure the window is clamped to 4 * advmss as tcp_adjust_rcv_ssthresh does; collapsing
+    is implicit, the receive queue being one buffer) and tcp_prune_ofo_queue: out-of-order
+    segments go from the highest sequence down, never one below the arriving segment's
+    `in_seq` (OfoPruned), each giving its memory back. False: still no room (RcvPruned)."""
+    if rmem_alloc(sk) + size <= sk.rcvbuf and mem_schedule(sk, size, SK_MEM_RECV, now):
         return True
     mib = sk.ns.mib
     mib.tcp_ext.PruneCalled += 1
+    if sk.ns.tcp_memory_pressure >= 0:
+        sk.rcv_wnd = min(sk.rcv_wnd, 4 * sk.advmss)
     ooo = sk.ooo
     if ooo:
         base = sk.rcv_nxt
         floor = (in_seq - base) & M32 if in_seq is not None else -1
         pruned = False
         for q in sorted(ooo, key=lambda q: (q - base) & M32, reverse=True):
-            if (q - base) & M32 <= floor or rmem_alloc(sk) + size <= sk.rcvbuf:
+            if (q - base) & M32 <= floor or (
+                    rmem_alloc(sk) + size <= sk.rcvbuf
+                    and mem_schedule(sk, size, SK_MEM_RECV, now)):
                 break
             sk.ooo_bytes -= len(ooo.pop(q)[0]) + SKB_OVERHEAD
+            mem_sync(sk, now)
             pruned = True
         if pruned:
             mib.tcp_ext.OfoPruned += 1
@@ -258,7 +267,7 @@ def _try_rmem_schedule(sk: TcpSock, size: int, in_seq: int | None) -> bool:
             sk.ooo_ranges = EMPTY_RANGES
             for q, (d, f) in sk.ooo.items():
                 _ooo_add_range(sk, q, (q + len(d) + f) & M32)
-    if rmem_alloc(sk) + size <= sk.rcvbuf:
+    if rmem_alloc(sk) + size <= sk.rcvbuf and mem_schedule(sk, size, SK_MEM_RECV, now):
         return True
     mib.tcp_ext.RcvPruned += 1
     return False

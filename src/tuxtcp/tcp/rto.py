@@ -16,6 +16,7 @@ def update_rtt(sk: TcpSock, rtt: float) -> None:
         sk.rttvar = 0.75 * sk.rttvar + 0.25 * abs(sk.srtt - rtt)
         sk.srtt = 0.875 * sk.srtt + 0.125 * rtt
     sk.rto = min(max(sk.srtt + max(4 * sk.rttvar, TCP_RTO_MIN), TCP_RTO_MIN), TCP_RTO_MAX)
+    sk.backoff = 0  # RFC 6298: only a valid RTT sample resets the backoff
 
 
 def arm_rto(sk: TcpSock, now: float, timeout: float = -1.0) -> None:

@@ -164,7 +164,8 @@ class TcpSock:
         "ca_state", "ca_ops", "recover", "cwnd_cnt",
         "ooo", "ooo_bytes", "ooo_recent", "fin_sent", "rcv_adv", "probe_timer",
         "probes_out", "delack_timer", "nodelay", "cork", "sndbuf", "rcvbuf", "buf_locked",
-        "ooo_ranges", "ehash_key", "defer_accept", "cookie",
+        "ooo_ranges", "ehash_key", "defer_accept", "cookie", "user_timeout", "backoff",
+        "probes_tstamp", "lsndtime", "mem_pages", "sk_drops",
     )
 
     def __init__(self, ns: NetNamespace, uid: int = 0) -> None:
@@ -214,7 +215,7 @@ class TcpSock:
         self.rttvar = 0.0
         self.retransmits = 0
         self.total_rto = 0
-        self.retrans_stamp = 0.0
+        self.retrans_stamp = -1.0  # when the first retransmitted segment left (-1: none)
         self.rtx_timer: Timer | None = None
         self.keepalive_timer: Timer | None = None  # sk_timer: times an orphan's FIN_WAIT2
         self.sk_err = 0
@@ -264,6 +265,12 @@ class TcpSock:
         self.ehash_key: int | None = None  # the key it is hashed under
         self.defer_accept = 0  # TCP_DEFER_ACCEPT in SYN-ACK retransmits (rskq_defer_accept)
         self.cookie = 0  # sock_cookie, given on first use (tracepoints)
+        self.user_timeout = 0  # icsk_user_timeout: TCP_USER_TIMEOUT in ms (0: off)
+        self.backoff = 0  # icsk_backoff: RTO and zero-window probe backoff exponent
+        self.probes_tstamp = 0.0  # icsk_probes_tstamp: when zero-window probing began
+        self.lsndtime = 0.0  # tp->lsndtime: when data was last sent
+        self.mem_pages = 0  # pages this socket holds of the namespace's tcp_memory_allocated
+        self.sk_drops = 0  # sk_drops: segments dropped after they reached the socket
 
     @property
     def key(self) -> int:

@@ -20,14 +20,14 @@ from ..wire.seq import after, before
 from ..wire.tcp import ACK, FIN, PSH, SYN, TcpSegment
 from . import tracepoints as tp
 from .cong import TCP_CA_DISORDER, TCP_CA_LOSS, TCP_CA_OPEN, TCP_CA_RECOVERY
-from .constants import TIMER_DACK, TIMER_PROBE0
+from .constants import TCP_RTO_MAX, TCP_RTO_MIN, TCP_TIMEOUT_MIN, TIMER_DACK, TIMER_PROBE0
+from .mem import SK_MEM_SEND, mem_schedule, mem_sync, sndbuf
 from .minisocks import oow_rate_limited
 from .output import send_ack, transmit
 from .rto import arm_rto, stop_rto, update_rtt
 from .sock import EMPTY_RTX_QUEUE, EMPTY_SCOREBOARD, TcpSock, TxSeg, rtx_enqueue, scoreboard
 
 SNDBUF_DEFAULT: Final = 16384 * 64
-TCP_WMEM_MAX: Final = 4 * 1024 * 1024  # tcp_wmem[2]
 
 
 # --- the scoreboard --------------------------------------------------------------------------
@@ -84,6 +84,10 @@ def push(sk: TcpSock, now: float) -> None:
                     tp.retransmit_skb(sk, ts.seq, now)
                 ts.retrans += 1
                 scoreboard(sk).retrans_out += 1
+                if sk.retrans_stamp < 0:
+                    # tcp_retransmit_skb: the segment's timestamp after it left again, so the
+                    # time of the episode's first retransmission (checked on 6.18)
+                    sk.retrans_stamp = now
                 ts.sent = -1.0
                 pipe += 1
                 sent_any = True
@@ -130,9 +134,23 @@ def check_probe_timer(sk: TcpSock, now: float) -> None:
         sk.probe_timer = sk.ns.arm(now, probe_interval(sk), TIMER_PROBE0, sk)
 
 
+def probe0_base(sk: TcpSock) -> float:
+    """tcp_probe0_base: max(rto, TCP_RTO_MIN)."""
+    return max(sk.rto, TCP_RTO_MIN)
+
+
 def probe_interval(sk: TcpSock) -> float:
-    """tcp_probe0_when: max(rto, 200 ms) << probes_out, capped at 120 s."""
-    return min(max(sk.rto, 0.2) * (1 << min(sk.probes_out, 16)), 120.0)
+    """tcp_probe0_when: probe0_base << icsk_backoff, capped at TCP_RTO_MAX."""
+    return min(probe0_base(sk) * (1 << min(sk.backoff, 16)), TCP_RTO_MAX)
+
+
+def clamp_probe0_to_user_timeout(sk: TcpSock, when: float, now: float) -> float:
+    """tcp_clamp_probe0_to_user_timeout: not past TCP_USER_TIMEOUT since probing began (but
+    at least TCP_TIMEOUT_MIN)."""
+    if not sk.user_timeout or not sk.probes_tstamp:
+        return when
+    remaining = max(sk.user_timeout / 1000 - max(now - sk.probes_tstamp, 0.0), TCP_TIMEOUT_MIN)
+    return min(remaining, when)
 
 
 def send_probe0(sk: TcpSock, now: float) -> None:
@@ -149,35 +167,37 @@ def send_probe0(sk: TcpSock, now: float) -> None:
         rtx_enqueue(sk, TxSeg(sk.snd_nxt, chunk, flags, now))
         sk.snd_nxt = (sk.snd_nxt + n) & M32
         arm_rto(sk, now)
+        # packets out: the probe timer is not needed any more
+        sk.probes_out = 0
+        sk.backoff = 0
+        sk.probes_tstamp = 0.0
         return
     transmit(sk, ACK, (sk.snd_una - 1) & M32, b"", now)
     sk.ns.mib.tcp_ext.TCPWinProbe += 1
     sk.probes_out += 1
-    sk.probe_timer = sk.ns.arm(now, probe_interval(sk), TIMER_PROBE0, sk)
+    if sk.backoff < sk.ns.sysctl.tcp_retries2:
+        sk.backoff += 1
+    when = clamp_probe0_to_user_timeout(sk, probe_interval(sk), now)
+    sk.probe_timer = sk.ns.arm(now, when, TIMER_PROBE0, sk)
 
 
 def send(sk: TcpSock, data: bytes, now: float) -> int:
-    """tcp_sendmsg: copy what fits in the send buffer and push."""
+    """tcp_sendmsg: copy what fits in the send buffer (and what sk_wmem_schedule lets TCP
+    memory take: under pressure or over tcp_mem[2] the writer waits) and push."""
     inflight_bytes = (sk.snd_nxt - sk.snd_una) & M32
-    room = _sndbuf(sk) - len(sk.send_buf) - inflight_bytes
+    room = sndbuf(sk) - len(sk.send_buf) - inflight_bytes
     n = min(room, len(data))
-    if n <= 0:
+    if n <= 0 or not mem_schedule(sk, n, SK_MEM_SEND, now):
         return 0
     sk.send_buf += data[:n]
     sk.write_seq = (sk.write_seq + n) & M32
     push(sk, now)
+    mem_sync(sk, now)
     return n
 
 
-def _sndbuf(sk: TcpSock) -> int:
-    """sk_sndbuf, grown like tcp_sndbuf_expand (about 4 x cwnd segments) unless SO_SNDBUF."""
-    if sk.buf_locked & 1:
-        return sk.sndbuf
-    return min(max(sk.sndbuf, 4 * sk.cwnd * max(sk.mss_cache, 536)), TCP_WMEM_MAX)
-
-
 def send_room(sk: TcpSock) -> int:
-    return _sndbuf(sk) - len(sk.send_buf) - ((sk.snd_nxt - sk.snd_una) & M32)
+    return sndbuf(sk) - len(sk.send_buf) - ((sk.snd_nxt - sk.snd_una) & M32)
 
 
 def send_fin(sk: TcpSock, now: float) -> None:
@@ -319,8 +339,6 @@ def _ack_update_window(sk: TcpSock, seg: TcpSegment, nwin: int) -> None:
     """tcp_ack_update_window: take the peer's window if the ACK is newer (tcp_may_update_window)."""
     if after(seg.ack, sk.snd_una) or after(seg.seq, sk.snd_wl1) or (
             seg.seq == sk.snd_wl1 and nwin > sk.snd_wnd):
-        if nwin:
-            sk.probes_out = 0
         sk.snd_wnd = nwin
         sk.max_window = max(sk.max_window, nwin)
         sk.snd_wl1 = seg.seq
@@ -348,6 +366,8 @@ def _clean_rtx_queue(sk: TcpSock, ack: int, now: float) -> int:
         head.seq = ack
     if not q:
         sk.rtx_queue = EMPTY_RTX_QUEUE  # an idle connection holds no queue
+    if not sk.sack.retrans_out and (not q or q[0].sent >= 0):
+        sk.retrans_stamp = -1.0  # nothing retransmitted is left (tcp_any_retrans_done)
     sk.snd_una = ack
     sb = sk.sack
     if sb is not EMPTY_SCOREBOARD:
@@ -427,9 +447,10 @@ def on_ack(sk: TcpSock, seg: TcpSegment, now: float) -> str:
     if after(ack, sk.snd_nxt):
         send_challenge_ack(sk, now)
         return TCP_ACK_UNSENT_DATA
+    sk.sk_err_soft = 0  # something worked
+    sk.probes_out = 0
     sk.rcv_tstamp = now  # an acceptable ACK: the peer is alive (keepalive's idle clock)
-    if not sk.send_buf:
-        sk.probes_out = 0  # (tuxtcp's zero-window probing keeps its own count meanwhile)
+    prior_packets = bool(sk.rtx_queue)
     nwin = seg.window << sk.rx_opt.snd_wscale
     pure = not seg.payload and not seg.flags & (FIN | SYN)
     is_dup = ack == sk.snd_una and pure and nwin == sk.snd_wnd and bool(sk.rtx_queue)
@@ -444,11 +465,32 @@ def on_ack(sk: TcpSock, seg: TcpSegment, now: float) -> str:
             arm_rto(sk, now)
         else:
             stop_rto(sk)
+        mem_sync(sk, now)
     elif is_dup:
         _fastretrans_alert(sk, ack, False)
+    if not prior_packets and sk.send_buf:
+        _ack_probe(sk, now)
     if pure:
         sk.ns.mib.tcp_ext.TCPPureAcks += 1
     return CONSUMED
+
+
+def _ack_probe(sk: TcpSock, now: float) -> None:
+    """tcp_ack_probe: nothing was in flight and data waits. If the window now takes the next
+    segment, probing is over (backoff and its start reset, timer stopped); otherwise the probe
+    timer is re-armed from this ACK."""
+    n = min(max(sk.mss_cache, 1), len(sk.send_buf))
+    if not after((sk.snd_nxt + n) & M32, (sk.snd_una + sk.snd_wnd) & M32):
+        sk.backoff = 0
+        sk.probes_tstamp = 0.0
+        if sk.probe_timer is not None:
+            sk.probe_timer.cancel()
+            sk.probe_timer = None
+    else:
+        when = clamp_probe0_to_user_timeout(sk, probe_interval(sk), now)
+        if sk.probe_timer is not None:
+            sk.probe_timer.cancel()
+        sk.probe_timer = sk.ns.arm(now, when, TIMER_PROBE0, sk)
 
 
 def enter_loss(sk: TcpSock) -> None:

@@ -12,13 +12,16 @@ import errno
 import math
 
 from ..net.namespace import NetNamespace
+from ..net.sysctl_specs import HZ
 from ..net.tcp_states import CLOSE, FIN_WAIT2, LISTEN, SYN_RECV, SYN_SENT
 from ..net.timers import Timer
 from ..wire.seq import MASK as M32
 from ..wire.tcp import ACK, SYN
 from . import tracepoints as tp
+from .cong import TCP_CA_DISORDER, TCP_CA_LOSS, TCP_CA_RECOVERY
 from .constants import (
     TCP_RTO_MAX,
+    TCP_RTO_MIN,
     TCP_TIMEOUT_INIT,
     TCP_TIMEWAIT_LEN,
     TIMER_DACK,
@@ -36,12 +39,13 @@ from .keepalive import (
     reset_keepalive_timer,
 )
 from .lifecycle import fin_time, tcp_done, time_wait, tw_expire
+from .mem import check_oom
 from .output import send_ack, send_active_reset, transmit
 from .passive import reqsk_timer
 from .reqsk import RequestSock
-from .rto import arm_rto, ensure_rto
-from .sock import TcpSock
-from .stream import enter_loss, push, send_probe0
+from .rto import arm_rto
+from .sock import EMPTY_RTX_QUEUE, TcpSock
+from .stream import enter_loss, probe0_base, push, send_probe0
 from .twsock import TimeWaitSock
 
 
@@ -101,67 +105,191 @@ def model_timeout(boundary: int, rto_base: float) -> float:
     return ((2 << thresh) - 1) * rto_base + (boundary - thresh) * TCP_RTO_MAX
 
 
+def retransmits_timed_out(sk: TcpSock, boundary: int, timeout_ms: int, now: float) -> bool:
+    """retransmits_timed_out: the limit is elapsed time since the episode's first
+    retransmission (retrans_stamp), not a count: `timeout_ms`
+    (TCP_USER_TIMEOUT) or the time `boundary` backoffs take from TCP_RTO_MIN (from the
+    initial timeout in SYN_SENT/SYN_RECV)."""
+    if not sk.retransmits:
+        return False
+    if timeout_ms:
+        limit = timeout_ms / 1000
+    else:
+        base = TCP_TIMEOUT_INIT if sk.state in (SYN_SENT, SYN_RECV) else TCP_RTO_MIN
+        limit = model_timeout(boundary, base)
+    return now - sk.retrans_stamp >= limit - 1e-9
+
+
+def orphan_retries(sk: TcpSock, alive: bool) -> int:
+    """tcp_orphan_retries: tcp_orphan_retries, 0 after a dubious ICMP, 8 when 0 and alive."""
+    retries = sk.ns.sysctl.tcp_orphan_retries
+    if sk.sk_err_soft and not alive:
+        retries = 0
+    if retries == 0 and alive:
+        retries = 8
+    return retries
+
+
+def write_err(sk: TcpSock, now: float) -> None:
+    """tcp_write_err: give up with the soft error or ETIMEDOUT (TCPAbortOnTimeout)."""
+    sk.sk_err = sk.sk_err_soft or errno.ETIMEDOUT
+    sk.send_buf.clear()  # tcp_write_queue_purge
+    sk.rtx_queue = EMPTY_RTX_QUEUE
+    tcp_done(sk, now)
+    sk.ns.mib.tcp_ext.TCPAbortOnTimeout += 1
+
+
+def out_of_resources(sk: TcpSock, do_reset: bool, now: float) -> bool:
+    """tcp_out_of_resources: an orphan is killed when orphans are too many
+    (tcp_max_orphans, the count shifted left once for a peer silent for 2 * TCP_RTO_MAX or
+    when no reset is due, once more after a dubious ICMP) or TCP memory is over tcp_mem[2]
+    (tcp_check_oom): a RST if data left within TCP_TIMEWAIT_LEN or the window is shut,
+    TCPAbortOnMemory."""
+    shift = 0
+    if now - sk.lsndtime > 2 * TCP_RTO_MAX or not do_reset:
+        shift += 1
+    if sk.sk_err_soft:
+        shift += 1
+    if not check_oom(sk, shift):
+        return False
+    if now - sk.lsndtime <= TCP_TIMEWAIT_LEN or (not sk.snd_wnd and not sk.rtx_queue):
+        do_reset = True
+    if do_reset:
+        send_active_reset(sk, now, "TCP_ABORT_ON_MEMORY")
+    tcp_done(sk, now)
+    sk.ns.mib.tcp_ext.TCPAbortOnMemory += 1
+    return True
+
+
+def write_timeout(sk: TcpSock, now: float) -> bool:
+    """tcp_write_timeout: True when the connection was given up (and is gone). SYN_SENT and
+    SYN_RECV count retransmissions (syn_retries, plus tcp_syn_linear_timeouts in SYN_SENT);
+    the other states time out after tcp_retries2's model time, an orphan after
+    tcp_orphan_retries', or after TCP_USER_TIMEOUT. tcp_retries1 is the black-hole
+    detection threshold (tcp_mtu_probing, off by default, and a route re-lookup: nothing a
+    one-route namespace shows). A timeout that is not the last rehashes the flow
+    (TcpTimeoutRehash)."""
+    ns = sk.ns
+    expired = False
+    if sk.state == SYN_SENT or sk.state == SYN_RECV:
+        retry_until = sk.syn_retries or ns.sysctl.tcp_syn_retries
+        max_retransmits = retry_until
+        if sk.state == SYN_SENT:
+            max_retransmits += ns.sysctl.tcp_syn_linear_timeouts
+        expired = sk.retransmits >= max_retransmits
+    else:
+        retry_until = ns.sysctl.tcp_retries2
+        if sk.orphan:
+            alive = sk.rto < TCP_RTO_MAX
+            retry_until = orphan_retries(sk, alive)
+            do_reset = alive or not retransmits_timed_out(sk, retry_until, 0, now)
+            if out_of_resources(sk, do_reset, now):
+                return True
+    if not expired:
+        expired = retransmits_timed_out(sk, retry_until, sk.user_timeout, now)
+    if expired:
+        write_err(sk, now)
+        return True
+    ns.mib.tcp_ext.TcpTimeoutRehash += 1  # sk_rethink_txhash (net.core.txrehash = 1)
+    return False
+
+
+def clamp_rto_to_user_timeout(sk: TcpSock, now: float) -> float:
+    """tcp_clamp_rto_to_user_timeout: never wait past TCP_USER_TIMEOUT (1 jiffy once over)."""
+    if not sk.user_timeout:
+        return sk.rto
+    remaining = sk.user_timeout / 1000 - (now - sk.retrans_stamp)
+    if remaining <= 0:
+        return 1 / HZ
+    return min(sk.rto, remaining)
+
+
 def retransmit_timer(sk: TcpSock, now: float) -> None:
-    """tcp_retransmit_timer + tcp_write_timeout for synchronized states."""
+    """tcp_retransmit_timer for synchronized states: TCPTimeouts, tcp_write_timeout, the
+    failure counter of the state recovery was in, tcp_enter_loss, the head again, backoff."""
     if sk.state == SYN_SENT or (sk.state == SYN_RECV and sk.parent is None):
         syn_retransmit_timer(sk, now)
         return
     if not sk.rtx_queue:
         return
     ns = sk.ns
-    limit = ns.sysctl.tcp_retries2
-    if sk.orphan:
-        limit = ns.sysctl.tcp_orphan_retries or 8
-    if sk.retransmits >= limit:
-        sk.sk_err = errno.ETIMEDOUT
-        ns.mib.tcp_ext.TCPAbortOnTimeout += 1
-        tcp_done(sk, now)
-        return
     ns.mib.tcp_ext.TCPTimeouts += 1
+    if write_timeout(sk, now):
+        return
+    if sk.retransmits == 0:
+        ca = sk.ca_state
+        ext = ns.mib.tcp_ext
+        if ca == TCP_CA_RECOVERY:
+            if sk.rx_opt.sack_ok:
+                ext.TCPSackRecoveryFail += 1
+            else:
+                ext.TCPRenoRecoveryFail += 1
+        elif ca == TCP_CA_LOSS:
+            ext.TCPLossFailures += 1
+        elif ca == TCP_CA_DISORDER or sk.sack.sacked_out:
+            if sk.rx_opt.sack_ok:
+                ext.TCPSackFailures += 1
+            else:
+                ext.TCPRenoFailures += 1
     enter_loss(sk)
-    sk.retransmits += 1
+    sk.retransmits += 1  # tcp_update_rto_stats
+    sk.total_rto += 1
+    push(sk, now)  # cwnd 1: the head goes again (and sets retrans_stamp the first time)
+    sk.backoff += 1
     sk.rto = min(sk.rto * 2, TCP_RTO_MAX)
-    push(sk, now)  # cwnd 1: the head goes again
-    ensure_rto(sk, now)
+    arm_rto(sk, now, clamp_rto_to_user_timeout(sk, now))
 
 
 def syn_retransmit_timer(sk: TcpSock, now: float) -> None:
     """tcp_retransmit_timer in SYN_SENT (and SYN_RECV of a simultaneous open)."""
     ns = sk.ns
-    syn_retries = sk.syn_retries or ns.sysctl.tcp_syn_retries
-    linear = ns.sysctl.tcp_syn_linear_timeouts
-    # tcp_write_timeout: a retransmission count and an elapsed-time limit (retransmits_timed_out)
-    max_retransmits = syn_retries + (linear if sk.state == SYN_SENT else 0)
-    elapsed = now - sk.retrans_stamp
-    timed_out = sk.retransmits and elapsed >= model_timeout(syn_retries, TCP_TIMEOUT_INIT) - 1e-9
-    if sk.retransmits >= max_retransmits or timed_out:
-        sk.sk_err = sk.sk_err_soft or errno.ETIMEDOUT
-        ns.mib.tcp_ext.TCPAbortOnTimeout += 1
-        tcp_done(sk, now)
-        return
     ns.mib.tcp_ext.TCPTimeouts += 1
+    if write_timeout(sk, now):
+        return
+    linear = ns.sysctl.tcp_syn_linear_timeouts
     flags = SYN | (ACK if sk.state == SYN_RECV else 0)
     transmit(sk, flags, sk.iss, b"", now, retrans=True)
     if ns.trace.enabled:
         tp.retransmit_skb(sk, sk.iss, now)
     ns.mib.tcp.RetransSegs += 1
     ns.mib.tcp_ext.TCPSynRetrans += 1
-    ns.mib.tcp_ext.TcpTimeoutRehash += 1
     sk.num_retrans_total += 1
     sk.retransmits += 1
     sk.total_rto += 1
     if sk.state != SYN_SENT or sk.total_rto > linear:
+        sk.backoff += 1
         sk.rto = min(sk.rto * 2, TCP_RTO_MAX)  # exponential backoff after the linear phase
-    arm_rto(sk, now)
+    arm_rto(sk, now, clamp_rto_to_user_timeout(sk, now))
 
 
 # --- ICSK_TIME_PROBE0, ICSK_TIME_DACK ------------------------------------------------------
 def probe_timer(sk: TcpSock, now: float) -> None:
-    """tcp_probe_timer: nothing to probe once the window opened or data is in flight."""
+    """tcp_probe_timer: nothing to probe once data is in flight or nothing waits. A peer
+    that answers probes keeps the connection (RFC 1122 4.2.2.17): probes_out is reset by
+    every ACK. Giving up: TCP_USER_TIMEOUT since probing began (icsk_probes_tstamp),
+    tcp_retries2 unanswered probes, or an orphan's tcp_orphan_retries / out of resources."""
     if sk.state == CLOSE or not sk.send_buf or sk.rtx_queue:
         sk.probes_out = 0
+        sk.probes_tstamp = 0.0
         return
-    send_probe0(sk, now)
+    if not sk.probes_tstamp:
+        sk.probes_tstamp = now
+    elif sk.user_timeout and now - sk.probes_tstamp >= sk.user_timeout / 1000 - 1e-9:
+        write_err(sk, now)
+        return
+    max_probes = sk.ns.sysctl.tcp_retries2
+    if sk.orphan:
+        alive = probe0_base(sk) * (1 << min(sk.backoff, 30)) < TCP_RTO_MAX
+        max_probes = orphan_retries(sk, alive)
+        if not alive and sk.backoff >= max_probes:
+            write_err(sk, now)
+            return
+        if out_of_resources(sk, True, now):
+            return
+    if sk.probes_out >= max_probes:
+        write_err(sk, now)
+    else:
+        send_probe0(sk, now)
 
 
 def delack_timer(sk: TcpSock, now: float) -> None:
@@ -180,8 +308,15 @@ def keepalive_timer(sk: TcpSock, now: float) -> None:
     (tcp_write_err, TCPAbortOnTimeout). A connection with data in flight or queued is not
     idle: the timer just comes back after keepalive_time."""
     if sk.state == FIN_WAIT2 and sk.orphan:
-        tmo = fin_time(sk)
-        time_wait(sk, FIN_WAIT2, tmo - TCP_TIMEWAIT_LEN if tmo > TCP_TIMEWAIT_LEN else 0.0, now)
+        if sk.linger2 >= 0:
+            tmo = fin_time(sk) - TCP_TIMEWAIT_LEN
+            if tmo > 0:
+                time_wait(sk, FIN_WAIT2, tmo, now)
+                return
+        # armed for the whole tcp_fin_time (<= TCP_TIMEWAIT_LEN) because a FIN came with the
+        # ACK of ours: now the socket just dies with a RST
+        send_active_reset(sk, now, "TCP_STATE")
+        tcp_done(sk, now)
         return
     if not sk.keepalive or sk.state in (CLOSE, SYN_SENT, LISTEN):
         return
@@ -190,11 +325,11 @@ def keepalive_timer(sk: TcpSock, now: float) -> None:
     if not sk.rtx_queue and not sk.send_buf:
         elapsed = keepalive_time_elapsed(sk, now)
         if elapsed >= keepalive_time_when(sk) - 1e-9:
-            if sk.probes_out >= keepalive_probes(sk):
+            if (sk.user_timeout and elapsed >= sk.user_timeout / 1000 - 1e-9
+                    and sk.probes_out) or (
+                    not sk.user_timeout and sk.probes_out >= keepalive_probes(sk)):
                 send_active_reset(sk, now, "TCP_KEEPALIVE_TIMEOUT")
-                sk.sk_err = sk.sk_err_soft or errno.ETIMEDOUT  # tcp_write_err
-                ns.mib.tcp_ext.TCPAbortOnTimeout += 1
-                tcp_done(sk, now)
+                write_err(sk, now)
                 return
             # tcp_write_wakeup -> tcp_xmit_probe_skb: an ACK one below snd_una
             transmit(sk, ACK, (sk.snd_una - 1) & M32, b"", now)

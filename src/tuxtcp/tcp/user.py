@@ -45,6 +45,7 @@ from .keepalive import (
     reset_keepalive_timer,
 )
 from .lifecycle import clear_timers, destroy, fin_time, new_sock, set_state, tcp_done, time_wait
+from .mem import check_oom, mem_sync
 from .output import send_ack, send_active_reset
 from .passive import reqsk_queue_drop
 from .receive import rcv_space_adjust
@@ -73,6 +74,7 @@ TCP_DEFER_ACCEPT: Final = _pysocket.TCP_DEFER_ACCEPT
 TCP_KEEPIDLE: Final = _pysocket.TCP_KEEPIDLE
 TCP_KEEPINTVL: Final = _pysocket.TCP_KEEPINTVL
 TCP_KEEPCNT: Final = _pysocket.TCP_KEEPCNT
+TCP_USER_TIMEOUT: Final = 18  # (socket.TCP_USER_TIMEOUT)
 IP_BIND_ADDRESS_NO_PORT: Final = getattr(_pysocket, "IP_BIND_ADDRESS_NO_PORT", 24)
 IP_FREEBIND: Final = getattr(_pysocket, "IP_FREEBIND", 15)
 TCP_LINGER2: Final = getattr(_pysocket, "TCP_LINGER2", 8)
@@ -240,6 +242,7 @@ def tcp_recvmsg(sk: TcpSock, n: int, peek: bool, now: float) -> bytes:
     data = bytes(sk.recv_buf[:n])
     if data and not peek:
         del sk.recv_buf[:len(data)]
+        mem_sync(sk, now)
         tcp_cleanup_rbuf(sk, len(data), now)
     return data
 
@@ -280,6 +283,7 @@ def tcp_close(sk: TcpSock, now: float) -> None:
     sk.rcv_shutdown = True
     sk.orphan = True
     sk.on_wakeup = None  # sock_orphan: nobody is left to wake (and no sk <-> owner cycle)
+    ns.tcp_orphan_count += 1  # (dropped again in inet_csk_destroy_sock)
     if sk.state == LISTEN:
         set_state(sk, CLOSE, now)
         lq = sk.lq
@@ -288,6 +292,7 @@ def tcp_close(sk: TcpSock, now: float) -> None:
             while lq.accept_queue:
                 child = lq.accept_queue.popleft()
                 child.orphan = True
+                ns.tcp_orphan_count += 1
                 tcp_disconnect(child, now)
             if lq.qlen:
                 for req in [r for r in ns.ehash.values()
@@ -297,6 +302,7 @@ def tcp_close(sk: TcpSock, now: float) -> None:
         return
     unread = len(sk.recv_buf)
     sk.recv_buf.clear()
+    mem_sync(sk, now)
     if sk.state == CLOSE:
         destroy(sk, now)
         return
@@ -326,6 +332,11 @@ def tcp_close(sk: TcpSock, now: float) -> None:
         else:
             time_wait(sk, FIN_WAIT2, tmo, now)
             return
+    if sk.state != CLOSE and check_oom(sk, 0):
+        # too many orphans or TCP memory over tcp_mem[2]: reset instead of closing politely
+        set_state(sk, CLOSE, now)
+        send_active_reset(sk, now, "TCP_ABORT_ON_MEMORY")
+        ns.mib.tcp_ext.TCPAbortOnMemory += 1
     if sk.state == CLOSE:
         tcp_done(sk, now)
 
@@ -483,6 +494,14 @@ def _set_keepcnt(sk: TcpSock, a: OptArg, now: float) -> int:
     return 0
 
 
+def _set_user_timeout(sk: TcpSock, a: OptArg, now: float) -> int:
+    """tcp_sock_set_user_timeout: milliseconds, never negative (0 turns it off)."""
+    if a.ival < 0:
+        return errno.EINVAL
+    sk.user_timeout = a.ival
+    return 0
+
+
 def _set_sndbuf(sk: TcpSock, a: OptArg, now: float) -> int:
     """sock_setsockopt: the kernel doubles the value (bookkeeping overhead), capped by
     wmem_max and floored at SOCK_MIN_SNDBUF; SOCK_SNDBUF_LOCK stops auto-tuning."""
@@ -555,6 +574,7 @@ SETSOCKOPT: Final[dict[tuple[int, int], Callable[[TcpSock, OptArg, float], int]]
     (IPPROTO_TCP, TCP_KEEPIDLE): _set_keepidle,
     (IPPROTO_TCP, TCP_KEEPINTVL): _set_keepintvl,
     (IPPROTO_TCP, TCP_KEEPCNT): _set_keepcnt,
+    (IPPROTO_TCP, TCP_USER_TIMEOUT): _set_user_timeout,
     (SOL_SOCKET, SO_SNDBUF): _set_sndbuf,
     (SOL_SOCKET, SO_RCVBUF): _set_rcvbuf,
     (IPPROTO_TCP, TCP_MAXSEG): _set_maxseg,
@@ -623,6 +643,8 @@ def getsockopt(ns: NetNamespace, sk: TcpSock, level: int, optname: int) -> int |
             return int(keepalive_intvl_when(sk))
         if optname == TCP_KEEPCNT:
             return keepalive_probes(sk)
+        if optname == TCP_USER_TIMEOUT:
+            return sk.user_timeout
     return None
 
 
