@@ -13,6 +13,8 @@ reads can be checked. After every segment:
 - the receive queue plus the out-of-order queue stay within rcvbuf (plus the one segment the
   kernel forces in when the queue is empty);
 - snd_una <= snd_nxt;
+- the namespace's TCP memory (tcp_memory_allocated) is the sum of its sockets' pages, and its
+  orphan count is the number of orphans alive;
 - what the application has read is a prefix of the peer's stream.
 
 SYN_RECV and LISTEN are fuzzed through a request sock (RequestFuzzer). 22,000 segments in all
@@ -26,7 +28,7 @@ from collections.abc import Callable
 import pytest
 
 import states as S
-from tuxtcp.tcp.receive import SKB_OVERHEAD, rmem_alloc
+from tuxtcp.tcp.receive import SKB_OVERHEAD, receive_window, rmem_alloc
 from tuxtcp.wire.seq import after
 from tuxtcp.wire.tcp import ACK, SYN, TcpSegment
 
@@ -64,9 +66,7 @@ class Fuzzer:
     def seq(self) -> int:
         r = self.rng
         nxt = self.sk.rcv_nxt
-        win = max((self.sk.rcv_adv - nxt) & M32, 0) if self.sk.rcv_adv else 65535
-        if win & 0x80000000:
-            win = 0
+        win = receive_window(self.sk) if self.sk.rcv_adv else 65535
         return r.choice([
             nxt, nxt, (nxt - 1) & M32, (nxt + 1) & M32, (nxt + r.randrange(1, 70000)) & M32,
             (nxt + win - 1) & M32, (nxt + win) & M32, (nxt + win + 1) & M32,
@@ -125,6 +125,10 @@ class Fuzzer:
         held = sum(len(d) + SKB_OVERHEAD for d, _ in sk.ooo.values())
         assert sk.ooo_bytes == held  # the running charge matches the queue
         assert not after(sk.snd_una, sk.snd_nxt)
+        ns = sk.ns
+        # the namespace's TCP memory is what its sockets hold; orphans are counted once
+        assert ns.tcp_memory_allocated == sum(s.mem_pages for s in ns.sockets) >= 0
+        assert ns.tcp_orphan_count == sum(1 for s in ns.sockets if s.orphan and not s.dead)
         try:
             got = self.c.sock.recv(1 << 20, 0x40)  # MSG_DONTWAIT
         except OSError:

@@ -130,6 +130,13 @@ def _listen_rcv(ns: NetNamespace, lsk: TcpSock, pkt: Packet, now: float) -> str:
 
 
 def _do_rcv(ns: NetNamespace, sk: TcpSock, pkt: Packet, now: float) -> str:
+    reason = _do_rcv_state(ns, sk, pkt, now)
+    if reason:
+        sk.sk_drops += 1  # tcp_drop_reason -> sk_drops_add (the skmem "d" field)
+    return reason
+
+
+def _do_rcv_state(ns: NetNamespace, sk: TcpSock, pkt: Packet, now: float) -> str:
     st = sk.state
     if st == SYN_SENT:
         return synsent_process(sk, pkt, now)

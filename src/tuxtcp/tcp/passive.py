@@ -56,8 +56,9 @@ def reqsk_queue_is_full(lsk: TcpSock) -> bool:
     return lsk.lq.qlen > lsk.backlog
 
 
-def listendrop(ns: NetNamespace) -> None:
-    """tcp_listendrop."""
+def listendrop(ns: NetNamespace, lsk: TcpSock) -> None:
+    """tcp_listendrop: the listener's sk_drops and ListenDrops."""
+    lsk.sk_drops += 1
     ns.mib.tcp_ext.ListenDrops += 1
 
 
@@ -125,11 +126,11 @@ def conn_request(ns: NetNamespace, lsk: TcpSock, pkt: Packet, now: float,
     if not tw_isn and (syncookies == 2 or reqsk_queue_is_full(lsk)):
         want_cookie = syn_flood_action(ns, lsk, now)
         if not want_cookie:
-            listendrop(ns)
+            listendrop(ns, lsk)
             return dr.CONSUMED
     if acceptq_is_full(lsk):  # tcp_conn_request: accept queue full -> drop, even for cookies
         ns.mib.tcp_ext.ListenOverflows += 1
-        listendrop(ns)
+        listendrop(ns, lsk)
         return dr.CONSUMED
     laddr, raddr = pkt.dst, pkt.src
     req = RequestSock(lsk, laddr, seg.dport, raddr, seg.sport, seg.seq)
@@ -156,7 +157,7 @@ def conn_request(ns: NetNamespace, lsk: TcpSock, pkt: Packet, now: float,
         # tcp_conn_request: with cookies off, the last quarter is kept for proven peers
         if (not syncookies and max_syn_backlog - lq.qlen < (max_syn_backlog >> 2)
                 and not _peer_is_proven(ns, raddr)):
-            listendrop(ns)
+            listendrop(ns, lsk)
             return dr.CONSUMED
     if tw_isn:
         isn = tw_isn
@@ -350,7 +351,7 @@ def syn_recv_sock(ns: NetNamespace, lsk: TcpSock, req: RequestSock, pkt: Packet,
     """tcp_v4_syn_recv_sock + tcp_create_openreq_child. None when the accept queue is full."""
     if acceptq_is_full(lsk):
         ns.mib.tcp_ext.ListenOverflows += 1  # exit_overflow
-        listendrop(ns)  # exit: tcp_listendrop
+        listendrop(ns, lsk)  # exit: tcp_listendrop
         return None
     seg = pkt.seg
     child = new_sock(ns, lsk.uid)

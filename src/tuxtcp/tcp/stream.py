@@ -183,12 +183,18 @@ def send_probe0(sk: TcpSock, now: float) -> None:
 
 def send(sk: TcpSock, data: bytes, now: float) -> int:
     """tcp_sendmsg: copy what fits in the send buffer (and what sk_wmem_schedule lets TCP
-    memory take: under pressure or over tcp_mem[2] the writer waits) and push."""
+    memory take: under pressure or over tcp_mem[2] the writer waits) and push. With nothing
+    queued the first segment's worth is forced (tcp_stream_alloc_skb's force_schedule), so a
+    socket can always send something."""
     inflight_bytes = (sk.snd_nxt - sk.snd_una) & M32
     room = sndbuf(sk) - len(sk.send_buf) - inflight_bytes
     n = min(room, len(data))
-    if n <= 0 or not mem_schedule(sk, n, SK_MEM_SEND, now):
+    if n <= 0:
         return 0
+    if not mem_schedule(sk, n, SK_MEM_SEND, now):
+        if sk.send_buf or sk.rtx_queue:
+            return 0
+        n = min(n, max(sk.mss_cache, 1))
     sk.send_buf += data[:n]
     sk.write_seq = (sk.write_seq + n) & M32
     push(sk, now)
