@@ -12,7 +12,7 @@ PURE := .venv-pure
 PURE_STAMP := $(PURE)/.installed
 SOURCES := $(shell find src -name '*.py') setup.py pyproject.toml
 
-.PHONY: demo test test-compiled test-pure lint bench setup clean
+.PHONY: demo test test-compiled test-pure lint bench setup clean fuzz
 
 $(STAMP): $(SOURCES)
 	[ -x $(BIN)/python ] || $(PY) -m venv $(VENV)
@@ -32,7 +32,7 @@ demo: $(STAMP)
 	$(BIN)/tuxtcp demo
 
 lint: $(STAMP)
-	$(BIN)/ruff check src tests bench tools setup.py
+	$(BIN)/ruff check src tests bench tools fuzz setup.py
 	$(BIN)/mypy
 	cd src && ../$(BIN)/lint-imports --config ../pyproject.toml --no-logo --no-cache
 	$(BIN)/python tools/check_no_local_imports.py src/tuxtcp/tcp src/tuxtcp/net src/tuxtcp/wire src/tuxtcp/socket src/tuxtcp/sim
@@ -51,6 +51,19 @@ test: lint test-compiled test-pure
 
 bench: $(STAMP) $(PURE_STAMP)
 	$(BIN)/pytest bench -p no:cacheprovider --benchmark-columns=min,rounds --benchmark-json=bench/last-run.json -s
+
+# long fuzzing runs (not part of `make test`): the stateful fuzzer on the compiled build for
+# FUZZ_SEGMENTS segments, then atheris (coverage-guided, plain Python so every branch is
+# instrumented) for FUZZ_TIME seconds on each target; corpora and crashes stay in fuzz/out
+FUZZ_SEGMENTS ?= 10000000
+FUZZ_TIME ?= 300
+fuzz: $(STAMP) $(PURE_STAMP)
+	$(BIN)/python fuzz/run_states.py --segments $(FUZZ_SEGMENTS) --jobs 2
+	mkdir -p fuzz/out/wire fuzz/out/engine
+	$(PURE)/bin/python fuzz/atheris_targets.py wire fuzz/out/wire -max_total_time=$(FUZZ_TIME) \
+		-artifact_prefix=fuzz/out/ -print_final_stats=1
+	$(PURE)/bin/python fuzz/atheris_targets.py engine fuzz/out/engine \
+		-max_total_time=$(FUZZ_TIME) -artifact_prefix=fuzz/out/ -print_final_stats=1
 
 clean:
 	rm -rf $(VENV) $(PURE) build *.egg-info src/*.egg-info

@@ -48,9 +48,23 @@ STATES: dict[str, Callable[[], S.Conn]] = {
 }
 
 
+def _stream_table() -> bytes:
+    """The peer's stream for offsets 0 .. 2**24 + 2**16: byte i is (131 * i + (i >> 8)) & 0xFF.
+    Within a block of 256 the second term is constant, so each block is the first one with its
+    values rotated."""
+    base = bytes((131 * j) & 0xFF for j in range(256))
+    blocks = [base.translate(bytes((v + k) & 0xFF for v in range(256))) for k in range(256)]
+    return b"".join(blocks[k & 0xFF] for k in range((1 << 16) + (1 << 8)))
+
+
+STREAM = _stream_table()
+
+
 def stream_bytes(start: int, n: int) -> bytes:
     """The peer's bytes at stream offsets start .. start+n (offset 0 = first byte after its
     SYN): the same position always carries the same byte."""
+    if start + n <= len(STREAM):
+        return STREAM[start:start + n]
     return bytes((i * 131 + (i >> 8)) & 0xFF for i in range(start, start + n))
 
 
@@ -66,7 +80,7 @@ class Fuzzer:
     def seq(self) -> int:
         r = self.rng
         nxt = self.sk.rcv_nxt
-        win = receive_window(self.sk) if self.sk.rcv_adv else 65535
+        win = receive_window(self.sk) if self.sk.state.name != "SYN_SENT" else 65535
         return r.choice([
             nxt, nxt, (nxt - 1) & M32, (nxt + 1) & M32, (nxt + r.randrange(1, 70000)) & M32,
             (nxt + win - 1) & M32, (nxt + win) & M32, (nxt + win + 1) & M32,

@@ -3,6 +3,8 @@
 import errno
 import socket
 import struct
+import subprocess
+import sys
 
 import pytest
 
@@ -75,7 +77,8 @@ def test_counts_in_flight_and_queues() -> None:
     out = c.send(ack=c.nxt)  # both segments acknowledged: the last 104 bytes go
     assert [len(p.seg.payload) for p in out] == [104]
     info = c.sock.tcp_info()
-    assert info.tcpi_unacked == 1 and info.tcpi_bytes_acked == 2896 and info.send_queue == 104
+    # bytes_acked counts an active opener's SYN (the host kernel: 101 after 100 bytes)
+    assert info.tcpi_unacked == 1 and info.tcpi_bytes_acked == 2897 and info.send_queue == 104
     assert info.tcpi_notsent_bytes == 0
     c.send(ACK, b"z" * 10, ack=c.nxt)
     info = c.sock.tcp_info()
@@ -109,3 +112,40 @@ def test_layout_against_the_host_kernel() -> None:
     assert got["tcpi_pmtu"] == 65535 and got["tcpi_advmss"] == 65483  # loopback
     assert got["tcpi_max_pacing_rate"] == 2**64 - 1 and got["tcpi_reordering"] == 3
     assert got["tcpi_snd_wnd"] > 0 and got["tcpi_rcv_wnd"] > 0 and got["tcpi_total_rto"] == 0
+
+
+def test_bytes_acked_and_received_count_syns_as_the_kernel_does() -> None:
+    """tcp_snd_una_update counts what snd_una moves over: an active opener's SYN too, the
+    passive side's never (its snd_una starts past the SYN); bytes_received counts no SYN.
+    The host kernel on loopback after 100 bytes one way and 50 the other: active (101, 50),
+    passive (50, 100); test_bytes_acked_on_the_host_kernel checks that live."""
+    w, srv, cli = S.pair()
+    _, c, a = S.connected(srv, cli)
+    c.sendall(b"x" * 100)
+    a.sendall(b"y" * 50)
+    assert a.recv(1000) == b"x" * 100 and c.recv(1000) == b"y" * 50
+    w.run(1.0)
+    ci, ai = c.tcp_info(), a.tcp_info()
+    assert (ci.tcpi_bytes_acked, ci.tcpi_bytes_received) == (101, 50)
+    assert (ai.tcpi_bytes_acked, ai.tcpi_bytes_received) == (50, 100)
+
+
+@pytest.mark.root
+def test_bytes_acked_on_the_host_kernel(netns_ok: None) -> None:
+    code = ("import socket, struct, time\n"
+            "l = socket.socket(); l.bind(('127.0.0.1', 0)); l.listen()\n"
+            "c = socket.create_connection(l.getsockname()); s, _ = l.accept()\n"
+            "c.send(b'x' * 100); s.send(b'y' * 50); time.sleep(0.2)\n"
+            "for so in (c, s):\n"
+            "    raw = so.getsockopt(socket.IPPROTO_TCP, socket.TCP_INFO, 280)\n"
+            "    print(*struct.unpack_from('=QQ', raw, 120))\n")
+    name = "tuxinfo-bytes"
+    subprocess.run(["ip", "netns", "add", name], check=True)
+    try:
+        subprocess.run(["ip", "-n", name, "link", "set", "lo", "up"], check=True)
+        out = subprocess.run(["ip", "netns", "exec", name, sys.executable, "-c", code],
+                             check=True, capture_output=True, text=True).stdout.split()
+    finally:
+        subprocess.run(["ip", "netns", "del", name], check=False)
+    assert struct.calcsize("=QQ") == 16
+    assert list(map(int, out)) == [101, 50, 50, 100]

@@ -8,7 +8,7 @@ import states as S
 from tuxtcp.net.namespace import ehash_key
 from tuxtcp.tcp.reqsk import RequestSock
 from tuxtcp.tcp.sock import EMPTY_SCOREBOARD
-from tuxtcp.wire.tcp import ACK, SYN
+from tuxtcp.wire.tcp import ACK, RST, SYN
 
 
 def test_scoreboard_comes_with_the_first_sack_and_goes_when_all_is_acknowledged() -> None:
@@ -49,7 +49,10 @@ def test_request_is_its_own_timer_keyed_by_its_packed_four_tuple() -> None:
     assert S.syn_queue_len(req.h) == 1
 
 
-def test_listener_close_drops_its_requests_and_only_its_own() -> None:
+def test_listener_close_leaves_its_requests_to_their_timers() -> None:
+    """inet_csk_listen_stop does not walk the SYN queue: the requests stay in ehash until
+    their SYN-ACK timer fires (reqsk_timer_handler: the listener no longer listens -> drop,
+    nothing sent) or a segment finds them. The other listener's request is untouched."""
     a = S.listen()
     S.syn_recv(None, a, sport=40001)
     S.syn_recv(None, a, sport=40002)
@@ -58,6 +61,21 @@ def test_listener_close_drops_its_requests_and_only_its_own() -> None:
     ns = a.h.ns
     assert sum(isinstance(o, RequestSock) for o in ns.ehash.values()) == 3
     a.sock.close()
+    assert sum(isinstance(o, RequestSock) for o in ns.ehash.values()) == 3
+    sent = a.h.advance(a.h.now + 1.0)
+    assert [p.seg.dport for _, p in sent] == [40003]  # only b's request retransmits
     left = [o for o in ns.ehash.values() if isinstance(o, RequestSock)]
     assert [r.rport for r in left] == [40003] and left[0].pending
     assert S.syn_queue_len(a.h, 8081) == 1
+
+
+def test_a_segment_for_a_closed_listeners_request_is_looked_up_again() -> None:
+    """tcp_v4_rcv: the request's listener no longer listens -> the request goes and the
+    segment is looked up again: no socket now, so the third ACK draws a RST (NO_SOCKET)."""
+    a = S.listen()
+    r = S.syn_recv(None, a, sport=40001)
+    a.sock.close()
+    out = r.complete()
+    assert [p.seg.flags for p in out] == [RST]
+    assert not any(isinstance(o, RequestSock) for o in a.h.ns.ehash.values())
+    assert dict(a.h.ns.drops) == {"NO_SOCKET": 1}

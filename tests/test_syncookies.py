@@ -1,5 +1,7 @@
 """SYN cookies: the kernel's formulas, options through TSval, validity window, floods."""
 
+import random
+
 import pytest
 from hypothesis import given
 from hypothesis import strategies as st
@@ -231,3 +233,29 @@ def test_cookie_known_value() -> None:
     assert (cookie, mss) == (0xC17131CF, 1460)
     assert sc.cookie_v4_check(KEYS, 0xC6120002, 0xC6120001, 40000, 8080, cookie + 1,
                               123456790, 29000001) == 1460
+
+
+def test_exactly_eight_cookies_pass_per_flow_and_sequence() -> None:
+    """cookie_v4_check takes ack - 1 when its counter is this minute's or the last one's and
+    its MSS index is below 4: for one flow and one sequence number, 8 of the 2**32 values. A
+    random guess succeeds with probability 8 / 2**32 (the forgery benchmark counts it)."""
+    keys = (b"k" * 16, b"s" * 16)
+    saddr, daddr, sport, dport, seq, count = 0xC6130001, 0xC6120001, 40000, 80, 12345, 77
+    good = {sc.secure_tcp_syn_cookie(keys, saddr, daddr, sport, dport, seq, c, d)
+            for c in (count, count - 1) for d in range(4)}
+    assert len(good) == 8
+    for cookie in good:
+        assert sc.cookie_v4_check(keys, saddr, daddr, sport, dport, (cookie + 1) & 0xFFFFFFFF,
+                               (seq + 1) & 0xFFFFFFFF, count)
+    rng = random.Random(5)
+    for _ in range(20000):
+        cookie = rng.getrandbits(32)
+        ok = sc.cookie_v4_check(keys, saddr, daddr, sport, dport, (cookie + 1) & 0xFFFFFFFF,
+                             (seq + 1) & 0xFFFFFFFF, count)
+        assert bool(ok) == (cookie in good)
+    for cookie in good:  # one minute too old, or one index too far: rejected
+        for wrong in ((cookie - (2 << 24)) & 0xFFFFFFFF, (cookie + 4) & 0xFFFFFFFF):
+            if wrong not in good:
+                assert not sc.cookie_v4_check(keys, saddr, daddr, sport, dport,
+                                              (wrong + 1) & 0xFFFFFFFF, (seq + 1) & 0xFFFFFFFF,
+                                              count)

@@ -188,6 +188,9 @@ def synsent_process(sk: TcpSock, pkt: Packet, now: float) -> str:
         # SYN-ACK: negotiate what both sides offered
         sk.irs = seg.seq
         sk.rcv_nxt = sk.copied_seq = sk.rcv_wup = (seg.seq + 1) & M32
+        # tcp_connect_init's rcv_wnd (the SYN's window) is what the peer may send now
+        sk.rcv_adv = (sk.rcv_nxt + min(sk.rcv_wnd, 65535)) & M32
+        sk.bytes_acked += (seg.ack - sk.snd_una) & M32  # tcp_snd_una_update: the SYN
         sk.snd_una = seg.ack
         if sk.rx_opt.wscale_ok and seg.wscale is not None:
             sk.rx_opt.snd_wscale = min(seg.wscale, 14)

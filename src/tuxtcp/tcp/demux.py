@@ -74,12 +74,12 @@ def _v4_rcv(ns: NetNamespace, pkt: Packet, now: float) -> str:
     if sk is not None:
         if isinstance(sk, TcpSock):
             return _do_rcv(ns, sk, pkt, now)
-        if isinstance(sk, RequestSock):
-            lsk = sk.listener
-            if lsk.state != LISTEN:
-                # the listener went away (cannot happen while tcp_close drops the requests)
-                reqsk_queue_drop(ns, sk)
-                return dr.NOT_SPECIFIED
+        if isinstance(sk, RequestSock) and sk.listener.state != LISTEN:
+            # the listener was closed (its requests stay until found): drop the request and
+            # look the segment up again (tcp_v4_rcv: inet_csk_reqsk_queue_drop_and_put,
+            # goto lookup), a new listener on the port or a RST
+            reqsk_queue_drop(ns, sk)
+        elif isinstance(sk, RequestSock):
             res = check_req(ns, sk, pkt, now)
             if isinstance(res, TcpSock):
                 return child_process(ns, res, pkt, now)

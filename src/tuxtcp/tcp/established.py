@@ -137,6 +137,7 @@ def rcv_state_process(sk: TcpSock, pkt: Packet, now: float) -> str:
             reason = dr.TCP_ACK_UNSENT_DATA if after(seg.ack, sk.snd_nxt) else dr.TCP_OLD_ACK
             send_reset(ns, pkt, now, reason)
             return reason
+        sk.bytes_acked += (seg.ack - sk.snd_una) & M32  # tcp_snd_una_update: our SYN
         sk.snd_una = seg.ack
         sk.rtx_queue = EMPTY_RTX_QUEUE
         stop_rto(sk)

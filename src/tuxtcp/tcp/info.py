@@ -24,8 +24,9 @@ Approximations:
 - tcpi_pmtu: the route's MTU as the engine models routes (1500; 65535 on loopback, the 65536
   MTU capped at IP_MAX_MTU as the kernel reports it).
 - tcpi_reordering: the fixed duplicate-ACK threshold, 3.
-- tcpi_bytes_acked, tcpi_bytes_received: from the sequence numbers (so modulo 2**32); the SYNs
-  are not counted (the kernel counts an active opener's SYN in bytes_acked), a FIN is.
+- tcpi_bytes_acked, tcpi_bytes_received: from the sequence numbers (so modulo 2**32), as the
+  kernel counts them: an active opener's SYN in bytes_acked (tcp_snd_una_update), no SYN in
+  bytes_received, a FIN in both.
 - tcpi_pacing_rate: tcp_update_pacing_rate's formula on the current cwnd and srtt (the kernel
   updates it on each ACK); ~0 before the first RTT sample.
 - tcpi_total_rto: the SYN (or SYN-ACK) timeouts only; data RTOs are not counted.
@@ -303,14 +304,13 @@ def tcp_get_info(sk: TcpSock, now: float) -> TcpInfo:
         ratio = PACING_SS_RATIO if sk.cwnd < sk.ssthresh // 2 else PACING_CA_RATIO
         segs = max(sk.cwnd, len(sk.rtx_queue))
         info.tcpi_pacing_rate = int(sk.mss_cache * segs * ratio / 100 / sk.srtt)
-    if sk.snd_una != sk.iss:
-        info.tcpi_bytes_acked = _seq_count(sk.snd_una, (sk.iss + 1) & M32)
+    info.tcpi_bytes_acked = sk.bytes_acked
     if sk.rcv_nxt != sk.irs:
         info.tcpi_bytes_received = _seq_count(sk.rcv_nxt, (sk.irs + 1) & M32)
     info.tcpi_notsent_bytes = _seq_count(sk.write_seq, sk.snd_nxt)
     info.tcpi_snd_wnd = sk.snd_wnd
     # tp->rcv_wnd: the window in our last segment (the SYN's before any other was sent)
-    info.tcpi_rcv_wnd = (sk.rcv_adv - sk.rcv_wup) & M32 if sk.rcv_adv else sk.rcv_wnd
+    info.tcpi_rcv_wnd = (sk.rcv_adv - sk.rcv_wup) & M32 if st != SYN_SENT else sk.rcv_wnd
     info.tcpi_total_rto = sk.total_rto
     # tuxtcp's own
     info.iss = sk.iss

@@ -112,9 +112,9 @@ def select_window(sk: TcpSock) -> int:
     it would have gone to zero), and count the moves to and from a zero window."""
     ns = sk.ns
     ws = sk.rx_opt.rcv_wscale
-    old_win = (sk.rcv_adv - sk.rcv_wup) & M32 if sk.rcv_adv else -1  # tp->rcv_wnd
+    old_win = (sk.rcv_adv - sk.rcv_wup) & M32  # tp->rcv_wnd
     cur_win = (sk.rcv_adv - sk.rcv_nxt) & M32  # tcp_receive_window
-    if cur_win & 0x80000000 or not sk.rcv_adv:
+    if cur_win & 0x80000000:
         cur_win = 0
     new_win = advertised_window(sk)
     if new_win << ws < cur_win:

@@ -165,7 +165,7 @@ class TcpSock:
         "ooo", "ooo_bytes", "ooo_recent", "fin_sent", "rcv_adv", "probe_timer",
         "probes_out", "delack_timer", "nodelay", "cork", "sndbuf", "rcvbuf", "buf_locked",
         "ooo_ranges", "ehash_key", "defer_accept", "cookie", "user_timeout", "backoff",
-        "probes_tstamp", "lsndtime", "mem_pages", "sk_drops",
+        "probes_tstamp", "lsndtime", "mem_pages", "sk_drops", "bytes_acked",
     )
 
     def __init__(self, ns: NetNamespace, uid: int = 0) -> None:
@@ -271,6 +271,7 @@ class TcpSock:
         self.lsndtime = 0.0  # tp->lsndtime: when data was last sent
         self.mem_pages = 0  # pages this socket holds of the namespace's tcp_memory_allocated
         self.sk_drops = 0  # sk_drops: segments dropped after they reached the socket
+        self.bytes_acked = 0  # tp->bytes_acked (tcp_snd_una_update): an active SYN counts
 
     @property
     def key(self) -> int:

@@ -374,6 +374,7 @@ def _clean_rtx_queue(sk: TcpSock, ack: int, now: float) -> int:
         sk.rtx_queue = EMPTY_RTX_QUEUE  # an idle connection holds no queue
     if not sk.sack.retrans_out and (not q or q[0].sent >= 0):
         sk.retrans_stamp = -1.0  # nothing retransmitted is left (tcp_any_retrans_done)
+    sk.bytes_acked += (ack - sk.snd_una) & M32  # tcp_snd_una_update
     sk.snd_una = ack
     sb = sk.sack
     if sb is not EMPTY_SCOREBOARD:
@@ -432,11 +433,6 @@ def send_challenge_ack(sk: TcpSock, now: float) -> None:
     send_ack(sk, now)
 
 
-def bytes_acked(sk: TcpSock) -> int:
-    """tp->bytes_acked: what the peer acknowledged, an active opener's SYN included."""
-    return ((sk.snd_una - sk.iss - 1) & M32) + (1 if sk.parent is None else 0)
-
-
 def on_ack(sk: TcpSock, seg: TcpSegment, now: float) -> str:
     """tcp_ack, in the kernel's steps: window update, SACK tagging, cleaning the retransmit
     queue, the fast-retransmit alert, congestion control. Returns CONSUMED, or the drop reason
@@ -445,7 +441,7 @@ def on_ack(sk: TcpSock, seg: TcpSegment, now: float) -> str:
     (TCP_ACK_UNSENT_DATA); both are answered with a rate-limited challenge ACK (6.18)."""
     ack = seg.ack
     if before(ack, sk.snd_una):
-        max_window = min(sk.max_window, bytes_acked(sk))
+        max_window = min(sk.max_window, sk.bytes_acked)
         if before(ack, (sk.snd_una - max_window) & M32):
             send_challenge_ack(sk, now)
             return TCP_TOO_OLD_ACK

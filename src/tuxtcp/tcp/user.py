@@ -47,9 +47,7 @@ from .keepalive import (
 from .lifecycle import clear_timers, destroy, fin_time, new_sock, set_state, tcp_done, time_wait
 from .mem import check_oom, mem_sync
 from .output import send_ack, send_active_reset
-from .passive import reqsk_queue_drop
 from .receive import rcv_space_adjust
-from .reqsk import RequestSock
 from .sock import EMPTY_RTX_QUEUE, ListenQueue, TcpSock
 from .stream import push, send, send_fin, send_room
 
@@ -288,16 +286,14 @@ def tcp_close(sk: TcpSock, now: float) -> None:
         set_state(sk, CLOSE, now)
         lq = sk.lq
         if lq is not None:
-            # inet_csk_listen_stop: queued children are disconnected (RST), requests dropped
+            # inet_csk_listen_stop: queued children are disconnected (RST). Its requests stay
+            # in ehash and go when their timer fires or a segment finds them, their listener
+            # no longer listening (reqsk_timer_handler, tcp_v4_rcv), as in the kernel
             while lq.accept_queue:
                 child = lq.accept_queue.popleft()
                 child.orphan = True
                 ns.tcp_orphan_count += 1
                 tcp_disconnect(child, now)
-            if lq.qlen:
-                for req in [r for r in ns.ehash.values()
-                            if isinstance(r, RequestSock) and r.listener is sk]:
-                    reqsk_queue_drop(ns, req)
         destroy(sk, now)
         return
     unread = len(sk.recv_buf)
