@@ -359,3 +359,29 @@ def test_the_host_kernel_gives_up_the_same_way(netns_ok: None, tmp_path: Path,
     kernel_elapsed = r["elapsed"]
     assert isinstance(kernel_elapsed, float)
     assert elapsed <= kernel_elapsed < elapsed * 1.15
+
+
+def test_a_peer_that_shrinks_its_window_to_zero_and_answers_is_not_timed_out() -> None:
+    # tcp_retransmit_timer: with snd_wnd 0 under data in flight the retransmissions are window
+    # probes; as long as the peer answers (within 2 * TCP_RTO_MAX) there is no write timeout,
+    # far past tcp_retries2's 3.0 s here. Silent from then on, it is given up once 240 s have
+    # passed both since its last ACK and since the first retransmission.
+    c = S.established_active()
+    c.take()
+    c.h.sysctl["net.ipv4.tcp_retries2"] = 3
+    c.sock.send(b"x" * 100)
+    c.take()
+    c.send(ACK | PSH, b"p", window=0)  # the peer's own data, carrying a zero window
+    assert c.sock.sk.snd_wnd == 0 and c.sock.recv(10) == b"p"
+    for _ in range(8):
+        t = c.sock.sk.rtx_timer
+        assert t is not None and t.pending
+        out = c.advance(t.when)
+        assert [len(p.seg.payload) for _, p in out] == [100]  # the head again
+        c.send(ACK, window=0)
+    assert c.state == "ESTABLISHED" and c.h.now > 20
+    assert c.h.counter("TCPTimeouts") == 0
+    last_ack = c.h.now
+    c.advance(last_ack + 1000)
+    etimedout(c)
+    assert c.h.now >= last_ack + 240

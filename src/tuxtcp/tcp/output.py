@@ -14,6 +14,7 @@ from ..wire.ipv4 import Packet
 from ..wire.seq import MASK as M32
 from ..wire.tcp import ACK, FIN, RST, SYN, TcpSegment
 from . import tracepoints as tp
+from .constants import TCP_MSS_DEFAULT
 from .receive import sack_blocks
 from .reqsk import RequestSock
 from .sock import TcpSock
@@ -100,11 +101,36 @@ def sync_mss(sk: TcpSock) -> None:
 
 
 def advertised_window(sk: TcpSock) -> int:
-    """__tcp_select_window, simplified: the free receive space, rounded up to a multiple of
-    1 << rcv_wscale (64240 -> 502 << 7), in the scaled units of the header field."""
-    free = max(0, min(sk.rcv_wnd, sk.rcvbuf // 2) - len(sk.recv_buf))
+    """__tcp_select_window, in the scaled units of the header field. The free receive space
+    (the window clamp, rcv_wnd, and half of rcvbuf, less what waits unread); receiver-side
+    silly-window avoidance: once less than half is free, quick-ACK mode ends (and under memory
+    pressure the window is clamped to 4 * advmss) and a free space under the peer's segment
+    size (rcv_mss) or under 1/16 of the buffer's window is offered as zero. With window
+    scaling the space is rounded up to the scale (64240 -> 502 << 7); without it the last
+    window stays unless it is off by an MSS or more, then a multiple of the MSS."""
     ws = sk.rx_opt.rcv_wscale
-    return min((free + (1 << ws) - 1) >> ws, 65535)
+    full = min(sk.rcv_wnd, sk.rcvbuf // 2)
+    free = max(0, full - len(sk.recv_buf))
+    mss = sk.icsk_ack.rcv_mss or TCP_MSS_DEFAULT
+    if mss > full:
+        mss = full
+        if mss <= 0:
+            return 0
+    if free < (full >> 1):
+        sk.icsk_ack.quick = 0
+        if sk.ns.tcp_memory_pressure >= 0:
+            sk.rcv_wnd = min(sk.rcv_wnd, 4 * sk.advmss)  # tcp_adjust_rcv_ssthresh
+        free = (free >> ws) << ws
+        if free < ((sk.rcvbuf // 2) >> 4) or free < mss:
+            return 0
+    if ws:
+        return min((free + (1 << ws) - 1) >> ws, 65535)
+    window = (sk.rcv_adv - sk.rcv_wup) & M32  # tp->rcv_wnd: the last window offered
+    if window <= free - mss or window > free:
+        window = (free // mss) * mss
+    elif mss == full and free > window + (full >> 1):
+        window = free
+    return min(window, 65535)
 
 
 def select_window(sk: TcpSock) -> int:

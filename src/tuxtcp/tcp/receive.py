@@ -70,8 +70,9 @@ def rcv_space_adjust(sk: TcpSock, now: float) -> None:
 def event_data_recv(sk: TcpSock, seg_len: int, now: float) -> None:
     """tcp_event_data_recv: the first data starts the delayed-ACK engine in quickack mode."""
     sk.icsk_ack.lrcvtime = now
-    if seg_len > sk.icsk_ack.rcv_mss:
-        sk.icsk_ack.rcv_mss = seg_len
+    if seg_len >= sk.icsk_ack.rcv_mss:
+        # tcp_measure_rcv_mss: never above our advmss, whatever size a segment arrives in
+        sk.icsk_ack.rcv_mss = min(seg_len, sk.advmss)
     if not sk.icsk_ack.ato:
         rcv_mss = max(sk.icsk_ack.rcv_mss, 1)
         sk.icsk_ack.quick = min(max(sk.rcv_wnd // (2 * rcv_mss), 2), TCP_MAX_QUICKACKS)

@@ -204,6 +204,22 @@ def clamp_rto_to_user_timeout(sk: TcpSock, now: float) -> float:
     return min(sk.rto, remaining)
 
 
+def rtx_probe0_timed_out(sk: TcpSock, now: float) -> bool:
+    """tcp_rtx_probe0_timed_out: with the window shrunk to zero, give up only when nothing was
+    heard from the peer for 2 * TCP_RTO_MAX (or TCP_USER_TIMEOUT, which also bounds the time
+    since the first retransmission) and the retransmissions have gone on as long."""
+    start = sk.retrans_stamp if sk.retrans_stamp >= 0 else sk.rtx_queue[0].sent
+    rtx_delta = now - start if start >= 0 else 0.0
+    timeout = 2 * TCP_RTO_MAX
+    if sk.user_timeout:
+        if rtx_delta > sk.user_timeout / 1000:
+            return True
+        timeout = min(timeout, sk.user_timeout / 1000)
+    if now - sk.rcv_tstamp <= timeout:
+        return False
+    return rtx_delta > timeout
+
+
 def retransmit_timer(sk: TcpSock, now: float) -> None:
     """tcp_retransmit_timer for synchronized states: TCPTimeouts, tcp_write_timeout, the
     failure counter of the state recovery was in, tcp_enter_loss, the head again, backoff."""
@@ -213,6 +229,18 @@ def retransmit_timer(sk: TcpSock, now: float) -> None:
     if not sk.rtx_queue:
         return
     ns = sk.ns
+    if not sk.snd_wnd and not sk.orphan:
+        # the receiver shrank its window to zero under data in flight: the retransmissions
+        # are window probes, and a peer that keeps answering is not timed out
+        if rtx_probe0_timed_out(sk, now):
+            write_err(sk, now)
+            return
+        enter_loss(sk)
+        push(sk, now)
+        sk.backoff += 1
+        sk.rto = min(sk.rto * 2, TCP_RTO_MAX)
+        arm_rto(sk, now, clamp_rto_to_user_timeout(sk, now))
+        return
     ns.mib.tcp_ext.TCPTimeouts += 1
     if write_timeout(sk, now):
         return
