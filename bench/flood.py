@@ -6,7 +6,8 @@ Uses only the public API and the namespace's packet entry point, so it runs on a
 
 Each connection is opened by a crafted handshake (SYN, then the third ACK), accepted and never
 read; then its peer sends SEGMENTS out-of-order segments of 60,000 bytes inside the window,
-each one byte further on, and SEGMENTS in-order segments of 32 KiB back to back. Prints one
+each one byte further on, and SEGMENTS in-order segments of 32 KiB back to back, each segment
+a buffer of its own. Prints one
 JSON line: the traced memory per connection once the flood is over (tracemalloc, started
 before the first SYN), the peak, and the kernel counters that tell what the receive side
 did."""
@@ -56,11 +57,14 @@ def flood(conns: int = 1000, segments: int = 100) -> dict[str, object]:
     for sport, ack in accepted:
         base = isn + 1
         for k in range(segments):  # out of order, overlapping, inside the window
-            seg = TcpSegment(sport, 80, (base + 1 + k) & M32, ack, ACK | PSH, 502, ooo)
+            # each segment its own buffer, as segments from a wire are (a shared bytes object
+            # would be kept for free and hide what the out-of-order queue holds)
+            seg = TcpSegment(sport, 80, (base + 1 + k) & M32, ack, ACK | PSH, 502,
+                             bytes(bytearray(ooo)))
             ns.deliver(Packet(peer, dst, seg), 1.0)
         for k in range(segments):  # then in order, ignoring the window
             seg = TcpSegment(sport, 80, (base + k * len(chunk)) & M32, ack, ACK | PSH, 502,
-                             chunk)
+                             bytes(bytearray(chunk)))
             ns.deliver(Packet(peer, dst, seg), 1.0)
         ns.outbox.clear()
     wall = time.perf_counter() - t0

@@ -27,6 +27,19 @@ from tuxtcp.wire.tcp import ACK, PSH, RST
 TCP = socket.IPPROTO_TCP
 
 
+def sender(data: bytes = b"", retries2: int | None = 3) -> S.Conn:
+    """An established connection (active open, 200 ms RTO) with `tcp_retries2` set (None: the
+    default) that has just sent `data` (if any)."""
+    c = S.established_active()
+    c.take()
+    if retries2 is not None:
+        c.h.sysctl["net.ipv4.tcp_retries2"] = retries2
+    if data:
+        c.sock.send(data)
+        c.take()
+    return c
+
+
 def silent(c: S.Conn, to: float) -> list[tuple[float, int, int]]:
     """Advance to `to` with the peer silent: (time, flags, payload length) of what we sent."""
     return [(round(t, 6), p.seg.flags, len(p.seg.payload)) for t, p in c.advance(to)]
@@ -40,9 +53,7 @@ def etimedout(c: S.Conn) -> None:
 
 
 def test_retries2_is_a_time_limit_from_the_first_retransmission() -> None:
-    c = S.established_active()
-    c.take()
-    c.h.sysctl["net.ipv4.tcp_retries2"] = 3
+    c = sender()
     before = c.h.counters()
     c.sock.send(b"x" * 100)
     c.take()
@@ -64,11 +75,7 @@ def test_a_longer_rto_gives_fewer_retransmissions_in_the_same_time() -> None:
     # an RTT sample of 0.19 s: RTO 0.19 + 4 * 0.095 = 0.57 s. Retransmissions at +0.57 and
     # +1.71 s; the timeout at +3.99 s is 3.42 s after the first: given up after two (with a
     # 200 ms RTO it took four; a retransmission count would have allowed three either way)
-    c = S.established_active()
-    c.take()
-    c.h.sysctl["net.ipv4.tcp_retries2"] = 3
-    c.sock.send(b"a" * 10)
-    c.take()
+    c = sender(b"a" * 10)
     c.h.advance(c.h.now + 0.19)
     c.send(ACK, ack=c.nxt)
     assert c.sock.sk.rto == pytest.approx(0.57)
@@ -167,9 +174,7 @@ def zero_window(c: S.Conn) -> None:
 
 
 def test_zero_window_probes_to_a_silent_peer_give_up_after_retries2() -> None:
-    c = S.established_active()
-    c.take()
-    c.h.sysctl["net.ipv4.tcp_retries2"] = 3
+    c = sender()
     t0 = c.h.now
     zero_window(c)
     out = [(round(t - t0, 6), p.seg.flags, p.seg.seq) for t, p in c.advance(t0 + 100)]
@@ -193,9 +198,7 @@ def test_zero_window_probes_answered_keep_the_connection() -> None:
     # RFC 1122 4.2.2.17: as long as the peer answers, probing goes on (probes_out is reset by
     # every ACK); the interval (from the answer) backs off, the backoff exponent capped at
     # tcp_retries2 (tcp_send_probe0), here 3: 1.6 s from then on
-    c = S.established_active()
-    c.take()
-    c.h.sysctl["net.ipv4.tcp_retries2"] = 3
+    c = sender()
     t0 = c.h.now
     zero_window(c)
     gaps = []
@@ -366,11 +369,7 @@ def test_a_peer_that_shrinks_its_window_to_zero_and_answers_is_not_timed_out() -
     # probes; as long as the peer answers (within 2 * TCP_RTO_MAX) there is no write timeout,
     # far past tcp_retries2's 3.0 s here. Silent from then on, it is given up once 240 s have
     # passed both since its last ACK and since the first retransmission.
-    c = S.established_active()
-    c.take()
-    c.h.sysctl["net.ipv4.tcp_retries2"] = 3
-    c.sock.send(b"x" * 100)
-    c.take()
+    c = sender(b"x" * 100)
     c.send(ACK | PSH, b"p", window=0)  # the peer's own data, carrying a zero window
     assert c.sock.sk.snd_wnd == 0 and c.sock.recv(10) == b"p"
     for _ in range(8):
