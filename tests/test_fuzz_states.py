@@ -68,6 +68,18 @@ def stream_bytes(start: int, n: int) -> bytes:
     return bytes((i * 131 + (i >> 8)) & 0xFF for i in range(start, start + n))
 
 
+def peer_bytes(offset: int, n: int) -> bytes:
+    """What the peer sends at stream offset `offset` (mod 2**32) for `n` bytes: the stream's
+    bytes; before the stream's start (the offset's top bit set) bytes that never count (zeros),
+    then the stream from its first byte; far beyond anything in a window, any bytes."""
+    if offset & 0x80000000:
+        offset -= 1 << 32
+    if offset + n > 1 << 24:
+        return bytes(n)
+    head = bytes(max(0, min(n, -offset)))
+    return head + stream_bytes(max(offset, 0), n - len(head))
+
+
 class Fuzzer:
     def __init__(self, c: S.Conn, seed: int) -> None:
         self.c = c
@@ -111,13 +123,7 @@ class Fuzzer:
         n = self.rng.choice([0, 0, 1, 10, 100, 1448, 1448, 5000, 60000])
         if flags & SYN:
             return stream_bytes(0, n)  # data on a SYN starts the stream, if this SYN does
-        offset = (seq - self.sk.irs - 1) & M32
-        if offset & 0x80000000:
-            offset -= 1 << 32  # before the stream's start: those bytes never count
-        if offset + n > 1 << 24:
-            return bytes(n)  # far beyond anything in a window: any bytes
-        head = bytes(max(0, min(n, -offset)))
-        return head + stream_bytes(max(offset, 0), n - len(head))
+        return peer_bytes((seq - self.sk.irs - 1) & M32, n)
 
     def segment(self) -> TcpSegment:
         r, c = self.rng, self.c
@@ -189,8 +195,7 @@ class RequestFuzzer:
         ack = r.choice([ours, ours, (ours - 1) & M32, (ours + 1) & M32, r.getrandbits(32)])
         flags = r.choice([ACK, ACK, ACK | 0x08, SYN, r.randrange(0, 256)])
         n = r.choice([0, 0, 1, 100, 1448, 60000])
-        offset = (seq - self.isn - 1) & M32
-        data = stream_bytes(offset, n) if offset + n < 1 << 24 else bytes(n)
+        data = peer_bytes((seq - self.isn - 1) & M32, n)
         if flags & SYN:
             data = b""  # (a SYN to a request: no stream position to check)
         tsval = rq.tsval
