@@ -103,9 +103,11 @@ def sync_mss(sk: TcpSock) -> None:
 def advertised_window(sk: TcpSock) -> int:
     """__tcp_select_window, in the scaled units of the header field. The free receive space
     (the window clamp, rcv_wnd, and half of rcvbuf, less what waits unread); receiver-side
-    silly-window avoidance: once less than half is free, quick-ACK mode ends (and under memory
-    pressure the window is clamped to 4 * advmss) and a free space under the peer's segment
-    size (rcv_mss) or under 1/16 of the buffer's window is offered as zero. With window
+    silly-window avoidance: once less than half is free (under memory pressure the window is
+    then clamped to 4 * advmss) a free space under the peer's segment size (rcv_mss) or under
+    1/16 of the buffer's window is offered as zero. (The kernel also ends quick-ACK mode there;
+    without a separate rcv_ssthresh tuxtcp's free space falls under half far sooner than the
+    kernel's, so it does not.) With window
     scaling the space is rounded up to the scale (64240 -> 502 << 7); without it the last
     window stays unless it is off by an MSS or more, then a multiple of the MSS."""
     ws = sk.rx_opt.rcv_wscale
@@ -117,7 +119,6 @@ def advertised_window(sk: TcpSock) -> int:
         if mss <= 0:
             return 0
     if free < (full >> 1):
-        sk.icsk_ack.quick = 0
         if sk.ns.tcp_memory_pressure >= 0:
             sk.rcv_wnd = min(sk.rcv_wnd, 4 * sk.advmss)  # tcp_adjust_rcv_ssthresh
         free = (free >> ws) << ws

@@ -35,8 +35,13 @@ DQ_DROP_REASONS: Final = (
 )
 
 
+DQ_DROPPED: Final = sum(bit for bit, _ in DQ_DROP_REASONS)  # any of the drop bits
+
+
 def dq_drop_reason(dq: int) -> str:
     """The drop reason for data_queue's result ("" when the segment was taken)."""
+    if not dq & DQ_DROPPED:
+        return dr.CONSUMED
     for bit, reason in DQ_DROP_REASONS:
         if dq & bit:
             return reason

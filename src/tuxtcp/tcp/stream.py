@@ -23,7 +23,7 @@ from .cong import TCP_CA_DISORDER, TCP_CA_LOSS, TCP_CA_OPEN, TCP_CA_RECOVERY
 from .constants import TCP_RTO_MAX, TCP_RTO_MIN, TCP_TIMEOUT_MIN, TIMER_DACK, TIMER_PROBE0
 from .mem import SK_MEM_SEND, mem_schedule, mem_sync, sndbuf
 from .minisocks import oow_rate_limited
-from .output import advertised_window, send_ack, transmit
+from .output import send_ack, transmit
 from .rto import arm_rto, stop_rto, update_rtt
 from .sock import EMPTY_RTX_QUEUE, EMPTY_SCOREBOARD, TcpSock, TxSeg, rtx_enqueue, scoreboard
 
@@ -214,17 +214,14 @@ def send_fin(sk: TcpSock, now: float) -> None:
 
 
 def ack_snd_check(sk: TcpSock, now: float) -> None:
-    """__tcp_ack_snd_check: ACK at once in quickack mode, or when more than one full segment is
-    unacknowledged and either the application has read everything or the window we would
-    offer now is no smaller than the last one (otherwise reading will send the update);
-    else arm the delayed-ACK timer (ato, 40 ms at first)."""
+    """__tcp_ack_snd_check: ACK at once in quickack mode or when more than one full segment is
+    unacknowledged; otherwise arm the delayed-ACK timer (ato, 40 ms at first). (The kernel
+    also waits for the read when the window it would offer has shrunk; its window is capped by
+    rcv_ssthresh well below the buffer's space, so that rarely happens while an application
+    keeps up. tuxtcp has no separate rcv_ssthresh yet: its window shrinks with any unread
+    byte, and the condition would hold back ACKs the kernel sends.)"""
     unacked = (sk.rcv_nxt - sk.rcv_wup) & M32
-    if unacked > max(sk.icsk_ack.rcv_mss, 1) and (
-            sk.rcv_nxt == sk.copied_seq
-            or advertised_window(sk) << sk.rx_opt.rcv_wscale >= (sk.rcv_adv - sk.rcv_wup) & M32):
-        send_ack(sk, now)
-        return
-    if sk.icsk_ack.quick:
+    if sk.icsk_ack.quick or unacked > max(sk.icsk_ack.rcv_mss, 1):
         send_ack(sk, now)
         return
     if sk.delack_timer is None or not sk.delack_timer.pending:

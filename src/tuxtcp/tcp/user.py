@@ -246,10 +246,18 @@ def tcp_recvmsg(sk: TcpSock, n: int, peek: bool, now: float) -> bytes:
 
 
 def tcp_cleanup_rbuf(sk: TcpSock, n: int, now: float) -> None:
-    """tcp_cleanup_rbuf: after reading, send a window update if the window we could offer is
+    """tcp_cleanup_rbuf: after reading, the ACK __tcp_ack_snd_check left to the read (a
+    delayed ACK is pending with more than one segment unacknowledged: "once-per-two-segments
+    ACK was not sent by tcp_input.c"), else a window update if the window we could offer is
     at least twice the one the peer still sees (and that one is at most half the clamp)."""
     sk.copied_seq = (sk.copied_seq + n) & M32
-    if n <= 0 or sk.state not in (ESTABLISHED, FIN_WAIT1, FIN_WAIT2) or sk.rcv_shutdown:
+    if n <= 0 or sk.state not in (ESTABLISHED, FIN_WAIT1, FIN_WAIT2):
+        return
+    if (sk.delack_timer is not None and sk.delack_timer.pending
+            and (sk.rcv_nxt - sk.rcv_wup) & M32 > max(sk.icsk_ack.rcv_mss, 1)):
+        send_ack(sk, now)
+        return
+    if sk.rcv_shutdown:
         return
     rcv_space_adjust(sk, now)
     now_window = (sk.rcv_adv - sk.rcv_nxt) & M32
