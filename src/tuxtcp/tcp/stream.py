@@ -376,8 +376,11 @@ def _clean_rtx_queue(sk: TcpSock, ack: int, now: float) -> int:
         head.seq = ack
     if not q:
         sk.rtx_queue = EMPTY_RTX_QUEUE  # an idle connection holds no queue
-    if not sk.sack.retrans_out and (not q or q[0].sent >= 0):
-        sk.retrans_stamp = -1.0  # nothing retransmitted is left (tcp_any_retrans_done)
+    if not q or q[0].sent >= 0:
+        # tcp_any_retrans_done: the head was never retransmitted. (retrans_out is not asked:
+        # without RACK's lost-retransmit detection it can stay stale and keep an old stamp,
+        # which gave up a 10%-loss transfer still making progress)
+        sk.retrans_stamp = -1.0
     sk.bytes_acked += (ack - sk.snd_una) & M32  # tcp_snd_una_update
     sk.snd_una = ack
     sb = sk.sack
