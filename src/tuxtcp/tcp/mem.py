@@ -88,7 +88,7 @@ def mem_sync(sk: TcpSock, now: float) -> None:
     """Bring the socket's pages to what it has queued: sk_mem_charge raising
     tcp_memory_allocated (and entering pressure above tcp_mem[1], leaving it at or below
     tcp_mem[0]) or sk_mem_reclaim giving pages back (leaving pressure below tcp_mem[0])."""
-    charged = len(sk.recv_buf) + sk.ooo_bytes + wmem_queued(sk)
+    charged = rmem_alloc(sk) + wmem_queued(sk)
     pages = (charged + PAGE_SIZE - 1) >> PAGE_SHIFT
     delta = pages - sk.mem_pages
     if not delta:
@@ -144,9 +144,8 @@ def mem_schedule(sk: TcpSock, size: int, kind: int, now: float) -> bool:
             return True
         if ns.tcp_memory_pressure < 0:
             return True
-        held = (rmem_alloc(sk) + wmem_queued(sk) + forward_alloc(sk) + PAGE_SIZE - 1) \
-            >> PAGE_SHIFT
-        if hi > len(ns.sockets) * held:
+        # sk_mem_pages(wmem_queued + rmem_alloc + forward_alloc): the pages it holds
+        if hi > len(ns.sockets) * sk.mem_pages:
             return True
     # suppress_allocation
     return kind == SK_MEM_SEND and wmem_queued(sk) + size >= sndbuf(sk)
