@@ -22,6 +22,7 @@ from pathlib import Path
 import pytest
 
 import states as S
+from tuxtcp.host.netns import veth_pair
 from tuxtcp.wire.tcp import ACK, PSH, RST
 
 TCP = socket.IPPROTO_TCP
@@ -298,50 +299,35 @@ SERVER = ("import socket, time\n"
           "c, _ = l.accept(); time.sleep(20)\n")
 
 
-def _ip(*args: str) -> None:
-    subprocess.run(["ip", *args], check=True, capture_output=True)
-
-
 def kernel_write_timeout(tmp: Path, user_timeout: int) -> dict[str, object]:
     """Client in one namespace, server in another (veth, 198.18.0.0/24); once connected, the
     server's replies are blackholed, so the client's data meets a silent peer."""
-    tag = f"{int(time.time() * 1000) % 100000}"
-    a, b = f"tuxwt-a{tag}", f"tuxwt-b{tag}"
     script = tmp / "client.py"
     script.write_text(CLIENT)
     procs: list[subprocess.Popen[str]] = []
-    try:
-        _ip("netns", "add", a)
-        _ip("netns", "add", b)
-        _ip("link", "add", "wta", "netns", a, "type", "veth", "peer", "name", "wtb", "netns", b)
-        _ip("-n", a, "addr", "add", "198.18.0.1/24", "dev", "wta")
-        _ip("-n", b, "addr", "add", "198.18.0.2/24", "dev", "wtb")
-        _ip("-n", a, "link", "set", "wta", "up")
-        _ip("-n", b, "link", "set", "wtb", "up")
-        subprocess.run(["ip", "netns", "exec", a, "sysctl", "-qw", "net.ipv4.tcp_retries2=3",
-                        "net.ipv4.tcp_early_retrans=0"], check=True)
-        procs.append(subprocess.Popen(["ip", "netns", "exec", b, sys.executable, "-c", SERVER],
-                                      text=True))
-        time.sleep(0.3)
-        cli = subprocess.Popen(["ip", "netns", "exec", a, sys.executable, str(script),
-                                str(user_timeout)], stdin=subprocess.PIPE,
-                               stdout=subprocess.PIPE, text=True)
-        procs.append(cli)
-        assert cli.stdout is not None and cli.stdin is not None
-        assert cli.stdout.readline().strip() == "connected"
-        _ip("-n", b, "route", "add", "blackhole", "198.18.0.1/32")
-        cli.stdin.write("go\n")
-        cli.stdin.flush()
-        result: dict[str, object] = json.loads(cli.stdout.readline())
-        cli.wait(timeout=10)
-        return result
-    finally:
-        for p in procs:
-            if p.poll() is None:
-                p.kill()
-            p.wait(timeout=10)
-        for ns in (a, b):
-            subprocess.run(["ip", "netns", "del", ns], check=False, capture_output=True)
+    with veth_pair() as (a, b):
+        try:
+            a.sysctl("net.ipv4.tcp_retries2", 3)
+            a.sysctl("net.ipv4.tcp_early_retrans", 0)
+            procs.append(b.popen(sys.executable, "-c", SERVER))
+            time.sleep(0.3)
+            cli = subprocess.Popen(["ip", "netns", "exec", a.name, sys.executable, str(script),
+                                    str(user_timeout)], stdin=subprocess.PIPE,
+                                   stdout=subprocess.PIPE, text=True)
+            procs.append(cli)
+            assert cli.stdout is not None and cli.stdin is not None
+            assert cli.stdout.readline().strip() == "connected"
+            b.run("ip", "route", "add", "blackhole", "198.18.0.1/32")
+            cli.stdin.write("go\n")
+            cli.stdin.flush()
+            result: dict[str, object] = json.loads(cli.stdout.readline())
+            cli.wait(timeout=10)
+            return result
+        finally:
+            for p in procs:
+                if p.poll() is None:
+                    p.kill()
+                p.wait(timeout=10)
 
 
 @pytest.mark.root

@@ -86,3 +86,27 @@ def silent_peer_pair(local: str = "198.18.1.1", peer: str = "198.18.1.2",
             sh("ip", "netns", "del", sink, check=False)
     finally:
         sh("ip", "netns", "del", ns, check=False)
+
+
+@contextlib.contextmanager
+def veth_pair(a_addr: str = "198.18.0.1", b_addr: str = "198.18.0.2",
+              prefix: int = 24) -> Iterator[tuple[Netns, Netns]]:
+    """Two namespaces joined by a veth pair (`va` with `a_addr` in the first, `vb` with
+    `b_addr` in the second), lo up in both; both are deleted on the way out."""
+    tag = uuid.uuid4().hex[:8]
+    names = (f"tuxtcp_{tag}_a", f"tuxtcp_{tag}_b")
+    made: list[str] = []
+    try:
+        for name in names:
+            sh("ip", "netns", "add", name)
+            made.append(name)
+            sh("ip", "-n", name, "link", "set", "lo", "up")
+        sh("ip", "link", "add", "va", "netns", names[0], "type", "veth", "peer", "name", "vb",
+           "netns", names[1])
+        for name, dev, addr in ((names[0], "va", a_addr), (names[1], "vb", b_addr)):
+            sh("ip", "-n", name, "addr", "add", f"{addr}/{prefix}", "dev", dev)
+            sh("ip", "-n", name, "link", "set", dev, "up")
+        yield Netns(names[0]), Netns(names[1])
+    finally:
+        for name in made:
+            sh("ip", "netns", "del", name, check=False)

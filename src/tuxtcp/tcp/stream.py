@@ -23,7 +23,7 @@ from .cong import TCP_CA_DISORDER, TCP_CA_LOSS, TCP_CA_OPEN, TCP_CA_RECOVERY
 from .constants import TCP_RTO_MAX, TCP_RTO_MIN, TCP_TIMEOUT_MIN, TIMER_DACK, TIMER_PROBE0
 from .mem import SK_MEM_SEND, mem_schedule, mem_sync, sndbuf
 from .minisocks import oow_rate_limited
-from .output import send_ack, transmit
+from .output import send_ack, transmit, tsval_of
 from .rto import arm_rto, stop_rto, update_rtt
 from .sock import EMPTY_RTX_QUEUE, EMPTY_SCOREBOARD, TcpSock, TxSeg, rtx_enqueue, scoreboard
 
@@ -277,12 +277,14 @@ def _check_dsack(sk: TcpSock, ack: int, blocks: tuple[tuple[int, int], ...]) -> 
     return True
 
 
-def _sacktag(sk: TcpSock, blocks: tuple[tuple[int, int], ...], ack: int) -> None:
+def _sacktag(sk: TcpSock, blocks: tuple[tuple[int, int], ...], ack: int) -> float:
     """tcp_sacktag_write_queue: mark segments the peer holds; RFC 6675 marks the unSACKed
     segments below the highest SACKed one lost once three segments above them are SACKed.
     Blocks are checked first: a D-SACK is recognised and counted, and a block outside what was
     sent is ignored (TCPSACKDiscard; a D-SACK: TCPDSACKIgnoredNoUndo). `ack` is the snd_una
-    the kernel has by then."""
+    the kernel has by then. Returns first_sackt: the earliest send time of a segment newly
+    SACKed that was never retransmitted (tcp_sacktag_one), -1 if none."""
+    first_sackt = -1.0
     q = sk.rtx_queue
     una = sk.snd_una
     mib = sk.ns.mib
@@ -314,6 +316,9 @@ def _sacktag(sk: TcpSock, blocks: tuple[tuple[int, int], ...], ack: int) -> None
                 _set_sacked(sk, ts)
                 if after(ts.end, sk.sack.high_sacked):
                     sk.sack.high_sacked = ts.end
+                if ts.sent >= 0 and (first_sackt < 0 or ts.sent < first_sackt):
+                    first_sackt = ts.sent
+    return first_sackt
 
 
 def _mark_lost(sk: TcpSock) -> None:
@@ -354,20 +359,25 @@ def _ack_update_window(sk: TcpSock, seg: TcpSegment, nwin: int) -> None:
         sk.snd_wl1 = seg.seq
 
 
-def _clean_rtx_queue(sk: TcpSock, ack: int, now: float) -> int:
-    """tcp_clean_rtx_queue: drop what `ack` covers, take an RTT sample from a segment sent once
-    (Karn), move snd_una. Returns the number of segments acknowledged."""
+def _clean_rtx_queue(sk: TcpSock, ack: int, now: float) -> tuple[int, float]:
+    """tcp_clean_rtx_queue: drop what `ack` covers and move snd_una. Returns the number of
+    segments acknowledged and the sequence RTT sample: from the oldest acknowledged segment
+    that was sent once and not SACKed before (first_ackt), none (-1) when the ACK covers any
+    retransmitted segment (FLAG_RETRANS_DATA_ACKED, Karn)."""
     acked = 0
-    rtt = -1.0
+    first_ackt = -1.0
+    retrans_acked = False
     q = sk.rtx_queue
     while q and not after(q[0].end, ack):
         ts = q.popleft()
+        if ts.sent < 0:
+            retrans_acked = True
+        elif not ts.sacked and first_ackt < 0:
+            first_ackt = ts.sent
         _unlink(sk, ts)
         acked += 1
         if ts.flags & FIN:
             sk.fin_acked = True
-        if ts.sent >= 0:
-            rtt = now - ts.sent
     if q and before(q[0].seq, ack):
         # a partly acknowledged segment: keep only the unacknowledged tail
         head = q[0]
@@ -389,10 +399,22 @@ def _clean_rtx_queue(sk: TcpSock, ack: int, now: float) -> int:
         if not q and sb.empty():
             sk.sack = EMPTY_SCOREBOARD  # everything acknowledged: the scoreboard goes back
     sk.dupacks = 0
+    sk.retransmits = 0
+    return acked, (now - first_ackt if first_ackt >= 0 and not retrans_acked else -1.0)
+
+
+def _ack_update_rtt(sk: TcpSock, seg: TcpSegment, seq_rtt: float, sack_rtt: float,
+                    acked: bool, now: float) -> None:
+    """tcp_ack_update_rtt: the sequence sample, else the SACK sample, else (for an ACK that
+    moved snd_una) the timestamp echo in whole milliseconds, at least 1 (tcp_rtt_tsopt_us).
+    A valid sample resets the backoff (update_rtt)."""
+    rtt = seq_rtt if seq_rtt >= 0 else sack_rtt
+    if rtt < 0 and acked and sk.rx_opt.tstamp_ok and seg.tsval is not None and seg.tsecr:
+        delta = (tsval_of(sk.ns, sk.ts_off, now) - seg.tsecr) & M32
+        if delta < 0x7FFFFFFF // 1000:
+            rtt = max(delta, 1) / 1000
     if rtt >= 0:
         update_rtt(sk, rtt)
-    sk.retransmits = 0
-    return acked
 
 
 def _fastretrans_alert(sk: TcpSock, ack: int, advanced: bool) -> bool:
@@ -464,10 +486,14 @@ def on_ack(sk: TcpSock, seg: TcpSegment, now: float) -> str:
     pure = not seg.payload and not seg.flags & (FIN | SYN)
     is_dup = ack == sk.snd_una and pure and nwin == sk.snd_wnd and bool(sk.rtx_queue)
     _ack_update_window(sk, seg, nwin)
+    sack_rtt = -1.0
     if sk.rx_opt.sack_ok and seg.sack:
-        _sacktag(sk, seg.sack, ack)
+        first_sackt = _sacktag(sk, seg.sack, ack)
+        if first_sackt >= 0:
+            sack_rtt = now - first_sackt
     if after(ack, sk.snd_una):
-        acked = _clean_rtx_queue(sk, ack, now)
+        acked, seq_rtt = _clean_rtx_queue(sk, ack, now)
+        _ack_update_rtt(sk, seg, seq_rtt, sack_rtt, True, now)
         if _fastretrans_alert(sk, ack, True):
             sk.ca_ops.cong_avoid(sk, acked)  # tcp_cong_control
         if sk.rtx_queue:
@@ -475,8 +501,11 @@ def on_ack(sk: TcpSock, seg: TcpSegment, now: float) -> str:
         else:
             stop_rto(sk)
         mem_sync(sk, now)
-    elif is_dup:
-        _fastretrans_alert(sk, ack, False)
+    else:
+        if sack_rtt >= 0:
+            _ack_update_rtt(sk, seg, -1.0, sack_rtt, False, now)
+        if is_dup:
+            _fastretrans_alert(sk, ack, False)
     if not prior_packets and sk.send_buf:
         _ack_probe(sk, now)
     if pure:
