@@ -1,8 +1,10 @@
 """The close table and TIME_WAIT input rules, packet by packet (spec section 8)."""
 
 import errno
+import json
 import socket
 import struct
+import sys
 
 import pytest
 
@@ -18,6 +20,7 @@ from states import (
     table,
     timer_expires,
 )
+from tuxtcp.host.netns import loopback_ns
 from tuxtcp.wire.tcp import ACK, FIN, PSH, RST, SYN, TcpSegment
 
 
@@ -215,15 +218,55 @@ def test_tcp_fin_timeout_sets_fin_wait2_lifetime() -> None:
     assert not c.in_table()
 
 
-def test_linger2_negative_resets_in_fin_wait2() -> None:
+def test_linger2_negative_resets_once_the_fin_is_acked() -> None:
+    # tcp_rcv_state_process (FIN_WAIT1, our FIN acknowledged, orphan, TCP_LINGER2 < 0):
+    # tcp_done and TCPAbortOnData; the ACK is answered with a RST (seq = its ack). The host
+    # kernel's figures: test_linger2_negative_on_the_host_kernel
     h = Harness()
     c = established(h)
-    c.sock.setsockopt(socket.IPPROTO_TCP, 8, -1)  # TCP_LINGER2 < 0
+    c.sock.setsockopt(socket.IPPROTO_TCP, socket.TCP_LINGER2, -1)
+    before = h.counters()
     c.sock.close()
     fin = c.take()[0].seg
-    c.send(ack=fin.seq + 1)
-    assert c.state == "CLOSE"
-    assert h.counter("TCPAbortOnLinger") == 1
+    assert fin.flags == FIN | ACK
+    out = c.send(ack=fin.seq + 1)
+    assert [(p.seg.flags, p.seg.seq) for p in out] == [(RST, fin.seq + 1)]
+    assert not c.in_table()
+    d = h.delta(before)
+    assert {k: d.get(k, 0) for k in LINGER2_COUNTERS} == LINGER2_KERNEL
+
+
+LINGER2_COUNTERS = ("TcpExt.TCPAbortOnData", "TcpExt.TCPAbortOnLinger", "Tcp.OutRsts",
+                    "Tcp.EstabResets")
+# the host kernel, one side of a loopback connection (the peer's RST-free side does not touch
+# these): the same case as above
+LINGER2_KERNEL = {"TcpExt.TCPAbortOnData": 1, "TcpExt.TCPAbortOnLinger": 0, "Tcp.OutRsts": 1,
+                  "Tcp.EstabResets": 0}
+
+
+@pytest.mark.root
+def test_linger2_negative_on_the_host_kernel(netns_ok: None) -> None:
+    code = ("import json, socket, time\n"
+            "def c():\n"
+            "    out = {}\n"
+            "    for f in ('/proc/net/netstat', '/proc/net/snmp'):\n"
+            "        lines = open(f).read().splitlines()\n"
+            "        for a, b in zip(lines[::2], lines[1::2]):\n"
+            "            g = a.split()[0].rstrip(':')\n"
+            "            for k, v in zip(a.split()[1:], b.split()[1:]):\n"
+            "                out[g + '.' + k] = int(v)\n"
+            "    return out\n"
+            "l = socket.socket(); l.bind(('127.0.0.1', 7000)); l.listen()\n"
+            "s = socket.create_connection(('127.0.0.1', 7000)); p, _ = l.accept()\n"
+            "s.setsockopt(socket.IPPROTO_TCP, socket.TCP_LINGER2, -1)\n"
+            "b = c(); s.close(); time.sleep(0.2); a = c()\n"
+            "print(json.dumps({k: a[k] - b[k] for k in a}))\n")
+    with loopback_ns() as ns:
+        d = json.loads(ns.run(sys.executable, "-c", code))
+    # both ends are in the namespace: the peer in CLOSE_WAIT, reset, adds its EstabResets
+    assert d["Tcp.EstabResets"] == 1
+    d["Tcp.EstabResets"] -= 1
+    assert {k: d[k] for k in LINGER2_COUNTERS} == LINGER2_KERNEL
 
 
 def test_rfc1337_keeps_time_wait_on_rst() -> None:

@@ -3,13 +3,13 @@
 import errno
 import socket
 import struct
-import subprocess
 import sys
 
 import pytest
 
 import states as S
 from helpers import Harness
+from tuxtcp.host.netns import loopback_ns
 from tuxtcp.tcp.info import KERNEL_FIELDS as INFO_KERNEL_FIELDS
 from tuxtcp.tcp.info import TCP_INFO_FORMAT, TCP_INFO_LEN
 from tuxtcp.wire.tcp import ACK, SYN
@@ -139,13 +139,7 @@ def test_bytes_acked_on_the_host_kernel(netns_ok: None) -> None:
             "for so in (c, s):\n"
             "    raw = so.getsockopt(socket.IPPROTO_TCP, socket.TCP_INFO, 280)\n"
             "    print(*struct.unpack_from('=QQ', raw, 120))\n")
-    name = "tuxinfo-bytes"
-    subprocess.run(["ip", "netns", "add", name], check=True)
-    try:
-        subprocess.run(["ip", "-n", name, "link", "set", "lo", "up"], check=True)
-        out = subprocess.run(["ip", "netns", "exec", name, sys.executable, "-c", code],
-                             check=True, capture_output=True, text=True).stdout.split()
-    finally:
-        subprocess.run(["ip", "netns", "del", name], check=False)
+    with loopback_ns() as ns:
+        out = ns.run(sys.executable, "-c", code).split()
     assert struct.calcsize("=QQ") == 16
     assert list(map(int, out)) == [101, 50, 50, 100]

@@ -110,3 +110,15 @@ def veth_pair(a_addr: str = "198.18.0.1", b_addr: str = "198.18.0.2",
     finally:
         for name in made:
             sh("ip", "netns", "del", name, check=False)
+
+
+@contextlib.contextmanager
+def loopback_ns() -> Iterator[Netns]:
+    """A fresh namespace with only lo (up); deleted on the way out."""
+    name = f"tuxtcp_{uuid.uuid4().hex[:8]}"
+    sh("ip", "netns", "add", name)
+    try:
+        sh("ip", "-n", name, "link", "set", "lo", "up")
+        yield Netns(name)
+    finally:
+        sh("ip", "netns", "del", name, check=False)

@@ -154,11 +154,9 @@ def rcv_state_process(sk: TcpSock, pkt: Packet, now: float) -> str:
     if st == FIN_WAIT1 and sk.fin_acked:
         set_state(sk, FIN_WAIT2, now)
         if sk.orphan:
-            if sk.linger2 < 0:
-                ns.mib.tcp_ext.TCPAbortOnLinger += 1
-                tcp_done(sk, now)
-                return dr.TCP_ABORT_ON_DATA
-            if seg.payload and after(seg.end_seq, sk.rcv_nxt):
+            # tcp_rcv_state_process: an orphan with TCP_LINGER2 < 0, or data past rcv_nxt,
+            # is done (TCPAbortOnData); tcp_v4_do_rcv answers the segment with a RST
+            if sk.linger2 < 0 or (seg.payload and after(seg.end_seq, sk.rcv_nxt)):
                 ns.mib.tcp_ext.TCPAbortOnData += 1
                 send_reset(ns, pkt, now, dr.TCP_ABORT_ON_DATA)
                 tcp_done(sk, now)
