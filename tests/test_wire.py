@@ -94,6 +94,14 @@ def test_linux_synack_option_layout() -> None:
     assert opts == bytes.fromhex("020405b4" "0402080a" "00000005" "00000006" "01030307")
 
 
+def test_linux_synack_option_layout_without_timestamps() -> None:
+    # MSS, NOP, NOP, SACK_PERM, NOP, WS: SACK_PERM is written before the window scale
+    # (packetdrill's tcp_basic_server.pkt expects <mss 1460,nop,nop,sackOK,nop,wscale 8> on
+    # 6.18; tests/test_packetdrill_run.py runs it on both targets)
+    seg = TcpSegment(80, 1000, 1, 2, SYN | ACK, 65160, mss=1460, wscale=8, sack_perm=True)
+    assert seg.options_bytes() == bytes.fromhex("020405b4" "01010402" "01030308")
+
+
 def test_options_stop_at_partial_option() -> None:
     seg = TcpSegment(1, 2, 3, 4, ACK, 5)
     raw = bytearray(seg.to_bytes(1, 2))

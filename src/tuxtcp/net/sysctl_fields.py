@@ -43,5 +43,5 @@ class SysctlFields:
         self.tcp_retries2: int = default_int("net.ipv4.tcp_retries2")
         self.tcp_max_orphans: int = default_int("net.ipv4.tcp_max_orphans")
         self.tcp_mem: tuple[int, int, int] = default_triple("net.ipv4.tcp_mem")
-        self.tcp_rmem: int = default_int("net.ipv4.tcp_rmem")
+        self.tcp_rmem: tuple[int, int, int] = default_triple("net.ipv4.tcp_rmem")
         self.tcp_wmem: int = default_int("net.ipv4.tcp_wmem")

@@ -71,7 +71,9 @@ _SPECS: tuple[SysctlSpec, ...] = (
                doc="orphaned sockets allowed before tcp_out_of_resources kills them"),
     SysctlSpec("net.ipv4.tcp_mem", (287901, 383868, 575802), 0, 2**63 - 1, triple=True,
                doc="pages: no pressure below, pressure above, hard limit above"),
-    SysctlSpec("net.ipv4.tcp_rmem", 131072, doc="default receive buffer (middle value)"),
+    SysctlSpec("net.ipv4.tcp_rmem", (4096, 131072, 6291456), 1, INT_MAX, triple=True,
+               doc="receive buffer: min, default (sk_rcvbuf), max (auto-tuning and the "
+                   "window scale)"),
     SysctlSpec("net.ipv4.tcp_wmem", 16384, doc="default send buffer (middle value)"),
 )
 SPECS: dict[str, SysctlSpec] = {s.name: s for s in _SPECS}

@@ -18,9 +18,9 @@ from .isn import secure_ipv4_port_ephemeral, secure_tcp_seq_and_ts_off
 from .keepalive import keepalive_established
 from .lifecycle import hash_established, set_state, tcp_reset, tw_kill
 from .output import (
-    TCP_WSCALE_DEFAULT,
     advmss_for,
     initial_window,
+    rcv_wscale,
     send_ack,
     send_reset,
     sync_mss,
@@ -145,7 +145,7 @@ def tcp_connect(ns: NetNamespace, sk: TcpSock, now: float) -> int:
     sk.rx_opt.tstamp_ok = bool(timestamps)
     sk.rx_opt.wscale_ok = bool(sysctl.tcp_window_scaling)
     sk.rx_opt.sack_ok = bool(sysctl.tcp_sack)
-    sk.rx_opt.rcv_wscale = TCP_WSCALE_DEFAULT if sk.rx_opt.wscale_ok else 0
+    sk.rx_opt.rcv_wscale = rcv_wscale(sk) if sk.rx_opt.wscale_ok else 0
     sk.rcv_wnd = initial_window(sk.advmss)
     sk.rto = TCP_TIMEOUT_INIT
     sk.retransmits = 0

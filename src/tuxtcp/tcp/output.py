@@ -20,7 +20,8 @@ from .reqsk import RequestSock
 from .sock import TcpSock
 from .syncookies import cookie_init_timestamp
 
-TCP_WSCALE_DEFAULT: Final = 7  # tcp_select_initial_window with tcp_rmem[2] = 6 MiB
+TCP_MAX_WSCALE: Final = 14
+NET_CORE_RMEM_MAX: Final = 212992  # net.core.rmem_max (host-wide; its default)
 MTU_ETHERNET: Final = 1500
 MTU_LOOPBACK: Final = 65536
 
@@ -30,6 +31,20 @@ def advmss_for(ns: NetNamespace, daddr: int) -> int:
     if (daddr >> 24) == 127 or daddr in ns.addresses:
         return MTU_LOOPBACK - 41  # 65495: the loopback route's advmss
     return MTU_ETHERNET - 40
+
+
+def rcv_wscale(sk: TcpSock) -> int:
+    """tcp_select_initial_window's window scale for `sk` (the listener, for a request): the
+    scale for the largest window the socket could offer, max(tcp_full_space, tcp_rmem[2],
+    rmem_max), clamped by window_clamp (tcp_full_space itself once SO_RCVBUF locked the
+    buffer, tcp_openreq_init_rwin); tcp_full_space is half of sk_rcvbuf (the default
+    scaling_ratio). Checked on 6.18: 7 by default, 8 with tcp_rmem[2] = 15 MiB, 10 with
+    32 MiB, 0 with SO_RCVBUF 20000."""
+    full_space = sk.rcvbuf // 2
+    space = max(full_space, sk.ns.sysctl.tcp_rmem[2], NET_CORE_RMEM_MAX)
+    if sk.buf_locked & 2:
+        space = min(space, full_space)
+    return max(0, min(space.bit_length() - 1 - 15, TCP_MAX_WSCALE))
 
 
 def initial_window(mss: int) -> int:

@@ -21,9 +21,9 @@ from .keepalive import keepalive_established
 from .lifecycle import hash_established, new_sock, set_state, wake
 from .minisocks import in_window, oow_rate_limited
 from .output import (
-    TCP_WSCALE_DEFAULT,
     advmss_for,
     initial_window,
+    rcv_wscale,
     send_ack,
     send_ack_reply,
     send_reset,
@@ -187,7 +187,7 @@ def _init_rwin(ns: NetNamespace, req: RequestSock) -> None:
     """tcp_openreq_init_rwin: window = 64 KiB rounded down to the MSS (less 12 with TS)."""
     mss = advmss_for(ns, req.raddr) - (12 if req.tstamp_ok else 0)
     req.rcv_wnd = initial_window(mss)
-    req.rcv_wscale = TCP_WSCALE_DEFAULT if req.wscale_ok else 0
+    req.rcv_wscale = rcv_wscale(req.listener) if req.wscale_ok else 0
 
 
 def reqsk_timeout(req: RequestSock) -> float:

@@ -15,7 +15,6 @@ from .sock import EMPTY_OOO, EMPTY_RANGES, TcpSock
 
 __all__ = ["SKB_OVERHEAD", "data_queue", "rmem_alloc"]
 
-TCP_RMEM_MAX: Final = 6 * 1024 * 1024  # tcp_rmem[2]
 TCP_ATO_MIN: Final = 0.04  # HZ/25
 TCP_MAX_QUICKACKS: Final = 16
 # what data_queue did (bits)
@@ -64,7 +63,8 @@ def rcv_space_adjust(sk: TcpSock, now: float) -> None:
     if copied > sk.rcvq_space.space:
         sk.rcvq_space.space = copied
         if not sk.buf_locked & 2:
-            want = min(2 * copied + 2 * max(sk.icsk_ack.rcv_mss, 536) * 16, TCP_RMEM_MAX)
+            want = min(2 * copied + 2 * max(sk.icsk_ack.rcv_mss, 536) * 16,
+                       sk.ns.sysctl.tcp_rmem[2])
             if want > sk.rcv_wnd:
                 sk.rcv_wnd = want
                 sk.rcvbuf = max(sk.rcvbuf, 2 * want)

@@ -260,7 +260,7 @@ class TcpSock:
         self.nodelay = False  # TCP_NODELAY
         self.cork = False  # TCP_CORK
         self.sndbuf = 16384 * 64  # sk_sndbuf (SO_SNDBUF stores twice the value asked)
-        self.rcvbuf = 131072  # sk_rcvbuf: tcp_rmem[1]
+        self.rcvbuf = ns.sysctl.tcp_rmem[1]  # sk_rcvbuf (tcp_init_sock)
         self.buf_locked = 0  # SOCK_SNDBUF_LOCK (1) / SOCK_RCVBUF_LOCK (2): no autotuning
         self.ehash_key: int | None = None  # the key it is hashed under
         self.defer_accept = 0  # TCP_DEFER_ACCEPT in SYN-ACK retransmits (rskq_defer_accept)
