@@ -12,6 +12,8 @@ class SysctlFields:
 
     def __init__(self) -> None:
         self.somaxconn: int = default_int("net.core.somaxconn")
+        self.rmem_max: int = default_int("net.core.rmem_max")
+        self.wmem_max: int = default_int("net.core.wmem_max")
         self.tcp_max_syn_backlog: int = default_int("net.ipv4.tcp_max_syn_backlog")
         self.tcp_syncookies: int = default_int("net.ipv4.tcp_syncookies")
         self.tcp_synack_retries: int = default_int("net.ipv4.tcp_synack_retries")

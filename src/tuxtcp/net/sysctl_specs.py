@@ -32,6 +32,10 @@ class SysctlSpec:
 
 _SPECS: tuple[SysctlSpec, ...] = (
     SysctlSpec("net.core.somaxconn", 4096, 0, INT_MAX, doc="listen() backlog cap (SOMAXCONN)"),
+    # host-wide in the kernel (this namespace is a whole machine); the kernel's defaults
+    SysctlSpec("net.core.rmem_max", 212992, 0, INT_MAX,
+               doc="SO_RCVBUF cap; also sizes the window scale"),
+    SysctlSpec("net.core.wmem_max", 212992, 0, INT_MAX, doc="SO_SNDBUF cap"),
     SysctlSpec("net.ipv4.tcp_max_syn_backlog", 2048, doc="only the 3/4 rule with cookies off"),
     SysctlSpec("net.ipv4.tcp_syncookies", 1, 0, 255,
                doc="0 never, 1 on SYN-queue overflow, 2 always"),

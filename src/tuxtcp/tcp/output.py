@@ -21,7 +21,6 @@ from .sock import TcpSock
 from .syncookies import cookie_init_timestamp
 
 TCP_MAX_WSCALE: Final = 14
-NET_CORE_RMEM_MAX: Final = 212992  # net.core.rmem_max (host-wide; its default)
 MTU_ETHERNET: Final = 1500
 MTU_LOOPBACK: Final = 65536
 
@@ -41,7 +40,7 @@ def rcv_wscale(sk: TcpSock) -> int:
     scaling_ratio). Checked on 6.18: 7 by default, 8 with tcp_rmem[2] = 15 MiB, 10 with
     32 MiB, 0 with SO_RCVBUF 20000."""
     full_space = sk.rcvbuf // 2
-    space = max(full_space, sk.ns.sysctl.tcp_rmem[2], NET_CORE_RMEM_MAX)
+    space = max(full_space, sk.ns.sysctl.tcp_rmem[2], sk.ns.sysctl.rmem_max)
     if sk.buf_locked & 2:
         space = min(space, full_space)
     return max(0, min(space.bit_length() - 1 - 15, TCP_MAX_WSCALE))

@@ -81,7 +81,6 @@ TCP_CORK: Final = getattr(_pysocket, "TCP_CORK", 3)
 MAX_TCP_SYNCNT: Final = 127
 TCP_MIN_MSS: Final = 88
 MAX_TCP_WINDOW: Final = 32767
-SYSCTL_WMEM_MAX: Final = 212992  # net.core.wmem_max / rmem_max
 SOCK_MIN_SNDBUF: Final = 4608
 SOCK_MIN_RCVBUF: Final = 2304
 
@@ -509,13 +508,14 @@ def _set_user_timeout(sk: TcpSock, a: OptArg, now: float) -> int:
 def _set_sndbuf(sk: TcpSock, a: OptArg, now: float) -> int:
     """sock_setsockopt: the kernel doubles the value (bookkeeping overhead), capped by
     wmem_max and floored at SOCK_MIN_SNDBUF; SOCK_SNDBUF_LOCK stops auto-tuning."""
-    sk.sndbuf = max(min(max(a.ival, 0), SYSCTL_WMEM_MAX) * 2, SOCK_MIN_SNDBUF)
+    sk.sndbuf = max(min(max(a.ival, 0), sk.ns.sysctl.wmem_max) * 2, SOCK_MIN_SNDBUF)
     sk.buf_locked |= 1
     return 0
 
 
 def _set_rcvbuf(sk: TcpSock, a: OptArg, now: float) -> int:
-    sk.rcvbuf = max(min(max(a.ival, 0), SYSCTL_WMEM_MAX) * 2, SOCK_MIN_RCVBUF)
+    """The same for the receive buffer, capped by rmem_max."""
+    sk.rcvbuf = max(min(max(a.ival, 0), sk.ns.sysctl.rmem_max) * 2, SOCK_MIN_RCVBUF)
     sk.buf_locked |= 2
     return 0
 
