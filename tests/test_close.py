@@ -81,6 +81,22 @@ def test_close_with_unread_data_sends_rst() -> None:
     assert h.counter("TCPAbortOnClose") == 1 and h.counter("OutRsts") == 1
 
 
+def test_active_reset_carries_the_timestamp_option() -> None:
+    # tcp_send_active_reset goes through tcp_transmit_skb: TSval of now, TSecr ts_recent (the
+    # shared corpus's ts_recent/reset_tsval.pkt, passing on 6.18: 1 s after an ACK with TSval
+    # X, the RST has TSval X + 1000)
+    h = Harness()
+    c = established(h)
+    ack = c.send(ACK, b"unread")[0].seg
+    assert ack.tsval is not None
+    peer_tsval = c.seg().tsval
+    h.advance(h.now + 1.0)
+    c.sock.close()
+    rst = h.take()[0].seg
+    assert rst.flags == RST | ACK
+    assert (rst.tsval, rst.tsecr) == ((ack.tsval + 1000) & 0xFFFFFFFF, peer_tsval)
+
+
 def test_so_linger_zero_sends_rst() -> None:
     h = Harness()
     s = established(h).sock

@@ -217,9 +217,15 @@ def send_ack(sk: TcpSock, now: float) -> None:
 
 
 def send_active_reset(sk: TcpSock, now: float, reason: str) -> None:
-    """tcp_send_active_reset: RST|ACK at snd_nxt (OutRsts); `reason` is the sk_rst_reason."""
+    """tcp_send_active_reset: RST|ACK at snd_nxt (OutRsts), through tcp_transmit_skb, so it
+    carries the connection's timestamp option (TSval now, TSecr ts_recent: packetdrill's
+    ts_recent/reset_tsval.pkt on 6.18); `reason` is the sk_rst_reason."""
     ns = sk.ns
-    seg = TcpSegment(sk.lport, sk.rport, sk.snd_nxt, sk.rcv_nxt, RST | ACK, 0)
+    tsval = None
+    if sk.rx_opt.tstamp_ok:
+        tsval = tsval_of(ns, sk.ts_off, now)
+    seg = TcpSegment(sk.lport, sk.rport, sk.snd_nxt, sk.rcv_nxt, RST | ACK, 0, tsval=tsval,
+                     tsecr=sk.rx_opt.ts_recent)
     ns.transmit(Packet(sk.laddr, sk.raddr, seg))
     ns.mib.tcp.OutSegs += 1
     ns.mib.tcp.OutRsts += 1
