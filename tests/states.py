@@ -328,9 +328,13 @@ def time_wait(h: Harness | None = None, active: bool = True, orphan: bool = Fals
 
 
 def close_wait(h: Harness | None = None, active: bool = True) -> Conn:
-    """CLOSE_WAIT: established, then the peer's FIN; we ACK it."""
+    """CLOSE_WAIT: established, then the peer's FIN; we ACK it. (tcp_fin enters pingpong
+    mode, so the ACK is delayed: by ato, still 0 before any data, so it leaves on the
+    delayed-ACK timer at the same instant.)"""
     c = established(h, active)
     out = c.send(FIN | ACK)
+    assert out == []
+    out = [p for _, p in c.advance(c.h.now)]
     assert [p.seg.flags for p in out] == [ACK], out
     return c
 

@@ -10,6 +10,7 @@ import pytest
 
 from helpers import Harness
 from states import (
+    CLIENT_ISN,
     PEER_ISN,
     close_wait,
     established,
@@ -49,14 +50,42 @@ def test_passive_close_close_wait_last_ack() -> None:
     h = Harness()
     c = established(h)
     s = c.sock
-    out = c.send(FIN | ACK)
+    assert c.send(FIN | ACK) == []  # tcp_fin: pingpong mode, the ACK is delayed by ato (0)
+    out = [p for _, p in c.advance(h.now)]
     assert out[0].seg.ack == PEER_ISN + 2 and s.state == "CLOSE_WAIT"
+    assert h.counter("DelayedACKs") == 1
     assert s.recv(10) == b""  # EOF
     s.close()
     fin = c.take()[0].seg
     assert fin.flags == FIN | ACK and s.state == "LAST_ACK"
     c.send(ack=fin.seq + 1)
     assert s.state == "CLOSE" and not c.in_table()
+
+
+def test_the_ack_of_a_fin_after_data_waits_for_ato_or_our_fin() -> None:
+    # packetdrill's tcp_basic_server.pkt (passes on 6.18): 1000 bytes ACKed at once (quick
+    # ACKs), then the peer's FIN: pingpong mode, its ACK leaves 40 ms later on the delayed-ACK
+    # timer; closing within those 40 ms sends the FIN, which carries the ACK instead
+    for close_first in (False, True):
+        h = Harness()
+        c = established(h, active=False)
+        assert [p.seg.ack for p in c.send(ACK | PSH, b"d" * 1000)] == [CLIENT_ISN + 1001]
+        assert c.sock.recv(1000) == b"d" * 1000
+        t0 = h.now
+        assert c.send(FIN | ACK) == []
+        if close_first:
+            h.advance(t0 + 0.01)
+            c.sock.close()
+            fin = c.take()
+            out = [(round(t - t0, 6), p.seg.flags, p.seg.ack) for t, p in c.advance(t0 + 0.1)]
+            assert out == [] and [(p.seg.flags, p.seg.ack) for p in fin] == [
+                (FIN | ACK, CLIENT_ISN + 1002)]
+            assert h.counter("DelayedACKs") == 0
+        else:
+            out = [(round(t - t0, 6), p.seg.flags, p.seg.ack) for t, p in c.advance(t0 + 0.1)]
+            assert out == [(0.04, ACK, CLIENT_ISN + 1002)]
+            assert h.counter("DelayedACKs") == 1
+            assert c.sock.tcp_info().tcpi_ato == 40_000  # pingpong left: back to the minimum
 
 
 def test_simultaneous_close_closing_then_time_wait() -> None:

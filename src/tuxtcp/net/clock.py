@@ -53,7 +53,8 @@ class Clock:
         if self.exact:
             return now + timeout
         clk = self.jiffies(now)
-        delta = max(1, -int(-timeout * HZ // 1))  # msecs_to_jiffies rounds up
+        # msecs_to_jiffies rounds up; a timer due now (delta 0) fires at the next tick
+        delta = max(0, -int(-timeout * HZ // 1))
         expires = clk + delta
         lvl = 0
         while lvl < 8 and delta >= (63 << (3 * lvl)):

@@ -43,6 +43,7 @@ class SysctlFields:
         self.tcp_orphan_retries: int = default_int("net.ipv4.tcp_orphan_retries")
         self.tcp_retries1: int = default_int("net.ipv4.tcp_retries1")
         self.tcp_retries2: int = default_int("net.ipv4.tcp_retries2")
+        self.tcp_pingpong_thresh: int = default_int("net.ipv4.tcp_pingpong_thresh")
         self.tcp_max_orphans: int = default_int("net.ipv4.tcp_max_orphans")
         self.tcp_mem: tuple[int, int, int] = default_triple("net.ipv4.tcp_mem")
         self.tcp_rmem: tuple[int, int, int] = default_triple("net.ipv4.tcp_rmem")

@@ -69,6 +69,8 @@ _SPECS: tuple[SysctlSpec, ...] = (
     SysctlSpec("net.ipv4.tcp_retries1", 3, 0, 255,
                doc="RTO backoffs before black-hole detection (route re-lookup, MTU probing)"),
     SysctlSpec("net.ipv4.tcp_retries2", 15, 0, 255),
+    SysctlSpec("net.ipv4.tcp_pingpong_thresh", 1, 1, 255,
+               doc="replies within ato before ACKs wait for data (pingpong mode)"),
     # host-wide in the kernel (ipv4_table: only init_net shows them); here each namespace is a
     # whole machine. Both scale with RAM; these are the reference machine's values.
     SysctlSpec("net.ipv4.tcp_max_orphans", 131072, 0, INT_MAX,

@@ -12,7 +12,7 @@ from ..net.mib_names import NETSTAT_GROUPS, SNMP_GROUPS
 from ..net.namespace import NetNamespace
 from ..net.tcp_states import LISTEN, SYN_RECV, SYN_SENT
 from ..tcp.reqsk import RequestSock
-from ..tcp.sock import TcpSock
+from ..tcp.sock import TcpSock, in_pingpong_mode
 from ..tcp.twsock import TimeWaitSock
 
 HEADER = ("  sl  local_address rem_address   st tx_queue rx_queue tr tm->when retrnsmt   uid  "
@@ -62,10 +62,11 @@ def sock_line(i: int, sk: TcpSock, now: float) -> str:
     raddr, rport = (0, 0) if sk.state == LISTEN else (sk.raddr, sk.rport)
     refcnt = 1 + (1 if timer else 0) + (1 if sk.state == LISTEN and rxq else 0)
     cwnd = 1 if sk.state == SYN_SENT and sk.retransmits else sk.cwnd
+    ack_flags = (sk.icsk_ack.quick << 1) | in_pingpong_mode(sk)
     return (f"{i:4d}: {hex_addr(sk.laddr)}:{sk.lport:04X} {hex_addr(raddr)}:{rport:04X} "
             f"{int(sk.state):02X} {txq:08X}:{rxq:08X} {timer:02X}:{_clock_t(when):08X} "
             f"{retr:08X} {sk.uid:5d} {0:8d} {sk.inode} {refcnt} {_ptr(sk, 'sk')} "
-            f"{_clock_t(sk.rto)} {_clock_t(sk.icsk_ack.ato)} {sk.icsk_ack.quick << 1} {cwnd} "
+            f"{_clock_t(sk.rto)} {_clock_t(sk.icsk_ack.ato)} {ack_flags} {cwnd} "
             f"{last}")
 
 

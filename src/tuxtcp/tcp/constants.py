@@ -20,3 +20,4 @@ TIMER_DACK: Final = 3  # tcp_delack_timer
 TIMER_KEEPALIVE: Final = 4  # tcp_keepalive_timer: here the FIN_WAIT2 timer of an orphan
 TIMER_SYNACK: Final = 5  # reqsk_timer_handler: SYN-ACK retransmission of a request sock
 TIMER_TIME_WAIT: Final = 6  # tw_timer_handler: the end of TIME_WAIT / FIN_WAIT2 minisock
+TCP_ATO_MIN: Final = 0.04  # HZ/25: the delayed-ACK timeout to begin with

@@ -110,6 +110,11 @@ def tcp_fin(sk: TcpSock, now: float) -> None:
     st = sk.state
     if st in (SYN_RECV, ESTABLISHED):
         set_state(sk, CLOSE_WAIT, now)
+        # inet_csk_enter_pingpong_mode: the ACK is only scheduled (the caller's
+        # __tcp_ack_snd_check delays it unless more than a segment is unacknowledged), in
+        # the hope that our own FIN or reply carries it
+        sk.icsk_ack.pingpong = sk.ns.sysctl.tcp_pingpong_thresh
+        return
     elif st == FIN_WAIT1:
         send_ack(sk, now)
         set_state(sk, CLOSING, now)  # simultaneous close
@@ -195,6 +200,13 @@ def rcv_state_process(sk: TcpSock, pkt: Packet, now: float) -> str:
         reason = dq_drop_reason(dq) or reason
         if dq & DQ_FIN:
             tcp_fin(sk, now)
+            if sk.state == CLOSE_WAIT:
+                if dq & DQ_ACK_NOW:
+                    send_ack(sk, now)
+                else:
+                    push(sk, now)  # data we send carries the ACK
+                    if sk.rcv_wup != sk.rcv_nxt:
+                        ack_snd_check(sk, now)
         elif sk.state != CLOSE:
             if dq & DQ_ACK_NOW:
                 send_ack(sk, now)

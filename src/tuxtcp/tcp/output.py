@@ -206,6 +206,8 @@ def transmit(sk: TcpSock, flags: int, seq: int, payload: bytes, now: float,
     sk.ip_id = (sk.ip_id + 1) & 0xFFFF
     if payload:
         sk.lsndtime = now  # tcp_event_data_sent
+        if now - sk.icsk_ack.lrcvtime < sk.icsk_ack.ato and sk.icsk_ack.pingpong < 255:
+            sk.icsk_ack.pingpong += 1  # a reply within ato of the data: interactive
     ns.transmit(Packet(sk.laddr, sk.raddr, seg, ip_id=sk.ip_id))
     if not retrans:
         ns.mib.tcp.OutSegs += 1

@@ -10,12 +10,12 @@ from ..net import drops as dr
 from ..wire.seq import MASK as M32
 from ..wire.seq import after, before
 from ..wire.tcp import FIN, TcpSegment
+from .constants import TCP_ATO_MIN
 from .mem import SK_MEM_RECV, SKB_OVERHEAD, mem_schedule, mem_sync, rmem_alloc
 from .sock import EMPTY_OOO, EMPTY_RANGES, TcpSock
 
 __all__ = ["SKB_OVERHEAD", "data_queue", "rmem_alloc"]
 
-TCP_ATO_MIN: Final = 0.04  # HZ/25
 TCP_MAX_QUICKACKS: Final = 16
 # what data_queue did (bits)
 DQ_ACK_NOW: Final = 1  # ACK at once (a hole filled or left, or a duplicate)
@@ -72,16 +72,35 @@ def rcv_space_adjust(sk: TcpSock, now: float) -> None:
     sk.rcvq_space.time = now
 
 
+def _incr_quickack(sk: TcpSock) -> None:
+    """tcp_incr_quickack: rcv_wnd / (2 * rcv_mss) quick ACKs (at least 2, at most 16)."""
+    ack = sk.icsk_ack
+    quick = min(max(sk.rcv_wnd // (2 * max(ack.rcv_mss, 1)), 2), TCP_MAX_QUICKACKS)
+    if quick > ack.quick:
+        ack.quick = quick
+
+
 def event_data_recv(sk: TcpSock, seg_len: int, now: float) -> None:
-    """tcp_event_data_recv: the first data starts the delayed-ACK engine in quickack mode."""
-    sk.icsk_ack.lrcvtime = now
-    if seg_len >= sk.icsk_ack.rcv_mss:
+    """tcp_event_data_recv: the first data starts the delayed-ACK engine in quickack mode;
+    later, ato follows the gap between data segments (halved towards 20 ms for back-to-back
+    data, towards the gap when it is shorter than ato, at most the RTO), and a gap longer than
+    the RTO gives quick ACKs again."""
+    ack = sk.icsk_ack
+    if seg_len >= ack.rcv_mss:
         # tcp_measure_rcv_mss: never above our advmss, whatever size a segment arrives in
-        sk.icsk_ack.rcv_mss = min(seg_len, sk.advmss)
-    if not sk.icsk_ack.ato:
-        rcv_mss = max(sk.icsk_ack.rcv_mss, 1)
-        sk.icsk_ack.quick = min(max(sk.rcv_wnd // (2 * rcv_mss), 2), TCP_MAX_QUICKACKS)
-        sk.icsk_ack.ato = TCP_ATO_MIN
+        ack.rcv_mss = min(seg_len, sk.advmss)
+    if not ack.ato:
+        _incr_quickack(sk)
+        ack.ato = TCP_ATO_MIN
+    else:
+        m = now - ack.lrcvtime
+        if m <= TCP_ATO_MIN / 2:
+            ack.ato = ack.ato / 2 + TCP_ATO_MIN / 2
+        elif m < ack.ato:
+            ack.ato = min(ack.ato / 2 + m, sk.rto)
+        elif m > sk.rto:
+            _incr_quickack(sk)
+    ack.lrcvtime = now
 
 
 def sack_blocks(sk: TcpSock) -> tuple[tuple[int, int], ...]:

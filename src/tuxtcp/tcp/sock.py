@@ -74,13 +74,25 @@ class RxOptions:
 class AckState:
     """icsk->icsk_ack: the delayed-ACK machinery's state."""
 
-    __slots__ = ("quick", "ato", "rcv_mss", "lrcvtime")
+    __slots__ = ("quick", "ato", "rcv_mss", "lrcvtime", "pingpong")
 
     def __init__(self) -> None:
         self.quick = 0  # segments still ACKed at once (quick-ACK mode)
+        self.pingpong = 0  # interactive-flow count (inet_csk_inc_pingpong_cnt)
         self.ato = 0.0  # delayed-ACK timeout (0 until the first data)
         self.rcv_mss = 0  # the peer's segment size as we see it
         self.lrcvtime = 0.0  # when data last arrived (keepalive counts idle time from it)
+
+
+def in_pingpong_mode(sk: TcpSock) -> bool:
+    """inet_csk_in_pingpong_mode: replies within ato of the data they answer, at least
+    tcp_pingpong_thresh of them (or the peer's FIN): ACKs wait for data to ride on."""
+    return sk.icsk_ack.pingpong >= sk.ns.sysctl.tcp_pingpong_thresh
+
+
+def in_quickack_mode(sk: TcpSock) -> bool:
+    """tcp_in_quickack_mode: quick-ACK credits left and not in pingpong mode."""
+    return bool(sk.icsk_ack.quick) and not in_pingpong_mode(sk)
 
 
 class RcvqSpace:

@@ -25,7 +25,15 @@ from .mem import SK_MEM_SEND, mem_schedule, mem_sync, sndbuf
 from .minisocks import oow_rate_limited
 from .output import send_ack, transmit, tsval_of
 from .rto import arm_rto, stop_rto, update_rtt
-from .sock import EMPTY_RTX_QUEUE, EMPTY_SCOREBOARD, TcpSock, TxSeg, rtx_enqueue, scoreboard
+from .sock import (
+    EMPTY_RTX_QUEUE,
+    EMPTY_SCOREBOARD,
+    TcpSock,
+    TxSeg,
+    in_quickack_mode,
+    rtx_enqueue,
+    scoreboard,
+)
 
 SNDBUF_DEFAULT: Final = 16384 * 64
 
@@ -221,7 +229,7 @@ def ack_snd_check(sk: TcpSock, now: float) -> None:
     keeps up. tuxtcp has no separate rcv_ssthresh yet: its window shrinks with any unread
     byte, and the condition would hold back ACKs the kernel sends.)"""
     unacked = (sk.rcv_nxt - sk.rcv_wup) & M32
-    if sk.icsk_ack.quick or unacked > max(sk.icsk_ack.rcv_mss, 1):
+    if in_quickack_mode(sk) or unacked > max(sk.icsk_ack.rcv_mss, 1):
         send_ack(sk, now)
         return
     if sk.delack_timer is None or not sk.delack_timer.pending:

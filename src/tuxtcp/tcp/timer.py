@@ -20,6 +20,7 @@ from ..wire.tcp import ACK, SYN
 from . import tracepoints as tp
 from .cong import TCP_CA_DISORDER, TCP_CA_LOSS, TCP_CA_RECOVERY
 from .constants import (
+    TCP_ATO_MIN,
     TCP_RTO_MAX,
     TCP_RTO_MIN,
     TCP_TIMEOUT_INIT,
@@ -44,7 +45,7 @@ from .output import send_ack, send_active_reset, transmit
 from .passive import reqsk_timer
 from .reqsk import RequestSock
 from .rto import arm_rto
-from .sock import EMPTY_RTX_QUEUE, TcpSock
+from .sock import EMPTY_RTX_QUEUE, TcpSock, in_pingpong_mode
 from .stream import enter_loss, probe0_base, push, send_probe0
 from .twsock import TimeWaitSock
 
@@ -321,9 +322,17 @@ def probe_timer(sk: TcpSock, now: float) -> None:
 
 
 def delack_timer(sk: TcpSock, now: float) -> None:
-    """tcp_delack_timer_handler: send the ACK we held back (DelayedACKs)."""
+    """tcp_delack_timer_handler: send the ACK we held back (DelayedACKs). A delayed ACK that
+    had to fire means no reply carried it: in pingpong mode, leave it (ato back to its
+    minimum); otherwise inflate ato (twice, at most the RTO)."""
     if sk.state == CLOSE or sk.rcv_nxt == sk.rcv_wup:
         return
+    ack = sk.icsk_ack
+    if in_pingpong_mode(sk):
+        ack.pingpong = 0  # inet_csk_exit_pingpong_mode
+        ack.ato = TCP_ATO_MIN
+    else:
+        ack.ato = min(2 * ack.ato, sk.rto)
     sk.ns.mib.tcp_ext.DelayedACKs += 1
     send_ack(sk, now)
 
