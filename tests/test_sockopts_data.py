@@ -2,6 +2,8 @@
 
 import socket
 
+import pytest
+
 from helpers import Harness
 from states import connected, established, pair
 from tuxtcp.wire.tcp import ACK, PSH
@@ -97,3 +99,39 @@ def test_makefile_text_roundtrip() -> None:
     rf = conn.makefile("rb")
     assert rf.readline() == b"GET / HTTP/1.0\r\n"
     assert rf.readline() == b"\r\n"
+
+
+def test_a_reply_within_ato_enters_pingpong_and_acks_wait() -> None:
+    # tcp_event_data_sent: data sent within ato of the data received counts towards pingpong
+    # mode (tcp_pingpong_thresh = 1); in pingpong mode quick ACKs stop (tcp_in_quickack_mode)
+    # and the next request's ACK waits ato for a reply to carry it; a delayed ACK that fires
+    # leaves pingpong mode (tcp_delack_timer_handler)
+    h = Harness()
+    c = established(h)
+    assert [p.seg.ack for p in c.send(ACK | PSH, b"request")] == [c.seq]  # quick ACK
+    c.sock.recv(100)
+    c.sock.send(b"reply")  # at once: within ato (40 ms) of the request
+    assert [p.seg.payload for p in c.take()] == [b"reply"]
+    assert c.sock.sk.icsk_ack.pingpong == 1
+    t0 = h.now
+    assert c.send(ACK | PSH, b"again", ack=c.nxt) == []  # pingpong: the ACK waits
+    out = [(round(t - t0, 6), p.seg.ack) for t, p in c.advance(t0 + 0.1)]
+    assert out == [(0.04, c.seq)] and c.sock.sk.icsk_ack.pingpong == 0
+    # out of pingpong, quick ACKs again
+    assert [p.seg.ack for p in c.send(ACK | PSH, b"third")] == [c.seq]
+
+
+def test_tcp_pingpong_thresh_counts_replies() -> None:
+    h = Harness()
+    h.sysctl["net.ipv4.tcp_pingpong_thresh"] = 3
+    c = established(h)
+    for i in range(3):
+        assert len(c.send(ACK | PSH, b"req")) == 1, i  # still quick-ACKed
+        c.sock.recv(100)
+        c.sock.send(b"rep")
+        c.take()
+        c.send(ACK, ack=c.nxt)
+    assert c.sock.sk.icsk_ack.pingpong == 3
+    assert c.send(ACK | PSH, b"req") == []  # the third reply made it interactive
+    with pytest.raises(OSError):
+        h.sysctl["net.ipv4.tcp_pingpong_thresh"] = 0
