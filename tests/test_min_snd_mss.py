@@ -13,6 +13,7 @@ import uuid
 import pytest
 
 import states as S
+from helpers import Harness, syn, third_ack
 from tuxtcp.wire.tcp import ACK, PSH, SYN
 
 TCP = socket.IPPROTO_TCP
@@ -92,3 +93,20 @@ def test_sysctl_range_matches_the_host_kernel(netns_ok: None) -> None:
             assert ours == (r.returncode == 0), value
     finally:
         subprocess.run(["ip", "netns", "del", name], check=False)
+
+
+def test_listener_tcp_maxseg_caps_the_synack_mss_and_the_childs_advmss() -> None:
+    # tcp_make_synack / tcp_v4_syn_recv_sock: tcp_mss_clamp(listener, advmss) (the shared
+    # corpus's mss/mss-setsockopt-tcp_maxseg-server.pkt, passing on 6.18: <mss 1100,...>)
+    h = Harness()
+    ls = h.socket()
+    ls.bind(("0.0.0.0", S.LISTEN_PORT))
+    ls.listen(5)
+    ls.setsockopt(socket.IPPROTO_TCP, socket.TCP_MAXSEG, 1100)
+    synack = h.send(syn(40000, mss=1300, ts=None))[0].seg
+    assert synack.mss == 1100
+    h.send(third_ack(synack, ts=None))
+    child, _ = ls.accept()
+    info = child.tcp_info()
+    assert (info.tcpi_advmss, info.tcpi_snd_mss) == (1100, 1100)
+    assert child.getsockopt(socket.IPPROTO_TCP, socket.TCP_MAXSEG) == 1100

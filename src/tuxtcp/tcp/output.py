@@ -32,6 +32,12 @@ def advmss_for(ns: NetNamespace, daddr: int) -> int:
     return MTU_ETHERNET - 40
 
 
+def mss_clamp(sk: TcpSock, mss: int) -> int:
+    """tcp_mss_clamp: TCP_MAXSEG (user_mss) caps the MSS we advertise."""
+    user = sk.rx_opt.user_mss
+    return user if user and user < mss else mss
+
+
 def rcv_wscale(sk: TcpSock) -> int:
     """tcp_select_initial_window's window scale for `sk` (the listener, for a request): the
     scale for the largest window the socket could offer, max(tcp_full_space, tcp_rmem[2],
@@ -97,7 +103,7 @@ def send_synack(ns: NetNamespace, req: RequestSock, now: float, cookie: bool = F
         req.snt_tsval_last = ms & M32
     seg = TcpSegment(
         req.lport, req.rport, req.snt_isn, req.rcv_nxt, SYN | ACK, min(req.rcv_wnd, 65535),
-        mss=advmss_for(ns, req.raddr),
+        mss=mss_clamp(req.listener, advmss_for(ns, req.raddr)),  # tcp_make_synack
         wscale=req.rcv_wscale if req.wscale_ok else None,
         sack_perm=req.sack_ok, tsval=tsval, tsecr=req.ts_recent,
     )

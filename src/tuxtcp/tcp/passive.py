@@ -23,6 +23,7 @@ from .minisocks import in_window, oow_rate_limited
 from .output import (
     advmss_for,
     initial_window,
+    mss_clamp,
     rcv_wscale,
     send_ack,
     send_ack_reply,
@@ -185,7 +186,7 @@ def conn_request(ns: NetNamespace, lsk: TcpSock, pkt: Packet, now: float,
 
 def _init_rwin(ns: NetNamespace, req: RequestSock) -> None:
     """tcp_openreq_init_rwin: window = 64 KiB rounded down to the MSS (less 12 with TS)."""
-    mss = advmss_for(ns, req.raddr) - (12 if req.tstamp_ok else 0)
+    mss = mss_clamp(req.listener, advmss_for(ns, req.raddr)) - (12 if req.tstamp_ok else 0)
     req.rcv_wnd = initial_window(mss)
     req.rcv_wscale = rcv_wscale(req.listener) if req.wscale_ok else 0
 
@@ -394,7 +395,7 @@ def syn_recv_sock(ns: NetNamespace, lsk: TcpSock, req: RequestSock, pkt: Packet,
     child.rx_opt.ts_recent_stamp = now
     child.ts_off = req.ts_off
     child.rx_opt.mss_clamp = req.mss
-    child.advmss = advmss_for(ns, req.raddr)
+    child.advmss = mss_clamp(lsk, advmss_for(ns, req.raddr))  # tcp_v4_syn_recv_sock
     sync_mss(child)
     child.rcv_wnd = req.rcv_wnd
     child.created = req.born
