@@ -1,4 +1,4 @@
-"""The `tuxtcp` command: `tuxtcp simulate ...` and `tuxtcp demo`."""
+"""The `tuxtcp` command: `tuxtcp simulate ...`, `tuxtcp demo`, `tuxtcp packetdrill ...`."""
 
 from __future__ import annotations
 
@@ -11,6 +11,7 @@ commands:
   simulate sweep [SCENARIO] --grid NAME=V1,V2 ...   a grid of scenarios on all cores
   simulate list                   the built-in scenarios
   demo                            a burst of clients against listen(8) and a slow accept()
+  packetdrill FILE_OR_DIR...      run packetdrill scripts (tuxtcp packetdrill -h)
 """
 
 
@@ -26,6 +27,10 @@ def main(argv: list[str] | None = None) -> int:
         return simulate(rest)
     if cmd == "demo":
         return simulate(["burst", *rest])
+    if cmd == "packetdrill":
+        from .packetdrill.command import packetdrill
+
+        return packetdrill(rest)
     print(f"tuxtcp: unknown command {cmd!r}\n{USAGE}", file=sys.stderr, end="")
     return 2
 

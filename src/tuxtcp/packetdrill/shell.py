@@ -25,7 +25,7 @@ UNMODELLED: Final[dict[str, str]] = {
     "net.ipv4.tcp_congestion_control": "reno (CUBIC is issue 15)",
     "net.ipv4.tcp_frto": "no F-RTO",
     "net.ipv4.tcp_dsack": "D-SACKs are recognised, not sent",
-    "net.ipv4.tcp_fack": "(removed from Linux)",
+    "net.ipv4.tcp_fack": "removed from Linux in 4.18: nothing to model",
     "net.ipv4.tcp_reordering": "a fixed reordering degree of 3",
     "net.ipv4.tcp_slow_start_after_idle": "no cwnd restart after idle",
     "net.ipv4.tcp_early_retrans": "no loss probes",
@@ -151,8 +151,8 @@ class Shell:
             parts = value.split()
             if len(parts) == 3:
                 self.unmodelled[f"{name}={value}"] = (
-                    f"only the default ({parts[1]}) is modelled; min and max are the kernel's "
-                    "defaults")
+                    "tuxtcp's send buffer does not follow tcp_wmem yet (1 MiB, grown with "
+                    "cwnd); the middle value is recorded")
                 value = parts[1]
         if name in self.sysctl:
             try:

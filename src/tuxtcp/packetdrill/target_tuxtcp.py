@@ -302,17 +302,24 @@ class TuxtcpRun:
 
     def outbound(self, ev: Event, p: TcpPacket, due: Due, tol: int) -> None:
         latest = (due.end if due.end is not None else due.start) + tol
-        if not self.sent:
-            # packetdrill sniffs without a timeout; here a bound keeps the run finite
-            self.advance(latest + STALL_LIMIT_USECS, lambda: bool(self.sent))
-        if not self.sent:
-            raise ScriptError(ev.line, f"error handling packet: expected outbound packet at "
-                              f"{due.start / 1e6:.6f} sec but the stack sent nothing up to "
-                              f"{self.now / 1e6:.6f} sec")
-        t, raw = self.sent.pop(0)
-        w = pk.Wire.parse(raw)
-        if w.flags & 0x02 and not w.flags & 0x10:
-            self.live_local_port, self.live_remote_port = w.sport, w.dport
+        while True:
+            if not self.sent:
+                # packetdrill sniffs without a timeout; here a bound keeps the run finite
+                self.advance(latest + STALL_LIMIT_USECS, lambda: bool(self.sent))
+            if not self.sent:
+                raise ScriptError(ev.line, f"error handling packet: expected outbound packet "
+                                  f"at {due.start / 1e6:.6f} sec but the stack sent nothing up "
+                                  f"to {self.now / 1e6:.6f} sec")
+            t, raw = self.sent.pop(0)
+            w = pk.Wire.parse(raw)
+            if w.flags & 0x02 and not w.flags & 0x10 and w.dport == self.cfg.connect_port:
+                # find_connect_for_live_packet: our SYN gives the flow's local port
+                self.live_local_port, self.live_remote_port = w.sport, w.dport
+                break
+            if (w.sport, w.dport) == (self.live_local_port, self.live_remote_port):
+                break
+            # sniff_outbound_live_packet: a packet of another flow (an old connection's RST)
+            # is not the socket under test's: passed over
         # aggregation: smaller segments make up the script's one (non-strict segments)
         while len(w.payload) < p.length and (self.sent or self.advance(
                 latest + STALL_LIMIT_USECS, lambda: bool(self.sent))):
@@ -374,7 +381,14 @@ class TuxtcpRun:
                         and (end is None or self.now < end)):
                     self.step(syscalls=False)
                     continue
-                return self.advance(limit, ready)
+                if self.advance(limit, ready):
+                    return True
+                if end is None:
+                    ev = events[self.i - 1] if self.i else events[0]
+                    raise ScriptError(ev.line, f"a call blocks and nothing in the script wakes "
+                                      f"it (waited {STALL_LIMIT_USECS // 1_000_000} s of "
+                                      "script time)")
+                return False
             return ready()
         finally:
             self.waiting = outer
