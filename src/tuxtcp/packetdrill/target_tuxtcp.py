@@ -1,126 +1,29 @@
 """Target tuxtcp: a script runs against one tuxtcp namespace on a virtual clock.
 
-The system calls go to tuxtcp's socket API, inbound packets are built as raw IPv4 bytes and
-handed to the engine's checked receive path, and what the engine sends is checked against the
-script's outbound packets with packetdrill's rules (packets.py, timing.py). A script with a
-minute of timers runs in milliseconds.
+The system calls go to tuxtcp's socket API, inbound packets are handed as raw IPv4 bytes to
+the engine's checked receive path, and what the engine sends is checked by the shared runner
+(runner.py). A script with a minute of timers runs in milliseconds.
 
 A blocking call (`start...end call(...)`) is made as packetdrill's syscall thread makes it: the
 socket API waits through this driver, which goes on with the script's packet, command and code
 events (not its next system call) until the call can return; its return time is then checked
-against `end`. Code blocks see TCP_INFO and SO_MEMINFO as they were at their event and run
-once the script is over, as packetdrill runs them.
+against `end`. A call that would wait for ever (packetdrill would hang) is reported after 600 s
+of script time.
 """
 
 from __future__ import annotations
 
-import errno as errno_mod
-import os
-import socket as pysocket
-import struct
-import time
 from collections.abc import Callable
-from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Final
+from typing import Any
 
 from ..socket.api import Socket
 from ..tcp.engine import Namespace
 from ..tcp.mem import skmem
-from ..wire.ipv4 import ip_to_int
-from . import packets as pk
-from .script import (
-    BitOr,
-    Call,
-    Code,
-    Command,
-    Ellipsis_,
-    Event,
-    Expr,
-    Field,
-    IcmpPacket,
-    Int,
-    List,
-    Script,
-    Str,
-    Struct,
-    Syscall,
-    TcpPacket,
-    UdpPacket,
-    Word,
-)
-from .shell import CommandFailed, Shell, UnsupportedCommand
-from .symbols import errno_value, symbol
-from .timing import TOLERANCE_PERCENT, TOLERANCE_USECS, Due, ScriptError, resolve, tolerance
-from .timing import verify_time as check_time
-
-LOCAL_IP: Final = "198.18.0.1"
-REMOTE_IP: Final = "198.18.1.1"
-GATEWAY_IP: Final = "198.18.0.2"
-BIND_PORT: Final = 8080
-CONNECT_PORT: Final = 8080
-# how long (virtual) a call may block with nothing in the script to wake it, and how long past
-# its due time an outbound packet is waited for, before the run is called stuck
-STALL_LIMIT_USECS: Final = 600_000_000
-SK_MEMINFO: Final = ("RMEM_ALLOC", "RCVBUF", "WMEM_ALLOC", "SNDBUF", "FWD_ALLOC", "WMEM_QUEUED",
-                     "OPTMEM", "BACKLOG", "DROPS")
-TCP_STATES: Final = ("ESTABLISHED", "SYN_SENT", "SYN_RECV", "FIN_WAIT1", "FIN_WAIT2",
-                     "TIME_WAIT", "CLOSE", "CLOSE_WAIT", "LAST_ACK", "LISTEN", "CLOSING")
-CA_STATES: Final = ("Open", "Disorder", "CWR", "Recovery", "Loss")
-
-
-class Unsupported(ScriptError):
-    """The script needs something target tuxtcp does not have (named in the message)."""
-
-
-@dataclass
-class Config:
-    local_ip: str = LOCAL_IP
-    remote_ip: str = REMOTE_IP
-    gateway_ip: str = GATEWAY_IP
-    tolerance_usecs: int = TOLERANCE_USECS
-    tolerance_percent: float = TOLERANCE_PERCENT
-    tcp_ts_tick_usecs: int = 0
-    bind_port: int = BIND_PORT
-    connect_port: int = CONNECT_PORT
-    seed: int = 1
-
-    def apply(self, options: list[tuple[str, str | None]]) -> None:
-        """Script `--name=value` lines (the command line's, applied after, win)."""
-        for name, value in options:
-            if value is None:
-                continue
-            if name in ("tolerance_usecs", "tcp_ts_tick_usecs", "bind_port", "connect_port"):
-                setattr(self, name, int(value))
-            elif name == "tolerance_percent":
-                self.tolerance_percent = float(value)
-            elif name in ("local_ip", "remote_ip", "gateway_ip"):
-                pass  # this project's addresses (198.18.0.0/15) are kept
-
-
-@dataclass
-class Result:
-    path: str
-    target: str
-    passed: bool
-    error: str = ""
-    unmodelled: dict[str, str] = field(default_factory=dict)
-    script_seconds: float = 0.0  # the script's own clock at the end
-    wall_seconds: float = 0.0
-
-    def line(self) -> str:
-        status = "PASS" if self.passed else "FAIL"
-        out = f"{status} [{self.target}] {self.path} ({self.wall_seconds:.3f} s)"
-        return out + ("\n  " + self.error if self.error else "")
-
-
-@dataclass
-class _Pending:
-    """A blocking call under way: its event and when it is due to return."""
-
-    event: Event
-    due_end: int | None
-    start_due: int
+from .runner import SK_MEMINFO, Config, Pending, Result, ScriptRun, Unsupported
+from .script import Event, Script, Syscall
+from .shell import Shell
+from .timing import ScriptError
 
 
 class _Driver:
@@ -148,36 +51,25 @@ class _Driver:
         return self.fd
 
 
-class TuxtcpRun:
-    """One script on one fresh namespace."""
+class TuxtcpRun(ScriptRun):
+    """One script on one fresh namespace, on the virtual clock."""
+
+    target = "tuxtcp"
 
     def __init__(self, script: Script, config: Config | None = None) -> None:
-        self.script = script
-        self.cfg = config or Config()
-        self.cfg.apply(script.options)
+        super().__init__(script, config)
         self.ns = Namespace("packetdrill", [self.cfg.local_ip], seed=self.cfg.seed)
         self.driver = _Driver(self)
         self.now = 0  # microseconds of script time
         self.sent: list[tuple[int, bytes]] = []  # what the engine sent, not yet checked
-        self.fds: dict[int, Socket] = {}
-        self.listener: Socket | None = None
-        self.under_test: Socket | None = None
-        self.seq = pk.SeqState()
-        self.local = ip_to_int(self.cfg.local_ip).to_bytes(4, "big")
-        self.remote = ip_to_int(self.cfg.remote_ip).to_bytes(4, "big")
-        self.live_local_port: int | None = None
-        self.live_remote_port: int | None = None
         self.shell = Shell(self.ns.sysctl, self.ns.tcp_metrics, Path(script.path).parent)
-        self.code: list[tuple[int, dict[str, int], str]] = []
-        self.i = 0  # the next event
-        self.last_due: Due | None = None
-        self.last_inbound = False
-        self.pending: _Pending | None = None
-        self.flow_open = False  # the script's remote end has a flow to the socket under test
+        self.pending: Pending | None = None
         self.waiting: Callable[[], bool] | None = None  # what a blocked call waits for
-        self.ephemeral = 40000 + self.ns.rng.randrange(20000)
 
     # -- the clock and the engine's output ---------------------------------------------------
+    def clock(self) -> int:
+        return self.now
+
     def collect(self) -> None:
         for p in self.ns.outbox:
             self.sent.append((self.now, p.to_bytes()))
@@ -198,184 +90,51 @@ class TuxtcpRun:
         self.now = max(self.now, to)
         return stop is not None and stop()
 
-    # -- running -----------------------------------------------------------------------------
-    def run(self) -> Result:
-        t0 = time.perf_counter()
-        res = Result(self.script.path, "tuxtcp", True)
-        try:
-            if self.script.init_command is not None:
-                self.command(self.script.init_command.text, 0, init=True)
-            events = self.script.events
-            if events and events[0].timing.kind == "absolute" and events[0].timing.usecs != 0:
-                raise ScriptError(events[0].line, "first event should be at time 0")
-            while self.i < len(events):
-                self.step()
-            if self.script.cleanup_command is not None:
-                self.command(self.script.cleanup_command.text, 0, init=True)
-            self.run_code()
-        except ScriptError as e:
-            res.passed = False
-            res.error = f"{self.script.path}:{e.line}: {e.message}"
-        res.unmodelled = dict(self.shell.unmodelled)
-        res.script_seconds = self.now / 1e6
-        res.wall_seconds = time.perf_counter() - t0
-        return res
-
-    def step(self, syscalls: bool = True) -> bool:
-        """Run the next event; False (and nothing done) when it is a system call and
-        `syscalls` is off (a blocking call is still under way)."""
-        ev = self.script.events[self.i]
-        a = ev.action
-        packet = isinstance(a, TcpPacket | IcmpPacket | UdpPacket)
-        inbound = packet and a.direction == "<"  # type: ignore[union-attr]
-        outbound = packet and not inbound
-        if isinstance(a, Syscall) and not syscalls:
-            return False
-        anchor = (self.last_due.start if self.last_due is not None and inbound
-                  and self.last_inbound else self.now)
-        if self.last_due is not None and ev.timing.kind == "absolute" and \
-                ev.timing.usecs < self.last_due.start and self.last_due.kind == "absolute":
-            raise ScriptError(ev.line, f"time goes backward in script from "
-                              f"{self.last_due.start} usec to {ev.timing.usecs} usec")
-        due = resolve(ev.timing, anchor)
-        if self.waiting is not None and not outbound and due.start > self.now and \
-                self.advance(due.start, self.waiting):
-            return True  # a timer readied the blocked call first: the event waits for later
-        tol = tolerance(due.start, None if self.last_due is None else self.last_due.start,
-                        self.cfg.tolerance_usecs, self.cfg.tolerance_percent)
-        self.i += 1
-        if isinstance(a, TcpPacket) and outbound:
-            self.outbound(ev, a, due, tol)
-        elif isinstance(a, TcpPacket):
-            self.wait_until(due.start)
-            self.check(ev, due, tol, "inbound packet")
-            self.inbound(ev, a)
-        elif isinstance(a, IcmpPacket | UdpPacket):
-            kind = "ICMP" if isinstance(a, IcmpPacket) else "UDP"
-            raise Unsupported(ev.line, f"{kind} packets are not supported by target tuxtcp "
-                              "(TCP only)")
-        elif isinstance(a, Syscall):
-            self.syscall(ev, a, due, tol)
-        elif isinstance(a, Command):
-            self.wait_until(due.start)
-            self.check(ev, due, tol, "command")
-            self.command(a.text, ev.line)
-        elif isinstance(a, Code):
-            self.wait_until(due.start)
-            self.check(ev, due, tol, "data collection for code")
-            self.capture(ev, a)
-        self.last_due = due
-        self.last_inbound = inbound
-        return True
-
     def wait_until(self, t: int) -> None:
         if t > self.now:
             self.advance(t)
 
-    def check(self, ev: Event, due: Due, tol: int, what: str) -> None:
-        err = check_time(due, self.now, tol, what)
-        if err:
-            raise ScriptError(ev.line, err)
+    def ready_before(self, t: int) -> bool:
+        return self.waiting is not None and self.advance(t, self.waiting)
 
-    # -- packets -----------------------------------------------------------------------------
-    def inbound(self, ev: Event, p: TcpPacket) -> None:
-        if not self.flow_open and (self.under_test is None or
-                                   self.under_test.state == "LISTEN"):
-            # handle_listen_for_script_packet: a new flow from the remote's ephemeral port
-            self.flow_open = True
-            if self.listener is None and self.under_test is not None:
-                self.listener = self.under_test
-            self.ephemeral += 1
-            self.live_remote_port = self.ephemeral
-            lport = self.under_test.getsockname()[1] if self.under_test is not None else 0
-            self.live_local_port = lport or self.cfg.bind_port
-        if self.live_local_port is None or self.live_remote_port is None:
-            raise ScriptError(ev.line, "no matching socket for script packet")
-        sport = p.sport or self.live_remote_port
-        dport = p.dport or self.live_local_port
-        try:
-            raw = pk.build_inbound(p, self.seq, self.remote, self.local, sport, dport)
-        except pk.PacketMismatch as e:
-            raise ScriptError(ev.line, f"error handling packet: {e}") from None
+    def moved_to(self, t: int) -> None:
+        self.now = max(self.now, t)
+
+    def next_sent(self, deadline: int) -> tuple[int, bytes] | None:
+        if not self.sent:
+            self.advance(deadline, lambda: bool(self.sent))
+        return self.sent.pop(0) if self.sent else None
+
+    def inject(self, raw: bytes) -> None:
         self.ns.receive_bytes(raw, self.now / 1e6)
         self.collect()
 
-    def outbound(self, ev: Event, p: TcpPacket, due: Due, tol: int) -> None:
-        latest = (due.end if due.end is not None else due.start) + tol
-        while True:
-            if not self.sent:
-                # packetdrill sniffs without a timeout; here a bound keeps the run finite
-                self.advance(latest + STALL_LIMIT_USECS, lambda: bool(self.sent))
-            if not self.sent:
-                raise ScriptError(ev.line, f"error handling packet: expected outbound packet "
-                                  f"at {due.start / 1e6:.6f} sec but the stack sent nothing up "
-                                  f"to {self.now / 1e6:.6f} sec")
-            t, raw = self.sent.pop(0)
-            w = pk.Wire.parse(raw)
-            if w.flags & 0x02 and not w.flags & 0x10 and w.dport == self.cfg.connect_port:
-                # find_connect_for_live_packet: our SYN gives the flow's local port
-                self.live_local_port, self.live_remote_port = w.sport, w.dport
-                break
-            if (w.sport, w.dport) == (self.live_local_port, self.live_remote_port):
-                break
-            # sniff_outbound_live_packet: a packet of another flow (an old connection's RST)
-            # is not the socket under test's: passed over
-        # aggregation: smaller segments make up the script's one (non-strict segments)
-        while len(w.payload) < p.length and (self.sent or self.advance(
-                latest + STALL_LIMIT_USECS, lambda: bool(self.sent))):
-            _, more = self.sent.pop(0)
-            w = _merge(w, pk.Wire.parse(more))
-        try:
-            pk.check_outbound(p, w, self.seq, self.cfg.tcp_ts_tick_usecs,
-                              self.cfg.tolerance_usecs)
-        except pk.PacketMismatch as e:
-            raise ScriptError(ev.line, f"error handling packet: {e}\n"
-                              f"script packet: {due.start / 1e6:9.6f} {_script_text(p)}\n"
-                              f"actual packet: {t / 1e6:9.6f} {pk.describe(w, self.seq)}"
-                              ) from None
-        err = check_time(due, t, tol, "outbound packet")
-        if err:
-            raise ScriptError(ev.line, err)
-        self.now = max(self.now, t)
+    def after_call(self) -> None:
+        self.collect()
 
-    # -- system calls ------------------------------------------------------------------------
-    def syscall(self, ev: Event, sc: Syscall, due: Due, tol: int) -> None:
-        self.wait_until(due.start)
-        self.check(ev, due, tol, "system call start")
-        if sc.end_usecs is None:
-            self.call(ev, sc)
-            return
-        # a blocking call: while it waits, wait() goes on with the script's other events
-        end = sc.end_usecs + (due.offset if ev.timing.kind == "relative" else 0)
-        p = self.pending = _Pending(ev, end, due.start)
+    # -- blocking ----------------------------------------------------------------------------
+    def blocking_call(self, p: Pending) -> None:
+        sc = p.event.action
+        assert isinstance(sc, Syscall)
+        self.pending = p
         try:
-            self.call(ev, sc)
+            self.call(p.event, sc)
         finally:
             self.pending = None
-        self.check_end(p)
-
-    def check_end(self, p: _Pending) -> None:
-        if p.due_end is None:
-            return
-        tol = max(self.cfg.tolerance_usecs,
-                  int(self.cfg.tolerance_percent / 100 * (p.due_end - p.start_due)))
-        err = check_time(Due(p.due_end, None, "absolute", 0), self.now, tol,
-                         "system call return")
-        if err:
-            raise ScriptError(p.event.line, err)
+        self.check_end(p, self.now)
 
     def wait(self, ready: Callable[[], bool], timeout: float | None) -> bool:
         """The socket API blocks: go on with the script's non-syscall events (a blocking call
         marked with `...`), or only the timers, until ready() or the timeout."""
         end = None if timeout is None else self.now + round(timeout * 1e6)
-        limit = self.now + STALL_LIMIT_USECS if end is None else end
+        limit = self.now + self.stall_usecs if end is None else end
         blocking = self.pending is not None
         outer, self.waiting = self.waiting, ready
         try:
+            events = self.script.events
             for _ in range(1_000_000):
                 if ready():
                     return True
-                events = self.script.events
                 if (blocking and self.i < len(events)
                         and not isinstance(events[self.i].action, Syscall)
                         and (end is None or self.now < end)):
@@ -386,267 +145,48 @@ class TuxtcpRun:
                 if end is None:
                     ev = events[self.i - 1] if self.i else events[0]
                     raise ScriptError(ev.line, f"a call blocks and nothing in the script wakes "
-                                      f"it (waited {STALL_LIMIT_USECS // 1_000_000} s of "
+                                      f"it (waited {self.stall_usecs // 1_000_000} s of "
                                       "script time)")
                 return False
             return ready()
         finally:
             self.waiting = outer
 
-    def call(self, ev: Event, sc: Syscall) -> None:
-        handler = getattr(self, "sys_" + sc.name, None)
-        if handler is None:
-            raise ScriptError(ev.line, f"Unknown system call: '{sc.name}'")
-        want = self.value(ev, sc.result)
-        try:
-            result = handler(ev, sc)
-            err = 0
-        except OSError as e:
-            result, err = -1, e.errno or errno_mod.EIO
-        self.collect()
-        if sc.name in ("socket", "accept") and isinstance(want, int) and want >= 0:
-            if result < 0:
-                raise ScriptError(ev.line, f"runtime error in {sc.name} call: Expected "
-                                  f"non-negative result but got {result} with errno {err} "
-                                  f"({os.strerror(err)})")
-        elif result != want:
-            raise ScriptError(ev.line, f"runtime error in {sc.name} call: Expected result "
-                              f"{want} but got {result} with errno {err} ({os.strerror(err)})")
-        if sc.errno is not None:
-            code = errno_value(sc.errno)
-            if code is None:
-                raise ScriptError(ev.line, f"unknown errno symbol {sc.errno}")
-            if code != err:
-                raise ScriptError(ev.line, f"runtime error in {sc.name} call: Expected errno "
-                                  f"{code} ({os.strerror(code)}) but got {err} "
-                                  f"({os.strerror(err) if err else 'Success'})")
+    # -- sockets -----------------------------------------------------------------------------
+    def new_socket(self, family: int, type: int, proto: int) -> Any:
+        return Socket(self.ns, self.driver, family, type, proto)
 
-    # argument helpers
-    def value(self, ev: Event, e: Expr) -> int:
-        if isinstance(e, Int):
-            return e.value
-        if isinstance(e, Word):
-            v = symbol(e.name)
-            if v is None:
-                raise Unsupported(ev.line, f"unknown symbol {e.name}")
-            return v
-        if isinstance(e, List) and len(e.items) == 1:
-            return self.value(ev, e.items[0])
-        if isinstance(e, BitOr):
-            return self.value(ev, e.lhs) | self.value(ev, e.rhs)
-        raise Unsupported(ev.line, f"expression {e} where a number is expected")
+    def listen(self, s: Any, backlog: int) -> None:
+        s.listen_raw(backlog)  # listen(2) itself: no CPython clamping
 
-    def sock(self, ev: Event, e: Expr) -> Socket:
-        fd = self.value(ev, e)
-        s = self.fds.get(fd)
-        if s is None:
-            raise ScriptError(ev.line, f"unable to find fd with script fd {fd}")
-        return s
+    def is_listening(self, s: Any) -> bool:
+        return bool(s.state == "LISTEN")
 
-    def args(self, ev: Event, sc: Syscall, n: int) -> tuple[Expr, ...]:
-        if len(sc.args) != n:
-            raise ScriptError(ev.line, f"{sc.name}() takes {n} arguments, the script gives "
-                              f"{len(sc.args)}")
-        return sc.args
-
-    def new_fd(self, ev: Event, sc: Syscall, s: Socket) -> int:
-        want = self.value(ev, sc.result)
-        if want < 0:
-            return s.fileno()
-        if want in self.fds:
-            raise ScriptError(ev.line, f"duplicate fd {want} in script")
-        self.fds[want] = s
-        return want
-
-    # the system calls (run_system_call.c's table, as far as TCP over IPv4 goes)
-    def sys_socket(self, ev: Event, sc: Syscall) -> int:
-        dom, typ, proto = self.args(ev, sc, 3)
-        family = pysocket.AF_INET if isinstance(dom, Ellipsis_) else self.value(ev, dom)
-        s = Socket(self.ns, self.driver, family, self.value(ev, typ), self.value(ev, proto))
-        self.under_test = s
-        self.flow_open = False
-        return self.new_fd(ev, sc, s)
-
-    def sys_bind(self, ev: Event, sc: Syscall) -> int:
-        fd, addr, _ = self.args(ev, sc, 3)
-        s = self.sock(ev, fd)
-        s.bind(self.sockaddr(ev, addr, self.cfg.local_ip, self.cfg.bind_port))
-        return 0
-
-    def sys_listen(self, ev: Event, sc: Syscall) -> int:
-        fd, backlog = self.args(ev, sc, 2)
-        s = self.sock(ev, fd)
-        s.listen_raw(self.value(ev, backlog))
-        self.listener = s
-        return 0
-
-    def sys_accept(self, ev: Event, sc: Syscall) -> int:
-        fd = self.args(ev, sc, 3)[0]
-        child, _ = self.sock(ev, fd).accept()
-        self.under_test = child
-        return self.new_fd(ev, sc, child)
-
-    def sys_connect(self, ev: Event, sc: Syscall) -> int:
-        fd, addr, _ = self.args(ev, sc, 3)
-        s = self.sock(ev, fd)
-        s.connect(self.sockaddr(ev, addr, self.cfg.remote_ip, self.cfg.connect_port))
-        return 0
-
-    def sys_close(self, ev: Event, sc: Syscall) -> int:
-        fd = self.value(ev, self.args(ev, sc, 1)[0])
-        s = self.fds.pop(fd, None)
-        if s is None:
-            raise OSError(errno_mod.EBADF, "bad fd")
-        s.close()
-        return 0
-
-    def sys_shutdown(self, ev: Event, sc: Syscall) -> int:
-        fd, how = self.args(ev, sc, 2)
-        self.sock(ev, fd).shutdown(self.value(ev, how))
-        return 0
-
-    def sys_setsockopt(self, ev: Event, sc: Syscall) -> int:
-        fd, level, name, val, _ = self.args(ev, sc, 5)
-        s = self.sock(ev, fd)
-        opt: int | bytes
-        if isinstance(val, Struct):
-            f = val.fields()
-            if set(f) != {"onoff", "linger"}:
-                raise Unsupported(ev.line, f"setsockopt value {val}")
-            opt = struct.pack("ii", self.value(ev, f["onoff"]), self.value(ev, f["linger"]))
-        elif isinstance(val, Str):
-            opt = val.value.encode()
-        else:
-            opt = self.value(ev, val)
-        lvl, nm = self.value(ev, level), self.value(ev, name)
-        if lvl == pysocket.IPPROTO_TCP and nm in (33, 30, 23):
-            raise Unsupported(ev.line, "TCP Fast Open is not implemented in tuxtcp")
-        s.setsockopt(lvl, nm, opt)
-        return 0
-
-    def sys_getsockopt(self, ev: Event, sc: Syscall) -> int:
-        fd, level, name, val, _ = self.args(ev, sc, 5)
-        got = self.sock(ev, fd).getsockopt(self.value(ev, level), self.value(ev, name))
-        if isinstance(val, List) and not isinstance(got, bytes):
-            want = self.value(ev, val)
-            if want != got:
-                raise ScriptError(ev.line, f"runtime error in getsockopt call: Bad getsockopt "
-                                  f"optval: expected: {want} actual: {got}")
-        return 0
-
-    def sys_read(self, ev: Event, sc: Syscall) -> int:
-        fd, _, n = self.args(ev, sc, 3)
-        return len(self.sock(ev, fd).recv(self.value(ev, n)))
-
-    def sys_recv(self, ev: Event, sc: Syscall) -> int:
-        fd, _, n, flags = self.args(ev, sc, 4)
-        return len(self.sock(ev, fd).recv(self.value(ev, n), self.value(ev, flags)))
-
-    def sys_write(self, ev: Event, sc: Syscall) -> int:
-        fd, _, n = self.args(ev, sc, 3)
-        return self.sock(ev, fd).send(bytes(self.value(ev, n)))
-
-    def sys_send(self, ev: Event, sc: Syscall) -> int:
-        fd, _, n, flags = self.args(ev, sc, 4)
-        fl = self.value(ev, flags)
-        if fl & 0x20000000:
-            raise Unsupported(ev.line, "MSG_FASTOPEN: TCP Fast Open is not implemented in tuxtcp")
-        return self.sock(ev, fd).send(bytes(self.value(ev, n)), fl)
-
-    def sys_fcntl(self, ev: Event, sc: Syscall) -> int:
-        fd, cmd = sc.args[0], self.value(ev, sc.args[1])
-        s = self.sock(ev, fd)
-        if cmd == symbol("F_GETFL"):
-            return os.O_RDWR | (0 if s.getblocking() else os.O_NONBLOCK)
-        if cmd == symbol("F_SETFL") and len(sc.args) == 3:
-            s.setblocking(not self.value(ev, sc.args[2]) & os.O_NONBLOCK)
-            return 0
-        raise Unsupported(ev.line, f"fcntl command {sc.args[1]}")
-
-    def sys_ioctl(self, ev: Event, sc: Syscall) -> int:
-        fd, req, val = self.args(ev, sc, 3)
-        s = self.sock(ev, fd)
-        if self.value(ev, req) != symbol("SIOCINQ"):
-            raise Unsupported(ev.line, f"ioctl request {req}")
+    def recv_queue(self, s: Any) -> int:
         if s.state == "LISTEN":
-            raise OSError(errno_mod.EINVAL, "listening socket")
-        got = s.tcp_info().recv_queue
-        want = self.value(ev, val)
-        if got != want:
-            raise ScriptError(ev.line, f"runtime error in ioctl call: Bad ioctl optval: "
-                              f"expected: {want} actual: {got}")
-        return 0
+            raise OSError(22, "Invalid argument")  # tcp_ioctl on a listener: EINVAL
+        return int(s.tcp_info().recv_queue)
 
-    def sockaddr(self, ev: Event, e: Expr, ip: str, port: int) -> tuple[str, int]:
-        if isinstance(e, Ellipsis_):
-            return ip, port
-        if isinstance(e, Struct):
-            f = e.fields()
-            p = f.get("sin_port")
-            a = f.get("sin_addr")
-            if isinstance(p, Call) and isinstance(a, Call) and p.args and a.args and \
-                    isinstance(a.args[0], Str):
-                return a.args[0].value, self.value(ev, p.args[0])
-        raise Unsupported(ev.line, f"socket address {e}")
-
-    # -- commands and code -------------------------------------------------------------------
-    def command(self, text: str, line: int, init: bool = False) -> None:
-        try:
-            self.shell.run(text)
-        except UnsupportedCommand as e:
-            raise Unsupported(line, str(e)) from None
-        except CommandFailed as e:
-            what = "init command" if init else f"`{text}` command"
-            raise ScriptError(line, f"error executing {what}: {e}") from None
-
-    def capture(self, ev: Event, code: Code) -> None:
-        s = self.under_test
-        if s is None:
-            raise ScriptError(ev.line, "no socket to use for code")
+    def info_values(self, s: Any) -> dict[str, int]:
         info = s.tcp_info()
         values = {n: getattr(info, n) for n in dir(info) if n.startswith("tcpi_")}
         for n, v in zip(SK_MEMINFO, skmem(s.sk), strict=True):
             values["SK_MEMINFO_" + n] = v
-        self.code.append((ev.line, values, code.text))
+        return values
 
-    def run_code(self) -> None:
-        base: dict[str, object] = {f"TCP_{n}": i + 1 for i, n in enumerate(TCP_STATES)}
-        base.update({f"TCP_CA_{n}": i for i, n in enumerate(CA_STATES)})
-        base.update(TCPI_OPT_TIMESTAMPS=1, TCPI_OPT_SACK=2, TCPI_OPT_WSCALE=4, TCPI_OPT_ECN=8,
-                    TCPI_OPT_ECN_SEEN=16, TCPI_OPT_SYN_DATA=32)
-        scope: dict[str, object] = dict(base)
-        for line, values, text in self.code:
-            scope.update(values)
-            try:
-                exec(compile(text, f"{self.script.path}:{line}", "exec"), scope)  # noqa: S102
-            except Exception as e:  # the script's own Python: any failure fails the script
-                raise ScriptError(line, f"error in Python code: {type(e).__name__}: {e}"
-                                  ) from None
+    def fast_open(self, ev: Event) -> None:
+        raise Unsupported(ev.line, "TCP Fast Open is not implemented in tuxtcp")
 
+    # -- shell -------------------------------------------------------------------------------
+    def run_command(self, text: str) -> None:
+        self.shell.run(text)
 
-def _merge(a: pk.Wire, b: pk.Wire) -> pk.Wire:
-    """Two segments as one (aggregate_packets): b's flags join a's, payloads concatenate."""
-    return pk.Wire(a.src, a.dst, a.tos, a.ttl, a.total_length + len(b.payload), a.sport,
-                   a.dport, a.seq, b.ack, a.doff, a.flags | b.flags, b.window, a.urg, a.options,
-                   a.payload + b.payload)
-
-
-def _script_text(p: TcpPacket) -> str:
-    out = f"{p.flags or '-'} {p.seq}:{p.end_seq}({p.length})"
-    if p.ack is not None:
-        out += f" ack {p.ack}"
-    if p.window is not None:
-        out += f" win {p.window}"
-    if p.options is None:
-        out += " <...>"
-    elif p.options:
-        out += " <" + ",".join(o.kind + "".join(f" {v}" for v in o.values) for o in p.options)
-        out += ">"
-    return out
+    def unmodelled(self) -> dict[str, str]:
+        return dict(self.shell.unmodelled)
 
 
 def run_tuxtcp(script: Script, config: Config | None = None) -> Result:
     return TuxtcpRun(script, config).run()
 
 
-__all__ = ["Config", "Field", "Result", "TuxtcpRun", "run_tuxtcp"]
+__all__ = ["Config", "Result", "TuxtcpRun", "run_tuxtcp"]
