@@ -10,19 +10,12 @@ import pytest
 import states as S
 from helpers import Harness
 from tuxtcp.host.netns import loopback_ns
+from tuxtcp.host.tcpinfo import decode_tcp_info as decode
 from tuxtcp.tcp.info import KERNEL_FIELDS as INFO_KERNEL_FIELDS
 from tuxtcp.tcp.info import TCP_INFO_FORMAT, TCP_INFO_LEN
 from tuxtcp.wire.tcp import ACK, SYN
 
 KERNEL_FIELDS = list(INFO_KERNEL_FIELDS)
-
-
-def decode(raw: bytes) -> dict[str, int]:
-    """struct tcp_info bytes -> {field: value}, splitting the two bitfield bytes."""
-    v = list(struct.unpack(TCP_INFO_FORMAT, raw))
-    b6, b7 = v[6], v[7]
-    v = v[:6] + [b6 & 0xF, b6 >> 4, b7 & 1, (b7 >> 1) & 3] + v[8:]
-    return dict(zip(KERNEL_FIELDS, v, strict=True))
 
 
 def test_layout_is_the_6_18_struct() -> None:

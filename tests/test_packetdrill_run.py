@@ -10,6 +10,7 @@ import pytest
 
 from test_packetdrill_parser import CORPUS, DEFINES
 from tuxtcp.packetdrill import parse_file, parse_text
+from tuxtcp.packetdrill.command import DEFAULT_DEFINES, run_script
 from tuxtcp.packetdrill.shell import Shell, UnsupportedCommand
 from tuxtcp.packetdrill.target_tuxtcp import Result, run_tuxtcp
 from tuxtcp.tcp.engine import Namespace
@@ -22,6 +23,31 @@ def test_own_scripts_pass_on_tuxtcp(path: Path) -> None:
     r = run_tuxtcp(parse_file(path))
     assert r.passed, r.error
     assert r.wall_seconds < 5 and r.script_seconds < 10
+
+
+@pytest.mark.root
+@pytest.mark.parametrize("path", OWN, ids=lambda p: p.name)
+def test_own_scripts_pass_on_the_kernel(netns_ok: None, path: Path) -> None:
+    r = run_script(path, "kernel", DEFAULT_DEFINES, [])
+    assert r.passed, r.error
+
+
+@pytest.mark.root
+def test_a_script_that_must_fail_fails_the_same_on_the_kernel(netns_ok: None,
+                                                             tmp_path: Path) -> None:
+    bad = tmp_path / "bad.pkt"
+    bad.write_text(PASSIVE + "   +0 > S. 0:0(0) ack 1 <mss 1400,nop,wscale 7>\n")
+    k = run_script(bad, "kernel", {}, [])
+    t = run_script(bad, "tuxtcp", {}, [])
+    assert not k.passed and not t.passed
+    first = f"{bad}:6: error handling packet: bad value outbound TCP option 2"
+    assert k.error.splitlines()[0] == t.error.splitlines()[0] == first
+    bad.write_text("0 socket(..., SOCK_STREAM|SOCK_NONBLOCK, IPPROTO_TCP) = 3\n"
+                   "+0 listen(3, 1) = 0\n"
+                   "+0 accept(3, ..., ...) = -1 EBADF (Bad file descriptor)\n")
+    k = run_script(bad, "kernel", {}, [])
+    assert k.error == (f"{bad}:3: runtime error in accept call: Expected errno 9 (Bad file "
+                       "descriptor) but got 11 (Resource temporarily unavailable)")
 
 
 PASSIVE = """
@@ -141,6 +167,18 @@ def corpus_goal() -> list[str]:
             (CORPUS / "linux-6.18-results.tsv").read_text().splitlines()[1:]]
     return [f"{r[0].replace('/', '+')}/{r[1]}" for r in rows
             if r[3] == "pass" and "fastopen" not in r[1]]
+
+
+@pytest.mark.skipif(CORPUS is None, reason="the shared packetdrill corpus is not here "
+                    "(set TUXTCP_PACKETDRILL_CORPUS to its folder)")
+@pytest.mark.root
+def test_the_shared_corpus_on_the_kernel(netns_ok: None) -> None:
+    # every Linux-passing script passes on target kernel, or the interpreter is wrong (a
+    # timing error is tried again: the kernel's timers run in real time on a busy machine)
+    assert CORPUS is not None
+    results = {rel: run_script(CORPUS / rel, "kernel", DEFINES, []) for rel in corpus_goal()}
+    failing = {rel: r.error for rel, r in results.items() if not r.passed}
+    assert failing == {}
 
 
 @pytest.mark.skipif(CORPUS is None, reason="the shared packetdrill corpus is not here "

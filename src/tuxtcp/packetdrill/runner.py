@@ -149,6 +149,10 @@ class ScriptRun:
         except ScriptError as e:
             res.passed = False
             res.error = f"{self.script.path}:{e.line}: {e.message}"
+        except Exception as e:  # a bug of the runner: reported as the script's failure
+            res.passed = False
+            res.error = (f"{self.script.path}:{self.script.events[max(self.i - 1, 0)].line}: "
+                         f"internal error: {type(e).__name__}: {e}")
         finally:
             self.close()
         res.unmodelled = self.unmodelled()
@@ -273,6 +277,7 @@ class ScriptRun:
 
     # -- system calls ------------------------------------------------------------------------
     def syscall(self, ev: Event, sc: Syscall, due: Due, tol: int) -> None:
+        self.before_syscall()
         self.wait_until(due.start)
         self.check(ev, due, tol, "system call start")
         if sc.end_usecs is None:
@@ -382,6 +387,7 @@ class ScriptRun:
     def sys_accept(self, ev: Event, sc: Syscall) -> int:
         fd = self.args(ev, sc, 3)[0]
         child, _ = self.sock(ev, fd).accept()
+        self.after_accept(child)
         self.under_test = child
         return self.new_fd(ev, sc, child)
 
@@ -553,6 +559,12 @@ class ScriptRun:
 
     def after_call(self) -> None:
         """After each system call."""
+
+    def before_syscall(self) -> None:
+        """Before a system call event (a blocking call still under way is waited for)."""
+
+    def after_accept(self, child: Any) -> None:
+        """A socket accept() returned."""
 
     def new_socket(self, family: int, type: int, proto: int) -> Any:
         raise NotImplementedError
