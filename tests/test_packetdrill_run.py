@@ -4,13 +4,14 @@ Linux-passing scripts pass except the ones listed with the feature tuxtcp lacks.
 
 from __future__ import annotations
 
+import json
 from pathlib import Path
 
 import pytest
 
 from test_packetdrill_parser import CORPUS, DEFINES
 from tuxtcp.packetdrill import parse_file, parse_text
-from tuxtcp.packetdrill.command import DEFAULT_DEFINES, run_script
+from tuxtcp.packetdrill.command import DEFAULT_DEFINES, packetdrill, run_script
 from tuxtcp.packetdrill.shell import Shell, UnsupportedCommand
 from tuxtcp.packetdrill.target_tuxtcp import Result, run_tuxtcp
 from tuxtcp.tcp.engine import Namespace
@@ -190,3 +191,21 @@ def test_the_shared_corpus_on_tuxtcp() -> None:
     results = {rel: run_tuxtcp(parse_file(CORPUS / rel, DEFINES)) for rel in goal}
     failing = {rel for rel, r in results.items() if not r.passed}
     assert failing == set(NOT_YET), {rel: results[rel].error for rel in failing ^ set(NOT_YET)}
+
+
+def test_the_command_prints_a_summary_per_folder_and_json(
+        tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    bad = tmp_path / "bad.pkt"
+    bad.write_text(PASSIVE + "   +0 > S. 0:0(0) ack 1 <mss 1400,nop,wscale 7>\n")
+    good = OWN[0]
+    assert packetdrill([str(good), str(bad)]) == 1
+    out = capsys.readouterr().out.splitlines()
+    assert out[0].startswith(f"PASS [tuxtcp] {good} (")
+    assert out[1].startswith(f"FAIL [tuxtcp] {bad} (")
+    assert out[2] == f"  {bad}:6: error handling packet: bad value outbound TCP option 2"
+    table = out[out.index(next(x for x in out if x.startswith("folder"))):]
+    rows = {x.split()[0]: x.split()[1:] for x in table[1:4]}
+    assert rows == {str(good.parent): ["1", "1"], str(tmp_path): ["1", "0"], "all": ["2", "1"]}
+    assert packetdrill(["--json", str(good)]) == 0
+    row = json.loads(capsys.readouterr().out)
+    assert (row["script"], row["target"], row["passed"]) == (str(good), "tuxtcp", True)

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import argparse
+import json
 import time
 from pathlib import Path
 
@@ -59,6 +60,7 @@ def packetdrill(argv: list[str]) -> int:
                     help="replace the word NAME by VALUE (packetdrill's -D)")
     ap.add_argument("-v", "--verbose", action="store_true",
                     help="also print the settings tuxtcp does not model")
+    ap.add_argument("--json", action="store_true", help="one JSON object per script and target")
     args = ap.parse_args(argv)
     defines = dict(DEFAULT_DEFINES)
     for d in args.defines:
@@ -73,18 +75,49 @@ def packetdrill(argv: list[str]) -> int:
     if args.tolerance_usecs is not None:
         options.append(("tolerance_usecs", str(args.tolerance_usecs)))
     targets = ["tuxtcp", "kernel"] if args.target == "both" else [args.target]
-    passed = {t: 0 for t in targets}
+    results: dict[tuple[Path, str], Result] = {}
     took = {t: 0.0 for t in targets}
     for path in scripts:
         for target in targets:
             t0 = time.perf_counter()
-            r = run_script(path, target, defines, options)
+            r = results[path, target] = run_script(path, target, defines, options)
             took[target] += time.perf_counter() - t0
-            passed[target] += r.passed
-            print(r.line())
+            if args.json:
+                print(json.dumps(dict(r.__dict__, script=str(path))), flush=True)
+                continue
+            print(r.line(), flush=True)
             if args.verbose or not r.passed:
                 for setting, instead in r.unmodelled.items():
                     print(f"  not modelled: {setting} ({instead})")
+    if not args.json:
+        print(summary(scripts, targets, results, took))
+    return 0 if all(r.passed for r in results.values()) else 1
+
+
+def summary(scripts: list[Path], targets: list[str], results: dict[tuple[Path, str], Result],
+            took: dict[str, float]) -> str:
+    """Passes per folder and target; with two targets, the scripts they disagree on."""
+    folders = sorted({p.parent for p in scripts})
+    width = max(len(str(f)) for f in folders)
+    head = f"{'folder':<{width}}  {'scripts':>7}" + "".join(f"  {t:>7}" for t in targets)
+    lines = [head]
+    for f in folders:
+        mine = [p for p in scripts if p.parent == f]
+        row = f"{str(f):<{width}}  {len(mine):>7}"
+        for t in targets:
+            row += f"  {sum(results[p, t].passed for p in mine):>7}"
+        lines.append(row)
+    total = f"{'all':<{width}}  {len(scripts):>7}"
     for t in targets:
-        print(f"{passed[t]} of {len(scripts)} passed on {t} in {took[t]:.2f} s")
-    return 0 if all(passed[t] == len(scripts) for t in targets) else 1
+        total += f"  {sum(results[p, t].passed for p in scripts):>7}"
+    lines.append(total)
+    for t in targets:
+        lines.append(f"{t}: {took[t]:.2f} s")
+    if len(targets) == 2:
+        split = [p for p in scripts if results[p, targets[0]].passed
+                 != results[p, targets[1]].passed]
+        lines.append(f"the targets disagree on {len(split)} script(s)")
+        for p in split:
+            who = targets[0] if results[p, targets[0]].passed else targets[1]
+            lines.append(f"  {p}: passes on {who} only")
+    return "\n".join(lines)
