@@ -119,7 +119,7 @@ def test_unsupported_constructs_name_themselves() -> None:
     assert r.error == "bad.pkt:2: Unknown system call: 'getsockname'"
     r = fails("0 socket(..., SOCK_STREAM, IPPROTO_TCP) = 3\n"
               "+0 sendto(3, ..., 100, MSG_FASTOPEN, ..., ...) = 100\n")
-    assert r.error == "bad.pkt:2: Unknown system call: 'sendto'"
+    assert r.error == "bad.pkt:2: TCP Fast Open is not implemented in tuxtcp"
     r = fails("0 `modprobe tcp_bbr`\n")
     assert r.error == "bad.pkt:1: shell command 'modprobe' (in 'modprobe tcp_bbr')"
     r = fails(PASSIVE + "   +0 < icmp unreachable port_unreachable\n")

@@ -50,6 +50,7 @@ SK_MEMINFO: Final = ("RMEM_ALLOC", "RCVBUF", "WMEM_ALLOC", "SNDBUF", "FWD_ALLOC"
 TCP_STATES: Final = ("ESTABLISHED", "SYN_SENT", "SYN_RECV", "FIN_WAIT1", "FIN_WAIT2",
                      "TIME_WAIT", "CLOSE", "CLOSE_WAIT", "LAST_ACK", "LISTEN", "CLOSING")
 CA_STATES: Final = ("Open", "Disorder", "CWR", "Recovery", "Loss")
+MSG_FASTOPEN: Final = 0x20000000
 
 
 class Unsupported(ScriptError):
@@ -454,9 +455,20 @@ class ScriptRun:
     def sys_send(self, ev: Event, sc: Syscall) -> int:
         fd, _, n, flags = self.args(ev, sc, 4)
         fl = self.value(ev, flags)
-        if fl & 0x20000000:
+        if fl & MSG_FASTOPEN:
             self.fast_open(ev)
         return self.sock(ev, fd).send(bytes(self.value(ev, n)), fl)
+
+    def sys_sendto(self, ev: Event, sc: Syscall) -> int:
+        fd, _, n, flags, addr, _ = self.args(ev, sc, 6)
+        fl = self.value(ev, flags)
+        s = self.sock(ev, fd)
+        data = bytes(self.value(ev, n))
+        if fl & MSG_FASTOPEN:
+            self.fast_open(ev)
+            return int(s.sendto(data, fl, self.sockaddr(ev, addr, self.cfg.remote_ip,
+                                                         self.cfg.connect_port)))
+        return int(s.send(data, fl))
 
     def sys_fcntl(self, ev: Event, sc: Syscall) -> int:
         fd, cmd = sc.args[0], self.value(ev, sc.args[1])
