@@ -126,6 +126,12 @@ def test_unsupported_constructs_name_themselves() -> None:
     assert r.error == "bad.pkt:6: ICMP packets are not supported by target tuxtcp (TCP only)"
 
 
+def test_a_script_that_needs_fast_open_says_so() -> None:
+    r = fails(PASSIVE.replace("<mss 1000,nop,wscale 7>", "<mss 1000,nop,wscale 7,FO abcd1234>")
+              + "   +0 > S. 0:0(0) ack 1 <mss 1460,nop,wscale 7,FO abcd1234,nop,nop>\n")
+    assert r.error.endswith("(the script uses TCP Fast Open, which tuxtcp does not implement)")
+
+
 def test_shell_lines_become_sysctl_writes() -> None:
     ns = Namespace("sh", ["198.18.0.1"])
     sh = Shell(ns.sysctl, ns.tcp_metrics, Path("."))
@@ -134,10 +140,12 @@ def test_shell_lines_become_sysctl_writes() -> None:
            "ip tcp_metrics flush all > /dev/null 2>&1\n"
            "sysctl -q net.ipv4.tcp_congestion_control=cubic\n"
            "tc qdisc add dev tun0 root pfifo\n"
+           "sysctl -q net.ipv4.tcp_fastopen=0x70403\n"
            "set_sysctls.py /proc/sys/net/ipv4/tcp_timestamps=0 \\\n"
            "  /proc/sys/net/ipv4/tcp_sack=0\n")
     assert ns.sysctl["net.ipv4.tcp_rmem"] == (4096, 4096, 15728640)
     assert ns.sysctl["net.ipv4.tcp_timestamps"] == 0 and ns.sysctl["net.ipv4.tcp_sack"] == 0
+    assert ns.sysctl["net.ipv4.tcp_fastopen"] == 0x70403  # proc_dointvec reads any base
     assert ns.tcp_metrics == {}
     assert sh.unmodelled == {"net.ipv4.tcp_congestion_control=cubic": "reno (CUBIC is issue 15)"}
     with pytest.raises(UnsupportedCommand):

@@ -129,6 +129,7 @@ class ScriptRun:
         self.last_due: Due | None = None
         self.last_inbound = False
         self.flow_open = False  # the script's remote end has a flow to the socket under test
+        self.uses_fast_open = False  # a Fast Open option or SYN data in a script packet
         self.ephemeral = 40000 + (self.cfg.seed * 7919) % 20000
 
     def run(self) -> Result:
@@ -150,6 +151,8 @@ class ScriptRun:
         except ScriptError as e:
             res.passed = False
             res.error = f"{self.script.path}:{e.line}: {e.message}"
+            if self.uses_fast_open and self.target == "tuxtcp" and "Fast Open" not in e.message:
+                res.error += "\n  (the script uses TCP Fast Open, which tuxtcp does not implement)"
         except Exception as e:  # a bug of the runner: reported as the script's failure
             res.passed = False
             res.error = (f"{self.script.path}:{self.script.events[max(self.i - 1, 0)].line}: "
@@ -166,6 +169,9 @@ class ScriptRun:
         `syscalls` is off (a blocking call is still under way)."""
         ev = self.script.events[self.i]
         a = ev.action
+        if isinstance(a, TcpPacket) and "S" in a.flags and (
+                a.length or any(o.kind in ("FO", "FOEXP") for o in a.options or ())):
+            self.uses_fast_open = True
         packet = isinstance(a, TcpPacket | IcmpPacket | UdpPacket)
         inbound = packet and a.direction == "<"  # type: ignore[union-attr]
         outbound = packet and not inbound

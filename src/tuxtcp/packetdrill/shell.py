@@ -99,8 +99,8 @@ class Shell:
         if not argv:
             return
         name = Path(argv[0]).name
-        if name in ("true", ":", "echo"):
-            return
+        if name in ("true", ":", "echo") or name.startswith("sysctl_restore_"):
+            return  # (set_sysctls.py's restore script: the namespace goes away anyway)
         if name == "false":
             raise CommandFailed("false")
         if name == "sysctl":
@@ -114,7 +114,7 @@ class Shell:
         elif name == "defaults.sh":
             if depth > 3:
                 raise UnsupportedCommand("defaults.sh calls itself")
-            script = (self.folder / argv[0]).resolve()
+            script = git_symlink(self.folder / argv[0])
             if not script.is_file():
                 raise CommandFailed(f"{argv[0]}: not found next to the script")
             self.run(script.read_text(), depth + 1)
@@ -145,8 +145,9 @@ class Shell:
             raise failed
 
     def write(self, name: str, value: str) -> None:
-        """One sysctl write (`name` dotted, `value` as written)."""
-        value = value.strip()
+        """One sysctl write (`name` dotted, `value` as written; numbers in any base the
+        kernel's proc_dointvec reads: 0x70403 is hexadecimal)."""
+        value = " ".join(_number(w) for w in value.split())
         if name in _MIDDLE_OF_THREE:
             parts = value.split()
             if len(parts) == 3:
@@ -165,6 +166,27 @@ class Shell:
             return
         raise CommandFailed(f"sysctl: cannot stat /proc/sys/{name.replace('.', '/')}: "
                             "No such file or directory")
+
+
+def git_symlink(path: Path) -> Path:
+    """A symbolic link kept as a file holding its target (how the shared corpus stores
+    google/packetdrill's tcp/common/defaults.sh): the file it names, else `path`."""
+    try:
+        if path.stat().st_size < 256:
+            target = path.read_text().strip()
+            if target and "\n" not in target and " " not in target and \
+                    (path.parent / target).is_file():
+                return (path.parent / target).resolve()
+    except (OSError, UnicodeDecodeError):
+        pass
+    return path
+
+
+def _number(word: str) -> str:
+    try:
+        return str(int(word, 0))
+    except ValueError:
+        return word
 
 
 def _lines(text: str) -> list[str]:

@@ -30,7 +30,7 @@ from ..link.tun import Tun
 from .parser import ParseError, parse_file
 from .runner import SK_MEMINFO, Config, Pending, Result, ScriptRun
 from .script import Event, Script, Syscall
-from .shell import CommandFailed
+from .shell import CommandFailed, git_symlink
 from .timing import ScriptError
 
 PREFIX: Final = 16
@@ -212,27 +212,13 @@ def _sleeping(tid: int) -> bool:
     return stat[stat.rindex(")") + 2:].startswith("S")
 
 
-def _git_symlink(path: Path) -> Path:
-    """A symbolic link kept as a file holding its target (how the shared corpus stores
-    google/packetdrill's tcp/common/defaults.sh): the file it names, else `path`."""
-    try:
-        if path.stat().st_size < 256:
-            target = path.read_text().strip()
-            if target and "\n" not in target and " " not in target and \
-                    (path.parent / target).is_file():
-                return (path.parent / target).resolve()
-    except (OSError, UnicodeDecodeError):
-        pass
-    return path
-
-
 def _runnable(folder: Path, word: str) -> str:
     """`word` as a command that runs: a helper script that lacks its execute bit (the shared
     corpus is read-only test data) is handed to its interpreter, a stored link followed."""
     path = folder / word
     if not path.is_file():
         return word
-    real = _git_symlink(path)
+    real = git_symlink(path)
     if real == path and os.access(path, os.X_OK):
         return word
     interp = "sh" if real.suffix == ".sh" else sys.executable
