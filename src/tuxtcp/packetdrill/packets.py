@@ -142,10 +142,8 @@ def build_inbound(p: TcpPacket, st: SeqState, src: bytes, dst: bytes, sport: int
     """The raw IPv4 datagram for an inbound script packet (map_inbound_packet)."""
     flags = flag_bits(p.flags)
     syn = bool(flags & 0x02)
-    if syn and not flags & 0x10:
-        st.remote_isn = p.seq  # the script's ISN is the real one
-    if syn and flags & 0x10 and st.remote_isn is None:
-        st.remote_isn = p.seq
+    if syn:
+        st.remote_isn = p.seq  # the script's ISN (of a SYN, or a SYN-ACK) is the real one
     remote = st.remote_isn or 0
     seq = p.seq if syn else (p.seq + remote) & M32
     local_off = 0

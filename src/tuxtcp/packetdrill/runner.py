@@ -364,9 +364,7 @@ class ScriptRun:
         want = self.value(ev, sc.result)
         if want < 0:
             return s.fileno()
-        if want in self.fds:
-            raise ScriptError(ev.line, f"duplicate fd {want} in script")
-        self.fds[want] = s
+        self.fds[want] = s  # a script fd already in use now names the new socket
         return want
 
     # the system calls (run_system_call.c's table, as far as TCP over IPv4 goes)
