@@ -86,9 +86,11 @@ class SeqState:
 
 
 def option_bytes(opts: tuple[TcpOption, ...], sack_offset: int = 0,
-                 ecr_map: dict[int, int] | None = None, is_ack: bool = False) -> bytes:
+                 ecr_map: dict[int, int] | None = None, is_ack: bool = False,
+                 ecr_base: tuple[int, int] | None = None) -> bytes:
     """Script options encoded as written (inbound SACK blocks shifted by `sack_offset`, TS
-    ecr rewritten through `ecr_map` when the packet has ACK set)."""
+    ecr rewritten through `ecr_map` when the packet has ACK set, or, with
+    --tcp_ts_ecr_scaled, moved by the first outbound TSval's offset `ecr_base`)."""
     out = bytearray()
     for o in opts:
         k = o.kind
@@ -107,10 +109,13 @@ def option_bytes(opts: tuple[TcpOption, ...], sack_offset: int = 0,
         elif k == "TS":
             val, ecr = o.values
             if is_ack and ecr_map is not None:
-                if ecr not in ecr_map:
+                if ecr in ecr_map:
+                    ecr = ecr_map[ecr]
+                elif ecr_base is not None:
+                    ecr = (ecr - ecr_base[0] + ecr_base[1]) & M32
+                else:
                     raise PacketMismatch(f"unable to infer live TS ecr for script TS ecr {ecr}; "
                                          "no matching or preceding outbound TS val")
-                ecr = ecr_map[ecr]
             out += struct.pack("!BBII", 8, 10, val, ecr)
         elif k in ("FO", "FOEXP", "md5"):
             body = bytes.fromhex(o.cookie)
@@ -138,7 +143,7 @@ def flag_bits(letters: str) -> int:
 
 
 def build_inbound(p: TcpPacket, st: SeqState, src: bytes, dst: bytes, sport: int,
-                  dport: int) -> bytes:
+                  dport: int, ecr_scaled: bool = False) -> bytes:
     """The raw IPv4 datagram for an inbound script packet (map_inbound_packet)."""
     flags = flag_bits(p.flags)
     syn = bool(flags & 0x02)
@@ -151,7 +156,7 @@ def build_inbound(p: TcpPacket, st: SeqState, src: bytes, dst: bytes, sport: int
         local_off = st.local_isn_live - (st.local_isn_script or 0) if syn else st.local_isn_live
     ack = ((p.ack or 0) + local_off) & M32 if flags & 0x10 else (p.ack or 0)
     opts = option_bytes(p.options or (), local_off if flags & 0x10 else 0, st.ts_val_map,
-                        bool(flags & 0x10))
+                        bool(flags & 0x10), st.first_ts if ecr_scaled else None)
     if len(opts) % 4:
         opts += bytes(4 - len(opts) % 4)
     payload = bytes(p.length)
@@ -324,3 +329,45 @@ def describe(w: Wire, st: SeqState) -> str:
     if opts:
         out += " <" + ",".join(opts) + ">"
     return out
+
+
+ICMP_TYPES: Final = {"echo_reply": 0, "unreachable": 3, "destination_unreachable": 3,
+                     "source_quench": 4, "redirect": 5, "echo_request": 8,
+                     "time_exceeded": 11, "parameter_problem": 12}
+ICMP_UNREACH_CODES: Final = (
+    "net_unreachable", "host_unreachable", "protocol_unreachable", "port_unreachable",
+    "frag_needed", "source_route_failed", "net_unknown", "host_unknown",
+    "source_host_isolated", "net_prohibited", "host_prohibited", "net_unreachable_for_tos",
+    "host_unreachable_for_tos", "packet_filtered", "precedence_violation",
+    "precedence_cutoff")
+
+
+def build_icmp(type_: str, code: str | None, mtu: int | None,
+               echoed: tuple[str, int, int] | None, st: SeqState, src: bytes, dst: bytes,
+               sport: int, dport: int) -> bytes:
+    """An inbound ICMP error about one of our TCP segments (icmp_packet.c): from the remote
+    address, quoting our IPv4 header and the first 8 bytes of the TCP header (ports and the
+    sequence number, an offset from our ISN)."""
+    t = ICMP_TYPES.get(type_)
+    if t is None:
+        raise PacketMismatch(f"unknown ICMP type {type_!r}")
+    c = 0
+    if code is not None:
+        if t == 3 and code in ICMP_UNREACH_CODES:
+            c = ICMP_UNREACH_CODES.index(code)
+        elif code.isdigit():
+            c = int(code)
+        else:
+            raise PacketMismatch(f"unknown ICMP code {code!r}")
+    proto, start, length = echoed or ("tcp", 0, 0)
+    if proto != "tcp":
+        raise PacketMismatch(f"ICMP quoting a {proto} packet")
+    seq = (start + (st.local_isn_live or 0)) & M32
+    inner = _IP.pack(0x45, 0, 40 + length, 0, 0x4000, 64, 6, 0, dst, src)
+    inner = inner[:10] + internet_checksum(inner).to_bytes(2, "big") + inner[12:]
+    quoted = inner + struct.pack("!HHI", dport, sport, seq)
+    body = struct.pack("!BBHHH", t, c, 0, 0, mtu or 0) + quoted
+    body = body[:2] + internet_checksum(body).to_bytes(2, "big") + body[4:]
+    hdr = _IP.pack(0x45, 0, 20 + len(body), 0, 0, 255, 1, 0, src, dst)
+    hdr = hdr[:10] + internet_checksum(hdr).to_bytes(2, "big") + hdr[12:]
+    return hdr + body

@@ -67,11 +67,14 @@ class Config:
     tcp_ts_tick_usecs: int = 0
     bind_port: int = BIND_PORT
     connect_port: int = CONNECT_PORT
+    tcp_ts_ecr_scaled: bool = False
     seed: int = 1
 
     def apply(self, options: list[tuple[str, str | None]]) -> None:
         """Script `--name=value` lines (the command line's, applied after, win)."""
         for name, value in options:
+            if name == "tcp_ts_ecr_scaled":
+                self.tcp_ts_ecr_scaled = value in (None, "1", "true")
             if value is None:
                 continue
             if name in ("tolerance_usecs", "tcp_ts_tick_usecs", "bind_port", "connect_port"):
@@ -111,6 +114,7 @@ class ScriptRun:
 
     target = "?"
     stall_usecs = 600_000_000  # how long past its due time an outbound packet is waited for
+    icmp_ok = False  # inbound ICMP errors can be injected
 
     def __init__(self, script: Script, config: Config | None = None) -> None:
         self.script = script
@@ -195,6 +199,10 @@ class ScriptRun:
             self.wait_until(due.start)
             self.check(ev, due, tol, "inbound packet")
             self.inbound(ev, a)
+        elif isinstance(a, IcmpPacket) and inbound and self.icmp_ok:
+            self.wait_until(due.start)
+            self.check(ev, due, tol, "inbound packet")
+            self.inbound_icmp(ev, a)
         elif isinstance(a, IcmpPacket | UdpPacket):
             kind = "ICMP" if isinstance(a, IcmpPacket) else "UDP"
             raise Unsupported(ev.line, f"{kind} packets are not supported by target "
@@ -237,11 +245,22 @@ class ScriptRun:
         sport = p.sport or self.live_remote_port
         dport = p.dport or self.live_local_port
         try:
-            raw = pk.build_inbound(p, self.seq, self.remote, self.local, sport, dport)
+            raw = pk.build_inbound(p, self.seq, self.remote, self.local, sport, dport,
+                                   self.cfg.tcp_ts_ecr_scaled)
         except pk.PacketMismatch as e:
             raise ScriptError(ev.line, f"error handling packet: {e}") from None
         self.inject(raw)
 
+
+    def inbound_icmp(self, ev: Event, p: IcmpPacket) -> None:
+        if self.live_local_port is None or self.live_remote_port is None:
+            raise ScriptError(ev.line, "no matching socket for script packet")
+        try:
+            raw = pk.build_icmp(p.type, p.code, p.mtu, p.echoed, self.seq, self.remote,
+                                self.local, self.live_remote_port, self.live_local_port)
+        except pk.PacketMismatch as e:
+            raise ScriptError(ev.line, f"error handling packet: {e}") from None
+        self.inject(raw)
 
     def outbound(self, ev: Event, p: TcpPacket, due: Due, tol: int) -> None:
         latest = (due.end if due.end is not None else due.start) + tol
@@ -373,7 +392,9 @@ class ScriptRun:
         family = pysocket.AF_INET if isinstance(dom, Ellipsis_) else self.value(ev, dom)
         s = self.new_socket(family, self.value(ev, typ), self.value(ev, proto))
         self.under_test = s
+        # a new socket under test: packets of earlier flows are no longer the script's
         self.flow_open = False
+        self.live_local_port = self.live_remote_port = None
         return self.new_fd(ev, sc, s)
 
     def sys_bind(self, ev: Event, sc: Syscall) -> int:
@@ -399,8 +420,49 @@ class ScriptRun:
     def sys_connect(self, ev: Event, sc: Syscall) -> int:
         fd, addr, _ = self.args(ev, sc, 3)
         s = self.sock(ev, fd)
+        if isinstance(addr, Word | Int) and self.value(ev, addr) == pysocket.AF_UNSPEC:
+            self.disconnect(ev, s)  # connect(AF_UNSPEC): tcp_disconnect
+            self.flow_open = False
+            return 0
         s.connect(self.sockaddr(ev, addr, self.cfg.remote_ip, self.cfg.connect_port))
         return 0
+
+    def sys_sendmsg(self, ev: Event, sc: Syscall) -> int:
+        fd, msg, flags = self.args(ev, sc, 3)
+        if not isinstance(msg, Struct):
+            raise Unsupported(ev.line, f"sendmsg message {msg}")
+        iov = msg.fields().get("msg_iov")
+        if not isinstance(iov, List):
+            raise Unsupported(ev.line, "sendmsg without msg_iov=[{..., LEN}, ...]")
+        buffers = []
+        for item in iov.items:
+            if not (isinstance(item, Struct) and len(item.items) == 2):
+                raise Unsupported(ev.line, f"iovec {item}")
+            buffers.append(bytes(self.value(ev, item.items[1])))
+        fl = self.value(ev, flags)
+        s = self.sock(ev, fd)
+        if fl & MSG_FASTOPEN:
+            self.fast_open(ev)
+            return int(s.sendmsg(buffers, [], fl, (self.cfg.remote_ip, self.cfg.connect_port)))
+        return int(s.sendmsg(buffers, [], fl))
+
+    def sys_poll(self, ev: Event, sc: Syscall) -> int:
+        fds, _, timeout = self.args(ev, sc, 3)
+        if not isinstance(fds, List):
+            raise Unsupported(ev.line, f"poll fds {fds}")
+        want: list[tuple[Any, int, int]] = []
+        for item in fds.items:
+            f = item.fields() if isinstance(item, Struct) else {}
+            if "fd" not in f or "events" not in f:
+                raise Unsupported(ev.line, f"pollfd {item}")
+            revents = self.value(ev, f["revents"]) if "revents" in f else 0
+            want.append((self.sock(ev, f["fd"]), self.value(ev, f["events"]), revents))
+        got = self.poll(ev, [(s, events) for s, events, _ in want], self.value(ev, timeout))
+        for (_, _, expected), actual in zip(want, got, strict=True):
+            if expected != actual:
+                raise ScriptError(ev.line, f"runtime error in poll call: Expected revents "
+                                  f"{expected:#x} but got {actual:#x}")
+        return sum(1 for r in got if r)
 
     def sys_close(self, ev: Event, sc: Syscall) -> int:
         fd = self.value(ev, self.args(ev, sc, 1)[0])
@@ -425,7 +487,7 @@ class ScriptRun:
                 raise Unsupported(ev.line, f"setsockopt value {val}")
             opt = struct.pack("ii", self.value(ev, f["onoff"]), self.value(ev, f["linger"]))
         elif isinstance(val, Str):
-            opt = val.value.encode()
+            opt = val.value.encode("latin-1")  # the bytes as C escapes wrote them
         else:
             opt = self.value(ev, val)
         lvl, nm = self.value(ev, level), self.value(ev, name)
@@ -607,6 +669,14 @@ class ScriptRun:
 
     def fast_open(self, ev: Event) -> None:
         """A Fast Open call or option: supported, or Unsupported naming it."""
+
+    def disconnect(self, ev: Event, s: Any) -> None:
+        """connect(fd, AF_UNSPEC): back to an unconnected socket."""
+        raise Unsupported(ev.line, f"connect(AF_UNSPEC) on target {self.target}")
+
+    def poll(self, ev: Event, fds: list[tuple[Any, int]], timeout_ms: int) -> list[int]:
+        """poll(2): the revents of each (socket, events)."""
+        raise Unsupported(ev.line, f"poll() on target {self.target}")
 
 
 def _merge(a: pk.Wire, b: pk.Wire) -> pk.Wire:

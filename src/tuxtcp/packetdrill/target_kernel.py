@@ -10,10 +10,12 @@ every socket go away with the run, also when it fails. Root only.
 
 from __future__ import annotations
 
+import ctypes
 import fcntl
 import json
 import os
 import re
+import select
 import socket as pysocket
 import struct
 import subprocess
@@ -34,6 +36,7 @@ from .shell import CommandFailed, git_symlink
 from .timing import ScriptError
 
 PREFIX: Final = 16
+_libc: Final = ctypes.CDLL(None, use_errno=True)
 _SCRIPT_WORD: Final = re.compile(r"(?<![\w/.])[\w./-]+\.(?:sh|py)\b")
 CHILD_TIMEOUT: Final = 300.0  # wall seconds one script may take
 
@@ -42,6 +45,7 @@ class KernelRun(ScriptRun):
     """One script on the kernel of the namespace this process is in."""
 
     target = "kernel"
+    icmp_ok = True
     stall_usecs = 5_000_000  # real time: a missing packet is given up 5 s after its window
 
     def __init__(self, script: Script, config: Config | None = None) -> None:
@@ -190,6 +194,19 @@ class KernelRun(ScriptRun):
 
     def fast_open(self, ev: Event) -> None:
         return  # the kernel has it
+
+    def disconnect(self, ev: Event, s: Any) -> None:
+        sa = struct.pack("=H14x", pysocket.AF_UNSPEC)
+        if _libc.connect(s.fileno(), sa, len(sa)) < 0:
+            err = ctypes.get_errno()
+            raise OSError(err, os.strerror(err))
+
+    def poll(self, ev: Event, fds: list[tuple[Any, int]], timeout_ms: int) -> list[int]:
+        p = select.poll()
+        for s, events in fds:
+            p.register(s.fileno(), events)
+        ready = dict(p.poll(timeout_ms))
+        return [ready.get(s.fileno(), 0) for s, _ in fds]
 
     def _interpreter(self, m: re.Match[str]) -> str:
         return _runnable(self.folder, m.group(0))
