@@ -17,6 +17,7 @@ from tuxtcp.packetdrill.target_tuxtcp import Result, run_tuxtcp
 from tuxtcp.tcp.engine import Namespace
 
 OWN = sorted((Path(__file__).parent / "packetdrill").glob("*.pkt"))
+KERNEL_ONLY = Path(__file__).parent / "packetdrill-kernel" / "kernel-calls.pkt"
 
 
 @pytest.mark.parametrize("path", OWN, ids=lambda p: p.name)
@@ -31,6 +32,17 @@ def test_own_scripts_pass_on_tuxtcp(path: Path) -> None:
 def test_own_scripts_pass_on_the_kernel(netns_ok: None, path: Path) -> None:
     r = run_script(path, "kernel", DEFAULT_DEFINES, [])
     assert r.passed, r.error
+
+
+@pytest.mark.root
+def test_poll_sendmsg_icmp_and_disconnect_on_the_kernel(netns_ok: None) -> None:
+    r = run_script(KERNEL_ONLY, "kernel", DEFAULT_DEFINES, [])
+    assert r.passed, r.error
+
+
+def test_what_target_tuxtcp_lacks_is_named() -> None:
+    r = run_script(KERNEL_ONLY, "tuxtcp", DEFAULT_DEFINES, [])
+    assert r.error == f"{KERNEL_ONLY}:12: poll() on target tuxtcp"
 
 
 @pytest.mark.root

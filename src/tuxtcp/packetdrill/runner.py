@@ -444,6 +444,8 @@ class ScriptRun:
         if fl & MSG_FASTOPEN:
             self.fast_open(ev)
             return int(s.sendmsg(buffers, [], fl, (self.cfg.remote_ip, self.cfg.connect_port)))
+        if not hasattr(s, "sendmsg"):  # tuxtcp's socket API: one send of the gathered bytes
+            return int(s.send(b"".join(buffers), fl))
         return int(s.sendmsg(buffers, [], fl))
 
     def sys_poll(self, ev: Event, sc: Syscall) -> int:
