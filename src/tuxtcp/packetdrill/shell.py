@@ -45,6 +45,10 @@ UNMODELLED: Final[dict[str, str]] = {
     "net.ipv4.tcp_shrink_window": "the window is never shrunk",
     "net.core.default_qdisc": "no queueing discipline",
 }
+# values of those settings that are what tuxtcp does anyway
+_MODELLED_VALUES: Final = {("net.ipv4.tcp_congestion_control", "reno"),
+                           ("net.ipv4.tcp_recovery", "0"), ("net.ipv4.tcp_early_retrans", "0"),
+                           ("net.ipv4.tcp_frto", "0")}
 # three-value settings of which the engine models the default (middle) value only
 _MIDDLE_OF_THREE: Final = ("net.ipv4.tcp_wmem",)
 _NULL_REDIRECT: Final = re.compile(r"\s*(?:&>|[12]?>)\s*/dev/null|\s*2>&1")
@@ -162,7 +166,8 @@ class Shell:
                 raise CommandFailed(f"sysctl: setting key {name!r}: {e.strerror}") from None
             return
         if name in UNMODELLED:
-            self.unmodelled[f"{name}={value}"] = UNMODELLED[name]
+            if (name, value) not in _MODELLED_VALUES:
+                self.unmodelled[f"{name}={value}"] = UNMODELLED[name]
             return
         raise CommandFailed(f"sysctl: cannot stat /proc/sys/{name.replace('.', '/')}: "
                             "No such file or directory")
