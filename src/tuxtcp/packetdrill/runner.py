@@ -534,9 +534,46 @@ class ScriptRun:
         data = bytes(self.value(ev, n))
         if fl & MSG_FASTOPEN:
             self.fast_open(ev)
+            if isinstance(addr, Word | Int) and self.value(ev, addr) == pysocket.AF_UNSPEC:
+                return self.sendto_unspec(ev, s, data, fl)
             return int(s.sendto(data, fl, self.sockaddr(ev, addr, self.cfg.remote_ip,
                                                          self.cfg.connect_port)))
         return int(s.send(data, fl))
+
+    def sys_epoll_create(self, ev: Event, sc: Syscall) -> int:
+        self.args(ev, sc, 1)
+        return self.new_fd(ev, sc, self.epoll_create(ev))
+
+    def sys_epoll_ctl(self, ev: Event, sc: Syscall) -> int:
+        epfd, op, fd, event = self.args(ev, sc, 4)
+        ep = self.sock(ev, epfd)
+        s = self.sock(ev, fd)
+        name = op.name if isinstance(op, Word) else ""
+        events = 0
+        if isinstance(event, Struct) and "events" in event.fields():
+            events = self.value(ev, event.fields()["events"])
+        if name == "EPOLL_CTL_ADD":
+            ep.register(s.fileno(), events)
+        elif name == "EPOLL_CTL_MOD":
+            ep.modify(s.fileno(), events)
+        elif name == "EPOLL_CTL_DEL":
+            ep.unregister(s.fileno())
+        else:
+            raise Unsupported(ev.line, f"epoll_ctl operation {op}")
+        return 0
+
+    def sys_epoll_wait(self, ev: Event, sc: Syscall) -> int:
+        epfd, event, maxevents, timeout = self.args(ev, sc, 4)
+        ep = self.sock(ev, epfd)
+        t = self.value(ev, timeout)
+        got = ep.poll(t / 1000 if t >= 0 else -1, self.value(ev, maxevents))
+        if got and isinstance(event, Struct):
+            f = event.fields()
+            want_events = self.value(ev, f["events"]) if "events" in f else None
+            if want_events is not None and got[0][1] != want_events:
+                raise ScriptError(ev.line, f"runtime error in epoll_wait call: Expected "
+                                  f"events {want_events:#x} but got {got[0][1]:#x}")
+        return len(got)
 
     def sys_fcntl(self, ev: Event, sc: Syscall) -> int:
         fd, cmd = sc.args[0], self.value(ev, sc.args[1])
@@ -671,6 +708,12 @@ class ScriptRun:
 
     def fast_open(self, ev: Event) -> None:
         """A Fast Open call or option: supported, or Unsupported naming it."""
+
+    def epoll_create(self, ev: Event) -> Any:
+        raise Unsupported(ev.line, f"epoll on target {self.target}")
+
+    def sendto_unspec(self, ev: Event, s: Any, data: bytes, flags: int) -> int:
+        raise Unsupported(ev.line, f"sendto() to an AF_UNSPEC address on target {self.target}")
 
     def disconnect(self, ev: Event, s: Any) -> None:
         """connect(fd, AF_UNSPEC): back to an unconnected socket."""

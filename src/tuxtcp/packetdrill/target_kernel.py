@@ -195,6 +195,19 @@ class KernelRun(ScriptRun):
     def fast_open(self, ev: Event) -> None:
         return  # the kernel has it
 
+    def epoll_create(self, ev: Event) -> Any:
+        ep = select.epoll()
+        self.sockets.append(ep)  # type: ignore[arg-type]
+        return ep
+
+    def sendto_unspec(self, ev: Event, s: Any, data: bytes, flags: int) -> int:
+        sa = struct.pack("=H14x", pysocket.AF_UNSPEC)
+        n = _libc.sendto(s.fileno(), data, len(data), flags, sa, len(sa))
+        if n < 0:
+            err = ctypes.get_errno()
+            raise OSError(err, os.strerror(err))
+        return int(n)
+
     def disconnect(self, ev: Event, s: Any) -> None:
         sa = struct.pack("=H14x", pysocket.AF_UNSPEC)
         if _libc.connect(s.fileno(), sa, len(sa)) < 0:
