@@ -24,6 +24,8 @@ RENO_NOT_YET = {
     "reno-slow-start.pkt": "PSH on writes coalesced behind cwnd (the kernel's skb size_goal)",
     "reno-fast-retransmit.pkt": "the fast retransmission waits for cwnd when more than "
                                 "ssthresh is in flight (no PRR yet: issue 15)",
+    "reno-after-rto.pkt": "the segments slow start did not need do not count towards "
+                          "congestion avoidance (tcp_slow_start returns them): cwnd 5, not 6",
 }
 
 
