@@ -64,7 +64,7 @@ def test_poll_sendmsg_icmp_and_disconnect_on_the_kernel(netns_ok: None) -> None:
 
 def test_what_target_tuxtcp_lacks_is_named() -> None:
     r = run_script(KERNEL_ONLY, "tuxtcp", DEFAULT_DEFINES, [])
-    assert r.error == f"{KERNEL_ONLY}:12: poll() on target tuxtcp"
+    assert r.error == f"{KERNEL_ONLY}:13: poll() on target tuxtcp"
 
 
 @pytest.mark.root

@@ -68,7 +68,7 @@ class KernelRun(ScriptRun):
             if os.path.exists(path):
                 Path(path).write_text(value)
         sh("ip", "link", "set", "lo", "up")
-        self.tun = Tun("tun0")
+        self.tun = Tun("tun0", offload=True)  # packetdrill's device: TSO packets whole
         sh("ip", "addr", "add", f"{self.cfg.local_ip}/{PREFIX}", "dev", self.tun.name)
         sh("ip", "link", "set", self.tun.name, "up")
 
