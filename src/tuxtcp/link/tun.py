@@ -1,6 +1,8 @@
 """A TUN device: raw IPv4 datagrams in and out of the kernel's stack through /dev/net/tun
-(IFF_TUN | IFF_NO_PI: no packet-information header, no offloads, so the kernel hands over
-segments no larger than the MTU and takes datagrams with their checksums filled in). Root (or
+(IFF_TUN | IFF_NO_PI: no packet-information header). Without offloads the kernel hands over
+segments no larger than the MTU; with them (IFF_VNET_HDR, checksum and TSO offload, as
+packetdrill sets its device up) it hands over whole TSO packets behind a virtio_net_hdr,
+which read() strips and write() adds (empty: no GSO, checksums complete). Root (or
 CAP_NET_ADMIN) only. The packetdrill kernel target uses it, and the real-wire work will."""
 
 from __future__ import annotations
