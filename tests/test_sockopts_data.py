@@ -135,3 +135,24 @@ def test_tcp_pingpong_thresh_counts_replies() -> None:
     assert c.send(ACK | PSH, b"req") == []  # the third reply made it interactive
     with pytest.raises(OSError):
         h.sysctl["net.ipv4.tcp_pingpong_thresh"] = 0
+
+
+def test_ato_follows_the_gap_between_data_segments() -> None:
+    # tcp_event_data_recv: back-to-back data (gap <= 20 ms) pulls ato towards 20 ms + ato/2;
+    # a gap shorter than ato sets ato to ato/2 + gap (at most the RTO); a delayed ACK that
+    # fires doubles it (test_quickack_then_delayed_ack_40ms)
+    h = Harness()
+    c = established(h)
+    for _ in range(17):  # past the 16 quick ACKs
+        c.send(ACK, b"x" * 100)
+    info = c.sock.tcp_info
+    assert info().tcpi_ato == 40_000
+    h.advance(h.now + 0.1)  # the delayed ACK fires: ato 80 ms
+    assert info().tcpi_ato == 80_000
+    c.send(ACK, b"y" * 100)  # 100 ms after the last: longer than ato, shorter than the RTO
+    assert info().tcpi_ato == 80_000
+    h.advance(h.now + 0.03)
+    c.send(ACK, b"z" * 100)  # 30 ms after: ato/2 + 30 ms
+    assert info().tcpi_ato == 70_000
+    c.send(ACK, b"w" * 100)  # at once: ato/2 + 20 ms
+    assert info().tcpi_ato == 55_000

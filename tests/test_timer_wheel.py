@@ -44,3 +44,15 @@ def test_synack_retransmits_1024_then_2016() -> None:
     sent = [t for t, _ in h.advance(3.5)]
     assert len(sent) == 2
     assert 1.0 < sent[0] <= 1.032 + 1e-9 and round(sent[1] - sent[0], 6) == 2.016
+
+
+def test_a_timer_due_now_fires_at_the_next_tick() -> None:
+    # calc_wheel_index rounds a level-0 expiry up by one jiffy: expires = jiffies + 0 fires
+    # when jiffies next advances (packetdrill's close-remote-fin-then-close.pkt on 6.18: the
+    # ACK of a FIN delayed by an ato of 0 leaves within the 4 ms tolerance)
+    h = Harness(timer_model="wheel")
+    clock = h.ns.clock
+    for now in (0.0101, 0.0119, 0.5):
+        fire = clock.fire_time(now, 0.0)
+        assert clock.jiffies(fire) == clock.jiffies(now) + 1
+        assert 0 < fire - now <= 1 / HZ + 1e-9

@@ -129,10 +129,9 @@ def option_bytes(opts: tuple[TcpOption, ...], sack_offset: int = 0,
 
 def flag_bits(letters: str) -> int:
     bits = 0
-    for name, bit, letter in FLAG_FIELDS:
+    for _, bit, letter in FLAG_FIELDS:
         if letter in letters:
             bits |= bit
-        del name
     if "E" in letters:
         bits |= ECE
     if "W" in letters:

@@ -20,6 +20,7 @@ from .lifecycle import hash_established, set_state, tcp_reset, tw_kill
 from .output import (
     advmss_for,
     initial_window,
+    mss_clamp,
     rcv_wscale,
     send_ack,
     send_reset,
@@ -139,9 +140,7 @@ def tcp_connect(ns: NetNamespace, sk: TcpSock, now: float) -> int:
     sk.snd_nxt = (sk.iss + 1) & M32
     sk.write_seq = sk.snd_nxt
     sk.rcv_nxt = 0
-    sk.advmss = advmss_for(ns, sk.raddr)
-    if sk.rx_opt.user_mss and sk.rx_opt.user_mss < sk.advmss:
-        sk.advmss = sk.rx_opt.user_mss
+    sk.advmss = mss_clamp(sk, advmss_for(ns, sk.raddr))
     sk.rx_opt.tstamp_ok = bool(timestamps)
     sk.rx_opt.wscale_ok = bool(sysctl.tcp_window_scaling)
     sk.rx_opt.sack_ok = bool(sysctl.tcp_sack)
@@ -206,10 +205,7 @@ def synsent_process(sk: TcpSock, pkt: Packet, now: float) -> str:
             sk.rx_opt.ts_recent_stamp = now
         else:
             sk.rx_opt.tstamp_ok = False
-        peer_mss = seg.mss or 536
-        if sk.rx_opt.user_mss and sk.rx_opt.user_mss < peer_mss:
-            peer_mss = sk.rx_opt.user_mss
-        sk.rx_opt.mss_clamp = peer_mss
+        sk.rx_opt.mss_clamp = mss_clamp(sk, seg.mss or 536)
         sync_mss(sk)
         sk.rtx_queue = EMPTY_RTX_QUEUE
         stop_rto(sk)

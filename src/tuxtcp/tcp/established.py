@@ -199,15 +199,11 @@ def rcv_state_process(sk: TcpSock, pkt: Packet, now: float) -> str:
         dq = data_queue(sk, seg, now)
         reason = dq_drop_reason(dq) or reason
         if dq & DQ_FIN:
-            tcp_fin(sk, now)
-            if sk.state == CLOSE_WAIT:
-                if dq & DQ_ACK_NOW:
-                    send_ack(sk, now)
-                else:
-                    push(sk, now)  # data we send carries the ACK
-                    if sk.rcv_wup != sk.rcv_nxt:
-                        ack_snd_check(sk, now)
-        elif sk.state != CLOSE:
+            tcp_fin(sk, now)  # ACKs at once itself, except into CLOSE_WAIT (pingpong mode)
+            owes_ack = sk.state == CLOSE_WAIT
+        else:
+            owes_ack = sk.state != CLOSE
+        if owes_ack:
             if dq & DQ_ACK_NOW:
                 send_ack(sk, now)
             else:

@@ -137,10 +137,8 @@ def conn_request(ns: NetNamespace, lsk: TcpSock, pkt: Packet, now: float,
     req = RequestSock(lsk, laddr, seg.dport, raddr, seg.sport, seg.seq)
     # tcp_parse_options on a SYN: TS/WS/SACK_PERM only when their sysctls are on
     saw_tstamp = seg.tsval is not None and sysctl.tcp_timestamps != 0
-    mss = seg.mss if seg.mss else sc.MSSTAB[0]  # TCP_MSS_DEFAULT without the option
-    if lsk.rx_opt.user_mss and lsk.rx_opt.user_mss < mss:
-        mss = lsk.rx_opt.user_mss
-    req.mss = mss
+    # TCP_MSS_DEFAULT without the option, clamped by TCP_MAXSEG
+    req.mss = mss_clamp(lsk, seg.mss if seg.mss else sc.MSSTAB[0])
     if not (want_cookie and not saw_tstamp):  # cookie without TS: tcp_clear_options
         if seg.wscale is not None and sysctl.tcp_window_scaling:
             req.wscale_ok = True
