@@ -64,14 +64,17 @@ def test_rtt_rto_and_units() -> None:
 def test_counts_in_flight_and_queues() -> None:
     c = S.established_active()
     c.sock.send(b"a" * 3000)
-    assert [len(p.seg.payload) for p in c.take()] == [1448, 1448]  # Nagle holds the 104
+    # Minshall's Nagle: the partial 104 goes too, no earlier partial segment is out
+    assert [len(p.seg.payload) for p in c.take()] == [1448, 1448, 104]
+    c.sock.send(b"b" * 10)  # now one is: these 10 bytes wait for its ACK
+    assert c.take() == []
     info = c.sock.tcp_info()
-    assert info.tcpi_unacked == 2 and info.send_queue == 3000 and info.tcpi_notsent_bytes == 104
-    out = c.send(ack=c.nxt)  # both segments acknowledged: the last 104 bytes go
-    assert [len(p.seg.payload) for p in out] == [104]
+    assert info.tcpi_unacked == 3 and info.send_queue == 3010 and info.tcpi_notsent_bytes == 10
+    out = c.send(ack=c.nxt)  # all three acknowledged: the 10 bytes go
+    assert [len(p.seg.payload) for p in out] == [10]
     info = c.sock.tcp_info()
     # bytes_acked counts an active opener's SYN (the host kernel: 101 after 100 bytes)
-    assert info.tcpi_unacked == 1 and info.tcpi_bytes_acked == 2897 and info.send_queue == 104
+    assert info.tcpi_unacked == 1 and info.tcpi_bytes_acked == 3001 and info.send_queue == 10
     assert info.tcpi_notsent_bytes == 0
     c.send(ACK, b"z" * 10, ack=c.nxt)
     info = c.sock.tcp_info()

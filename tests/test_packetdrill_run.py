@@ -21,7 +21,6 @@ KERNEL_ONLY = Path(__file__).parent / "packetdrill-kernel" / "kernel-calls.pkt"
 # Reno packet for packet against the kernel set to reno: what tuxtcp does not match yet
 RENO = sorted((Path(__file__).parent / "packetdrill-reno").glob("*.pkt"))
 RENO_NOT_YET = {
-    "reno-slow-start.pkt": "PSH on writes coalesced behind cwnd (the kernel's skb size_goal)",
     "reno-fast-retransmit.pkt": "the fast retransmission waits for cwnd when more than "
                                 "ssthresh is in flight (no PRR yet: issue 15)",
     "reno-after-rto.pkt": "the segments slow start did not need do not count towards "
@@ -193,10 +192,6 @@ NOT_YET = {
     "google+packetdrill/gtests/net/tcp/ecn/ecn-uses-ect0.pkt": "ECN on active opens",
     "torvalds+linux/tools/testing/selftests/net/packetdrill/tcp_ecn_ecn-uses-ect0.pkt":
         "ECN on active opens",
-    "google+packetdrill/gtests/net/tcp/mss/mss-setsockopt-tcp_maxseg-client.pkt":
-        "PSH on a cwnd-limited TSO packet",
-    "google+packetdrill/gtests/net/tcp/mss/mss-setsockopt-tcp_maxseg-server.pkt":
-        "PSH on a cwnd-limited TSO packet",
     "torvalds+linux/tools/testing/selftests/net/packetdrill/tcp_ooo-before-and-after-accept.pkt":
         "sk_rcvbuf growth on out-of-order data",
     "torvalds+linux/tools/testing/selftests/net/packetdrill/tcp_rcv_zero_wnd_fin.pkt":

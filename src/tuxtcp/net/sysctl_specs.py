@@ -71,6 +71,14 @@ _SPECS: tuple[SysctlSpec, ...] = (
     SysctlSpec("net.ipv4.tcp_retries2", 15, 0, 255),
     SysctlSpec("net.ipv4.tcp_pingpong_thresh", 1, 1, 255,
                doc="replies within ato before ACKs wait for data (pingpong mode)"),
+    SysctlSpec("net.ipv4.tcp_min_tso_segs", 2, 1, 255,
+               doc="fewest segments a TSO packet may carry"),
+    SysctlSpec("net.ipv4.tcp_tso_rtt_log", 9, 0, 255,
+               doc="log2 of the min RTT (us) that halves the GSO share of a TSO packet"),
+    SysctlSpec("net.ipv4.tcp_pacing_ss_ratio", 200, 0, 1000,
+               doc="pacing rate in % of cwnd * mss / srtt in slow start (sizes TSO packets)"),
+    SysctlSpec("net.ipv4.tcp_pacing_ca_ratio", 120, 0, 1000,
+               doc="the same in congestion avoidance"),
     # host-wide in the kernel (ipv4_table: only init_net shows them); here each namespace is a
     # whole machine. Both scale with RAM; these are the reference machine's values.
     SysctlSpec("net.ipv4.tcp_max_orphans", 131072, 0, INT_MAX,

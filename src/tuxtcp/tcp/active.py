@@ -136,7 +136,7 @@ def tcp_connect(ns: NetNamespace, sk: TcpSock, now: float) -> int:
         sk.write_seq = isn
     sk.ts_off = ts_off
     sk.iss = sk.write_seq
-    sk.snd_una = sk.iss
+    sk.snd_una = sk.snd_sml = sk.iss
     sk.snd_nxt = (sk.iss + 1) & M32
     sk.write_seq = sk.snd_nxt
     sk.rcv_nxt = 0

@@ -29,12 +29,13 @@ Approximations:
   bytes_received, a FIN in both.
 - tcpi_pacing_rate: tcp_update_pacing_rate's formula on the current cwnd and srtt (the kernel
   updates it on each ACK); ~0 before the first RTT sample.
+- tcpi_min_rtt: the smallest RTT sample of the connection (the kernel's window is 300 s).
 - tcpi_total_rto: the SYN (or SYN-ACK) timeouts only; data RTOs are not counted.
 
 Not modelled, always 0: tcpi_delivery_rate_app_limited, tcpi_fastopen_client_fail,
 tcpi_fackets, tcpi_last_data_sent, tcpi_last_ack_sent (0 in the kernel too),
 tcpi_last_data_recv, tcpi_last_ack_recv, tcpi_rcv_rtt, tcpi_segs_out, tcpi_segs_in,
-tcpi_min_rtt, tcpi_data_segs_in, tcpi_data_segs_out, tcpi_delivery_rate, tcpi_busy_time,
+tcpi_data_segs_in, tcpi_data_segs_out, tcpi_delivery_rate, tcpi_busy_time,
 tcpi_rwnd_limited, tcpi_sndbuf_limited, tcpi_delivered, tcpi_delivered_ce, tcpi_bytes_sent,
 tcpi_bytes_retrans, tcpi_dsack_dups, tcpi_reord_seen, tcpi_rcv_ooopack, tcpi_rehash,
 tcpi_total_rto_recoveries, tcpi_total_rto_time and the AccECN counters.
@@ -50,6 +51,7 @@ from typing import Final
 
 from ..net.tcp_states import LISTEN, SYN_SENT
 from .output import MTU_ETHERNET, MTU_LOOPBACK, advmss_for
+from .pacing import pacing_rate
 from .sock import TcpSock
 
 M32: Final = 0xFFFFFFFF
@@ -63,8 +65,6 @@ TCPI_OPT_ECN: Final = 8
 IP_MAX_MTU: Final = 0xFFFF
 TCP_FASTRETRANS_THRESH: Final = 3
 TCP_DELACK_MAX: Final = 0.2
-PACING_SS_RATIO: Final = 200  # net.ipv4.tcp_pacing_ss_ratio
-PACING_CA_RATIO: Final = 120  # net.ipv4.tcp_pacing_ca_ratio
 
 # struct tcp_info (6.18) in field order: 8 u8 (two of them bitfields), 24 u32, then the u64/u32
 # groups; every field is naturally aligned, so the packed size is sizeof(struct tcp_info).
@@ -299,11 +299,9 @@ def tcp_get_info(sk: TcpSock, now: float) -> TcpInfo:
     info.tcpi_advmss = sk.advmss
     info.tcpi_rcv_space = sk.rcvq_space.space
     info.tcpi_total_retrans = sk.num_retrans_total
-    if sk.srtt > 0:
-        # tcp_update_pacing_rate: 200% of cwnd * mss / srtt in slow start, else 120%
-        ratio = PACING_SS_RATIO if sk.cwnd < sk.ssthresh // 2 else PACING_CA_RATIO
-        segs = max(sk.cwnd, len(sk.rtx_queue))
-        info.tcpi_pacing_rate = int(sk.mss_cache * segs * ratio / 100 / sk.srtt)
+    info.tcpi_pacing_rate = pacing_rate(sk)
+    if sk.min_rtt >= 0:
+        info.tcpi_min_rtt = _us(sk.min_rtt)
     info.tcpi_bytes_acked = sk.bytes_acked
     if sk.rcv_nxt != sk.irs:
         info.tcpi_bytes_received = _seq_count(sk.rcv_nxt, (sk.irs + 1) & M32)

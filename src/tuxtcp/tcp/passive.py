@@ -380,6 +380,7 @@ def syn_recv_sock(ns: NetNamespace, lsk: TcpSock, req: RequestSock, pkt: Packet,
     child.rcv_adv = (req.rcv_nxt + min(req.rcv_wnd, 65535)) & M32
     child.iss = req.snt_isn
     child.snd_una = child.snd_nxt = child.write_seq = (req.snt_isn + 1) & M32
+    child.snd_sml = child.snd_una
     child.rx_opt.wscale_ok = req.wscale_ok
     child.rx_opt.snd_wscale = req.snd_wscale if req.wscale_ok else 0
     child.rx_opt.rcv_wscale = req.rcv_wscale

@@ -8,7 +8,11 @@ from .sock import TcpSock
 
 
 def update_rtt(sk: TcpSock, rtt: float) -> None:
-    """tcp_rtt_estimator / tcp_set_rto (RFC 6298 with Linux's 200 ms floor)."""
+    """tcp_rtt_estimator / tcp_set_rto (RFC 6298 with Linux's 200 ms floor), and
+    tcp_update_rtt_min (the kernel keeps the minimum over net.ipv4.tcp_min_rtt_wlen, 300 s;
+    here over the connection's life)."""
+    if sk.min_rtt < 0 or rtt < sk.min_rtt:
+        sk.min_rtt = rtt
     if sk.srtt == 0.0:
         sk.srtt = rtt
         sk.rttvar = rtt / 2

@@ -177,7 +177,7 @@ class TcpSock:
         "ooo", "ooo_bytes", "ooo_recent", "fin_sent", "rcv_adv", "probe_timer",
         "probes_out", "delack_timer", "nodelay", "cork", "sndbuf", "rcvbuf", "buf_locked",
         "ooo_ranges", "ehash_key", "defer_accept", "cookie", "user_timeout", "backoff",
-        "probes_tstamp", "lsndtime", "mem_pages", "sk_drops", "bytes_acked",
+        "probes_tstamp", "lsndtime", "mem_pages", "sk_drops", "bytes_acked", "min_rtt", "snd_sml",
     )
 
     def __init__(self, ns: NetNamespace, uid: int = 0) -> None:
@@ -284,6 +284,8 @@ class TcpSock:
         self.mem_pages = 0  # pages this socket holds of the namespace's tcp_memory_allocated
         self.sk_drops = 0  # sk_drops: segments dropped after they reached the socket
         self.bytes_acked = 0  # tp->bytes_acked (tcp_snd_una_update): an active SYN counts
+        self.min_rtt = -1.0  # tcp_min_rtt: the smallest RTT sample (-1: none yet)
+        self.snd_sml = 0  # tp->snd_sml: end of the last sub-MSS packet sent (Minshall's Nagle)
 
     @property
     def key(self) -> int:

@@ -24,6 +24,7 @@ from .constants import TCP_RTO_MAX, TCP_RTO_MIN, TCP_TIMEOUT_MIN, TIMER_DACK, TI
 from .mem import SK_MEM_SEND, mem_schedule, mem_sync, sndbuf
 from .minisocks import oow_rate_limited
 from .output import send_ack, transmit, tsval_of
+from .pacing import tso_segs
 from .rto import arm_rto, stop_rto, update_rtt
 from .sock import (
     EMPTY_RTX_QUEUE,
@@ -107,24 +108,35 @@ def push(sk: TcpSock, now: float) -> None:
                 sk.num_retrans_total += 1
     mss = max(sk.mss_cache, 1)
     buf = sk.send_buf
+    max_segs = tso_segs(sk, mss)
     while buf and pipe < sk.cwnd:
+        # tcp_write_xmit: one TSO packet a pass, of at most min(cwnd room, tso_segs) segments
+        # (tcp_grow_skb lets it span the skbs the writes made)
+        quota = min(sk.cwnd - pipe, max_segs)
         room = (sk.snd_una + sk.snd_wnd - sk.snd_nxt) & M32
         if room & 0x80000000:
             room = 0
-        n = min(mss, len(buf), room)
-        if n <= 0 or (n < mss and n < len(buf)):
-            break  # wait for the window to open a full segment
-        if n < mss and (sk.cork or (not sk.nodelay and sk.rtx_queue)):
-            break  # tcp_nagle_test: hold a small segment while data is unacknowledged
-        chunk = bytes(buf[:n])
+        avail = len(buf)
+        if min(mss, avail) > room:
+            break  # tcp_snd_wnd_test: the first segment must fit the window
+        if avail <= mss:
+            n = avail
+            if n < mss and not (sk.fin_queued and not sk.fin_sent) and _nagle_holds(sk):
+                break  # tcp_nagle_test (a FIN bypasses it)
+        else:
+            # tcp_mss_split_point: whole segments, or a partial one where Nagle allows
+            max_len = mss * quota
+            n = min(avail, room)
+            if max_len <= n:
+                n = max_len
+            elif n % mss and _nagle_holds(sk):
+                n -= n % mss
+        _send_new(sk, bytes(buf[:n]), mss, now)
         del buf[:n]
-        flags = ACK | (PSH if not buf else 0)
-        transmit(sk, flags, sk.snd_nxt, chunk, now)
-        rtx_enqueue(sk, TxSeg(sk.snd_nxt, chunk, flags, now))
-        sk.snd_nxt = (sk.snd_nxt + n) & M32
-        pipe += 1
+        pipe += -(-n // mss)
         sent_any = True
     if sk.fin_queued and not buf and not sk.fin_sent and not sk.fin_acked:
+        # tcp_send_fin found nothing unsent to put the FIN on: a FIN of its own
         transmit(sk, FIN | ACK, sk.snd_nxt, b"", now)
         rtx_enqueue(sk, TxSeg(sk.snd_nxt, b"", FIN | ACK, now))
         sk.snd_nxt = (sk.snd_nxt + 1) & M32
@@ -134,6 +146,38 @@ def push(sk: TcpSock, now: float) -> None:
         arm_rto(sk, now)
     if buf and not sk.rtx_queue:
         check_probe_timer(sk, now)  # nothing in flight, data waiting: the window is shut
+
+
+def _nagle_holds(sk: TcpSock) -> bool:
+    """tcp_nagle_check for a packet ending in a partial segment: always held while corked;
+    with TCP_NODELAY never; otherwise held only while an earlier partial packet is still
+    unacknowledged (tcp_minshall_check: Linux's Nagle is Minshall's variant)."""
+    if sk.cork:
+        return True
+    if sk.nodelay or not sk.rtx_queue:
+        return False
+    return after(sk.snd_sml, sk.snd_una) and not after(sk.snd_sml, sk.snd_nxt)
+
+
+def _send_new(sk: TcpSock, data: bytes, mss: int, now: float) -> None:
+    """One TSO packet of new data, on the wire as MSS segments (as GSO cuts it): PSH on the
+    last one. 6.18 marks every new-data TSO packet PSH (checked: each 2000-byte packet of a
+    100 KB write carries it), and a FIN tcp_send_fin put on the unsent tail rides the packet
+    that empties the send queue. A packet ending in a partial segment is tcp_minshall_update's
+    snd_sml."""
+    end = len(data)
+    fin = FIN if sk.fin_queued and end == len(sk.send_buf) and not sk.fin_sent else 0
+    for off in range(0, end, mss):
+        chunk = data[off:off + mss]
+        last = off + mss >= end
+        flags = ACK | ((PSH | fin) if last else 0)
+        transmit(sk, flags, sk.snd_nxt, chunk, now)
+        rtx_enqueue(sk, TxSeg(sk.snd_nxt, chunk, flags, now))
+        sk.snd_nxt = (sk.snd_nxt + len(chunk) + (1 if flags & FIN else 0)) & M32
+    if fin:
+        sk.fin_sent = True
+    if end % mss:
+        sk.snd_sml = sk.snd_nxt
 
 
 def check_probe_timer(sk: TcpSock, now: float) -> None:
@@ -170,7 +214,7 @@ def send_probe0(sk: TcpSock, now: float) -> None:
         n = min(room, max(sk.mss_cache, 1), len(sk.send_buf))
         chunk = bytes(sk.send_buf[:n])
         del sk.send_buf[:n]
-        flags = ACK | (PSH if not sk.send_buf else 0)
+        flags = ACK | PSH  # tcp_write_wakeup marks what it sends PSH
         transmit(sk, flags, sk.snd_nxt, chunk, now)
         rtx_enqueue(sk, TxSeg(sk.snd_nxt, chunk, flags, now))
         sk.snd_nxt = (sk.snd_nxt + n) & M32
