@@ -18,14 +18,8 @@ from tuxtcp.tcp.engine import Namespace
 
 OWN = sorted((Path(__file__).parent / "packetdrill").glob("*.pkt"))
 KERNEL_ONLY = Path(__file__).parent / "packetdrill-kernel" / "kernel-calls.pkt"
-# Reno packet for packet against the kernel set to reno: what tuxtcp does not match yet
+# Reno packet for packet against the kernel set to reno (both targets)
 RENO = sorted((Path(__file__).parent / "packetdrill-reno").glob("*.pkt"))
-RENO_NOT_YET = {
-    "reno-fast-retransmit.pkt": "the fast retransmission waits for cwnd when more than "
-                                "ssthresh is in flight (no PRR yet: issue 15)",
-    "reno-after-rto.pkt": "the segments slow start did not need do not count towards "
-                          "congestion avoidance (tcp_slow_start returns them): cwnd 5, not 6",
-}
 
 
 @pytest.mark.parametrize("path", OWN, ids=lambda p: p.name)
@@ -52,7 +46,7 @@ def test_reno_scripts_pass_on_the_kernel_set_to_reno(netns_ok: None, path: Path)
 @pytest.mark.parametrize("path", RENO, ids=lambda p: p.name)
 def test_reno_scripts_on_tuxtcp(path: Path) -> None:
     r = run_script(path, "tuxtcp", DEFAULT_DEFINES, [])
-    assert r.passed == (path.name not in RENO_NOT_YET), r.error
+    assert r.passed, r.error
 
 
 @pytest.mark.root

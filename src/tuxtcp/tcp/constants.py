@@ -21,3 +21,9 @@ TIMER_KEEPALIVE: Final = 4  # tcp_keepalive_timer: here the FIN_WAIT2 timer of a
 TIMER_SYNACK: Final = 5  # reqsk_timer_handler: SYN-ACK retransmission of a request sock
 TIMER_TIME_WAIT: Final = 6  # tw_timer_handler: the end of TIME_WAIT / FIN_WAIT2 minisock
 TCP_ATO_MIN: Final = 0.04  # HZ/25: the delayed-ACK timeout to begin with
+
+# tp->ecn_flags (include/net/tcp_ecn.h)
+TCP_ECN_OK: Final = 1
+TCP_ECN_QUEUE_CWR: Final = 2
+TCP_ECN_DEMAND_CWR: Final = 4
+TCP_ECN_SEEN: Final = 8

@@ -178,6 +178,8 @@ class TcpSock:
         "probes_out", "delack_timer", "nodelay", "cork", "sndbuf", "rcvbuf", "buf_locked",
         "ooo_ranges", "ehash_key", "defer_accept", "cookie", "user_timeout", "backoff",
         "probes_tstamp", "lsndtime", "mem_pages", "sk_drops", "bytes_acked", "min_rtt", "snd_sml",
+        "prior_cwnd", "prr_delivered", "prr_out", "is_cwnd_limited", "max_packets_out",
+        "cwnd_usage_seq", "ecn_flags",
     )
 
     def __init__(self, ns: NetNamespace, uid: int = 0) -> None:
@@ -286,6 +288,13 @@ class TcpSock:
         self.bytes_acked = 0  # tp->bytes_acked (tcp_snd_una_update): an active SYN counts
         self.min_rtt = -1.0  # tcp_min_rtt: the smallest RTT sample (-1: none yet)
         self.snd_sml = 0  # tp->snd_sml: end of the last sub-MSS packet sent (Minshall's Nagle)
+        self.prior_cwnd = 0  # cwnd when the reduction (Recovery, CWR) began: PRR's
+        self.prr_delivered = 0  # segments delivered during the reduction
+        self.prr_out = 0  # segments sent during the reduction
+        self.is_cwnd_limited = False  # tcp_cwnd_validate's record: was cwnd what held us?
+        self.max_packets_out = 0
+        self.cwnd_usage_seq = 0
+        self.ecn_flags = 0  # tp->ecn_flags: TCP_ECN_OK, QUEUE_CWR, DEMAND_CWR, SEEN
 
     @property
     def key(self) -> int:

@@ -17,10 +17,18 @@ from ..net.drops import CONSUMED, TCP_ACK_UNSENT_DATA, TCP_TOO_OLD_ACK
 from ..net.tcp_states import CLOSE_WAIT, CLOSING, ESTABLISHED, FIN_WAIT1, LAST_ACK
 from ..wire.seq import MASK as M32
 from ..wire.seq import after, before
-from ..wire.tcp import ACK, FIN, PSH, SYN, TcpSegment
+from ..wire.tcp import ACK, ECE, FIN, PSH, SYN, TcpSegment
 from . import tracepoints as tp
-from .cong import TCP_CA_DISORDER, TCP_CA_LOSS, TCP_CA_OPEN, TCP_CA_RECOVERY
-from .constants import TCP_RTO_MAX, TCP_RTO_MIN, TCP_TIMEOUT_MIN, TIMER_DACK, TIMER_PROBE0
+from .cong import TCP_CA_CWR, TCP_CA_DISORDER, TCP_CA_LOSS, TCP_CA_OPEN, TCP_CA_RECOVERY
+from .constants import (
+    TCP_ECN_OK,
+    TCP_ECN_QUEUE_CWR,
+    TCP_RTO_MAX,
+    TCP_RTO_MIN,
+    TCP_TIMEOUT_MIN,
+    TIMER_DACK,
+    TIMER_PROBE0,
+)
 from .mem import SK_MEM_SEND, mem_schedule, mem_sync, sndbuf
 from .minisocks import oow_rate_limited
 from .output import send_ack, transmit, tsval_of
@@ -100,6 +108,8 @@ def push(sk: TcpSock, now: float) -> None:
                 ts.sent = -1.0
                 pipe += 1
                 sent_any = True
+                if sk.ca_state in (TCP_CA_CWR, TCP_CA_RECOVERY):
+                    sk.prr_out += 1
                 mib.tcp.RetransSegs += 1
                 if sk.ca_state == TCP_CA_RECOVERY:
                     mib.tcp_ext.TCPFastRetrans += 1
@@ -109,6 +119,7 @@ def push(sk: TcpSock, now: float) -> None:
     mss = max(sk.mss_cache, 1)
     buf = sk.send_buf
     max_segs = tso_segs(sk, mss)
+    sent_new = 0
     while buf and pipe < sk.cwnd:
         # tcp_write_xmit: one TSO packet a pass, of at most min(cwnd room, tso_segs) segments
         # (tcp_grow_skb lets it span the skbs the writes made)
@@ -133,8 +144,14 @@ def push(sk: TcpSock, now: float) -> None:
                 n -= n % mss
         _send_new(sk, bytes(buf[:n]), mss, now)
         del buf[:n]
-        pipe += -(-n // mss)
-        sent_any = True
+        segs = -(-n // mss)
+        pipe += segs
+        sent_new += segs
+    if sent_new or pipe >= sk.cwnd:
+        if sk.ca_state in (TCP_CA_CWR, TCP_CA_RECOVERY):
+            sk.prr_out += sent_new
+        _cwnd_validate(sk, pipe >= sk.cwnd)  # the end of tcp_write_xmit
+        sent_any = sent_any or bool(sent_new)
     if sk.fin_queued and not buf and not sk.fin_sent and not sk.fin_acked:
         # tcp_send_fin found nothing unsent to put the FIN on: a FIN of its own
         transmit(sk, FIN | ACK, sk.snd_nxt, b"", now)
@@ -386,20 +403,97 @@ def _mark_lost(sk: TcpSock) -> None:
         _set_lost(sk, head)
 
 
+def _init_cwnd_reduction(sk: TcpSock) -> None:
+    """tcp_init_cwnd_reduction: the start of PRR (Recovery) or of CWR: high_seq, ssthresh from
+    the congestion ops (Reno: max(cwnd/2, 2)); cwnd is left to PRR. An ECN sender tells the
+    peer with CWR on its next new segment (tcp_ecn_queue_cwr)."""
+    sk.recover = sk.snd_nxt
+    sk.cwnd_cnt = 0
+    sk.prior_cwnd = sk.cwnd
+    sk.prr_delivered = 0
+    sk.prr_out = 0
+    sk.ssthresh = sk.ca_ops.ssthresh(sk)
+    if sk.ecn_flags & TCP_ECN_OK:
+        sk.ecn_flags |= TCP_ECN_QUEUE_CWR
+
+
 def _enter_recovery(sk: TcpSock) -> None:
-    """tcp_enter_recovery: ssthresh from the congestion ops (Reno: max(cwnd/2, 2)), cwnd to
-    ssthresh."""
+    """tcp_enter_recovery: counted by kind (TCPSackRecovery, TCPRenoRecovery); a reduction
+    already under way (CWR) goes on."""
     mib = sk.ns.mib
     if sk.rx_opt.sack_ok:
         mib.tcp_ext.TCPSackRecovery += 1
     else:
         mib.tcp_ext.TCPRenoRecovery += 1
-    sk.ssthresh = sk.ca_ops.ssthresh(sk)
-    sk.cwnd = sk.ssthresh
-    sk.cwnd_cnt = 0
+    if sk.ca_state not in (TCP_CA_CWR, TCP_CA_RECOVERY):
+        _init_cwnd_reduction(sk)
     sk.ca_state = TCP_CA_RECOVERY
-    sk.recover = sk.snd_nxt
     _mark_lost(sk)
+
+
+def enter_cwr(sk: TcpSock) -> None:
+    """tcp_enter_cwr: the peer echoed congestion (ECE): reduce cwnd as PRR does, without a
+    retransmission."""
+    if sk.ca_state < TCP_CA_CWR:
+        _init_cwnd_reduction(sk)
+        sk.ca_state = TCP_CA_CWR
+
+
+def _cwnd_reduction(sk: TcpSock, delivered: int, una_advanced: bool) -> None:
+    """tcp_cwnd_reduction (PRR, RFC 6937 as 6.18 has it): while more than ssthresh is in
+    flight send ssthresh/prior_cwnd of what is delivered; below it catch up towards ssthresh
+    (one more on an ACK that moved snd_una); the first ACK always lets one segment go (the
+    fast retransmission)."""
+    if delivered <= 0 or not sk.prior_cwnd:
+        return
+    pipe = in_flight(sk)
+    delta = sk.ssthresh - pipe
+    sk.prr_delivered += delivered
+    if delta < 0:
+        sndcnt = (sk.ssthresh * sk.prr_delivered + sk.prior_cwnd - 1) // sk.prior_cwnd
+        sndcnt -= sk.prr_out
+    else:
+        sndcnt = max(sk.prr_delivered - sk.prr_out, delivered)
+        if una_advanced:
+            sndcnt += 1
+        sndcnt = min(delta, sndcnt)
+    sndcnt = max(sndcnt, 0 if sk.prr_out else 1)
+    sk.cwnd = pipe + sndcnt
+
+
+def _end_cwnd_reduction(sk: TcpSock) -> None:
+    """tcp_end_cwnd_reduction: cwnd back to ssthresh."""
+    sk.cwnd = sk.ssthresh
+
+
+def _is_cwnd_limited(sk: TcpSock) -> bool:
+    """tcp_is_cwnd_limited: cwnd grows only while it is what limits sending (or, in slow start,
+    while it is under twice the most that was in flight)."""
+    if sk.is_cwnd_limited:
+        return True
+    if sk.cwnd < sk.ssthresh:
+        return sk.cwnd < 2 * sk.max_packets_out
+    return False
+
+
+def _cwnd_validate(sk: TcpSock, is_cwnd_limited: bool) -> None:
+    """tcp_cwnd_validate: remember, for the current window of data, whether cwnd limited us
+    (else the most packets that were out)."""
+    packets_out = len(sk.rtx_queue)
+    if (not before(sk.snd_una, sk.cwnd_usage_seq) or is_cwnd_limited
+            or (not sk.is_cwnd_limited and packets_out > sk.max_packets_out)):
+        sk.is_cwnd_limited = is_cwnd_limited
+        sk.max_packets_out = packets_out
+        sk.cwnd_usage_seq = sk.snd_nxt
+
+
+def _cong_control(sk: TcpSock, delivered: int, data_acked: bool, una_advanced: bool) -> None:
+    """tcp_cong_control: in Recovery or CWR, PRR sets cwnd; otherwise an ACK of new data may
+    grow it (tcp_may_raise_cwnd, then the congestion ops when cwnd-limited)."""
+    if sk.ca_state in (TCP_CA_CWR, TCP_CA_RECOVERY):
+        _cwnd_reduction(sk, delivered, una_advanced)
+    elif data_acked and _is_cwnd_limited(sk):
+        sk.ca_ops.cong_avoid(sk, delivered)
 
 
 def _ack_update_window(sk: TcpSock, seg: TcpSegment, nwin: int) -> None:
@@ -413,10 +507,14 @@ def _ack_update_window(sk: TcpSock, seg: TcpSegment, nwin: int) -> None:
 
 def _clean_rtx_queue(sk: TcpSock, ack: int, now: float) -> tuple[int, float]:
     """tcp_clean_rtx_queue: drop what `ack` covers and move snd_una. Returns the number of
-    segments acknowledged and the sequence RTT sample: from the oldest acknowledged segment
+    segments newly delivered (tcp_count_delivered: those not SACKed before; from a non-SACK
+    peer, those its duplicate ACKs did not stand for, at least one: tcp_remove_reno_sacks)
+    and the sequence RTT sample: from the oldest acknowledged segment
     that was sent once and not SACKed before (first_ackt), none (-1) when the ACK covers any
     retransmitted segment (FLAG_RETRANS_DATA_ACKED, Karn)."""
     acked = 0
+    delivered = 0
+    reno_sacked = sk.sack.reno_sacked
     first_ackt = -1.0
     retrans_acked = False
     q = sk.rtx_queue
@@ -426,6 +524,8 @@ def _clean_rtx_queue(sk: TcpSock, ack: int, now: float) -> tuple[int, float]:
             retrans_acked = True
         elif not ts.sacked and first_ackt < 0:
             first_ackt = ts.sent
+        if not ts.sacked:
+            delivered += 1
         _unlink(sk, ts)
         acked += 1
         if ts.flags & FIN:
@@ -452,7 +552,9 @@ def _clean_rtx_queue(sk: TcpSock, ack: int, now: float) -> tuple[int, float]:
             sk.sack = EMPTY_SCOREBOARD  # everything acknowledged: the scoreboard goes back
     sk.dupacks = 0
     sk.retransmits = 0
-    return acked, (now - first_ackt if first_ackt >= 0 and not retrans_acked else -1.0)
+    if not sk.rx_opt.sack_ok and acked:
+        delivered = max(acked - reno_sacked, 1)
+    return delivered, (now - first_ackt if first_ackt >= 0 and not retrans_acked else -1.0)
 
 
 def _ack_update_rtt(sk: TcpSock, seg: TcpSegment, seq_rtt: float, sack_rtt: float,
@@ -469,26 +571,26 @@ def _ack_update_rtt(sk: TcpSock, seg: TcpSegment, seq_rtt: float, sack_rtt: floa
         update_rtt(sk, rtt)
 
 
-def _fastretrans_alert(sk: TcpSock, ack: int, advanced: bool) -> bool:
-    """tcp_fastretrans_alert, as far as Reno/NewReno with SACK goes: leave Recovery or Loss once
-    snd_una reaches high_seq; a partial ACK in Recovery marks the next hole lost; three
-    duplicate ACKs (or three SACKed segments) enter Recovery. Returns whether the congestion
-    ops may grow cwnd for this ACK (tcp_may_raise_cwnd)."""
+def _fastretrans_alert(sk: TcpSock, advanced: bool, ece: bool) -> None:
+    """tcp_fastretrans_alert, as far as Reno/NewReno with SACK goes. Exits once snd_una reaches
+    high_seq: Recovery ends with cwnd at ssthresh, Loss as it is, CWR once something above
+    high_seq is ACKed; a non-SACK peer holds Recovery and Loss until then too (RFC 6582). A
+    partial ACK in Recovery marks the next hole lost; three duplicate ACKs (or three SACKed
+    segments) enter Recovery; an ECE enters CWR (tcp_try_to_open)."""
     st = sk.ca_state
     if advanced:
-        if st in (TCP_CA_RECOVERY, TCP_CA_LOSS):
-            if not before(ack, sk.recover):
+        if st >= TCP_CA_CWR:
+            if before(sk.snd_una, sk.recover):
                 if st == TCP_CA_RECOVERY:
-                    sk.cwnd = max(sk.ssthresh, 2)
-                sk.ca_state = TCP_CA_OPEN
-                return False
-            if st == TCP_CA_RECOVERY:
-                _mark_lost(sk)  # a partial ACK: the next hole is lost too (NewReno)
-                return False
-            return True
-        # tcp_try_to_open: Disorder while anything is SACKed or marked lost
-        sk.ca_state = TCP_CA_DISORDER if sk.sack.sacked_out or sk.sack.lost_out else TCP_CA_OPEN
-        return True
+                    _mark_lost(sk)  # a partial ACK: the next hole is lost too (NewReno)
+                return
+            if sk.snd_una == sk.recover and (st == TCP_CA_CWR or not sk.rx_opt.sack_ok):
+                return  # held until something above high_seq is ACKed
+            if st != TCP_CA_LOSS:
+                _end_cwnd_reduction(sk)
+            sk.ca_state = TCP_CA_OPEN
+        _try_to_open(sk, ece)
+        return
     sk.dupacks += 1
     if not sk.rx_opt.sack_ok:
         sb = scoreboard(sk)
@@ -497,10 +599,27 @@ def _fastretrans_alert(sk: TcpSock, ack: int, advanced: bool) -> bool:
         if sk.dupacks >= 3 or sk.sack.sacked_out >= 3:
             _enter_recovery(sk)
         else:
-            sk.ca_state = TCP_CA_DISORDER
+            _try_to_open(sk, ece)
     elif st == TCP_CA_RECOVERY and sk.rx_opt.sack_ok:
         _mark_lost(sk)
-    return False
+
+
+def _try_ece(sk: TcpSock, ece: bool) -> None:
+    """An ACK neither new nor a duplicate (a window update, a SACK): an ECE on it still
+    starts CWR."""
+    if ece and sk.ca_state < TCP_CA_RECOVERY:
+        enter_cwr(sk)
+
+
+def _try_to_open(sk: TcpSock, ece: bool) -> None:
+    """tcp_try_to_open: an ECE starts CWR; otherwise Disorder while anything is SACKed or
+    marked lost (tcp_try_keep_open), else Open."""
+    if ece:
+        enter_cwr(sk)
+    if sk.ca_state != TCP_CA_CWR:
+        sb = sk.sack
+        sk.ca_state = (TCP_CA_DISORDER if sb.sacked_out or sb.lost_out or sb.reno_sacked
+                       else TCP_CA_OPEN)
 
 
 def send_challenge_ack(sk: TcpSock, now: float) -> None:
@@ -539,15 +658,20 @@ def on_ack(sk: TcpSock, seg: TcpSegment, now: float) -> str:
     is_dup = ack == sk.snd_una and pure and nwin == sk.snd_wnd and bool(sk.rtx_queue)
     _ack_update_window(sk, seg, nwin)
     sack_rtt = -1.0
+    sacked_before = sk.sack.sacked_out
     if sk.rx_opt.sack_ok and seg.sack:
         first_sackt = _sacktag(sk, seg.sack, ack)
         if first_sackt >= 0:
             sack_rtt = now - first_sackt
+    delivered = sk.sack.sacked_out - sacked_before  # newly SACKed
+    # tcp_ecn_rcv_ecn_echo: ECE on an ACK of an ECN connection (FLAG_ECE)
+    ece = bool(seg.flags & ECE) and bool(sk.ecn_flags & TCP_ECN_OK)
     if after(ack, sk.snd_una):
         acked, seq_rtt = _clean_rtx_queue(sk, ack, now)
+        delivered += acked
         _ack_update_rtt(sk, seg, seq_rtt, sack_rtt, True, now)
-        if _fastretrans_alert(sk, ack, True):
-            sk.ca_ops.cong_avoid(sk, acked)  # tcp_cong_control
+        _fastretrans_alert(sk, True, ece)
+        _cong_control(sk, delivered, True, True)
         if sk.rtx_queue:
             arm_rto(sk, now)
         else:
@@ -556,8 +680,14 @@ def on_ack(sk: TcpSock, seg: TcpSegment, now: float) -> str:
     else:
         if sack_rtt >= 0:
             _ack_update_rtt(sk, seg, -1.0, sack_rtt, False, now)
+        reno_before = sk.sack.reno_sacked
         if is_dup:
-            _fastretrans_alert(sk, ack, False)
+            _fastretrans_alert(sk, False, ece)
+        elif ece:
+            _try_ece(sk, ece)
+        delivered += sk.sack.reno_sacked - reno_before  # tcp_add_reno_sack
+        if prior_packets:
+            _cong_control(sk, delivered, False, False)
     if not prior_packets and sk.send_buf:
         _ack_probe(sk, now)
     if pure:
