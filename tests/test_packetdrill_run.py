@@ -183,9 +183,6 @@ def test_shell_lines_become_sysctl_writes() -> None:
 # the ones it does not pass yet (the test fails when one of these starts passing, so the list
 # stays true).
 NOT_YET = {
-    "google+packetdrill/gtests/net/tcp/ecn/ecn-uses-ect0.pkt": "ECN on active opens",
-    "torvalds+linux/tools/testing/selftests/net/packetdrill/tcp_ecn_ecn-uses-ect0.pkt":
-        "ECN on active opens",
     "torvalds+linux/tools/testing/selftests/net/packetdrill/tcp_ooo-before-and-after-accept.pkt":
         "sk_rcvbuf growth on out-of-order data",
     "torvalds+linux/tools/testing/selftests/net/packetdrill/tcp_rcv_zero_wnd_fin.pkt":

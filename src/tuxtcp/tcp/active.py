@@ -12,8 +12,8 @@ from ..net.tcp_states import CLOSE, ESTABLISHED, SYN_RECV, SYN_SENT
 from ..wire.ipv4 import Packet, is_loopback
 from ..wire.seq import MASK as M32
 from ..wire.seq import after, before
-from ..wire.tcp import ACK, RST, SYN
-from .constants import TCP_TIMEOUT_INIT
+from ..wire.tcp import ACK, CWR, ECE, RST, SYN
+from .constants import TCP_ECN_OK, TCP_TIMEOUT_INIT
 from .isn import secure_ipv4_port_ephemeral, secure_tcp_seq_and_ts_off
 from .keepalive import keepalive_established
 from .lifecycle import hash_established, set_state, tcp_reset, tw_kill
@@ -154,7 +154,14 @@ def tcp_connect(ns: NetNamespace, sk: TcpSock, now: float) -> int:
     sk.created = now
     sk.ip_id = ns.rng.getrandbits(16)
     hash_established(sk)
-    transmit(sk, SYN, sk.iss, b"", now)
+    # tcp_ecn_send_syn: tcp_ecn=1 asks for ECN (ECE|CWR on the SYN). A retransmitted SYN goes
+    # without them (tcp_ecn_clear_syn, tcp_ecn_fallback=1): the queued copy has plain SYN
+    syn_flags = SYN
+    sk.ecn_flags = 0
+    if ns.sysctl.tcp_ecn == 1:
+        syn_flags |= ECE | CWR
+        sk.ecn_flags = TCP_ECN_OK
+    transmit(sk, syn_flags, sk.iss, b"", now)
     rtx_enqueue(sk, TxSeg(sk.iss, b"", SYN, now))
     ns.mib.tcp.ActiveOpens += 1
     arm_rto(sk, now)
@@ -205,6 +212,8 @@ def synsent_process(sk: TcpSock, pkt: Packet, now: float) -> str:
             sk.rx_opt.ts_recent_stamp = now
         else:
             sk.rx_opt.tstamp_ok = False
+        if sk.ecn_flags & TCP_ECN_OK and (not seg.flags & ECE or seg.flags & CWR):
+            sk.ecn_flags &= ~TCP_ECN_OK  # tcp_ecn_rcv_synack: the peer did not agree
         sk.rx_opt.mss_clamp = mss_clamp(sk, seg.mss or 536)
         sync_mss(sk)
         sk.rtx_queue = EMPTY_RTX_QUEUE

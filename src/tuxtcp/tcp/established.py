@@ -22,8 +22,8 @@ from ..net.tcp_states import (
 from ..wire.ipv4 import Packet
 from ..wire.seq import MASK as M32
 from ..wire.seq import after, before
-from ..wire.tcp import ACK, FIN, RST, SYN
-from .constants import TCP_TIMEWAIT_LEN, TIMER_KEEPALIVE
+from ..wire.tcp import ACK, CWR, FIN, RST, SYN
+from .constants import TCP_ECN_OK, TCP_TIMEWAIT_LEN, TIMER_KEEPALIVE
 from .lifecycle import fin_time, set_state, tcp_done, tcp_reset, time_wait, wake
 from .minisocks import oow_rate_limited
 from .output import send_ack, send_reset
@@ -32,6 +32,7 @@ from .receive import (
     DQ_FIN,
     data_queue,
     dq_drop_reason,
+    ecn_rcv_data,
     event_data_recv,
     receive_window,
 )
@@ -194,6 +195,9 @@ def rcv_state_process(sk: TcpSock, pkt: Packet, now: float) -> str:
         if not before(seg.seq, sk.rcv_nxt):
             reason = dr.NOT_SPECIFIED
     elif seg.payload or seg.flags & FIN:
+        ack_now = False
+        if sk.ecn_flags & TCP_ECN_OK:
+            ack_now = ecn_rcv_data(sk, pkt.tos, bool(seg.flags & CWR), bool(seg.payload))
         if seg.payload:
             event_data_recv(sk, len(seg.payload), now)
         dq = data_queue(sk, seg, now)
@@ -204,7 +208,7 @@ def rcv_state_process(sk: TcpSock, pkt: Packet, now: float) -> str:
         else:
             owes_ack = sk.state != CLOSE
         if owes_ack:
-            if dq & DQ_ACK_NOW:
+            if dq & DQ_ACK_NOW or ack_now:
                 send_ack(sk, now)
             else:
                 push(sk, now)  # data we send carries the ACK

@@ -50,6 +50,7 @@ import struct
 from typing import Final
 
 from ..net.tcp_states import LISTEN, SYN_SENT
+from .constants import TCP_ECN_OK
 from .output import MTU_ETHERNET, MTU_LOOPBACK, advmss_for
 from .pacing import pacing_rate
 from .sock import TcpSock
@@ -279,7 +280,7 @@ def tcp_get_info(sk: TcpSock, now: float) -> TcpInfo:
             info.tcpi_options |= TCPI_OPT_WSCALE
             info.tcpi_snd_wscale = sk.rx_opt.snd_wscale
             info.tcpi_rcv_wscale = sk.rx_opt.rcv_wscale
-        if sk.ecn_ok:
+        if sk.ecn_flags & TCP_ECN_OK:
             info.tcpi_options |= TCPI_OPT_ECN
     info.tcpi_rto = _us(sk.rto)
     info.tcpi_ato = _us(min(sk.icsk_ack.ato, TCP_DELACK_MAX))

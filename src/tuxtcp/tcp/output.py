@@ -12,9 +12,9 @@ from typing import Final
 from ..net.namespace import NetNamespace
 from ..wire.ipv4 import Packet
 from ..wire.seq import MASK as M32
-from ..wire.tcp import ACK, FIN, RST, SYN, TcpSegment
+from ..wire.tcp import ACK, CWR, ECE, FIN, RST, SYN, TcpSegment
 from . import tracepoints as tp
-from .constants import TCP_MSS_DEFAULT
+from .constants import TCP_ECN_DEMAND_CWR, TCP_ECN_OK, TCP_ECN_QUEUE_CWR, TCP_MSS_DEFAULT
 from .receive import sack_blocks
 from .reqsk import RequestSock
 from .sock import TcpSock
@@ -23,6 +23,7 @@ from .syncookies import cookie_init_timestamp
 TCP_MAX_WSCALE: Final = 14
 MTU_ETHERNET: Final = 1500
 MTU_LOOPBACK: Final = 65536
+INET_ECN_ECT_0: Final = 2
 
 
 def advmss_for(ns: NetNamespace, daddr: int) -> int:
@@ -182,6 +183,7 @@ def transmit(sk: TcpSock, flags: int, seq: int, payload: bytes, now: float,
     ns = sk.ns
     tsval = None
     tsecr = 0
+    tos = 0
     if sk.rx_opt.tstamp_ok:
         tsval = tsval_of(ns, sk.ts_off, now)
         tsecr = sk.rx_opt.ts_recent
@@ -205,6 +207,8 @@ def transmit(sk: TcpSock, flags: int, seq: int, payload: bytes, now: float,
         if sk.icsk_ack.quick:
             sk.icsk_ack.quick -= 1
         win = select_window(sk)
+        if sk.ecn_flags & TCP_ECN_OK:
+            flags, tos = _ecn_send(sk, flags, payload, retrans)
         seg = TcpSegment(sk.lport, sk.rport, seq, sk.rcv_nxt, flags | ACK, win, payload,
                          tsval=tsval, tsecr=tsecr, sack=sack)
         sk.rcv_wup = sk.rcv_nxt
@@ -214,9 +218,24 @@ def transmit(sk: TcpSock, flags: int, seq: int, payload: bytes, now: float,
         sk.lsndtime = now  # tcp_event_data_sent
         if now - sk.icsk_ack.lrcvtime < sk.icsk_ack.ato and sk.icsk_ack.pingpong < 255:
             sk.icsk_ack.pingpong += 1  # a reply within ato of the data: interactive
-    ns.transmit(Packet(sk.laddr, sk.raddr, seg, ip_id=sk.ip_id))
+    ns.transmit(Packet(sk.laddr, sk.raddr, seg, ip_id=sk.ip_id, tos=tos))
     if not retrans:
         ns.mib.tcp.OutSegs += 1
+
+
+def _ecn_send(sk: TcpSock, flags: int, payload: bytes, retrans: bool) -> tuple[int, int]:
+    """tcp_ecn_send: new data leaves ECT(0), the first new segment after a reduction carries
+    CWR; pure ACKs and retransmissions are not ECT; ECE on everything while the peer's CE
+    mark is unanswered. Returns the TCP flags and the IP TOS byte."""
+    tos = 0
+    if payload and not retrans:
+        tos = INET_ECN_ECT_0
+        if sk.ecn_flags & TCP_ECN_QUEUE_CWR:
+            sk.ecn_flags &= ~TCP_ECN_QUEUE_CWR
+            flags |= CWR
+    if sk.ecn_flags & TCP_ECN_DEMAND_CWR:
+        flags |= ECE
+    return flags, tos
 
 
 def send_ack(sk: TcpSock, now: float) -> None:

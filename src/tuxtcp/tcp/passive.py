@@ -15,7 +15,7 @@ from ..wire.seq import after, between
 from ..wire.tcp import ACK, CWR, ECE, RST, SYN
 from . import syncookies as sc
 from . import tracepoints as tp
-from .constants import TCP_RTO_MAX, TCP_TIMEOUT_INIT
+from .constants import TCP_ECN_OK, TCP_RTO_MAX, TCP_TIMEOUT_INIT
 from .isn import secure_tcp_seq_and_ts_off
 from .keepalive import keepalive_established
 from .lifecycle import hash_established, new_sock, set_state, wake
@@ -388,7 +388,7 @@ def syn_recv_sock(ns: NetNamespace, lsk: TcpSock, req: RequestSock, pkt: Packet,
     child.snd_wl1 = seg.seq
     child.max_window = child.snd_wnd
     child.rx_opt.sack_ok = req.sack_ok
-    child.ecn_ok = req.ecn_ok
+    child.ecn_flags = TCP_ECN_OK if req.ecn_ok else 0  # tcp_ecn_openreq_child
     child.rx_opt.tstamp_ok = req.tstamp_ok
     child.rx_opt.ts_recent = req.ts_recent
     child.rx_opt.ts_recent_stamp = now

@@ -10,7 +10,7 @@ from ..net import drops as dr
 from ..wire.seq import MASK as M32
 from ..wire.seq import after, before
 from ..wire.tcp import FIN, TcpSegment
-from .constants import TCP_ATO_MIN
+from .constants import TCP_ATO_MIN, TCP_ECN_DEMAND_CWR, TCP_ECN_SEEN
 from .mem import SK_MEM_RECV, SKB_OVERHEAD, mem_schedule, mem_sync, rmem_alloc
 from .sock import EMPTY_OOO, EMPTY_RANGES, TcpSock
 
@@ -78,6 +78,37 @@ def _incr_quickack(sk: TcpSock) -> None:
     quick = min(max(sk.rcv_wnd // (2 * max(ack.rcv_mss, 1)), 2), TCP_MAX_QUICKACKS)
     if quick > ack.quick:
         ack.quick = quick
+
+
+def ecn_rcv_data(sk: TcpSock, tos: int, cwr: bool, has_data: bool) -> bool:
+    """tcp_ecn_accept_cwr and tcp_ecn_check_ce for a data segment of an ECN connection: the
+    sender's CWR ends our echo (and its data is ACKed at once); a CE mark starts echoing ECE
+    (DEMAND_CWR) with quick ACKs (tcp_enter_quickack_mode(sk, 2)); a segment without ECT
+    after ECT was seen (a retransmission, most likely) gets quick ACKs too. Returns whether
+    the segment is to be ACKed at once (ICSK_ACK_NOW: data with CWR)."""
+    if cwr:
+        sk.ecn_flags &= ~TCP_ECN_DEMAND_CWR
+    if not has_data:
+        return False
+    codepoint = tos & 3
+    if codepoint == 0:
+        if sk.ecn_flags & TCP_ECN_SEEN:
+            _enter_quickack_mode(sk, 2)
+        return cwr
+    if codepoint == 3 and not sk.ecn_flags & TCP_ECN_DEMAND_CWR:
+        _enter_quickack_mode(sk, 2)
+        sk.ecn_flags |= TCP_ECN_DEMAND_CWR
+    sk.ecn_flags |= TCP_ECN_SEEN
+    return cwr
+
+
+def _enter_quickack_mode(sk: TcpSock, max_quickacks: int) -> None:
+    """tcp_enter_quickack_mode: up to `max_quickacks` quick ACKs, out of pingpong mode."""
+    ack = sk.icsk_ack
+    quick = sk.rcv_wnd // (2 * max(ack.rcv_mss, 1)) or 2
+    ack.quick = max(ack.quick, min(quick, max_quickacks))
+    ack.pingpong = 0
+    ack.ato = TCP_ATO_MIN
 
 
 def event_data_recv(sk: TcpSock, seg_len: int, now: float) -> None:

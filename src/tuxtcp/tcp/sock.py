@@ -166,7 +166,7 @@ class TcpSock:
         "rport", "uid", "inode", "bucket", "bind_addr_lock", "bind_port_lock", "reuse",
         "reuseport", "freebind", "bind_no_port", "syn_retries", "linger", "linger2", "backlog",
         "lq", "parent", "iss", "irs", "snd_una", "snd_nxt", "write_seq", "snd_wnd", "snd_wl1",
-        "max_window", "rcv_nxt", "copied_seq", "rcv_wnd", "rcv_wup", "ecn_ok", "ts_off",
+        "max_window", "rcv_nxt", "copied_seq", "rcv_wnd", "rcv_wup", "ts_off",
         "mss_cache", "advmss", "rto", "srtt", "rttvar", "retransmits", "total_rto",
         "retrans_stamp", "rtx_timer", "keepalive_timer", "sk_err", "sk_err_soft", "recv_buf",
         "send_buf", "rtx_queue", "fin_queued", "fin_acked", "rcv_shutdown", "snd_shutdown",
@@ -220,7 +220,6 @@ class TcpSock:
         self.copied_seq = 0
         self.rcv_wnd = 0
         self.rcv_wup = 0
-        self.ecn_ok = False
         self.ts_off = 0
         self.mss_cache = TCP_MSS_DEFAULT
         self.advmss = 1460

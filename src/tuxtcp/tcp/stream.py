@@ -721,6 +721,8 @@ def enter_loss(sk: TcpSock) -> None:
     sk.cwnd = 1
     sk.cwnd_cnt = 0
     sk.ca_state = TCP_CA_LOSS
+    if sk.ecn_flags & TCP_ECN_OK:
+        sk.ecn_flags |= TCP_ECN_QUEUE_CWR  # tcp_ecn_queue_cwr
     sk.recover = sk.snd_nxt
     sk.dupacks = 0
     if sk.sack is not EMPTY_SCOREBOARD:

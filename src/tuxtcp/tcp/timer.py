@@ -21,6 +21,8 @@ from . import tracepoints as tp
 from .cong import TCP_CA_DISORDER, TCP_CA_LOSS, TCP_CA_RECOVERY
 from .constants import (
     TCP_ATO_MIN,
+    TCP_ECN_OK,
+    TCP_ECN_QUEUE_CWR,
     TCP_RTO_MAX,
     TCP_RTO_MIN,
     TCP_TIMEOUT_INIT,
@@ -270,8 +272,12 @@ def retransmit_timer(sk: TcpSock, now: float) -> None:
 
 
 def syn_retransmit_timer(sk: TcpSock, now: float) -> None:
-    """tcp_retransmit_timer in SYN_SENT (and SYN_RECV of a simultaneous open)."""
+    """tcp_retransmit_timer in SYN_SENT (and SYN_RECV of a simultaneous open). Its
+    tcp_enter_loss queues a CWR for an ECN connection: the first data after the handshake
+    carries it (checked on 6.18)."""
     ns = sk.ns
+    if sk.ecn_flags & TCP_ECN_OK:
+        sk.ecn_flags |= TCP_ECN_QUEUE_CWR
     ns.mib.tcp_ext.TCPTimeouts += 1
     if write_timeout(sk, now):
         return
