@@ -5,6 +5,10 @@ Linux-passing scripts pass except the ones listed with the feature tuxtcp lacks.
 from __future__ import annotations
 
 import json
+import signal
+import subprocess
+import sys
+import time
 from pathlib import Path
 
 import pytest
@@ -47,6 +51,31 @@ def test_reno_scripts_pass_on_the_kernel_set_to_reno(netns_ok: None, path: Path)
 def test_reno_scripts_on_tuxtcp(path: Path) -> None:
     r = run_script(path, "tuxtcp", DEFAULT_DEFINES, [])
     assert r.passed, r.error
+
+
+def _namespaces() -> set[str]:
+    out = subprocess.run(["ip", "netns", "list"], capture_output=True, text=True, check=True)
+    return {line.split()[0] for line in out.stdout.splitlines() if line.strip()}
+
+
+@pytest.mark.root
+def test_sigterm_during_a_kernel_run_leaves_no_namespace(netns_ok: None) -> None:
+    before = _namespaces()
+    tuxtcp = Path(sys.executable).parent / "tuxtcp"  # the command of this environment
+    proc = subprocess.Popen([str(tuxtcp), "packetdrill", "--target", "kernel", str(RENO[0])],
+                            stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    try:
+        deadline = time.monotonic() + 20
+        while not (_namespaces() - before) and time.monotonic() < deadline:
+            time.sleep(0.05)
+        assert _namespaces() - before, "the run never made its namespace"
+        proc.send_signal(signal.SIGTERM)
+        assert proc.wait(timeout=20) == 128 + signal.SIGTERM
+    finally:
+        if proc.poll() is None:
+            proc.kill()
+            proc.wait()
+    assert _namespaces() - before == set()
 
 
 @pytest.mark.root

@@ -4,7 +4,10 @@ from __future__ import annotations
 
 import argparse
 import json
+import signal
+import sys
 import time
+from types import FrameType
 from pathlib import Path
 
 from .parser import ParseError, parse_file
@@ -45,7 +48,13 @@ def run_script(path: Path, target: str, defines: dict[str, str],
     return run_tuxtcp(script)
 
 
+def _exit_on_sigterm(signum: int, frame: FrameType | None) -> None:
+    """SIGTERM unwinds like Ctrl-C: the kernel target's namespace is deleted on the way out."""
+    sys.exit(128 + signum)
+
+
 def packetdrill(argv: list[str]) -> int:
+    signal.signal(signal.SIGTERM, _exit_on_sigterm)
     ap = argparse.ArgumentParser(
         prog="tuxtcp packetdrill",
         description="Run packetdrill scripts against tuxtcp on a virtual clock, against the "

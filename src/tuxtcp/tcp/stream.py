@@ -5,8 +5,9 @@ recovery, zero-window probes, delayed ACKs and the FIN.
 Follows tcp_input.c (tcp_ack, tcp_ack_update_window, tcp_sacktag_write_queue,
 tcp_clean_rtx_queue, tcp_fastretrans_alert, tcp_enter_loss), tcp_output.c (tcp_write_xmit,
 tcp_xmit_retransmit_queue, tcp_send_probe0, tcp_send_fin, __tcp_ack_snd_check) and the congestion
-ops of cong.py. Simplifications, named where they apply: Reno instead of CUBIC, cwnd cut straight
-to ssthresh instead of PRR, no DSACK, no RACK/TLP. The receiving half is receive.py.
+ops of cong.py, with PRR in Recovery and CWR (tcp_cwnd_reduction) and classic ECN's sender
+side. Simplifications, named where they apply: Reno instead of CUBIC, no DSACK sent, no undo,
+no RACK/TLP, no TSO deferral (tcp_tso_should_defer). The receiving half is receive.py.
 """
 
 from __future__ import annotations
