@@ -7,8 +7,8 @@ import json
 import signal
 import sys
 import time
-from types import FrameType
 from pathlib import Path
+from types import FrameType
 
 from .parser import ParseError, parse_file
 from .runner import Result
