@@ -28,7 +28,8 @@ from collections.abc import Callable
 import pytest
 
 import states as S
-from tuxtcp.tcp.receive import SKB_OVERHEAD, receive_window, rmem_alloc
+from tuxtcp.tcp.mem import skb_truesize
+from tuxtcp.tcp.receive import receive_window, rmem_alloc
 from tuxtcp.wire.seq import after
 from tuxtcp.wire.tcp import ACK, SYN, TcpSegment
 
@@ -141,9 +142,11 @@ class Fuzzer:
         sk, h = self.sk, self.c.h
         for name, value in h.counters().items():
             assert value >= 0 or name == "Tcp.MaxConn", name  # (MaxConn is -1: "dynamic")
-        assert rmem_alloc(sk) <= sk.rcvbuf + 60000 + SKB_OVERHEAD
-        held = sum(len(d) + SKB_OVERHEAD for d, _ in sk.ooo.values())
-        assert sk.ooo_bytes == held  # the running charge matches the queue
+        # over rcvbuf by one forced segment at most (into an empty receive queue)
+        assert rmem_alloc(sk) <= sk.rcvbuf + skb_truesize(65535)
+        held = sum(truesize for _, _, truesize in sk.ooo.values())
+        assert sk.ooo_bytes == held  # the running charges match the queues
+        assert sk.rcvq_truesize == sum(truesize for _, truesize in sk.rcvq_skbs)
         assert not after(sk.snd_una, sk.snd_nxt)
         ns = sk.ns
         # the namespace's TCP memory is what its sockets hold; orphans are counted once

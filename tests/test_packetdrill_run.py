@@ -211,12 +211,7 @@ def test_shell_lines_become_sysctl_writes() -> None:
 # The shared corpus: every Linux-passing script outside Fast Open, and what tuxtcp lacks for
 # the ones it does not pass yet (the test fails when one of these starts passing, so the list
 # stays true).
-NOT_YET = {
-    "torvalds+linux/tools/testing/selftests/net/packetdrill/tcp_ooo-before-and-after-accept.pkt":
-        "sk_rcvbuf growth on out-of-order data",
-    "torvalds+linux/tools/testing/selftests/net/packetdrill/tcp_rcv_zero_wnd_fin.pkt":
-        "the receive window with SO_RCVBUF (rcv_ssthresh)",
-}
+NOT_YET: dict[str, str] = {}
 
 
 def corpus_goal(fast_open: bool = False) -> list[str]:

@@ -13,7 +13,8 @@ import socket
 
 import states as S
 from helpers import Harness
-from tuxtcp.tcp.receive import SKB_OVERHEAD, rmem_alloc
+from tuxtcp.tcp.mem import skb_truesize
+from tuxtcp.tcp.receive import rmem_alloc
 from tuxtcp.wire.tcp import ACK, PSH
 
 SYNACK_WINDOW = 65160  # tcp_select_initial_window for MSS 1460 with timestamps
@@ -31,36 +32,39 @@ def conn() -> S.Conn:
     return c
 
 
-def test_in_order_data_past_a_closed_window_is_dropped_zerowindow() -> None:
+def test_in_order_data_past_the_window_is_dropped_beyond_window() -> None:
     """The issue's peer: 400 in-order segments of 32 KiB back to back, to an application
-    that never reads. The first two are taken (the window is open when each arrives, and
-    tcp_data_queue queues a whole in-sequence segment); the ACK of the second closes the
-    window (TCPToZeroWindowAdv). The third, at rcv_nxt, is dropped with TCP_ZEROWINDOW and
-    ACKed at once; the others start beyond the closed window: tcp_sequence drops them
-    (TCP_INVALID_SEQUENCE) with a dupack, rate-limited to one per tcp_invalid_ratelimit
-    (500 ms; TCPACKSkippedSeq). Then the peer retransmits at rcv_nxt: each one is a
-    TCP_ZEROWINDOW drop and gets its ACK of rcv_nxt with window 0."""
+    that never reads. Each costs 37,120 bytes of truesize (scaling ratio 225/256). The first
+    is taken and ACKed at once (quickack), offering 646 << 7: rcv_ssthresh grew to the free
+    space. The second is taken; less than half the clamp is free now, which ends quickack
+    mode, and the smaller window waits for the delayed ACK. The third fits in the window
+    (65536..98304 within 115456) and is taken. The fourth ends past the right edge while the
+    receive queue holds data: tcp_sequence drops it (TCP_INVALID_END_SEQUENCE, 6.17+) with a
+    dupack offering the free space (135 << 7); the others start past the edge
+    (TCP_INVALID_SEQUENCE), each with a dupack (data segments are never rate-limited:
+    tcp_oow_rate_limited); BeyondWindow counts both kinds. Retransmissions at rcv_nxt still
+    end past the edge. The first five segments are tests/packetdrill/receive-window.pkt,
+    which passes on both targets."""
     c = conn()
     base = c.seq
     chunk = b"z" * 32768
     answers = [c.send(ACK | PSH, chunk, seq=(base + i * len(chunk)) & M32) for i in range(400)]
-    full = (base + 65536) & M32
-    assert [(p.seg.ack, p.seg.window) for p in answers[0]] == [((base + 32768) & M32, 254)]
-    assert [(p.seg.ack, p.seg.window) for p in answers[1]] == [(full, 0)]
-    assert [(p.seg.ack, p.seg.window) for p in answers[2]] == [(full, 0)]
-    assert [(p.seg.ack, p.seg.window) for p in answers[3]] == [(full, 0)]
-    assert all(out == [] for out in answers[4:])
+    taken = (base + 3 * 32768) & M32
+    assert [(p.seg.ack, p.seg.window) for p in answers[0]] == [((base + 32768) & M32, 646)]
+    assert answers[1] == answers[2] == []
+    assert all([(p.seg.ack, p.seg.window) for p in out] == [(taken, 135)]
+               for out in answers[3:])
     h = c.h
-    assert drops(h) == {"TCP_ZEROWINDOW": 1, "TCP_INVALID_SEQUENCE": 397}
+    assert drops(h) == {"TCP_INVALID_END_SEQUENCE": 1, "TCP_INVALID_SEQUENCE": 396}
     for _ in range(10):
-        out = c.send(ACK | PSH, chunk, seq=full)
-        assert [(p.seg.ack, p.seg.window) for p in out] == [(full, 0)]
-    assert drops(h) == {"TCP_ZEROWINDOW": 11, "TCP_INVALID_SEQUENCE": 397}
+        out = c.send(ACK | PSH, chunk, seq=taken)
+        assert [(p.seg.ack, p.seg.window) for p in out] == [(taken, 135)]
+    assert drops(h) == {"TCP_INVALID_END_SEQUENCE": 11, "TCP_INVALID_SEQUENCE": 396}
     counters = h.counters()
-    assert counters["TcpExt.TCPZeroWindowDrop"] == 11
-    assert counters["TcpExt.TCPACKSkippedSeq"] == 396
-    assert counters["TcpExt.TCPToZeroWindowAdv"] == 1
-    assert len(c.sock.recv(1 << 20)) == 65536  # not 13 MB
+    assert counters["TcpExt.BeyondWindow"] == 407
+    assert counters["TcpExt.TCPACKSkippedSeq"] == 0
+    assert rmem_alloc(c.sock.sk) == 3 * skb_truesize(32768 + 52) == 111360
+    assert len(c.sock.recv(1 << 20)) == 3 * 32768  # not 13 MB
 
 
 def test_out_of_order_segment_at_the_right_edge_is_dropped_overwindow() -> None:
@@ -83,9 +87,11 @@ def test_out_of_order_segment_at_the_right_edge_is_dropped_overwindow() -> None:
 def test_overlapping_out_of_order_flood_stays_within_rcvbuf() -> None:
     """1,500 out-of-order segments of 60,000 bytes, each one byte further on, all inside the
     window: each overlaps the others but none is covered by one already queued, so each is
-    queued until the queue's truesize would pass rcvbuf; from then on tcp_prune_ofo_queue
-    finds nothing above the arriving segment to drop, and the segment is dropped
-    (TCPOFODrop, TCP_OFO_DROP)."""
+    queued while its payload fits under rcvbuf with what is charged (tcp_can_ingest; 61,696
+    bytes of truesize each: two); from then on tcp_prune_ofo_queue finds nothing above the
+    arriving segment to drop, and the segment is dropped (TCPOFODrop, TCP_OFO_DROP).
+    (The kernel also D-SACKs the overlap, which tuxtcp does not yet; the same flood without
+    overlaps matches the kernel's windows, rcvbuf and rmem_alloc: receive-window.pkt.)"""
     c = conn()
     sk = c.sock.sk  # white box: the charged memory
     nxt = c.seq
@@ -93,15 +99,15 @@ def test_overlapping_out_of_order_flood_stays_within_rcvbuf() -> None:
     for i in range(1500):
         out = c.send(ACK | PSH, data, seq=(nxt + 1 + i) & M32)
         assert [p.seg.ack for p in out] == [nxt]  # each is ACKed at once (out of order)
-    per_seg = len(data) + SKB_OVERHEAD
-    fits = sk.rcvbuf // per_seg
-    assert rmem_alloc(sk) == fits * per_seg <= sk.rcvbuf
+    per_seg = skb_truesize(len(data) + 52)
+    assert per_seg == 61696
+    assert rmem_alloc(sk) == 2 * per_seg <= sk.rcvbuf == 131072
     counters = c.h.counters()
-    assert counters["TcpExt.TCPOFOQueue"] == fits
-    assert counters["TcpExt.TCPOFODrop"] == 1500 - fits
-    assert counters["TcpExt.PruneCalled"] == counters["TcpExt.RcvPruned"] == 1500 - fits
+    assert counters["TcpExt.TCPOFOQueue"] == 2
+    assert counters["TcpExt.TCPOFODrop"] == 1498
+    assert counters["TcpExt.PruneCalled"] == counters["TcpExt.RcvPruned"] == 1498
     assert counters["TcpExt.OfoPruned"] == 0
-    assert drops(c.h) == {"TCP_OFO_DROP": 1500 - fits}
+    assert drops(c.h) == {"TCP_OFO_DROP": 1498}
 
 
 def test_in_order_data_prunes_the_out_of_order_queue_from_the_top() -> None:
@@ -114,7 +120,7 @@ def test_in_order_data_prunes_the_out_of_order_queue_from_the_top() -> None:
     data = b"o" * 60000
     for i in range(4):  # two fit in rcvbuf (tcp_rmem[1], 131072); the next two are dropped
         c.send(ACK | PSH, data, seq=(nxt + 100 + i) & M32)
-    assert rmem_alloc(sk) == 2 * (len(data) + SKB_OVERHEAD)
+    assert rmem_alloc(sk) == 2 * skb_truesize(len(data) + 52)
     c.send(ACK | PSH, b"i" * 30000, seq=nxt)
     counters = c.h.counters()
     assert counters["TcpExt.TCPOFODrop"] == 2
@@ -164,13 +170,20 @@ def test_the_offered_window_never_shrinks() -> None:
 def test_receiver_silly_window_avoidance_offers_zero_below_one_segment() -> None:
     """__tcp_select_window: once less free space than the peer's segment size (rcv_mss, 1448
     here) is left, the window to offer is zero rather than a sliver; the offer already made
-    is never taken back, so it shows as TCPWantZeroWindowAdv. rcvbuf 16384 (SO_RCVBUF 8192):
-    8192 bytes of window space; after 5 unread segments 952 bytes are free."""
+    is never taken back, so it shows as TCPWantZeroWindowAdv. rcvbuf 16384 (SO_RCVBUF 8192),
+    2304 bytes of truesize per segment at a scaling ratio of 160/256: after 6 unread segments
+    1536 bytes of window are free (the window to offer), after 7 only 160 (zero). The ACKs
+    offer what is left of the first window all along; from the fifth segment on they wait
+    for the delayed-ACK timer (the window would shrink). As the kernel does it (the same
+    segments on 6.18: the same windows, TCPWantZeroWindowAdv at the seventh)."""
     c = conn()
     c.sock.setsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF, 8192)
     want = []
-    for _ in range(6):
-        c.send(ACK | PSH, b"d" * 1448)
-        c.advance(c.h.now + 0.2)  # the delayed ACK, if any, goes
+    windows = []
+    for _ in range(7):
+        out = c.send(ACK | PSH, b"d" * 1448)
+        out += [p for _, p in c.advance(c.h.now + 0.2)]  # the delayed ACK, if any, goes
+        windows.append([p.seg.window for p in out])
         want.append(c.h.counters()["TcpExt.TCPWantZeroWindowAdv"])
-    assert want == [0, 0, 0, 0, 1, 2]
+    assert windows == [[498], [487], [476], [465], [454], [443], [432]]
+    assert want == [0, 0, 0, 0, 0, 0, 1]

@@ -15,7 +15,7 @@ import socket
 import pytest
 
 import states as S
-from tuxtcp.tcp.mem import PAGE_SIZE, SKB_OVERHEAD, skmem
+from tuxtcp.tcp.mem import PAGE_SIZE, SKB_OVERHEAD, skb_truesize, skmem
 from tuxtcp.wire.tcp import ACK, PSH
 
 M32 = 0xFFFFFFFF
@@ -28,6 +28,9 @@ def total_pages(c: S.Conn) -> int:
 
 
 def test_skmem_of_a_socket_with_unread_data() -> None:
+    # each segment is charged its truesize as a TUN device builds it (6.18, measured with
+    # SK_MEMINFO_RMEM_ALLOC): 1000 bytes in a 2 KiB kmalloc head plus the sk_buff, 5000 in
+    # an 8 KiB page block plus the sk_buff
     c = S.established_active()
     c.take()
     sk = c.sock.sk
@@ -35,11 +38,13 @@ def test_skmem_of_a_socket_with_unread_data() -> None:
     assert (r, rb, t, f, w, o, bl, d) == (0, 131072, 0, 0, 0, 0, 0, 0)
     assert total_pages(c) == 0
     c.send(ACK | PSH, b"x" * 1000)
-    assert skmem(sk)[0] == 1000 and skmem(sk)[4] == PAGE_SIZE - 1000
+    assert skb_truesize(1040) == 2304
+    assert skmem(sk)[0] == 2304 and skmem(sk)[4] == PAGE_SIZE - 2304
     assert total_pages(c) == 1
     c.send(ACK | PSH, b"y" * 5000)
-    assert skmem(sk)[0] == 6000 and skmem(sk)[4] == 2 * PAGE_SIZE - 6000
-    assert total_pages(c) == 2
+    assert skb_truesize(5040) == 8448
+    assert skmem(sk)[0] == 10752 and skmem(sk)[4] == 3 * PAGE_SIZE - 10752
+    assert total_pages(c) == 3
     assert c.sock.recv(10000) == b"x" * 1000 + b"y" * 5000
     assert skmem(sk)[0] == 0 and skmem(sk)[4] == 0 and total_pages(c) == 0
 
@@ -61,7 +66,7 @@ def test_ss_m_prints_skmem_under_each_socket() -> None:
     c.take()
     c.send(ACK | PSH, b"x" * 1000)
     text = c.h.ss("-tanm")
-    assert "\n\t skmem:(r1000,rb131072,t0,tb" in text and ",f3096,w0,o0,bl0,d0)" in text
+    assert "\n\t skmem:(r2304,rb131072,t0,tb" in text and ",f1792,w0,o0,bl0,d0)" in text
 
 
 def test_drops_count_in_skmem() -> None:
@@ -72,32 +77,40 @@ def test_drops_count_in_skmem() -> None:
 
 
 def test_pressure_then_the_hard_limit_then_relief() -> None:
-    # tcp_mem 1 2 3 (pages), one socket, 4096-byte segments: the first takes a page (at the
-    # low mark: no pressure), the second a second page, the third a third (over the middle
-    # mark: pressure, TCPMemoryPressures; allowed: its socket holds less than tcp_mem[2] / 1
-    # socket), the fourth would go over the hard limit: dropped. Reading it all ends the
-    # pressure 2.5 s later.
+    # tcp_mem 1 2 3 (pages), one socket, 1000-byte segments (2304 bytes of truesize each):
+    # the first takes a page (at the low mark: no pressure), the second a second page, the
+    # third fits in what is left of it; the fourth takes a third page (over the middle mark:
+    # pressure, TCPMemoryPressures; allowed: its socket holds less than tcp_mem[2] / 1
+    # socket; tcp_grow_window, under pressure, cuts rcv_ssthresh to four segments), the fifth
+    # fits in it, the sixth would go over the hard limit: dropped (the receive queue is not
+    # empty). Reading it all ends the pressure 2.5 s later.
     c = S.established_active()
     c.take()
     h = c.h
     h.sysctl["net.ipv4.tcp_mem"] = "1 2 3"
-    ns = c.sock.sk.ns
+    sk = c.sock.sk
+    ns = sk.ns
     assert len(ns.sockets) == 1
-    for i in range(3):
-        c.send(ACK | PSH, bytes([65 + i]) * 4096)
-        assert total_pages(c) == i + 1
+    pages = []
+    for i in range(5):
+        c.send(ACK | PSH, bytes([65 + i]) * 1000)
+        pages.append(total_pages(c))
+        if i == 2:
+            assert h.counters()["TcpExt.TCPMemoryPressures"] == 0
+            assert sk.rcv_ssthresh > 4 * sk.advmss
+    assert pages == [1, 2, 2, 3, 3]
     counters = h.counters()
     assert counters["TcpExt.TCPMemoryPressures"] == 1
-    assert c.sock.sk.rcv_wnd > 4 * c.sock.sk.advmss
     nxt = c.seq
-    out = c.send(ACK | PSH, b"D" * 4096)
+    out = c.send(ACK | PSH, b"F" * 1000)
     counters = h.counters()
-    assert counters["TcpExt.TCPRcvQDrop"] == 1 and counters["TcpExt.RcvPruned"] == 1
-    assert [p.seg.ack for p in out] == [nxt]  # dropped: rcv_nxt stays
-    assert c.sock.sk.rcv_wnd == 4 * c.sock.sk.advmss  # pruning under pressure clamps it
+    assert counters["TcpExt.TCPRcvQDrop"] == 1 and counters["TcpExt.RcvPruned"] == 0
+    assert counters["TcpExt.PruneCalled"] == 1
+    assert [(p.seg.ack, p.seg.window) for p in out] == [(nxt, 0)]  # dropped: ICSK_ACK_NOMEM
+    assert sk.rcv_ssthresh == 4 * sk.advmss  # tcp_prune_queue under pressure cut it
     assert total_pages(c) == 3
     h.advance(h.now + 2.5)
-    assert len(c.sock.recv(1 << 20)) == 3 * 4096
+    assert len(c.sock.recv(1 << 20)) == 5 * 1000
     counters = h.counters()
     assert total_pages(c) == 0
     assert counters["TcpExt.TCPMemoryPressuresChrono"] == 2500
@@ -106,15 +119,31 @@ def test_pressure_then_the_hard_limit_then_relief() -> None:
 
 
 def test_over_the_hard_limit_only_an_empty_queue_takes_data() -> None:
+    # tcp_mem 0 0 0: the first segment is forced in (the receive queue was empty), and the
+    # ACK offers a zero window (ICSK_ACK_NOMEM); the next at rcv_nxt ends past the closed
+    # window while the receive queue holds data (tcp_sequence: TCP_INVALID_END_SEQUENCE,
+    # BeyondWindow), its dupack reopens it; the retransmission fits in what is left of the
+    # first segment's pages (forward allocation); one more page is refused: out of order,
+    # TCPOFODrop; in order, TCPRcvQDrop (and a zero window again).
     c = S.established_active()
     c.take()
     c.h.sysctl["net.ipv4.tcp_mem"] = (0, 0, 0)
-    c.send(ACK | PSH, b"a" * 4000)  # forced in: the receive queue was empty (one page)
-    c.send(ACK | PSH, b"b" * 90)  # fits in what is left of that page (forward allocation)
     nxt = c.seq
-    c.send(ACK | PSH, b"c" * 4000)  # needs another page: dropped
-    c.send(ACK | PSH, b"d" * 4000, seq=(nxt + 8000) & M32)  # out of order: dropped too
+    out = c.send(ACK | PSH, b"a" * 4000)  # 4352 bytes of truesize: two pages
+    assert [(p.seg.ack, p.seg.window) for p in out] == [((nxt + 4000) & M32, 0)]
+    nxt = (nxt + 4000) & M32
+    out = c.send(ACK | PSH, b"b" * 90, seq=nxt)
+    assert [(p.seg.ack, p.seg.window > 0) for p in out] == [(nxt, True)]
+    out = c.send(ACK | PSH, b"b" * 90, seq=nxt)  # 1280 bytes of truesize, in the 2nd page
+    assert [p.seg.ack for p in out] == [(nxt + 90) & M32]
+    nxt = (nxt + 90) & M32
+    c.send(ACK | PSH, b"d" * 3000, seq=(nxt + 1000) & M32)  # needs another page: dropped
+    assert c.h.counters()["TcpExt.TCPOFODrop"] == 1
+    out = c.send(ACK | PSH, b"c" * 3000, seq=nxt)  # in order: dropped too
+    assert [(p.seg.ack, p.seg.window) for p in out] == [(nxt, 0)]
     counters = c.h.counters()
+    assert counters["TcpExt.BeyondWindow"] == 1
+    assert c.h.ns.drops["TCP_INVALID_END_SEQUENCE"] == 1
     assert counters["TcpExt.TCPRcvQDrop"] == 1 and counters["TcpExt.TCPOFODrop"] == 1
     assert c.sock.recv(10000) == b"a" * 4000 + b"b" * 90
 

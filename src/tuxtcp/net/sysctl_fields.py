@@ -51,4 +51,7 @@ class SysctlFields:
         self.tcp_max_orphans: int = default_int("net.ipv4.tcp_max_orphans")
         self.tcp_mem: tuple[int, int, int] = default_triple("net.ipv4.tcp_mem")
         self.tcp_rmem: tuple[int, int, int] = default_triple("net.ipv4.tcp_rmem")
+        self.tcp_app_win: int = default_int("net.ipv4.tcp_app_win")
+        self.tcp_workaround_signed_windows: int = default_int("net.ipv4.tcp_workaround_signed_windows")  # noqa: E501
+        self.tcp_moderate_rcvbuf: int = default_int("net.ipv4.tcp_moderate_rcvbuf")
         self.tcp_wmem: int = default_int("net.ipv4.tcp_wmem")

@@ -88,6 +88,12 @@ _SPECS: tuple[SysctlSpec, ...] = (
     SysctlSpec("net.ipv4.tcp_rmem", (4096, 131072, 6291456), 1, INT_MAX, triple=True,
                doc="receive buffer: min, default (sk_rcvbuf), max (auto-tuning and the "
                    "window scale)"),
+    SysctlSpec("net.ipv4.tcp_app_win", 31, 0, 31,
+               doc="hold back 1/2^n of the buffer's window from the peer (0: none)"),
+    SysctlSpec("net.ipv4.tcp_workaround_signed_windows", 0, 0, 255,
+               doc="offer at most 32767 without window scaling"),
+    SysctlSpec("net.ipv4.tcp_moderate_rcvbuf", 1, 0, 255,
+               doc="receive buffer auto-tuning (0: sk_rcvbuf stays)"),
     SysctlSpec("net.ipv4.tcp_wmem", 16384, doc="default send buffer (middle value)"),
 )
 SPECS: dict[str, SysctlSpec] = {s.name: s for s in _SPECS}

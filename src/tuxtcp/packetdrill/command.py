@@ -68,7 +68,8 @@ def packetdrill(argv: list[str]) -> int:
     ap.add_argument("-D", dest="defines", action="append", default=[], metavar="NAME=VALUE",
                     help="replace the word NAME by VALUE (packetdrill's -D)")
     ap.add_argument("-v", "--verbose", action="store_true",
-                    help="also print the settings tuxtcp does not model")
+                    help="also print every packet injected (<) and sniffed (>) and the "
+                         "settings tuxtcp does not model")
     ap.add_argument("--json", action="store_true", help="one JSON object per script and target")
     args = ap.parse_args(argv)
     defines = dict(DEFAULT_DEFINES)
@@ -95,6 +96,9 @@ def packetdrill(argv: list[str]) -> int:
                 print(json.dumps(dict(r.__dict__, script=str(path))), flush=True)
                 continue
             print(r.line(), flush=True)
+            if args.verbose:
+                for text in r.packets:
+                    print(f"  {text}")
             if args.verbose or not r.passed:
                 for setting, instead in r.unmodelled.items():
                     print(f"  not modelled: {setting} ({instead})")

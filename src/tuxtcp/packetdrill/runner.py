@@ -93,6 +93,8 @@ class Result:
     unmodelled: dict[str, str] = field(default_factory=dict)
     script_seconds: float = 0.0  # the script's own clock at the end
     wall_seconds: float = 0.0
+    # every packet injected (<) and sniffed (>), as packetdrill --verbose prints them
+    packets: list[str] = field(default_factory=list)
 
     def line(self) -> str:
         status = "PASS" if self.passed else "FAIL"
@@ -135,6 +137,7 @@ class ScriptRun:
         self.flow_open = False  # the script's remote end has a flow to the socket under test
         self.uses_fast_open = False  # a Fast Open option or SYN data in a script packet
         self.ephemeral = 40000 + (self.cfg.seed * 7919) % 20000
+        self.packets: list[str] = []
 
     def run(self) -> Result:
         t0 = time.perf_counter()
@@ -164,6 +167,7 @@ class ScriptRun:
         finally:
             self.close()
         res.unmodelled = self.unmodelled()
+        res.packets = self.packets
         res.script_seconds = self.clock() / 1e6
         res.wall_seconds = time.perf_counter() - t0
         return res
@@ -249,6 +253,7 @@ class ScriptRun:
                                    self.cfg.tcp_ts_ecr_scaled)
         except pk.PacketMismatch as e:
             raise ScriptError(ev.line, f"error handling packet: {e}") from None
+        self.packets.append(f"{self.clock() / 1e6:9.6f} < {_script_text(p)}")
         self.inject(raw)
 
 
@@ -287,6 +292,7 @@ class ScriptRun:
             if more is None:
                 break
             w = _merge(w, pk.Wire.parse(more[1]))
+        self.packets.append(f"{t / 1e6:9.6f} > {pk.describe(w, self.seq)}")
         try:
             pk.check_outbound(p, w, self.seq, self.cfg.tcp_ts_tick_usecs,
                               self.cfg.tolerance_usecs)

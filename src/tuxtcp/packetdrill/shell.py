@@ -36,7 +36,6 @@ UNMODELLED: Final[dict[str, str]] = {
     "net.ipv4.tcp_fastopen_key": "no Fast Open",
     "net.ipv4.tcp_fastopen_blackhole_timeout_sec": "no Fast Open",
     "net.ipv4.tcp_no_metrics_save": "metrics are kept per namespace",
-    "net.ipv4.tcp_moderate_rcvbuf": "receive buffer auto-tuning is always on",
     "net.ipv4.tcp_autocorking": "no autocorking",
     "net.ipv4.tcp_mtu_probing": "no MTU probing",
     "net.ipv4.tcp_shrink_window": "the window is never shrunk",

@@ -19,13 +19,18 @@ from .keepalive import keepalive_established
 from .lifecycle import hash_established, set_state, tcp_reset, tw_kill
 from .output import (
     advmss_for,
-    initial_window,
     mss_clamp,
-    rcv_wscale,
     send_ack,
     send_reset,
     sync_mss,
     transmit,
+)
+from .rcvwin import (
+    full_space,
+    init_buffer_space,
+    initial_window,
+    initialize_rcv_mss,
+    locked_clamp,
 )
 from .rto import arm_rto, stop_rto, update_rtt
 from .sock import EMPTY_RTX_QUEUE, TcpSock, TxSeg, rtx_enqueue
@@ -144,8 +149,12 @@ def tcp_connect(ns: NetNamespace, sk: TcpSock, now: float) -> int:
     sk.rx_opt.tstamp_ok = bool(timestamps)
     sk.rx_opt.wscale_ok = bool(sysctl.tcp_window_scaling)
     sk.rx_opt.sack_ok = bool(sysctl.tcp_sack)
-    sk.rx_opt.rcv_wscale = rcv_wscale(sk) if sk.rx_opt.wscale_ok else 0
-    sk.rcv_wnd = initial_window(sk.advmss)
+    # tcp_connect_init: the SYN offers the buffer's window, rounded down to the MSS (the
+    # kernel takes the timestamp option off the MSS only with a cached ts_recent: never here)
+    sk.window_clamp = locked_clamp(sk, sk.window_clamp)
+    sk.rcv_wnd, sk.window_clamp, sk.rx_opt.rcv_wscale = initial_window(
+        sk, full_space(sk), sk.advmss, sk.window_clamp, sk.rx_opt.wscale_ok)
+    sk.rcv_ssthresh = sk.rcv_wnd
     sk.rto = TCP_TIMEOUT_INIT
     sk.retransmits = 0
     sk.total_rto = 0
@@ -203,6 +212,7 @@ def synsent_process(sk: TcpSock, pkt: Packet, now: float) -> str:
         else:
             sk.rx_opt.wscale_ok = False
             sk.rx_opt.snd_wscale = sk.rx_opt.rcv_wscale = 0
+            sk.window_clamp = min(sk.window_clamp, 65535)
         sk.snd_wnd = seg.window  # the window in a SYN-ACK is never scaled
         sk.max_window = sk.snd_wnd
         sk.snd_wl1 = seg.seq
@@ -216,6 +226,9 @@ def synsent_process(sk: TcpSock, pkt: Packet, now: float) -> str:
             sk.ecn_flags &= ~TCP_ECN_OK  # tcp_ecn_rcv_synack: the peer did not agree
         sk.rx_opt.mss_clamp = mss_clamp(sk, seg.mss or 536)
         sync_mss(sk)
+        initialize_rcv_mss(sk)
+        if sk.rx_opt.tstamp_ok:
+            sk.advmss -= 12  # TCPOLEN_TSTAMP_ALIGNED: our segments carry the option
         sk.rtx_queue = EMPTY_RTX_QUEUE
         stop_rto(sk)
         if not sk.retransmits:
@@ -226,6 +239,7 @@ def synsent_process(sk: TcpSock, pkt: Packet, now: float) -> str:
         sk.backoff = 0
         sk.retrans_stamp = -1.0  # FLAG_SYN_ACKED
         set_state(sk, ESTABLISHED, now)  # tcp_finish_connect (set_state wakes the owner)
+        init_buffer_space(sk, now)  # tcp_init_transfer
         keepalive_established(sk, now)
         send_ack(sk, now)
         push(sk, now)
@@ -251,6 +265,7 @@ def synsent_process(sk: TcpSock, pkt: Packet, now: float) -> str:
         peer_mss = seg.mss or 536
         sk.rx_opt.mss_clamp = peer_mss
         sync_mss(sk)
+        initialize_rcv_mss(sk)
         set_state(sk, SYN_RECV, now)
         transmit(sk, SYN | ACK, sk.iss, b"", now)
         return dr.CONSUMED

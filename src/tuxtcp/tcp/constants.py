@@ -9,6 +9,7 @@ TCP_TIMEWAIT_LEN: Final = 60.0
 TCP_TIMEOUT_MIN: Final = 0.008  # 2 jiffies at HZ=250
 TCP_RESOURCE_PROBE_INTERVAL: Final = 0.5
 TCP_MSS_DEFAULT: Final = 536
+TCP_MAX_WSCALE: Final = 14  # RFC 7323's largest window scale
 TCP_INIT_CWND: Final = 10
 
 # Timer kinds (tcp/timer.py dispatches on them). The kernel's full sockets have icsk_pending
@@ -21,6 +22,8 @@ TIMER_KEEPALIVE: Final = 4  # tcp_keepalive_timer: here the FIN_WAIT2 timer of a
 TIMER_SYNACK: Final = 5  # reqsk_timer_handler: SYN-ACK retransmission of a request sock
 TIMER_TIME_WAIT: Final = 6  # tw_timer_handler: the end of TIME_WAIT / FIN_WAIT2 minisock
 TCP_ATO_MIN: Final = 0.04  # HZ/25: the delayed-ACK timeout to begin with
+TCP_DELACK_MIN: Final = 0.04  # HZ/25
+TCP_DELACK_MAX: Final = 0.2  # HZ/5
 
 # tp->ecn_flags (include/net/tcp_ecn.h)
 TCP_ECN_OK: Final = 1

@@ -22,18 +22,19 @@ from ..net.tcp_states import (
 from ..wire.ipv4 import Packet
 from ..wire.seq import MASK as M32
 from ..wire.seq import after, before
-from ..wire.tcp import ACK, CWR, FIN, RST, SYN
+from ..wire.tcp import ACK, CWR, FIN, RST, SYN, TcpSegment
 from .constants import TCP_ECN_OK, TCP_TIMEWAIT_LEN, TIMER_KEEPALIVE
 from .lifecycle import fin_time, set_state, tcp_done, tcp_reset, time_wait, wake
 from .minisocks import oow_rate_limited
-from .output import send_ack, send_reset
+from .output import send_ack, send_reset, tsval_of
+from .rcvwin import init_buffer_space
 from .receive import (
     DQ_ACK_NOW,
     DQ_FIN,
     data_queue,
     dq_drop_reason,
     ecn_rcv_data,
-    event_data_recv,
+    rcv_rtt_measure_ts,
     receive_window,
 )
 from .rto import stop_rto
@@ -51,18 +52,28 @@ def _syn_challenge(sk: TcpSock, now: float) -> str:
     return dr.TCP_INVALID_SYN
 
 
-def _dup_ack(sk: TcpSock, now: float) -> None:
-    """tcp_send_dupack for an out-of-window segment (rate-limited)."""
-    if not oow_rate_limited(sk.ns, sk, now, "TCPACKSkippedSeq"):
+def _dup_ack(sk: TcpSock, seg: TcpSegment, now: float) -> None:
+    """tcp_send_dupack for an out-of-window segment (rate-limited unless it carries data)."""
+    data = seg.seq != seg.end_seq and not seg.flags & SYN
+    if not oow_rate_limited(sk.ns, sk, now, "TCPACKSkippedSeq", data):
         send_ack(sk, now)
 
 
-def _sequence(sk: TcpSock, seq: int, end_seq: int) -> str:
-    """tcp_sequence: not entirely before rcv_wup, not starting after the window's right edge."""
+def _sequence(sk: TcpSock, seq: int, end_seq: int, fin: int) -> str:
+    """tcp_sequence: not entirely before rcv_wup; not starting after the window's right edge;
+    not ending after it either (6.17+), unless the receive queue is empty (a buggy peer is
+    not frozen out) or only a FIN lies past the edge (some stacks send FINs into a closed
+    window)."""
     if before(end_seq, sk.rcv_wup):
         return dr.TCP_OLD_SEQUENCE
-    if after(seq, (sk.rcv_nxt + receive_window(sk)) & M32):
-        return dr.TCP_INVALID_SEQUENCE
+    limit = (sk.rcv_nxt + receive_window(sk)) & M32
+    if after(end_seq, limit):
+        if not after((end_seq - fin) & M32, limit):
+            return dr.CONSUMED
+        if after(seq, limit):
+            return dr.TCP_INVALID_SEQUENCE
+        if sk.rcvq_skbs:
+            return dr.TCP_INVALID_END_SEQUENCE
     return dr.CONSUMED
 
 
@@ -78,9 +89,9 @@ def _validate_incoming(sk: TcpSock, pkt: Packet, now: float) -> str | None:
             ns.mib.tcp_ext.PAWSEstab += 1
             if seg.flags & SYN:
                 return _syn_challenge(sk, now)
-            _dup_ack(sk, now)
+            _dup_ack(sk, seg, now)
             return dr.TCP_RFC7323_PAWS
-    reason = _sequence(sk, seg.seq, seg.end_seq)
+    reason = _sequence(sk, seg.seq, seg.end_seq, 1 if seg.flags & FIN else 0)
     if reason:
         if seg.flags & RST:
             # tcp_reset_check: seq == rcv_nxt - 1 in CLOSE_WAIT/LAST_ACK/CLOSING
@@ -91,7 +102,9 @@ def _validate_incoming(sk: TcpSock, pkt: Packet, now: float) -> str | None:
             return reason
         if seg.flags & SYN:
             return _syn_challenge(sk, now)
-        _dup_ack(sk, now)
+        if reason in (dr.TCP_INVALID_SEQUENCE, dr.TCP_INVALID_END_SEQUENCE):
+            ns.mib.tcp_ext.BeyondWindow += 1
+        _dup_ack(sk, seg, now)
         return reason
     if seg.flags & RST:
         if seg.seq == sk.rcv_nxt:
@@ -150,6 +163,7 @@ def rcv_state_process(sk: TcpSock, pkt: Packet, now: float) -> str:
         sk.snd_wnd = seg.window << sk.rx_opt.snd_wscale
         sk.retransmits = 0
         set_state(sk, ESTABLISHED, now)
+        init_buffer_space(sk, now)  # tcp_init_transfer
     if sk.rx_opt.tstamp_ok and seg.tsval is not None and not after(seg.seq, sk.rcv_nxt):
         sk.rx_opt.ts_recent = seg.tsval  # tcp_store_ts_recent
         sk.rx_opt.ts_recent_stamp = now
@@ -188,6 +202,9 @@ def rcv_state_process(sk: TcpSock, pkt: Packet, now: float) -> str:
         send_reset(ns, pkt, now, dr.TCP_ABORT_ON_DATA)
         tcp_done(sk, now)
         return dr.TCP_ABORT_ON_DATA
+    if st == ESTABLISHED and sk.rx_opt.tstamp_ok and seg.tsval is not None:
+        # tcp_rcv_established, step 5
+        rcv_rtt_measure_ts(sk, len(seg.payload), seg.tsecr, tsval_of(ns, sk.ts_off, now))
     reason = dr.CONSUMED
     if st in (CLOSE_WAIT, CLOSING, LAST_ACK):
         # step 7: after the peer's FIN nothing is queued; a segment at or after rcv_nxt, a pure
@@ -198,8 +215,6 @@ def rcv_state_process(sk: TcpSock, pkt: Packet, now: float) -> str:
         ack_now = False
         if sk.ecn_flags & TCP_ECN_OK:
             ack_now = ecn_rcv_data(sk, pkt.tos, bool(seg.flags & CWR), bool(seg.payload))
-        if seg.payload:
-            event_data_recv(sk, len(seg.payload), now)
         dq = data_queue(sk, seg, now)
         reason = dq_drop_reason(dq) or reason
         if dq & DQ_FIN:

@@ -9,8 +9,10 @@ Exact (the socket's own value, in the kernel's unit): tcpi_state, tcpi_ca_state,
 tcpi_retransmits, tcpi_probes, tcpi_options, tcpi_snd_wscale, tcpi_rcv_wscale, tcpi_snd_mss,
 tcpi_unacked (packets_out; on a listener the accept queue), tcpi_sacked (sacked_out, including
 a non-SACK peer's dupacks; on a listener the backlog), tcpi_lost, tcpi_retrans, tcpi_snd_ssthresh,
-tcpi_snd_cwnd, tcpi_advmss, tcpi_total_retrans, tcpi_notsent_bytes, tcpi_snd_wnd,
-tcpi_rcv_wnd (the window last advertised), tcpi_max_pacing_rate (no SO_MAX_PACING_RATE: ~0).
+tcpi_snd_cwnd, tcpi_total_retrans, tcpi_notsent_bytes, tcpi_snd_wnd,
+tcpi_rcv_wnd (the window last advertised), tcpi_rcv_ssthresh, tcpi_rcv_space, tcpi_rcv_mss,
+tcpi_advmss (less the timestamp option once it is on), tcpi_max_pacing_rate (no
+SO_MAX_PACING_RATE: ~0).
 
 Approximations:
 - tcpi_rto, tcpi_ato, tcpi_rtt, tcpi_rttvar: the engine keeps seconds as floats, not jiffies,
@@ -18,9 +20,6 @@ Approximations:
   estimator is RFC 6298's, not the kernel's mdev_max variant.
 - tcpi_backoff: in SYN_SENT the RTOs past tcp_syn_linear_timeouts (exact); otherwise the
   consecutive RTOs (or zero-window probes) not yet answered.
-- tcpi_rcv_mss: 0 until the first data segment (the kernel starts from an estimate).
-- tcpi_rcv_space: 0 until the first measurement (the kernel starts from the initial window).
-- tcpi_rcv_ssthresh: the clamp the engine applies to the window it offers.
 - tcpi_pmtu: the route's MTU as the engine models routes (1500; 65535 on loopback, the 65536
   MTU capped at IP_MAX_MTU as the kernel reports it).
 - tcpi_reordering: the fixed duplicate-ACK threshold, 3.
@@ -184,7 +183,7 @@ class TcpInfo:
         self.snd_nxt = 0
         self.rcv_nxt = 0
         self.snd_wnd = 0  # the peer's window, scaled (bytes)
-        self.rcv_wnd = 0  # the receive window the socket offers at most (bytes)
+        self.rcv_wnd = 0  # the receive window last offered (bytes)
         self.recv_queue = 0  # bytes received, not yet read (SIOCINQ; ss Recv-Q)
         self.send_queue = 0  # sequence space written, not yet acknowledged (SIOCOUTQ; ss Send-Q)
         self.mss_clamp = 0  # the peer's MSS as clamped (rx_opt.mss_clamp)
@@ -293,7 +292,7 @@ def tcp_get_info(sk: TcpSock, now: float) -> TcpInfo:
     if sk.raddr:
         loopback = advmss_for(sk.ns, sk.raddr) == MTU_LOOPBACK - 41
         info.tcpi_pmtu = min(MTU_LOOPBACK, IP_MAX_MTU) if loopback else MTU_ETHERNET
-    info.tcpi_rcv_ssthresh = min(sk.rcv_wnd, sk.rcvbuf // 2)
+    info.tcpi_rcv_ssthresh = sk.rcv_ssthresh
     info.tcpi_rtt = _us(sk.srtt)
     info.tcpi_rttvar = _us(sk.rttvar)
     info.tcpi_snd_ssthresh = sk.ssthresh
@@ -309,7 +308,7 @@ def tcp_get_info(sk: TcpSock, now: float) -> TcpInfo:
     info.tcpi_notsent_bytes = _seq_count(sk.write_seq, sk.snd_nxt)
     info.tcpi_snd_wnd = sk.snd_wnd
     # tp->rcv_wnd: the window in our last segment (the SYN's before any other was sent)
-    info.tcpi_rcv_wnd = (sk.rcv_adv - sk.rcv_wup) & M32 if st != SYN_SENT else sk.rcv_wnd
+    info.tcpi_rcv_wnd = sk.rcv_wnd
     info.tcpi_total_rto = sk.total_rto
     # tuxtcp's own
     info.iss = sk.iss

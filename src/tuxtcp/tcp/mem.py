@@ -8,9 +8,9 @@ charges skb truesize as segments are queued and reclaims all but the last partia
 go (6.x keeps sk_forward_alloc under a page), so a socket holds ceil(charged / PAGE_SIZE) pages;
 `mem_sync` keeps that true after each change of the queues. Not modelled: the per-CPU reserve
 of tcp_memory_per_cpu_fw_alloc (the kernel's global figure lags by up to 1 MiB per CPU) and
-memory cgroups. Charges: the receive queue's bytes (collapsed: one buffer), the out-of-order
-queue's truesize, and sk_wmem_queued (bytes written or in flight plus SKB_OVERHEAD per queued
-segment)."""
+memory cgroups. Charges: the truesize of each segment in the receive and out-of-order queues
+(skb_truesize: what a TUN device's skb costs) and sk_wmem_queued (bytes written or in flight
+plus SKB_OVERHEAD per queued segment)."""
 
 from __future__ import annotations
 
@@ -23,6 +23,11 @@ PAGE_SHIFT: Final = 12
 # the bookkeeping cost of one queued segment (its sk_buff and skb_shared_info), added to its
 # bytes as skb->truesize is
 SKB_OVERHEAD: Final = 576
+SKB_STRUCT_SIZE: Final = 256  # SKB_DATA_ALIGN(sizeof(struct sk_buff))
+SKB_SHINFO_SIZE: Final = 320  # SKB_DATA_ALIGN(sizeof(struct skb_shared_info))
+NET_SKB_PAD: Final = 64  # headroom before a received packet (NET_IP_ALIGN is 0 on x86)
+PAGE_ALLOC_COSTLY_ORDER: Final = 3  # the largest page block alloc_skb_with_frags asks for
+KMALLOC_SIZES: Final = (64, 96, 128, 192, 256, 512, 1024, 2048, 4096, 8192)
 SOCK_MIN_SNDBUF: Final = 4608  # 2 * TCP_SKB_MIN_TRUESIZE
 TCP_RMEM_MIN: Final = 4096  # tcp_rmem[0]: what a socket may always hold, pressure or not
 TCP_WMEM_MIN: Final = 4096  # tcp_wmem[0]
@@ -41,10 +46,35 @@ def sndbuf(sk: TcpSock) -> int:
     return min(max(sk.sndbuf, 4 * sk.cwnd * max(sk.mss_cache, 536)), TCP_WMEM_MAX)
 
 
+def skb_truesize(ip_len: int) -> int:
+    """skb->truesize of a received IPv4 packet of `ip_len` bytes as a TUN device builds it
+    (tun_get_user -> tun_alloc_skb without a virtio header): under a page with its headroom,
+    one kmalloc'ed head (the packet, NET_SKB_PAD, skb_shared_info, rounded up to a kmalloc
+    size); larger, page blocks from alloc_skb_with_frags (order 3 down, each the largest
+    that the rest still fills); plus the sk_buff. Measured on 6.18 with SK_MEMINFO_RMEM_ALLOC:
+    2304 for 1000 payload bytes, 4352 for 2000, 12544 for 10000, 41216 for 39000."""
+    if NET_SKB_PAD + ip_len < PAGE_SIZE:
+        head = ((NET_SKB_PAD + ip_len + 63) & ~63) + SKB_SHINFO_SIZE
+        for size in KMALLOC_SIZES:
+            if head <= size:
+                return size + SKB_STRUCT_SIZE
+        return 2 * PAGE_SIZE + SKB_STRUCT_SIZE
+    total = 0
+    order = PAGE_ALLOC_COSTLY_ORDER
+    left = ip_len
+    while left > 0:
+        aligned = (left + PAGE_SIZE - 1) & ~(PAGE_SIZE - 1)
+        while order and aligned < (PAGE_SIZE << order):
+            order -= 1
+        total += PAGE_SIZE << order
+        left -= PAGE_SIZE << order
+    return total + SKB_STRUCT_SIZE
+
+
 def rmem_alloc(sk: TcpSock) -> int:
-    """sk_rmem_alloc: the receive queue's bytes and the out-of-order queue's truesize (kept
-    as segments come and go: sk.ooo_bytes)."""
-    return len(sk.recv_buf) + sk.ooo_bytes
+    """sk_rmem_alloc: the truesize of what the receive and out-of-order queues hold (kept as
+    segments come and go: sk.rcvq_truesize, sk.ooo_bytes)."""
+    return sk.rcvq_truesize + sk.ooo_bytes
 
 
 def wmem_queued(sk: TcpSock) -> int:

@@ -24,9 +24,14 @@ def in_window(seq: int, end_seq: int, s_win: int, e_win: int) -> bool:
     return seq == e_win and seq == end_seq
 
 
-def oow_rate_limited(ns: NetNamespace, holder: HasOowStamp, now: float, counter: str) -> bool:
+def oow_rate_limited(ns: NetNamespace, holder: HasOowStamp, now: float, counter: str,
+                     data: bool = False) -> bool:
     """tcp_oow_rate_limited / __tcp_oow_rate_limited: at most one out-of-window reply per
-    tcp_invalid_ratelimit ms per socket; a suppressed one counts under `counter`."""
+    tcp_invalid_ratelimit ms per socket; a suppressed one counts under `counter`. `data`: the
+    segment carries data and no SYN (tcp_oow_rate_limited: not likely part of an ACK loop,
+    never limited)."""
+    if data:
+        return False
     limit = ns.sysctl.tcp_invalid_ratelimit / 1000.0
     if 0 <= now - holder.last_oow_ack < limit:
         ns.mib.tcp_ext[counter] += 1

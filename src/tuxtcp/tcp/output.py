@@ -14,13 +14,13 @@ from ..wire.ipv4 import Packet
 from ..wire.seq import MASK as M32
 from ..wire.tcp import ACK, CWR, ECE, FIN, RST, SYN, TcpSegment
 from . import tracepoints as tp
-from .constants import TCP_ECN_DEMAND_CWR, TCP_ECN_OK, TCP_ECN_QUEUE_CWR, TCP_MSS_DEFAULT
+from .constants import TCP_ECN_DEMAND_CWR, TCP_ECN_OK, TCP_ECN_QUEUE_CWR
+from .rcvwin import select_window_space
 from .receive import sack_blocks
 from .reqsk import RequestSock
 from .sock import TcpSock
 from .syncookies import cookie_init_timestamp
 
-TCP_MAX_WSCALE: Final = 14
 MTU_ETHERNET: Final = 1500
 MTU_LOOPBACK: Final = 65536
 INET_ECN_ECT_0: Final = 2
@@ -37,25 +37,6 @@ def mss_clamp(sk: TcpSock, mss: int) -> int:
     """tcp_mss_clamp: TCP_MAXSEG (user_mss) caps the MSS we advertise."""
     user = sk.rx_opt.user_mss
     return user if user and user < mss else mss
-
-
-def rcv_wscale(sk: TcpSock) -> int:
-    """tcp_select_initial_window's window scale for `sk` (the listener, for a request): the
-    scale for the largest window the socket could offer, max(tcp_full_space, tcp_rmem[2],
-    rmem_max), clamped by window_clamp (tcp_full_space itself once SO_RCVBUF locked the
-    buffer, tcp_openreq_init_rwin); tcp_full_space is half of sk_rcvbuf (the default
-    scaling_ratio). Checked on 6.18: 7 by default, 8 with tcp_rmem[2] = 15 MiB, 10 with
-    32 MiB, 0 with SO_RCVBUF 20000."""
-    full_space = sk.rcvbuf // 2
-    space = max(full_space, sk.ns.sysctl.tcp_rmem[2], sk.ns.sysctl.rmem_max)
-    if sk.buf_locked & 2:
-        space = min(space, full_space)
-    return max(0, min(space.bit_length() - 1 - 15, TCP_MAX_WSCALE))
-
-
-def initial_window(mss: int) -> int:
-    """tcp_select_initial_window: the 64 KiB space rounded down to a multiple of the MSS."""
-    return (65536 // mss) * mss
 
 
 def tsval_of(ns: NetNamespace, ts_off: int, now: float) -> int:
@@ -114,61 +95,40 @@ def send_synack(ns: NetNamespace, req: RequestSock, now: float, cookie: bool = F
 
 # --- full sockets --------------------------------------------------------------------------
 def sync_mss(sk: TcpSock) -> None:
-    """tcp_sync_mss with __tcp_mtu_to_mss: the path's MSS (our advmss) clamped by the peer's
-    (rx_opt.mss_clamp), never below net.ipv4.tcp_min_snd_mss (so a peer's MSS option of 1
-    still gets 48-byte segments), less the timestamp option when it is on."""
-    mss = max(min(sk.rx_opt.mss_clamp, sk.advmss), sk.ns.sysctl.tcp_min_snd_mss)
+    """tcp_sync_mss with __tcp_mtu_to_mss: the path's MSS (the route's MTU less the headers)
+    clamped by the peer's (rx_opt.mss_clamp), never below net.ipv4.tcp_min_snd_mss (so a
+    peer's MSS option of 1 still gets 48-byte segments), less the timestamp option when it
+    is on."""
+    path_mss = advmss_for(sk.ns, sk.raddr)
+    mss = max(min(sk.rx_opt.mss_clamp, path_mss), sk.ns.sysctl.tcp_min_snd_mss)
     sk.mss_cache = mss - (12 if sk.rx_opt.tstamp_ok else 0)
 
 
-def advertised_window(sk: TcpSock) -> int:
-    """__tcp_select_window, in the scaled units of the header field. The free receive space
-    (the window clamp, rcv_wnd, and half of rcvbuf, less what waits unread); receiver-side
-    silly-window avoidance: once less than half is free (under memory pressure the window is
-    then clamped to 4 * advmss) a free space under the peer's segment size (rcv_mss) or under
-    1/16 of the buffer's window is offered as zero. (The kernel also ends quick-ACK mode there;
-    without a separate rcv_ssthresh tuxtcp's free space falls under half far sooner than the
-    kernel's, so it does not.) With window
-    scaling the space is rounded up to the scale (64240 -> 502 << 7); without it the last
-    window stays unless it is off by an MSS or more, then a multiple of the MSS."""
-    ws = sk.rx_opt.rcv_wscale
-    full = min(sk.rcv_wnd, sk.rcvbuf // 2)
-    free = max(0, full - len(sk.recv_buf))
-    mss = sk.icsk_ack.rcv_mss or TCP_MSS_DEFAULT
-    if mss > full:
-        mss = full
-        if mss <= 0:
-            return 0
-    if free < (full >> 1):
-        if sk.ns.tcp_memory_pressure >= 0:
-            sk.rcv_wnd = min(sk.rcv_wnd, 4 * sk.advmss)  # tcp_adjust_rcv_ssthresh
-        free = (free >> ws) << ws
-        if free < ((sk.rcvbuf // 2) >> 4) or free < mss:
-            return 0
-    if ws:
-        return min((free + (1 << ws) - 1) >> ws, 65535)
-    window = (sk.rcv_adv - sk.rcv_wup) & M32  # tp->rcv_wnd: the last window offered
-    if window <= free - mss or window > free:
-        window = (free // mss) * mss
-    elif mss == full and free > window + (full >> 1):
-        window = free
-    return min(window, 65535)
-
-
 def select_window(sk: TcpSock) -> int:
-    """tcp_select_window: never shrink the window already offered (TCPWantZeroWindowAdv when
-    it would have gone to zero), and count the moves to and from a zero window."""
+    """tcp_select_window, the header's window field: zero when data was queued past rcvbuf
+    (ICSK_ACK_NOMEM); else __tcp_select_window's, but never less than what is left of the
+    window already offered (TCPWantZeroWindowAdv when it would have gone to zero); counts the
+    moves to and from a zero window. tp->rcv_wnd keeps the window in bytes."""
     ns = sk.ns
     ws = sk.rx_opt.rcv_wscale
-    old_win = (sk.rcv_adv - sk.rcv_wup) & M32  # tp->rcv_wnd
+    old_win = sk.rcv_wnd
+    if sk.ack_nomem:
+        sk.rcv_wnd = 0
+        return 0
     cur_win = (sk.rcv_adv - sk.rcv_nxt) & M32  # tcp_receive_window
     if cur_win & 0x80000000:
         cur_win = 0
-    new_win = advertised_window(sk)
-    if new_win << ws < cur_win:
+    new_win = select_window_space(sk)
+    if new_win < cur_win:
         if new_win == 0:
             ns.mib.tcp_ext.TCPWantZeroWindowAdv += 1
-        new_win = min((cur_win + (1 << ws) - 1) >> ws, 65535)
+        new_win = (cur_win + (1 << ws) - 1) >> ws << ws
+    sk.rcv_wnd = new_win
+    if not ws and ns.sysctl.tcp_workaround_signed_windows:
+        new_win = min(new_win, 32767)
+    else:
+        new_win = min(new_win, 65535 << ws)
+    new_win >>= ws
     if new_win == 0:
         if old_win:
             ns.mib.tcp_ext.TCPToZeroWindowAdv += 1
@@ -207,12 +167,16 @@ def transmit(sk: TcpSock, flags: int, seq: int, payload: bytes, now: float,
         if sk.icsk_ack.quick:
             sk.icsk_ack.quick -= 1
         win = select_window(sk)
+        sk.ack_nomem = False  # tcp_event_ack_sent: the pending ACK bits are cleared
+        sk.icsk_ack.pushed = 0
         if sk.ecn_flags & TCP_ECN_OK:
             flags, tos = _ecn_send(sk, flags, payload, retrans)
         seg = TcpSegment(sk.lport, sk.rport, seq, sk.rcv_nxt, flags | ACK, win, payload,
                          tsval=tsval, tsecr=tsecr, sack=sack)
         sk.rcv_wup = sk.rcv_nxt
-        sk.rcv_adv = (sk.rcv_nxt + (win << sk.rx_opt.rcv_wscale)) & M32
+        # tcp_receive_window counts from tp->rcv_wnd, which is not capped at what the
+        # header could carry
+        sk.rcv_adv = (sk.rcv_nxt + sk.rcv_wnd) & M32
     sk.ip_id = (sk.ip_id + 1) & 0xFFFF
     if payload:
         sk.lsndtime = now  # tcp_event_data_sent
@@ -260,5 +224,5 @@ def send_active_reset(sk: TcpSock, now: float, reason: str) -> None:
         tp.send_active_reset(sk, reason, now)
 
 
-__all__ = ["FIN", "advmss_for", "initial_window", "send_ack", "send_ack_reply",
+__all__ = ["FIN", "advmss_for", "send_ack", "send_ack_reply",
            "send_active_reset", "send_reset", "send_synack", "transmit", "tsval_of"]

@@ -22,14 +22,19 @@ from .lifecycle import hash_established, new_sock, set_state, wake
 from .minisocks import in_window, oow_rate_limited
 from .output import (
     advmss_for,
-    initial_window,
     mss_clamp,
-    rcv_wscale,
     send_ack,
     send_ack_reply,
     send_reset,
     send_synack,
     sync_mss,
+)
+from .rcvwin import (
+    full_space,
+    init_buffer_space,
+    initial_window,
+    initialize_rcv_mss,
+    locked_clamp,
 )
 from .receive import data_queue
 from .reqsk import RequestSock
@@ -170,7 +175,9 @@ def conn_request(ns: NetNamespace, lsk: TcpSock, pkt: Packet, now: float,
         if not req.tstamp_ok:
             req.ecn_ok = False
     req.snt_isn = isn
-    _init_rwin(ns, req)
+    # the MSS the SYN-ACK announces, less the timestamp option
+    _init_rwin(ns, req, mss_clamp(lsk, advmss_for(ns, req.raddr))
+               - (12 if req.tstamp_ok else 0))
     req.born = now
     if not want_cookie:
         req.timeout = TCP_TIMEOUT_INIT  # tcp_timeout_init
@@ -182,11 +189,14 @@ def conn_request(ns: NetNamespace, lsk: TcpSock, pkt: Packet, now: float,
     return dr.CONSUMED
 
 
-def _init_rwin(ns: NetNamespace, req: RequestSock) -> None:
-    """tcp_openreq_init_rwin: window = 64 KiB rounded down to the MSS (less 12 with TS)."""
-    mss = mss_clamp(req.listener, advmss_for(ns, req.raddr)) - (12 if req.tstamp_ok else 0)
-    req.rcv_wnd = initial_window(mss)
-    req.rcv_wscale = rcv_wscale(req.listener) if req.wscale_ok else 0
+def _init_rwin(ns: NetNamespace, req: RequestSock, mss: int) -> None:
+    """tcp_openreq_init_rwin (cookie_v4_check for a cookie, with the MSS the cookie gives):
+    the listener's buffer's window rounded down to `mss`, its clamp (SO_RCVBUF caps it) and
+    window scale."""
+    lsk = req.listener
+    clamp = locked_clamp(lsk, lsk.window_clamp)
+    req.rcv_wnd, req.window_clamp, req.rcv_wscale = initial_window(
+        lsk, full_space(lsk), mss, clamp, req.wscale_ok)
 
 
 def reqsk_timeout(req: RequestSock) -> float:
@@ -294,7 +304,9 @@ def check_req(ns: NetNamespace, req: RequestSock, pkt: Packet, now: float) -> Tc
         return LISTENER  # unacceptable ACK -> the listener path resets
     if paws_reject or tsecr_reject or not in_window(
             seg.seq, seg.end_seq, req.rcv_nxt, (req.rcv_nxt + min(req.rcv_wnd, 65535)) & M32):
-        if not flg & RST and not oow_rate_limited(ns, req, now, "TCPACKSkippedSynRecv"):
+        if not flg & RST and not oow_rate_limited(
+                ns, req, now, "TCPACKSkippedSynRecv",
+                seg.seq != seg.end_seq and not flg & SYN):
             send_ack_reply(ns, req.laddr, req.lport, req.raddr, req.rport,
                            (req.snt_isn + 1) & M32, req.rcv_nxt, req.rcv_wnd >> req.rcv_wscale,
                            ((ns.clock.tcp_clock_ms(now) + req.ts_off) & M32) if req.tstamp_ok
@@ -396,7 +408,13 @@ def syn_recv_sock(ns: NetNamespace, lsk: TcpSock, req: RequestSock, pkt: Packet,
     child.rx_opt.mss_clamp = req.mss
     child.advmss = mss_clamp(lsk, advmss_for(ns, req.raddr))  # tcp_v4_syn_recv_sock
     sync_mss(child)
-    child.rcv_wnd = req.rcv_wnd
+    # tcp_create_openreq_child; sk_clone_lock copied the listener's buffers and their locks
+    child.rcv_wnd = child.rcv_ssthresh = req.rcv_wnd
+    child.window_clamp = req.window_clamp
+    child.rcvbuf = lsk.rcvbuf
+    child.sndbuf = lsk.sndbuf
+    child.buf_locked = lsk.buf_locked
+    initialize_rcv_mss(child)  # tcp_v4_syn_recv_sock
     child.created = req.born
     child.num_retrans_total = req.num_retrans
     keepalive_established(child, now)  # tcp_create_openreq_child
@@ -424,6 +442,9 @@ def child_process(ns: NetNamespace, child: TcpSock, pkt: Packet, now: float) -> 
     child.snd_wnd = seg.window << child.rx_opt.snd_wscale
     child.snd_wl1 = seg.seq
     set_state(child, ESTABLISHED, now)  # wakes the child and its listener
+    if child.rx_opt.tstamp_ok:
+        child.advmss -= 12  # TCPOLEN_TSTAMP_ALIGNED (6.18: before the buffer space is set)
+    init_buffer_space(child, now)  # tcp_init_transfer
     if seg.payload:
         data_queue(child, seg, now)
         send_ack(child, now)
@@ -475,7 +496,7 @@ def cookie_check(ns: NetNamespace, lsk: TcpSock, pkt: Packet, now: float) -> Tcp
     req.ts_off = ts_off if opts.tstamp_ok else 0
     req.born = now
     req.syncookie = True
-    _init_rwin(ns, req)
+    _init_rwin(ns, req, mss)
     # tcp_get_cookie_sock: straight into the accept queue (or dropped when it is full)
     child = syn_recv_sock(ns, lsk, req, pkt, now)
     if child is None:

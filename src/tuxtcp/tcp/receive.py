@@ -9,12 +9,19 @@ from typing import Final
 from ..net import drops as dr
 from ..wire.seq import MASK as M32
 from ..wire.seq import after, before
-from ..wire.tcp import FIN, TcpSegment
+from ..wire.tcp import FIN, PSH, SYN, URG, TcpSegment
 from .constants import TCP_ATO_MIN, TCP_ECN_DEMAND_CWR, TCP_ECN_SEEN
-from .mem import SK_MEM_RECV, SKB_OVERHEAD, mem_schedule, mem_sync, rmem_alloc
-from .sock import EMPTY_OOO, EMPTY_RANGES, TcpSock
+from .mem import SK_MEM_RECV, mem_schedule, mem_sync, rmem_alloc, skb_truesize
+from .rcvwin import (
+    adjust_rcv_ssthresh,
+    clamp_window,
+    grow_window,
+    measure_rcv_mss,
+    rcvbuf_grow,
+)
+from .sock import EMPTY_OOO, EMPTY_RANGES, EMPTY_RCVQ, TcpSock
 
-__all__ = ["SKB_OVERHEAD", "data_queue", "rmem_alloc"]
+__all__ = ["data_queue", "rmem_alloc"]
 
 TCP_MAX_QUICKACKS: Final = 16
 # what data_queue did (bits)
@@ -53,29 +60,91 @@ def receive_window(sk: TcpSock) -> int:
     return 0 if win & 0x80000000 else win
 
 
-def rcv_space_adjust(sk: TcpSock, now: float) -> None:
-    """tcp_rcv_space_adjust (dynamic right-sizing): once per RTT, if the application read
-    more than last time, offer a window of twice that (up to tcp_rmem[2])."""
-    rtt = max(sk.srtt, 0.001)
-    if now - sk.rcvq_space.time < rtt:
+def _rcv_rtt_update(sk: TcpSock, sample_us: int, win_dep: bool) -> None:
+    """tcp_rcv_rtt_update: the receiver's RTT, kept times 8: from timestamps a smoothed
+    average (1/8 gain), from the window only a minimum."""
+    est = sk.rcvq_space
+    m = sample_us
+    if est.rtt_us:
+        if not win_dep:
+            est.rtt_us += m - (est.rtt_us >> 3)
+        elif m << 3 < est.rtt_us:
+            est.rtt_us = m << 3
+    else:
+        est.rtt_us = m << 3
+
+
+def rcv_rtt_measure(sk: TcpSock, now: float) -> None:
+    """tcp_rcv_rtt_measure, for in-order data: the time for the window offered when the
+    measure began to be filled is one RTT sample (at least 1 us); then a new measure."""
+    est = sk.rcvq_space
+    if est.rtt_time:
+        if before(sk.rcv_nxt, est.rtt_seq):
+            return
+        _rcv_rtt_update(sk, max(round((now - est.rtt_time) * 1e6), 1), True)
+    est.rtt_seq = (sk.rcv_nxt + sk.rcv_wnd) & M32
+    est.rtt_time = now
+
+
+def rcv_rtt_measure_ts(sk: TcpSock, seg_len: int, tsecr: int, now_ts: int) -> None:
+    """tcp_rcv_rtt_measure_ts: a full-sized segment echoing a new timestamp of ours gives an
+    RTT sample (ms granularity, at least 1 ms). `now_ts`: our timestamp clock now."""
+    est = sk.rcvq_space
+    if tsecr == est.last_tsecr:
         return
-    copied = (sk.copied_seq - sk.rcvq_space.seq) & M32
+    est.last_tsecr = tsecr
+    if seg_len >= sk.icsk_ack.rcv_mss:
+        delta = (now_ts - tsecr) & M32
+        if delta < 0x7FFFFFFF // 1000:
+            _rcv_rtt_update(sk, max(delta, 1) * 1000, False)
+
+
+def rcv_space_adjust(sk: TcpSock, now: float) -> None:
+    """tcp_rcv_space_adjust (dynamic right-sizing): once per receiver RTT (none yet: not at
+    all), if the application took more than last time (what it read less what still waits
+    unread), the buffer grows for it (tcp_rcvbuf_grow)."""
+    rtt_us = sk.rcvq_space.rtt_us
+    if not rtt_us or (now - sk.rcvq_space.time) * 1e6 < rtt_us >> 3:
+        return
+    copied = ((sk.copied_seq - sk.rcvq_space.seq) & M32) - ((sk.rcv_nxt - sk.copied_seq) & M32)
     if copied > sk.rcvq_space.space:
-        sk.rcvq_space.space = copied
-        if not sk.buf_locked & 2:
-            want = min(2 * copied + 2 * max(sk.icsk_ack.rcv_mss, 536) * 16,
-                       sk.ns.sysctl.tcp_rmem[2])
-            if want > sk.rcv_wnd:
-                sk.rcv_wnd = want
-                sk.rcvbuf = max(sk.rcvbuf, 2 * want)
+        rcvbuf_grow(sk, copied, ooo_end(sk))
     sk.rcvq_space.seq = sk.copied_seq
     sk.rcvq_space.time = now
 
 
+def ooo_end(sk: TcpSock) -> int | None:
+    """The end of the out-of-order queue's last segment (tp->ooo_last_skb), None if empty."""
+    return sk.ooo_ranges[-1][1] if sk.ooo_ranges else None
+
+
+def rcvq_free(sk: TcpSock, copied_to: int) -> None:
+    """The application read up to `copied_to`: the segments it finished are freed
+    (sk_eat_skb), their truesize given back."""
+    skbs = sk.rcvq_skbs
+    n = 0
+    for end, truesize in skbs:
+        if after(end, copied_to):
+            break
+        sk.rcvq_truesize -= truesize
+        n += 1
+    if n == len(skbs):
+        sk.rcvq_skbs = EMPTY_RCVQ
+    elif n:
+        del skbs[:n]
+
+
+def rcvq_purge(sk: TcpSock) -> None:
+    """The receive queue is dropped whole (close with unread data)."""
+    sk.recv_buf.clear()
+    sk.rcvq_skbs = EMPTY_RCVQ
+    sk.rcvq_truesize = 0
+
+
 def _incr_quickack(sk: TcpSock) -> None:
-    """tcp_incr_quickack: rcv_wnd / (2 * rcv_mss) quick ACKs (at least 2, at most 16)."""
+    """tcp_incr_quickack: rcv_wnd / (2 * rcv_mss) quick ACKs (2 if that is 0, at most 16)."""
     ack = sk.icsk_ack
-    quick = min(max(sk.rcv_wnd // (2 * max(ack.rcv_mss, 1)), 2), TCP_MAX_QUICKACKS)
+    quick = min(sk.rcv_wnd // (2 * max(ack.rcv_mss, 1)) or 2, TCP_MAX_QUICKACKS)
     if quick > ack.quick:
         ack.quick = quick
 
@@ -111,15 +180,17 @@ def _enter_quickack_mode(sk: TcpSock, max_quickacks: int) -> None:
     ack.ato = TCP_ATO_MIN
 
 
-def event_data_recv(sk: TcpSock, seg_len: int, now: float) -> None:
-    """tcp_event_data_recv: the first data starts the delayed-ACK engine in quickack mode;
-    later, ato follows the gap between data segments (halved towards 20 ms for back-to-back
-    data, towards the gap when it is shorter than ato, at most the RTO), and a gap longer than
-    the RTO gives quick ACKs again."""
+def event_data_recv(sk: TcpSock, seg_len: int, truesize: int, hdr_len: int, remnant: bool,
+                    now: float) -> None:
+    """tcp_event_data_recv, for in-order data once queued: the peer's segment size and the
+    scaling ratio are measured (tcp_measure_rcv_mss); the first data starts the delayed-ACK
+    engine in quickack mode; later, ato follows the gap between data segments (halved
+    towards 20 ms for back-to-back data, towards the gap when it is shorter than ato, at most
+    the RTO), and a gap longer than the RTO gives quick ACKs again; a segment of 128 bytes
+    or more may grow rcv_ssthresh (tcp_grow_window)."""
     ack = sk.icsk_ack
-    if seg_len >= ack.rcv_mss:
-        # tcp_measure_rcv_mss: never above our advmss, whatever size a segment arrives in
-        ack.rcv_mss = min(seg_len, sk.advmss)
+    measure_rcv_mss(sk, seg_len, truesize, hdr_len, remnant)
+    rcv_rtt_measure(sk, now)
     if not ack.ato:
         _incr_quickack(sk)
         ack.ato = TCP_ATO_MIN
@@ -132,6 +203,26 @@ def event_data_recv(sk: TcpSock, seg_len: int, now: float) -> None:
         elif m > sk.rto:
             _incr_quickack(sk)
     ack.lrcvtime = now
+    if seg_len >= 128:
+        grow_window(sk, seg_len, truesize)
+
+
+def tcp_hdr_len(seg: TcpSegment) -> int:
+    """The segment's TCP header length: 20 bytes and its options, padded to four."""
+    opts = 0
+    if seg.tsval is not None:
+        opts += 10
+    if seg.sack:
+        opts += 2 + 8 * len(seg.sack)
+    if seg.mss is not None:
+        opts += 4
+    if seg.wscale is not None:
+        opts += 3
+    if seg.sack_perm:
+        opts += 2
+    for _, value in seg.extra:
+        opts += 2 + len(value)
+    return 20 + ((opts + 3) & ~3)
 
 
 def sack_blocks(sk: TcpSock) -> tuple[tuple[int, int], ...]:
@@ -191,34 +282,53 @@ def _data_queue(sk: TcpSock, seg: TcpSegment, now: float) -> int:
     fin = 1 if seg.flags & FIN else 0
     seq = seg.seq
     end = (seq + len(data) + fin) & M32
-    if seq == sk.rcv_nxt and not receive_window(sk) and data:
-        # in sequence, but the window is closed (a bare FIN still goes in)
-        mib.tcp_ext.TCPZeroWindowDrop += 1
-        return DQ_ACK_NOW | DQ_ZEROWINDOW
-    if not after(end, sk.rcv_nxt):
-        mib.tcp_ext.DelayedACKLost += 1  # a retransmission of what we have: ACK at once
-        return DQ_ACK_NOW | DQ_OLD_DATA
-    if not before(seq, (sk.rcv_nxt + receive_window(sk)) & M32):
-        return DQ_ACK_NOW | DQ_OVERWINDOW  # out of window (a zero-window probe, say)
-    if before(seq, sk.rcv_nxt) and not receive_window(sk):
-        # a partial packet whose new tail lies beyond a closed window
-        mib.tcp_ext.TCPZeroWindowDrop += 1
-        return DQ_ACK_NOW | DQ_ZEROWINDOW
+    in_sequence = seq == sk.rcv_nxt
+    if in_sequence:
+        if data and not receive_window(sk):
+            # in sequence, but the window is closed (a bare FIN still goes in: some stacks
+            # send FINs into a closed window; taking it breaks a FIN/ACK loop)
+            mib.tcp_ext.TCPZeroWindowDrop += 1
+            return DQ_ACK_NOW | DQ_ZEROWINDOW
+    else:
+        if not after(end, sk.rcv_nxt):
+            mib.tcp_ext.DelayedACKLost += 1  # a retransmission of what we have: ACK at once
+            return DQ_ACK_NOW | DQ_OLD_DATA
+        if not before(seq, (sk.rcv_nxt + receive_window(sk)) & M32):
+            return DQ_ACK_NOW | DQ_OVERWINDOW  # out of window (a zero-window probe, say)
+        if before(seq, sk.rcv_nxt) and not receive_window(sk):
+            # a partial packet whose new tail lies beyond a closed window
+            mib.tcp_ext.TCPZeroWindowDrop += 1
+            return DQ_ACK_NOW | DQ_ZEROWINDOW
+    # what the segment costs as an skb (IPv4 header, TCP header, payload) and what
+    # tcp_measure_rcv_mss looks at
+    hdr_len = tcp_hdr_len(seg)
+    truesize = skb_truesize(20 + hdr_len + len(data))
+    remnant = bool(seg.flags & (FIN | URG | SYN | PSH))
     if after(seq, sk.rcv_nxt):
-        return DQ_ACK_NOW | _data_queue_ofo(sk, seq, end, data, fin, now)
-    # queue_and_out: tcp_try_rmem_schedule, forced when the receive queue is empty
-    if data and not _try_rmem_schedule(sk, len(data), None, now) and sk.recv_buf:
-        mib.tcp_ext.TCPRcvQDrop += 1
-        return DQ_ACK_NOW | DQ_RCVQ_DROP
+        return DQ_ACK_NOW | _data_queue_ofo(sk, seq, end, data, fin, truesize, hdr_len,
+                                            remnant, now)
+    ack_now = 0
+    if not _try_rmem_schedule(sk, len(data), truesize, None, now):
+        # queue_and_out: no room: a zero window on the ACK that goes at once (ICSK_ACK_NOMEM);
+        # dropped if it carries data and the receive queue holds some (else
+        # sk_forced_mem_schedule). (A bare FIN is not charged: the kernel merges it into the
+        # queue's last segment.)
+        sk.ack_nomem = True
+        ack_now = DQ_ACK_NOW
+        if data and sk.rcvq_skbs:
+            mib.tcp_ext.TCPRcvQDrop += 1
+            return DQ_ACK_NOW | DQ_RCVQ_DROP
     # in order (perhaps overlapping what we have): take the new part
     skip = (sk.rcv_nxt - seq) & M32
     had_ooo = bool(sk.ooo)
-    fin_reached = _append(sk, data[skip:], fin)
+    fin_reached = _append(sk, data[skip:], fin, truesize)
+    if data:
+        event_data_recv(sk, len(data), truesize, hdr_len, remnant, now)
     while sk.ooo and not fin_reached:
         item = sk.ooo.pop(sk.rcv_nxt, None)  # tcp_ofo_queue: the segment that fits next
         if item is not None:
-            sk.ooo_bytes -= len(item[0]) + SKB_OVERHEAD
-            fin_reached = _append(sk, item[0], item[1])
+            sk.ooo_bytes -= item[2]
+            fin_reached = _append(sk, item[0], item[1], item[2])
             continue
         nxt = None
         for s in sk.ooo:  # rare: a queued segment overlapping rcv_nxt
@@ -227,11 +337,11 @@ def _data_queue(sk: TcpSock, seg: TcpSegment, now: float) -> int:
                 break
         if nxt is None:
             break
-        odata, ofin = sk.ooo.pop(nxt)
-        sk.ooo_bytes -= len(odata) + SKB_OVERHEAD
+        odata, ofin, otruesize = sk.ooo.pop(nxt)
+        sk.ooo_bytes -= otruesize
         oend = (nxt + len(odata) + ofin) & M32
         if after(oend, sk.rcv_nxt):
-            fin_reached = _append(sk, odata[(sk.rcv_nxt - nxt) & M32:], ofin)
+            fin_reached = _append(sk, odata[(sk.rcv_nxt - nxt) & M32:], ofin, otruesize)
     if fin_reached:
         sk.ooo = EMPTY_OOO
         sk.ooo_bytes = 0
@@ -241,19 +351,25 @@ def _data_queue(sk: TcpSock, seg: TcpSegment, now: float) -> int:
             sk.ooo = EMPTY_OOO
         _ooo_trim(sk)
     # filling a hole (or leaving one) is ACKed at once; plain in-order data may wait
-    return (DQ_ACK_NOW if had_ooo or sk.ooo else 0) | (DQ_FIN if fin_reached else 0)
+    return (DQ_ACK_NOW if had_ooo or sk.ooo else ack_now) | (DQ_FIN if fin_reached else 0)
 
 
-def _data_queue_ofo(sk: TcpSock, seq: int, end: int, data: bytes, fin: int,
-                    now: float) -> int:
-    """tcp_data_queue_ofo: a segment that is already covered by what the queue holds is
-    dropped (TCPOFOMerge); one that covers queued segments replaces them (one TCPOFOMerge
-    each). Partial overlaps stay, as in the kernel, and the queue is charged against rcvbuf.
-    (The kernel tests "already covered" against one queued segment at a time, tuxtcp against
-    the union of them: a segment spanning two adjacent queued ones is dropped here, queued
-    there with the second one merged away. The bytes held are the same.)"""
+def _data_queue_ofo(sk: TcpSock, seq: int, end: int, data: bytes, fin: int, truesize: int,
+                    hdr_len: int, remnant: bool, now: float) -> int:
+    """tcp_data_queue_ofo: the segment's size is measured (6.18 does it for out-of-order
+    data too); a segment that is already covered by what the queue holds is dropped
+    (TCPOFOMerge); one that covers queued segments replaces them (one TCPOFOMerge each).
+    Partial overlaps stay, as in the kernel. A queued segment may grow rcv_ssthresh (SACK
+    flows only: without SACK the window stays, so the sender's duplicate ACKs come); then,
+    unless the socket has no owner yet (not accepted) or any more (closed), the buffer grows
+    to hold the queue's span (tcp_rcvbuf_grow). (The kernel tests "already covered" against
+    one queued segment at a time, tuxtcp against the union of them: a segment spanning two
+    adjacent queued ones is dropped here, queued there with the second one merged away. The
+    bytes held are the same.)"""
     mib = sk.ns.mib
-    if not _try_rmem_schedule(sk, len(data) + SKB_OVERHEAD, seq, now):
+    if data:
+        measure_rcv_mss(sk, len(data), truesize, hdr_len, remnant)
+    if not _try_rmem_schedule(sk, len(data), truesize, seq, now):
         mib.tcp_ext.TCPOFODrop += 1
         return DQ_OFO_DROP
     mib.tcp_ext.TCPOFOQueue += 1
@@ -270,67 +386,120 @@ def _data_queue_ofo(sk: TcpSock, seq: int, end: int, data: bytes, fin: int,
             if held is not None and len(held[0]) + held[1] < len(data) + fin:
                 break  # a longer copy of a queued segment's start is taken (below)
             mib.tcp_ext.TCPOFOMerge += 1  # "all the bits are present"
+            _ofo_rcvbuf_grow(sk)
             return DQ_OFOMERGE
     if sk.ooo is EMPTY_OOO:
         sk.ooo = {}
     ooo = sk.ooo
     if overlaps:  # (the usual case, a segment next to what is queued, covers nothing)
-        covered = [q for q, (qd, qf) in ooo.items()
+        covered = [q for q, (qd, qf, _) in ooo.items()
                    if q != seq and s <= (q - base) & M32
                    and ((q + len(qd) + qf - base) & M32) <= e]
         for q in covered:
-            sk.ooo_bytes -= len(ooo.pop(q)[0]) + SKB_OVERHEAD
+            sk.ooo_bytes -= ooo.pop(q)[2]
             mib.tcp_ext.TCPOFOMerge += 1
     old = ooo.get(seq)
     if old is not None:
-        sk.ooo_bytes -= len(old[0]) + SKB_OVERHEAD
-    ooo[seq] = (bytes(data), fin)
-    sk.ooo_bytes += len(data) + SKB_OVERHEAD
+        sk.ooo_bytes -= old[2]
+    if data and sk.rx_opt.sack_ok:
+        grow_window(sk, len(data), truesize)  # before it is charged, as the kernel does
+    ooo[seq] = (bytes(data), fin, truesize)
+    sk.ooo_bytes += truesize
     _ooo_add_range(sk, seq, end)
+    _ofo_rcvbuf_grow(sk)
     return 0
 
 
-def _try_rmem_schedule(sk: TcpSock, size: int, in_seq: int | None, now: float) -> bool:
-    """tcp_try_rmem_schedule: room for `size` more within rcvbuf and TCP memory
-    (sk_rmem_schedule against tcp_mem), else tcp_prune_queue (PruneCalled; under memory
-    pressure the window is clamped to 4 * advmss as tcp_adjust_rcv_ssthresh does; collapsing
-    is implicit, the receive queue being one buffer) and tcp_prune_ofo_queue: out-of-order
-    segments go from the highest sequence down, never one below the arriving segment's
-    `in_seq` (OfoPruned), each giving its memory back. False: still no room (RcvPruned)."""
-    if rmem_alloc(sk) + size <= sk.rcvbuf and mem_schedule(sk, size, SK_MEM_RECV, now):
+def _ofo_rcvbuf_grow(sk: TcpSock) -> None:
+    """tcp_data_queue_ofo's last step: grow the buffer for the out-of-order span, for a
+    socket with an owner (sk->sk_socket: accepted, or opened by connect, and not closed)."""
+    if sk.parent is None and not sk.orphan:
+        rcvbuf_grow(sk, sk.rcvq_space.space, ooo_end(sk))
+
+
+def _can_ingest(sk: TcpSock, length: int) -> bool:
+    """tcp_can_ingest: the segment's payload fits under rcvbuf with what is charged (the
+    payload, not the truesize, so a small SO_RCVBUF still takes data)."""
+    return rmem_alloc(sk) + length <= sk.rcvbuf
+
+
+def _try_rmem_schedule(sk: TcpSock, length: int, truesize: int, in_seq: int | None,
+                       now: float) -> bool:
+    """tcp_try_rmem_schedule: the payload fits under rcvbuf and TCP memory has the truesize
+    (sk_rmem_schedule against tcp_mem), else tcp_prune_queue, then out-of-order segments go
+    until TCP memory has it. False: still no room."""
+    if _can_ingest(sk, length) and mem_schedule(sk, truesize, SK_MEM_RECV, now):
         return True
-    mib = sk.ns.mib
-    mib.tcp_ext.PruneCalled += 1
-    if sk.ns.tcp_memory_pressure >= 0:
-        sk.rcv_wnd = min(sk.rcv_wnd, 4 * sk.advmss)
-    ooo = sk.ooo
-    if ooo:
-        base = sk.rcv_nxt
-        floor = (in_seq - base) & M32 if in_seq is not None else -1
-        pruned = False
-        for q in sorted(ooo, key=lambda q: (q - base) & M32, reverse=True):
-            if (q - base) & M32 <= floor or (
-                    rmem_alloc(sk) + size <= sk.rcvbuf
-                    and mem_schedule(sk, size, SK_MEM_RECV, now)):
-                break
-            sk.ooo_bytes -= len(ooo.pop(q)[0]) + SKB_OVERHEAD
-            mem_sync(sk, now)
-            pruned = True
-        if pruned:
-            mib.tcp_ext.OfoPruned += 1
-            if not ooo:
-                sk.ooo = EMPTY_OOO
-            sk.ooo_ranges = EMPTY_RANGES
-            for q, (d, f) in sk.ooo.items():
-                _ooo_add_range(sk, q, (q + len(d) + f) & M32)
-    if rmem_alloc(sk) + size <= sk.rcvbuf and mem_schedule(sk, size, SK_MEM_RECV, now):
+    if not _prune_queue(sk, length, in_seq, now):
+        return False
+    while not mem_schedule(sk, truesize, SK_MEM_RECV, now):
+        if not _prune_ofo_queue(sk, length, in_seq, now):
+            return False
+    return True
+
+
+def _prune_queue(sk: TcpSock, length: int, in_seq: int | None, now: float) -> bool:
+    """tcp_prune_queue (PruneCalled): over rcvbuf, tcp_clamp_window (an auto-tuned buffer
+    grows to what is charged); under memory pressure rcv_ssthresh comes down to four
+    segments; then out-of-order segments go (tcp_prune_ofo_queue). False, RcvPruned: still
+    over rcvbuf. (tcp_collapse, which copies queued segments into fewer, denser ones, is not
+    modelled: each segment keeps its truesize.)"""
+    sk.ns.mib.tcp_ext.PruneCalled += 1
+    if not _can_ingest(sk, length):
+        clamp_window(sk)
+    elif sk.ns.tcp_memory_pressure >= 0:
+        adjust_rcv_ssthresh(sk)
+    if _can_ingest(sk, length):
         return True
-    mib.tcp_ext.RcvPruned += 1
+    _prune_ofo_queue(sk, length, in_seq, now)
+    if _can_ingest(sk, length):
+        return True
+    sk.ns.mib.tcp_ext.RcvPruned += 1
     return False
 
 
-def _append(sk: TcpSock, data: bytes, fin: int) -> bool:
+def _prune_ofo_queue(sk: TcpSock, length: int, in_seq: int | None, now: float) -> bool:
+    """tcp_prune_ofo_queue: out-of-order segments go from the highest sequence down, never
+    one below the arriving segment's `in_seq`, an eighth of rcvbuf at a time until the
+    segment fits and TCP memory is not under pressure (OfoPruned), each giving its memory
+    back. True: something went."""
+    ooo = sk.ooo
+    if not ooo:
+        return False
+    base = sk.rcv_nxt
+    floor = (in_seq - base) & M32 if in_seq is not None else -1
+    goal = sk.rcvbuf >> 3
+    pruned = False
+    order = sorted(ooo, key=lambda q: (q - base) & M32, reverse=True)
+    for i, q in enumerate(order):
+        if (q - base) & M32 < floor:
+            break
+        pruned = True
+        truesize = ooo.pop(q)[2]
+        goal -= truesize
+        sk.ooo_bytes -= truesize
+        mem_sync(sk, now)
+        if i == len(order) - 1 or goal <= 0:
+            if _can_ingest(sk, length) and sk.ns.tcp_memory_pressure < 0:
+                break
+            goal = sk.rcvbuf >> 3
+    if pruned:
+        sk.ns.mib.tcp_ext.OfoPruned += 1
+        if not ooo:
+            sk.ooo = EMPTY_OOO
+        sk.ooo_ranges = EMPTY_RANGES
+        for q, (d, f, _) in sk.ooo.items():
+            _ooo_add_range(sk, q, (q + len(d) + f) & M32)
+    return pruned
+
+
+def _append(sk: TcpSock, data: bytes, fin: int, truesize: int) -> bool:
+    """In-order data onto the receive queue, charged its segment's truesize."""
     if data and not (sk.rcv_shutdown and sk.orphan):
         sk.recv_buf += data
+        if sk.rcvq_skbs is EMPTY_RCVQ:
+            sk.rcvq_skbs = []
+        sk.rcvq_skbs.append(((sk.rcv_nxt + len(data)) & M32, truesize))
+        sk.rcvq_truesize += truesize
     sk.rcv_nxt = (sk.rcv_nxt + len(data)) & M32
     return bool(fin)

@@ -19,7 +19,8 @@ class RequestSock(SockCommon):
     (laddr, lport, raddr, rport read from it)."""
 
     __slots__ = ("listener", "rcv_isn", "snt_isn", "mss", "snd_wscale", "rcv_wscale",
-                 "ts_recent", "ts_off", "rcv_wnd", "num_timeout", "num_retrans", "timeout",
+                 "ts_recent", "ts_off", "rcv_wnd", "window_clamp", "num_timeout", "num_retrans",
+                 "timeout",
                  "last_oow_ack", "born", "snt_tsval_first", "snt_tsval_last",
                  "wscale_ok", "sack_ok", "tstamp_ok", "ecn_ok", "acked", "syncookie")
 
@@ -34,7 +35,8 @@ class RequestSock(SockCommon):
         self.rcv_wscale = 0
         self.ts_recent = 0
         self.ts_off = 0
-        self.rcv_wnd = 0
+        self.rcv_wnd = 0  # the window the SYN-ACK offers (bytes, unscaled)
+        self.window_clamp = 0  # rsk_window_clamp, the child's window_clamp
         self.num_timeout = 0
         self.num_retrans = 0
         self.timeout = 1.0

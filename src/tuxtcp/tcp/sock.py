@@ -40,7 +40,9 @@ class TxSeg:
 # (rtx_enqueue, receive.data_queue) and given back once empty; nothing may add to them in place
 # (tests/conftest.py checks after every test that they are still empty).
 EMPTY_RTX_QUEUE: Final[deque[TxSeg]] = deque()
-EMPTY_OOO: Final[dict[int, tuple[bytes, int]]] = {}
+EMPTY_OOO: Final[dict[int, tuple[bytes, int, int]]] = {}
+# a receive queue holding nothing: (data end, truesize) per queued segment
+EMPTY_RCVQ: Final[list[tuple[int, int]]] = []
 EMPTY_RANGES: Final[list[list[int]]] = []
 
 
@@ -74,7 +76,7 @@ class RxOptions:
 class AckState:
     """icsk->icsk_ack: the delayed-ACK machinery's state."""
 
-    __slots__ = ("quick", "ato", "rcv_mss", "lrcvtime", "pingpong")
+    __slots__ = ("quick", "ato", "rcv_mss", "lrcvtime", "pingpong", "last_seg_size", "pushed")
 
     def __init__(self) -> None:
         self.quick = 0  # segments still ACKed at once (quick-ACK mode)
@@ -82,6 +84,8 @@ class AckState:
         self.ato = 0.0  # delayed-ACK timeout (0 until the first data)
         self.rcv_mss = 0  # the peer's segment size as we see it
         self.lrcvtime = 0.0  # when data last arrived (keepalive counts idle time from it)
+        self.last_seg_size = 0  # a smaller segment's size, to see it twice in a row
+        self.pushed = 0  # ICSK_ACK_PUSHED (1), ICSK_ACK_PUSHED2 (2): small segments came
 
 
 def in_pingpong_mode(sk: TcpSock) -> bool:
@@ -96,14 +100,19 @@ def in_quickack_mode(sk: TcpSock) -> bool:
 
 
 class RcvqSpace:
-    """tp->rcvq_space: receive-buffer autotuning (dynamic right-sizing)."""
+    """tp->rcvq_space and tp->rcv_rtt_est: receive-buffer autotuning (dynamic right-sizing)
+    and the receiver's own RTT estimate that paces it."""
 
-    __slots__ = ("space", "seq", "time")
+    __slots__ = ("space", "seq", "time", "rtt_us", "rtt_seq", "rtt_time", "last_tsecr")
 
     def __init__(self) -> None:
         self.space = 0  # bytes the application read in the last RTT
         self.seq = 0
         self.time = 0.0
+        self.rtt_us = 0  # rcv_rtt_est.rtt_us: the receiver's RTT in us, times 8 (0: none)
+        self.rtt_seq = 0  # the window's right edge when the measure began
+        self.rtt_time = 0.0  # when it began (0: not begun)
+        self.last_tsecr = 0  # rcv_rtt_last_tsecr
 
 
 class SackScoreboard:
@@ -179,7 +188,8 @@ class TcpSock:
         "ooo_ranges", "ehash_key", "defer_accept", "cookie", "user_timeout", "backoff",
         "probes_tstamp", "lsndtime", "mem_pages", "sk_drops", "bytes_acked", "min_rtt", "snd_sml",
         "prior_cwnd", "prr_delivered", "prr_out", "is_cwnd_limited", "max_packets_out",
-        "cwnd_usage_seq", "ecn_flags",
+        "cwnd_usage_seq", "ecn_flags", "rcv_ssthresh", "window_clamp", "scaling_ratio",
+        "rcvq_skbs", "rcvq_truesize", "ack_nomem",
     )
 
     def __init__(self, ns: NetNamespace, uid: int = 0) -> None:
@@ -218,7 +228,10 @@ class TcpSock:
         self.max_window = 0
         self.rcv_nxt = 0
         self.copied_seq = 0
-        self.rcv_wnd = 0
+        self.rcv_wnd = 0  # tp->rcv_wnd: the window last offered (bytes)
+        self.rcv_ssthresh = 0  # the window clamp in force now (tcp_grow_window raises it)
+        self.window_clamp = 0  # the most ever offered (0: not set yet)
+        self.scaling_ratio = 128  # window per buffer byte, /256 (TCP_DEFAULT_SCALING_RATIO)
         self.rcv_wup = 0
         self.ts_off = 0
         self.mss_cache = TCP_MSS_DEFAULT
@@ -234,6 +247,9 @@ class TcpSock:
         self.sk_err = 0
         self.sk_err_soft = 0
         self.recv_buf = bytearray()
+        self.rcvq_skbs = EMPTY_RCVQ  # what each segment in recv_buf costs, freed as it is read
+        self.rcvq_truesize = 0  # their sum, charged against rcvbuf
+        self.ack_nomem = False  # ICSK_ACK_NOMEM: data was queued past rcvbuf: offer zero
         self.send_buf = bytearray()  # written, not yet sent
         self.rtx_queue = EMPTY_RTX_QUEUE  # sent, not yet acknowledged
         self.fin_queued = False
@@ -261,7 +277,7 @@ class TcpSock:
         self.ca_ops: CongestionOps = RENO  # icsk_ca_ops
         self.recover = 0  # snd_nxt when recovery began (high_seq)
         self.cwnd_cnt = 0
-        self.ooo = EMPTY_OOO  # out-of-order queue: seq -> (data, fin)
+        self.ooo = EMPTY_OOO  # out-of-order queue: seq -> (data, fin, truesize)
         self.ooo_bytes = 0  # its truesize, charged against rcvbuf
         self.ooo_recent: int | None = None
         self.ooo_ranges = EMPTY_RANGES  # merged out-of-order ranges, in order

@@ -22,6 +22,8 @@ from ..wire.tcp import ACK, ECE, FIN, PSH, SYN, TcpSegment
 from . import tracepoints as tp
 from .cong import TCP_CA_CWR, TCP_CA_DISORDER, TCP_CA_LOSS, TCP_CA_OPEN, TCP_CA_RECOVERY
 from .constants import (
+    TCP_DELACK_MAX,
+    TCP_DELACK_MIN,
     TCP_ECN_OK,
     TCP_ECN_QUEUE_CWR,
     TCP_RTO_MAX,
@@ -34,12 +36,14 @@ from .mem import SK_MEM_SEND, mem_schedule, mem_sync, sndbuf
 from .minisocks import oow_rate_limited
 from .output import send_ack, transmit, tsval_of
 from .pacing import tso_segs
+from .rcvwin import select_window_space
 from .rto import arm_rto, stop_rto, update_rtt
 from .sock import (
     EMPTY_RTX_QUEUE,
     EMPTY_SCOREBOARD,
     TcpSock,
     TxSeg,
+    in_pingpong_mode,
     in_quickack_mode,
     rtx_enqueue,
     scoreboard,
@@ -284,18 +288,34 @@ def send_fin(sk: TcpSock, now: float) -> None:
 
 
 def ack_snd_check(sk: TcpSock, now: float) -> None:
-    """__tcp_ack_snd_check: ACK at once in quickack mode or when more than one full segment is
-    unacknowledged; otherwise arm the delayed-ACK timer (ato, 40 ms at first). (The kernel
-    also waits for the read when the window it would offer has shrunk; its window is capped by
-    rcv_ssthresh well below the buffer's space, so that rarely happens while an application
-    keeps up. tuxtcp has no separate rcv_ssthresh yet: its window shrinks with any unread
-    byte, and the condition would hold back ACKs the kernel sends.)"""
+    """__tcp_ack_snd_check: ACK at once in quickack mode, or when more than one full segment
+    is unacknowledged and either everything received was read (SO_RCVLOWAT's default of 1)
+    or the window we would offer now is no smaller than the one last offered (else the read
+    that frees the buffer sends it, tcp_cleanup_rbuf); otherwise arm the delayed-ACK timer
+    (ato, 40 ms at first)."""
     unacked = (sk.rcv_nxt - sk.rcv_wup) & M32
-    if in_quickack_mode(sk) or unacked > max(sk.icsk_ack.rcv_mss, 1):
+    # in the kernel's order: __tcp_select_window ends quickack mode when less than half the
+    # clamp is free, before quickack mode is looked at
+    if (unacked > max(sk.icsk_ack.rcv_mss, 1) and (
+            sk.rcv_nxt == sk.copied_seq or select_window_space(sk) >= sk.rcv_wnd)
+            ) or in_quickack_mode(sk):
         send_ack(sk, now)
         return
     if sk.delack_timer is None or not sk.delack_timer.pending:
-        sk.delack_timer = sk.ns.arm(now, sk.icsk_ack.ato, TIMER_DACK, sk)
+        sk.delack_timer = sk.ns.arm(now, delack_timeout(sk), TIMER_DACK, sk)
+
+
+def delack_timeout(sk: TcpSock) -> float:
+    """tcp_send_delayed_ack: ato, but once above TCP_DELACK_MIN no more than half a second
+    (TCP_DELACK_MAX in pingpong mode or after a small segment) nor the smoothed RTT (at
+    least TCP_DELACK_MIN)."""
+    ato = sk.icsk_ack.ato
+    if ato > TCP_DELACK_MIN:
+        max_ato = TCP_DELACK_MAX if in_pingpong_mode(sk) or sk.icsk_ack.pushed else 0.5
+        if sk.srtt:
+            max_ato = min(max_ato, max(sk.srtt, TCP_DELACK_MIN))
+        ato = min(ato, max_ato)
+    return ato
 
 
 # --- ACK processing (tcp_ack) ------------------------------------------------------------

@@ -26,9 +26,11 @@ TCP_PAWS_MSL: Final = 60
 TW_SYN: Final = "TW_SYN"  # TCP_TW_SYN: not a drop; the ISN is left in ns.tcp_tw_isn
 
 
-def tw_ack(ns: NetNamespace, tw: TimeWaitSock, now: float, rate_limited: bool) -> None:
-    """tcp_v4_timewait_ack (optionally through tcp_oow_rate_limited)."""
-    if rate_limited and oow_rate_limited(ns, tw, now, "TCPACKSkippedTimeWait"):
+def tw_ack(ns: NetNamespace, tw: TimeWaitSock, now: float, rate_limited: bool,
+           data: bool = False) -> None:
+    """tcp_v4_timewait_ack (optionally through tcp_oow_rate_limited; `data`: the segment
+    carries data and no SYN, never limited)."""
+    if rate_limited and oow_rate_limited(ns, tw, now, "TCPACKSkippedTimeWait", data):
         return
     tsval = ((ns.clock.tcp_clock_ms(now) + tw.ts_off) & M32) if tw.tstamp_ok else None
     send_ack_reply(ns, tw.laddr, tw.lport, tw.raddr, tw.rport, tw.snd_nxt, tw.rcv_nxt,
@@ -49,7 +51,8 @@ def timewait_process(ns: NetNamespace, tw: TimeWaitSock, pkt: Packet, now: float
     if tw.substate == FIN_WAIT2:
         if paws_reject or not in_window(seg.seq, seg.end_seq, tw.rcv_nxt,
                                          (tw.rcv_nxt + tw.rcv_wnd) & M32):
-            tw_ack(ns, tw, now, rate_limited=True)  # out of window: ACK
+            tw_ack(ns, tw, now, rate_limited=True,  # out of window: ACK
+                   data=seg.seq != seg.end_seq and not seg.flags & SYN)
             return dr.NOT_SPECIFIED
         if seg.flags & RST:
             tw_kill(tw)
@@ -98,6 +101,7 @@ def timewait_process(ns: NetNamespace, tw: TimeWaitSock, pkt: Packet, now: float
     if not seg.flags & RST:
         if paws_reject or seg.flags & ACK:
             tw_reschedule(tw, TCP_TIMEWAIT_LEN, now)
-        tw_ack(ns, tw, now, rate_limited=True)
+        tw_ack(ns, tw, now, rate_limited=True,
+               data=seg.seq != seg.end_seq and not seg.flags & SYN)
     return dr.TCP_RFC7323_TW_PAWS if paws_reject else dr.NOT_SPECIFIED
 

@@ -31,7 +31,9 @@ class TimeWaitSock(SockCommon):
         self.substate = substate
         self.rcv_nxt = sk.rcv_nxt
         self.snd_nxt = sk.snd_nxt
-        self.rcv_wnd = sk.rcv_wnd
+        # tcp_time_wait: tw_rcv_wnd = tcp_receive_window, what is left of the last window
+        left = (sk.rcv_adv - sk.rcv_nxt) & 0xFFFFFFFF
+        self.rcv_wnd = 0 if left & 0x80000000 else left
         self.rcv_wscale = sk.rx_opt.rcv_wscale
         self.ts_recent = sk.rx_opt.ts_recent
         self.ts_recent_stamp = sk.rx_opt.ts_recent_stamp if sk.rx_opt.tstamp_ok else 0.0

@@ -45,10 +45,11 @@ from .keepalive import (
     reset_keepalive_timer,
 )
 from .lifecycle import clear_timers, destroy, fin_time, new_sock, set_state, tcp_done, time_wait
-from .mem import check_oom, mem_sync
+from .mem import check_oom, mem_sync, rmem_alloc
 from .output import send_ack, send_active_reset
-from .receive import rcv_space_adjust
-from .sock import EMPTY_RTX_QUEUE, ListenQueue, TcpSock
+from .rcvwin import select_window_space
+from .receive import rcv_space_adjust, rcvq_free, rcvq_purge
+from .sock import EMPTY_RTX_QUEUE, ListenQueue, TcpSock, in_pingpong_mode
 from .stream import push, send, send_fin, send_room
 
 SOL_SOCKET: Final = _pysocket.SOL_SOCKET
@@ -239,6 +240,7 @@ def tcp_recvmsg(sk: TcpSock, n: int, peek: bool, now: float) -> bytes:
     data = bytes(sk.recv_buf[:n])
     if data and not peek:
         del sk.recv_buf[:len(data)]
+        rcvq_free(sk, (sk.copied_seq + len(data)) & M32)
         mem_sync(sk, now)
         tcp_cleanup_rbuf(sk, len(data), now)
     return data
@@ -250,20 +252,25 @@ def tcp_cleanup_rbuf(sk: TcpSock, n: int, now: float) -> None:
     ACK was not sent by tcp_input.c"), else a window update if the window we could offer is
     at least twice the one the peer still sees (and that one is at most half the clamp)."""
     sk.copied_seq = (sk.copied_seq + n) & M32
+    rcv_space_adjust(sk, now)  # tcp_recvmsg_locked, just before tcp_cleanup_rbuf
     if n <= 0 or sk.state not in (ESTABLISHED, FIN_WAIT1, FIN_WAIT2):
         return
-    if (sk.delack_timer is not None and sk.delack_timer.pending
-            and (sk.rcv_nxt - sk.rcv_wup) & M32 > max(sk.icsk_ack.rcv_mss, 1)):
+    ack = sk.icsk_ack
+    if sk.delack_timer is not None and sk.delack_timer.pending and (
+            (sk.rcv_nxt - sk.rcv_wup) & M32 > max(ack.rcv_mss, 1)
+            # the read emptied the queue after a small segment (ICSK_ACK_PUSHED2, or
+            # PUSHED outside pingpong mode): ACK now
+            or ((ack.pushed & 2 or (ack.pushed & 1 and not in_pingpong_mode(sk)))
+                and not rmem_alloc(sk))):
         send_ack(sk, now)
         return
     if sk.rcv_shutdown:
         return
-    rcv_space_adjust(sk, now)
     now_window = (sk.rcv_adv - sk.rcv_nxt) & M32
     if now_window & 0x80000000:
         now_window = 0
-    if 2 * now_window <= sk.rcv_wnd:
-        new_window = max(0, sk.rcv_wnd - len(sk.recv_buf))
+    if 2 * now_window <= sk.window_clamp:
+        new_window = select_window_space(sk)
         if new_window and new_window >= 2 * now_window:
             send_ack(sk, now)
 
@@ -304,7 +311,7 @@ def tcp_close(sk: TcpSock, now: float) -> None:
         destroy(sk, now)
         return
     unread = len(sk.recv_buf)
-    sk.recv_buf.clear()
+    rcvq_purge(sk)
     mem_sync(sk, now)
     if sk.state == CLOSE:
         destroy(sk, now)
