@@ -83,7 +83,7 @@ def test_connect_errno_sequence() -> None:
 def test_syn_options_and_window() -> None:
     h = Harness()
     seg = syn_sent(h).sent[0].seg
-    assert (seg.window, seg.mss, seg.sack_perm, seg.wscale, seg.tsecr) == (64240, 1460, True, 7, 0)
+    assert (seg.window, seg.mss, seg.sack_perm, seg.wscale, seg.tsecr) == (64240, 1460, True, 10, 0)
     assert seg.tsval is not None
     assert h.counter("ActiveOpens") == 1
 
@@ -99,7 +99,8 @@ def test_simultaneous_open() -> None:
 
 
 def test_first_ack_window_rounds_up_to_the_scale_like_linux() -> None:
-    # Linux's third ACK says "win 502": 64240 rounded up to 502 << 7 (__tcp_select_window)
+    # 6.18's third ACK says "win 63" (scale 10: tcp_rmem[2] is 32 MiB): rcv_ssthresh, the
+    # clamp 65536 - 1448, rounded up to 63 << 10 (__tcp_select_window)
     c = syn_sent()
     out = c.send(SYN | ACK, window=65160, mss=1460, wscale=7, sack_perm=True, tsval=1)
-    assert out[0].seg.flags == ACK and out[0].seg.window == 502
+    assert out[0].seg.flags == ACK and out[0].seg.window == 63

@@ -152,7 +152,7 @@ def test_a_wrong_errno_or_result_fails() -> None:
 
 
 def test_a_late_packet_fails_with_a_timing_error() -> None:
-    r = fails(PASSIVE + "  +.5 > S. 0:0(0) ack 1 <mss 1460,nop,wscale 7>\n")
+    r = fails(PASSIVE + "  +.5 > S. 0:0(0) ack 1 <mss 1460,nop,wscale 10>\n")
     assert r.error == ("bad.pkt:6: timing error: expected outbound packet at 0.500000 sec but "
                        "happened at 0.000000 sec; tolerance 0.062500 sec")
     # and one that never comes: the SYN-ACK's retransmission is 1 s later, not 0.1 s

@@ -44,7 +44,7 @@ def test_synack_contents_with_and_without_timestamps() -> None:
     p = syn_recv(listener=lst, ts=100).sent[0]
     s = p.seg
     assert (s.flags, s.window, s.mss, s.sack_perm, s.wscale, s.tsecr) == (
-        SYN | ACK, 65160, 1460, True, 7, 100)
+        SYN | ACK, 65160, 1460, True, 10, 100)  # scale 10: tcp_rmem[2] is 32 MiB (6.18)
     assert p.ttl == 64 and p.ip_id == 0 and p.df
     assert s.options_bytes()[:8] == bytes.fromhex("020405b40402080a")  # MSS, SACK_PERM, TS..
     s2 = syn_recv(listener=lst, sport=40001, ts=None).sent[0].seg

@@ -4,8 +4,9 @@ tcp_select_window). A peer that ignores our window cannot make the receive queue
 out-of-order queue grow past what was offered and what rcvbuf allows. Each test states the
 segments in, the segments out and the counters and drop reasons, as the kernel code gives them.
 
-Our socket here: a passive open (our SYN-ACK offered 65,160 bytes, unscaled; our later
-segments scale by 7), an application that never reads."""
+Our socket here: a passive open with tcp_rmem "4096 131072 6291456" (the default before 6.18,
+as in tests/packetdrill/receive-window-beyond.pkt; our SYN-ACK offered 65,160 bytes,
+unscaled; our later segments scale by 7), an application that never reads."""
 
 from __future__ import annotations
 
@@ -26,7 +27,9 @@ def drops(h: Harness) -> dict[str, int]:
 
 
 def conn() -> S.Conn:
-    c = S.established_passive()
+    h = Harness()
+    h.sysctl["net.ipv4.tcp_rmem"] = "4096 131072 6291456"
+    c = S.established_passive(h)
     assert c.sent[0].seg.window == SYNACK_WINDOW
     c.take()
     return c

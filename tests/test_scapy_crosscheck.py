@@ -17,7 +17,7 @@ def test_our_synack_decodes_identically_in_scapy() -> None:
     assert (tcp.sport, tcp.dport, tcp.seq, tcp.ack) == (8080, 40000, pkt.seg.seq, pkt.seg.ack)
     assert str(tcp.flags) == "SA" and tcp.window == 65160
     opts = dict((k, v) for k, v in tcp.options if k != "NOP")
-    assert opts["MSS"] == 1460 and opts["WScale"] == 7 and "SAckOK" in opts
+    assert opts["MSS"] == 1460 and opts["WScale"] == 10 and "SAckOK" in opts
     assert opts["Timestamp"] == (pkt.seg.tsval, 1234)
     # scapy recomputes both checksums from scratch: they must equal ours
     del sp[scapy_all.IP].chksum

@@ -74,7 +74,7 @@ def test_syn_recv() -> None:
     r = S.syn_recv()
     h = r.h
     assert flags(r.sent) == [SYN | ACK] and r.synack is not None
-    assert r.synack.ack == S.CLIENT_ISN + 1 and (r.synack.mss, r.synack.wscale) == (1460, 7)
+    assert r.synack.ack == S.CLIENT_ISN + 1 and (r.synack.mss, r.synack.wscale) == (1460, 10)
     e = S.find(h, S.LISTEN_PORT, S.CLIENT_PORT)
     assert e is not None and (e.kind, e.state) == ("request", "SYN_RECV")
     assert S.syn_queue_len(h) == 1 and S.accept_queue_len(r.listener) == 0
@@ -125,11 +125,12 @@ def test_established_active() -> None:
     c = S.established_active()
     ours, ack = (p.seg for p in c.sent)
     assert flags(c.sent) == [SYN, ACK] and ack.seq == ours.seq + 1
-    assert ack.ack == S.PEER_ISN + 1 and ack.window == 502  # 64240 rounded to 502 << 7
+    # rcv_ssthresh (64088: the clamp, 65536 less advmss 1448) rounded up to 63 << 10
+    assert ack.ack == S.PEER_ISN + 1 and ack.window == 63
     info = c.sock.tcp_info()
     assert c.state == "ESTABLISHED" and info.tcpi_state == 1
     assert info.snd_una == info.snd_nxt == ours.seq + 1 and info.rcv_nxt == S.PEER_ISN + 1
-    assert info.tcpi_options == 7 and (info.tcpi_snd_wscale, info.tcpi_rcv_wscale) == (7, 7)
+    assert info.tcpi_options == 7 and (info.tcpi_snd_wscale, info.tcpi_rcv_wscale) == (7, 10)
     assert info.tcpi_snd_mss == 1448 and info.tcpi_ca_state == TCP_CA_OPEN
     # t=0: 100 bytes in -> an ACK of them at once (quickack), readable
     out = c.send(ACK | PSH, b"x" * 100)

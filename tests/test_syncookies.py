@@ -88,7 +88,7 @@ def test_cookie_synack_without_ts_carries_mss_only() -> None:
 def test_cookie_synack_with_ts_matches_normal_synack_and_encodes_options() -> None:
     h = Harness()
     s = syn_recv(listener=cookie_listener(h), ts=100, wscale=9).sent[0].seg
-    assert (s.mss, s.wscale, s.sack_perm, s.window) == (1460, 7, True, 65160)
+    assert (s.mss, s.wscale, s.sack_perm, s.window) == (1460, 10, True, 65160)
     ts_off = _ts_off(h, 40000)
     low6 = ((s.tsval or 0) - ts_off) & 63
     assert low6 == 9 | sc.TS_OPT_SACK

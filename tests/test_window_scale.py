@@ -17,7 +17,8 @@ from tuxtcp.host.netns import loopback_ns
 
 # (tcp_rmem, SO_RCVBUF on both ends or None) -> the scale both ends offer
 CASES = [
-    (None, None, 7),  # tcp_rmem[2] = 6 MiB: ilog2(6291456) - 15
+    (None, None, 10),  # 6.18's default tcp_rmem[2], 32 MiB: ilog2(33554432) - 15
+    ("4096 131072 6291456", None, 7),  # 6 MiB, the default before 6.18
     ("4096 540000 15728640", None, 8),  # packetdrill's defaults.sh
     ("4096 131072 33554432", None, 10),
     ("4096 131072 131072", None, 2),  # rmem_max (212992) is larger: it decides
@@ -58,7 +59,7 @@ def test_offered_window_scale(rmem: str | None, rcvbuf: int | None, scale: int) 
 
 def test_tcp_rmem_is_three_values_and_sets_the_default_buffer() -> None:
     h = Harness()
-    assert h.sysctl["net.ipv4.tcp_rmem"] == (4096, 131072, 6291456)
+    assert h.sysctl["net.ipv4.tcp_rmem"] == (4096, 131072, 33554432)  # a fresh 6.18 netns
     h.sysctl["net.ipv4.tcp_rmem"] = "4096 540000 15728640"
     assert h.socket().getsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF) == 540000
     with pytest.raises(OSError):
@@ -89,6 +90,7 @@ def test_the_host_kernel_offers_the_same_scales(netns_ok: None) -> None:
     with loopback_ns() as ns:
         rmem_max = int(ns.sysctl("net.core.rmem_max"))
         for rmem, rcvbuf, _ in CASES:
-            ns.sysctl("net.ipv4.tcp_rmem", rmem or "4096 131072 6291456")
+            if rmem is not None:  # (the first case reads the fresh namespace's default)
+                ns.sysctl("net.ipv4.tcp_rmem", rmem)
             got = json.loads(ns.run(sys.executable, "-c", KERNEL, json.dumps(rcvbuf)))
             assert tuple(got) == ours(rmem, rcvbuf, rmem_max), (rmem, rcvbuf, rmem_max)

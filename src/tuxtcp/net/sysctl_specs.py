@@ -85,9 +85,9 @@ _SPECS: tuple[SysctlSpec, ...] = (
                doc="orphaned sockets allowed before tcp_out_of_resources kills them"),
     SysctlSpec("net.ipv4.tcp_mem", (287901, 383868, 575802), 0, 2**63 - 1, triple=True,
                doc="pages: no pressure below, pressure above, hard limit above"),
-    SysctlSpec("net.ipv4.tcp_rmem", (4096, 131072, 6291456), 1, INT_MAX, triple=True,
+    SysctlSpec("net.ipv4.tcp_rmem", (4096, 131072, 33554432), 1, INT_MAX, triple=True,
                doc="receive buffer: min, default (sk_rcvbuf), max (auto-tuning and the "
-                   "window scale)"),
+                   "window scale; 32 MiB since 6.18, as a fresh 6.18 netns shows)"),
     SysctlSpec("net.ipv4.tcp_app_win", 31, 0, 31,
                doc="hold back 1/2^n of the buffer's window from the peer (0: none)"),
     SysctlSpec("net.ipv4.tcp_workaround_signed_windows", 0, 0, 255,
