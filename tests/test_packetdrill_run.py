@@ -223,13 +223,7 @@ def corpus_goal(fast_open: bool = False) -> list[str]:
 
 
 # Fast Open scripts the interpreter does not yet run as packetdrill does on the kernel
-KERNEL_FO_NOT_YET = {
-    "google+packetdrill/gtests/net/tcp/fastopen/client/syn-data-partial-or-over-ack.pkt":
-        "the last SYN has no cookie (the kernel's cache differs after the over-ACK; untraced)",
-    "torvalds+linux/tools/testing/selftests/net/packetdrill/"
-    "tcp_fastopen_server_client-ack-dropped-then-recovery-ms-timestamps.pkt":
-        "a cwnd read in a code block is 8, not 7 (untraced)",
-}
+KERNEL_FO_NOT_YET: dict[str, str] = {}
 
 
 @pytest.mark.skipif(CORPUS is None, reason="the shared packetdrill corpus is not here "

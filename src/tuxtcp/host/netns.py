@@ -13,6 +13,7 @@ import subprocess
 import uuid
 from collections.abc import Iterator
 from dataclasses import dataclass
+from pathlib import Path
 
 
 def available() -> str | None:
@@ -122,3 +123,35 @@ def loopback_ns() -> Iterator[Netns]:
         yield Netns(name)
     finally:
         sh("ip", "netns", "del", name, check=False)
+
+
+_ALLOWED_CC = Path("/proc/sys/net/ipv4/tcp_allowed_congestion_control")
+_AVAILABLE_CC = Path("/proc/sys/net/ipv4/tcp_available_congestion_control")
+
+
+@contextlib.contextmanager
+def all_congestion_controls_allowed() -> Iterator[None]:
+    """A namespace may switch its default congestion control only to one the host allows
+    (tcp_set_default_congestion_control: EPERM outside init_net for a restricted one), so a
+    script that asks for cubic on a host running bbr would quietly keep bbr. For the duration,
+    every available algorithm is allowed; those this call added are taken out again after
+    (not if another process took them out meanwhile: only what is still there goes)."""
+    try:
+        allowed = _ALLOWED_CC.read_text().split()
+        available_cc = _AVAILABLE_CC.read_text().split()
+    except OSError:
+        yield
+        return
+    added = [name for name in available_cc if name not in allowed]
+    if added:
+        try:
+            _ALLOWED_CC.write_text(" ".join(allowed + added))
+        except OSError:
+            added = []
+    try:
+        yield
+    finally:
+        if added:
+            with contextlib.suppress(OSError):
+                now = _ALLOWED_CC.read_text().split()
+                _ALLOWED_CC.write_text(" ".join(n for n in now if n not in added))

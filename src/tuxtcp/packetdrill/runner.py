@@ -257,6 +257,18 @@ class ScriptRun:
         self.inject(raw)
 
 
+    def own_port(self) -> int | None:
+        """The local port of the socket under test, once connect() or a Fast Open send has
+        bound one (None before, or when it cannot be read)."""
+        s = self.under_test
+        if s is None:
+            return None
+        try:
+            port = s.getsockname()[1]
+        except OSError:
+            return None
+        return int(port) or None
+
     def inbound_icmp(self, ev: Event, p: IcmpPacket) -> None:
         if self.live_local_port is None or self.live_remote_port is None:
             raise ScriptError(ev.line, "no matching socket for script packet")
@@ -278,8 +290,10 @@ class ScriptRun:
                                   f"to {self.clock() / 1e6:.6f} sec")
             t, raw = got
             w = pk.Wire.parse(raw)
-            if w.flags & 0x02 and not w.flags & 0x10 and w.dport == self.cfg.connect_port:
-                # find_connect_for_live_packet: our SYN gives the flow's local port
+            if (w.flags & 0x02 and not w.flags & 0x10 and w.dport == self.cfg.connect_port
+                    and self.own_port() in (None, w.sport)):
+                # find_connect_for_live_packet: our SYN gives the flow's local port (a SYN
+                # from another port is an earlier socket's retransmission: passed over)
                 self.live_local_port, self.live_remote_port = w.sport, w.dport
                 break
             if (w.sport, w.dport) == (self.live_local_port, self.live_remote_port):

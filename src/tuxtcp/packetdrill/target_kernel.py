@@ -26,7 +26,7 @@ import time
 from pathlib import Path
 from typing import Any, Final
 
-from ..host.netns import available, loopback_ns
+from ..host.netns import all_congestion_controls_allowed, available, loopback_ns
 from ..host.tcpinfo import meminfo, tcp_info
 from ..link.tun import Tun
 from .parser import ParseError, parse_file
@@ -264,7 +264,7 @@ def run_kernel(path: str | Path, defines: dict[str, str] | None = None,
     request = json.dumps({"path": str(path), "defines": defines or {},
                           "options": options or []})
     t0 = time.perf_counter()
-    with loopback_ns() as ns:
+    with all_congestion_controls_allowed(), loopback_ns() as ns:
         try:
             out = ns.run(sys.executable, "-m", "tuxtcp.packetdrill.target_kernel", request,
                          check=False)
