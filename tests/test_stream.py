@@ -5,7 +5,7 @@ import random
 import socket
 
 import pytest
-from hypothesis import HealthCheck, given, settings
+from hypothesis import HealthCheck, example, given, settings
 from hypothesis import strategies as st
 
 import tuxtcp
@@ -107,6 +107,15 @@ def test_sack_recovery_used_under_loss() -> None:
     assert srv.counters["TCPOFOQueue"] > 0
 
 
+def test_a_reneging_receiver_is_retransmitted_to() -> None:
+    # the same one-byte transfer: the receiver pruned out-of-order data it had SACKed, the
+    # sender's RTO found its head SACKed (TCPSACKReneging) and retransmitted from there
+    data, got, srv, cli = transfer(300_000, reorder=0.05, duplicate=0.02, seed=10022813,
+                                   chunk=1, recv_size=1)
+    assert got == data
+    assert srv.counters["OfoPruned"] >= 1 and cli.counters["TCPSACKReneging"] >= 1
+
+
 def test_sequence_wraparound_10mib() -> None:
     data, got, _, _ = transfer(10 << 20, loss=0.01, isn=0xFFFFFFFF - 5000)
     assert got == data
@@ -115,6 +124,10 @@ def test_sequence_wraparound_10mib() -> None:
 @given(st.integers(0, 2**31), st.floats(0.0, 0.2), st.integers(1, 70000),
        st.integers(1, 100000))
 @settings(max_examples=12, deadline=None, suppress_health_check=list(HealthCheck))
+# one-byte writes and reads: the receiver's truesize-charged buffer fills with out-of-order
+# data and is pruned (OfoPruned), reneging on SACKed data; without tcp_timeout_mark_lost's
+# reneging case the sender waited forever with a SACKed head
+@example(seed=10022813, loss=0.0, chunk=1, recv_size=1)
 def test_random_loss_and_sizes(seed: int, loss: float, chunk: int, recv_size: int) -> None:
     data, got, _, _ = transfer(300_000, loss=loss, reorder=0.05, duplicate=0.02, seed=seed,
                                chunk=chunk, recv_size=recv_size)

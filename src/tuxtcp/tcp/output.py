@@ -183,6 +183,9 @@ def transmit(sk: TcpSock, flags: int, seq: int, payload: bytes, now: float,
         if now - sk.icsk_ack.lrcvtime < sk.icsk_ack.ato and sk.icsk_ack.pingpong < 255:
             sk.icsk_ack.pingpong += 1  # a reply within ato of the data: interactive
     ns.transmit(Packet(sk.laddr, sk.raddr, seg, ip_id=sk.ip_id, tos=tos))
+    if len(payload) > sk.mss_cache:
+        # ip_select_ident_segs: a TSO packet takes one IP ID per segment it is cut into
+        sk.ip_id = (sk.ip_id + (len(payload) - 1) // sk.mss_cache) & 0xFFFF
     if not retrans:
         ns.mib.tcp.OutSegs += 1
 

@@ -691,12 +691,20 @@ def on_ack(sk: TcpSock, seg: TcpSegment, now: float) -> str:
         acked, seq_rtt = _clean_rtx_queue(sk, ack, now)
         delivered += acked
         _ack_update_rtt(sk, seg, seq_rtt, sack_rtt, True, now)
-        _fastretrans_alert(sk, True, ece)
-        _cong_control(sk, delivered, True, True)
-        if sk.rtx_queue:
-            arm_rto(sk, now)
+        rtx = sk.rtx_queue
+        if rtx and rtx[0].sacked:
+            # tcp_check_sack_reneging: the new head was SACKed, so the receiver reneged on
+            # it; rather than retransmit at once (reneging may be transient), the RTO comes
+            # in max(srtt / 2, 10 ms), and then finds the head SACKed (enter_loss)
+            _cong_control(sk, delivered, True, True)
+            arm_rto(sk, now, max(sk.srtt / 2, 0.01))
         else:
-            stop_rto(sk)
+            _fastretrans_alert(sk, True, ece)
+            _cong_control(sk, delivered, True, True)
+            if sk.rtx_queue:
+                arm_rto(sk, now)
+            else:
+                stop_rto(sk)
         mem_sync(sk, now)
     else:
         if sack_rtt >= 0:
@@ -736,7 +744,11 @@ def _ack_probe(sk: TcpSock, now: float) -> None:
 
 def enter_loss(sk: TcpSock) -> None:
     """tcp_enter_loss after an RTO: ssthresh from the congestion ops (once per loss episode),
-    cwnd 1, everything unSACKed is lost."""
+    cwnd 1, everything unSACKed is lost (tcp_timeout_mark_lost). If the head of the queue is
+    SACKed, the receiver has reneged (it dropped out-of-order data it had SACKed, as a
+    receiver pruning its queue does): every SACK mark goes and everything is lost
+    (TCPSACKReneging); else the retransmission would wait forever for a hole the receiver
+    no longer reports."""
     if sk.ca_state != TCP_CA_LOSS:
         sk.ssthresh = sk.ca_ops.ssthresh(sk)
     sk.cwnd = 1
@@ -748,6 +760,13 @@ def enter_loss(sk: TcpSock) -> None:
     sk.dupacks = 0
     if sk.sack is not EMPTY_SCOREBOARD:
         sk.sack.reno_sacked = 0
+    rtx = sk.rtx_queue
+    if rtx and rtx[0].sacked:
+        sk.ns.mib.tcp_ext.TCPSACKReneging += 1
+        sb = scoreboard(sk)
+        for ts in rtx:
+            ts.sacked = ts.lost = False
+        sb.sacked_out = sb.lost_out = 0
     for ts in sk.rtx_queue:
         if not ts.sacked:
             _set_lost(sk, ts)
