@@ -12,6 +12,7 @@ commands:
   simulate list                   the built-in scenarios
   demo                            a burst of clients against listen(8) and a slow accept()
   packetdrill FILE_OR_DIR...      run packetdrill scripts (tuxtcp packetdrill -h)
+  serve [options]                 tuxtcp on a TUN device: echo and HTTP for the kernel (root)
 """
 
 
@@ -31,6 +32,10 @@ def main(argv: list[str] | None = None) -> int:
         from .packetdrill.command import packetdrill
 
         return packetdrill(rest)
+    if cmd == "serve":
+        from .tunnet.command import serve
+
+        return serve(rest)
     print(f"tuxtcp: unknown command {cmd!r}\n{USAGE}", file=sys.stderr, end="")
     return 2
 
