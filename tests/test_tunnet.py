@@ -206,3 +206,155 @@ def test_software_gso_cuts_a_tso_packet_as_the_kernel_does() -> None:
     assert [parse_packet(r).seg.payload for r in raw] == [p.seg.payload for p in pieces]
     small = Packet(1, 2, TcpSegment(1, 2, 3, 4, ACK, 5, b"x" * 1448, tsval=1, tsecr=2))
     assert segment(small, 1500) == [small]
+
+
+BACKLOG_CLIENTS = r'''
+import socket, subprocess, sys, time
+socks = []
+for i in range(6):
+    s = socket.socket()
+    s.setblocking(False)
+    s.connect_ex((sys.argv[1], 8080))
+    socks.append(s)
+    time.sleep(0.05)
+time.sleep(3.4)  # past the third SYN retransmission (1, 2, 3 s: tcp_syn_linear_timeouts)
+print(subprocess.run(["ss", "-tnoH", "state", "syn-sent"], capture_output=True,
+                     text=True).stdout)
+print("ESTAB", len(subprocess.run(["ss", "-tnH", "state", "established"], capture_output=True,
+                                  text=True).stdout.splitlines()))
+'''
+
+
+@pytest.mark.root
+def test_backlog_over_the_wire_three_complete_three_retransmit_their_syn() -> None:
+    # a tuxtcp listener with listen(2) that never accepts, six kernel clients: the accept
+    # queue takes backlog + 1 = 3 (sk_acceptq_is_full), the other three SYNs are dropped
+    # (ListenOverflows) and the kernel clients retransmit them at 1, 2 and 3 s
+    import re
+
+    from tuxtcp.tunnet.driver import TunDriver
+
+    if tn.why_not() is not None:
+        pytest.skip(f"the wire {tn.why_not()}")
+    tag = uuid.uuid4().hex[:6]
+    name = f"tuxtcp_b{tag}"
+    with tn.tun_namespace(name, device=f"tb{tag}") as tun:
+        driver = TunDriver(tun, [ADDR], name=name)
+        ls = driver.socket()
+        ls.bind(("0.0.0.0", 8080))
+        ls.listen(2)
+        proc = subprocess.Popen(["ip", "netns", "exec", name, sys.executable, "-c",
+                                 BACKLOG_CLIENTS, ADDR], stdout=subprocess.PIPE, text=True)
+        try:
+            end = time.monotonic() + 10
+            while proc.poll() is None and time.monotonic() < end:
+                driver.poll(0.01)
+            out, _ = proc.communicate(timeout=10)
+        finally:
+            if proc.poll() is None:
+                proc.kill()
+        syn_sent = [ln for ln in out.splitlines() if "timer:(on," in ln]
+        assert len(syn_sent) == 3, out
+        # ss's timer:(on,<left>,<retransmits>): three SYN retransmissions each
+        assert all(re.search(r"timer:\(on,[^,]+,3\)", ln) for ln in syn_sent), out
+        assert "ESTAB 3" in out
+        counters = driver.ns.mib.tcp_ext
+        assert counters.ListenOverflows == 12 and counters.ListenDrops == 12  # 3 SYNs x 4
+        assert driver.listeners() == [(8080, 3, 2)]
+        ls.close()
+    assert not tn.namespace_exists(name)
+    # the kernel as the server, the same clients, over a veth pair: the same picture
+    from tuxtcp.host.netns import veth_pair
+
+    server = ("import socket, time; l = socket.socket(); l.bind(('0.0.0.0', 8080)); "
+              "l.listen(2); time.sleep(8)")
+    with veth_pair() as (srv, cli):
+        sp = subprocess.Popen(["ip", "netns", "exec", srv.name, sys.executable, "-c", server])
+        try:
+            time.sleep(0.3)
+            kernel_out = subprocess.run(
+                ["ip", "netns", "exec", cli.name, sys.executable, "-c", BACKLOG_CLIENTS,
+                 "198.18.0.1"], capture_output=True, text=True, timeout=30).stdout
+        finally:
+            sp.kill()
+            sp.wait()
+    kernel_syn_sent = [ln for ln in kernel_out.splitlines() if "timer:(on," in ln]
+    assert len(kernel_syn_sent) == 3 and "ESTAB 3" in kernel_out, kernel_out
+    assert all(re.search(r"timer:\(on,[^,]+,3\)", ln) for ln in kernel_syn_sent)
+
+
+KERNEL_ECHO = r'''
+import socket, threading
+l = socket.socket()
+l.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+l.bind(("0.0.0.0", 9007))
+l.listen(128)
+def serve(c):
+    with c:
+        while True:
+            b = c.recv(1 << 16)
+            if not b:
+                break
+            c.sendall(b)
+while True:
+    c, _ = l.accept()
+    threading.Thread(target=serve, args=(c,), daemon=True).start()
+'''
+
+
+@pytest.mark.root
+def test_tuxtcp_clients_talk_to_a_kernel_server() -> None:
+    # the reverse direction: tuxtcp connects (active open over the wire) to an echo server
+    # the kernel runs in the namespace; 1,000 connections with a round trip, 10 MiB each way
+    import hashlib
+
+    from tuxtcp.tunnet.driver import TunDriver
+
+    if tn.why_not() is not None:
+        pytest.skip(f"the wire {tn.why_not()}")
+    tag = uuid.uuid4().hex[:6]
+    name = f"tuxtcp_a{tag}"
+    with tn.tun_namespace(name, device=f"ta{tag}") as tun:
+        driver = TunDriver(tun, [ADDR], name=name)
+        server = subprocess.Popen(["ip", "netns", "exec", name, sys.executable, "-c",
+                                   KERNEL_ECHO])
+        try:
+            time.sleep(0.3)
+            before = _snmp(name)
+            for i in range(1000):
+                s = driver.socket()
+                s.settimeout(5)
+                s.connect(("198.18.0.1", 9007))
+                s.sendall(b"ping %d" % i)
+                got = b""
+                while len(got) < len(b"ping %d" % i):
+                    got += s.recv(100)
+                assert got == b"ping %d" % i
+                s.close()
+            data = os.urandom(10 << 20)
+            s = driver.socket()
+            s.settimeout(30)
+            s.connect(("198.18.0.1", 9007))
+            s.setblocking(False)
+            sent, h, n = 0, hashlib.sha256(), 0
+            end = time.monotonic() + 60
+            while n < len(data) and time.monotonic() < end:
+                if sent < len(data):
+                    with contextlib.suppress(BlockingIOError):
+                        sent += s.send(data[sent:sent + (1 << 16)])
+                with contextlib.suppress(BlockingIOError):
+                    chunk = s.recv(1 << 16)
+                    h.update(chunk)
+                    n += len(chunk)
+                driver.poll(0.001)
+            assert n == len(data) and h.hexdigest() == hashlib.sha256(data).hexdigest()
+            s.close()
+            after = _snmp(name)
+            assert after["Tcp.PassiveOpens"] - before["Tcp.PassiveOpens"] == 1001
+            for counter in ("Tcp.InCsumErrors", "Ip.InHdrErrors", "Ip.InAddrErrors"):
+                assert after[counter] == before[counter], counter
+            assert driver.ns.mib.tcp.ActiveOpens == 1001
+        finally:
+            server.kill()
+            server.wait()
+    assert not tn.namespace_exists(name)
