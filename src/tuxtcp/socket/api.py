@@ -255,9 +255,11 @@ class Socket:
         return int_to_ip(sk.laddr), sk.lport
 
     def getpeername(self) -> tuple[str, int]:
+        """inet_getname(peer): ENOTCONN without a peer port or in CLOSE/SYN_SENT; a
+        non-blocking connect that completed has a peer without a second connect() call."""
         self._check_open()
         sk = self.sk
-        if sk.state in (CLOSE, LISTEN, SYN_SENT) or self.sock_state != SS_CONNECTED:
+        if not sk.rport or sk.state in (CLOSE, LISTEN, SYN_SENT):
             raise _err(errno.ENOTCONN)
         return int_to_ip(sk.raddr), sk.rport
 

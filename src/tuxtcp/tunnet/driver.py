@@ -47,6 +47,8 @@ class TunDriver:
         self.received = 0  # datagrams read from the device
         self.sent = 0  # datagrams written to it
         self.tap: PcapTap | None = None  # records both directions when set (--pcap)
+        # called after every engine call a socket made (an event loop reschedules its timer)
+        self.on_kick: Callable[[], None] | None = None
 
     # -- Driver protocol for sockets -----------------------------------------------------------
     def now(self) -> float:
@@ -65,6 +67,8 @@ class TunDriver:
     def kick(self, ns: Namespace) -> None:
         """After an engine call: what it queued goes out on the device."""
         self._flush()
+        if self.on_kick is not None:
+            self.on_kick()
 
     def wait(self, ready: Callable[[], bool], timeout: float | None) -> bool:
         """Pump the device and the timers until ready() or `timeout` seconds pass."""
