@@ -1,0 +1,164 @@
+"""Echo over a real wire, side by side in one run: the same kernel client (Python's socket
+module, in a namespace) against tuxtcp behind a TUN device (`tuxtcp serve`'s echo service)
+and against the kernel's own stack behind a veth pair (an echo server written the same way,
+on the kernel's sockets). Both servers are the same Python application code on one thread;
+what differs is the TCP stack under it. Root only.
+
+    python bench/wire_echo.py [--conns 1000] [--mib 50] [--pings 2000]
+
+Prints one JSON object: connections per second (connect, 1-byte echo, close), bulk MB/s each
+way (the client sends and receives at once), and 1-byte ping-pong round trips (p50/p99 us).
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import selectors
+import socket
+import subprocess
+import sys
+import time
+import uuid
+
+from tuxtcp.host.netns import veth_pair
+from tuxtcp.tunnet.driver import TunDriver
+from tuxtcp.tunnet.netns import tun_namespace
+from tuxtcp.tunnet.services import Services
+
+CLIENT = r'''
+import json, os, socket, statistics, sys, threading, time
+addr = sys.argv[1]
+port, conns, mib, pings = (int(a) for a in sys.argv[2:6])
+out = {}
+t0 = time.perf_counter()
+for i in range(conns):
+    with socket.create_connection((addr, port), timeout=10) as c:
+        c.sendall(b"x")
+        assert c.recv(1) == b"x"
+out["conns_per_s"] = round(conns / (time.perf_counter() - t0))
+data = os.urandom(mib << 20)
+s = socket.create_connection((addr, port), timeout=60)
+t0 = time.perf_counter()
+def send():
+    s.sendall(data)
+    s.shutdown(socket.SHUT_WR)
+t = threading.Thread(target=send)
+t.start()
+n = 0
+while True:
+    b = s.recv(1 << 18)
+    if not b:
+        break
+    n += len(b)
+t.join()
+assert n == len(data)
+out["bulk_mb_s_each_way"] = round(len(data) / (time.perf_counter() - t0) / 1e6, 1)
+s.close()
+with socket.create_connection((addr, port), timeout=10) as c:
+    c.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
+    rtts = []
+    for _ in range(pings):
+        t0 = time.perf_counter()
+        c.sendall(b"p")
+        c.recv(1)
+        rtts.append((time.perf_counter() - t0) * 1e6)
+    rtts.sort()
+    out["rtt_p50_us"] = round(rtts[len(rtts) // 2])
+    out["rtt_p99_us"] = round(rtts[int(len(rtts) * 0.99)])
+print(json.dumps(out))
+'''
+
+KERNEL_ECHO = r'''
+import selectors, socket, sys
+sel = selectors.DefaultSelector()
+l = socket.socket()
+l.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+l.bind(("0.0.0.0", int(sys.argv[1])))
+l.listen(128)
+l.setblocking(False)
+sel.register(l, selectors.EVENT_READ)
+out = {}
+while True:
+    for key, ev in sel.select():
+        s = key.fileobj
+        if s is l:
+            try:
+                c, _ = l.accept()
+            except BlockingIOError:
+                continue
+            c.setblocking(False)
+            out[c] = [bytearray(), False]
+            sel.register(c, selectors.EVENT_READ)
+            continue
+        buf, eof = out[s]
+        if ev & selectors.EVENT_READ and not eof:
+            try:
+                b = s.recv(65536)
+            except BlockingIOError:
+                b = None
+            except OSError:
+                b = b""
+            if b == b"":
+                eof = out[s][1] = True  # finish echoing what is owed, then close
+            elif b:
+                buf += b
+        while buf:
+            try:
+                n = s.send(bytes(buf[:65536]))
+            except BlockingIOError:
+                break
+            del buf[:n]
+        if eof and not buf:
+            sel.unregister(s); s.close(); del out[s]; continue
+        sel.modify(s, (0 if eof else selectors.EVENT_READ)
+                   | (selectors.EVENT_WRITE if buf else 0) or selectors.EVENT_WRITE)
+'''
+
+
+def run_client(ns: str, addr: str, port: int, args: argparse.Namespace,
+               pump: object = None) -> dict[str, object]:
+    proc = subprocess.Popen(["ip", "netns", "exec", ns, sys.executable, "-c", CLIENT, addr,
+                             str(port), str(args.conns), str(args.mib), str(args.pings)],
+                            stdout=subprocess.PIPE, text=True)
+    if pump is not None:
+        assert isinstance(pump, Services)
+        pump.run(lambda: proc.poll() is not None, tick=0.05)
+    out, _ = proc.communicate(timeout=600)
+    return dict(json.loads(out.strip().splitlines()[-1]))
+
+
+def main(argv: list[str]) -> int:
+    ap = argparse.ArgumentParser(description=__doc__)
+    ap.add_argument("--conns", type=int, default=1000)
+    ap.add_argument("--mib", type=int, default=50)
+    ap.add_argument("--pings", type=int, default=2000)
+    args = ap.parse_args(argv)
+    result: dict[str, object] = {}
+    name = f"tuxtcp_w{uuid.uuid4().hex[:6]}"
+    with tun_namespace(name, device=f"tw{name[-6:]}") as tun:
+        driver = TunDriver(tun, ["198.18.0.2"], name=name)
+        services = Services(driver, echo_port=7, http_port=0)
+        try:
+            result["tuxtcp_tun"] = run_client(name, "198.18.0.2", 7, args, services)
+        finally:
+            services.close()
+    with veth_pair() as (srv, cli):
+        server = subprocess.Popen(["ip", "netns", "exec", srv.name, sys.executable, "-c",
+                                   KERNEL_ECHO, "7"])
+        try:
+            time.sleep(0.3)
+            result["kernel_veth"] = run_client(cli.name, "198.18.0.1", 7, args)
+        finally:
+            server.kill()
+            server.wait()
+    t, k = result["tuxtcp_tun"], result["kernel_veth"]
+    assert isinstance(t, dict) and isinstance(k, dict)
+    result["tuxtcp_over_kernel"] = {key: round(t[key] / k[key], 2) for key in t}
+    print(json.dumps(result))
+    return 0
+
+
+if __name__ == "__main__":
+    del socket, selectors
+    sys.exit(main(sys.argv[1:]))
