@@ -16,6 +16,7 @@ from collections.abc import Iterator
 
 import pytest
 
+from tuxtcp.host.netns import Netns
 from tuxtcp.tunnet import netns as tn
 
 ADDR = "198.18.0.2"
@@ -66,16 +67,7 @@ print(json.dumps(out))
 
 def _snmp(name: str) -> dict[str, int]:
     """The kernel namespace's /proc/net/snmp and /proc/net/netstat as {"Group.Name": n}."""
-    out: dict[str, int] = {}
-    for f in ("/proc/net/snmp", "/proc/net/netstat"):
-        text = subprocess.run(["ip", "netns", "exec", name, "cat", f], capture_output=True,
-                              text=True, check=True).stdout.splitlines()
-        for head, vals in zip(text[0::2], text[1::2], strict=False):
-            g, names = head.split(":", 1)
-            _, values = vals.split(":", 1)
-            for k, v in zip(names.split(), values.split(), strict=False):
-                out[f"{g}.{k}"] = int(v)
-    return out
+    return Netns(name).netstat()
 
 
 @contextlib.contextmanager

@@ -207,24 +207,6 @@ def event_data_recv(sk: TcpSock, seg_len: int, truesize: int, hdr_len: int, remn
         grow_window(sk, seg_len, truesize)
 
 
-def tcp_hdr_len(seg: TcpSegment) -> int:
-    """The segment's TCP header length: 20 bytes and its options, padded to four."""
-    opts = 0
-    if seg.tsval is not None:
-        opts += 10
-    if seg.sack:
-        opts += 2 + 8 * len(seg.sack)
-    if seg.mss is not None:
-        opts += 4
-    if seg.wscale is not None:
-        opts += 3
-    if seg.sack_perm:
-        opts += 2
-    for _, value in seg.extra:
-        opts += 2 + len(value)
-    return 20 + ((opts + 3) & ~3)
-
-
 def sack_blocks(sk: TcpSock) -> tuple[tuple[int, int], ...]:
     """The SACK option for our ACKs: out-of-order ranges, the most recent first (max 3 with
     timestamps, 4 without)."""
@@ -301,7 +283,7 @@ def _data_queue(sk: TcpSock, seg: TcpSegment, now: float) -> int:
             return DQ_ACK_NOW | DQ_ZEROWINDOW
     # what the segment costs as an skb (IPv4 header, TCP header, payload) and what
     # tcp_measure_rcv_mss looks at
-    hdr_len = tcp_hdr_len(seg)
+    hdr_len = seg.header_len()
     truesize = skb_truesize(20 + hdr_len + len(data))
     remnant = bool(seg.flags & (FIN | URG | SYN | PSH))
     if after(seq, sk.rcv_nxt):

@@ -10,28 +10,11 @@ from ..wire.ipv4 import Packet
 from ..wire.tcp import CWR, FIN, PSH, TcpSegment
 
 
-def _tcp_header_len(seg: TcpSegment) -> int:
-    opts = 0
-    if seg.mss is not None:
-        opts += 4
-    if seg.wscale is not None:
-        opts += 3
-    if seg.sack_perm:
-        opts += 2
-    if seg.tsval is not None:
-        opts += 10
-    if seg.sack:
-        opts += 2 + 8 * len(seg.sack)
-    for _, value in seg.extra:
-        opts += 2 + len(value)
-    return 20 + ((opts + 3) & ~3)
-
-
 def segment(pkt: Packet, mtu: int) -> list[Packet]:
     """`pkt` as datagrams of at most `mtu` bytes (itself when it fits)."""
     seg = pkt.seg
     data = seg.payload
-    room = mtu - 20 - _tcp_header_len(seg)
+    room = mtu - 20 - seg.header_len()
     if len(data) <= room or room <= 0:
         return [pkt]
     out = []

@@ -55,7 +55,7 @@ class TcpSegment:
     """One TCP segment: header fields, typed options and payload. Treat as immutable."""
 
     __slots__ = ("sport", "dport", "seq", "ack", "flags", "window", "urg", "res", "mss",
-                 "wscale", "sack_perm", "tsval", "tsecr", "sack", "extra", "payload")
+                 "wscale", "sack_perm", "tsval", "tsecr", "sack", "extra", "payload", "hdr_len")
 
     def __init__(self, sport: int, dport: int, seq: int, ack: int, flags: int, window: int,
                  payload: bytes = b"", *, mss: int | None = None, wscale: int | None = None,
@@ -78,6 +78,7 @@ class TcpSegment:
         self.sack = sack
         self.extra = extra
         self.payload = payload
+        self.hdr_len = 0  # the data offset it arrived with (0: built here)
 
     # -- derived ------------------------------------------------------------------------------
     @property
@@ -117,6 +118,26 @@ class TcpSegment:
             opts.append(f"opt-{kind}:{val.hex()}")
         return (f"TcpSegment({self.sport} > {self.dport} [{flag_str(self.flags)}] seq {self.seq} "
                 f"ack {self.ack} win {self.window} [{', '.join(opts)}] len {len(self.payload)})")
+
+    def header_len(self) -> int:
+        """The TCP header's length in bytes: as it arrived, or as options_bytes() lays the
+        options out (each padded as emitted, the whole to four bytes)."""
+        if self.hdr_len:
+            return self.hdr_len
+        n = 0
+        if self.mss is not None:
+            n += 4
+        if self.tsval is not None:
+            n += 12  # with SACK_PERM or two NOPs
+        elif self.sack_perm:
+            n += 4
+        if self.wscale is not None:
+            n += 4
+        if self.sack:
+            n += 4 + 8 * len(self.sack)
+        for _, value in self.extra:
+            n += 2 + len(value)
+        return 20 + ((n + 3) & ~3)
 
     # -- codec --------------------------------------------------------------------------------
     def options_bytes(self) -> bytes:
@@ -204,6 +225,7 @@ def parse_tcp(data: bytes, src: int, dst: int, check: bool = True) -> TcpSegment
         raise TcpChecksumError("bad TCP checksum")
     seg = TcpSegment(sport, dport, seq, ack, flags, window, bytes(data[doff:]), urg=urg,
                      res=off & 0x0F)
+    seg.hdr_len = doff
     if doff > 20:
         _parse_options(seg, bytes(data[20:doff]))
     return seg
