@@ -17,7 +17,9 @@ from collections.abc import Iterator
 import pytest
 
 from tuxtcp.host.netns import Netns
+from tuxtcp.link.tun import Tun
 from tuxtcp.tunnet import netns as tn
+from tuxtcp.tunnet.driver import TunDriver
 
 ADDR = "198.18.0.2"
 
@@ -104,6 +106,19 @@ def client(name: str, *args: str, timeout: float = 120) -> dict[str, object]:
                        capture_output=True, text=True, timeout=timeout)
     assert r.returncode == 0, r.stderr[-2000:]
     return dict(json.loads(r.stdout.strip().splitlines()[-1]))
+
+
+@contextlib.contextmanager
+def wire(letter: str) -> Iterator[tuple[str, TunDriver, Tun]]:
+    """A namespace with a TUN device and the engine behind it (tuxtcp is ADDR); yields
+    (namespace, driver, device) and checks the namespace gone afterwards."""
+    if tn.why_not() is not None:
+        pytest.skip(f"the wire {tn.why_not()}")
+    tag = uuid.uuid4().hex[:6]
+    name = f"tuxtcp_{letter}{tag}"
+    with tn.tun_namespace(name, device=f"t{letter}{tag}") as tun:
+        yield name, TunDriver(tun, [ADDR], name=name), tun
+    assert not tn.namespace_exists(name)
 
 
 @pytest.mark.root
@@ -224,14 +239,7 @@ def test_backlog_over_the_wire_three_complete_three_retransmit_their_syn() -> No
     # (ListenOverflows) and the kernel clients retransmit them at 1, 2 and 3 s
     import re
 
-    from tuxtcp.tunnet.driver import TunDriver
-
-    if tn.why_not() is not None:
-        pytest.skip(f"the wire {tn.why_not()}")
-    tag = uuid.uuid4().hex[:6]
-    name = f"tuxtcp_b{tag}"
-    with tn.tun_namespace(name, device=f"tb{tag}") as tun:
-        driver = TunDriver(tun, [ADDR], name=name)
+    with wire("b") as (name, driver, tun):
         ls = driver.socket()
         ls.bind(("0.0.0.0", 8080))
         ls.listen(2)
@@ -254,7 +262,6 @@ def test_backlog_over_the_wire_three_complete_three_retransmit_their_syn() -> No
         assert counters.ListenOverflows == 12 and counters.ListenDrops == 12  # 3 SYNs x 4
         assert driver.listeners() == [(8080, 3, 2)]
         ls.close()
-    assert not tn.namespace_exists(name)
     # the kernel as the server, the same clients, over a veth pair: the same picture
     from tuxtcp.host.netns import veth_pair
 
@@ -300,14 +307,7 @@ def test_tuxtcp_clients_talk_to_a_kernel_server() -> None:
     # the kernel runs in the namespace; 1,000 connections with a round trip, 10 MiB each way
     import hashlib
 
-    from tuxtcp.tunnet.driver import TunDriver
-
-    if tn.why_not() is not None:
-        pytest.skip(f"the wire {tn.why_not()}")
-    tag = uuid.uuid4().hex[:6]
-    name = f"tuxtcp_a{tag}"
-    with tn.tun_namespace(name, device=f"ta{tag}") as tun:
-        driver = TunDriver(tun, [ADDR], name=name)
+    with wire("a") as (name, driver, tun):
         server = subprocess.Popen(["ip", "netns", "exec", name, sys.executable, "-c",
                                    KERNEL_ECHO])
         try:
@@ -349,7 +349,6 @@ def test_tuxtcp_clients_talk_to_a_kernel_server() -> None:
         finally:
             server.kill()
             server.wait()
-    assert not tn.namespace_exists(name)
 
 
 SYN_FLOOD = r'''
@@ -378,17 +377,10 @@ print("REPLY", reply.split(b"\r\n")[0].decode())
 @pytest.mark.root
 def test_a_syn_flood_gets_linux_cookies_and_a_real_client_still_connects() -> None:
     from tuxtcp.tcp.syncookies import cookie_v4_check
-    from tuxtcp.tunnet.driver import TunDriver
     from tuxtcp.tunnet.services import Services
     from tuxtcp.wire.ipv4 import parse_packet
     from tuxtcp.wire.tcp import ACK, SYN
-
-    if tn.why_not() is not None:
-        pytest.skip(f"the wire {tn.why_not()}")
-    tag = uuid.uuid4().hex[:6]
-    name = f"tuxtcp_f{tag}"
-    with tn.tun_namespace(name, device=f"tf{tag}") as tun:
-        driver = TunDriver(tun, [ADDR], name=name)
+    with wire("f") as (name, driver, tun):
         sent: list[bytes] = []
         write = tun.write
 
