@@ -178,8 +178,8 @@ def test_unsupported_constructs_name_themselves() -> None:
     assert r.error == "bad.pkt:2: TCP Fast Open is not implemented in tuxtcp"
     r = fails("0 `modprobe tcp_bbr`\n")
     assert r.error == "bad.pkt:1: shell command 'modprobe' (in 'modprobe tcp_bbr')"
-    r = fails(PASSIVE + "   +0 < icmp unreachable port_unreachable\n")
-    assert r.error == "bad.pkt:6: ICMP packets are not supported by target tuxtcp (TCP only)"
+    r = fails(PASSIVE + "   +0 < udp (100)\n")
+    assert r.error == "bad.pkt:6: UDP packets are not supported by target tuxtcp (TCP only)"
 
 
 def test_a_script_that_needs_fast_open_says_so() -> None:

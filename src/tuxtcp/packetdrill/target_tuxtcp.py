@@ -55,6 +55,7 @@ class TuxtcpRun(ScriptRun):
     """One script on one fresh namespace, on the virtual clock."""
 
     target = "tuxtcp"
+    icmp_ok = True  # through the checked receive path to icmp_rcv and tcp_v4_err
 
     def __init__(self, script: Script, config: Config | None = None) -> None:
         super().__init__(script, config)

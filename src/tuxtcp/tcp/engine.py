@@ -10,8 +10,10 @@ from __future__ import annotations
 from ..net import drops as dr
 from ..net.namespace import NetNamespace
 from ..wire.errors import ParseError
-from ..wire.ipv4 import Packet, parse_packet
+from ..wire.icmp import IPPROTO_ICMP, parse_icmp
+from ..wire.ipv4 import Packet, parse_ipv4, parse_packet
 from .demux import drop, tcp_v4_rcv
+from .icmp import icmp_rcv
 from .timer import run_timers
 
 
@@ -31,13 +33,39 @@ class Namespace(NetNamespace):
         tcp_v4_rcv(self, pkt, now)
 
     def receive_bytes(self, data: bytes, now: float) -> None:
-        """Raw IPv4 bytes from a real wire: the checked parse, then deliver()."""
+        """Raw IPv4 bytes from a real wire: the checked parse, then deliver() (ICMP: icmp_rcv,
+        which hands errors about our segments to tcp_v4_err)."""
+        if len(data) > 9 and data[9] == IPPROTO_ICMP:
+            self._receive_icmp(data, now)
+            return
         try:
             pkt = parse_packet(data)
         except ParseError as exc:
             self.count_parse_error(exc, now)
             return
         self.deliver(pkt, now)
+
+    def _receive_icmp(self, data: bytes, now: float) -> None:
+        try:
+            hdr, body = parse_ipv4(data)
+        except ParseError as exc:
+            self.count_parse_error(exc, now)
+            return
+        ip = self.mib.ip
+        ip["InReceives"] += 1
+        if not self.is_local(hdr.dst):
+            ip["InAddrErrors"] += 1
+            drop(self, None, dr.IP_INADDRERRORS, now)
+            return
+        ip["InDelivers"] += 1
+        try:
+            msg = parse_icmp(hdr.src, body)
+        except ParseError as exc:
+            for group, name in exc.mib:
+                self.mib.bump(group, name)
+            drop(self, None, exc.drop_reason, now)
+            return
+        icmp_rcv(self, msg, body[0], now)
 
     def count_parse_error(self, exc: ParseError, now: float = 0.0) -> None:
         """What the kernel counts for a datagram that fails its checks, and the reason it

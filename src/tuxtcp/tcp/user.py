@@ -620,8 +620,13 @@ def getsockopt(ns: NetNamespace, sk: TcpSock, level: int, optname: int) -> int |
     it does not (the caller answers with what was set)."""
     if level == SOL_SOCKET:
         if optname == SO_ERROR:
+            # sock_getsockopt: the pending error, else the soft one (an ICMP error on an
+            # established connection, say); either is cleared by reading it
             e = sk.sk_err
             sk.sk_err = 0
+            if not e:
+                e = sk.sk_err_soft
+                sk.sk_err_soft = 0
             return e
         if optname == SO_ACCEPTCONN:
             return int(sk.state == LISTEN)
