@@ -64,3 +64,17 @@ class TcpChecksumError(ParseError):
     stage = "tcp"
     mib = (("Tcp", "InCsumErrors"), ("Tcp", "InErrs"))
     drop_reason = "TCP_CSUM"
+
+
+class IcmpChecksumError(ParseError):
+    """icmp_rcv: a bad checksum -> Icmp InCsumErrors and InErrors, dropped."""
+
+    mib = (("Icmp", "InMsgs"), ("Icmp", "InCsumErrors"), ("Icmp", "InErrors"))
+    drop_reason = "ICMP_CSUM"
+
+
+class IcmpTruncatedError(ParseError):
+    """icmp_rcv / icmp_unreach: too short for its header or the quote -> InErrors."""
+
+    mib = (("Icmp", "InMsgs"), ("Icmp", "InErrors"))
+    drop_reason = "PKT_TOO_SMALL"

@@ -10,7 +10,7 @@ import struct
 from typing import Final
 
 from .checksum import internet_checksum
-from .errors import ParseError
+from .errors import IcmpChecksumError, IcmpTruncatedError
 
 IPPROTO_ICMP: Final = 1
 ICMP_DEST_UNREACH: Final = 3
@@ -23,20 +23,6 @@ NR_ICMP_UNREACH: Final = 15
 ERROR_TYPES: Final = (ICMP_DEST_UNREACH, ICMP_SOURCE_QUENCH, ICMP_REDIRECT, ICMP_TIME_EXCEEDED,
                       ICMP_PARAMETERPROB)
 _QUOTE: Final = struct.Struct("!BBHHHBBH4s4sHHI")  # IPv4 header (20) + TCP ports and seq
-
-
-class IcmpChecksumError(ParseError):
-    """icmp_rcv: a bad checksum -> Icmp InCsumErrors and InErrors, dropped."""
-
-    mib = (("Icmp", "InMsgs"), ("Icmp", "InCsumErrors"), ("Icmp", "InErrors"))
-    drop_reason = "ICMP_CSUM"
-
-
-class IcmpTruncatedError(ParseError):
-    """icmp_rcv / icmp_unreach: too short for its header or the quote -> InErrors."""
-
-    mib = (("Icmp", "InMsgs"), ("Icmp", "InErrors"))
-    drop_reason = "PKT_TOO_SMALL"
 
 
 class IcmpError:
