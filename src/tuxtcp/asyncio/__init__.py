@@ -8,12 +8,17 @@ event loop: the device's descriptor is watched with `loop.add_reader`, the engin
 timer is a `loop.call_at`, and the sockets' readiness (the engine's wakeups, and send space
 for transports that have data waiting) is turned into protocol callbacks after each engine
 step, never from inside one.
+
+A `WorldStack` does the same for a host of the simulated World, on a `VirtualTimeLoop`: an
+asyncio event loop whose clock is the World's virtual clock, so `asyncio.sleep(60)` and a
+minute of retransmissions take no wall time and every run is the same (`run(main(), world)`).
 """
 
 from __future__ import annotations
 
 import asyncio
 import errno
+import selectors
 from collections.abc import Awaitable, Callable
 from typing import Any
 
@@ -25,41 +30,26 @@ from ..tunnet.driver import TunDriver
 HIGH_WATER = 64 * 1024
 READ_SIZE = 256 * 1024
 
-__all__ = ["Server", "TunStack", "create_connection", "create_server", "open_connection",
-           "start_server"]
+__all__ = ["Server", "TunStack", "VirtualTimeLoop", "WorldStack", "create_connection",
+           "create_server", "open_connection", "run", "start_server"]
 
 
-class TunStack:
-    """A tuxtcp namespace on a TUN device, driven by the running asyncio loop."""
+class _Stack:
+    """What both stacks share: endpoints woken by the engine, serviced after its steps."""
 
-    def __init__(self, driver: TunDriver, loop: asyncio.AbstractEventLoop | None = None
-                 ) -> None:
-        self.driver = driver
-        self.loop = loop or asyncio.get_running_loop()
+    def __init__(self, loop: asyncio.AbstractEventLoop,
+                 new_socket: Callable[[], Socket]) -> None:
+        self.loop = loop
+        self._new_socket = new_socket
         self._dirty: dict[_Endpoint, None] = {}
         self._writers: dict[_Endpoint, None] = {}
-        self._timer: asyncio.TimerHandle | None = None
-        self._timer_at: float | None = None
         self._servicing = False
-        driver.on_kick = self._after_engine
-        self.loop.add_reader(driver.tun.fd, self._on_readable)
 
     def close(self) -> None:
-        self.loop.remove_reader(self.driver.tun.fd)
-        if self._timer is not None:
-            self._timer.cancel()
-        self.driver.on_kick = None
+        pass
 
-    # -- the engine's side ---------------------------------------------------------------------
-    def _on_readable(self) -> None:
-        self.driver.poll(0)
-        self._after_engine()
-
-    def _on_timer(self) -> None:
-        self._timer = None
-        self._timer_at = None
-        self.driver.poll(0)
-        self._after_engine()
+    def _reschedule(self) -> None:
+        pass
 
     def _after_engine(self) -> None:
         """After any engine step: the next timer scheduled, endpoints that were woken or wait
@@ -79,17 +69,9 @@ class TunStack:
             self._servicing = False
         self._reschedule()
 
-    def _reschedule(self) -> None:
-        deadline = self.driver.ns.next_deadline()
-        if deadline == self._timer_at:
-            return
-        if self._timer is not None:
-            self._timer.cancel()
-            self._timer = None
-        self._timer_at = deadline
-        if deadline is not None:
-            delay = max(deadline - self.driver.now(), 0.0)
-            self._timer = self.loop.call_at(self.loop.time() + delay, self._on_timer)
+    def busy(self) -> bool:
+        """Endpoints are waiting to be serviced."""
+        return bool(self._dirty or self._writers)
 
     def _watch(self, ep: _Endpoint) -> None:
         sock = ep.sock
@@ -104,7 +86,7 @@ class TunStack:
     async def create_server(self, protocol_factory: Callable[[], asyncio.BaseProtocol],
                             host: str | None = None, port: int = 0, *, backlog: int = 100,
                             reuse_address: bool = True) -> Server:
-        sock = self.driver.socket()
+        sock = self._new_socket()
         if reuse_address:
             sock.setsockopt(1, 2, 1)  # SOL_SOCKET, SO_REUSEADDR
         sock.bind((host or "0.0.0.0", port))
@@ -117,7 +99,7 @@ class TunStack:
 
     async def create_connection(self, protocol_factory: Callable[[], asyncio.BaseProtocol],
                                 host: str, port: int) -> tuple[Transport, asyncio.BaseProtocol]:
-        sock = self.driver.socket()
+        sock = self._new_socket()
         sock.setblocking(False)
         err = sock.connect_ex((host, port))
         if err not in (0, errno.EINPROGRESS):
@@ -160,6 +142,133 @@ class TunStack:
         return reader, writer
 
 
+class TunStack(_Stack):
+    """A tuxtcp namespace on a TUN device, driven by the running asyncio loop."""
+
+    def __init__(self, driver: TunDriver, loop: asyncio.AbstractEventLoop | None = None
+                 ) -> None:
+        super().__init__(loop or asyncio.get_running_loop(), driver.socket)
+        self.driver = driver
+        self._timer: asyncio.TimerHandle | None = None
+        self._timer_at: float | None = None
+        driver.on_kick = self._after_engine
+        self.loop.add_reader(driver.tun.fd, self._on_readable)
+
+    def close(self) -> None:
+        self.loop.remove_reader(self.driver.tun.fd)
+        if self._timer is not None:
+            self._timer.cancel()
+        self.driver.on_kick = None
+
+    def _on_readable(self) -> None:
+        self.driver.poll(0)
+        self._after_engine()
+
+    def _on_timer(self) -> None:
+        self._timer = None
+        self._timer_at = None
+        self.driver.poll(0)
+        self._after_engine()
+
+    def _reschedule(self) -> None:
+        deadline = self.driver.ns.next_deadline()
+        if deadline == self._timer_at:
+            return
+        if self._timer is not None:
+            self._timer.cancel()
+            self._timer = None
+        self._timer_at = deadline
+        if deadline is not None:
+            delay = max(deadline - self.driver.now(), 0.0)
+            self._timer = self.loop.call_at(self.loop.time() + delay, self._on_timer)
+
+
+class WorldStack(_Stack):
+    """A host of the simulated World, driven by a VirtualTimeLoop over that World."""
+
+    def __init__(self, host: Any, loop: asyncio.AbstractEventLoop | None = None) -> None:
+        loop = loop or asyncio.get_running_loop()
+        if not isinstance(loop, VirtualTimeLoop):
+            raise RuntimeError("a WorldStack needs a VirtualTimeLoop (tuxtcp.asyncio.run)")
+        super().__init__(loop, host.socket)
+        self.host = host
+        loop._stacks.append(self)
+
+    def close(self) -> None:
+        loop = self.loop
+        assert isinstance(loop, VirtualTimeLoop)
+        if self in loop._stacks:
+            loop._stacks.remove(self)
+
+
+class _WorldSelector(selectors.BaseSelector):
+    """The loop's selector: its own real descriptors (asyncio's self-pipe) are polled without
+    waiting; waiting means running the World's events, in virtual time, until a stack has
+    something to service or the timeout is over."""
+
+    def __init__(self, world: Any, loop: VirtualTimeLoop) -> None:
+        self._real = selectors.DefaultSelector()
+        self._world = world
+        self._loop = loop
+
+    def register(self, fileobj: Any, events: int, data: Any = None) -> selectors.SelectorKey:
+        return self._real.register(fileobj, events, data)
+
+    def unregister(self, fileobj: Any) -> selectors.SelectorKey:
+        return self._real.unregister(fileobj)
+
+    def modify(self, fileobj: Any, events: int, data: Any = None) -> selectors.SelectorKey:
+        return self._real.modify(fileobj, events, data)
+
+    def get_map(self) -> Any:
+        return self._real.get_map()
+
+    def close(self) -> None:
+        self._real.close()
+
+    def select(self, timeout: float | None = None) -> list[tuple[selectors.SelectorKey, int]]:
+        ready = self._real.select(0)
+        stacks = self._loop._stacks
+        if ready or any(st.busy() for st in stacks):
+            self._service()
+            return ready
+        world = self._world
+        if timeout is None and not world._heap:
+            return self._real.select(None)  # nothing will ever happen in the World
+        deadline = None if timeout is None else world.clock + timeout
+        world.run_until(lambda: any(st.busy() for st in stacks), deadline)
+        self._service()
+        return self._real.select(0)
+
+    def _service(self) -> None:
+        for st in list(self._loop._stacks):
+            st._after_engine()
+
+
+class VirtualTimeLoop(asyncio.SelectorEventLoop):
+    """An asyncio event loop whose clock is a simulated World's: time() is the virtual
+    clock, and waiting runs the World's events instead of sleeping."""
+
+    def __init__(self, world: Any) -> None:
+        self._world = world
+        self._stacks: list[WorldStack] = []
+        super().__init__(_WorldSelector(world, self))
+
+    def time(self) -> float:
+        return float(self._world.clock)
+
+
+def run(main: Awaitable[Any], world: Any) -> Any:
+    """asyncio.run(main) on a VirtualTimeLoop over `world`."""
+    loop = VirtualTimeLoop(world)
+    try:
+        asyncio.set_event_loop(loop)
+        return loop.run_until_complete(main)
+    finally:
+        asyncio.set_event_loop(None)
+        loop.close()
+
+
 class _Endpoint:
     """Something the stack services after engine steps: a listener, a connect in progress,
     a connection."""
@@ -171,7 +280,7 @@ class _Endpoint:
 
 
 class _Connecting(_Endpoint):
-    def __init__(self, stack: TunStack, sock: Socket, waiter: asyncio.Future[None]) -> None:
+    def __init__(self, stack: _Stack, sock: Socket, waiter: asyncio.Future[None]) -> None:
         self.stack = stack
         self.sock = sock
         self.waiter = waiter
@@ -191,7 +300,7 @@ class _Connecting(_Endpoint):
 class Transport(_Endpoint, asyncio.Transport):
     """asyncio.Transport over one tuxtcp connection."""
 
-    def __init__(self, stack: TunStack, sock: Socket, protocol: asyncio.BaseProtocol) -> None:
+    def __init__(self, stack: _Stack, sock: Socket, protocol: asyncio.BaseProtocol) -> None:
         asyncio.Transport.__init__(self)
         self.stack = stack
         self.sock = sock
@@ -371,7 +480,7 @@ class Transport(_Endpoint, asyncio.Transport):
 class Server(_Endpoint):
     """What create_server/start_server return: asyncio.Server's interface."""
 
-    def __init__(self, stack: TunStack, sock: Socket,
+    def __init__(self, stack: _Stack, sock: Socket,
                  protocol_factory: Callable[[], asyncio.BaseProtocol]) -> None:
         self.stack = stack
         self.sock = sock
@@ -433,27 +542,27 @@ class Server(_Endpoint):
 
 
 async def start_server(client_connected_cb: Callable[..., Awaitable[None] | None],
-                       host: str | None = None, port: int = 0, *, stack: TunStack,
+                       host: str | None = None, port: int = 0, *, stack: _Stack,
                        **kwds: Any) -> Server:
-    """asyncio.start_server on the tuxtcp stack `stack`."""
+    """asyncio.start_server on `stack` (a TunStack or a WorldStack)."""
     return await stack.start_server(client_connected_cb, host, port, **kwds)
 
 
-async def open_connection(host: str, port: int, *, stack: TunStack, **kwds: Any
+async def open_connection(host: str, port: int, *, stack: _Stack, **kwds: Any
                           ) -> tuple[asyncio.StreamReader, asyncio.StreamWriter]:
-    """asyncio.open_connection on the tuxtcp stack `stack`."""
+    """asyncio.open_connection on `stack` (a TunStack or a WorldStack)."""
     return await stack.open_connection(host, port, **kwds)
 
 
 async def create_server(protocol_factory: Callable[[], asyncio.BaseProtocol],
-                        host: str | None = None, port: int = 0, *, stack: TunStack,
+                        host: str | None = None, port: int = 0, *, stack: _Stack,
                         **kwds: Any) -> Server:
-    """loop.create_server on the tuxtcp stack `stack`."""
+    """loop.create_server on `stack` (a TunStack or a WorldStack)."""
     return await stack.create_server(protocol_factory, host, port, **kwds)
 
 
 async def create_connection(protocol_factory: Callable[[], asyncio.BaseProtocol], host: str,
-                            port: int, *, stack: TunStack
+                            port: int, *, stack: _Stack
                             ) -> tuple[Transport, asyncio.BaseProtocol]:
-    """loop.create_connection on the tuxtcp stack `stack`."""
+    """loop.create_connection on `stack` (a TunStack or a WorldStack)."""
     return await stack.create_connection(protocol_factory, host, port)
