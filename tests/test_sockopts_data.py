@@ -165,3 +165,24 @@ def test_ato_follows_the_gap_between_data_segments() -> None:
     assert info().tcpi_ato == 70_000
     c.send(ACK, b"w" * 100)  # at once: ato/2 + 20 ms
     assert info().tcpi_ato == 55_000
+
+
+def test_the_delayed_ack_timeout_is_capped_by_the_rtt() -> None:
+    # tcp_send_delayed_ack: an inflated ato (the timer fired twice: 40, 80, 160 ms) is cut to
+    # the smoothed RTT (6.18 on a 100 ms path: delayed ACKs after 44, 84 and 107 ms, the wheel
+    # adding its tick), to TCP_DELACK_MAX in pingpong mode, and never below TCP_DELACK_MIN
+    from tuxtcp.tcp.stream import delack_timeout
+
+    c = established(Harness())
+    sk = c.sock.sk
+    sk.srtt = 0.1
+    for ato, want in ((0.04, 0.04), (0.08, 0.08), (0.16, 0.1), (0.9, 0.1)):
+        sk.icsk_ack.ato = ato
+        assert delack_timeout(sk) == want
+    sk.srtt = 0.3
+    sk.icsk_ack.ato = 0.9
+    assert delack_timeout(sk) == 0.3
+    sk.icsk_ack.pingpong = 255
+    assert delack_timeout(sk) == 0.2
+    sk.srtt = 0.001
+    assert delack_timeout(sk) == 0.04

@@ -17,43 +17,9 @@ import pytest
 import tuxtcp.asyncio as tio
 from tuxtcp.tunnet import netns as tn
 from tuxtcp.tunnet.driver import TunDriver
+from wire_apps import CLIENT, handle
 
 pytestmark = pytest.mark.root
-
-CLIENTS = r'''
-import hashlib, json, os, socket, sys, threading
-addr, port = sys.argv[1], int(sys.argv[2])
-for i in range(200):
-    with socket.create_connection((addr, port), timeout=5) as c:
-        c.sendall(b"ping %d" % i)
-        assert c.recv(100) == b"ping %d" % i
-data = os.urandom(4 << 20)
-s = socket.create_connection((addr, port), timeout=30)
-def send():
-    s.sendall(data)
-    s.shutdown(socket.SHUT_WR)
-t = threading.Thread(target=send)
-t.start()
-h, n = hashlib.sha256(), 0
-while True:
-    b = s.recv(1 << 16)
-    if not b:
-        break
-    h.update(b)
-    n += len(b)
-t.join()
-print(json.dumps({"n": n, "ok": h.hexdigest() == hashlib.sha256(data).hexdigest()}))
-'''
-
-
-async def handle(reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
-    # a standard asyncio echo handler, as the asyncio documentation writes one
-    while data := await reader.read(65536):
-        writer.write(data)
-        await writer.drain()
-    writer.close()
-    await writer.wait_closed()
-
 
 def _names() -> tuple[str, str]:
     if tn.why_not() is not None:
@@ -71,17 +37,21 @@ def test_an_asyncio_echo_server_serves_kernel_clients() -> None:
             try:
                 server = await tio.start_server(handle, "0.0.0.0", 7007, stack=stack)
                 async with server:
-                    p = await asyncio.create_subprocess_exec(
-                        "ip", "netns", "exec", name, sys.executable, "-c", CLIENTS,
-                        "198.18.0.2", "7007", stdout=asyncio.subprocess.PIPE)
-                    out, _ = await asyncio.wait_for(p.communicate(), 120)
-                    assert p.returncode == 0
+                    results = []
+                    for args in (("echo-many", "200"), ("bulk", str(4 << 20))):
+                        p = await asyncio.create_subprocess_exec(
+                            "ip", "netns", "exec", name, sys.executable, "-c", CLIENT,
+                            "198.18.0.2", "7007", *args, stdout=asyncio.subprocess.PIPE)
+                        out, _ = await asyncio.wait_for(p.communicate(), 120)
+                        assert p.returncode == 0
+                        results.append(json.loads(out.decode().strip().splitlines()[-1]))
                     assert server.accepted == 201
-                return dict(json.loads(out.decode().strip().splitlines()[-1]))
+                return {**results[0], **results[1]}
             finally:
                 stack.close()
 
-    assert asyncio.run(main()) == {"n": 4 << 20, "ok": True}
+    got = asyncio.run(main())
+    assert got["done"] == 200 and got["n"] == 4 << 20 and got["got"] == got["sent"]
     assert not tn.namespace_exists(name)
 
 

@@ -19,6 +19,7 @@ from __future__ import annotations
 import asyncio
 import errno
 import selectors
+import struct
 from collections.abc import Awaitable, Callable
 from typing import Any
 
@@ -52,14 +53,15 @@ class _Stack:
         pass
 
     def _after_engine(self) -> None:
-        """After any engine step: the next timer scheduled, endpoints that were woken or wait
-        to write serviced (each may call the engine again: loop until quiet, bounded)."""
+        """After any engine step: the next timer scheduled, endpoints that were woken, and
+        those with data waiting whose socket has send space again, serviced (each may call
+        the engine again: loop until quiet, bounded)."""
         if self._servicing:
             return
         self._servicing = True
         try:
             for _ in range(1000):
-                work = list(self._dirty) + [w for w in self._writers if w not in self._dirty]
+                work = list(self._dirty) + [w for w in self._writable() if w not in self._dirty]
                 self._dirty.clear()
                 if not work:
                     break
@@ -69,9 +71,14 @@ class _Stack:
             self._servicing = False
         self._reschedule()
 
+    def _writable(self) -> list[_Endpoint]:
+        """Endpoints with data waiting whose socket takes more now (the engine wakes no one
+        when an ACK frees send space: tcp_poll is asked instead, as a selector would)."""
+        return [w for w in self._writers if readiness(w.sock) & EVENT_WRITE]
+
     def busy(self) -> bool:
-        """Endpoints are waiting to be serviced."""
-        return bool(self._dirty or self._writers)
+        """Something is to be serviced: a wakeup, or send space for data waiting."""
+        return bool(self._dirty) or bool(self._writers and self._writable())
 
     def _watch(self, ep: _Endpoint) -> None:
         sock = ep.sock
@@ -469,8 +476,6 @@ class Transport(_Endpoint, asyncio.Transport):
         sock = self.sock
         if not sock._closed:
             if linger0:
-                import struct
-
                 sock.setsockopt(1, 13, struct.pack("ii", 1, 0))  # SO_LINGER {1, 0}: RST
             sock.sk.on_wakeup = None
             sock.close()

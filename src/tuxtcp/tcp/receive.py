@@ -11,7 +11,14 @@ from ..wire.seq import MASK as M32
 from ..wire.seq import after, before
 from ..wire.tcp import FIN, PSH, SYN, URG, TcpSegment
 from .constants import TCP_ATO_MIN, TCP_ECN_DEMAND_CWR, TCP_ECN_SEEN
-from .mem import SK_MEM_RECV, mem_schedule, mem_sync, rmem_alloc, skb_truesize
+from .mem import (
+    SK_MEM_RECV,
+    mem_schedule,
+    mem_sync,
+    rmem_alloc,
+    skb_truesize,
+    under_memory_pressure,
+)
 from .rcvwin import (
     adjust_rcv_ssthresh,
     clamp_window,
@@ -429,7 +436,7 @@ def _prune_queue(sk: TcpSock, length: int, in_seq: int | None, now: float) -> bo
     sk.ns.mib.tcp_ext.PruneCalled += 1
     if not _can_ingest(sk, length):
         clamp_window(sk)
-    elif sk.ns.tcp_memory_pressure >= 0:
+    elif under_memory_pressure(sk):
         adjust_rcv_ssthresh(sk)
     if _can_ingest(sk, length):
         return True
@@ -462,7 +469,7 @@ def _prune_ofo_queue(sk: TcpSock, length: int, in_seq: int | None, now: float) -
         sk.ooo_bytes -= truesize
         mem_sync(sk, now)
         if i == len(order) - 1 or goal <= 0:
-            if _can_ingest(sk, length) and sk.ns.tcp_memory_pressure < 0:
+            if _can_ingest(sk, length) and not under_memory_pressure(sk):
                 break
             goal = sk.rcvbuf >> 3
     if pruned:

@@ -22,6 +22,7 @@ from ..net.tcp_states import LISTEN
 from ..socket.api import Socket
 from ..socket.selector import SimSelector
 from ..tcp.engine import Namespace
+from ..tcp.sock import TcpSock
 from ..wire.ipv4 import ip_to_int
 from ..wire.pcap import PcapTap
 from .gso import segment
@@ -144,11 +145,8 @@ class TunDriver:
 
     def listeners(self) -> list[tuple[int, int, int]]:
         """(port, accept queue length, backlog) of each listening socket."""
-        out = []
-        for sk in self.ns.sockets:
-            if getattr(sk, "state", None) == LISTEN and sk.lq is not None:  # type: ignore
-                out.append((sk.lport, len(sk.lq.accept_queue), sk.backlog))  # type: ignore
-        return out
+        return [(sk.lport, len(sk.lq.accept_queue), sk.backlog) for sk in self.ns.sockets
+                if isinstance(sk, TcpSock) and sk.state == LISTEN and sk.lq is not None]
 
     def close(self) -> None:
         self.tun.close()
