@@ -133,16 +133,22 @@ def main(argv: list[str]) -> int:
     ap.add_argument("--conns", type=int, default=1000)
     ap.add_argument("--mib", type=int, default=50)
     ap.add_argument("--pings", type=int, default=2000)
+    ap.add_argument("--offload", choices=("on", "off"), action="append",
+                    help="tuxtcp's device with offloads (IFF_VNET_HDR: TSO/GRO super-segments, "
+                         "checksums left partial) or without; repeat for both (the default)")
     args = ap.parse_args(argv)
+    args.offload = args.offload or ["off", "on"]
     result: dict[str, object] = {}
-    name = f"tuxtcp_w{uuid.uuid4().hex[:6]}"
-    with tun_namespace(name, device=f"tw{name[-6:]}") as tun:
-        driver = TunDriver(tun, ["198.18.0.2"], name=name)
-        services = Services(driver, echo_port=7, http_port=0)
-        try:
-            result["tuxtcp_tun"] = run_client(name, "198.18.0.2", 7, args, services)
-        finally:
-            services.close()
+    for offload in args.offload:
+        name = f"tuxtcp_w{uuid.uuid4().hex[:6]}"
+        with tun_namespace(name, device=f"tw{name[-6:]}", offload=offload == "on") as tun:
+            driver = TunDriver(tun, ["198.18.0.2"], name=name)
+            services = Services(driver, echo_port=7, http_port=0)
+            try:
+                result[f"tuxtcp_tun_offload_{offload}"] = run_client(name, "198.18.0.2", 7,
+                                                                     args, services)
+            finally:
+                services.close()
     with veth_pair() as (srv, cli):
         server = subprocess.Popen(["ip", "netns", "exec", srv.name, sys.executable, "-c",
                                    KERNEL_ECHO, "7"])
@@ -152,9 +158,13 @@ def main(argv: list[str]) -> int:
         finally:
             server.kill()
             server.wait()
-    t, k = result["tuxtcp_tun"], result["kernel_veth"]
-    assert isinstance(t, dict) and isinstance(k, dict)
-    result["tuxtcp_over_kernel"] = {key: round(t[key] / k[key], 2) for key in t}
+    k = result["kernel_veth"]
+    assert isinstance(k, dict)
+    for offload in args.offload:
+        t = result[f"tuxtcp_tun_offload_{offload}"]
+        assert isinstance(t, dict)
+        result[f"offload_{offload}_over_kernel"] = {key: round(t[key] / k[key], 2)
+                                                    for key in t}
     print(json.dumps(result))
     return 0
 

@@ -20,12 +20,13 @@ M32 = 0xFFFFFFFF
 
 
 def icmp(h: Harness, type_: int, code: int, sport: int, dport: int, seq: int,
-         bad_checksum: bool = False) -> bytes:
-    """An ICMP error from the peer quoting a segment we sent (our address, `sport`) to it."""
+         bad_checksum: bool = False, mtu: int = 0) -> bytes:
+    """An ICMP error from the peer quoting a segment we sent (our address, `sport`) to it;
+    `mtu`: the next-hop MTU of "fragmentation needed"."""
     ours, peer = h.addr.to_bytes(4, "big"), h.peer.to_bytes(4, "big")
     inner = struct.pack("!BBHHHBBH4s4s", 0x45, 0, 40, 0, 0x4000, 64, 6, 0, ours, peer)
-    body = struct.pack("!BBHI", type_, code, 0, 0) + inner + struct.pack("!HHI", sport, dport,
-                                                                         seq)
+    body = struct.pack("!BBHHH", type_, code, 0, 0, mtu) + inner + struct.pack(
+        "!HHI", sport, dport, seq)
     csum = internet_checksum(body) ^ (1 if bad_checksum else 0)
     body = body[:2] + csum.to_bytes(2, "big") + body[4:]
     hdr = struct.pack("!BBHHHBBH4s4s", 0x45, 0, 20 + len(body), 0, 0, 64, 1, 0, peer, ours)

@@ -2,7 +2,8 @@
 (IFF_TUN | IFF_NO_PI: no packet-information header). Without offloads the kernel hands over
 segments no larger than the MTU; with them (IFF_VNET_HDR, checksum and TSO offload, as
 packetdrill sets its device up) it hands over whole TSO packets behind a virtio_net_hdr,
-which read() strips and write() adds (empty: no GSO, checksums complete). Root (or
+which read() strips and write() adds (empty: no GSO, checksums complete); read_frame() and
+write_offload() use the header both ways (GRO'd reads, TSO writes, checksums partial). Root (or
 CAP_NET_ADMIN) only. The packetdrill kernel target uses it, and the real-wire work will."""
 
 from __future__ import annotations
@@ -24,6 +25,15 @@ TUN_F_TSO4: Final = 0x02
 TUN_F_TSO6: Final = 0x04
 TUN_F_TSO_ECN: Final = 0x08
 VNET_HDR_LEN: Final = 10  # struct virtio_net_hdr
+# virtio_net_hdr, in the host's byte order (a TUN device is native-endian unless told
+# otherwise): flags, gso_type, hdr_len, gso_size, csum_start, csum_offset
+VNET_HDR: Final = struct.Struct("=BBHHHH")
+VIRTIO_NET_HDR_F_NEEDS_CSUM: Final = 1  # CHECKSUM_PARTIAL: csum_start/offset say where
+VIRTIO_NET_HDR_F_DATA_VALID: Final = 2  # CHECKSUM_UNNECESSARY
+VIRTIO_NET_HDR_GSO_NONE: Final = 0
+VIRTIO_NET_HDR_GSO_TCPV4: Final = 1
+VIRTIO_NET_HDR_GSO_ECN: Final = 0x80
+TCP_CSUM_OFFSET: Final = 16  # offsetof(struct tcphdr, check)
 IFNAMSIZ: Final = 16
 
 
@@ -71,6 +81,38 @@ class Tun:
             return os.read(self.fd, 65536 + skip)[skip:]
         except BlockingIOError:
             return None
+
+    def read_frame(self) -> tuple[bytes, bool, int] | None:
+        """With offloads, without waiting: the next datagram, whether the kernel vouches for
+        its TCP checksum (NEEDS_CSUM: left partial, as a TSO-capable device gets it;
+        DATA_VALID), and its gso_size (a TSO super-segment; 0: one segment). None if the
+        device has nothing."""
+        try:
+            raw = os.read(self.fd, 65536 + VNET_HDR_LEN)
+        except BlockingIOError:
+            return None
+        if len(raw) < VNET_HDR_LEN:
+            return raw[:0], False, 0  # an empty datagram: the checked parse counts it
+        flags, gso_type, _hdr_len, gso_size, _start, _off = VNET_HDR.unpack_from(raw)
+        trusted = bool(flags & (VIRTIO_NET_HDR_F_NEEDS_CSUM | VIRTIO_NET_HDR_F_DATA_VALID))
+        return raw[VNET_HDR_LEN:], trusted, gso_size if gso_type else 0
+
+    def write_offload(self, datagram: bytes, l4_offset: int, hdr_len: int, gso_size: int,
+                      ecn: bool) -> None:
+        """With offloads: hand the kernel one IPv4 datagram whose TCP checksum is partial
+        (the pseudo-header sum, at `l4_offset` + 16), a TSO super-segment of `gso_size`
+        segments when gso_size is not 0 (`hdr_len`: IP and TCP headers; `ecn`: it has CWR,
+        SKB_GSO_TCP_ECN)."""
+        gso_type = VIRTIO_NET_HDR_GSO_NONE
+        if gso_size:
+            gso_type = VIRTIO_NET_HDR_GSO_TCPV4 | (VIRTIO_NET_HDR_GSO_ECN if ecn else 0)
+        hdr = VNET_HDR.pack(VIRTIO_NET_HDR_F_NEEDS_CSUM, gso_type, hdr_len, gso_size,
+                            l4_offset, TCP_CSUM_OFFSET)
+        try:
+            os.write(self.fd, hdr + datagram)
+        except OSError as e:
+            if e.errno != errno.EIO:
+                raise
 
     def write(self, datagram: bytes) -> None:
         """Hand one IPv4 datagram to the kernel as if it arrived on the device."""

@@ -15,8 +15,10 @@ from typing import Final
 from ..wire.ipv4 import Packet, int_to_ip, ip_to_int, is_loopback
 from .clock import INITIAL_JIFFIES, Clock
 from .drops import DropCounts
+from .gso import gso_segment
 from .mib import Mib
 from .ports import PortTable
+from .route import PmtuException
 from .sysctl import Sysctls
 from .timers import Deadlines, Timer
 from .trace import Tracer
@@ -50,6 +52,11 @@ class NetNamespace:
         self.lhash: dict[int, list[object]] = {}
         self.sockets: dict[object, None] = {}  # every live TcpSock, in creation order
         self.outbox: list[Packet] = []
+        # path MTUs learned from ICMP, per destination (route.py)
+        self.pmtu: dict[int, PmtuException] = {}
+        # the device takes TSO packets whole (NETIF_F_TSO: a TUN device with offloads);
+        # otherwise they are cut into segments on the way out (software GSO)
+        self.tso = False
         self.klog: list[str] = []
         self.addresses: set[int] = {ip_to_int(a) for a in addresses}
         self.primary = ip_to_int(addresses[0]) if addresses else LOOPBACK_ADDR
@@ -114,10 +121,16 @@ class NetNamespace:
 
     # -- output ------------------------------------------------------------------------------
     def transmit(self, pkt: Packet) -> None:
-        """ip_queue_xmit / ip_local_out: the packet leaves (the driver drains the outbox)."""
-        self.outbox.append(pkt)
+        """ip_queue_xmit / ip_local_out: the packet leaves (the driver drains the outbox). IP
+        counts it once, a TSO packet too (OutTransmits is bumped in ip_finish_output2, before
+        the device layer's GSO). Unless the device takes TSO packets (`tso`), they reach the
+        outbox cut into their segments (validate_xmit_skb -> skb_gso_segment)."""
         self.mib.ip.OutRequests += 1
         self.mib.ip.OutTransmits += 1
+        if self.tso or len(pkt.seg.payload) <= pkt.seg.gso_size or not pkt.seg.gso_size:
+            self.outbox.append(pkt)
+        else:
+            self.outbox.extend(gso_segment(pkt))
 
     # -- kernel log --------------------------------------------------------------------------
     def dmesg(self) -> str:

@@ -46,6 +46,12 @@ _SPECS: tuple[SysctlSpec, ...] = (
     SysctlSpec("net.ipv4.ip_local_port_range", (32768, 60999), 1, 65535, pair=True),
     SysctlSpec("net.ipv4.ip_unprivileged_port_start", 1024, 0, 65535),
     SysctlSpec("net.ipv4.ip_nonlocal_bind", 0, 0, 255),
+    SysctlSpec("net.ipv4.ip_no_pmtu_disc", 0, 0, 255,
+               doc="0: ICMP 'fragmentation needed' lowers the path MTU (2: ignored; 1 and 3 "
+                   "as 0 here: no UDP, no DF-less sending modelled)"),
+    SysctlSpec("net.ipv4.route.min_pmtu", 552, 68, INT_MAX,
+               doc="a path MTU learned below this is raised to it and locked (DF off)"),
+    SysctlSpec("net.ipv4.route.mtu_expires", 600, doc="seconds a learned path MTU lasts"),
     SysctlSpec("net.ipv4.tcp_timestamps", 1, 0, 255, doc="1 random offset per flow, 2 no offset"),
     SysctlSpec("net.ipv4.tcp_sack", 1, 0, 255),
     SysctlSpec("net.ipv4.tcp_window_scaling", 1, 0, 255),

@@ -7,6 +7,7 @@ import errno
 
 from ..net import drops as dr
 from ..net.namespace import NetNamespace, ehash_key
+from ..net.route import route_mtu
 from ..net.sysctl import HZ
 from ..net.tcp_states import CLOSE, ESTABLISHED, SYN_RECV, SYN_SENT
 from ..wire.ipv4 import Packet, is_loopback
@@ -145,7 +146,8 @@ def tcp_connect(ns: NetNamespace, sk: TcpSock, now: float) -> int:
     sk.snd_nxt = (sk.iss + 1) & M32
     sk.write_seq = sk.snd_nxt
     sk.rcv_nxt = 0
-    sk.advmss = mss_clamp(sk, advmss_for(ns, sk.raddr))
+    sk.advmss = mss_clamp(sk, advmss_for(ns, sk.raddr, now))
+    sk.pmtu_cookie = route_mtu(ns, sk.raddr, now)  # tcp_connect_init: tcp_sync_mss
     sk.rx_opt.tstamp_ok = bool(timestamps)
     sk.rx_opt.wscale_ok = bool(sysctl.tcp_window_scaling)
     sk.rx_opt.sack_ok = bool(sysctl.tcp_sack)
@@ -225,7 +227,7 @@ def synsent_process(sk: TcpSock, pkt: Packet, now: float) -> str:
         if sk.ecn_flags & TCP_ECN_OK and (not seg.flags & ECE or seg.flags & CWR):
             sk.ecn_flags &= ~TCP_ECN_OK  # tcp_ecn_rcv_synack: the peer did not agree
         sk.rx_opt.mss_clamp = mss_clamp(sk, seg.mss or 536)
-        sync_mss(sk)
+        sync_mss(sk, now)
         initialize_rcv_mss(sk)
         if sk.rx_opt.tstamp_ok:
             sk.advmss -= 12  # TCPOLEN_TSTAMP_ALIGNED: our segments carry the option
@@ -264,7 +266,7 @@ def synsent_process(sk: TcpSock, pkt: Packet, now: float) -> str:
         sk.snd_wnd = seg.window
         peer_mss = seg.mss or 536
         sk.rx_opt.mss_clamp = peer_mss
-        sync_mss(sk)
+        sync_mss(sk, now)
         initialize_rcv_mss(sk)
         set_state(sk, SYN_RECV, now)
         transmit(sk, SYN | ACK, sk.iss, b"", now)

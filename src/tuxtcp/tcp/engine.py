@@ -32,14 +32,18 @@ class Namespace(NetNamespace):
         self.mib.tcp.InSegs += 1
         tcp_v4_rcv(self, pkt, now)
 
-    def receive_bytes(self, data: bytes, now: float) -> None:
+    def receive_bytes(self, data: bytes, now: float, csum_valid: bool = False,
+                      gso_size: int = 0) -> None:
         """Raw IPv4 bytes from a real wire: the checked parse, then deliver() (ICMP: icmp_rcv,
-        which hands errors about our segments to tcp_v4_err)."""
+        which hands errors about our segments to tcp_v4_err). From a device with offloads:
+        `csum_valid`, the device vouches for the TCP checksum (CHECKSUM_PARTIAL or
+        _UNNECESSARY: not verified again); `gso_size`, a super-segment of segments that
+        large, taken as one skb as after GRO (one InReceives, one InSegs)."""
         if len(data) > 9 and data[9] == IPPROTO_ICMP:
             self._receive_icmp(data, now)
             return
         try:
-            pkt = parse_packet(data)
+            pkt = parse_packet(data, not csum_valid, gso_size)
         except ParseError as exc:
             self.count_parse_error(exc, now)
             return

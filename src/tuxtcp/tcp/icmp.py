@@ -7,8 +7,8 @@ EHOSTUNREACH); an established one only keeps it as its soft error (what a timeou
 reports), as Linux does without IP_RECVERR. An error quoting a sequence number outside
 [snd_una, snd_nxt] is counted (OutOfWindowIcmps) and ignored.
 
-Not modelled yet: "fragmentation needed" (path MTU discovery: tcp_v4_mtu_reduced), the RTO
-revert of RFC 6069 on host and net unreachable, redirects, IP_RECVERR."""
+"Fragmentation needed" lowers the path MTU (pmtu.py). Not modelled yet: the RTO revert of RFC
+6069 on host and net unreachable, redirects, IP_RECVERR."""
 
 from __future__ import annotations
 
@@ -29,6 +29,7 @@ from ..wire.seq import between
 from ..wire.tcp import IPPROTO_TCP
 from .lifecycle import tcp_done
 from .passive import listendrop, reqsk_queue_drop
+from .pmtu import mtu_reduced
 from .reqsk import RequestSock
 from .sock import TcpSock
 
@@ -93,7 +94,11 @@ def tcp_v4_err(ns: NetNamespace, msg: IcmpError, now: float) -> None:
         if msg.code > NR_ICMP_UNREACH:
             return
         if msg.code == ICMP_FRAG_NEEDED:
-            return  # path MTU discovery: not modelled yet
+            # RFC 1191 (listeners: a SYN-ACK is short enough to pass); icmp_unreach took the
+            # next hop's MTU from the message unless net.ipv4.ip_no_pmtu_disc says otherwise
+            if sk.state != LISTEN and ns.sysctl.ip_no_pmtu_disc != 2:
+                mtu_reduced(sk, msg.info, now)
+            return
         err = ICMP_ERR_CONVERT[msg.code][0]
     elif msg.type == ICMP_TIME_EXCEEDED:
         err = errno.EHOSTUNREACH

@@ -20,8 +20,8 @@ Approximations:
   estimator is RFC 6298's, not the kernel's mdev_max variant.
 - tcpi_backoff: in SYN_SENT the RTOs past tcp_syn_linear_timeouts (exact); otherwise the
   consecutive RTOs (or zero-window probes) not yet answered.
-- tcpi_pmtu: the route's MTU as the engine models routes (1500; 65535 on loopback, the 65536
-  MTU capped at IP_MAX_MTU as the kernel reports it).
+- tcpi_pmtu: icsk_pmtu_cookie, the path MTU the MSS was computed for (net/route.py: 1500,
+  65535 on loopback, or a path MTU learned from ICMP).
 - tcpi_reordering: the fixed duplicate-ACK threshold, 3.
 - tcpi_bytes_acked, tcpi_bytes_received: from the sequence numbers (so modulo 2**32), as the
   kernel counts them: an active opener's SYN in bytes_acked (tcp_snd_una_update), no SYN in
@@ -50,7 +50,6 @@ from typing import Final
 
 from ..net.tcp_states import LISTEN, SYN_SENT
 from .constants import TCP_ECN_OK
-from .output import MTU_ETHERNET, MTU_LOOPBACK, advmss_for
 from .pacing import pacing_rate
 from .sock import TcpSock
 
@@ -62,7 +61,6 @@ TCPI_OPT_TIMESTAMPS: Final = 1
 TCPI_OPT_SACK: Final = 2
 TCPI_OPT_WSCALE: Final = 4
 TCPI_OPT_ECN: Final = 8
-IP_MAX_MTU: Final = 0xFFFF
 TCP_FASTRETRANS_THRESH: Final = 3
 TCP_DELACK_MAX: Final = 0.2
 
@@ -289,9 +287,7 @@ def tcp_get_info(sk: TcpSock, now: float) -> TcpInfo:
     info.tcpi_sacked = sk.sack.sacked_out + sk.sack.reno_sacked
     info.tcpi_lost = sk.sack.lost_out
     info.tcpi_retrans = sk.sack.retrans_out
-    if sk.raddr:
-        loopback = advmss_for(sk.ns, sk.raddr) == MTU_LOOPBACK - 41
-        info.tcpi_pmtu = min(MTU_LOOPBACK, IP_MAX_MTU) if loopback else MTU_ETHERNET
+    info.tcpi_pmtu = sk.pmtu_cookie
     info.tcpi_rcv_ssthresh = sk.rcv_ssthresh
     info.tcpi_rtt = _us(sk.srtt)
     info.tcpi_rttvar = _us(sk.rttvar)

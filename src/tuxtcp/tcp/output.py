@@ -10,6 +10,7 @@ from __future__ import annotations
 from typing import Final
 
 from ..net.namespace import NetNamespace
+from ..net.route import IP_MAX_MTU, MTU_ETHERNET, dont_fragment, route_mtu
 from ..wire.ipv4 import Packet
 from ..wire.seq import MASK as M32
 from ..wire.tcp import ACK, CWR, ECE, FIN, RST, SYN, TcpSegment
@@ -21,16 +22,15 @@ from .reqsk import RequestSock
 from .sock import TcpSock
 from .syncookies import cookie_init_timestamp
 
-MTU_ETHERNET: Final = 1500
-MTU_LOOPBACK: Final = 65536
 INET_ECN_ECT_0: Final = 2
+IP_RT_MIN_ADVMSS: Final = 256  # net.ipv4.route.min_adv_mss
 
 
-def advmss_for(ns: NetNamespace, daddr: int) -> int:
-    """dst_metric_advmss: MTU - 40 (65495 on loopback's 65536 MTU)."""
-    if (daddr >> 24) == 127 or daddr in ns.addresses:
-        return MTU_LOOPBACK - 41  # 65495: the loopback route's advmss
-    return MTU_ETHERNET - 40
+def advmss_for(ns: NetNamespace, daddr: int, now: float) -> int:
+    """dst_metric_advmss (ipv4_default_advmss): the route's MTU less 40, at least
+    ip_rt_min_advmss (256), at most 65495 (IPV4_MAX_PMTU less 40: loopback's). A path MTU
+    learned for the destination counts (route.py)."""
+    return min(max(route_mtu(ns, daddr, now) - 40, IP_RT_MIN_ADVMSS), IP_MAX_MTU - 40)
 
 
 def mss_clamp(sk: TcpSock, mss: int) -> int:
@@ -85,7 +85,7 @@ def send_synack(ns: NetNamespace, req: RequestSock, now: float, cookie: bool = F
         req.snt_tsval_last = ms & M32
     seg = TcpSegment(
         req.lport, req.rport, req.snt_isn, req.rcv_nxt, SYN | ACK, min(req.rcv_wnd, 65535),
-        mss=mss_clamp(req.listener, advmss_for(ns, req.raddr)),  # tcp_make_synack
+        mss=mss_clamp(req.listener, advmss_for(ns, req.raddr, now)),  # tcp_make_synack
         wscale=req.rcv_wscale if req.wscale_ok else None,
         sack_perm=req.sack_ok, tsval=tsval, tsecr=req.ts_recent,
     )
@@ -94,14 +94,25 @@ def send_synack(ns: NetNamespace, req: RequestSock, now: float, cookie: bool = F
 
 
 # --- full sockets --------------------------------------------------------------------------
-def sync_mss(sk: TcpSock) -> None:
-    """tcp_sync_mss with __tcp_mtu_to_mss: the path's MSS (the route's MTU less the headers)
-    clamped by the peer's (rx_opt.mss_clamp), never below net.ipv4.tcp_min_snd_mss (so a
-    peer's MSS option of 1 still gets 48-byte segments), less the timestamp option when it
-    is on."""
-    path_mss = advmss_for(sk.ns, sk.raddr)
-    mss = max(min(sk.rx_opt.mss_clamp, path_mss), sk.ns.sysctl.tcp_min_snd_mss)
+def sync_mss(sk: TcpSock, now: float, pmtu: int = 0) -> None:
+    """tcp_sync_mss with __tcp_mtu_to_mss for path MTU `pmtu` (0: the route's now): the MTU
+    less the IP and TCP headers, clamped by the peer's MSS (rx_opt.mss_clamp), never below
+    net.ipv4.tcp_min_snd_mss (so a peer's MSS option of 1 still gets 48-byte segments),
+    less the timestamp option when it is on. The MTU is kept as icsk_pmtu_cookie."""
+    if not pmtu:
+        pmtu = route_mtu(sk.ns, sk.raddr, now)
+    mss = max(min(sk.rx_opt.mss_clamp, pmtu - 40), sk.ns.sysctl.tcp_min_snd_mss)
+    sk.pmtu_cookie = pmtu
     sk.mss_cache = mss - (12 if sk.rx_opt.tstamp_ok else 0)
+
+
+def current_mss(sk: TcpSock, now: float) -> int:
+    """tcp_current_mss: mss_cache, synced again first if the route's MTU moved since (another
+    connection learned a smaller path MTU, or a learned one expired)."""
+    if ((sk.ns.pmtu or sk.pmtu_cookie < MTU_ETHERNET)
+            and route_mtu(sk.ns, sk.raddr, now) != sk.pmtu_cookie):
+        sync_mss(sk, now)
+    return sk.mss_cache
 
 
 def select_window(sk: TcpSock) -> int:
@@ -182,12 +193,17 @@ def transmit(sk: TcpSock, flags: int, seq: int, payload: bytes, now: float,
         sk.lsndtime = now  # tcp_event_data_sent
         if now - sk.icsk_ack.lrcvtime < sk.icsk_ack.ato and sk.icsk_ack.pingpong < 255:
             sk.icsk_ack.pingpong += 1  # a reply within ato of the data: interactive
-    ns.transmit(Packet(sk.laddr, sk.raddr, seg, ip_id=sk.ip_id, tos=tos))
+    pcount = 1
     if len(payload) > sk.mss_cache:
-        # ip_select_ident_segs: a TSO packet takes one IP ID per segment it is cut into
-        sk.ip_id = (sk.ip_id + (len(payload) - 1) // sk.mss_cache) & 0xFFFF
+        # tcp_set_skb_tso_segs: a TSO packet of pcount segments, cut at gso_size
+        seg.gso_size = sk.mss_cache
+        pcount = (len(payload) + sk.mss_cache - 1) // sk.mss_cache
+    df = True if not ns.pmtu else dont_fragment(ns, sk.raddr, now)
+    ns.transmit(Packet(sk.laddr, sk.raddr, seg, ip_id=sk.ip_id, tos=tos, df=df))
+    # ip_select_ident_segs: a TSO packet takes one IP ID per segment it is cut into
+    sk.ip_id = (sk.ip_id + pcount - 1) & 0xFFFF
     if not retrans:
-        ns.mib.tcp.OutSegs += 1
+        ns.mib.tcp.OutSegs += pcount  # __tcp_transmit_skb: tcp_skb_pcount(skb)
 
 
 def _ecn_send(sk: TcpSock, flags: int, payload: bytes, retrans: bool) -> tuple[int, int]:

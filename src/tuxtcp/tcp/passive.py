@@ -176,7 +176,7 @@ def conn_request(ns: NetNamespace, lsk: TcpSock, pkt: Packet, now: float,
             req.ecn_ok = False
     req.snt_isn = isn
     # the MSS the SYN-ACK announces, less the timestamp option
-    _init_rwin(ns, req, mss_clamp(lsk, advmss_for(ns, req.raddr))
+    _init_rwin(ns, req, mss_clamp(lsk, advmss_for(ns, req.raddr, now))
                - (12 if req.tstamp_ok else 0))
     req.born = now
     if not want_cookie:
@@ -406,8 +406,8 @@ def syn_recv_sock(ns: NetNamespace, lsk: TcpSock, req: RequestSock, pkt: Packet,
     child.rx_opt.ts_recent_stamp = now
     child.ts_off = req.ts_off
     child.rx_opt.mss_clamp = req.mss
-    child.advmss = mss_clamp(lsk, advmss_for(ns, req.raddr))  # tcp_v4_syn_recv_sock
-    sync_mss(child)
+    child.advmss = mss_clamp(lsk, advmss_for(ns, req.raddr, now))  # tcp_v4_syn_recv_sock
+    sync_mss(child, now)
     # tcp_create_openreq_child; sk_clone_lock copied the listener's buffers and their locks
     child.rcv_wnd = child.rcv_ssthresh = req.rcv_wnd
     child.window_clamp = req.window_clamp

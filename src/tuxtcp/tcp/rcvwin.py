@@ -122,9 +122,10 @@ def set_window_clamp(sk: TcpSock, val: int) -> None:
 
 
 def measure_rcv_mss(sk: TcpSock, length: int, truesize: int, hdr_len: int,
-                    remnant: bool) -> None:
-    """tcp_measure_rcv_mss for a segment of `length` payload bytes costing `truesize`, with a
-    TCP header of `hdr_len` bytes; `remnant`: it has FIN, URG, SYN or PSH. A segment at
+                    remnant: bool, total: int) -> None:
+    """tcp_measure_rcv_mss for a segment of `length` payload bytes (a GRO'd skb's gso_size,
+    the segments it merged) of `total` bytes in all, costing `truesize`, with a TCP header
+    of `hdr_len` bytes; `remnant`: it has FIN, URG, SYN or PSH. A segment at
     least as large as the estimate that differs from it re-measures the scaling ratio
     (payload/truesize), and the clamp follows the buffer's new window; the estimate becomes
     its length (at most our advmss). A smaller one, if it looks full-sized (536 bytes or
@@ -145,7 +146,7 @@ def measure_rcv_mss(sk: TcpSock, length: int, truesize: int, hdr_len: int,
         return
     if length != ack.rcv_mss:
         old = sk.scaling_ratio
-        sk.scaling_ratio = ((length << TCP_RMEM_TO_WIN_SCALE) // truesize) or 1
+        sk.scaling_ratio = ((total << TCP_RMEM_TO_WIN_SCALE) // truesize) or 1
         if sk.scaling_ratio != old:
             set_window_clamp(sk, win_from_space(sk, sk.rcvbuf))
             if sk.window_clamp < sk.rcv_ssthresh:

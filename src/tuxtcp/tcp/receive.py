@@ -188,7 +188,7 @@ def _enter_quickack_mode(sk: TcpSock, max_quickacks: int) -> None:
 
 
 def event_data_recv(sk: TcpSock, seg_len: int, truesize: int, hdr_len: int, remnant: bool,
-                    now: float) -> None:
+                    now: float, gso_size: int = 0) -> None:
     """tcp_event_data_recv, for in-order data once queued: the peer's segment size and the
     scaling ratio are measured (tcp_measure_rcv_mss); the first data starts the delayed-ACK
     engine in quickack mode; later, ato follows the gap between data segments (halved
@@ -196,7 +196,7 @@ def event_data_recv(sk: TcpSock, seg_len: int, truesize: int, hdr_len: int, remn
     the RTO), and a gap longer than the RTO gives quick ACKs again; a segment of 128 bytes
     or more may grow rcv_ssthresh (tcp_grow_window)."""
     ack = sk.icsk_ack
-    measure_rcv_mss(sk, seg_len, truesize, hdr_len, remnant)
+    measure_rcv_mss(sk, gso_size or seg_len, truesize, hdr_len, remnant, seg_len)
     rcv_rtt_measure(sk, now)
     if not ack.ato:
         _incr_quickack(sk)
@@ -295,7 +295,7 @@ def _data_queue(sk: TcpSock, seg: TcpSegment, now: float) -> int:
     remnant = bool(seg.flags & (FIN | URG | SYN | PSH))
     if after(seq, sk.rcv_nxt):
         return DQ_ACK_NOW | _data_queue_ofo(sk, seq, end, data, fin, truesize, hdr_len,
-                                            remnant, now)
+                                            remnant, now, seg.gso_size)
     ack_now = 0
     if not _try_rmem_schedule(sk, len(data), truesize, None, now):
         # queue_and_out: no room: a zero window on the ACK that goes at once (ICSK_ACK_NOMEM);
@@ -312,7 +312,7 @@ def _data_queue(sk: TcpSock, seg: TcpSegment, now: float) -> int:
     had_ooo = bool(sk.ooo)
     fin_reached = _append(sk, data[skip:], fin, truesize)
     if data:
-        event_data_recv(sk, len(data), truesize, hdr_len, remnant, now)
+        event_data_recv(sk, len(data), truesize, hdr_len, remnant, now, seg.gso_size)
     while sk.ooo and not fin_reached:
         item = sk.ooo.pop(sk.rcv_nxt, None)  # tcp_ofo_queue: the segment that fits next
         if item is not None:
@@ -344,7 +344,7 @@ def _data_queue(sk: TcpSock, seg: TcpSegment, now: float) -> int:
 
 
 def _data_queue_ofo(sk: TcpSock, seq: int, end: int, data: bytes, fin: int, truesize: int,
-                    hdr_len: int, remnant: bool, now: float) -> int:
+                    hdr_len: int, remnant: bool, now: float, gso_size: int) -> int:
     """tcp_data_queue_ofo: the segment's size is measured (6.18 does it for out-of-order
     data too); a segment that is already covered by what the queue holds is dropped
     (TCPOFOMerge); one that covers queued segments replaces them (one TCPOFOMerge each).
@@ -357,7 +357,7 @@ def _data_queue_ofo(sk: TcpSock, seq: int, end: int, data: bytes, fin: int, true
     bytes held are the same.)"""
     mib = sk.ns.mib
     if data:
-        measure_rcv_mss(sk, len(data), truesize, hdr_len, remnant)
+        measure_rcv_mss(sk, gso_size or len(data), truesize, hdr_len, remnant, len(data))
     if not _try_rmem_schedule(sk, len(data), truesize, seq, now):
         mib.tcp_ext.TCPOFODrop += 1
         return DQ_OFO_DROP

@@ -189,7 +189,7 @@ class TcpSock:
         "probes_tstamp", "lsndtime", "mem_pages", "sk_drops", "bytes_acked", "min_rtt", "snd_sml",
         "prior_cwnd", "prr_delivered", "prr_out", "is_cwnd_limited", "max_packets_out",
         "cwnd_usage_seq", "ecn_flags", "rcv_ssthresh", "window_clamp", "scaling_ratio",
-        "rcvq_skbs", "rcvq_truesize", "ack_nomem",
+        "rcvq_skbs", "rcvq_truesize", "ack_nomem", "pmtu_cookie",
     )
 
     def __init__(self, ns: NetNamespace, uid: int = 0) -> None:
@@ -235,6 +235,7 @@ class TcpSock:
         self.rcv_wup = 0
         self.ts_off = 0
         self.mss_cache = TCP_MSS_DEFAULT
+        self.pmtu_cookie = 0  # icsk_pmtu_cookie: the path MTU mss_cache was computed for
         self.advmss = 1460
         self.rto = TCP_TIMEOUT_INIT
         self.srtt = 0.0

@@ -15,6 +15,7 @@ from __future__ import annotations
 from typing import Final
 
 from ..net.drops import CONSUMED, TCP_ACK_UNSENT_DATA, TCP_TOO_OLD_ACK
+from ..net.route import MTU_ETHERNET
 from ..net.tcp_states import CLOSE_WAIT, CLOSING, ESTABLISHED, FIN_WAIT1, LAST_ACK
 from ..wire.seq import MASK as M32
 from ..wire.seq import after, before
@@ -34,7 +35,7 @@ from .constants import (
 )
 from .mem import SK_MEM_SEND, mem_schedule, mem_sync, sndbuf
 from .minisocks import oow_rate_limited
-from .output import send_ack, transmit, tsval_of
+from .output import current_mss, send_ack, transmit, tsval_of
 from .pacing import tso_segs
 from .rcvwin import select_window_space
 from .rto import arm_rto, stop_rto, update_rtt
@@ -94,9 +95,13 @@ def push(sk: TcpSock, now: float) -> None:
     if sk.state not in (ESTABLISHED, CLOSE_WAIT, FIN_WAIT1, CLOSING, LAST_ACK):
         return
     mib = sk.ns.mib
+    mss = max(current_mss(sk, now), 1)
+    max_segs = tso_segs(sk, mss)
     pipe = in_flight(sk)
     sent_any = False
     if sk.sack.lost_out > sk.sack.retrans_out:
+        if sk.pmtu_cookie < MTU_ETHERNET:
+            recut_lost(sk, mss, max_segs, sk.cwnd - pipe)  # the path MTU fell
         for ts in sk.rtx_queue:
             if pipe >= sk.cwnd:
                 break
@@ -121,9 +126,7 @@ def push(sk: TcpSock, now: float) -> None:
                 else:
                     mib.tcp_ext.TCPSlowStartRetrans += 1
                 sk.num_retrans_total += 1
-    mss = max(sk.mss_cache, 1)
     buf = sk.send_buf
-    max_segs = tso_segs(sk, mss)
     sent_new = 0
     while buf and pipe < sk.cwnd:
         # tcp_write_xmit: one TSO packet a pass, of at most min(cwnd room, tso_segs) segments
@@ -170,6 +173,65 @@ def push(sk: TcpSock, now: float) -> None:
         check_probe_timer(sk, now)  # nothing in flight, data waiting: the window is shut
 
 
+def recut_lost(sk: TcpSock, mss: int, max_segs: int, budget: int) -> None:
+    """tcp_fragment in the retransmission queue, after the path MTU fell: a run of lost,
+    unSACKed, not yet retransmitted segments that one TSO packet sent (ended by its PSH),
+    holding a segment longer than `mss`, becomes segments of `mss`, grouped into packets of
+    at most `max_segs` (tcp_xmit_retransmit_queue's tcp_tso_segs cap), each packet ending in
+    PSH, the last keeping the run's FIN. Only the runs the next `budget` retransmitted
+    segments reach are cut (and counted anew), as the kernel re-counts an skb only when it
+    resends it: packets_out and lost_out lag until then. (Observed on 6.18: a 2920-byte
+    packet resent at MSS 960 leaves as 1920 and 1000 bytes, both PSH; an RTO's one-segment
+    split does not get PSH, which the queue's own flags give.)"""
+    queue = sk.rtx_queue
+    out: list[TxSeg] = []
+    run: list[TxSeg] = []
+    changed = False
+    sb = scoreboard(sk)
+    left = budget
+
+    def flush() -> None:
+        nonlocal changed, left
+        if not run:
+            return
+        if left <= 0 or not any(len(ts.data) > mss for ts in run):
+            left -= len(run)
+            out.extend(run)
+            run.clear()
+            return
+        data = b"".join(ts.data for ts in run)
+        tail = run[-1].flags & (PSH | FIN)
+        base = run[0].flags & ~(PSH | FIN)
+        seq = run[0].seq
+        group = max(max_segs, 1) * mss
+        pieces = []
+        for off in range(0, len(data), mss):
+            last = off + mss >= len(data)
+            flags = base | (tail if last else (PSH if (off + mss) % group == 0 else 0))
+            piece = TxSeg(seq, data[off:off + mss], flags, run[0].sent)
+            piece.lost = True
+            pieces.append(piece)
+            seq = piece.end
+        sb.lost_out += len(pieces) - len(run)
+        left -= len(pieces)
+        out.extend(pieces)
+        changed = True
+        run.clear()
+
+    for ts in queue:
+        if ts.lost and not ts.sacked and not ts.retrans and ts.data:
+            run.append(ts)
+            if ts.flags & (PSH | FIN):
+                flush()
+        else:
+            flush()
+            out.append(ts)
+    flush()
+    if changed:
+        queue.clear()
+        queue.extend(out)
+
+
 def _nagle_holds(sk: TcpSock) -> bool:
     """tcp_nagle_check for a packet ending in a partial segment: always held while corked;
     with TCP_NODELAY never; otherwise held only while an earlier partial packet is still
@@ -182,18 +244,19 @@ def _nagle_holds(sk: TcpSock) -> bool:
 
 
 def _send_new(sk: TcpSock, data: bytes, mss: int, now: float) -> None:
-    """One TSO packet of new data, on the wire as MSS segments (as GSO cuts it): PSH on the
-    last one. 6.18 marks every new-data TSO packet PSH (checked: each 2000-byte packet of a
-    100 KB write carries it), and a FIN tcp_send_fin put on the unsent tail rides the packet
-    that empties the send queue. A packet ending in a partial segment is tcp_minshall_update's
-    snd_sml."""
+    """One TSO packet of new data (one tcp_transmit_skb; GSO, in the device or in software,
+    cuts it into MSS segments with PSH on the last one). 6.18 marks every new-data TSO packet
+    PSH (checked: each 2000-byte packet of a 100 KB write carries it), and a FIN
+    tcp_send_fin put on the unsent tail rides the packet that empties the send queue. The
+    retransmission queue keeps the segments one by one. A packet ending in a partial segment
+    is tcp_minshall_update's snd_sml."""
     end = len(data)
     fin = FIN if sk.fin_queued and end == len(sk.send_buf) and not sk.fin_sent else 0
+    transmit(sk, ACK | PSH | fin, sk.snd_nxt, data, now)
     for off in range(0, end, mss):
         chunk = data[off:off + mss]
         last = off + mss >= end
         flags = ACK | ((PSH | fin) if last else 0)
-        transmit(sk, flags, sk.snd_nxt, chunk, now)
         rtx_enqueue(sk, TxSeg(sk.snd_nxt, chunk, flags, now))
         sk.snd_nxt = (sk.snd_nxt + len(chunk) + (1 if flags & FIN else 0)) & M32
     if fin:

@@ -23,9 +23,10 @@ from ..socket.api import Socket
 from ..socket.selector import SimSelector
 from ..tcp.engine import Namespace
 from ..tcp.sock import TcpSock
-from ..wire.ipv4 import ip_to_int
+from ..wire.ipv4 import Packet, ip_to_int
 from ..wire.pcap import PcapTap
-from .gso import segment
+from ..wire.tcp import CWR
+from .offload import complete_checksum
 
 # the most datagrams taken from the device before timers and sends get a turn
 READ_BATCH: Final = 64
@@ -37,13 +38,13 @@ class TunDriver:
     """A namespace on a TUN device, driven in real time on the calling thread."""
 
     def __init__(self, tun: Tun, addresses: list[str], name: str = "tuxtcp",
-                 clock: Callable[[], float] = time.monotonic, mtu: int = 1500) -> None:
+                 clock: Callable[[], float] = time.monotonic) -> None:
         self.tun = tun
-        self.mtu = mtu  # the device's: TSO packets are cut to it (software GSO)
         self._clock = clock
         self._t0 = clock()
         # a real peer sees our ISNs and cookies: the secrets come from the OS, not a seed
         self.ns = Namespace(name, addresses, seed=secrets.randbits(64))
+        self.ns.tso = tun.vnet  # a device with offloads takes TSO packets whole
         self._next_fd = 1000
         self.received = 0  # datagrams read from the device
         self.sent = 0  # datagrams written to it
@@ -98,15 +99,28 @@ class TunDriver:
             if not r:
                 self._timers()
                 return 0
-        for _ in range(READ_BATCH):
-            raw = self.tun.read(0)
-            if raw is None:
-                break
-            got += 1
-            now = self.now()
-            if self.tap is not None:
-                self.tap.write(now, raw)
-            ns.receive_bytes(raw, now)
+        tun = self.tun
+        if tun.vnet:
+            for _ in range(READ_BATCH):
+                frame = tun.read_frame()
+                if frame is None:
+                    break
+                raw, trusted, gso_size = frame
+                got += 1
+                now = self.now()
+                if self.tap is not None:
+                    self.tap.write(now, complete_checksum(raw) if trusted else raw)
+                ns.receive_bytes(raw, now, trusted, gso_size)
+        else:
+            for _ in range(READ_BATCH):
+                plain = tun.read(0)
+                if plain is None:
+                    break
+                got += 1
+                now = self.now()
+                if self.tap is not None:
+                    self.tap.write(now, plain)
+                ns.receive_bytes(plain, now)
         self.received += got
         self._timers()
         return got
@@ -123,15 +137,31 @@ class TunDriver:
         out = self.ns.outbox
         if not out:
             return
+        if self.tun.vnet:
+            self._flush_offload(out)
+            return
         tap = self.tap
-        mtu = self.mtu
-        for big in out:
-            for pkt in segment(big, mtu):
-                raw = pkt.to_bytes()
-                if tap is not None:
-                    tap.write(self.now(), raw)
-                self.tun.write(raw)
-                self.sent += 1
+        for pkt in out:  # segments: the namespace cut TSO packets (software GSO)
+            raw = pkt.to_bytes()
+            if tap is not None:
+                tap.write(self.now(), raw)
+            self.tun.write(raw)
+            self.sent += 1
+        out.clear()
+
+    def _flush_offload(self, out: list[Packet]) -> None:
+        """With offloads: each packet goes as built, TSO packets whole (the kernel's GSO
+        cuts them only if it forwards them), TCP checksums left to the device."""
+        tun = self.tun
+        tap = self.tap
+        for pkt in out:
+            seg = pkt.seg
+            gso = seg.gso_size if len(seg.payload) > seg.gso_size else 0
+            raw = pkt.to_bytes(partial=True)
+            if tap is not None:
+                tap.write(self.now(), complete_checksum(raw))
+            tun.write_offload(raw, 20, 20 + seg.header_len(), gso, bool(seg.flags & CWR))
+            self.sent += 1
         out.clear()
 
     # -- conveniences --------------------------------------------------------------------------

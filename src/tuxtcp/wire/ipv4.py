@@ -70,8 +70,10 @@ class Packet:
         s = self.seg
         return f"{int_to_ip(self.src)}:{s.sport} > {int_to_ip(self.dst)}:{s.dport} {s!r}"
 
-    def to_bytes(self) -> bytes:
-        tcp = self.seg.to_bytes(self.src, self.dst)
+    def to_bytes(self, partial: bool = False) -> bytes:
+        """The datagram; `partial`: the TCP checksum left for the device (checksum offload,
+        TcpSegment.to_bytes)."""
+        tcp = self.seg.to_bytes(self.src, self.dst, partial)
         total = 20 + len(tcp)
         hdr = _IP.pack(0x45, self.tos, total, self.ip_id, IP_DF if self.df else 0, self.ttl,
                        IPPROTO_TCP, 0, self.src, self.dst)
@@ -110,10 +112,15 @@ def parse_ipv4(data: bytes) -> tuple[Ipv4Header, bytes]:
     return hdr, bytes(data[ihl:total])
 
 
-def parse_packet(data: bytes, check: bool = True) -> Packet:
-    """Parse IPv4+TCP bytes into a Packet (raises ParseError; non-TCP is a ParseError too)."""
+def parse_packet(data: bytes, check: bool = True, gso_size: int = 0) -> Packet:
+    """Parse IPv4+TCP bytes into a Packet (raises ParseError; non-TCP is a ParseError too).
+    `check`: verify the TCP checksum (a device with checksum offload vouches for it instead,
+    as the kernel trusts CHECKSUM_PARTIAL and CHECKSUM_UNNECESSARY skbs; the IP header's
+    checksum is always verified, as ip_rcv_core does). `gso_size`: the datagram is a GRO/TSO
+    super-segment of segments this large (from the device's virtio header)."""
     hdr, l4 = parse_ipv4(data)
     if hdr.proto != IPPROTO_TCP:
         raise ParseError(f"IP protocol {hdr.proto} is not TCP")
     seg = parse_tcp(l4, hdr.src, hdr.dst, check)
+    seg.gso_size = gso_size
     return Packet(hdr.src, hdr.dst, seg, ttl=hdr.ttl, ip_id=hdr.ip_id, df=hdr.df, tos=hdr.tos)

@@ -13,7 +13,7 @@ from __future__ import annotations
 import struct
 from typing import Final
 
-from .checksum import internet_checksum, verify
+from .checksum import internet_checksum, ones_sum, verify
 from .errors import TcpChecksumError, TcpHeaderError, TcpTruncatedError
 
 FIN: Final = 0x01
@@ -55,7 +55,8 @@ class TcpSegment:
     """One TCP segment: header fields, typed options and payload. Treat as immutable."""
 
     __slots__ = ("sport", "dport", "seq", "ack", "flags", "window", "urg", "res", "mss",
-                 "wscale", "sack_perm", "tsval", "tsecr", "sack", "extra", "payload", "hdr_len")
+                 "wscale", "sack_perm", "tsval", "tsecr", "sack", "extra", "payload", "hdr_len",
+                 "gso_size")
 
     def __init__(self, sport: int, dport: int, seq: int, ack: int, flags: int, window: int,
                  payload: bytes = b"", *, mss: int | None = None, wscale: int | None = None,
@@ -79,6 +80,9 @@ class TcpSegment:
         self.extra = extra
         self.payload = payload
         self.hdr_len = 0  # the data offset it arrived with (0: built here)
+        # skb_shinfo(skb)->gso_size: sent, the MSS a TSO packet is cut at; received from a
+        # device with offloads, the size of the segments GRO merged into it. 0: one segment
+        self.gso_size = 0
 
     # -- derived ------------------------------------------------------------------------------
     @property
@@ -165,14 +169,22 @@ class TcpSegment:
             raise ValueError(f"TCP options too long: {len(out)} bytes")
         return bytes(out)
 
-    def to_bytes(self, src: int, dst: int) -> bytes:
-        """Emit with a correct checksum over the IPv4 pseudo-header (src, dst as u32)."""
+    def to_bytes(self, src: int, dst: int, partial: bool = False) -> bytes:
+        """Emit with a correct checksum over the IPv4 pseudo-header (src, dst as u32).
+        `partial`: checksum offload (CHECKSUM_PARTIAL): the field holds only the folded
+        pseudo-header sum, for the device to complete over the segment."""
         opts = self.options_bytes()
         hlen = 20 + len(opts)
+        length = hlen + len(self.payload)
+        if partial:
+            csum = ones_sum(b"", src + dst + IPPROTO_TCP + length)
+            hdr = _HDR.pack(self.sport, self.dport, self.seq, self.ack, (hlen << 2) | self.res,
+                            self.flags, self.window, csum, self.urg)
+            return hdr + opts + self.payload
         hdr = _HDR.pack(self.sport, self.dport, self.seq, self.ack, (hlen << 2) | self.res,
                         self.flags, self.window, 0, self.urg)
         data = hdr + opts + self.payload
-        csum = internet_checksum(data, src + dst + IPPROTO_TCP + len(data))
+        csum = internet_checksum(data, src + dst + IPPROTO_TCP + length)
         return data[:16] + _U16.pack(csum) + data[18:]
 
 

@@ -1,8 +1,9 @@
-"""Software GSO for the wire: the engine builds TSO packets of several segments (as Linux's
-TCP does, whatever the device: GSO is always on); a device without segmentation offload gets
-them cut to its MTU first, as the kernel's tcp_gso_segment/inet_gso_segment cut them: each
-piece has the same options, the next sequence number and the next IP ID; CWR stays on the
-first piece only, PSH and FIN on the last only."""
+"""Software GSO: the engine builds TSO packets of several segments (as Linux's TCP does,
+whatever the device: GSO is always on, tcp_transmit_skb runs once a packet); a device
+without segmentation offload gets them cut at their gso_size first, as the kernel's
+skb_gso_segment (tcp_gso_segment, inet_gso_segment) cuts them on the way to the device:
+each piece has the same options and window, the next sequence number and the next IP ID;
+CWR stays on the first piece only, PSH and FIN on the last only."""
 
 from __future__ import annotations
 
@@ -10,11 +11,11 @@ from ..wire.ipv4 import Packet
 from ..wire.tcp import CWR, FIN, PSH, TcpSegment
 
 
-def segment(pkt: Packet, mtu: int) -> list[Packet]:
-    """`pkt` as datagrams of at most `mtu` bytes (itself when it fits)."""
+def gso_segment(pkt: Packet) -> list[Packet]:
+    """`pkt` as the segments of its gso_size it stands for (itself when it is one)."""
     seg = pkt.seg
     data = seg.payload
-    room = mtu - 20 - seg.header_len()
+    room = seg.gso_size
     if len(data) <= room or room <= 0:
         return [pkt]
     out = []
