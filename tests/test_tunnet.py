@@ -135,6 +135,34 @@ def test_sigterm_tears_down_and_a_crash_is_cleaned_up_on_the_next_start() -> Non
 
 
 @pytest.mark.root
+def test_a_namespace_of_the_users_is_used_and_left_in_place() -> None:
+    if tn.why_not() is not None:
+        pytest.skip(f"tuxtcp serve {tn.why_not()}")
+    tag = uuid.uuid4().hex[:6]
+    name = f"tuxtcp_u{tag}"
+    subprocess.run(["ip", "netns", "add", name], check=True)
+    try:
+        cmd = [sys.executable, "-m", "tuxtcp.cli", "serve", "--netns", name, "--device",
+               f"tu{tag}", "--duration", "60"]
+        proc = subprocess.Popen(cmd, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+        try:
+            assert proc.stdout is not None and proc.stdout.readline().startswith("tuxtcp is ")
+            r = subprocess.run(["ip", "netns", "exec", name, "curl", "-sS", "-m", "10",
+                                f"http://{ADDR}/"], capture_output=True, text=True, timeout=30)
+            assert "Hello from tuxtcp" in r.stdout, r.stderr
+        finally:
+            proc.send_signal(signal.SIGTERM)
+            proc.wait(timeout=20)
+        assert tn.namespace_exists(name)  # still there: it is the user's
+        links = subprocess.run(["ip", "-n", name, "-o", "link"], capture_output=True,
+                               text=True).stdout
+        assert f"tu{tag}" not in links  # the device went with the run
+        assert not (tn.PID_DIR / f"{name}.pid").exists()
+    finally:
+        subprocess.run(["ip", "netns", "del", name], capture_output=True)
+
+
+@pytest.mark.root
 def test_a_namespace_in_use_is_refused() -> None:
     with serving() as (name, _):
         r = subprocess.run([sys.executable, "-m", "tuxtcp.cli", "serve", "--netns", name,

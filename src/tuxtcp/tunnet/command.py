@@ -33,7 +33,9 @@ def serve(argv: list[str]) -> int:
                     "and serve echo (port 7) and HTTP (port 80) on tuxtcp sockets to the "
                     "kernel in that namespace. Ctrl-C or SIGTERM tears it all down; SIGUSR1 "
                     "prints the sockets and counters. Root only.")
-    ap.add_argument("--netns", default="tuxtcp", help="the namespace to create (tuxtcp)")
+    ap.add_argument("--netns", default="tuxtcp",
+                    help="the namespace (tuxtcp): made and removed again, or, if it exists "
+                         "already (made by you), used and left in place")
     ap.add_argument("--addr", default="198.18.0.2", help="tuxtcp's address (198.18.0.2)")
     ap.add_argument("--kernel-addr", default="198.18.0.1",
                     help="the kernel's address on the device (198.18.0.1)")
