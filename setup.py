@@ -9,8 +9,11 @@ from pathlib import Path
 from setuptools import setup
 
 # The packet path and the simulator: wire codecs, the TCP engine, namespaces, timers, the
-# simulated world and the socket API. Front ends (cli, simulate, observe, host) stay Python.
-COMPILED = ["wire", "tcp", "net", "link", "sim", "socket", "siphash.py"]
+# simulated world and the socket API; and the socket views' hot loops (records, the ss
+# renderer, the sock_diag reader: tens of thousands of sockets a listing). Front ends (cli,
+# simulate, the rest of observe and host) stay Python.
+COMPILED = ["wire", "tcp", "net", "link", "sim", "socket", "siphash.py", "observe/records.py",
+            "observe/ss.py", "host/sockdiag.py"]
 # Exception classes with class-level MIB tables stay Python (mypyc native exceptions cannot
 # carry class attributes).
 NOT_COMPILED = {"wire/errors.py", "link/tun.py"}  # tun.py: TunError is an OSError

@@ -13,8 +13,8 @@ import socket
 from collections.abc import Callable
 
 from tuxtcp.net.sysctl import Sysctls
+from tuxtcp.observe.nsview import render_ss
 from tuxtcp.observe.proc import render_proc
-from tuxtcp.observe.ss import render_ss
 from tuxtcp.socket.api import Socket
 from tuxtcp.tcp.engine import Namespace
 from tuxtcp.wire.ipv4 import Packet, ip_to_int

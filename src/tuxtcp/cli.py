@@ -13,6 +13,7 @@ commands:
   demo                            a burst of clients against listen(8) and a slow accept()
   packetdrill FILE_OR_DIR...      run packetdrill scripts (tuxtcp packetdrill -h)
   serve [options]                 tuxtcp on a TUN device: echo and HTTP for the kernel (root)
+  ss [--netns NAME] [options]     the host's TCP sockets as ss prints them (sock_diag)
 """
 
 
@@ -22,12 +23,10 @@ def main(argv: list[str] | None = None) -> int:
         print(USAGE, end="")
         return 0 if argv else 2
     cmd, rest = argv[0], argv[1:]
-    from .simulate.command import simulate
+    if cmd in ("simulate", "demo"):
+        from .simulate.command import simulate
 
-    if cmd == "simulate":
-        return simulate(rest)
-    if cmd == "demo":
-        return simulate(["burst", *rest])
+        return simulate(rest if cmd == "simulate" else ["burst", *rest])
     if cmd == "packetdrill":
         from .packetdrill.command import packetdrill
 
@@ -36,6 +35,10 @@ def main(argv: list[str] | None = None) -> int:
         from .tunnet.command import serve
 
         return serve(rest)
+    if cmd == "ss":
+        from .host.ss_command import ss
+
+        return ss(rest)
     print(f"tuxtcp: unknown command {cmd!r}\n{USAGE}", file=sys.stderr, end="")
     return 2
 

@@ -42,6 +42,15 @@ class Clock:
         """tcp_cookie_time(): jiffies64 / (60*HZ), a minute counter."""
         return (self.jiffies(now) // (60 * HZ)) & 0xFFFFFFFF
 
+    def expiry(self, now: float, timeout: float) -> float:
+        """timer->expires for a timer armed at `now` for `timeout` seconds: jiffies +
+        msecs_to_jiffies(timeout), what /proc/net/tcp and inet_diag report as the time left
+        (the wheel may fire it later: fire_time)."""
+        if self.exact:
+            return now + timeout
+        expires = self.jiffies(now) + max(0, -int(-timeout * HZ // 1))
+        return (expires - INITIAL_JIFFIES) / HZ - self.uptime0
+
     def fire_time(self, now: float, timeout: float) -> float:
         """When a timer armed at `now` for `timeout` seconds fires.
 

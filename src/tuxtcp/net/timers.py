@@ -39,10 +39,11 @@ class Timer:
     leaves a stale entry in its old bucket; the bucket skips entries whose timer now lives
     elsewhere or is no longer pending, and drops them when it empties or is compacted."""
 
-    __slots__ = ("when", "kind", "owner", "pending", "_bucket")
+    __slots__ = ("when", "expires", "kind", "owner", "pending", "_bucket")
 
     def __init__(self, when: float, kind: int, owner: object, bucket: Bucket | None) -> None:
-        self.when = when
+        self.when = when  # when it fires (the timer wheel's bucket)
+        self.expires = when  # timer->expires, what the views report (NetNamespace.arm sets it)
         self.kind = kind
         self.owner = owner
         self.pending = bucket is not None

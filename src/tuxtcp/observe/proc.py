@@ -14,6 +14,7 @@ from ..net.tcp_states import LISTEN, SYN_RECV, SYN_SENT
 from ..tcp.reqsk import RequestSock
 from ..tcp.sock import TcpSock, in_pingpong_mode
 from ..tcp.twsock import TimeWaitSock
+from .nsview import unread
 
 HEADER = ("  sl  local_address rem_address   st tx_queue rx_queue tr tm->when retrnsmt   uid  "
           "timeout inode")
@@ -46,17 +47,17 @@ def sock_line(i: int, sk: TcpSock, now: float) -> str:
     """get_tcp4_sock."""
     timer, when, retr = 0, 0.0, sk.retransmits
     if sk.rtx_timer is not None and sk.rtx_timer.pending:
-        timer, when = 1, sk.rtx_timer.when - now
+        timer, when = 1, sk.rtx_timer.expires - now
     elif sk.probe_timer is not None and sk.probe_timer.pending:
-        timer, when, retr = 4, sk.probe_timer.when - now, 0  # zero-window probe
+        timer, when, retr = 4, sk.probe_timer.expires - now, 0  # zero-window probe
     elif sk.keepalive_timer is not None and sk.keepalive_timer.pending:
-        timer, when = 2, sk.keepalive_timer.when - now
+        timer, when = 2, sk.keepalive_timer.expires - now
     if sk.state == LISTEN:
         rxq = len(sk.lq.accept_queue) if sk.lq else 0
         txq = 0
         last = 0  # fastopen max_qlen
     else:
-        rxq = max(len(sk.recv_buf), 0)
+        rxq = unread(sk)
         txq = (sk.write_seq - sk.snd_una) & 0xFFFFFFFF
         last = -1 if _in_initial_slowstart(sk) else sk.ssthresh
     raddr, rport = (0, 0) if sk.state == LISTEN else (sk.raddr, sk.rport)
@@ -72,7 +73,7 @@ def sock_line(i: int, sk: TcpSock, now: float) -> str:
 
 def req_line(i: int, req: RequestSock, now: float) -> str:
     """get_openreq4: st 03, tr 1, retrnsmt = num_timeout, uid of the listener."""
-    ttd = (req.when - now) if req.pending else 0.0
+    ttd = (req.expires - now) if req.pending else 0.0
     return (f"{i:4d}: {hex_addr(req.laddr)}:{req.lport:04X} {hex_addr(req.raddr)}:"
             f"{req.rport:04X} {int(SYN_RECV):02X} {0:08X}:{0:08X} {1:02X}:{_clock_t(ttd):08X} "
             f"{req.num_timeout:08X} {req.listener.uid:5d} {0:8d} 0 0 {_ptr(req, 'req')}")
@@ -80,7 +81,7 @@ def req_line(i: int, req: RequestSock, now: float) -> str:
 
 def tw_line(i: int, tw: TimeWaitSock, now: float) -> str:
     """get_timewait4_sock: st = substate (05 or 06), tr 3."""
-    ttd = (tw.when - now) if tw.pending else 0.0
+    ttd = (tw.expires - now) if tw.pending else 0.0
     return (f"{i:4d}: {hex_addr(tw.laddr)}:{tw.lport:04X} {hex_addr(tw.raddr)}:{tw.rport:04X} "
             f"{int(tw.substate):02X} {0:08X}:{0:08X} {3:02X}:{_clock_t(ttd):08X} {0:08X} "
             f"{0:5d} {0:8d} 0 3 {_ptr(tw, 'tw')}")

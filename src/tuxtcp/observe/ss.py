@@ -1,80 +1,244 @@
-"""ss(8)-style socket tables (inet_diag semantics: LISTEN Recv-Q = accept queue, Send-Q =
-effective backlog; others Recv-Q = unread bytes, Send-Q = unacknowledged bytes)."""
+"""ss(8) for TCP, as iproute2 6.x prints it, from socket records (observe/records.py) of a
+tuxtcp namespace or of the live kernel (host/sockdiag.py).
+
+Options: -t (implied), -a, -l, -n, -o, -e, -m, -H, their long forms, `state NAME` and
+`exclude NAME` (repeatable), then a filter expression (observe/ssfilter.py). The layout is
+iproute2's column buffer: State, Recv-Q and Send-Q left-aligned (the queues at least six
+wide: ss prints them with %-6d), the addresses right-aligned with their colon, the ports
+left-aligned, then one "Process" column holding what -o, -e and -m add (each item after a
+space; -m on a line of its own after a tab; -e implies -o). Every column is as wide as its
+widest cell (the header counts only when printed; the very last cell does not count, as in
+ss.c's render) and every cell is padded, the last one too. The State
+column is left out when the selection is a single state. Without -n ports are service names
+(/etc/services).
+
+inet_diag semantics: a listener's Recv-Q is its accept queue and Send-Q its effective
+backlog; otherwise unread bytes and bytes not yet acknowledged.
+"""
 
 from __future__ import annotations
 
-from ..net.namespace import NetNamespace
-from ..net.tcp_states import LISTEN, SS_NAMES, SYN_RECV
-from ..tcp.mem import skmem
-from ..tcp.reqsk import RequestSock
-from ..tcp.sock import TcpSock
-from ..tcp.twsock import TimeWaitSock
-from ..wire.ipv4 import int_to_ip
+import json
+import socket
+from dataclasses import dataclass, field
+from typing import Final
+
+from .records import TIMER_NAMES, TIMER_TIMEWAIT, SockRecord
+from .ssfilter import (
+    CLOSE,
+    DEFAULT_STATES,
+    LISTEN,
+    TIME_WAIT,
+    Predicate,
+    SsFilterError,
+    parse_filter,
+    state_set,
+)
+
+SS_STATE: Final = {1: "ESTAB", 2: "SYN-SENT", 3: "SYN-RECV", 4: "FIN-WAIT-1", 5: "FIN-WAIT-2",
+                   6: "TIME-WAIT", 7: "UNCONN", 8: "CLOSE-WAIT", 9: "LAST-ACK", 10: "LISTEN",
+                   11: "CLOSING"}
+_LONG: Final = {"--tcp": "t", "--all": "a", "--listening": "l", "--numeric": "n",
+                "--options": "o", "--extended": "e", "--memory": "m", "--no-header": "H",
+                "--json": "J"}
+_SUPPORTED: Final = set("talnoemHJ")
 
 
-def skmem_text(sk: TcpSock) -> str:
-    """ss -m: "skmem:(r..,rb..,t..,tb..,f..,w..,o..,bl..,d..)" (SK_MEMINFO)."""
-    r, rb, t, tb, f, w, o, bl, d = skmem(sk)
-    return f"skmem:(r{r},rb{rb},t{t},tb{tb},f{f},w{w},o{o},bl{bl},d{d})"
+@dataclass
+class SsOptions:
+    numeric: bool = False
+    header: bool = True
+    timers: bool = False
+    extended: bool = False
+    memory: bool = False
+    json: bool = False
+    states: set[int] = field(default_factory=lambda: set(DEFAULT_STATES))
+    predicate: Predicate | None = None
 
 
-def _rows(ns: NetNamespace, listening_only: bool, all_states: bool, timers: bool,
-          now: float, mem: bool = False) -> list[tuple[str, int, int, str, str, str, str]]:
+def parse_args(args: str | list[str]) -> SsOptions:
+    """An ss command line (without the program name) -> SsOptions. Raises SsFilterError."""
+    words = args.split() if isinstance(args, str) else list(args)
+    flags: set[str] = set()
+    rest: list[str] = []
+    for i, w in enumerate(words):
+        if w in _LONG:
+            flags.add(_LONG[w])
+        elif w.startswith("-") and len(w) > 1 and not w.startswith("--"):
+            for c in w[1:]:
+                if c not in _SUPPORTED:
+                    raise SsFilterError(f"option -{c} is not supported (TCP only: -t -a -l "
+                                        f"-n -o -e -m -H, state/exclude and filters)")
+                flags.add(c)
+        elif w.startswith("--"):
+            raise SsFilterError(f"option {w} is not supported")
+        else:
+            rest = words[i:]
+            break
+    # -e implies -o (ss.c: show_options = 1; show_details++)
+    opts = SsOptions(numeric="n" in flags, header="H" not in flags,
+                     timers="o" in flags or "e" in flags,
+                     extended="e" in flags, memory="m" in flags, json="J" in flags)
+    if "a" in flags:
+        opts.states = set(range(1, 12))
+    elif "l" in flags:
+        opts.states = {LISTEN, CLOSE}  # ss.c: -l selects LISTEN and CLOSE
+    chosen: set[int] | None = None
+    excluded: set[int] = set()
+    expr: list[str] = []
+    i = 0
+    while i < len(rest):
+        w = rest[i]
+        if w in ("state", "exclude") and i + 1 < len(rest):
+            names = state_set(rest[i + 1])
+            if w == "state":
+                chosen = (chosen or set()) | names
+            else:
+                excluded |= names
+            i += 2
+            continue
+        expr = rest[i:]
+        break
+    if chosen is not None:
+        opts.states = chosen
+    opts.states -= excluded
+    opts.predicate = parse_filter(expr)
+    return opts
+
+
+def _ip(addr: int) -> str:
+    return socket.inet_ntoa(addr.to_bytes(4, "big"))
+
+
+def _port(port: int, numeric: bool, wildcard: bool) -> str:
+    if port == 0 and wildcard:
+        return "*"
+    if not numeric:
+        try:
+            return socket.getservbyport(port, "tcp")
+        except OSError:
+            pass
+    return str(port)
+
+
+def ms_timer(ms: int) -> str:
+    """print_ms_timer: minutes, seconds and milliseconds as ss words them ("119min",
+    "59sec", "1.200ms", "076ms")."""
+    secs, msecs = divmod(ms, 1000)
+    minutes, secs = divmod(secs, 60)
+    out = ""
+    if minutes:
+        msecs = 0
+        out = f"{minutes}min"
+        if minutes > 9:
+            secs = 0
+    if secs:
+        if secs > 9:
+            msecs = 0
+        out += f"{secs}{'.' if msecs else 'sec'}"
+    if msecs:
+        out += f"{msecs:03d}ms"
+    return out
+
+
+def _ext(r: SockRecord, opts: SsOptions) -> str:
+    out = ""
+    if opts.timers and r.timer:
+        out += f" timer:({TIMER_NAMES[min(r.timer, 5)]},{ms_timer(r.expires)},{r.retrans})"
+    if opts.extended:
+        if r.uid:
+            out += f" uid:{r.uid}"
+        out += f" ino:{r.inode} sk:{r.cookie:x}"
+        if r.cgroup is not None:
+            out += f" cgroup:{r.cgroup}"
+        if r.shutdown is not None:
+            out += f" {'-' if r.shutdown & 1 else '<'}-{'-' if r.shutdown & 2 else '>'}"
+    if opts.memory:
+        out += "\n\t"
+        if r.skmem is not None:
+            rm, rb, t, tb, f, w, o, bl, d = r.skmem[:9]
+            out += f" skmem:(r{rm},rb{rb},t{t},tb{tb},f{f},w{w},o{o},bl{bl},d{d})"
+    return out
+
+
+def select(records: list[SockRecord], opts: SsOptions) -> list[SockRecord]:
+    pred = opts.predicate
+    if pred is None and len(opts.states) == 11:
+        return records
+    return [r for r in records
+            if r.state in opts.states and (pred is None or pred(r))]
+
+
+def render(records: list[SockRecord], opts: SsOptions) -> str:
+    """The selected records as ss prints them (or as JSON with -J: one object a socket)."""
+    chosen = select(records, opts)
+    if opts.json:
+        return json.dumps([dict(r.as_dict(), state_name=SS_STATE.get(r.state, "UNKNOWN"))
+                           for r in chosen]) + "\n"
+    show_state = len(opts.states) > 1
+    numeric = opts.numeric
+    plain = not (opts.timers or opts.extended or opts.memory)
+    # each column's distinct strings, made once: their lengths give the widths
+    lips: dict[int, str] = {}
+    pips: dict[int, str] = {}
+    lports: dict[int, str] = {}
+    pports: dict[int, str] = {}
     rows = []
-    for lst in ns.lhash.values():
-        for sk in lst:
-            assert isinstance(sk, TcpSock)
-            q = len(sk.lq.accept_queue) if sk.lq else 0
-            rows.append(("LISTEN", q, sk.backlog, f"{int_to_ip(sk.laddr)}:{sk.lport}",
-                         "0.0.0.0:*", "", skmem_text(sk) if mem else ""))
-    if listening_only:
-        return rows
-    for obj in ns.ehash.values():
-        if isinstance(obj, TcpSock):
-            tmr = ""
-            if timers and obj.rtx_timer is not None and obj.rtx_timer.pending:
-                tmr = f"timer:(on,{(obj.rtx_timer.when - now) * 1000:.0f}ms,{obj.retransmits})"
-            rows.append((SS_NAMES[obj.state], len(obj.recv_buf),
-                         (obj.write_seq - obj.snd_una) & 0xFFFFFFFF,
-                         f"{int_to_ip(obj.laddr)}:{obj.lport}",
-                         f"{int_to_ip(obj.raddr)}:{obj.rport}", tmr,
-                         skmem_text(obj) if mem else ""))
-        elif isinstance(obj, RequestSock):
-            tmr = ""
-            if timers and obj.pending:
-                tmr = f"timer:(on,{(obj.when - now) * 1000:.0f}ms,{obj.num_retrans})"
-            rows.append((SS_NAMES[SYN_RECV], 0, 0, f"{int_to_ip(obj.laddr)}:{obj.lport}",
-                         f"{int_to_ip(obj.raddr)}:{obj.rport}", tmr, ""))
-        elif isinstance(obj, TimeWaitSock):
-            tmr = ""
-            if timers and obj.pending:
-                tmr = f"timer:(timewait,{obj.when - now:.0f}sec,0)"
-            rows.append((SS_NAMES[obj.substate], 0, 0, f"{int_to_ip(obj.laddr)}:{obj.lport}",
-                         f"{int_to_ip(obj.raddr)}:{obj.rport}", tmr, ""))
-    return rows
+    rq_max = wq_max = 0
+    for r in chosen:
+        s, d, sp, dp = r.saddr, r.daddr, r.sport, r.dport
+        if s not in lips:
+            lips[s] = _ip(s) + ":"
+        if d not in pips:
+            pips[d] = _ip(d) + ":"
+        if sp not in lports:
+            lports[sp] = _port(sp, numeric, True)
+        if dp == 0 and r.state in (LISTEN, CLOSE):
+            dps = "*"
+        else:
+            dps = pports.get(dp) or pports.setdefault(dp, _port(dp, numeric, False))
+        rq, wq = r.rqueue, r.wqueue
+        if rq > rq_max:
+            rq_max = rq
+        if wq > wq_max:
+            wq_max = wq
+        rows.append((SS_STATE.get(r.state, "UNKNOWN"), rq, wq, lips[s], lports[sp], pips[d],
+                     dps, "" if plain else _ext(r, opts)))
+    if not rows and not opts.header:
+        return ""
+    head = ("State", "Recv-Q", "Send-Q", "Local Address:", "Port", "Peer Address:", "Port",
+            "Process")
+    hdr = opts.header
+    wild = any(r[6] == "*" for r in rows)  # a listener's peer port
+
+    def widest(values: list[str], header: str) -> int:
+        return max([len(x) for x in values] + [len(header) if hdr else 0])
+
+    w = [widest([r[0] for r in rows], "State") if show_state else 0,
+         max(6, len(str(rq_max))), max(6, len(str(wq_max))),
+         widest(list(lips.values()), "Local Address:"), widest(list(lports.values()), "Port"),
+         widest(list(pips.values()), "Peer Address:"),
+         widest(list(pports.values()) + (["*"] if wild else []), "Port"), 0]
+    # ss.c's render(): the last line's last field is never flushed into its column's width,
+    # so it neither widens the column nor gets padded beyond it
+    exts = [r[7] for r in rows[:-1]] + (["Process"] if hdr and rows else [])
+    w[7] = max([len(x) for x in exts] + [0])
+    # one %-format with the widths baked in (the fastest way CPython has to pad columns)
+    tail = f"%{w[3]}s%-{w[4]}s %{w[5]}s%-{w[6]}s%-{w[7]}s"
+    fmt = f"%-{w[1]}d %-{w[2]}d {tail}"
+    hfmt = f"%-{w[1]}s %-{w[2]}s {tail}"
+    if show_state:
+        fmt = f"%-{w[0]}s {fmt}"
+        hfmt = f"%-{w[0]}s {hfmt}"
+        lines = [fmt % row for row in rows]
+        if hdr:
+            lines.insert(0, hfmt % head)
+    else:
+        lines = [fmt % row[1:] for row in rows]
+        if hdr:
+            lines.insert(0, hfmt % head[1:])
+    return "\n".join(lines) + "\n"
 
 
-def render_ss(ns: NetNamespace, args: str, now: float) -> str:
-    """iproute2's column layout: each column as wide as its widest cell; addresses
-    right-aligned and ports left-aligned around the colon; "Process" right after the peer
-    port column (as `ss -ltn` prints "Peer Address:PortProcess")."""
-    flags = set(args.replace("-", ""))
-    listening_only = "l" in flags and "a" not in flags
-    rows = _rows(ns, listening_only, "a" in flags, "o" in flags, now, "m" in flags)
-    split = [(st, str(rq), str(sq), *loc.rsplit(":", 1), *peer.rsplit(":", 1), tmr, mem)
-             for st, rq, sq, loc, peer, tmr, mem in rows]
-    head = ("State", "Recv-Q", "Send-Q", "Local Address", "Port", "Peer Address", "Port")
-    w = [max([len(h)] + [len(r[i]) for r in split]) for i, h in enumerate(head)]
-
-    def line(c: tuple[str, ...], tail: str) -> str:
-        return (f"{c[0]:<{w[0]}} {c[1]:<{w[1]}} {c[2]:<{w[2]}} {c[3]:>{w[3]}}:{c[4]:<{w[4]}} "
-                f"{c[5]:>{w[5]}}:{c[6]:<{w[6]}}{tail}")
-
-    out = [line(head, "Process")]
-    # -m: the socket's memory on a line of its own, after a tab and a space, as ss prints it
-    out += [line(r[:7], ((" " + r[7]) if r[7] else "") + (f"\n\t {r[8]}" if r[8] else ""))
-            for r in split]
-    return "\n".join(out) + "\n"
-
-
-__all__ = ["LISTEN", "render_ss"]
+__all__ = ["SsOptions", "SsFilterError", "parse_args", "render", "select",
+           "TIME_WAIT", "TIMER_TIMEWAIT"]

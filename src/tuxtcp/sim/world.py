@@ -13,8 +13,8 @@ from typing import Any, Final, TextIO
 
 from ..link.memory import Link, LinkParams
 from ..net.trace import TraceEvent, TraceWriter
+from ..observe.nsview import render_ss
 from ..observe.proc import render_proc
-from ..observe.ss import render_ss
 from ..socket.api import Socket
 from ..socket.selector import SimSelector
 from ..tcp.engine import Namespace

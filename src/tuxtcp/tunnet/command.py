@@ -8,7 +8,7 @@ import sys
 import time
 from types import FrameType
 
-from ..observe.ss import render_ss
+from ..observe.nsview import render_ss
 from ..wire.pcap import PcapTap
 from .driver import TunDriver
 from .netns import SetupError, tun_namespace

@@ -1,0 +1,90 @@
+"""A tuxtcp namespace's sockets as socket records (observe/records.py) and `ss` over them:
+what inet_diag would report for each listener, request, connection and TIME_WAIT sock."""
+
+from __future__ import annotations
+
+import hashlib
+
+from ..net.namespace import NetNamespace
+from ..net.tcp_states import LISTEN, SYN_RECV
+from ..tcp.mem import skmem
+from ..tcp.reqsk import RequestSock
+from ..tcp.sock import TcpSock
+from ..tcp.twsock import TimeWaitSock
+from .records import (
+    TIMER_KEEPALIVE,
+    TIMER_OFF,
+    TIMER_ON,
+    TIMER_PERSIST,
+    TIMER_TIMEWAIT,
+    SockRecord,
+    expires_ms,
+)
+from .ss import parse_args, render
+
+
+def unread(sk: TcpSock) -> int:
+    """max(rcv_nxt - copied_seq, 0), as tcp_diag_get_info and get_tcp4_sock count a
+    connection's Recv-Q: a FIN received and not yet read counts one."""
+    d = (sk.rcv_nxt - sk.copied_seq) & 0xFFFFFFFF
+    return 0 if d & 0x80000000 else d
+
+
+def _cookie(obj: object) -> int:
+    """sock_gen_cookie stands in: a stable 64-bit number per socket object."""
+    return int.from_bytes(hashlib.blake2b(str(id(obj)).encode(), digest_size=8).digest(),
+                          "big") >> 16
+
+
+def _full(sk: TcpSock, now: float) -> SockRecord:
+    timer, expires, retrans = TIMER_OFF, 0, 0
+    if sk.rtx_timer is not None and sk.rtx_timer.pending:
+        timer, expires, retrans = TIMER_ON, expires_ms(sk.rtx_timer.expires, now), sk.retransmits
+    elif sk.probe_timer is not None and sk.probe_timer.pending:
+        timer, expires = TIMER_PERSIST, expires_ms(sk.probe_timer.expires, now)
+        retrans = sk.probes_out
+    elif sk.keepalive_timer is not None and sk.keepalive_timer.pending:
+        timer, expires = TIMER_KEEPALIVE, expires_ms(sk.keepalive_timer.expires, now)
+        retrans = sk.probes_out
+    if sk.state == LISTEN:
+        rq = len(sk.lq.accept_queue) if sk.lq else 0
+        wq = sk.backlog
+        daddr, dport = 0, 0
+    else:
+        rq = unread(sk)
+        wq = (sk.write_seq - sk.snd_una) & 0xFFFFFFFF
+        daddr, dport = sk.raddr, sk.rport
+    shutdown = (1 if sk.rcv_shutdown else 0) | (2 if sk.snd_shutdown else 0)
+    return SockRecord(int(sk.state), sk.laddr, sk.lport, daddr, dport, timer=timer,
+                      retrans=retrans, expires=expires, rqueue=rq, wqueue=wq, uid=sk.uid,
+                      inode=sk.inode, cookie=_cookie(sk), shutdown=shutdown,
+                      skmem=tuple(skmem(sk)))
+
+
+def ns_records(ns: NetNamespace, now: float) -> list[SockRecord]:
+    """Every TCP socket of a tuxtcp namespace, in the order a sock_diag dump gives them:
+    listeners, then the established hash (requests, full sockets, TIME_WAIT)."""
+    out = []
+    for lst in ns.lhash.values():
+        for sk in lst:
+            assert isinstance(sk, TcpSock)
+            out.append(_full(sk, now))
+    for obj in ns.ehash.values():
+        if isinstance(obj, TcpSock):
+            out.append(_full(obj, now))
+        elif isinstance(obj, RequestSock):
+            out.append(SockRecord(int(SYN_RECV), obj.laddr, obj.lport, obj.raddr, obj.rport,
+                                  timer=TIMER_ON, retrans=obj.num_retrans,
+                                  expires=expires_ms(obj.expires, now) if obj.pending else 0,
+                                  cookie=_cookie(obj)))
+        elif isinstance(obj, TimeWaitSock):
+            out.append(SockRecord(int(obj.substate), obj.laddr, obj.lport, obj.raddr,
+                                  obj.rport, timer=TIMER_TIMEWAIT,
+                                  expires=expires_ms(obj.expires, now) if obj.pending else 0,
+                                  cookie=_cookie(obj)))
+    return out
+
+
+def render_ss(ns: NetNamespace, args: str, now: float) -> str:
+    """`ss ARGS` for a tuxtcp namespace at virtual time `now`."""
+    return render(ns_records(ns, now), parse_args(args))
