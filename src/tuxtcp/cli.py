@@ -14,6 +14,7 @@ commands:
   packetdrill FILE_OR_DIR...      run packetdrill scripts (tuxtcp packetdrill -h)
   serve [options]                 tuxtcp on a TUN device: echo and HTTP for the kernel (root)
   ss [--netns NAME] [options]     the host's TCP sockets as ss prints them (sock_diag)
+  nstat [--netns NAME] [options]  the host's counters as nstat prints them
 """
 
 
@@ -39,6 +40,10 @@ def main(argv: list[str] | None = None) -> int:
         from .host.ss_command import ss
 
         return ss(rest)
+    if cmd == "nstat":
+        from .host.nstat_command import nstat
+
+        return nstat(rest)
     print(f"tuxtcp: unknown command {cmd!r}\n{USAGE}", file=sys.stderr, end="")
     return 2
 

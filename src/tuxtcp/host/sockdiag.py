@@ -51,7 +51,8 @@ ALL_STATES: Final = 0xFFF  # every TCP state (bit n: state n), NEW_SYN_RECV asid
 
 
 @contextlib.contextmanager
-def _in_netns(name: str | None) -> Iterator[None]:
+def in_netns(name: str | None) -> Iterator[None]:
+    """This thread in network namespace `name` (None: where it is) for the block."""
     if name is None:
         yield
         return
@@ -146,7 +147,7 @@ def host_records(netns: str | None = None, states: int = ALL_STATES, memory: boo
     want_attrs = memory or info or details
     ext = (1 << (INET_DIAG_SKMEMINFO - 1) if memory else 0) | \
         (1 << (INET_DIAG_INFO - 1) if info else 0)
-    with _in_netns(netns):
+    with in_netns(netns):
         try:
             s = socket.socket(socket.AF_NETLINK, socket.SOCK_RAW | socket.SOCK_CLOEXEC,
                               NETLINK_SOCK_DIAG)

@@ -5,12 +5,14 @@ from __future__ import annotations
 
 import hashlib
 
+from ..net.mib_names import NETSTAT_GROUPS, SNMP_GROUPS
 from ..net.namespace import NetNamespace
 from ..net.tcp_states import LISTEN, SYN_RECV
 from ..tcp.mem import skmem
 from ..tcp.reqsk import RequestSock
 from ..tcp.sock import TcpSock
 from ..tcp.twsock import TimeWaitSock
+from .nstat import snapshot
 from .records import (
     TIMER_KEEPALIVE,
     TIMER_OFF,
@@ -88,3 +90,9 @@ def ns_records(ns: NetNamespace, now: float) -> list[SockRecord]:
 def render_ss(ns: NetNamespace, args: str, now: float) -> str:
     """`ss ARGS` for a tuxtcp namespace at virtual time `now`."""
     return render(ns_records(ns, now), parse_args(args))
+
+
+def ns_counters(ns: NetNamespace) -> list[tuple[str, int]]:
+    """The namespace's counters as nstat reads them from /proc/net/snmp and netstat."""
+    return snapshot({"snmp": ns.mib.render_two_line(SNMP_GROUPS),
+                     "netstat": ns.mib.render_two_line(NETSTAT_GROUPS)})

@@ -13,7 +13,9 @@ from typing import Any, Final, TextIO
 
 from ..link.memory import Link, LinkParams
 from ..net.trace import TraceEvent, TraceWriter
-from ..observe.nsview import render_ss
+from ..observe.nstat import parse_args as nstat_args
+from ..observe.nstat import report
+from ..observe.nsview import ns_counters, render_ss
 from ..observe.proc import render_proc
 from ..socket.api import Socket
 from ..socket.selector import SimSelector
@@ -42,6 +44,7 @@ class Host:
         self.drops = self.ns.drops  # skb_drop_reason name -> count (a mapping, like counters)
         self._wake_at: float | None = None
         self._links_to: dict[Host, Link] = {}  # the link towards each neighbour
+        self._nstat_history: dict[str, int] = {}  # nstat's history file, for this host
 
     @property
     def address(self) -> str:
@@ -57,6 +60,13 @@ class Host:
 
     def ss(self, args: str = "-tan") -> str:
         return render_ss(self.ns, args, self.world.clock)
+
+    def nstat(self, args: str = "") -> str:
+        """`nstat ARGS` on this host: counters changed since the last call (the host keeps
+        nstat's history), -a -z -s -n -r -j and name patterns as nstat takes them."""
+        text, self._nstat_history = report(ns_counters(self.ns), nstat_args(args.split()),
+                                           self._nstat_history)
+        return text
 
     def dmesg(self) -> str:
         return self.ns.dmesg()
