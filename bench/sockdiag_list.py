@@ -9,7 +9,8 @@ a listener for each process holding them); each reader then lists them `--runs` 
 inside the namespace and the median is printed, as one JSON object:
 - in-process calls (ms): tuxtcp records, tuxtcp records + `ss -tan` text, pyroute2, psutil;
 - whole processes (ms, from start to exit): `ss -tan` and `tuxtcp ss -tan`, each piped to
-  nowhere.
+  nowhere;
+- one Prometheus scrape of `tuxtcp exporter`'s registry (wall and CPU ms, bytes).
 """
 
 from __future__ import annotations
@@ -68,6 +69,12 @@ def proc(cmd):
     return f
 out["ss_process_ms"], _ = med(proc(["ss", "-tan"]))
 out["tuxtcp_ss_process_ms"], _ = med(proc([sys.executable, "-m", "tuxtcp.cli", "ss", "-tan"]))
+from prometheus_client import generate_latest
+from tuxtcp.host.exporter import registry
+reg = registry([None])
+out["exporter_scrape_ms"], out["exporter_scrape_bytes"] = med(lambda: len(generate_latest(reg)))
+c0 = time.process_time(); generate_latest(reg); out["exporter_scrape_cpu_ms"] = round(
+    (time.process_time() - c0) * 1000, 1)
 print(json.dumps(out))
 '''
 

@@ -1,0 +1,186 @@
+"""`tuxtcp exporter`: per-listener accept-queue numbers and the kernel's TCP counters for
+Prometheus, for this namespace and any others named, from the same readers as `tuxtcp ss`
+and `tuxtcp nstat` (netlink sock_diag, /proc/net/{snmp,netstat}).
+
+Per listener (labels netns, address, port):
+- tuxtcp_listen_accept_queue: connections established and waiting for accept() (the
+  listener's Recv-Q in ss);
+- tuxtcp_listen_backlog: the accept queue's limit, min(listen() backlog, somaxconn) (its
+  Send-Q);
+- tuxtcp_listen_syn_recv: request socks in the SYN queue for it (a wildcard listener counts
+  those of every local address on its port).
+Per namespace: tuxtcp_snmp_total{netns, group, counter} for every counter nstat shows (Tcp,
+TcpExt, Ip, IpExt, ... under the kernel's names: group="TcpExt", counter="ListenOverflows"),
+and tuxtcp_tcp_curr_estab (Tcp CurrEstab, a gauge).
+
+A scrape asks the kernel for listeners and SYN_RECV sockets only (the dump's state filter), so
+it costs little however many established connections the host has.
+"""
+
+from __future__ import annotations
+
+import signal
+import sys
+import time
+from collections.abc import Iterable, Iterator
+from types import FrameType
+
+from prometheus_client import start_http_server
+from prometheus_client.core import CounterMetricFamily, GaugeMetricFamily
+from prometheus_client.registry import Collector, CollectorRegistry
+
+from ..observe.records import SockRecord
+from .errors import SockDiagError
+from .nstat_command import host_counter_files
+from .sockdiag import host_records
+
+LISTEN = 10
+SYN_RECV = 3
+LISTEN_AND_SYN_RECV = (1 << LISTEN) | (1 << SYN_RECV)
+
+
+def _ip(addr: int) -> str:
+    return ".".join(str((addr >> s) & 0xFF) for s in (24, 16, 8, 0))
+
+
+def listener_rows(records: Iterable[SockRecord]) -> list[tuple[str, int, int, int, int]]:
+    """(address, port, accept queue, backlog, SYN_RECV count) for each listener."""
+    listeners = []
+    syn_recv: dict[tuple[int, int], int] = {}
+    for r in records:
+        if r.state == LISTEN:
+            listeners.append(r)
+        elif r.state == SYN_RECV:
+            key = (r.saddr, r.sport)
+            syn_recv[key] = syn_recv.get(key, 0) + 1
+    out = []
+    for r in listeners:
+        if r.saddr == 0:  # INADDR_ANY: the requests of every address on its port
+            n = sum(c for (a, p), c in syn_recv.items() if p == r.sport)
+        else:
+            n = syn_recv.get((r.saddr, r.sport), 0)
+        out.append((_ip(r.saddr), r.sport, r.rqueue, r.wqueue, n))
+    return out
+
+
+class TcpCollector(Collector):
+    """The metrics above for each namespace in `namespaces` (None: the exporter's own)."""
+
+    def __init__(self, namespaces: list[str | None]) -> None:
+        self.namespaces = namespaces
+
+    def collect(self) -> Iterator[GaugeMetricFamily | CounterMetricFamily]:
+        labels = ["netns", "address", "port"]
+        queue = GaugeMetricFamily("tuxtcp_listen_accept_queue",
+                                  "Connections waiting for accept() (ss Recv-Q of a listener)",
+                                  labels=labels)
+        backlog = GaugeMetricFamily("tuxtcp_listen_backlog",
+                                    "Accept queue limit: min(listen backlog, somaxconn)",
+                                    labels=labels)
+        synq = GaugeMetricFamily("tuxtcp_listen_syn_recv",
+                                 "Request socks in the SYN queue of the listener", labels=labels)
+        snmp = CounterMetricFamily("tuxtcp_snmp", "The kernel's SNMP and netstat counters "
+                                   "(/proc/net/snmp, /proc/net/netstat), by group and name",
+                                   labels=["netns", "group", "counter"])
+        estab = GaugeMetricFamily("tuxtcp_tcp_curr_estab",
+                                  "TCP connections in ESTABLISHED or CLOSE_WAIT (Tcp CurrEstab)",
+                                  labels=["netns"])
+        for ns in self.namespaces:
+            label = ns or ""
+            try:
+                recs = host_records(ns, states=LISTEN_AND_SYN_RECV, memory=False,
+                                    details=False)
+                files = host_counter_files(ns)
+            except SockDiagError:
+                continue  # a namespace that went away: no series for it this scrape
+            for addr, port, q, b, n in listener_rows(recs):
+                lv = [label, addr, str(port)]
+                queue.add_metric(lv, q)
+                backlog.add_metric(lv, b)
+                synq.add_metric(lv, n)
+            for f in ("snmp", "netstat"):
+                for name, value in _grouped(files.get(f, "")):
+                    group, counter = name
+                    if (group, counter) == ("Tcp", "CurrEstab"):
+                        estab.add_metric([label], value)
+                    elif (group, counter) not in _SETTINGS:
+                        snmp.add_metric([label, group, counter], value)
+        yield from (queue, backlog, synq, snmp, estab)
+
+
+# columns that are settings, not counters (nstat leaves them out too)
+_SETTINGS = {("Ip", "Forwarding"), ("Ip", "DefaultTTL"), ("Tcp", "RtoAlgorithm"),
+             ("Tcp", "RtoMin"), ("Tcp", "RtoMax"), ("Tcp", "MaxConn")}
+
+
+def _grouped(text: str) -> list[tuple[tuple[str, str], int]]:
+    """Two-line /proc/net text -> [((group, counter), value)] (a negative setting such as
+    Tcp MaxConn -1 stays negative: it is left out anyway)."""
+    out = []
+    lines = text.splitlines()
+    for head, vals in zip(lines[0::2], lines[1::2], strict=False):
+        group, names = head.split(":", 1)
+        _, values = vals.split(":", 1)
+        for name, value in zip(names.split(), values.split(), strict=False):
+            out.append(((group, name), int(value)))
+    return out
+
+
+def registry(namespaces: list[str | None]) -> CollectorRegistry:
+    reg = CollectorRegistry(auto_describe=False)
+    reg.register(TcpCollector(namespaces))
+    return reg
+
+
+USAGE = """usage: tuxtcp exporter [--listen ADDR:PORT] [--netns NAME ...] [--duration S]
+
+Serve Prometheus metrics (per-listener accept queue, backlog and SYN queue; the TCP
+counters) at http://ADDR:PORT/metrics (default 127.0.0.1:9469). --netns adds a namespace
+(repeatable; root); this namespace is always included.
+"""
+
+
+def exporter(argv: list[str]) -> int:
+    args = list(argv)
+    if args and args[0] in ("-h", "--help"):
+        print(USAGE, end="")
+        return 0
+    listen, duration = "127.0.0.1:9469", 0.0
+    namespaces: list[str | None] = [None]
+    i = 0
+    while i < len(args):
+        if args[i] == "--listen" and i + 1 < len(args):
+            listen = args[i + 1]
+        elif args[i] == "--netns" and i + 1 < len(args):
+            namespaces.append(args[i + 1])
+        elif args[i] == "--duration" and i + 1 < len(args):
+            duration = float(args[i + 1])
+        else:
+            print(f"tuxtcp exporter: unexpected {args[i]!r}\n{USAGE}", file=sys.stderr, end="")
+            return 2
+        i += 2
+    host, _, port = listen.rpartition(":")
+    stop: list[int] = []
+
+    def on_signal(signum: int, frame: FrameType | None) -> None:
+        stop.append(signum)
+
+    old = {s: signal.signal(s, on_signal) for s in (signal.SIGINT, signal.SIGTERM)}
+    try:
+        server, thread = start_http_server(int(port), host or "127.0.0.1",
+                                           registry=registry(namespaces))
+    except OSError as e:
+        print(f"tuxtcp exporter: {listen}: {e.strerror}", file=sys.stderr)
+        return 1
+    print(f"serving http://{host or '127.0.0.1'}:{server.server_port}/metrics", flush=True)
+    end = time.monotonic() + duration if duration > 0 else None
+    try:
+        while not stop and (end is None or time.monotonic() < end):
+            time.sleep(0.1)
+    finally:
+        server.shutdown()
+        server.server_close()
+        thread.join(timeout=5)
+        for s, h in old.items():
+            signal.signal(s, h)
+    return 0
