@@ -18,9 +18,7 @@ backlog; otherwise unread bytes and bytes not yet acknowledged.
 
 from __future__ import annotations
 
-import json
 import socket
-from dataclasses import dataclass, field
 from typing import Final
 
 from .records import TIMER_NAMES, TIMER_TIMEWAIT, SockRecord
@@ -44,16 +42,20 @@ _LONG: Final = {"--tcp": "t", "--all": "a", "--listening": "l", "--numeric": "n"
 _SUPPORTED: Final = set("talnoemHJ")
 
 
-@dataclass
 class SsOptions:
-    numeric: bool = False
-    header: bool = True
-    timers: bool = False
-    extended: bool = False
-    memory: bool = False
-    json: bool = False
-    states: set[int] = field(default_factory=lambda: set(DEFAULT_STATES))
-    predicate: Predicate | None = None
+    """What an ss command line asks for (a plain class: `tuxtcp ss` starts faster without
+    dataclasses, which imports inspect)."""
+
+    def __init__(self, numeric: bool = False, header: bool = True, timers: bool = False,
+                 extended: bool = False, memory: bool = False, json: bool = False) -> None:
+        self.numeric = numeric
+        self.header = header
+        self.timers = timers
+        self.extended = extended
+        self.memory = memory
+        self.json = json
+        self.states: set[int] = set(DEFAULT_STATES)
+        self.predicate: Predicate | None = None
 
 
 def parse_args(args: str | list[str]) -> SsOptions:
@@ -173,6 +175,8 @@ def render(records: list[SockRecord], opts: SsOptions) -> str:
     """The selected records as ss prints them (or as JSON with -J: one object a socket)."""
     chosen = select(records, opts)
     if opts.json:
+        import json  # only for -J: it costs `tuxtcp ss` 9 ms of start-up
+
         return json.dumps([dict(r.as_dict(), state_name=SS_STATE.get(r.state, "UNKNOWN"))
                            for r in chosen]) + "\n"
     show_state = len(opts.states) > 1
