@@ -71,6 +71,17 @@ def test_filter_expressions(expr: str, want: list[tuple[int, int, int, int]]) ->
     assert _sel("-tan " + expr) == want
 
 
+def test_a_filter_given_as_one_argument() -> None:
+    """ss takes the expression quoted as one argument as well as word by word."""
+    whole = parse_args(["-tan", "( sport = :22 or dport = :22 ) and not src 198.18.0.2"])
+    words = parse_args("-tan ( sport = :22 or dport = :22 ) and not src 198.18.0.2")
+    from tuxtcp.observe.ss import select
+
+    assert [r.sport for r in select(_recs(), whole)] == \
+        [r.sport for r in select(_recs(), words)] == [22]
+    assert [r.sport for r in select(_recs(), parse_args(["-tan", "sport=:80"]))] == [80, 80]
+
+
 def test_state_selection() -> None:
     # default (no -a/-l): no listeners, no TIME-WAIT and SYN-RECV (ss's "big" minus closed)
     assert _sel("-tn") == [(1, 80, 2, 40000), (2, 40000, 1, 80), (2, 40001, 1, 8080),
@@ -232,8 +243,14 @@ def test_tuxtcp_ss_prints_what_iproute2_prints() -> None:
     with kernel_sockets() as name:
         for args in OPTION_SETS + [f"-tan {f}" for f in FILTERS]:
             _agree(name, args)
-        # the command itself
+        # the command itself, also with the filter quoted as one argument
         _same_but_timers(_cli(name, "-tan"), _iproute2(name, "-tan"), 100)
+        quoted = ["-tan", "sport = :8080 or ( dport = :9090 and not sport = :7070 )"]
+        ours = subprocess.run([sys.executable, "-m", "tuxtcp.cli", "ss", "--netns", name,
+                               *quoted], capture_output=True, text=True, check=True).stdout
+        theirs = subprocess.run(["ss", "-N", name, *quoted], capture_output=True, text=True,
+                                check=True).stdout
+        _same_but_timers(ours, theirs, 100)
         # the records themselves: the accept queue and backlog of the listener
         recs = {(r.state, r.sport): r for r in host_records(name)}
         assert (recs[(10, 8080)].rqueue, recs[(10, 8080)].wqueue) == (3, 2)

@@ -52,10 +52,11 @@ def state_set(name: str) -> set[int]:
 
 
 def _tokens(words: list[str]) -> list[str]:
-    """The words split the way ss's lexer splits them: parentheses and operators stand on
-    their own even when written against their neighbours ("sport=:80", "(dport")."""
+    """The words split the way ss's lexer splits them: at spaces (a filter is often one quoted
+    argument, 'sport = :80 or dport = :80'), and parentheses and operators stand on their own
+    even when written against their neighbours ("sport=:80", "(dport")."""
     out: list[str] = []
-    for w in words:
+    for w in (part for word in words for part in word.split()):
         i = 0
         while i < len(w):
             c = w[i]
