@@ -20,7 +20,6 @@ import json
 import resource
 import subprocess
 import sys
-import uuid
 
 from tuxtcp.host import netns as hn
 
@@ -88,43 +87,38 @@ def main(argv: list[str]) -> int:
     if why:
         print(f"sockdiag_list: {why}", file=sys.stderr)
         return 1
-    name = f"tuxtcp_sd{uuid.uuid4().hex[:6]}"
-    subprocess.run(["ip", "netns", "add", name], check=True)
     holders: list[subprocess.Popen[str]] = []
-    try:
-        subprocess.run(["ip", "-n", name, "link", "set", "lo", "up"], check=True)
-        # a process may hold only so many descriptors (RLIMIT_NOFILE's hard limit, which
-        # this machine does not let root raise): the sockets are spread over holders
-        per = max(2, (resource.getrlimit(resource.RLIMIT_NOFILE)[1] - 100) // 2 * 2)
-        left = args.sockets
-        port = 5000
-        while left > 0:
-            n = min(per, left)
-            h = subprocess.Popen(["ip", "netns", "exec", name, sys.executable, "-c", HOLDER,
-                                  str(n), str(port)], stdout=subprocess.PIPE, text=True)
-            holders.append(h)
-            assert h.stdout is not None
-            if h.stdout.readline().strip() != "ready":
-                raise SystemExit("a socket holder did not come up")
-            left -= n
-            port += 1
-        r = subprocess.run(["ip", "netns", "exec", name, sys.executable, "-c", TIMER,
-                            str(args.runs)], capture_output=True, text=True, check=True,
-                           timeout=1800)
-        result = json.loads(r.stdout.strip().splitlines()[-1])
-        result["sockets"] = args.sockets + len(holders)
-        result["psutil_over_tuxtcp"] = round(result["psutil_ms"] / result["tuxtcp_records_ms"],
-                                             1)
-        result["tuxtcp_process_over_ss_process"] = round(
-            result["tuxtcp_ss_process_ms"] / result["ss_process_ms"], 2)
-        result["pyroute2_over_tuxtcp"] = round(result["pyroute2_ms"]
-                                               / result["tuxtcp_records_ms"], 1)
-        print(json.dumps(result))
-    finally:
-        for h in holders:
-            h.kill()
-            h.wait()
-        subprocess.run(["ip", "netns", "del", name], capture_output=True)
+    with hn.loopback_ns() as ns:
+        try:
+            # a process may hold only so many descriptors (RLIMIT_NOFILE's hard limit, which
+            # this machine does not let root raise): the sockets are spread over holders
+            per = max(2, (resource.getrlimit(resource.RLIMIT_NOFILE)[1] - 100) // 2 * 2)
+            left = args.sockets
+            port = 5000
+            while left > 0:
+                n = min(per, left)
+                h = ns.popen(sys.executable, "-c", HOLDER, str(n), str(port))
+                holders.append(h)
+                assert h.stdout is not None
+                if h.stdout.readline().strip() != "ready":
+                    raise SystemExit("a socket holder did not come up")
+                left -= n
+                port += 1
+            r = subprocess.run(["ip", "netns", "exec", ns.name, sys.executable, "-c", TIMER,
+                                str(args.runs)], capture_output=True, text=True, check=True,
+                               timeout=1800)
+        finally:
+            for h in holders:
+                h.kill()
+                h.wait()
+    result = json.loads(r.stdout.strip().splitlines()[-1])
+    result["sockets"] = args.sockets + len(holders)
+    result["psutil_over_tuxtcp"] = round(result["psutil_ms"] / result["tuxtcp_records_ms"], 1)
+    result["tuxtcp_process_over_ss_process"] = round(
+        result["tuxtcp_ss_process_ms"] / result["ss_process_ms"], 2)
+    result["pyroute2_over_tuxtcp"] = round(result["pyroute2_ms"] / result["tuxtcp_records_ms"],
+                                           1)
+    print(json.dumps(result))
     return 0
 
 

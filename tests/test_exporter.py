@@ -2,8 +2,8 @@
 counters, scraped over HTTP from a running exporter and parsed with prometheus-client's own
 parser. The namespace is the test's own: a listener with listen(2) and four clients (three
 queued, backlog + 1, the fourth's SYN dropped: ListenOverflows), and a wildcard listener with
-three requests in its SYN queue (SYNs from peers behind a veth whose far end is down, so the
-SYN-ACKs go nowhere)."""
+three requests in its SYN queue (SYNs from a peer that never answers, so the SYN-ACKs go
+nowhere)."""
 
 from __future__ import annotations
 
@@ -12,7 +12,6 @@ import subprocess
 import sys
 import time
 import urllib.request
-import uuid
 from collections.abc import Iterator
 
 import pytest
@@ -30,13 +29,13 @@ for i in range(4):
     c = socket.socket(); c.setblocking(False); c.connect_ex(("127.0.0.1", 8080)); cs.append(c)
     time.sleep(0.01)
 w = socket.socket(); w.bind(("0.0.0.0", 9090)); w.listen(50)
-# three SYNs from peers behind a dead link: the SYN-ACKs go nowhere, the requests stay
+# three SYNs from the silent peer: the SYN-ACKs go nowhere, the requests stay
 from tuxtcp.wire.ipv4 import Packet, ip_to_int
 from tuxtcp.wire.tcp import SYN, TcpSegment
 raw = socket.socket(socket.AF_INET, socket.SOCK_RAW, socket.IPPROTO_RAW)
 for i in range(3):
     seg = TcpSegment(40000 + i, 9090, 1000 * i, 0, SYN, 64240, mss=1460)
-    pkt = Packet(ip_to_int("198.18.1.%d" % (50 + i)), ip_to_int("198.18.1.1"), seg)
+    pkt = Packet(ip_to_int("198.18.1.2"), ip_to_int("198.18.1.1"), seg)
     raw.sendto(pkt.to_bytes(), ("198.18.1.1", 0))
 time.sleep(0.1)
 print("ready", flush=True)
@@ -55,30 +54,20 @@ def test_listener_rows_count_the_syn_queue_per_listener() -> None:
 
 @contextlib.contextmanager
 def _scene() -> Iterator[str]:
+    """hn.silent_peer_pair (v0 at 198.18.1.1, a peer at 198.18.1.2 that never answers) with
+    SOCKETS running in it; yields the namespace's name."""
     why = hn.available()
     if why:
         pytest.skip(why)
-    name = f"tuxtcp_ex{uuid.uuid4().hex[:6]}"
-    subprocess.run(["ip", "netns", "add", name], check=True)
-    proc = None
-    try:
-        subprocess.run(["ip", "-n", name, "link", "set", "lo", "up"], check=True)
-        # a veth pair whose far end stays down: what is sent to 198.18.1.0/24 goes nowhere
-        subprocess.run(["ip", "-n", name, "link", "add", "v0", "type", "veth", "peer", "name",
-                        "v1"], check=True)
-        subprocess.run(["ip", "-n", name, "addr", "add", "198.18.1.1/24", "dev", "v0"],
-                       check=True)
-        subprocess.run(["ip", "-n", name, "link", "set", "v0", "up"], check=True)
-        proc = subprocess.Popen(["ip", "netns", "exec", name, sys.executable, "-c", SOCKETS],
-                                stdout=subprocess.PIPE, text=True)
-        assert proc.stdout is not None and proc.stdout.readline().strip() == "ready"
-        time.sleep(0.1)
-        yield name
-    finally:
-        if proc is not None:
+    with hn.silent_peer_pair() as ns:
+        proc = ns.popen(sys.executable, "-c", SOCKETS)
+        try:
+            assert proc.stdout is not None and proc.stdout.readline().strip() == "ready"
+            time.sleep(0.1)
+            yield ns.name
+        finally:
             proc.kill()
             proc.wait()
-        subprocess.run(["ip", "netns", "del", name], capture_output=True)
 
 
 @pytest.mark.root

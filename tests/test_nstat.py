@@ -4,12 +4,9 @@ nstat run beside it on the same namespace (output byte for byte, history values)
 
 from __future__ import annotations
 
-import contextlib
 import os
 import subprocess
 import sys
-import uuid
-from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
@@ -80,20 +77,6 @@ def test_a_simulated_host_keeps_its_own_history() -> None:
     assert srv.nstat("Tcp*Opens") == "#kernel\n"  # nothing new since
 
 
-@contextlib.contextmanager
-def _namespace() -> Iterator[str]:
-    why = hn.available()
-    if why:
-        pytest.skip(why)
-    name = f"tuxtcp_ns{uuid.uuid4().hex[:6]}"
-    subprocess.run(["ip", "netns", "add", name], check=True)
-    try:
-        subprocess.run(["ip", "-n", name, "link", "set", "lo", "up"], check=True)
-        yield name
-    finally:
-        subprocess.run(["ip", "netns", "del", name], capture_output=True)
-
-
 @pytest.mark.root
 def test_tuxtcp_nstat_prints_what_iproute2_prints(tmp_path: Path) -> None:
     a, b = tmp_path / "iproute2", tmp_path / "tuxtcp"
@@ -110,7 +93,11 @@ def test_tuxtcp_nstat_prints_what_iproute2_prints(tmp_path: Path) -> None:
         assert r.returncode == 0, r.stderr
         return r.stdout
 
-    with _namespace() as name:
+    why = hn.available()
+    if why:
+        pytest.skip(why)
+    with hn.loopback_ns() as ns:
+        name = ns.name
         assert theirs(name, "-n") == ours(name, "-n") == ""
         subprocess.run(["ip", "netns", "exec", name, sys.executable, "-c",
                         "import socket; l = socket.socket(); l.bind(('127.0.0.1', 80)); "

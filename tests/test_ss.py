@@ -10,7 +10,6 @@ import re
 import subprocess
 import sys
 import time
-import uuid
 from collections.abc import Iterator
 
 import pytest
@@ -174,25 +173,20 @@ def _same_but_timers(a: str, b: str, tolerance_ms: int) -> None:
 
 @contextlib.contextmanager
 def kernel_sockets() -> Iterator[str]:
-    """A namespace of our own with the KERNEL_SOCKETS set alive in it; yields its name."""
+    """A namespace of our own (hn.loopback_ns) with the KERNEL_SOCKETS set alive in it;
+    yields its name."""
     why = hn.available()
     if why:
         pytest.skip(why)
-    name = f"tuxtcp_ss{uuid.uuid4().hex[:6]}"
-    subprocess.run(["ip", "netns", "add", name], check=True)
-    proc = None
-    try:
-        subprocess.run(["ip", "-n", name, "link", "set", "lo", "up"], check=True)
-        proc = subprocess.Popen(["ip", "netns", "exec", name, sys.executable, "-c",
-                                 KERNEL_SOCKETS, "30"], stdout=subprocess.PIPE, text=True)
-        assert proc.stdout is not None and proc.stdout.readline().strip() == "ready"
-        time.sleep(0.2)
-        yield name
-    finally:
-        if proc is not None:
+    with hn.loopback_ns() as ns:
+        proc = ns.popen(sys.executable, "-c", KERNEL_SOCKETS, "30")
+        try:
+            assert proc.stdout is not None and proc.stdout.readline().strip() == "ready"
+            time.sleep(0.2)
+            yield ns.name
+        finally:
             proc.kill()
             proc.wait()
-        subprocess.run(["ip", "netns", "del", name], capture_output=True)
 
 
 def _iproute2(name: str, args: str) -> str:

@@ -29,7 +29,8 @@ from prometheus_client import start_http_server
 from prometheus_client.core import CounterMetricFamily, GaugeMetricFamily
 from prometheus_client.registry import Collector, CollectorRegistry
 
-from ..observe.records import SockRecord
+from ..observe.nstat import NOT_COUNTERS, parse_groups
+from ..observe.records import SockRecord, ip_text
 from .errors import SockDiagError
 from .nstat_command import host_counter_files
 from .sockdiag import host_records
@@ -37,10 +38,6 @@ from .sockdiag import host_records
 LISTEN = 10
 SYN_RECV = 3
 LISTEN_AND_SYN_RECV = (1 << LISTEN) | (1 << SYN_RECV)
-
-
-def _ip(addr: int) -> str:
-    return ".".join(str((addr >> s) & 0xFF) for s in (24, 16, 8, 0))
 
 
 def listener_rows(records: Iterable[SockRecord]) -> list[tuple[str, int, int, int, int]]:
@@ -59,7 +56,7 @@ def listener_rows(records: Iterable[SockRecord]) -> list[tuple[str, int, int, in
             n = sum(c for (a, p), c in syn_recv.items() if p == r.sport)
         else:
             n = syn_recv.get((r.saddr, r.sport), 0)
-        out.append((_ip(r.saddr), r.sport, r.rqueue, r.wqueue, n))
+        out.append((ip_text(r.saddr), r.sport, r.rqueue, r.wqueue, n))
     return out
 
 
@@ -99,31 +96,12 @@ class TcpCollector(Collector):
                 backlog.add_metric(lv, b)
                 synq.add_metric(lv, n)
             for f in ("snmp", "netstat"):
-                for name, value in _grouped(files.get(f, "")):
-                    group, counter = name
+                for group, counter, value in parse_groups(files.get(f, "")):
                     if (group, counter) == ("Tcp", "CurrEstab"):
                         estab.add_metric([label], value)
-                    elif (group, counter) not in _SETTINGS:
+                    elif group + counter not in NOT_COUNTERS:  # settings, as nstat skips
                         snmp.add_metric([label, group, counter], value)
         yield from (queue, backlog, synq, snmp, estab)
-
-
-# columns that are settings, not counters (nstat leaves them out too)
-_SETTINGS = {("Ip", "Forwarding"), ("Ip", "DefaultTTL"), ("Tcp", "RtoAlgorithm"),
-             ("Tcp", "RtoMin"), ("Tcp", "RtoMax"), ("Tcp", "MaxConn")}
-
-
-def _grouped(text: str) -> list[tuple[tuple[str, str], int]]:
-    """Two-line /proc/net text -> [((group, counter), value)] (a negative setting such as
-    Tcp MaxConn -1 stays negative: it is left out anyway)."""
-    out = []
-    lines = text.splitlines()
-    for head, vals in zip(lines[0::2], lines[1::2], strict=False):
-        group, names = head.split(":", 1)
-        _, values = vals.split(":", 1)
-        for name, value in zip(names.split(), values.split(), strict=False):
-            out.append(((group, name), int(value)))
-    return out
 
 
 def registry(namespaces: list[str | None]) -> CollectorRegistry:

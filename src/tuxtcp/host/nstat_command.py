@@ -8,6 +8,7 @@ import contextlib
 import sys
 
 from ..observe.nstat import NstatError, history_path, parse_args, run, snapshot
+from .cliargs import UsageError, take_netns
 from .errors import SockDiagError
 from .sockdiag import in_netns
 
@@ -35,19 +36,12 @@ def nstat(argv: list[str]) -> int:
     if args and args[0] in ("-h", "--help"):
         print(USAGE, end="")
         return 0
-    netns = None
-    if "--netns" in args:
-        i = args.index("--netns")
-        if i + 1 >= len(args):
-            print("tuxtcp nstat: --netns needs a name", file=sys.stderr)
-            return 2
-        netns = args[i + 1]
-        del args[i:i + 2]
     try:
+        netns = take_netns(args)
         opts = parse_args(args)
         counters = snapshot(host_counter_files(netns))
-    except (NstatError, SockDiagError) as e:
+    except (UsageError, NstatError, SockDiagError) as e:
         print(f"tuxtcp nstat: {e}", file=sys.stderr)
-        return 2 if isinstance(e, NstatError) else 1
+        return 1 if isinstance(e, SockDiagError) else 2
     sys.stdout.write(run(counters, opts, history_path()))
     return 0

@@ -7,6 +7,7 @@ from __future__ import annotations
 import sys
 
 from ..observe.ss import SsFilterError, parse_args, render
+from .cliargs import UsageError, take_netns
 from .errors import SockDiagError
 from .sockdiag import host_records
 
@@ -19,21 +20,14 @@ and/or/not and parentheses, as in ss.
 
 
 def ss(argv: list[str]) -> int:
-    netns = None
     args = list(argv)
     if args and args[0] in ("-h", "--help"):
         print(USAGE, end="")
         return 0
-    if "--netns" in args:
-        i = args.index("--netns")
-        if i + 1 >= len(args):
-            print("tuxtcp ss: --netns needs a name", file=sys.stderr)
-            return 2
-        netns = args[i + 1]
-        del args[i:i + 2]
     try:
+        netns = take_netns(args)
         opts = parse_args(args)
-    except SsFilterError as e:
+    except (UsageError, SsFilterError) as e:
         print(f"tuxtcp ss: {e}", file=sys.stderr)
         return 2
     try:

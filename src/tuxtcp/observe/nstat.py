@@ -31,10 +31,11 @@ NOT_COUNTERS: Final = frozenset({"IpForwarding", "IpDefaultTTL", "TcpRtoAlgorith
 U64: Final = 1 << 64
 
 
-def parse_two_line(text: str) -> list[tuple[str, int]]:
+def parse_groups(text: str) -> list[tuple[str, str, int]]:
     """/proc/net/snmp or /proc/net/netstat: "Group: names" then "Group: values" lines ->
-    [(GroupName, value)] in file order (a negative value wraps as nstat's strtoull reads it)."""
-    out: list[tuple[str, int]] = []
+    [(group, name, value)] in file order (a negative value wraps as nstat's strtoull reads
+    it)."""
+    out: list[tuple[str, str, int]] = []
     lines = text.splitlines()
     for head, vals in zip(lines[0::2], lines[1::2], strict=False):
         g, names = head.split(":", 1)
@@ -42,8 +43,13 @@ def parse_two_line(text: str) -> list[tuple[str, int]]:
         if g != g2:
             continue
         for n, v in zip(names.split(), values.split(), strict=False):
-            out.append((g + n, int(v) % U64))
+            out.append((g, n, int(v) % U64))
     return out
+
+
+def parse_two_line(text: str) -> list[tuple[str, int]]:
+    """parse_groups with nstat's names: [(GroupName, value)]."""
+    return [(g + n, v) for g, n, v in parse_groups(text)]
 
 
 def parse_name_value(text: str) -> list[tuple[str, int]]:

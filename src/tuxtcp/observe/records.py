@@ -13,6 +13,7 @@ inet_sk_diag_fill, inet_req_diag_fill, inet_twsk_diag_fill).
 
 from __future__ import annotations
 
+import socket
 from typing import Final
 
 AF_INET: Final = 2
@@ -73,6 +74,11 @@ class SockRecord:
                 "inode": self.inode, "cookie": self.cookie, "shutdown": self.shutdown,
                 "skmem": list(self.skmem) if self.skmem is not None else None,
                 "info": self.info, "cgroup": self.cgroup}
+
+
+def ip_text(addr: int) -> str:
+    """A host-order IPv4 address as dotted quads."""
+    return socket.inet_ntoa(addr.to_bytes(4, "big"))
 
 
 def expires_ms(deadline: float, now: float) -> int:

@@ -21,7 +21,7 @@ from __future__ import annotations
 import socket
 from typing import Final
 
-from .records import TIMER_NAMES, TIMER_TIMEWAIT, SockRecord
+from .records import TIMER_NAMES, TIMER_TIMEWAIT, SockRecord, ip_text
 from .ssfilter import (
     CLOSE,
     DEFAULT_STATES,
@@ -108,10 +108,6 @@ def parse_args(args: str | list[str]) -> SsOptions:
     return opts
 
 
-def _ip(addr: int) -> str:
-    return socket.inet_ntoa(addr.to_bytes(4, "big"))
-
-
 def _port(port: int, numeric: bool, wildcard: bool) -> str:
     if port == 0 and wildcard:
         return "*"
@@ -192,9 +188,9 @@ def render(records: list[SockRecord], opts: SsOptions) -> str:
     for r in chosen:
         s, d, sp, dp = r.saddr, r.daddr, r.sport, r.dport
         if s not in lips:
-            lips[s] = _ip(s) + ":"
+            lips[s] = ip_text(s) + ":"
         if d not in pips:
-            pips[d] = _ip(d) + ":"
+            pips[d] = ip_text(d) + ":"
         if sp not in lports:
             lports[sp] = _port(sp, numeric, True)
         if dp == 0 and r.state in (LISTEN, CLOSE):
