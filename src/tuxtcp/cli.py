@@ -15,6 +15,7 @@ commands:
   serve [options]                 tuxtcp on a TUN device: echo and HTTP for the kernel (root)
   ss [--netns NAME] [options]     the host's TCP sockets as ss prints them (sock_diag)
   nstat [--netns NAME] [options]  the host's counters as nstat prints them
+  netstat -s [--netns NAME]       the host's counters in netstat -s's words
   exporter [--listen ADDR:PORT]   per-listener queues and TCP counters for Prometheus
 """
 
@@ -45,6 +46,10 @@ def main(argv: list[str] | None = None) -> int:
         from .host.nstat_command import nstat
 
         return nstat(rest)
+    if cmd == "netstat":
+        from .host.netstat_command import netstat
+
+        return netstat(rest)
     if cmd == "exporter":
         from .host.exporter import exporter
 

@@ -12,6 +12,8 @@ from ..tcp.mem import skmem
 from ..tcp.reqsk import RequestSock
 from ..tcp.sock import TcpSock
 from ..tcp.twsock import TimeWaitSock
+from .netstat_s import parse_args as netstat_args
+from .netstat_s import render as render_netstat_s
 from .nstat import snapshot
 from .records import (
     TIMER_KEEPALIVE,
@@ -96,3 +98,9 @@ def ns_counters(ns: NetNamespace) -> list[tuple[str, int]]:
     """The namespace's counters as nstat reads them from /proc/net/snmp and netstat."""
     return snapshot({"snmp": ns.mib.render_two_line(SNMP_GROUPS),
                      "netstat": ns.mib.render_two_line(NETSTAT_GROUPS)})
+
+
+def render_netstat(ns: NetNamespace, args: str = "-s") -> str:
+    """`netstat ARGS` (-s with -t, -u, -w) for a tuxtcp namespace."""
+    return render_netstat_s([ns.mib.render_two_line(SNMP_GROUPS),
+                             ns.mib.render_two_line(NETSTAT_GROUPS)], netstat_args(args.split()))

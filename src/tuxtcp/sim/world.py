@@ -15,7 +15,7 @@ from ..link.memory import Link, LinkParams
 from ..net.trace import TraceEvent, TraceWriter
 from ..observe.nstat import parse_args as nstat_args
 from ..observe.nstat import report
-from ..observe.nsview import ns_counters, render_ss
+from ..observe.nsview import ns_counters, render_netstat, render_ss
 from ..observe.proc import render_proc
 from ..socket.api import Socket
 from ..socket.selector import SimSelector
@@ -60,6 +60,10 @@ class Host:
 
     def ss(self, args: str = "-tan") -> str:
         return render_ss(self.ns, args, self.world.clock)
+
+    def netstat(self, args: str = "-s") -> str:
+        """`netstat -s` on this host (with -t, -u or -w), in net-tools' words."""
+        return render_netstat(self.ns, args)
 
     def nstat(self, args: str = "") -> str:
         """`nstat ARGS` on this host: counters changed since the last call (the host keeps
