@@ -33,6 +33,10 @@ NLM_F_DUMP: Final = 0x300
 NLMSG_ERROR: Final = 2
 NLMSG_DONE: Final = 3
 INET_DIAG_INFO: Final = 2
+INET_DIAG_VEGASINFO: Final = 3  # also asks for DCTCPINFO and BBRINFO (ca_ops->get_info)
+INET_DIAG_CONG: Final = 4
+INET_DIAG_DCTCPINFO: Final = 9
+INET_DIAG_BBRINFO: Final = 16
 INET_DIAG_SKMEMINFO: Final = 7
 INET_DIAG_SHUTDOWN: Final = 8
 INET_DIAG_CGROUP_ID: Final = 21
@@ -47,6 +51,10 @@ _DIAG_MSG: Final = struct.Struct("=BBBBHHI12xI12xIIIIIIII")
 _RTA: Final = struct.Struct("=HH")
 _U64: Final = struct.Struct("=Q")
 _SKMEM: Final = struct.Struct("=9I")  # SK_MEMINFO_VARS as ss prints them
+# struct tcpvegas_info, tcp_dctcp_info, tcp_bbr_info
+_CA_INFO: Final = {INET_DIAG_VEGASINFO: ("vegas", struct.Struct("=4I")),
+                   INET_DIAG_DCTCPINFO: ("dctcp", struct.Struct("=HHIII")),
+                   INET_DIAG_BBRINFO: ("bbr", struct.Struct("=5I"))}
 ALL_STATES: Final = 0xFFF  # every TCP state (bit n: state n), NEW_SYN_RECV aside
 
 
@@ -134,6 +142,12 @@ def _parse(buf: memoryview, off: int, end: int, want_attrs: bool,
             from .tcpinfo import decode_tcp_info  # the engine's tables: only when asked
 
             rec.info = decode_tcp_info(bytes(buf[a + 4:a + alen]))
+        elif atype == INET_DIAG_CONG and want_info:
+            rec.cong = bytes(buf[a + 4:a + alen]).split(b"\0", 1)[0].decode("ascii", "replace")
+        elif atype in _CA_INFO and want_info:
+            kind, st = _CA_INFO[atype]
+            if alen >= 4 + st.size:
+                rec.ca = (kind, st.unpack_from(buf, a + 4))
         a += (alen + 3) & ~3
     return rec
 
@@ -142,11 +156,13 @@ def host_records(netns: str | None = None, states: int = ALL_STATES, memory: boo
                  info: bool = False, details: bool = True) -> list[SockRecord]:
     """Every IPv4 TCP socket of the host (or of namespace `netns`) in `states` (a bit mask by
     state number), in the kernel's dump order; `memory`: SK_MEMINFO for full sockets;
-    `info`: tcp_info as well (decoded; costs time with many sockets); `details`: the shutdown
+    `info`: tcp_info, the congestion control's name and its details as well (what ss -i
+    asks for; decoded, so it costs time with many sockets); `details`: the shutdown
     bits and the cgroup (what `ss -e` shows; without, the attributes are not read)."""
     want_attrs = memory or info or details
     ext = (1 << (INET_DIAG_SKMEMINFO - 1) if memory else 0) | \
-        (1 << (INET_DIAG_INFO - 1) if info else 0)
+        ((1 << (INET_DIAG_INFO - 1) | 1 << (INET_DIAG_VEGASINFO - 1)
+          | 1 << (INET_DIAG_CONG - 1)) if info else 0)
     with in_netns(netns):
         try:
             s = socket.socket(socket.AF_NETLINK, socket.SOCK_RAW | socket.SOCK_CLOEXEC,

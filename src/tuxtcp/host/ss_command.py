@@ -11,7 +11,7 @@ from .cliargs import UsageError, take_netns
 from .errors import SockDiagError
 from .sockdiag import host_records
 
-USAGE = """usage: tuxtcp ss [--netns NAME] [-talnoemHJ] [state NAME|exclude NAME ...] [FILTER]
+USAGE = """usage: tuxtcp ss [--netns NAME] [-talnoemiHJ] [state NAME|exclude NAME ...] [FILTER]
 
 The host's TCP sockets as ss(8) prints them, read through netlink sock_diag (root only
 for another namespace). -J prints JSON. FILTER: sport/dport OP :PORT, src/dst ADDR[/LEN][:PORT],
@@ -31,7 +31,8 @@ def ss(argv: list[str]) -> int:
         print(f"tuxtcp ss: {e}", file=sys.stderr)
         return 2
     try:
-        records = host_records(netns, memory=opts.memory, details=opts.extended)
+        records = host_records(netns, memory=opts.memory, info=opts.info,
+                               details=opts.extended)
     except SockDiagError as e:
         print(f"tuxtcp ss: {e}", file=sys.stderr)
         return 1

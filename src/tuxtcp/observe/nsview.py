@@ -8,6 +8,7 @@ import hashlib
 from ..net.mib_names import NETSTAT_GROUPS, SNMP_GROUPS
 from ..net.namespace import NetNamespace
 from ..net.tcp_states import LISTEN, SYN_RECV
+from ..tcp.info import KERNEL_FIELDS, tcp_get_info
 from ..tcp.mem import skmem
 from ..tcp.reqsk import RequestSock
 from ..tcp.sock import TcpSock
@@ -40,7 +41,7 @@ def _cookie(obj: object) -> int:
                           "big") >> 16
 
 
-def _full(sk: TcpSock, now: float) -> SockRecord:
+def _full(sk: TcpSock, now: float, info: bool) -> SockRecord:
     timer, expires, retrans = TIMER_OFF, 0, 0
     if sk.rtx_timer is not None and sk.rtx_timer.pending:
         timer, expires, retrans = TIMER_ON, expires_ms(sk.rtx_timer.expires, now), sk.retransmits
@@ -59,23 +60,30 @@ def _full(sk: TcpSock, now: float) -> SockRecord:
         wq = (sk.write_seq - sk.snd_una) & 0xFFFFFFFF
         daddr, dport = sk.raddr, sk.rport
     shutdown = (1 if sk.rcv_shutdown else 0) | (2 if sk.snd_shutdown else 0)
-    return SockRecord(int(sk.state), sk.laddr, sk.lport, daddr, dport, timer=timer,
-                      retrans=retrans, expires=expires, rqueue=rq, wqueue=wq, uid=sk.uid,
-                      inode=sk.inode, cookie=_cookie(sk), shutdown=shutdown,
-                      skmem=tuple(skmem(sk)))
+    rec = SockRecord(int(sk.state), sk.laddr, sk.lport, daddr, dport, timer=timer,
+                     retrans=retrans, expires=expires, rqueue=rq, wqueue=wq, uid=sk.uid,
+                     inode=sk.inode, cookie=_cookie(sk), shutdown=shutdown,
+                     skmem=tuple(skmem(sk)))
+    if info:
+        # inet_sk_diag_fill: INET_DIAG_INFO (tcp_get_info) and INET_DIAG_CONG
+        ti = tcp_get_info(sk, now)
+        rec.info = {f: getattr(ti, f) for f in KERNEL_FIELDS}
+        rec.cong = sk.ca_ops.name
+    return rec
 
 
-def ns_records(ns: NetNamespace, now: float) -> list[SockRecord]:
+def ns_records(ns: NetNamespace, now: float, info: bool = False) -> list[SockRecord]:
     """Every TCP socket of a tuxtcp namespace, in the order a sock_diag dump gives them:
-    listeners, then the established hash (requests, full sockets, TIME_WAIT)."""
+    listeners, then the established hash (requests, full sockets, TIME_WAIT); `info`: with
+    tcp_info and the congestion control's name (what ss -i asks for)."""
     out = []
     for lst in ns.lhash.values():
         for sk in lst:
             assert isinstance(sk, TcpSock)
-            out.append(_full(sk, now))
+            out.append(_full(sk, now, info))
     for obj in ns.ehash.values():
         if isinstance(obj, TcpSock):
-            out.append(_full(obj, now))
+            out.append(_full(obj, now, info))
         elif isinstance(obj, RequestSock):
             out.append(SockRecord(int(SYN_RECV), obj.laddr, obj.lport, obj.raddr, obj.rport,
                                   timer=TIMER_ON, retrans=obj.num_retrans,
@@ -91,7 +99,8 @@ def ns_records(ns: NetNamespace, now: float) -> list[SockRecord]:
 
 def render_ss(ns: NetNamespace, args: str, now: float) -> str:
     """`ss ARGS` for a tuxtcp namespace at virtual time `now`."""
-    return render(ns_records(ns, now), parse_args(args))
+    opts = parse_args(args)
+    return render(ns_records(ns, now, opts.info), opts)
 
 
 def ns_counters(ns: NetNamespace) -> list[tuple[str, int]]:

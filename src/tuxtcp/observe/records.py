@@ -31,11 +31,13 @@ class SockRecord:
     """struct inet_diag_msg (family, state, timer, retrans, the socket id, expires in ms,
     rqueue, wqueue, uid, inode), the socket cookie, and what the extensions carry: shutdown
     bits (INET_DIAG_SHUTDOWN), SK_MEMINFO (INET_DIAG_SKMEMINFO), tcp_info (INET_DIAG_INFO)
-    and the cgroup (INET_DIAG_CGROUP_ID, as a path) where there is a full socket."""
+    the cgroup (INET_DIAG_CGROUP_ID, as a path) and the congestion control's name and
+    details (INET_DIAG_CONG, INET_DIAG_VEGASINFO/DCTCPINFO/BBRINFO) where there is a full
+    socket."""
 
     __slots__ = ("family", "state", "timer", "retrans", "saddr", "sport", "daddr", "dport",
                  "expires", "rqueue", "wqueue", "uid", "inode", "cookie", "shutdown",
-                 "skmem", "info", "cgroup")
+                 "skmem", "info", "cgroup", "cong", "ca")
 
     def __init__(self, state: int, saddr: int, sport: int, daddr: int, dport: int,
                  timer: int = 0, retrans: int = 0, expires: int = 0, rqueue: int = 0,
@@ -60,6 +62,10 @@ class SockRecord:
         self.skmem = skmem
         self.info = info
         self.cgroup: str | None = None  # the cgroup's path (INET_DIAG_CGROUP_ID), host only
+        self.cong: str | None = None  # the congestion control's name (INET_DIAG_CONG)
+        # what the congestion control adds (INET_DIAG_VEGASINFO, _DCTCPINFO, _BBRINFO):
+        # ("vegas" | "dctcp" | "bbr", the struct's fields in order)
+        self.ca: tuple[str, tuple[int, ...]] | None = None
 
     def __repr__(self) -> str:
         return (f"SockRecord(state={self.state}, {self.saddr:#x}:{self.sport} -> "
@@ -73,7 +79,8 @@ class SockRecord:
                 "rqueue": self.rqueue, "wqueue": self.wqueue, "uid": self.uid,
                 "inode": self.inode, "cookie": self.cookie, "shutdown": self.shutdown,
                 "skmem": list(self.skmem) if self.skmem is not None else None,
-                "info": self.info, "cgroup": self.cgroup}
+                "info": self.info, "cgroup": self.cgroup, "cong": self.cong,
+                "ca": [self.ca[0], list(self.ca[1])] if self.ca is not None else None}
 
 
 def ip_text(addr: int) -> str:

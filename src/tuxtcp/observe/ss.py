@@ -1,12 +1,13 @@
 """ss(8) for TCP, as iproute2 6.x prints it, from socket records (observe/records.py) of a
 tuxtcp namespace or of the live kernel (host/sockdiag.py).
 
-Options: -t (implied), -a, -l, -n, -o, -e, -m, -H, their long forms, `state NAME` and
+Options: -t (implied), -a, -l, -n, -o, -e, -m, -i (observe/ss_info.py), -H, their long
+forms, `state NAME` and
 `exclude NAME` (repeatable), then a filter expression (observe/ssfilter.py). The layout is
 iproute2's column buffer: State, Recv-Q and Send-Q left-aligned (the queues at least six
 wide: ss prints them with %-6d), the addresses right-aligned with their colon, the ports
 left-aligned, then one "Process" column holding what -o, -e and -m add (each item after a
-space; -m on a line of its own after a tab; -e implies -o). Every column is as wide as its
+space; -m and -i on a line of their own after a tab; -e implies -o). Every column is as wide as its
 widest cell (the header counts only when printed; the very last cell does not count, as in
 ss.c's render) and every cell is padded, the last one too. The State
 column is left out when the selection is a single state. Without -n ports are service names
@@ -22,6 +23,7 @@ import socket
 from typing import Final
 
 from .records import TIMER_NAMES, TIMER_TIMEWAIT, SockRecord, ip_text
+from .ss_info import info_text
 from .ssfilter import (
     CLOSE,
     DEFAULT_STATES,
@@ -38,8 +40,8 @@ SS_STATE: Final = {1: "ESTAB", 2: "SYN-SENT", 3: "SYN-RECV", 4: "FIN-WAIT-1", 5:
                    11: "CLOSING"}
 _LONG: Final = {"--tcp": "t", "--all": "a", "--listening": "l", "--numeric": "n",
                 "--options": "o", "--extended": "e", "--memory": "m", "--no-header": "H",
-                "--json": "J"}
-_SUPPORTED: Final = set("talnoemHJ")
+                "--json": "J", "--info": "i"}
+_SUPPORTED: Final = set("talnoemiHJ")
 
 
 class SsOptions:
@@ -47,13 +49,15 @@ class SsOptions:
     dataclasses, which imports inspect)."""
 
     def __init__(self, numeric: bool = False, header: bool = True, timers: bool = False,
-                 extended: bool = False, memory: bool = False, json: bool = False) -> None:
+                 extended: bool = False, memory: bool = False, json: bool = False,
+                 info: bool = False) -> None:
         self.numeric = numeric
         self.header = header
         self.timers = timers
         self.extended = extended
         self.memory = memory
         self.json = json
+        self.info = info
         self.states: set[int] = set(DEFAULT_STATES)
         self.predicate: Predicate | None = None
 
@@ -70,7 +74,7 @@ def parse_args(args: str | list[str]) -> SsOptions:
             for c in w[1:]:
                 if c not in _SUPPORTED:
                     raise SsFilterError(f"option -{c} is not supported (TCP only: -t -a -l "
-                                        f"-n -o -e -m -H, state/exclude and filters)")
+                                        f"-n -o -e -m -i -H, state/exclude and filters)")
                 flags.add(c)
         elif w.startswith("--"):
             raise SsFilterError(f"option {w} is not supported")
@@ -80,7 +84,8 @@ def parse_args(args: str | list[str]) -> SsOptions:
     # -e implies -o (ss.c: show_options = 1; show_details++)
     opts = SsOptions(numeric="n" in flags, header="H" not in flags,
                      timers="o" in flags or "e" in flags,
-                     extended="e" in flags, memory="m" in flags, json="J" in flags)
+                     extended="e" in flags, memory="m" in flags, json="J" in flags,
+                     info="i" in flags)
     if "a" in flags:
         opts.states = set(range(1, 12))
     elif "l" in flags:
@@ -151,11 +156,13 @@ def _ext(r: SockRecord, opts: SsOptions) -> str:
             out += f" cgroup:{r.cgroup}"
         if r.shutdown is not None:
             out += f" {'-' if r.shutdown & 1 else '<'}-{'-' if r.shutdown & 2 else '>'}"
-    if opts.memory:
+    if opts.memory or opts.info:
         out += "\n\t"
-        if r.skmem is not None:
+        if opts.memory and r.skmem is not None:
             rm, rb, t, tb, f, w, o, bl, d = r.skmem[:9]
             out += f" skmem:(r{rm},rb{rb},t{t},tb{tb},f{f},w{w},o{o},bl{bl},d{d})"
+        if opts.info and r.info is not None:
+            out += info_text(r.info, r.state, r.cong, r.ca, opts.numeric, opts.timers)
     return out
 
 
@@ -177,7 +184,7 @@ def render(records: list[SockRecord], opts: SsOptions) -> str:
                            for r in chosen]) + "\n"
     show_state = len(opts.states) > 1
     numeric = opts.numeric
-    plain = not (opts.timers or opts.extended or opts.memory)
+    plain = not (opts.timers or opts.extended or opts.memory or opts.info)
     # each column's distinct strings, made once: their lengths give the widths
     lips: dict[int, str] = {}
     pips: dict[int, str] = {}

@@ -82,7 +82,9 @@ class AckState:
         self.quick = 0  # segments still ACKed at once (quick-ACK mode)
         self.pingpong = 0  # interactive-flow count (inet_csk_inc_pingpong_cnt)
         self.ato = 0.0  # delayed-ACK timeout (0 until the first data)
-        self.rcv_mss = 0  # the peer's segment size as we see it
+        # the peer's segment size as we see it; TCP_MIN_MSS until a guess is made (a 6.18
+        # SYN_SENT socket reports tcpi_rcv_mss 88)
+        self.rcv_mss = 88
         self.lrcvtime = 0.0  # when data last arrived (keepalive counts idle time from it)
         self.last_seg_size = 0  # a smaller segment's size, to see it twice in a row
         self.pushed = 0  # ICSK_ACK_PUSHED (1), ICSK_ACK_PUSHED2 (2): small segments came
