@@ -16,6 +16,7 @@ commands:
   ss [--netns NAME] [options]     the host's TCP sockets as ss prints them (sock_diag)
   nstat [--netns NAME] [options]  the host's counters as nstat prints them
   netstat -s [--netns NAME]       the host's counters in netstat -s's words
+  trace [--netns NAME] [--duration S]   drops and retransmissions by reason and listener (root)
   exporter [--listen ADDR:PORT]   per-listener queues and TCP counters for Prometheus
 """
 
@@ -50,6 +51,10 @@ def main(argv: list[str] | None = None) -> int:
         from .host.netstat_command import netstat
 
         return netstat(rest)
+    if cmd == "trace":
+        from .host.trace_command import trace
+
+        return trace(rest)
     if cmd == "exporter":
         from .host.exporter import exporter
 

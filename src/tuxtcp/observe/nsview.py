@@ -8,10 +8,12 @@ import hashlib
 from ..net.mib_names import NETSTAT_GROUPS, SNMP_GROUPS
 from ..net.namespace import NetNamespace
 from ..net.tcp_states import LISTEN, SYN_RECV
+from ..net.trace import hashed_ptr
 from ..tcp.info import KERNEL_FIELDS, tcp_get_info
 from ..tcp.mem import skmem
 from ..tcp.reqsk import RequestSock
 from ..tcp.sock import TcpSock
+from ..tcp.tracepoints import sock_cookie
 from ..tcp.twsock import TimeWaitSock
 from .netstat_s import parse_args as netstat_args
 from .netstat_s import render as render_netstat_s
@@ -113,3 +115,14 @@ def render_netstat(ns: NetNamespace, args: str = "-s") -> str:
     """`netstat ARGS` (-s with -t, -u, -w) for a tuxtcp namespace."""
     return render_netstat_s([ns.mib.render_two_line(SNMP_GROUPS),
                              ns.mib.render_two_line(NETSTAT_GROUPS)], netstat_args(args.split()))
+
+
+def listener_ptrs(ns: NetNamespace) -> dict[int, tuple[int, int]]:
+    """{hashed pointer: (address, port)} of the namespace's listeners, the pointer as its
+    tracepoints and /proc/net/tcp print it (observe/trace_tally.py)."""
+    out = {}
+    for lst in ns.lhash.values():
+        for sk in lst:
+            assert isinstance(sk, TcpSock)
+            out[hashed_ptr(sock_cookie(sk))] = (sk.laddr, sk.lport)
+    return out

@@ -11,8 +11,10 @@ import hashlib
 from ..net.mib_names import NETSTAT_GROUPS, SNMP_GROUPS
 from ..net.namespace import NetNamespace
 from ..net.tcp_states import LISTEN, SYN_RECV, SYN_SENT
+from ..net.trace import hashed_ptr
 from ..tcp.reqsk import RequestSock
 from ..tcp.sock import TcpSock, in_pingpong_mode
+from ..tcp.tracepoints import sock_cookie, tw_addr
 from ..tcp.twsock import TimeWaitSock
 from .nsview import unread
 
@@ -33,6 +35,13 @@ def _clock_t(seconds: float) -> int:
 def _ptr(obj: object, salt: str) -> str:
     digest = hashlib.blake2b(f"{salt}:{id(obj)}".encode(), digest_size=4).hexdigest()
     return "00000000" + digest
+
+
+def sock_ptr(sk: TcpSock) -> str:
+    """The socket column: the hashed pointer the tracepoints print for the same socket
+    (skaddr, rx_sk), as the kernel hashes %pK and %p alike (checked on 6.18: a listener's
+    /proc/net/tcp pointer equals kfree_skb's rx_sk and tcp_send_reset's skaddr)."""
+    return f"{hashed_ptr(sock_cookie(sk)):016x}"
 
 
 def _pad(line: str) -> str:
@@ -66,7 +75,7 @@ def sock_line(i: int, sk: TcpSock, now: float) -> str:
     ack_flags = (sk.icsk_ack.quick << 1) | in_pingpong_mode(sk)
     return (f"{i:4d}: {hex_addr(sk.laddr)}:{sk.lport:04X} {hex_addr(raddr)}:{rport:04X} "
             f"{int(sk.state):02X} {txq:08X}:{rxq:08X} {timer:02X}:{_clock_t(when):08X} "
-            f"{retr:08X} {sk.uid:5d} {0:8d} {sk.inode} {refcnt} {_ptr(sk, 'sk')} "
+            f"{retr:08X} {sk.uid:5d} {0:8d} {sk.inode} {refcnt} {sock_ptr(sk)} "
             f"{_clock_t(sk.rto)} {_clock_t(sk.icsk_ack.ato)} {ack_flags} {cwnd} "
             f"{last}")
 
@@ -84,7 +93,7 @@ def tw_line(i: int, tw: TimeWaitSock, now: float) -> str:
     ttd = (tw.expires - now) if tw.pending else 0.0
     return (f"{i:4d}: {hex_addr(tw.laddr)}:{tw.lport:04X} {hex_addr(tw.raddr)}:{tw.rport:04X} "
             f"{int(tw.substate):02X} {0:08X}:{0:08X} {3:02X}:{_clock_t(ttd):08X} {0:08X} "
-            f"{0:5d} {0:8d} 0 3 {_ptr(tw, 'tw')}")
+            f"{0:5d} {0:8d} 0 3 {hashed_ptr(tw_addr(tw)):016x}")
 
 
 def render_net_tcp(ns: NetNamespace, now: float, max_entries: int | None = None) -> str:

@@ -15,8 +15,9 @@ from ..link.memory import Link, LinkParams
 from ..net.trace import TraceEvent, TraceWriter
 from ..observe.nstat import parse_args as nstat_args
 from ..observe.nstat import report
-from ..observe.nsview import ns_counters, render_netstat, render_ss
+from ..observe.nsview import listener_ptrs, ns_counters, render_netstat, render_ss
 from ..observe.proc import render_proc
+from ..observe.trace_tally import TraceTally
 from ..socket.api import Socket
 from ..socket.selector import SimSelector
 from ..tcp.engine import Namespace
@@ -80,6 +81,15 @@ class Host:
         """Subscribe to this host's tracepoints (all, or those named: "tcp_send_reset",
         "skb:kfree_skb", ...). Returns the unsubscribe function; free when nobody listens."""
         return self.ns.trace.subscribe(fn, events)
+
+    def drop_tally(self) -> TraceTally:
+        """Drops by reason and by listener, SYN-ACK retransmissions, resets and requests per
+        listener from now on (what `tuxtcp trace` counts on the kernel), from this host's own
+        tracepoints."""
+        tally = TraceTally(lambda: listener_ptrs(self.ns))
+        self.trace(tally, ("skb:kfree_skb", "tcp:tcp_retransmit_synack",
+                               "tcp:tcp_send_reset", "sock:inet_sock_set_state"))
+        return tally
 
     def __repr__(self) -> str:
         return f"<Host {self.name} {sorted(int_to_ip(a) for a in self.ns.addresses)}>"

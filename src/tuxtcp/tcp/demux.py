@@ -34,11 +34,13 @@ from .twsock import TimeWaitSock
 RCV_LOCATION: Final = "tcp_v4_rcv"
 
 
-def drop(ns: NetNamespace, pkt: Packet | None, reason: str, now: float) -> None:
-    """kfree_skb_reason: count the drop under its reason and trace it."""
+def drop(ns: NetNamespace, pkt: Packet | None, reason: str, now: float,
+         rx_sk: object | None = None) -> None:
+    """kfree_skb_reason: count the drop under its reason and trace it (`rx_sk`: the socket
+    the segment was handed to, as sk_skb_reason_drop reports it)."""
     ns.drops.count(reason)
     if ns.trace.enabled:
-        tp.kfree_skb(ns, pkt, reason, now)
+        tp.kfree_skb(ns, pkt, reason, now, rx_sk)
 
 
 def lookup_listener(ns: NetNamespace, daddr: int, dport: int, saddr: int,
@@ -65,7 +67,22 @@ def lookup_listener(ns: NetNamespace, daddr: int, dport: int, saddr: int,
 def tcp_v4_rcv(ns: NetNamespace, pkt: Packet, now: float) -> None:
     reason = _v4_rcv(ns, pkt, now)
     if reason:
-        drop(ns, pkt, reason, now)
+        rx_sk = None
+        if ns.trace.enabled:
+            # tcp_v4_rcv's sk at its drop: the connection's socket, a request's listener
+            # (sk = req->rsk_listener), the TIME_WAIT sock, none when no socket matched
+            rx_sk = _receiving_sock(ns, pkt)
+        drop(ns, pkt, reason, now, rx_sk)
+
+
+def _receiving_sock(ns: NetNamespace, pkt: Packet) -> object | None:
+    seg = pkt.seg
+    sk = ns.ehash.get(ehash_key(pkt.dst, seg.dport, pkt.src, seg.sport))
+    if isinstance(sk, RequestSock):
+        return sk.listener
+    if sk is not None:
+        return sk
+    return lookup_listener(ns, pkt.dst, seg.dport, pkt.src, seg.sport)
 
 
 def _v4_rcv(ns: NetNamespace, pkt: Packet, now: float) -> str:

@@ -15,6 +15,7 @@ from ..net.namespace import NetNamespace
 from ..wire.ipv4 import Packet
 from .reqsk import RequestSock
 from .sock import TcpSock
+from .twsock import TimeWaitSock
 
 ETH_P_IP: Final = 0x0800
 
@@ -94,10 +95,22 @@ def destroy_sock(sk: TcpSock, now: float) -> None:
 
 
 def kfree_skb(ns: NetNamespace, pkt: Packet | None, reason: str, now: float,
-              location: str = "tcp_v4_rcv") -> None:
-    """skb:kfree_skb for a segment the receive path dropped."""
+              rx_sk: object | None = None, location: str = "tcp_v4_rcv") -> None:
+    """skb:kfree_skb for a segment the receive path dropped; rx_sk is the socket it reached
+    (a full socket or listener: its sock_cookie stands for the pointer; a TIME_WAIT sock:
+    its own number), None when it reached none."""
+    ptr = 0
+    if isinstance(rx_sk, TcpSock):
+        ptr = sock_cookie(rx_sk)
+    elif isinstance(rx_sk, TimeWaitSock):
+        ptr = tw_addr(rx_sk)
     ns.trace.emit(t.kfree_skb(ns.clock.uptime(now), _pkt_addr(pkt), location, ETH_P_IP,
-                              reason))
+                              reason, ptr))
+
+
+def tw_addr(tw: TimeWaitSock) -> int:
+    """A TIME_WAIT sock's stand-in pointer (it has no sock_cookie here): its 4-tuple."""
+    return (((tw.raddr << 16 | tw.rport) * 31 + (tw.laddr << 16 | tw.lport)) & 0xFFFFFFFF) | 1
 
 
 __all__ = ["destroy_sock", "kfree_skb", "receive_reset", "retransmit_skb",

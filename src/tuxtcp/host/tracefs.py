@@ -1,0 +1,96 @@
+"""The kernel's tracepoints through tracefs, in an instance of our own
+(/sys/kernel/tracing/instances/tuxtcp-PID-N), so the global trace buffer and whatever else
+is tracing are left alone. The instance is removed on the way out, also on errors; tracefs
+is mounted first when it is not (and unmounted again)."""
+
+from __future__ import annotations
+
+import contextlib
+import itertools
+import os
+import select
+import subprocess
+import time
+from collections.abc import Iterator
+from typing import Final
+
+from .errors import SockDiagError
+
+TRACEFS: Final = "/sys/kernel/tracing"
+EVENTS: Final = ("skb/kfree_skb", "tcp/tcp_retransmit_synack", "tcp/tcp_send_reset",
+                 "sock/inet_sock_set_state")
+_SERIAL = itertools.count()
+
+
+def available() -> str | None:
+    """None when tracing can be used here, else why not."""
+    if os.geteuid() != 0:
+        return "tracing needs root"
+    if not os.path.isdir(TRACEFS):
+        return f"{TRACEFS} does not exist"
+    return None
+
+
+class TraceSession:
+    """An open tracefs instance with EVENTS enabled: `lines(seconds)` reads trace_pipe."""
+
+    def __init__(self, path: str) -> None:
+        self.path = path
+        self._fd = os.open(f"{path}/trace_pipe", os.O_RDONLY | os.O_NONBLOCK)
+        self._rest = b""
+
+    def lines(self, seconds: float, max_lines: int = 1_000_000) -> Iterator[str]:
+        """Lines as they come, for `seconds` at most (and at most `max_lines`)."""
+        deadline = time.monotonic() + seconds
+        count = 0
+        while count < max_lines:
+            left = deadline - time.monotonic()
+            if left <= 0:
+                return
+            ready, _, _ = select.select([self._fd], [], [], min(left, 0.2))
+            if not ready:
+                continue
+            try:
+                chunk = os.read(self._fd, 1 << 16)
+            except BlockingIOError:
+                continue
+            data = self._rest + chunk
+            *whole, self._rest = data.split(b"\n")
+            for raw in whole:
+                count += 1
+                yield raw.decode("utf-8", "replace")
+
+    def close(self) -> None:
+        os.close(self._fd)
+
+
+@contextlib.contextmanager
+def trace_session(events: tuple[str, ...] = EVENTS) -> Iterator[TraceSession]:
+    why = available()
+    if why:
+        raise SockDiagError(1, why)
+    mounted = False
+    if not os.path.exists(f"{TRACEFS}/instances"):
+        subprocess.run(["mount", "-t", "tracefs", "nodev", TRACEFS], check=True)
+        mounted = True
+    path = f"{TRACEFS}/instances/tuxtcp-{os.getpid()}-{next(_SERIAL)}"
+    try:
+        os.mkdir(path)
+        try:
+            for ev in events:
+                with open(f"{path}/events/{ev}/enable", "w") as f:
+                    f.write("1")
+            session = TraceSession(path)
+            try:
+                yield session
+            finally:
+                session.close()
+        finally:
+            for ev in events:
+                with contextlib.suppress(OSError), open(f"{path}/events/{ev}/enable", "w") as f:
+                    f.write("0")
+            with contextlib.suppress(OSError):
+                os.rmdir(path)
+    finally:
+        if mounted:
+            subprocess.run(["umount", TRACEFS], check=False)
