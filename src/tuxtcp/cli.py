@@ -17,6 +17,7 @@ commands:
   nstat [--netns NAME] [options]  the host's counters as nstat prints them
   netstat -s [--netns NAME]       the host's counters in netstat -s's words
   trace [--netns NAME] [--duration S]   drops and retransmissions by reason and listener (root)
+  doctor [--netns NAME] [--interval S]  diagnose the listen queues: what, why, what to do
   exporter [--listen ADDR:PORT]   per-listener queues and TCP counters for Prometheus
 """
 
@@ -55,6 +56,10 @@ def main(argv: list[str] | None = None) -> int:
         from .host.trace_command import trace
 
         return trace(rest)
+    if cmd == "doctor":
+        from .host.doctor_command import doctor
+
+        return doctor(rest)
     if cmd == "exporter":
         from .host.exporter import exporter
 

@@ -13,9 +13,16 @@ from typing import Any, Final, TextIO
 
 from ..link.memory import Link, LinkParams
 from ..net.trace import TraceEvent, TraceWriter
+from ..observe.doctor import DoctorReport, diagnose
 from ..observe.nstat import parse_args as nstat_args
 from ..observe.nstat import report
-from ..observe.nsview import listener_ptrs, ns_counters, render_netstat, render_ss
+from ..observe.nsview import (
+    listener_ptrs,
+    ns_counters,
+    ns_records,
+    render_netstat,
+    render_ss,
+)
 from ..observe.proc import render_proc
 from ..observe.trace_tally import TraceTally
 from ..socket.api import Socket
@@ -81,6 +88,20 @@ class Host:
         """Subscribe to this host's tracepoints (all, or those named: "tcp_send_reset",
         "skb:kfree_skb", ...). Returns the unsubscribe function; free when nobody listens."""
         return self.ns.trace.subscribe(fn, events)
+
+    def doctor(self, seconds: float = 1.0, samples: int = 20) -> DoctorReport:
+        """Run the world for `seconds`, sampling this host's listeners `samples` times, and
+        diagnose its listen queues (what `tuxtcp doctor` does on the kernel)."""
+        before = self.ns.mib.snapshot()
+        seen = []
+        step = seconds / samples
+        for _ in range(samples):
+            self.world.run(step)
+            seen.append(ns_records(self.ns, self.world.clock))
+        sysctl = self.ns.sysctl
+        return diagnose(seen, before, self.ns.mib.snapshot(), seconds,
+                        sysctl.get_int("net.core.somaxconn"),
+                        sysctl.get_int("net.ipv4.tcp_syncookies"))
 
     def drop_tally(self) -> TraceTally:
         """Drops by reason and by listener, SYN-ACK retransmissions, resets and requests per

@@ -1,0 +1,84 @@
+"""`tuxtcp doctor [--netns NAME] [--interval S] [--samples N] [--json]`: samples the live
+kernel's listeners (sock_diag) and TcpExt counters of this namespace or of NAME over an
+interval and diagnoses the listen queues (observe/doctor.py), as `host.doctor()` does for a
+simulated host."""
+
+from __future__ import annotations
+
+import json
+import sys
+import time
+
+from ..observe.doctor import diagnose
+from ..observe.nstat import parse_groups
+from .cliargs import UsageError, take_netns
+from .errors import SockDiagError
+from .nstat_command import host_counter_files
+from .sockdiag import ALL_STATES, host_records, in_netns
+
+USAGE = """usage: tuxtcp doctor [--netns NAME] [--interval SECONDS] [--samples N] [--json]
+
+Watches every listener's accept queue, backlog and SYN queue and the listen-queue counters
+for SECONDS (default 5, at most 3600), N samples (default 50), then says what went wrong,
+why the kernel did it, and what to change.
+"""
+
+
+def counters(netns: str | None) -> dict[str, int]:
+    files = host_counter_files(netns)
+    return {f"{g}.{n}": v for g, n, v in parse_groups(files.get("netstat", ""))}
+
+
+def sysctl(netns: str | None, name: str) -> int:
+    with in_netns(netns), open("/proc/sys/" + name.replace(".", "/")) as f:
+        return int(f.read().split()[0])
+
+
+def _take(args: list[str], flag: str, default: float) -> float:
+    if flag not in args:
+        return default
+    i = args.index(flag)
+    if i + 1 >= len(args):
+        raise UsageError(f"{flag} needs a value")
+    value = float(args[i + 1])
+    del args[i:i + 2]
+    return value
+
+
+def doctor(argv: list[str]) -> int:
+    args = list(argv)
+    if args and args[0] in ("-h", "--help"):
+        print(USAGE, end="")
+        return 0
+    want_json = "--json" in args
+    args = [a for a in args if a != "--json"]
+    try:
+        netns = take_netns(args)
+        seconds = _take(args, "--interval", 5.0)
+        n = int(_take(args, "--samples", 50))
+        if args:
+            raise UsageError(f"unexpected arguments: {' '.join(args)}")
+        if not (0 < seconds <= 3600 and 1 <= n <= 100_000):
+            raise UsageError("--interval is in (0, 3600] s and --samples in [1, 100000]")
+    except (UsageError, ValueError) as e:
+        print(f"tuxtcp doctor: {e}", file=sys.stderr)
+        return 2
+    listen_and_synrecv = (1 << 10) | (1 << 3)
+    try:
+        before = counters(netns)
+        samples = []
+        start = time.monotonic()
+        for i in range(n):
+            samples.append(host_records(netns, states=listen_and_synrecv & ALL_STATES,
+                                        memory=False, details=False))
+            next_at = start + seconds * (i + 1) / n
+            time.sleep(max(0.0, next_at - time.monotonic()))
+        report = diagnose(samples, before, counters(netns), seconds,
+                          sysctl(netns, "net.core.somaxconn"),
+                          sysctl(netns, "net.ipv4.tcp_syncookies"))
+    except (OSError, SockDiagError) as e:
+        print(f"tuxtcp doctor: {e}", file=sys.stderr)
+        return 1
+    sys.stdout.write(json.dumps(report.as_dict(), indent=1) + "\n" if want_json
+                     else report.render())
+    return 0
