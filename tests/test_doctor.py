@@ -4,6 +4,7 @@ off, and a backlog capped by somaxconn each give their diagnosis, on a simulated
 
 from __future__ import annotations
 
+import contextlib
 import json
 import subprocess
 import sys
@@ -12,6 +13,7 @@ import time
 import pytest
 
 import tuxtcp
+from tuxtcp.doctor.whatif import WhatIfError, baseline_spec, parse_change, render, what_if
 from tuxtcp.host import netns as hn
 
 
@@ -76,6 +78,64 @@ def test_a_healthy_server_gets_no_diagnosis() -> None:
     assert r.findings == [] and "diagnosis: healthy" in r.render()
 
 
+def _steady_overload() -> tuxtcp.Host:
+    """Clients at 200/s, an application that accepts one connection every 10 ms, listen(128)
+    capped by net.core.somaxconn = 16."""
+    w = tuxtcp.World(seed=1)
+    srv = w.host("srv", "198.18.0.1")
+    cli = w.host("cli", "198.18.0.2")
+    w.link(srv, cli, delay=0.001)
+    srv.ns.sysctl["net.core.somaxconn"] = 16
+    ls = srv.socket()
+    ls.bind(("0.0.0.0", 80))
+    ls.listen(128)
+    ls.setblocking(False)
+    keep = []
+
+    def arrive(now: float) -> None:
+        c = cli.socket()
+        c.setblocking(False)
+        c.connect_ex(("198.18.0.1", 80))
+        keep.append(c)
+        if now < 6:
+            w.call_at(now + 0.005, arrive)
+
+    def serve(now: float) -> None:
+        with contextlib.suppress(BlockingIOError):
+            keep.append(ls.accept()[0])
+        if now < 6:
+            w.call_at(now + 0.01, serve)
+
+    w.call_at(0.0, arrive)
+    w.call_at(0.0, serve)
+    w.run(1.0)
+    return srv
+
+
+def test_what_if_raising_somaxconn_ends_the_stalls() -> None:
+    """The doctor sees the capped queue; the what-if models the application from what it
+    saw (one accept every 10 ms) and predicts the 1 s / 3 s stalls gone with somaxconn
+    raised."""
+    report = _steady_overload().doctor(4.0, 40)
+    assert report.kinds()[:2] == ["accept-queue-overflow", "somaxconn-cap"]
+    spec, how = baseline_spec(report, rate=200)
+    assert spec.backlog == 4096 and spec.rate == 200  # listen()'s argument is unknown
+    assert abs(spec.service_time - 0.010) < 0.001, how
+    result = what_if(report, ["net.core.somaxconn=4096"], rate=200)
+    before, after = result["before"], result["after"]
+    assert before["ListenOverflows"] > 0 and before["p99_s"] > 1.0
+    assert after["ListenOverflows"] == 0 and after["p99_s"] < 0.01
+    assert after["connected"] == after["clients"] == 800
+    text = render(result)
+    assert "connect p99" in text and "net.core.somaxconn=4096" in text
+
+
+@pytest.mark.parametrize("bad", ["backlog", "backlog=x", "speed=3", "=4"])
+def test_what_if_refuses_what_it_cannot_apply(bad: str) -> None:
+    with pytest.raises(WhatIfError):
+        parse_change(bad)
+
+
 CLIENTS = r'''
 import socket, sys, time
 n, backlog = int(sys.argv[1]), int(sys.argv[2])
@@ -108,7 +168,8 @@ time.sleep(30)
 '''
 
 
-def _kernel_doctor(ns: hn.Netns, script: str, *args: str) -> dict[str, object]:
+def _kernel_doctor(ns: hn.Netns, script: str, *args: str,
+                   doctor_args: tuple[str, ...] = ()) -> dict[str, object]:
     """Run `script` in the namespace, start `tuxtcp doctor --netns` over 2 s, then let the
     script make its traffic; the doctor's JSON report."""
     proc = subprocess.Popen(["ip", "netns", "exec", ns.name, sys.executable, "-c", script,
@@ -117,7 +178,8 @@ def _kernel_doctor(ns: hn.Netns, script: str, *args: str) -> dict[str, object]:
         assert proc.stdout is not None and proc.stdin is not None
         assert proc.stdout.readline().strip() == "ready"
         doc = subprocess.Popen([sys.executable, "-m", "tuxtcp.cli", "doctor", "--netns",
-                                ns.name, "--interval", "2", "--samples", "40", "--json"],
+                                ns.name, "--interval", "2", "--samples", "40", "--json",
+                                *doctor_args],
                                stdout=subprocess.PIPE, text=True)
         time.sleep(0.3)
         proc.stdin.write("go\n")
@@ -144,8 +206,15 @@ def test_the_kernel_accept_queue_overflow_and_somaxconn_cap() -> None:
         r = _kernel_doctor(ns, CLIENTS, "8", "2")
         assert _kinds(r)[0] == "accept-queue-overflow", r
         ns.sysctl("net.core.somaxconn", 4)
-        r = _kernel_doctor(ns, CLIENTS.replace("8080", "8081"), "12", "128")
+        r = _kernel_doctor(ns, CLIENTS.replace("8080", "8081"), "12", "128",
+                           doctor_args=("--what-if", "net.core.somaxconn=4096", "--rate",
+                                        "100"))
         assert _kinds(r)[:2] == ["accept-queue-overflow", "somaxconn-cap"], r
+        # the what-if replays the observed load on the simulator: the raised cap ends the
+        # overflows the capped backlog had
+        wi = r["what_if"]
+        assert wi["before"]["ListenOverflows"] > 0, wi  # type: ignore[index]
+        assert wi["after"]["ListenOverflows"] == 0, wi  # type: ignore[index]
 
 
 @pytest.mark.root

@@ -57,7 +57,7 @@ def main(argv: list[str] | None = None) -> int:
 
         return trace(rest)
     if cmd == "doctor":
-        from .host.doctor_command import doctor
+        from .doctor.command import doctor
 
         return doctor(rest)
     if cmd == "exporter":

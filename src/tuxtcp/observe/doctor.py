@@ -33,17 +33,18 @@ WATCHED: Final = ("ListenOverflows", "ListenDrops", "TCPReqQFullDrop", "TCPReqQF
 class ListenerView:
     """One listener over the samples."""
 
-    __slots__ = ("addr", "port", "backlog", "max_accept_queue", "last_accept_queue",
-                 "max_syn_recv", "full_samples", "samples")
+    __slots__ = ("addr", "port", "backlog", "max_accept_queue", "first_accept_queue",
+                 "last_accept_queue", "max_syn_recv", "full_samples", "samples")
 
     def __init__(self, addr: int, port: int) -> None:
         self.addr = addr
         self.port = port
         self.backlog = 0
         self.max_accept_queue = 0
+        self.first_accept_queue = -1
         self.last_accept_queue = 0
         self.max_syn_recv = 0
-        self.full_samples = 0  # samples with the accept queue over its backlog
+        self.full_samples = 0  # samples with the accept queue at (or over) its backlog
         self.samples = 0
 
     @property
@@ -96,12 +97,12 @@ class DoctorReport:
         out = [f"listen queues over {self.seconds:.1f} s (net.core.somaxconn {self.somaxconn}, "
                f"net.ipv4.tcp_syncookies {self.syncookies})", ""]
         out.append(f"{'listener':<22} {'accept queue (max/backlog)':>27} {'SYN-RECV max':>13}"
-                   f" {'full samples':>13}")
+                   f" {'at its limit':>13}")
         for lv in self.listeners:
             out.append(f"{lv.name:<22} {f'{lv.max_accept_queue}/{lv.backlog}':>27} "
                        f"{lv.max_syn_recv:>13} {f'{lv.full_samples}/{lv.samples}':>13}")
         out.append("")
-        moved = {k: v for k, v in self.deltas.items() if v}
+        moved = {k: v for k, v in self.deltas.items() if v and k != "PassiveOpens"}
         if moved:
             rate = ", ".join(f"{k} +{v} ({v / self.seconds:.1f}/s)" for k, v in moved.items())
             out.append(f"TcpExt: {rate}")
@@ -134,8 +135,10 @@ def listener_views(samples: list[list[SockRecord]]) -> list[ListenerView]:
             lv.samples += 1
             lv.backlog = r.wqueue
             lv.last_accept_queue = r.rqueue
+            if lv.first_accept_queue < 0:
+                lv.first_accept_queue = r.rqueue
             lv.max_accept_queue = max(lv.max_accept_queue, r.rqueue)
-            if r.rqueue > r.wqueue:
+            if r.rqueue >= r.wqueue:
                 lv.full_samples += 1
             n = sum(1 for a in syn_recv.get(r.sport, ()) if r.saddr in (0, a))
             lv.max_syn_recv = max(lv.max_syn_recv, n)
@@ -144,12 +147,13 @@ def listener_views(samples: list[list[SockRecord]]) -> list[ListenerView]:
 
 def diagnose(samples: list[list[SockRecord]], before: dict[str, int], after: dict[str, int],
              seconds: float, somaxconn: int, syncookies: int) -> DoctorReport:
-    """Findings from listener samples and the TcpExt counters ("TcpExt.Name" keys or bare
-    names) at the start and the end."""
+    """Findings from listener samples and the counters ("TcpExt.Name" keys or bare TcpExt
+    names, and Tcp.PassiveOpens) at the start and the end."""
     def get(d: dict[str, int], k: str) -> int:
         return d.get(f"TcpExt.{k}", d.get(k, 0))
 
     deltas = {k: get(after, k) - get(before, k) for k in WATCHED}
+    deltas["PassiveOpens"] = after.get("Tcp.PassiveOpens", 0) - before.get("Tcp.PassiveOpens", 0)
     views = listener_views(samples)
     findings: list[Finding] = []
     overflows = deltas["ListenOverflows"]

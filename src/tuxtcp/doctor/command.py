@@ -9,24 +9,30 @@ import json
 import sys
 import time
 
+from ..host.cliargs import UsageError, take_netns
+from ..host.errors import SockDiagError
+from ..host.nstat_command import host_counter_files
+from ..host.sockdiag import ALL_STATES, host_records, in_netns
 from ..observe.doctor import diagnose
 from ..observe.nstat import parse_groups
-from .cliargs import UsageError, take_netns
-from .errors import SockDiagError
-from .nstat_command import host_counter_files
-from .sockdiag import ALL_STATES, host_records, in_netns
 
 USAGE = """usage: tuxtcp doctor [--netns NAME] [--interval SECONDS] [--samples N] [--json]
+                     [--what-if CHANGE ...] [--port PORT] [--rate PER_SECOND]
 
 Watches every listener's accept queue, backlog and SYN queue and the listen-queue counters
 for SECONDS (default 5, at most 3600), N samples (default 50), then says what went wrong,
-why the kernel did it, and what to change.
+why the kernel did it, and what to change. --what-if backlog=512 (or workers=N,
+service_time=S, or any sysctl: net.core.somaxconn=4096) runs the simulator on the observed
+rates as they were and with the change, and compares connect latency and drops (--port:
+which listener to model, default the one that overflowed most; --rate: the arrival rate, if
+known better than the completed handshakes the counters give).
 """
 
 
 def counters(netns: str | None) -> dict[str, int]:
     files = host_counter_files(netns)
-    return {f"{g}.{n}": v for g, n, v in parse_groups(files.get("netstat", ""))}
+    return {f"{g}.{n}": v for name in ("snmp", "netstat")
+            for g, n, v in parse_groups(files.get(name, ""))}
 
 
 def sysctl(netns: str | None, name: str) -> int:
@@ -52,7 +58,17 @@ def doctor(argv: list[str]) -> int:
         return 0
     want_json = "--json" in args
     args = [a for a in args if a != "--json"]
+    changes: list[str] = []
+    while "--what-if" in args:
+        i = args.index("--what-if")
+        if i + 1 >= len(args):
+            print("tuxtcp doctor: --what-if needs NAME=VALUE", file=sys.stderr)
+            return 2
+        changes.append(args[i + 1])
+        del args[i:i + 2]
     try:
+        port = int(_take(args, "--port", 0)) or None
+        rate = _take(args, "--rate", 0.0) or None
         netns = take_netns(args)
         seconds = _take(args, "--interval", 5.0)
         n = int(_take(args, "--samples", 50))
@@ -79,6 +95,23 @@ def doctor(argv: list[str]) -> int:
     except (OSError, SockDiagError) as e:
         print(f"tuxtcp doctor: {e}", file=sys.stderr)
         return 1
-    sys.stdout.write(json.dumps(report.as_dict(), indent=1) + "\n" if want_json
-                     else report.render())
+    result = None
+    if changes:
+        from .whatif import WhatIfError, what_if
+        from .whatif import render as render_what_if
+
+        try:
+            result = what_if(report, changes, port, rate)
+        except WhatIfError as e:
+            print(f"tuxtcp doctor: what-if: {e}", file=sys.stderr)
+            return 2
+    if want_json:
+        out = report.as_dict()
+        if result is not None:
+            out["what_if"] = result
+        sys.stdout.write(json.dumps(out, indent=1) + "\n")
+    else:
+        sys.stdout.write(report.render())
+        if result is not None:
+            sys.stdout.write("\n" + render_what_if(result))
     return 0
