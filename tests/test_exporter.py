@@ -43,6 +43,17 @@ time.sleep(60)
 '''
 
 
+BARE_ACK = r'''
+import socket
+from tuxtcp.wire.ipv4 import Packet, ip_to_int
+from tuxtcp.wire.tcp import ACK, TcpSegment
+raw = socket.socket(socket.AF_INET, socket.SOCK_RAW, socket.IPPROTO_RAW)
+seg = TcpSegment(41000, 9090, 5, 5, ACK, 64240)
+raw.sendto(Packet(ip_to_int("198.18.1.2"), ip_to_int("198.18.1.1"), seg).to_bytes(),
+           ("198.18.1.1", 0))
+'''
+
+
 def test_listener_rows_count_the_syn_queue_per_listener() -> None:
     a = 0x7F000001
     recs = [SockRecord(10, a, 80, 0, 0, rqueue=3, wqueue=2),
@@ -82,6 +93,11 @@ def test_a_real_scrape_gives_per_listener_queues_and_counters() -> None:
             assert line.startswith("serving http://127.0.0.1:"), exp.stderr.read() \
                 if exp.stderr else line
             url = line.split()[1]
+            # a bare ACK from the peer to the 9090 listener: TCP_FLAGS there; and the three
+            # requests' SYN-ACKs go again 3 s after their SYNs (the 1 s round may come before
+            # the exporter traces)
+            hn.sh("ip", "netns", "exec", name, sys.executable, "-c", BARE_ACK)
+            time.sleep(3.2)
             with urllib.request.urlopen(url, timeout=10) as r:
                 assert r.status == 200
                 assert r.headers["Content-Type"].startswith("text/plain")
@@ -109,5 +125,10 @@ def test_a_real_scrape_gives_per_listener_queues_and_counters() -> None:
         assert value("tuxtcp_snmp", netns=name, group="Tcp", counter="ActiveOpens") == 4
         assert all(s.name == "tuxtcp_snmp_total" for s in fams["tuxtcp_snmp"].samples)
         assert value("tuxtcp_tcp_curr_estab", netns=name) == 6  # 3 pairs
+        # drops and SYN-ACK retransmissions from the kernel's tracepoints, per listener
+        assert value("tuxtcp_listen_drops", netns=name, port="9090", reason="TCP_FLAGS") == 1
+        assert value("tuxtcp_skb_drops", reason="TCP_FLAGS") >= 1
+        assert value("tuxtcp_listen_synack_retrans", netns=name, port="9090") >= 3
+        assert all(s.name.endswith("_total") for s in fams["tuxtcp_listen_drops"].samples)
         # the exporter's own namespace is there too, with the empty label
         assert any(s.labels["netns"] == "" for s in fams["tuxtcp_tcp_curr_estab"].samples)

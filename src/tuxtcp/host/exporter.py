@@ -12,6 +12,13 @@ Per listener (labels netns, address, port):
 Per namespace: tuxtcp_snmp_total{netns, group, counter} for every counter nstat shows (Tcp,
 TcpExt, Ip, IpExt, ... under the kernel's names: group="TcpExt", counter="ListenOverflows"),
 and tuxtcp_tcp_curr_estab (Tcp CurrEstab, a gauge).
+When root (tracefs; --no-trace turns it off), from the kernel's tracepoints since the
+exporter started (observe/trace_tally.py, attributed through /proc/net/tcp's socket
+pointers):
+- tuxtcp_skb_drops_total{reason}: every IPv4 skb:kfree_skb by drop reason, host-wide (the
+  tracepoint does not say which namespace);
+- tuxtcp_listen_drops_total{netns, address, port, reason}: those that reached a listener;
+- tuxtcp_listen_synack_retrans_total{netns, address, port}: SYN-ACKs it resent.
 
 A scrape asks the kernel for listeners and SYN_RECV sockets only (the dump's state filter), so
 it costs little however many established connections the host has.
@@ -21,6 +28,7 @@ from __future__ import annotations
 
 import signal
 import sys
+import threading
 import time
 from collections.abc import Iterable, Iterator
 from types import FrameType
@@ -29,11 +37,15 @@ from prometheus_client import start_http_server
 from prometheus_client.core import CounterMetricFamily, GaugeMetricFamily
 from prometheus_client.registry import Collector, CollectorRegistry
 
+from ..net.trace import parse_trace_line
 from ..observe.nstat import NOT_COUNTERS, parse_groups
 from ..observe.records import SockRecord, ip_text
+from ..observe.trace_tally import TraceTally
+from . import tracefs
 from .errors import SockDiagError
 from .nstat_command import host_counter_files
 from .sockdiag import host_records
+from .trace_command import proc_listeners
 
 LISTEN = 10
 SYN_RECV = 3
@@ -60,11 +72,55 @@ def listener_rows(records: Iterable[SockRecord]) -> list[tuple[str, int, int, in
     return out
 
 
+class TraceFeed:
+    """A thread reading the kernel's tracepoints (a tracefs instance of its own) into one
+    TraceTally per namespace; `stop()` ends it and removes the instance."""
+
+    def __init__(self, namespaces: list[str | None]) -> None:
+        self.lock = threading.Lock()
+        self.tallies: dict[str | None, TraceTally] = {
+            ns: TraceTally(lambda ns=ns: _listeners_or_none(ns)) for ns in namespaces}
+        self._stop = threading.Event()
+        self.ready = threading.Event()
+        self.error: str | None = None
+        self._thread = threading.Thread(target=self._run, name="tuxtcp-trace", daemon=True)
+        self._thread.start()
+
+    def _run(self) -> None:
+        try:
+            with tracefs.trace_session() as session:
+                self.ready.set()
+                while not self._stop.is_set():
+                    for line in session.lines(0.5):
+                        ev = parse_trace_line(line)
+                        if ev is None:
+                            continue
+                        with self.lock:
+                            for tally in self.tallies.values():
+                                tally.add(ev)
+        except (OSError, SockDiagError) as e:
+            self.error = str(e)
+        finally:
+            self.ready.set()
+
+    def stop(self) -> None:
+        self._stop.set()
+        self._thread.join(timeout=5)
+
+
+def _listeners_or_none(ns: str | None) -> dict[int, tuple[int, int]]:
+    try:
+        return proc_listeners(ns)
+    except (OSError, SockDiagError):
+        return {}  # the namespace went away
+
+
 class TcpCollector(Collector):
     """The metrics above for each namespace in `namespaces` (None: the exporter's own)."""
 
-    def __init__(self, namespaces: list[str | None]) -> None:
+    def __init__(self, namespaces: list[str | None], feed: TraceFeed | None = None) -> None:
         self.namespaces = namespaces
+        self.feed = feed
 
     def collect(self) -> Iterator[GaugeMetricFamily | CounterMetricFamily]:
         labels = ["netns", "address", "port"]
@@ -102,18 +158,47 @@ class TcpCollector(Collector):
                     elif group + counter not in NOT_COUNTERS:  # settings, as nstat skips
                         snmp.add_metric([label, group, counter], value)
         yield from (queue, backlog, synq, snmp, estab)
+        if self.feed is not None:
+            yield from self._traced(self.feed)
+
+    def _traced(self, feed: TraceFeed) -> Iterator[CounterMetricFamily]:
+        labels = ["netns", "address", "port"]
+        drops = CounterMetricFamily("tuxtcp_skb_drops", "IPv4 packets the kernel dropped "
+                                    "(skb:kfree_skb), by drop reason, host-wide",
+                                    labels=["reason"])
+        ldrops = CounterMetricFamily("tuxtcp_listen_drops", "Packets dropped at a listener "
+                                     "(skb:kfree_skb rx_sk), by drop reason",
+                                     labels=[*labels, "reason"])
+        synack = CounterMetricFamily("tuxtcp_listen_synack_retrans",
+                                     "SYN-ACKs a listener retransmitted "
+                                     "(tcp:tcp_retransmit_synack)", labels=labels)
+        with feed.lock:
+            first = True
+            for ns, tally in feed.tallies.items():
+                if first:  # every tally sees every drop: count them once
+                    for reason, n in tally.drops.items():
+                        drops.add_metric([reason], n)
+                    first = False
+                for (addr, port), st in tally.per_listener.items():
+                    lv = [ns or "", ip_text(addr), str(port)]
+                    synack.add_metric(lv, st.synack_retrans)
+                    for reason, n in st.drops.items():
+                        ldrops.add_metric([*lv, reason], n)
+        yield from (drops, ldrops, synack)
 
 
-def registry(namespaces: list[str | None]) -> CollectorRegistry:
+def registry(namespaces: list[str | None], feed: TraceFeed | None = None) -> CollectorRegistry:
     reg = CollectorRegistry(auto_describe=False)
-    reg.register(TcpCollector(namespaces))
+    reg.register(TcpCollector(namespaces, feed))
     return reg
 
 
 USAGE = """usage: tuxtcp exporter [--listen ADDR:PORT] [--netns NAME ...] [--duration S]
+                       [--no-trace]
 
 Serve Prometheus metrics (per-listener accept queue, backlog and SYN queue; the TCP
-counters) at http://ADDR:PORT/metrics (default 127.0.0.1:9469). --netns adds a namespace
+counters; as root, drops by reason and per listener from the kernel's tracepoints unless
+--no-trace) at http://ADDR:PORT/metrics (default 127.0.0.1:9469). --netns adds a namespace
 (repeatable; root); this namespace is always included.
 """
 
@@ -125,6 +210,8 @@ def exporter(argv: list[str]) -> int:
         return 0
     listen, duration = "127.0.0.1:9469", 0.0
     namespaces: list[str | None] = [None]
+    trace = "--no-trace" not in args
+    args = [a for a in args if a != "--no-trace"]
     i = 0
     while i < len(args):
         if args[i] == "--listen" and i + 1 < len(args):
@@ -144,11 +231,20 @@ def exporter(argv: list[str]) -> int:
         stop.append(signum)
 
     old = {s: signal.signal(s, on_signal) for s in (signal.SIGINT, signal.SIGTERM)}
+    feed = None
+    if trace and tracefs.available() is None:
+        feed = TraceFeed(namespaces)
+        feed.ready.wait(5)
+        if feed.error:
+            print(f"tuxtcp exporter: no drop metrics: {feed.error}", file=sys.stderr)
+            feed = None
     try:
         server, thread = start_http_server(int(port), host or "127.0.0.1",
-                                           registry=registry(namespaces))
+                                           registry=registry(namespaces, feed))
     except OSError as e:
         print(f"tuxtcp exporter: {listen}: {e.strerror}", file=sys.stderr)
+        if feed is not None:
+            feed.stop()
         return 1
     print(f"serving http://{host or '127.0.0.1'}:{server.server_port}/metrics", flush=True)
     end = time.monotonic() + duration if duration > 0 else None
@@ -159,6 +255,8 @@ def exporter(argv: list[str]) -> int:
         server.shutdown()
         server.server_close()
         thread.join(timeout=5)
+        if feed is not None:
+            feed.stop()
         for s, h in old.items():
             signal.signal(s, h)
     return 0
