@@ -26,6 +26,7 @@ it costs little however many established connections the host has.
 
 from __future__ import annotations
 
+import functools
 import signal
 import sys
 import threading
@@ -79,7 +80,7 @@ class TraceFeed:
     def __init__(self, namespaces: list[str | None]) -> None:
         self.lock = threading.Lock()
         self.tallies: dict[str | None, TraceTally] = {
-            ns: TraceTally(lambda ns=ns: _listeners_or_none(ns)) for ns in namespaces}
+            ns: TraceTally(functools.partial(_listeners_or_none, ns)) for ns in namespaces}
         self._stop = threading.Event()
         self.ready = threading.Event()
         self.error: str | None = None
