@@ -367,3 +367,14 @@ def test_ss_i_items_in_ss_order_and_units() -> None:
     # without -o or -e the option words stay out; the initial 3 s RTO is not shown
     assert info_text({"tcpi_options": 3, "tcpi_rto": 3000000, "tcpi_reordering": 3}, 2,
                      "reno", None, False, False) == " reno"
+
+
+def test_watch_redraws_the_view() -> None:
+    """`tuxtcp ss --watch S --count N`: N views, each under a time stamp line when the output
+    is not a terminal."""
+    r = subprocess.run([sys.executable, "-m", "tuxtcp.cli", "ss", "-tln", "--watch", "0.1",
+                        "--count", "3"], capture_output=True, text=True, timeout=30)
+    assert r.returncode == 0, r.stderr
+    heads = [ln for ln in r.stdout.splitlines() if ln.startswith("--- tuxtcp ss -tln")]
+    assert len(heads) == 3
+    assert r.stdout.count("State  ") + r.stdout.count("State ") >= 3

@@ -68,5 +68,17 @@ def main(argv: list[str] | None = None) -> int:
     return 2
 
 
+def run() -> int:
+    """main() for the console script: a closed pipe (`tuxtcp ss | head`) ends the command
+    quietly, as ss and netstat end."""
+    try:
+        return main()
+    except BrokenPipeError:
+        import os
+
+        os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
+        return 141  # 128 + SIGPIPE, what a shell reports for ss | head
+
+
 if __name__ == "__main__":
-    sys.exit(main())
+    sys.exit(run())

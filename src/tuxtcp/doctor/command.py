@@ -13,11 +13,12 @@ from ..host.cliargs import UsageError, take_netns
 from ..host.errors import SockDiagError
 from ..host.nstat_command import host_counter_files
 from ..host.sockdiag import ALL_STATES, host_records, in_netns
-from ..observe.doctor import diagnose
+from ..observe.doctor import DoctorReport, diagnose
 from ..observe.nstat import parse_groups
 
 USAGE = """usage: tuxtcp doctor [--netns NAME] [--interval SECONDS] [--samples N] [--json]
                      [--what-if CHANGE ...] [--port PORT] [--rate PER_SECOND]
+                     [--watch [--count N]]
 
 Watches every listener's accept queue, backlog and SYN queue and the listen-queue counters
 for SECONDS (default 5, at most 3600), N samples (default 50), then says what went wrong,
@@ -25,7 +26,8 @@ why the kernel did it, and what to change. --what-if backlog=512 (or workers=N,
 service_time=S, or any sysctl: net.core.somaxconn=4096) runs the simulator on the observed
 rates as they were and with the change, and compares connect latency and drops (--port:
 which listener to model, default the one that overflowed most; --rate: the arrival rate, if
-known better than the completed handshakes the counters give).
+known better than the completed handshakes the counters give). --watch: one report after
+another, each over the interval, redrawn in place on a terminal.
 """
 
 
@@ -51,13 +53,41 @@ def _take(args: list[str], flag: str, default: float) -> float:
     return value
 
 
+LISTEN_AND_SYN_RECV = (1 << 10) | (1 << 3)
+
+
+def _observe(netns: str | None, seconds: float, n: int) -> DoctorReport:
+    """Sample the listeners `n` times over `seconds` between two counter readings."""
+    before = counters(netns)
+    samples = []
+    start = time.monotonic()
+    for i in range(n):
+        samples.append(host_records(netns, states=LISTEN_AND_SYN_RECV & ALL_STATES,
+                                    memory=False, details=False))
+        next_at = start + seconds * (i + 1) / n
+        time.sleep(max(0.0, next_at - time.monotonic()))
+    return diagnose(samples, before, counters(netns), seconds,
+                    sysctl(netns, "net.core.somaxconn"),
+                    sysctl(netns, "net.ipv4.tcp_syncookies"))
+
+
 def doctor(argv: list[str]) -> int:
     args = list(argv)
     if args and args[0] in ("-h", "--help"):
         print(USAGE, end="")
         return 0
     want_json = "--json" in args
-    args = [a for a in args if a != "--json"]
+    watching = "--watch" in args
+    args = [a for a in args if a not in ("--json", "--watch")]
+    count = 0
+    if "--count" in args:
+        i = args.index("--count")
+        try:
+            count = int(args[i + 1])
+        except (IndexError, ValueError):
+            print("tuxtcp doctor: --count needs a number", file=sys.stderr)
+            return 2
+        del args[i:i + 2]
     changes: list[str] = []
     while "--what-if" in args:
         i = args.index("--what-if")
@@ -71,27 +101,37 @@ def doctor(argv: list[str]) -> int:
         rate = _take(args, "--rate", 0.0) or None
         netns = take_netns(args)
         seconds = _take(args, "--interval", 5.0)
-        n = int(_take(args, "--samples", 50))
+        n_samples = int(_take(args, "--samples", 50))
         if args:
             raise UsageError(f"unexpected arguments: {' '.join(args)}")
-        if not (0 < seconds <= 3600 and 1 <= n <= 100_000):
+        if not (0 < seconds <= 3600 and 1 <= n_samples <= 100_000):
             raise UsageError("--interval is in (0, 3600] s and --samples in [1, 100000]")
     except (UsageError, ValueError) as e:
         print(f"tuxtcp doctor: {e}", file=sys.stderr)
         return 2
-    listen_and_synrecv = (1 << 10) | (1 << 3)
+    if watching:
+        from ..host.watch import Screen
+
+        screen = Screen(f"tuxtcp doctor {' '.join(argv)}")
+        n = 0
+        try:
+            while not count or n < count:
+                screen.show(_observe(netns, seconds, n_samples).render())
+                n += 1
+        except KeyboardInterrupt:
+            pass
+        except BrokenPipeError:
+        raise  # cli.run ends quietly
+    except (OSError, SockDiagError) as e:
+            print(f"tuxtcp doctor: {e}", file=sys.stderr)
+            return 1
+        finally:
+            screen.close()
+        return 0
     try:
-        before = counters(netns)
-        samples = []
-        start = time.monotonic()
-        for i in range(n):
-            samples.append(host_records(netns, states=listen_and_synrecv & ALL_STATES,
-                                        memory=False, details=False))
-            next_at = start + seconds * (i + 1) / n
-            time.sleep(max(0.0, next_at - time.monotonic()))
-        report = diagnose(samples, before, counters(netns), seconds,
-                          sysctl(netns, "net.core.somaxconn"),
-                          sysctl(netns, "net.ipv4.tcp_syncookies"))
+        report = _observe(netns, seconds, n_samples)
+    except BrokenPipeError:
+        raise  # cli.run ends quietly
     except (OSError, SockDiagError) as e:
         print(f"tuxtcp doctor: {e}", file=sys.stderr)
         return 1

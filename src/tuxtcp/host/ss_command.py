@@ -11,11 +11,12 @@ from .cliargs import UsageError, take_netns
 from .errors import SockDiagError
 from .sockdiag import host_records
 
-USAGE = """usage: tuxtcp ss [--netns NAME] [-talnoemiHJ] [state NAME|exclude NAME ...] [FILTER]
+USAGE = """usage: tuxtcp ss [--netns NAME] [--watch [SECONDS] [--count N]] [-talnoemiHJ]
+                 [state NAME|exclude NAME ...] [FILTER]
 
 The host's TCP sockets as ss(8) prints them, read through netlink sock_diag (root only
 for another namespace). -J prints JSON. FILTER: sport/dport OP :PORT, src/dst ADDR[/LEN][:PORT],
-and/or/not and parentheses, as in ss.
+and/or/not and parentheses, as in ss. --watch redraws the view every SECONDS (default 1).
 """
 
 
@@ -25,16 +26,29 @@ def ss(argv: list[str]) -> int:
         print(USAGE, end="")
         return 0
     try:
+        watching = None
+        if "--watch" in args:
+            from .watch import take_watch
+
+            watching = take_watch(args)
         netns = take_netns(args)
         opts = parse_args(args)
-    except (UsageError, SsFilterError) as e:
+    except (UsageError, SsFilterError, ValueError) as e:
         print(f"tuxtcp ss: {e}", file=sys.stderr)
         return 2
-    try:
+
+    def view() -> str:
         records = host_records(netns, memory=opts.memory, info=opts.info,
                                details=opts.extended)
+        return render(records, opts)
+
+    try:
+        if watching is not None:
+            from .watch import watch
+
+            return watch(view, watching[0], watching[1], f"tuxtcp ss {' '.join(argv)}")
+        sys.stdout.write(view())
     except SockDiagError as e:
         print(f"tuxtcp ss: {e}", file=sys.stderr)
         return 1
-    sys.stdout.write(render(records, opts))
     return 0

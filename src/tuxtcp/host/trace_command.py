@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import json
 import sys
+import time
 
 from ..net.trace import parse_trace_line
 from ..observe.trace_tally import TraceTally, listeners_from_proc
@@ -16,12 +17,15 @@ from .cliargs import UsageError, take_netns
 from .errors import SockDiagError
 from .sockdiag import in_netns
 from .tracefs import trace_session
+from .watch import Screen, take_watch
 
 USAGE = """usage: tuxtcp trace [--netns NAME] [--duration SECONDS] [--json] [--quiet]
+                    [--watch [SECONDS]]
        tuxtcp trace --from FILE [--json]
 
 Drops (skb:kfree_skb reasons), SYN-ACK retransmissions, resets and new requests per
 listener, from the kernel's tracepoints (root). --duration defaults to 10 s (at most 3600).
+--watch: the summary redrawn every SECONDS (default 1) instead of one line per event.
 """
 
 
@@ -50,6 +54,9 @@ def trace(argv: list[str]) -> int:
     quiet = "--quiet" in args or want_json
     args = [a for a in args if a not in ("--json", "--quiet")]
     try:
+        watching = take_watch(args)
+        if watching is not None:
+            quiet = True
         netns = take_netns(args)
         duration = float(_take(args, "--duration") or 10.0)
         source = _take(args, "--from")
@@ -68,9 +75,20 @@ def trace(argv: list[str]) -> int:
                     _feed(tally, line, quiet)
         else:
             tally = TraceTally(lambda: proc_listeners(netns))
-            with trace_session() as session:
-                for line in session.lines(duration):
-                    _feed(tally, line, quiet)
+            screen = Screen(f"tuxtcp trace {' '.join(argv)}") if watching else None
+            next_draw = 0.0
+            try:
+                with trace_session() as session:
+                    for line in session.lines(duration):
+                        _feed(tally, line, quiet)
+                        if screen is not None and watching and time.monotonic() >= next_draw:
+                            screen.show(tally.summary())
+                            next_draw = time.monotonic() + watching[0]
+            finally:
+                if screen is not None:
+                    screen.close()
+    except BrokenPipeError:
+        raise  # cli.run ends quietly
     except (OSError, SockDiagError) as e:
         print(f"tuxtcp trace: {e}", file=sys.stderr)
         return 1

@@ -40,7 +40,8 @@ class TraceSession:
         self._rest = b""
 
     def lines(self, seconds: float, max_lines: int = 1_000_000) -> Iterator[str]:
-        """Lines as they come, for `seconds` at most (and at most `max_lines`)."""
+        """Lines as they come, for `seconds` at most (and at most `max_lines`); an empty
+        string every 0.2 s without any, so a reader can redraw or stop."""
         deadline = time.monotonic() + seconds
         count = 0
         while count < max_lines:
@@ -49,6 +50,7 @@ class TraceSession:
                 return
             ready, _, _ = select.select([self._fd], [], [], min(left, 0.2))
             if not ready:
+                yield ""
                 continue
             try:
                 chunk = os.read(self._fd, 1 << 16)
