@@ -121,8 +121,8 @@ def doctor(argv: list[str]) -> int:
         except KeyboardInterrupt:
             pass
         except BrokenPipeError:
-        raise  # cli.run ends quietly
-    except (OSError, SockDiagError) as e:
+            raise  # cli.run ends quietly
+        except (OSError, SockDiagError) as e:
             print(f"tuxtcp doctor: {e}", file=sys.stderr)
             return 1
         finally:
