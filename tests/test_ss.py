@@ -17,6 +17,7 @@ import pytest
 import tuxtcp
 from tuxtcp.host import netns as hn
 from tuxtcp.host.sockdiag import host_records
+from tuxtcp.host.ss_command import host_ss
 from tuxtcp.observe.records import SockRecord
 from tuxtcp.observe.ss import ms_timer, parse_args, render
 from tuxtcp.observe.ss_info import info_text, sprint_bw
@@ -211,8 +212,7 @@ def _cli(name: str, args: str) -> str:
 
 
 def _ours(name: str, args: str) -> str:
-    opts = parse_args(args)
-    return render(host_records(name, memory=opts.memory, info=opts.info), opts)
+    return host_ss(name, parse_args(args))
 
 
 def _agree(name: str, args: str) -> None:
@@ -231,7 +231,7 @@ def _agree(name: str, args: str) -> None:
 OPTION_SETS = ["-tan", "-tn", "-tln", "-ta", "-tl", "-tanH", "-tano", "-tane", "-tanm",
                "-taneom", "-tanH state established", "-tan state syn-sent",
                "-tan exclude time-wait", "-tan state connected", "-tani", "-tin", "-tanio",
-               "-tanim", "-ti state listening", "-taneimo"]
+               "-tanim", "-ti state listening", "-taneimo", "-s", "-s -tn"]
 FILTERS = ["sport = :8080", "dport = :8080", "sport != :8080", "dport gt :8000",
            "sport le :7070", "src 127.0.0.1", "dst 127.0.0.0/8", "dst 127.0.0.1:9090",
            "sport = :9090 or dport = :9090", "not dport = :8080 and not sport = :8080",
@@ -307,6 +307,12 @@ def test_the_same_scenario_on_tuxtcp_and_on_the_kernel_shows_the_same_table() ->
                     assert a[1] is not None and b[1] is not None, (a, b)
                     assert a[1][0] == b[1][0] and a[1][2] == b[1][2], (a, b)
                     assert abs(a[1][1] - b[1][1]) <= 300, (a, b)
+        # ss -s: the same TCP socket counts (hashed, TIME-WAIT) from sockstat
+        ours_s, theirs_s = h.ss("-s").splitlines(), _iproute2(name, "-s").splitlines()
+        assert [ln for ln in ours_s if ln.startswith("TCP\t")] == \
+            [ln for ln in theirs_s if ln.startswith("TCP\t")]
+        assert re.search(r"timewait \d+", ours_s[1]).group() == \
+            re.search(r"timewait \d+", theirs_s[1]).group()  # type: ignore[union-attr]
         # ss -i: the same items with the same values where tuxtcp models them
         ours_i, theirs_i = _info_rows(h.ss("-tain")), _info_rows(_iproute2(name, "-tain"))
         assert [r[0] for r in ours_i] == [r[0] for r in theirs_i]

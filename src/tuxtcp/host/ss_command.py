@@ -6,18 +6,44 @@ from __future__ import annotations
 
 import sys
 
-from ..observe.ss import SsFilterError, parse_args, render
+from ..observe.ss import SsFilterError, SsOptions, parse_args, render
 from .cliargs import UsageError, take_netns
 from .errors import SockDiagError
-from .sockdiag import host_records
+from .sockdiag import host_records, in_netns
 
-USAGE = """usage: tuxtcp ss [--netns NAME] [--watch [SECONDS] [--count N]] [-talnoemiHJ]
+USAGE = """usage: tuxtcp ss [--netns NAME] [--watch [SECONDS] [--count N]] [-talnoemisHJ]
                  [state NAME|exclude NAME ...] [FILTER]
 
 The host's TCP sockets as ss(8) prints them, read through netlink sock_diag (root only
 for another namespace). -J prints JSON. FILTER: sport/dport OP :PORT, src/dst ADDR[/LEN][:PORT],
 and/or/not and parentheses, as in ss. --watch redraws the view every SECONDS (default 1).
 """
+
+
+def _summary(netns: str | None) -> str:
+    """ss -s from /proc/net/sockstat, sockstat6 and snmp of the namespace."""
+    from ..observe.sockstat import render_summary
+
+    texts = []
+    with in_netns(netns):
+        for name in ("sockstat", "sockstat6", "snmp"):
+            try:
+                with open(f"/proc/thread-self/net/{name}") as f:
+                    texts.append(f.read())
+            except FileNotFoundError:
+                texts.append("")
+    return render_summary(*texts)
+
+
+def host_ss(netns: str | None, opts: SsOptions) -> str:
+    """What `ss` prints for the live kernel's sockets (of namespace `netns`)."""
+    head = ""
+    if opts.summary:
+        head = _summary(netns)
+        if opts.summary_only:
+            return head
+    records = host_records(netns, memory=opts.memory, info=opts.info, details=opts.extended)
+    return head + render(records, opts)
 
 
 def ss(argv: list[str]) -> int:
@@ -38,9 +64,7 @@ def ss(argv: list[str]) -> int:
         return 2
 
     def view() -> str:
-        records = host_records(netns, memory=opts.memory, info=opts.info,
-                               details=opts.extended)
-        return render(records, opts)
+        return host_ss(netns, opts)
 
     try:
         if watching is not None:

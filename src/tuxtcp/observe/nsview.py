@@ -27,6 +27,7 @@ from .records import (
     SockRecord,
     expires_ms,
 )
+from .sockstat import render_sockstat, render_summary
 from .ss import parse_args, render
 
 
@@ -102,7 +103,12 @@ def ns_records(ns: NetNamespace, now: float, info: bool = False) -> list[SockRec
 def render_ss(ns: NetNamespace, args: str, now: float) -> str:
     """`ss ARGS` for a tuxtcp namespace at virtual time `now`."""
     opts = parse_args(args)
-    return render(ns_records(ns, now, opts.info), opts)
+    head = ""
+    if opts.summary:
+        head = render_summary(render_sockstat(ns), "", ns.mib.render_two_line(SNMP_GROUPS))
+        if opts.summary_only:
+            return head
+    return head + render(ns_records(ns, now, opts.info), opts)
 
 
 def ns_counters(ns: NetNamespace) -> list[tuple[str, int]]:

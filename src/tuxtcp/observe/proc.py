@@ -132,6 +132,10 @@ def render_proc(ns: NetNamespace, path: str, now: float, max_entries: int | None
         return ns.mib.render_two_line(NETSTAT_GROUPS)
     if p == "net/snmp":
         return ns.mib.render_two_line(SNMP_GROUPS)
+    if p == "net/sockstat":
+        from .sockstat import render_sockstat
+
+        return render_sockstat(ns)
     if p.startswith("sys/"):
         return ns.sysctl.render(p[4:].replace("/", ".")) + "\n"
     raise FileNotFoundError(f"/proc/{p}")

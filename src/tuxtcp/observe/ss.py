@@ -40,8 +40,8 @@ SS_STATE: Final = {1: "ESTAB", 2: "SYN-SENT", 3: "SYN-RECV", 4: "FIN-WAIT-1", 5:
                    11: "CLOSING"}
 _LONG: Final = {"--tcp": "t", "--all": "a", "--listening": "l", "--numeric": "n",
                 "--options": "o", "--extended": "e", "--memory": "m", "--no-header": "H",
-                "--json": "J", "--info": "i"}
-_SUPPORTED: Final = set("talnoemiHJ")
+                "--json": "J", "--info": "i", "--summary": "s"}
+_SUPPORTED: Final = set("talnoemiHJs")
 
 
 class SsOptions:
@@ -58,6 +58,10 @@ class SsOptions:
         self.memory = memory
         self.json = json
         self.info = info
+        # -s: the summary (observe/sockstat.py) first; alone (no -t, no state or filter)
+        # it is all ss prints (ss.c: do_default && argc == 0 -> exit after the summary)
+        self.summary = False
+        self.summary_only = False
         self.states: set[int] = set(DEFAULT_STATES)
         self.predicate: Predicate | None = None
 
@@ -74,7 +78,8 @@ def parse_args(args: str | list[str]) -> SsOptions:
             for c in w[1:]:
                 if c not in _SUPPORTED:
                     raise SsFilterError(f"option -{c} is not supported (TCP only: -t -a -l "
-                                        f"-n -o -e -m -i -H, state/exclude and filters)")
+                                        f"-n -o -e -m -i -s -H, state/exclude and "
+                                        f"filters)")
                 flags.add(c)
         elif w.startswith("--"):
             raise SsFilterError(f"option {w} is not supported")
@@ -106,6 +111,8 @@ def parse_args(args: str | list[str]) -> SsOptions:
             continue
         expr = rest[i:]
         break
+    opts.summary = "s" in flags
+    opts.summary_only = opts.summary and "t" not in flags and not rest
     if chosen is not None:
         opts.states = chosen
     opts.states -= excluded
