@@ -13,15 +13,17 @@ made in.
 from __future__ import annotations
 
 import contextlib
-import ctypes
 import os
 import socket
 import struct
 from collections.abc import Iterator
-from typing import Final
 
 from ..observe.records import SockRecord
 from .errors import SockDiagError
+
+TYPE_CHECKING = False  # typing stays unimported at run time: `tuxtcp ss` starts sooner
+if TYPE_CHECKING:
+    from typing import Final
 
 ntohl = socket.ntohl
 ntohs = socket.ntohs
@@ -48,6 +50,11 @@ _SOCKID: Final = struct.Struct(">HH16s16sI8s")  # the request's socket id: no fi
 # the first word of src and of dst (network order; IPv4); if; cookie (two host-order words);
 # expires, rqueue, wqueue, uid, inode
 _DIAG_MSG: Final = struct.Struct("=BBBBHHI12xI12xIIIIIIII")
+# the brief path (a plain listing): the socket id in network order, then rqueue and wqueue,
+# at their offsets from the netlink header (16 bytes) into struct inet_diag_msg
+_BRIEF_ID: Final = struct.Struct(">HHI12xI")  # at 16 + 4: sport, dport, src, dst
+_BRIEF_QUEUES: Final = struct.Struct("=II")  # at 16 + 56: rqueue, wqueue
+_BRIEF_LEN: Final = 16 + _DIAG_MSG.size
 _RTA: Final = struct.Struct("=HH")
 _U64: Final = struct.Struct("=Q")
 _SKMEM: Final = struct.Struct("=9I")  # SK_MEMINFO_VARS as ss prints them
@@ -64,6 +71,8 @@ def in_netns(name: str | None) -> Iterator[None]:
     if name is None:
         yield
         return
+    import ctypes  # only to change namespace: `tuxtcp ss` in its own starts without it
+
     libc = ctypes.CDLL(None, use_errno=True)
     try:
         target = os.open(f"/run/netns/{name}", os.O_RDONLY | os.O_CLOEXEC)
@@ -153,12 +162,17 @@ def _parse(buf: memoryview, off: int, end: int, want_attrs: bool,
 
 
 def host_records(netns: str | None = None, states: int = ALL_STATES, memory: bool = True,
-                 info: bool = False, details: bool = True) -> list[SockRecord]:
+                 info: bool = False, details: bool = True,
+                 brief: bool = False) -> list[SockRecord]:
     """Every IPv4 TCP socket of the host (or of namespace `netns`) in `states` (a bit mask by
     state number), in the kernel's dump order; `memory`: SK_MEMINFO for full sockets;
     `info`: tcp_info, the congestion control's name and its details as well (what ss -i
     asks for; decoded, so it costs time with many sockets); `details`: the shutdown
-    bits and the cgroup (what `ss -e` shows; without, the attributes are not read)."""
+    bits and the cgroup (what `ss -e` shows; without, the attributes are not read);
+    `brief`: state, addresses, ports and queues only (what a plain `ss -tan` and its filters
+    read; the rest stays 0), which lists a large table faster."""
+    if brief:
+        memory = info = details = False
     want_attrs = memory or info or details
     ext = (1 << (INET_DIAG_SKMEMINFO - 1) if memory else 0) | \
         ((1 << (INET_DIAG_INFO - 1) | 1 << (INET_DIAG_VEGASINFO - 1)
@@ -190,6 +204,13 @@ def host_records(netns: str | None = None, states: int = ALL_STATES, memory: boo
                         raise SockDiagError(-err, f"sock_diag: {os.strerror(-err)}")
                     return out
                 if mtype == SOCK_DIAG_BY_FAMILY:
-                    out.append(_parse(view, off + _NLMSGHDR.size, off + length, want_attrs,
-                                      info))
+                    if brief:
+                        if length >= _BRIEF_LEN:
+                            sport, dport, src, dst = _BRIEF_ID.unpack_from(view, off + 20)
+                            rq, wq = _BRIEF_QUEUES.unpack_from(view, off + 72)
+                            out.append(SockRecord(view[off + 17], src, sport, dst, dport, 0, 0,
+                                                  0, rq, wq))
+                    else:
+                        out.append(_parse(view, off + _NLMSGHDR.size, off + length,
+                                          want_attrs, info))
                 off += (length + 3) & ~3

@@ -42,7 +42,9 @@ def host_ss(netns: str | None, opts: SsOptions) -> str:
         head = _summary(netns)
         if opts.summary_only:
             return head
-    records = host_records(netns, memory=opts.memory, info=opts.info, details=opts.extended)
+    brief = not (opts.timers or opts.extended or opts.memory or opts.info or opts.json)
+    records = host_records(netns, memory=opts.memory, info=opts.info, details=opts.extended,
+                           brief=brief)
     return head + render(records, opts)
 
 

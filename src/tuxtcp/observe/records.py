@@ -14,7 +14,10 @@ inet_sk_diag_fill, inet_req_diag_fill, inet_twsk_diag_fill).
 from __future__ import annotations
 
 import socket
-from typing import Final
+
+TYPE_CHECKING = False  # typing stays unimported at run time: `tuxtcp ss` starts sooner
+if TYPE_CHECKING:
+    from typing import Final
 
 AF_INET: Final = 2
 # idiag_timer

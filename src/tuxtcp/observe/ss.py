@@ -20,7 +20,6 @@ backlog; otherwise unread bytes and bytes not yet acknowledged.
 from __future__ import annotations
 
 import socket
-from typing import Final
 
 from .records import TIMER_NAMES, TIMER_TIMEWAIT, SockRecord, ip_text
 from .ss_info import info_text
@@ -34,6 +33,10 @@ from .ssfilter import (
     parse_filter,
     state_set,
 )
+
+TYPE_CHECKING = False  # typing stays unimported at run time: `tuxtcp ss` starts sooner
+if TYPE_CHECKING:
+    from typing import Final
 
 SS_STATE: Final = {1: "ESTAB", 2: "SYN-SENT", 3: "SYN-RECV", 4: "FIN-WAIT-1", 5: "FIN-WAIT-2",
                    6: "TIME-WAIT", 7: "UNCONN", 8: "CLOSE-WAIT", 9: "LAST-ACK", 10: "LISTEN",
@@ -191,66 +194,83 @@ def render(records: list[SockRecord], opts: SsOptions) -> str:
                            for r in chosen]) + "\n"
     show_state = len(opts.states) > 1
     numeric = opts.numeric
-    plain = not (opts.timers or opts.extended or opts.memory or opts.info)
-    # each column's distinct strings, made once: their lengths give the widths
-    lips: dict[int, str] = {}
-    pips: dict[int, str] = {}
-    lports: dict[int, str] = {}
-    pports: dict[int, str] = {}
-    rows = []
+    hdr = opts.header
+    if not chosen and not hdr:
+        return ""
+    # pass 1: each column's distinct values (their texts give the widths)
+    saddrs: set[int] = set()
+    daddrs: set[int] = set()
+    sports: set[int] = set()
+    dports: set[int] = set()
+    states: set[int] = set()
+    wild = False  # a listener's peer port, "*"
     rq_max = wq_max = 0
     for r in chosen:
-        s, d, sp, dp = r.saddr, r.daddr, r.sport, r.dport
-        if s not in lips:
-            lips[s] = ip_text(s) + ":"
-        if d not in pips:
-            pips[d] = ip_text(d) + ":"
-        if sp not in lports:
-            lports[sp] = _port(sp, numeric, True)
-        if dp == 0 and r.state in (LISTEN, CLOSE):
-            dps = "*"
+        saddrs.add(r.saddr)
+        daddrs.add(r.daddr)
+        sports.add(r.sport)
+        states.add(r.state)
+        if r.dport == 0 and (r.state == LISTEN or r.state == CLOSE):
+            wild = True
         else:
-            dps = pports.get(dp) or pports.setdefault(dp, _port(dp, numeric, False))
-        rq, wq = r.rqueue, r.wqueue
-        if rq > rq_max:
-            rq_max = rq
-        if wq > wq_max:
-            wq_max = wq
-        rows.append((SS_STATE.get(r.state, "UNKNOWN"), rq, wq, lips[s], lports[sp], pips[d],
-                     dps, "" if plain else _ext(r, opts)))
-    if not rows and not opts.header:
-        return ""
-    head = ("State", "Recv-Q", "Send-Q", "Local Address:", "Port", "Peer Address:", "Port",
-            "Process")
-    hdr = opts.header
-    wild = any(r[6] == "*" for r in rows)  # a listener's peer port
+            dports.add(r.dport)
+        if r.rqueue > rq_max:
+            rq_max = r.rqueue
+        if r.wqueue > wq_max:
+            wq_max = r.wqueue
+    plain = not (opts.timers or opts.extended or opts.memory or opts.info)
+    exts = [] if plain else [_ext(r, opts) for r in chosen]
+    lip = {a: ip_text(a) + ":" for a in saddrs}
+    pip = {a: ip_text(a) + ":" for a in daddrs}
+    lport = {p: _port(p, numeric, True) for p in sports}
+    pport = {p: _port(p, numeric, False) for p in dports}
+    state_text = {st: SS_STATE.get(st, "UNKNOWN") for st in states}
 
     def widest(values: list[str], header: str) -> int:
         return max([len(x) for x in values] + [len(header) if hdr else 0])
 
-    w = [widest([r[0] for r in rows], "State") if show_state else 0,
-         max(6, len(str(rq_max))), max(6, len(str(wq_max))),
-         widest(list(lips.values()), "Local Address:"), widest(list(lports.values()), "Port"),
-         widest(list(pips.values()), "Peer Address:"),
-         widest(list(pports.values()) + (["*"] if wild else []), "Port"), 0]
+    w0 = widest(list(state_text.values()), "State") if show_state else 0
+    w1, w2 = max(6, len(str(rq_max))), max(6, len(str(wq_max)))
+    w3 = widest(list(lip.values()), "Local Address:")
+    w4 = widest(list(lport.values()), "Port")
+    w5 = widest(list(pip.values()), "Peer Address:")
+    w6 = widest(list(pport.values()) + (["*"] if wild else []), "Port")
     # ss.c's render(): the last line's last field is never flushed into its column's width,
     # so it neither widens the column nor gets padded beyond it
-    exts = [r[7] for r in rows[:-1]] + (["Process"] if hdr and rows else [])
-    w[7] = max([len(x) for x in exts] + [0])
-    # one %-format with the widths baked in (the fastest way CPython has to pad columns)
-    tail = f"%{w[3]}s%-{w[4]}s %{w[5]}s%-{w[6]}s%-{w[7]}s"
-    fmt = f"%-{w[1]}d %-{w[2]}d {tail}"
-    hfmt = f"%-{w[1]}s %-{w[2]}s {tail}"
-    if show_state:
-        fmt = f"%-{w[0]}s {fmt}"
-        hfmt = f"%-{w[0]}s {hfmt}"
-        lines = [fmt % row for row in rows]
-        if hdr:
-            lines.insert(0, hfmt % head)
-    else:
-        lines = [fmt % row[1:] for row in rows]
-        if hdr:
-            lines.insert(0, hfmt % head[1:])
+    ext_w = [len(x) for x in exts[:-1]] + ([len("Process")] if hdr and chosen else [])
+    w7 = max(ext_w + [0])
+    # pass 2: every cell made once per distinct value, already padded; a row is their sum
+    lip_cell = {a: t.rjust(w3) for a, t in lip.items()}
+    pip_cell = {a: t.rjust(w5) for a, t in pip.items()}
+    lport_cell = {p: t.ljust(w4) + " " for p, t in lport.items()}
+    pport_cell = {p: t.ljust(w6) for p, t in pport.items()}
+    star = "*".ljust(w6)
+    state_cell = {st: t.ljust(w0) + " " if show_state else "" for st, t in state_text.items()}
+    rq_cell: dict[int, str] = {}
+    wq_cell: dict[int, str] = {}
+    no_ext = "".ljust(w7)
+    lines = []
+    if hdr:
+        lines.append(("State".ljust(w0) + " " if show_state else "") + "Recv-Q".ljust(w1)
+                     + " " + "Send-Q".ljust(w2) + " " + "Local Address:".rjust(w3)
+                     + "Port".ljust(w4) + " " + "Peer Address:".rjust(w5) + "Port".ljust(w6)
+                     + "Process".ljust(w7))
+    for i, r in enumerate(chosen):
+        rq = r.rqueue
+        rqc = rq_cell.get(rq)
+        if rqc is None:
+            rqc = rq_cell[rq] = str(rq).ljust(w1) + " "
+        wq = r.wqueue
+        wqc = wq_cell.get(wq)
+        if wqc is None:
+            wqc = wq_cell[wq] = str(wq).ljust(w2) + " "
+        if r.dport == 0 and (r.state == LISTEN or r.state == CLOSE):
+            dpc = star
+        else:
+            dpc = pport_cell[r.dport]
+        ext = exts[i].ljust(w7) if exts else no_ext
+        lines.append(f"{state_cell[r.state]}{rqc}{wqc}{lip_cell[r.saddr]}{lport_cell[r.sport]}"
+                     f"{pip_cell[r.daddr]}{dpc}{ext}")
     return "\n".join(lines) + "\n"
 
 

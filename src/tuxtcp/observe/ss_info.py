@@ -12,7 +12,10 @@ Request and TIME_WAIT socks have no tcp_info: nothing is printed for them.
 
 from __future__ import annotations
 
-from typing import Final
+TYPE_CHECKING = False  # typing stays unimported at run time: `tuxtcp ss` starts sooner
+if TYPE_CHECKING:
+    from typing import Final
+
 
 LISTEN: Final = 10
 U64_MAX: Final = (1 << 64) - 1

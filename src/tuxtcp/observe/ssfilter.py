@@ -14,9 +14,12 @@ from __future__ import annotations
 
 import socket
 from collections.abc import Callable
-from typing import Final
 
 from .records import SockRecord
+
+TYPE_CHECKING = False  # typing stays unimported at run time: `tuxtcp ss` starts sooner
+if TYPE_CHECKING:
+    from typing import Final
 
 # tcp_states numbering
 ESTABLISHED, SYN_SENT, SYN_RECV, FIN_WAIT1, FIN_WAIT2, TIME_WAIT, CLOSE, CLOSE_WAIT, \
