@@ -7,7 +7,6 @@ import errno
 
 from ..net import drops as dr
 from ..net.namespace import NetNamespace, ehash_key
-from ..net.route import route_mtu
 from ..net.sysctl import HZ
 from ..net.tcp_states import CLOSE, ESTABLISHED, SYN_RECV, SYN_SENT
 from ..wire.ipv4 import Packet, is_loopback
@@ -147,8 +146,12 @@ def tcp_connect(ns: NetNamespace, sk: TcpSock, now: float) -> int:
     sk.write_seq = sk.snd_nxt
     sk.rcv_nxt = 0
     sk.advmss = mss_clamp(sk, advmss_for(ns, sk.raddr, now))
-    sk.pmtu_cookie = route_mtu(ns, sk.raddr, now)  # tcp_connect_init: tcp_sync_mss
     sk.rx_opt.tstamp_ok = bool(timestamps)
+    # tcp_connect_init: tcp_sync_mss on the route's MTU with the header as the SYN will have
+    # it (timestamps counted): the SYN_SENT socket's mss is 524 with the default clamp of 536
+    if sk.rx_opt.user_mss:
+        sk.rx_opt.mss_clamp = sk.rx_opt.user_mss
+    sync_mss(sk, now)
     sk.rx_opt.wscale_ok = bool(sysctl.tcp_window_scaling)
     sk.rx_opt.sack_ok = bool(sysctl.tcp_sack)
     # tcp_connect_init: the SYN offers the buffer's window, rounded down to the MSS (the

@@ -15,7 +15,7 @@ from ..wire.ipv4 import Packet
 from ..wire.seq import MASK as M32
 from ..wire.tcp import ACK, CWR, ECE, FIN, RST, SYN, TcpSegment
 from . import tracepoints as tp
-from .constants import TCP_ECN_DEMAND_CWR, TCP_ECN_OK, TCP_ECN_QUEUE_CWR
+from .constants import TCP_ECN_DEMAND_CWR, TCP_ECN_OK, TCP_ECN_QUEUE_CWR, TCP_MSS_DEFAULT
 from .rcvwin import select_window_space
 from .receive import sack_blocks
 from .reqsk import RequestSock
@@ -103,7 +103,20 @@ def sync_mss(sk: TcpSock, now: float, pmtu: int = 0) -> None:
         pmtu = route_mtu(sk.ns, sk.raddr, now)
     mss = max(min(sk.rx_opt.mss_clamp, pmtu - 40), sk.ns.sysctl.tcp_min_snd_mss)
     sk.pmtu_cookie = pmtu
-    sk.mss_cache = mss - (12 if sk.rx_opt.tstamp_ok else 0)
+    opt_len = 12 if sk.rx_opt.tstamp_ok else 0
+    sk.mss_cache = bound_to_half_wnd(sk, mss - opt_len, opt_len)
+
+
+def bound_to_half_wnd(sk: TcpSock, pktsize: int, opt_len: int) -> int:
+    """tcp_bound_to_half_wnd: no segment larger than half the largest window the peer has
+    offered (all of it when that is under TCP_MSS_DEFAULT), but not under 68 bytes of IP
+    packet. On loopback this is what makes a 6.18 connection's mss 32741 or 32768 rather
+    than 65483 (ss -i shows it)."""
+    mw = sk.max_window
+    cutoff = mw >> 1 if mw > TCP_MSS_DEFAULT else mw
+    if cutoff and pktsize > cutoff:
+        return max(cutoff, 68 - 20 - opt_len)
+    return pktsize
 
 
 def current_mss(sk: TcpSock, now: float) -> int:

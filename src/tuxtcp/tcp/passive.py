@@ -441,6 +441,10 @@ def child_process(ns: NetNamespace, child: TcpSock, pkt: Packet, now: float) -> 
     child.snd_una = seg.ack
     child.snd_wnd = seg.window << child.rx_opt.snd_wscale
     child.snd_wl1 = seg.seq
+    if child.snd_wnd > child.max_window:
+        # tcp_ack -> tcp_ack_update_window: the largest window yet, tcp_sync_mss again
+        child.max_window = child.snd_wnd
+        sync_mss(child, now, child.pmtu_cookie)
     set_state(child, ESTABLISHED, now)  # wakes the child and its listener
     if child.rx_opt.tstamp_ok:
         child.advmss -= 12  # TCPOLEN_TSTAMP_ALIGNED (6.18: before the buffer space is set)

@@ -35,7 +35,7 @@ from .constants import (
 )
 from .mem import SK_MEM_SEND, mem_schedule, mem_sync, sndbuf
 from .minisocks import oow_rate_limited
-from .output import current_mss, send_ack, transmit, tsval_of
+from .output import current_mss, send_ack, sync_mss, transmit, tsval_of
 from .pacing import tso_segs
 from .rcvwin import select_window_space
 from .rto import arm_rto, stop_rto, update_rtt
@@ -580,13 +580,16 @@ def _cong_control(sk: TcpSock, delivered: int, data_acked: bool, una_advanced: b
         sk.ca_ops.cong_avoid(sk, delivered)
 
 
-def _ack_update_window(sk: TcpSock, seg: TcpSegment, nwin: int) -> None:
-    """tcp_ack_update_window: take the peer's window if the ACK is newer (tcp_may_update_window)."""
+def _ack_update_window(sk: TcpSock, seg: TcpSegment, nwin: int, now: float) -> None:
+    """tcp_ack_update_window: take the peer's window if the ACK is newer (tcp_may_update_window);
+    a window larger than any before lifts tcp_bound_to_half_wnd's cap (tcp_sync_mss)."""
     if after(seg.ack, sk.snd_una) or after(seg.seq, sk.snd_wl1) or (
             seg.seq == sk.snd_wl1 and nwin > sk.snd_wnd):
         sk.snd_wnd = nwin
-        sk.max_window = max(sk.max_window, nwin)
         sk.snd_wl1 = seg.seq
+        if nwin > sk.max_window:
+            sk.max_window = nwin
+            sync_mss(sk, now, sk.pmtu_cookie)
 
 
 def _clean_rtx_queue(sk: TcpSock, ack: int, now: float) -> tuple[int, float]:
@@ -740,7 +743,7 @@ def on_ack(sk: TcpSock, seg: TcpSegment, now: float) -> str:
     nwin = seg.window << sk.rx_opt.snd_wscale
     pure = not seg.payload and not seg.flags & (FIN | SYN)
     is_dup = ack == sk.snd_una and pure and nwin == sk.snd_wnd and bool(sk.rtx_queue)
-    _ack_update_window(sk, seg, nwin)
+    _ack_update_window(sk, seg, nwin, now)
     sack_rtt = -1.0
     sacked_before = sk.sack.sacked_out
     if sk.rx_opt.sack_ok and seg.sack:
