@@ -136,13 +136,33 @@ k.connect(("127.0.0.1", 9090)); s2, _ = l2.accept(); s2.sendall(b"x" * 100)  # u
 k.shutdown(socket.SHUT_WR)  # shutdown bits for -e
 l3 = socket.socket(); l3.bind(("127.0.0.1", 7070)); l3.listen(5)
 t = socket.create_connection(("127.0.0.1", 7070)); t3, _ = l3.accept(); t.close(); t3.close()
+if len(sys.argv) > 2:  # the iproute2 comparison's extra rows
+    # requests from a peer that never answers (198.18.1.2 behind v0): SYN-RECV rows
+    from tuxtcp.wire.ipv4 import Packet, ip_to_int
+    from tuxtcp.wire.tcp import SYN, TcpSegment
+    l4 = socket.socket(); l4.bind(("0.0.0.0", 6060)); l4.listen(8)
+    raw = socket.socket(socket.AF_INET, socket.SOCK_RAW, socket.IPPROTO_RAW)
+    for i in range(2):
+        seg = TcpSegment(42000 + i, 6060, 1000 * i, 0, SYN, 64240, mss=1460)
+        raw.sendto(Packet(ip_to_int("198.18.1.2"), ip_to_int("198.18.1.1"), seg).to_bytes(),
+                   ("198.18.1.1", 0))
+    # data in flight: a server that does not read, a client that keeps writing
+    l5 = socket.socket(); l5.bind(("127.0.0.1", 5050)); l5.listen(1)
+    b = socket.create_connection(("127.0.0.1", 5050)); b5, _ = l5.accept()
+    b.setblocking(False)
+    try:
+        for _ in range(4096):
+            b.send(b"y" * 65536)
+    except BlockingIOError:
+        pass
 print("ready", flush=True)
 time.sleep(float(sys.argv[1]))
 '''
 
 _TIMER = re.compile(r"timer:\((\w+),([^,]*),(\d+)\)")
 _CGROUP = re.compile(r"cgroup:\S+")
-_LAST = re.compile(r"(last(?:snd|rcv|ack)):(\d+)")  # ms since: moves between two reads
+# ms since, or ms spent: moves between two reads
+_LAST = re.compile(r"(last(?:snd|rcv|ack)|busy|rwnd_limited|sndbuf_limited):(\d+)")
 
 
 def _ms(text: str) -> int:
@@ -178,16 +198,18 @@ def _same_but_timers(a: str, b: str, tolerance_ms: int) -> None:
 
 
 @contextlib.contextmanager
-def kernel_sockets(congestion_control: str | None = None) -> Iterator[str]:
-    """A namespace of our own (hn.loopback_ns) with the KERNEL_SOCKETS set alive in it
-    (under `congestion_control` if given, else the host's default); yields its name."""
+def kernel_sockets(congestion_control: str | None = None, extra: bool = False) -> Iterator[str]:
+    """A namespace of our own with the KERNEL_SOCKETS set alive in it (under
+    `congestion_control` if given, else the host's default); `extra`: with SYN-RECV requests
+    from a silent peer (hn.silent_peer_pair) and a connection with data in flight; yields
+    its name."""
     why = hn.available()
     if why:
         pytest.skip(why)
-    with hn.loopback_ns() as ns:
+    with hn.silent_peer_pair() as ns:
         if congestion_control:
             ns.sysctl("net.ipv4.tcp_congestion_control", congestion_control)
-        proc = ns.popen(sys.executable, "-c", KERNEL_SOCKETS, "30")
+        proc = ns.popen(sys.executable, "-c", KERNEL_SOCKETS, "30", *(["extra"] if extra else []))
         try:
             assert proc.stdout is not None and proc.stdout.readline().strip() == "ready"
             time.sleep(0.2)
@@ -241,8 +263,10 @@ FILTERS = ["sport = :8080", "dport = :8080", "sport != :8080", "dport gt :8000",
 @pytest.mark.root
 def test_tuxtcp_ss_prints_what_iproute2_prints() -> None:
     """The live kernel's sockets through tuxtcp's sock_diag reader and renderer against
-    iproute2's ss, read one after the other: the same bytes (timers within 100 ms)."""
-    with kernel_sockets() as name:
+    iproute2's ss, read one after the other: the same bytes (timers within 100 ms). The
+    sockets: a listener overflowed, SYN-SENT, keepalive, TIME-WAIT, unread data, a half-closed
+    pair, SYN-RECV requests from a silent peer, and a connection with data in flight."""
+    with kernel_sockets(extra=True) as name:
         for args in OPTION_SETS + [f"-tan {f}" for f in FILTERS]:
             _agree(name, args)
         # the command itself, also with the filter quoted as one argument
@@ -256,6 +280,8 @@ def test_tuxtcp_ss_prints_what_iproute2_prints() -> None:
         # the records themselves: the accept queue and backlog of the listener
         recs = {(r.state, r.sport): r for r in host_records(name)}
         assert (recs[(10, 8080)].rqueue, recs[(10, 8080)].wqueue) == (3, 2)
+        assert sum(1 for r in host_records(name) if r.state == 3 and r.sport == 6060) == 2
+        assert any(r.state == 1 and r.dport == 5050 and r.wqueue > 0 for r in recs.values())
 
 
 @pytest.mark.root
