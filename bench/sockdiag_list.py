@@ -8,8 +8,8 @@ A namespace of its own gets loopback connections (both ends: `--sockets` sockets
 a listener for each process holding them); each reader then lists them `--runs` times
 inside the namespace and the median is printed, as one JSON object:
 - in-process calls (ms): tuxtcp records, tuxtcp records + `ss -tan` text, pyroute2, psutil;
-- whole processes (ms, from start to exit): `ss -tan` and `tuxtcp ss -tan`, each piped to
-  nowhere;
+- whole processes (ms, from start to exit): `ss -tan` and `tuxtcp ss -tan` (the installed
+  console script), each piped to nowhere;
 - one Prometheus scrape of `tuxtcp exporter`'s registry (wall and CPU ms, bytes).
 """
 
@@ -67,7 +67,9 @@ def proc(cmd):
         return 0
     return f
 out["ss_process_ms"], _ = med(proc(["ss", "-tan"]))
-out["tuxtcp_ss_process_ms"], _ = med(proc([sys.executable, "-m", "tuxtcp.cli", "ss", "-tan"]))
+import os
+script = os.path.join(os.path.dirname(sys.executable), "tuxtcp")  # the console script
+out["tuxtcp_ss_process_ms"], _ = med(proc([script, "ss", "-tan"]))
 from prometheus_client import generate_latest
 from tuxtcp.host.exporter import registry
 reg = registry([None])

@@ -18,6 +18,7 @@ import tuxtcp
 from tuxtcp.host import netns as hn
 from tuxtcp.host.sockdiag import host_records
 from tuxtcp.host.ss_command import host_ss
+from tuxtcp.observe.proc_tcp import parse_net_tcp
 from tuxtcp.observe.records import SockRecord
 from tuxtcp.observe.ss import ms_timer, parse_args, render
 from tuxtcp.observe.ss_info import info_text, sprint_bw
@@ -409,3 +410,27 @@ def test_watch_redraws_the_view() -> None:
     heads = [ln for ln in r.stdout.splitlines() if ln.startswith("--- tuxtcp ss -tln")]
     assert len(heads) == 3
     assert r.stdout.count("State  ") + r.stdout.count("State ") >= 3
+
+
+@pytest.mark.root
+def test_proc_net_tcp_reads_back_as_sock_diag_reports() -> None:
+    """/proc/net/tcp parsed into records agrees with the sock_diag dump on the same kernel
+    sockets: states, addresses, ports, uid and inode, and the queues where the two sources
+    mean the same (not a listener's backlog, which /proc does not show)."""
+    with kernel_sockets(extra=True) as name:
+        for attempt in range(3):
+            proc = subprocess.run(["ip", "netns", "exec", name, "cat", "/proc/net/tcp"],
+                                  capture_output=True, text=True, check=True).stdout
+            diag = host_records(name)
+
+            def key(r: SockRecord) -> tuple[int, int, int, int, int]:
+                return (r.state, r.saddr, r.sport, r.daddr, r.dport)
+
+            ours = sorted((key(r), r.uid, r.inode, r.rqueue, r.wqueue if r.state != 10 else 0)
+                          for r in parse_net_tcp(proc))
+            theirs = sorted((key(r), r.uid, r.inode, r.rqueue, r.wqueue if r.state != 10 else 0)
+                            for r in diag)
+            if ours == theirs or attempt == 2:
+                assert ours == theirs
+                break
+        assert any(r.state == 3 for r in parse_net_tcp(proc))  # the silent peer's requests
