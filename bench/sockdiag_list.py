@@ -7,7 +7,8 @@ net_connections, and iproute2's ss. Root only.
 A namespace of its own gets loopback connections (both ends: `--sockets` sockets in all, plus
 a listener for each process holding them); each reader then lists them `--runs` times
 inside the namespace and the median is printed, as one JSON object:
-- in-process calls (ms): tuxtcp records, tuxtcp records + `ss -tan` text, pyroute2, psutil;
+- in-process calls (ms): tuxtcp records (full; brief: what a plain listing reads), the
+  `ss -tan` text as `tuxtcp ss` makes it (brief records + text), pyroute2, psutil;
 - whole processes (ms, from start to exit): `ss -tan` and `tuxtcp ss -tan` (the installed
   console script), each piped to nowhere;
 - one Prometheus scrape of `tuxtcp exporter`'s registry (wall and CPU ms, bytes).
@@ -48,10 +49,12 @@ def med(f):
         t0 = time.perf_counter(); n = f(); ts.append((time.perf_counter() - t0) * 1000)
     return round(statistics.median(ts), 1), n
 from tuxtcp.host.sockdiag import host_records
-from tuxtcp.observe.ss import parse_args, render
+from tuxtcp.host.ss_command import host_ss
+from tuxtcp.observe.ss import parse_args
 opts = parse_args("-tan")
 out["tuxtcp_records_ms"], out["tuxtcp_records"] = med(lambda: len(host_records(memory=False)))
-out["tuxtcp_ss_text_ms"], _ = med(lambda: len(render(host_records(memory=False), opts)))
+out["tuxtcp_brief_records_ms"], _ = med(lambda: len(host_records(brief=True)))
+out["tuxtcp_ss_text_ms"], _ = med(lambda: len(host_ss(None, opts)))
 from pyroute2.netlink.diag import DiagSocket
 import socket
 def pr2():
