@@ -23,6 +23,8 @@ from tuxtcp.observe.records import SockRecord
 from tuxtcp.observe.ss import ms_timer, parse_args, render
 from tuxtcp.observe.ss_info import info_text, sprint_bw
 from tuxtcp.observe.ssfilter import SsFilterError
+from tuxtcp.wire.ipv4 import Packet, ip_to_int
+from tuxtcp.wire.tcp import SYN, TcpSegment
 
 A, B = 0xC6120001, 0xC6120002  # 198.18.0.1, 198.18.0.2
 
@@ -185,6 +187,11 @@ def _same_but_timers(a: str, b: str, tolerance_ms: int) -> None:
     assert len(la) == len(lb), (a, b)
     timed = bool(_TIMER.search(a) or _TIMER.search(b) or _LAST.search(a))
     for x, y in zip(la, lb, strict=True):
+        if x.startswith("Total: ") and y.startswith("Total: "):
+            # ss -s: every socket of the namespace counts, the reader's own netlink socket
+            # too when it has one open (iproute2's ss may; tuxtcp reads procfs only)
+            assert abs(int(x.split()[1]) - int(y.split()[1])) <= 1, (x, y)
+            continue
         for (k1, v1), (k2, v2) in zip(_LAST.findall(x), _LAST.findall(y), strict=True):
             assert k1 == k2 and abs(int(v1) - int(v2)) <= tolerance_ms, (x, y)
         x, y = _LAST.sub(r"\1:T", x), _LAST.sub(r"\1:T", y)
@@ -287,11 +294,14 @@ def test_tuxtcp_ss_prints_what_iproute2_prints() -> None:
 
 @pytest.mark.root
 def test_the_same_scenario_on_tuxtcp_and_on_the_kernel_shows_the_same_table() -> None:
-    """KERNEL_SOCKETS run on a tuxtcp host (the same socket calls on tuxtcp's sockets) and on
-    the kernel: `ss -tan` and `ss -tano` agree row for row once ephemeral ports are masked
-    (and timers within 300 ms: the two runs do not start together)."""
+    """KERNEL_SOCKETS (with the extra rows: SYN-RECV requests from a silent peer, data in
+    flight) run on a tuxtcp host (the same socket calls on tuxtcp's sockets) and on the
+    kernel: `ss -tan` and `ss -tano` agree row for row once ephemeral ports are masked (and
+    timers within 300 ms: the two runs do not start together); ss -i agrees on the items
+    tuxtcp models, ss -s on the TCP counts. The bulk connection's queue lengths are the one
+    known difference (see _rows)."""
     w = tuxtcp.World(seed=3)
-    h = w.host("h", "198.18.0.1")
+    h = w.host("h", "198.18.1.1")  # the kernel side's v0 address
     socks = []
     ls = h.socket()
     ls.bind(("127.0.0.1", 8080))
@@ -322,11 +332,31 @@ def test_the_same_scenario_on_tuxtcp_and_on_the_kernel_shows_the_same_table() ->
     w.run(0.001)  # the FIN arrives before the server closes, as loopback delivers at once
     t3.close()
     socks += [l2, k, s2, l3]
+    # the extra rows: two requests from a peer that never answers, and data in flight to a
+    # server that does not read
+    l4 = h.socket()
+    l4.bind(("0.0.0.0", 6060))
+    l4.listen(8)
+    for i in range(2):
+        syn = TcpSegment(42000 + i, 6060, 1000 * i, 0, SYN, 64240, mss=1460)
+        w.inject(Packet(ip_to_int("198.18.1.2"), ip_to_int("198.18.1.1"), syn))
+    l5 = h.socket()
+    l5.bind(("127.0.0.1", 5050))
+    l5.listen(1)
+    b = h.socket()
+    b.connect(("127.0.0.1", 5050))
+    b5, _ = l5.accept()
+    b.setblocking(False)
+    with contextlib.suppress(BlockingIOError):
+        for _ in range(4096):
+            b.send(b"y" * 65536)
+            w.run(0.0001)
+    socks += [l4, l5, b, b5]
     w.run(0.2)
-    with kernel_sockets("reno") as name:  # tuxtcp's congestion control (cwnd grows alike)
+    with kernel_sockets("reno", extra=True) as name:  # tuxtcp's congestion control
         for args in ("-tan", "-tano"):
-            ours = _rows(h.ss(args))
-            theirs = _rows(_iproute2(name, args))
+            ours = _rows(h.ss(args), bulk_port=5050)
+            theirs = _rows(_iproute2(name, args), bulk_port=5050)
             assert [r[0] for r in ours] == [r[0] for r in theirs], (h.ss(args),
                                                                      _iproute2(name, args))
             for a, b in zip(ours, theirs, strict=True):
@@ -341,7 +371,8 @@ def test_the_same_scenario_on_tuxtcp_and_on_the_kernel_shows_the_same_table() ->
         assert re.search(r"timewait \d+", ours_s[1]).group() == \
             re.search(r"timewait \d+", theirs_s[1]).group()  # type: ignore[union-attr]
         # ss -i: the same items with the same values where tuxtcp models them
-        ours_i, theirs_i = _info_rows(h.ss("-tain")), _info_rows(_iproute2(name, "-tain"))
+        ours_i = _info_rows(h.ss("-tain"), bulk_port=5050)
+        theirs_i = _info_rows(_iproute2(name, "-tain"), bulk_port=5050)
         assert [r[0] for r in ours_i] == [r[0] for r in theirs_i]
         for a, b in zip(ours_i, theirs_i, strict=True):
             assert a == b, (a, b)
@@ -354,25 +385,38 @@ INFO_KEYS = ("wscale", "mss", "pmtu", "rcvmss", "advmss", "cwnd", "bytes_acked",
              "bytes_received", "unacked", "rcv_space", "rcv_ssthresh", "notsent", "snd_wnd")
 
 
-def _info_rows(text: str) -> list[tuple[tuple[str, ...], dict[str, str]]]:
-    """ss -i output as (masked first line, {modelled item: value}) rows, sorted."""
+def _info_rows(text: str, bulk_port: int | None = None,
+               ) -> list[tuple[tuple[str, ...], dict[str, str]]]:
+    """ss -i output as (masked first line, {modelled item: value}) rows, sorted; on the bulk
+    connection (see _rows) only the items that do not depend on how much was queued."""
     lines = text.splitlines()[1:]
     out = []
     for first, second in zip(lines[0::2], lines[1::2], strict=True):
         fields = _TIMER.sub("", first).split()
+        bulk = bulk_port is not None and any(f.endswith(f":{bulk_port}") for f in fields)
+        if bulk:
+            fields = [("Q" if i in (1, 2) and f != "0" else f) for i, f in enumerate(fields)]
         masked = tuple(re.sub(r":(3[2-9]\d{3}|[4-6]\d{4})$", ":EPH", f) for f in fields)
         items = dict(w.split(":", 1) for w in second.split() if ":" in w and "(" not in w)
-        out.append((masked, {k: v for k, v in items.items() if k in INFO_KEYS}))
+        keys = ("wscale", "pmtu", "advmss") if bulk else INFO_KEYS
+        out.append((masked, {k: v for k, v in items.items() if k in keys}))
     return sorted(out, key=lambda r: r[0])
 
 
-def _rows(text: str) -> list[tuple[tuple[str, ...], tuple[str, int, str] | None]]:
-    """Table rows with ephemeral ports masked, sorted; the timer apart."""
+def _rows(text: str, bulk_port: int | None = None,
+          ) -> list[tuple[tuple[str, ...], tuple[str, int, str] | None]]:
+    """Table rows with ephemeral ports masked, sorted; the timer apart. On the connection to
+    `bulk_port` (data in flight to a server that does not read) the queue lengths are masked
+    as "Q" when not zero: tuxtcp fills less of them than 6.18 on loopback (Recv-Q 107,008
+    against 113,152, Send-Q 1,584,613 against 2,511,872: its receive-buffer truesize and
+    tcp_sndbuf_expand model are not the kernel's yet)."""
     out = []
     for line in text.splitlines()[1:]:
         m = _TIMER.search(line)
         timer = (m.group(1), _ms(m.group(2)), m.group(3)) if m else None
         fields = _TIMER.sub("", line).split()
+        if bulk_port is not None and any(f.endswith(f":{bulk_port}") for f in fields):
+            fields = [("Q" if i in (1, 2) and f != "0" else f) for i, f in enumerate(fields)]
         masked = tuple(re.sub(r":(3[2-9]\d{3}|[4-6]\d{4})$", ":EPH", f) for f in fields)
         out.append((masked, timer))
     return sorted(out, key=lambda r: r[0])
