@@ -10,7 +10,7 @@ import pytest
 
 from tuxtcp.sim.scenario import run_scenario
 from tuxtcp.simulate.command import COMPARED_COUNTERS
-from tuxtcp.simulate.kernel import compare, run_on_kernel
+from tuxtcp.simulate.kernel import KernelRunError, client_differences, compare, run_on_kernel
 from tuxtcp.simulate.presets import VALIDATION, build_spec
 from tuxtcp.simulate.report import summarize
 
@@ -25,15 +25,22 @@ def test_simulation_matches_kernel(netns_ok: None, scenario: str) -> None:
         try:
             kres = run_on_kernel(spec)
             break
-        except RuntimeError as exc:
+        except KernelRunError as exc:
             if "late" not in str(exc) or attempt == 2:
                 raise
     kern = summarize(kres)
     # the simulation starts at the kernel run's jiffies phase (timer-wheel buckets line up)
-    sim = summarize(run_scenario(dataclasses.replace(spec, uptime0=kres.uptime0)))
+    sres = run_scenario(dataclasses.replace(spec, uptime0=kres.uptime0))
+    sim = summarize(sres)
     rows = compare(sim, kern, COMPARED_COUNTERS)
     bad = [r for r in rows if not r[3]]
     assert not bad, bad
+    # client by client: the same SYN retransmissions, accepted or not, connect time
+    agree, diffs = client_differences(sres.clients, kres.clients)
+    assert agree == spec.clients, diffs
+    # the kernel side's own facts: every connection it accepted has its accept instant
+    assert sum(1 for c in kres.clients if c.accepted is not None) == \
+        sum(1 for c in sres.clients if c.accepted is not None)
     # the scenario did exercise the mechanism it is named after
     srv = kern["counters"]["server"]
     if scenario == "syn-flood":

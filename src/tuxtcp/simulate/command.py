@@ -14,7 +14,7 @@ from rich.console import Console
 
 from ..sim.scenario import ScenarioRun
 from .presets import DESCRIPTIONS, PRESETS, VALIDATION, build_spec
-from .render import LiveView, print_report
+from .render import LiveView, print_comparison, print_report
 from .report import summarize
 
 COMPARED_COUNTERS = (
@@ -97,9 +97,13 @@ def simulate(argv: list[str]) -> int:
         if reason:
             print(f"tuxtcp simulate --target kernel: {reason}", file=sys.stderr)
             return 2
-        from .kernel import run_on_kernel
+        from .kernel import KernelRunError, run_on_kernel
 
-        kres = run_on_kernel(spec)
+        try:
+            kres = run_on_kernel(spec)
+        except KernelRunError as e:
+            print(f"tuxtcp simulate --target {args.target}: {e}", file=sys.stderr)
+            return 1
         out["kernel"] = summarize(kres)
         if args.target == "both":
             # same jiffies phase as the kernel run, so timer-wheel buckets line up
@@ -124,11 +128,14 @@ def simulate(argv: list[str]) -> int:
 
             plot_run(res, args.plot)
     if args.target == "both":
-        from .kernel import compare
+        from .kernel import client_differences, compare
 
         rows = compare(out["sim"], out["kernel"], COMPARED_COUNTERS)
         out["comparison"] = [{"what": w, "sim": a, "kernel": b, "agrees": ok}
                              for w, a, b, ok in rows]
+        agree, diffs = client_differences(res.clients, kres.clients)
+        out["clients_agreeing"] = {"agree": agree, "of": len(res.clients)}
+        out["client_differences"] = diffs
     if args.json:
         print(json.dumps(out, indent=2, default=str))
         return 0
@@ -138,14 +145,7 @@ def simulate(argv: list[str]) -> int:
                 console.print("\n[bold]Same scenario on the host kernel[/] (network namespaces)")
             print_report(console, out[key])
     if "comparison" in out:
-        from rich.table import Table
-
-        t = Table(title="simulation vs kernel")
-        for col in ("what", "simulation", "kernel", ""):
-            t.add_column(col)
-        for r in out["comparison"]:
-            t.add_row(r["what"], str(r["sim"]), str(r["kernel"]), "ok" if r["agrees"] else "DIFF")
-        console.print(t)
+        print_comparison(console, out)
     if args.plot:
         console.print(f"plot written to {args.plot}")
     if args.pcap:

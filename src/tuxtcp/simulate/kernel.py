@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import contextlib
 import json
+import subprocess
 import sys
 import time
 import uuid
@@ -115,9 +116,16 @@ def run_on_kernel(spec: ScenarioSpec) -> ScenarioResult:
         for name, p in (("server", p_srv), ("client", p_cli), ("flood", p_fl)):
             if p is None:
                 continue
-            out, err = p.communicate(timeout=spec.duration + 120)
+            try:
+                out, err = p.communicate(timeout=spec.duration + 120)
+            except subprocess.TimeoutExpired:
+                p.kill()
+                p.wait()
+                raise KernelRunError(f"the kernel's {name} agent did not finish within "
+                                     f"{spec.duration + 120:.0f} s") from None
             if p.returncode != 0:
-                raise RuntimeError(f"kernel {name} agent failed: {err.strip()}")
+                last = err.strip().splitlines()[-1] if err.strip() else f"exit {p.returncode}"
+                raise KernelRunError(f"the kernel's {name} agent failed: {last}")
             outs[name] = json.loads(out.strip().splitlines()[-1])
         after = (srv.netstat(), cli.netstat())
         peak_ss = srv.run("ss", "-lnt")
@@ -125,17 +133,21 @@ def run_on_kernel(spec: ScenarioSpec) -> ScenarioResult:
     cli_c = {k: v - before[1].get(k, 0) for k, v in after[1].items()}
     for k in ("Tcp.CurrEstab",):
         srv_c[k], cli_c[k] = after[0].get(k, 0), after[1].get(k, 0)
-    accepted = {port: retrans for _, port, retrans in outs["server"]["accepted"]}
+    # the agents share start_wall, so accept instants and client instants have one origin
+    accepted = {port: (t, retrans) for t, port, retrans in outs["server"]["accepted"]}
     clients = []
     for i, c in enumerate(outs["client"]["clients"]):
         rec = ClientResult(i, c["start"], port=c["port"], established=c["established"],
                            error=c["error"], syn_retrans=c["syn_retrans"])
-        rec.synack_retrans = accepted.get(c["port"], 0)
+        if c["port"] in accepted:
+            rec.accepted, rec.synack_retrans = accepted[c["port"]]
         clients.append(rec)
-    if outs["client"].get("max_late", 0.0) > 0.005:
-        raise RuntimeError(f"the kernel client agent started a connect "
-                           f"{outs['client']['max_late'] * 1000:.1f} ms late; the comparison "
-                           f"would not be fair (machine overloaded?)")
+    late = outs["client"].get("max_late", 0.0)
+    if late > 0.005:
+        raise KernelRunError(f"the kernel's client agent started a connect {late * 1000:.1f} ms "
+                             f"late (the machine was busy), so the comparison would not be "
+                             f"fair: run it again, or a smaller scenario (fewer clients, a "
+                             f"lower rate)")
     samples = [tuple(s) for s in outs["server"]["samples"]]
     peak = max(samples, key=lambda s: s[1] + s[2], default=(0.0, 0, 0))
     return ScenarioResult(spec=spec, clients=clients, samples=samples,
@@ -143,6 +155,46 @@ def run_on_kernel(spec: ScenarioSpec) -> ScenarioResult:
                           peak_time=peak[0], peak_proc="", dmesg="",
                           flood_sent=outs.get("flood", {}).get("sent", 0),
                           uptime0=uptime_for(outs["client"]["t0_ns"], ref))
+
+
+class KernelRunError(RuntimeError):
+    """The kernel run could not be made or measured fairly (one line for the user)."""
+
+
+def client_differences(sim: list[ClientResult], kern: list[ClientResult],
+                       limit: int = 10) -> tuple[int, list[dict[str, Any]]]:
+    """Clients by index (the same arrival instants on both sides) compared: the number that
+    agree (same SYN retransmissions, both accepted or neither, connect times within 10 ms or
+    5%) and the first `limit` that do not, each with both sides' facts and what differs."""
+    agree = 0
+    diffs: list[dict[str, Any]] = []
+    for a, b in zip(sim, kern, strict=False):
+        why = []
+        if a.syn_retrans != b.syn_retrans:
+            why.append(f"SYN sent {a.syn_retrans + 1} times in the simulation, "
+                       f"{b.syn_retrans + 1} on the kernel: a SYN met a full queue on one side")
+        if (a.accepted is None) != (b.accepted is None):
+            side = "kernel" if a.accepted is None else "simulation"
+            why.append(f"accepted only on the {side}")
+        la, lb = a.latency, b.latency
+        if (la is None) != (lb is None):
+            why.append("connected on one side only")
+        elif la is not None and lb is not None and abs(la - lb) > max(0.010, 0.05 * lb):
+            why.append(f"connect took {la * 1000:.1f} ms against {lb * 1000:.1f} ms")
+        if not why:
+            agree += 1
+        elif len(diffs) < limit:
+            diffs.append({"client": a.index, "start_s": round(a.start, 4),
+                          "sim": _client_facts(a), "kernel": _client_facts(b),
+                          "why": "; ".join(why)})
+    return agree, diffs
+
+
+def _client_facts(c: ClientResult) -> dict[str, Any]:
+    return {"syn_retrans": c.syn_retrans, "synack_retrans": c.synack_retrans,
+            "accepted": c.accepted is not None,
+            "connect_ms": None if c.latency is None else round(c.latency * 1000, 1),
+            "outcome": c.outcome}
 
 
 def compare(sim: dict[str, Any], kern: dict[str, Any],
@@ -163,4 +215,5 @@ def compare(sim: dict[str, Any], kern: dict[str, Any],
     return rows
 
 
-__all__ = ["Any", "compare", "run_on_kernel", "two_hosts"]
+__all__ = ["Any", "KernelRunError", "client_differences", "compare", "run_on_kernel",
+           "two_hosts"]

@@ -122,3 +122,54 @@ def print_report(console: Console, s: dict[str, Any]) -> None:
         console.print(s["dmesg"], end="", soft_wrap=True, highlight=False)
     console.print("\n[bold]What the kernel did[/]")
     console.print(s["explanation"])
+
+
+def _cell(what: str, v: Any) -> str:
+    if v is None:
+        return "-"
+    if what.startswith("latency"):
+        return f"{v * 1000:,.1f} ms"
+    return f"{v:,}"
+
+
+def _delta(what: str, a: Any, b: Any) -> str:
+    if a is None or b is None:
+        return ""
+    d = a - b
+    if what.startswith("latency"):
+        return f"{d * 1000:+,.1f} ms" if d else "0"
+    return f"{d:+,}" if d else "0"
+
+
+def print_comparison(console: Console, out: dict[str, Any]) -> None:
+    """The simulation against the kernel: counters and connect latency side by side, with
+    units and the difference, then how many clients agree and the first that do not."""
+    t = Table(title="simulation vs kernel (same scenario, same arrival instants)")
+    t.add_column("what")
+    for col in ("simulation", "kernel", "difference"):
+        t.add_column(col, justify="right", min_width=12)
+    t.add_column("")
+    for r in out["comparison"]:
+        w = r["what"]
+        t.add_row(w, _cell(w, r["sim"]), _cell(w, r["kernel"]), _delta(w, r["sim"], r["kernel"]),
+                  "ok" if r["agrees"] else "DIFF")
+    console.print(t)
+    ca = out.get("clients_agreeing")
+    if ca:
+        console.print(f"clients that agree (SYN retransmissions, accepted or not, connect time "
+                      f"within 10 ms or 5%): {ca['agree']} of {ca['of']}")
+    diffs = out.get("client_differences") or []
+    if diffs:
+        d = Table(title=f"first {len(diffs)} clients that differ")
+        for col in ("client", "start", "simulation", "kernel", "what differs"):
+            d.add_column(col, justify="right" if col in ("client", "start") else "left")
+        for x in diffs:
+            d.add_row(str(x["client"]), f"{x['start_s'] * 1000:,.1f} ms", _facts(x["sim"]),
+                      _facts(x["kernel"]), x["why"])
+        console.print(d)
+
+
+def _facts(f: dict[str, Any]) -> str:
+    conn = "-" if f["connect_ms"] is None else f"{f['connect_ms']:,.1f} ms"
+    return (f"{conn}, SYN x{f['syn_retrans'] + 1}, "
+            f"{'accepted' if f['accepted'] else 'not accepted'}")

@@ -1,0 +1,76 @@
+"""`tuxtcp simulate --target both`'s comparison (issue 14's report fixes): clients compared
+one by one with the reason for each difference, a table with units and differences, and a
+kernel run that cannot be measured fairly ends with one line, not a traceback."""
+
+from __future__ import annotations
+
+import pytest
+from rich.console import Console
+
+from tuxtcp.sim.scenario import ClientResult
+from tuxtcp.simulate import command, kernel
+from tuxtcp.simulate.kernel import KernelRunError, client_differences
+from tuxtcp.simulate.render import print_comparison
+
+
+def _client(i: int, start: float, est: float | None, syn: int = 0,
+            accepted: float | None = None) -> ClientResult:
+    c = ClientResult(i, start, port=40000 + i, established=est, syn_retrans=syn)
+    c.accepted = accepted
+    return c
+
+
+def test_clients_are_compared_one_by_one_with_the_reason() -> None:
+    sim = [_client(0, 0.0, 0.001, accepted=0.002), _client(1, 0.1, 1.101, syn=1),
+           _client(2, 0.2, 0.201, accepted=0.3), _client(3, 0.3, 0.350)]
+    kern = [_client(0, 0.0, 0.0012, accepted=0.002), _client(1, 0.1, 0.102),
+            _client(2, 0.2, 0.201), _client(3, 0.3, 0.302)]
+    agree, diffs = client_differences(sim, kern)
+    assert agree == 1
+    assert [d["client"] for d in diffs] == [1, 2, 3]
+    assert diffs[0]["why"] == ("SYN sent 2 times in the simulation, 1 on the kernel: a SYN met "
+                               "a full queue on one side; connect took 1001.0 ms against "
+                               "2.0 ms")
+    assert diffs[1]["why"] == "accepted only on the simulation"
+    assert diffs[2]["why"] == "connect took 50.0 ms against 2.0 ms"
+    assert diffs[0]["sim"] == {"syn_retrans": 1, "synack_retrans": 0, "accepted": False,
+                               "connect_ms": 1001.0, "outcome": "ok"}
+    assert client_differences(sim, kern, limit=1)[1][0]["client"] == 1
+
+
+def test_the_comparison_table_has_units_and_differences() -> None:
+    out = {"comparison": [
+        {"what": "server TcpExt.ListenOverflows", "sim": 1167, "kernel": 1170, "agrees": False},
+        {"what": "latency p99", "sim": 3.0712, "kernel": 3.0701, "agrees": True},
+        {"what": "latency p50", "sim": 0.001000000000000334, "kernel": 0.0011, "agrees": True}],
+        "clients_agreeing": {"agree": 1990, "of": 2000},
+        "client_differences": [{"client": 7, "start_s": 0.0521, "why": "accepted only on the "
+                                "kernel", "sim": {"syn_retrans": 0, "synack_retrans": 0,
+                                                  "accepted": False, "connect_ms": 1.0,
+                                                  "outcome": "ok"},
+                                "kernel": {"syn_retrans": 0, "synack_retrans": 0,
+                                           "accepted": True, "connect_ms": 1.1,
+                                           "outcome": "ok"}}]}
+    console = Console(record=True, width=160)
+    print_comparison(console, out)
+    text = console.export_text()
+    assert "1,167" in text and "1,170" in text and "-3" in text and "DIFF" in text
+    assert "3,071.2 ms" in text and "+1.1 ms" in text
+    assert "1.0 ms" in text and "0.001000000000000334" not in text  # rounded, with its unit
+    assert "clients that agree" in text and "1990 of 2000" in text
+    assert "accepted only on the kernel" in text and "52.1 ms" in text
+
+
+def test_an_unfair_kernel_run_ends_with_one_line(monkeypatch: pytest.MonkeyPatch,
+                                                  capsys: pytest.CaptureFixture[str]) -> None:
+    def late(spec: object) -> object:
+        raise KernelRunError("the kernel's client agent started a connect 7.8 ms late (the "
+                             "machine was busy), so the comparison would not be fair: run it "
+                             "again, or a smaller scenario (fewer clients, a lower rate)")
+
+    monkeypatch.setattr("tuxtcp.host.netns.available", lambda: None)
+    monkeypatch.setattr(kernel, "run_on_kernel", late)
+    assert command.simulate(["slow-accept", "--target", "both", "--quiet"]) == 1
+    err = capsys.readouterr().err
+    assert err.count("\n") == 1 and "Traceback" not in err
+    assert err.startswith("tuxtcp simulate --target both: the kernel's client agent started")
