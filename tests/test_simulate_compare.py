@@ -28,11 +28,12 @@ def test_clients_are_compared_one_by_one_with_the_reason() -> None:
     agree, diffs = client_differences(sim, kern)
     assert agree == 1
     assert [d["client"] for d in diffs] == [1, 2, 3]
-    assert diffs[0]["why"] == ("SYN sent 2 times in the simulation, 1 on the kernel: a SYN met "
-                               "a full queue on one side; connect took 1001.0 ms against "
-                               "2.0 ms")
-    assert diffs[1]["why"] == "accepted only on the simulation"
-    assert diffs[2]["why"] == "connect took 50.0 ms against 2.0 ms"
+    assert diffs[0]["why"] == "SYNs sent 2 vs 1; connect 1001.0 vs 2.0 ms"
+    assert diffs[1]["why"] == "accepted in the simulation only"
+    assert diffs[2]["why"] == "connect 50.0 vs 2.0 ms"
+    # a kernel connect that started late is named
+    assert client_differences(sim, kern, late={3: 0.0071})[1][2]["why"] == (
+        "connect 50.0 vs 2.0 ms; kernel connect started 7.1 ms late")
     assert diffs[0]["sim"] == {"syn_retrans": 1, "synack_retrans": 0, "accepted": False,
                                "connect_ms": 1001.0, "outcome": "ok"}
     assert client_differences(sim, kern, limit=1)[1][0]["client"] == 1
@@ -44,8 +45,8 @@ def test_the_comparison_table_has_units_and_differences() -> None:
         {"what": "latency p99", "sim": 3.0712, "kernel": 3.0701, "agrees": True},
         {"what": "latency p50", "sim": 0.001000000000000334, "kernel": 0.0011, "agrees": True}],
         "clients_agreeing": {"agree": 1990, "of": 2000},
-        "client_differences": [{"client": 7, "start_s": 0.0521, "why": "accepted only on the "
-                                "kernel", "sim": {"syn_retrans": 0, "synack_retrans": 0,
+        "client_differences": [{"client": 7, "start_s": 0.0521, "why": "accepted in the "
+                                "kernel only", "sim": {"syn_retrans": 0, "synack_retrans": 0,
                                                   "accepted": False, "connect_ms": 1.0,
                                                   "outcome": "ok"},
                                 "kernel": {"syn_retrans": 0, "synack_retrans": 0,
@@ -58,7 +59,7 @@ def test_the_comparison_table_has_units_and_differences() -> None:
     assert "3,071.2 ms" in text and "+1.1 ms" in text
     assert "1.0 ms" in text and "0.001000000000000334" not in text  # rounded, with its unit
     assert "clients that agree" in text and "1990 of 2000" in text
-    assert "accepted only on the kernel" in text and "52.1 ms" in text
+    assert "accepted in the kernel only" in text and "52.1 ms" in text
 
 
 def test_an_unfair_kernel_run_ends_with_one_line(monkeypatch: pytest.MonkeyPatch,

@@ -98,6 +98,10 @@ class ScenarioResult:
     uptime0: float | None = None
     server_drops: dict[str, int] = field(default_factory=dict)  # skb_drop_reason -> count
     client_drops: dict[str, int] = field(default_factory=dict)
+    # a kernel run's agents: how late (s) each was at worst (client: a connect after its
+    # instant; server: a service seen finished after its deadline)
+    agent_late: dict[str, float] = field(default_factory=dict)
+    late_clients: dict[int, float] = field(default_factory=dict)  # index -> seconds late
 
 
 ProgressFn = Callable[[float, ScenarioResult | None, "ScenarioRun"], None]

@@ -133,7 +133,8 @@ def simulate(argv: list[str]) -> int:
         rows = compare(out["sim"], out["kernel"], COMPARED_COUNTERS)
         out["comparison"] = [{"what": w, "sim": a, "kernel": b, "agrees": ok}
                              for w, a, b, ok in rows]
-        agree, diffs = client_differences(res.clients, kres.clients)
+        agree, diffs = client_differences(res.clients, kres.clients,
+                                          late=kres.late_clients)
         out["clients_agreeing"] = {"agree": agree, "of": len(res.clients)}
         out["client_differences"] = diffs
     if args.json:

@@ -68,6 +68,12 @@ def print_report(console: Console, s: dict[str, Any]) -> None:
                   + f", {spec['duration']:g} s virtual, seed {spec['seed']}")
     if spec["sysctls"]:
         console.print("sysctls: " + ", ".join(f"{k}={v}" for k, v in spec["sysctls"].items()))
+    if "agent_late_ms" in s:
+        late = s["agent_late_ms"]
+        console.print(f"kernel agents at worst late by: client {late['client']:.2f} ms "
+                      f"(a connect after its instant; {s['late_connects']} more than 5 ms "
+                      f"late), server {late['server']:.2f} ms (a service seen finished after "
+                      f"its deadline)")
     lat = s["latency_s"]
     t = Table(title="connect() latency (client side, virtual time)")
     for col in ("connected", "p50", "p90", "p99", "max"):
@@ -160,7 +166,7 @@ def print_comparison(console: Console, out: dict[str, Any]) -> None:
                       f"within 10 ms or 5%): {ca['agree']} of {ca['of']}")
     diffs = out.get("client_differences") or []
     if diffs:
-        d = Table(title=f"first {len(diffs)} clients that differ")
+        d = Table(title=f"first {len(diffs)} clients that differ (simulation vs kernel)")
         for col in ("client", "start", "simulation", "kernel", "what differs"):
             d.add_column(col, justify="right" if col in ("client", "start") else "left")
         for x in diffs:
@@ -171,5 +177,4 @@ def print_comparison(console: Console, out: dict[str, Any]) -> None:
 
 def _facts(f: dict[str, Any]) -> str:
     conn = "-" if f["connect_ms"] is None else f"{f['connect_ms']:,.1f} ms"
-    return (f"{conn}, SYN x{f['syn_retrans'] + 1}, "
-            f"{'accepted' if f['accepted'] else 'not accepted'}")
+    return f"{conn}, {f['syn_retrans'] + 1} SYN, {'accepted' if f['accepted'] else 'not acc.'}"
