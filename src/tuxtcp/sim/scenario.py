@@ -22,6 +22,7 @@ SERVER_ADDR: Final = "198.18.0.1"
 CLIENT_ADDR: Final = "198.18.0.2"
 PORT: Final = 8080
 PEAK_PROC_ENTRIES: Final = 1000
+REPLAY_WAIT: Final = 0.002  # how long a replayed accept waits for a connection to be queued
 
 
 @dataclass
@@ -49,6 +50,12 @@ class ScenarioSpec:
     sample_interval: float = 0.05   # queue-occupancy samples
     timer_model: str = "wheel"      # wheel (the kernel's HZ=250 timer wheel) | exact
     uptime0: float | None = None    # uptime at time 0, i.e. the jiffies phase (None: seeded)
+    # trace-driven replay of a kernel run (simulate --target both): the clients start at these
+    # instants instead of the drawn ones, and instead of the accept workers an accept() is
+    # tried at each (accept instant, service end) of the kernel's server: it takes the head
+    # of the accept queue if there is one and closes it at the service end
+    replay_starts: list[float] | None = None
+    replay_accepts: list[tuple[float, float]] | None = None
 
     def __post_init__(self) -> None:
         if self.arrival not in ("poisson", "uniform", "burst"):
@@ -102,6 +109,9 @@ class ScenarioResult:
     # instant; server: a service seen finished after its deadline)
     agent_late: dict[str, float] = field(default_factory=dict)
     late_clients: dict[int, float] = field(default_factory=dict)  # index -> seconds late
+    # a kernel run's server: (accept instant, service end) of each connection it accepted
+    server_log: list[tuple[float, float]] = field(default_factory=list)
+    replay_missed: int = 0  # replayed accept attempts that found the accept queue empty
 
 
 ProgressFn = Callable[[float, ScenarioResult | None, "ScenarioRun"], None]
@@ -144,9 +154,16 @@ class ScenarioRun:
         self.samples: list[tuple[float, int, int]] = []
         self.peak: tuple[int, float, str, str] = (-1, 0.0, "", "")
         self.flood = None
+        self.replay_missed = 0
+        self._waiting: list[tuple[float, float]] = []  # replayed accepts waiting: (until, service)
         self._schedule_clients()
-        self._hook_listener()
-        if spec.accept_start > 0:
+        if spec.replay_accepts is not None:
+            self._accepting = False  # only the replayed attempts accept
+            for t, end in spec.replay_accepts:
+                w.call_at(t, self._replayed_accept(end - t))
+        else:
+            self._hook_listener()
+        if spec.accept_start > 0 and spec.replay_accepts is None:
             w.call_at(spec.accept_start, self._start_accepting)
         if spec.flood_rate > 0 and spec.flood_duration > 0:
             self.flood = w.syn_flood((SERVER_ADDR, PORT), rate=spec.flood_rate,
@@ -158,6 +175,12 @@ class ScenarioRun:
         """Draw every arrival time up front (so the RNG sequence does not depend on the run),
         but keep only the next arrival on the event heap."""
         spec, t = self.spec, 0.0
+        if spec.replay_starts is not None:
+            for i, start in enumerate(spec.replay_starts):
+                self.results.append(ClientResult(i, start))
+            if self.results:
+                self.world.call_at(self.results[0].start, self._start_due)
+            return
         for i in range(spec.clients):
             if spec.arrival == "poisson":
                 t += self.rng.expovariate(spec.rate) if i else 0.0
@@ -231,6 +254,38 @@ class ScenarioRun:
                 rec.synack_retrans = conn.sk.num_retrans_total
             self.world.call_at(self.world.clock + self._service(), self._finisher(conn))
 
+    def _replayed_accept(self, service: float) -> Callable[[float], None]:
+        """A recorded accept: it takes the head of the accept queue, or, when the queue is
+        empty, the next connection queued within REPLAY_WAIT (the kernel's accept returned a
+        connection at that instant, and the agent took its timestamp a little after the
+        kernel queued it; the simulated handshake may land microseconds later)."""
+        def attempt(now: float) -> None:
+            lq = self.listener.sk.lq
+            if lq is not None and lq.accept_queue:
+                self._take(now, service)
+                return
+            self._waiting.append((now + REPLAY_WAIT, service))
+            self.listener.sk.on_wakeup = self._serve_waiting
+        return attempt
+
+    def _serve_waiting(self) -> None:
+        now = self.world.clock
+        lq = self.listener.sk.lq
+        while self._waiting and self._waiting[0][0] < now:
+            self._waiting.pop(0)
+            self.replay_missed += 1
+        while self._waiting and lq is not None and lq.accept_queue:
+            _, service = self._waiting.pop(0)
+            self._take(now, service)
+
+    def _take(self, now: float, service: float) -> None:
+        conn, _ = self.listener.accept()
+        rec = self._by_addr.get(conn.sk.raddr << 16 | conn.sk.rport)
+        if rec is not None:
+            rec.accepted = now
+            rec.synack_retrans = conn.sk.num_retrans_total
+        self.world.call_at(now + max(0.0, service), lambda _t: conn.close())
+
     def _service(self) -> float:
         st = self.spec.service_time
         if st <= 0:
@@ -288,7 +343,8 @@ class ScenarioRun:
             peak_ss=self.peak[2], peak_time=self.peak[1], peak_proc=self.peak[3],
             dmesg=self.server.dmesg(),
             flood_sent=self.flood.sent if self.flood else 0,
-            uptime0=self.server.ns.uptime0)
+            uptime0=self.server.ns.uptime0,
+            replay_missed=self.replay_missed + len(self._waiting))
 
 
 def run_scenario(spec: ScenarioSpec, pcap: str | None = None) -> ScenarioResult:

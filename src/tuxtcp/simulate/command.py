@@ -36,6 +36,9 @@ def _parser() -> argparse.ArgumentParser:
     ap.add_argument("--validation", action="store_true",
                     help="use the scenario's small kernel-validation variant")
     ap.add_argument("--target", choices=("sim", "kernel", "both"), default="sim")
+    ap.add_argument("--no-replay", action="store_true",
+                    help="with --target both: simulate the scenario's own model instead of "
+                         "replaying the kernel run's client and accept instants")
     ap.add_argument("--json", action="store_true", help="print the report as JSON")
     ap.add_argument("--plot", metavar="FILE.png", help="queue occupancy and latency CDF")
     ap.add_argument("--pcap", metavar="FILE", help="record every simulated packet")
@@ -73,6 +76,9 @@ def _spec_from(args: argparse.Namespace) -> Any:
     return build_spec(args.scenario, toml_text, overrides), toml_text
 
 
+KERNEL_VETH_DELAY = 0.00003  # one way across the kernel target's veth pair (measured)
+
+
 def simulate(argv: list[str]) -> int:
     if argv and argv[0] == "sweep":
         return sweep(argv[1:])
@@ -90,6 +96,15 @@ def simulate(argv: list[str]) -> int:
         print(f"tuxtcp simulate: {exc}", file=sys.stderr)
         return 2
     out: dict[str, Any] = {}
+    notes: list[str] = []
+    if args.target == "both" and (spec.delay > KERNEL_VETH_DELAY or spec.loss):
+        # the kernel side is a veth pair without netem: no delay, no loss to emulate; the
+        # simulation takes the veth's so that the two runs model the same link
+        notes.append(f"the kernel's link is a veth pair without delay or loss (no netem here): "
+                     f"the simulation uses its {KERNEL_VETH_DELAY * 1e6:.0f} us and no loss, "
+                     f"not the scenario's {spec.delay * 1000:g} ms"
+                     + (f" and {spec.loss:.0%} loss" if spec.loss else ""))
+        spec = dataclasses.replace(spec, delay=KERNEL_VETH_DELAY, loss=0.0)
     if args.target in ("kernel", "both"):
         from ..host.netns import available
 
@@ -106,8 +121,14 @@ def simulate(argv: list[str]) -> int:
             return 1
         out["kernel"] = summarize(kres)
         if args.target == "both":
-            # same jiffies phase as the kernel run, so timer-wheel buckets line up
+            # same jiffies phase as the kernel run, so timer-wheel buckets line up; and unless
+            # --no-replay, the kernel run's own client instants and accept instants (with
+            # their service ends), so what differs is the engine's, not the agents'
             spec = dataclasses.replace(spec, uptime0=kres.uptime0)
+            if not args.no_replay:
+                spec = dataclasses.replace(
+                    spec, replay_starts=[c.start for c in kres.clients],
+                    replay_accepts=list(kres.server_log))
     if args.target in ("sim", "both"):
         trace_out = open(args.trace, "w") if args.trace else None  # noqa: SIM115
         run = ScenarioRun(spec, pcap=args.pcap, trace=trace_out)
@@ -137,9 +158,13 @@ def simulate(argv: list[str]) -> int:
                                           late=kres.late_clients)
         out["clients_agreeing"] = {"agree": agree, "of": len(res.clients)}
         out["client_differences"] = diffs
+    if notes:
+        out["notes"] = notes
     if args.json:
         print(json.dumps(out, indent=2, default=str))
         return 0
+    for note in notes:
+        console.print(f"note: {note}")
     for key in ("sim", "kernel"):
         if key in out:
             if key == "kernel":

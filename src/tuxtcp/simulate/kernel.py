@@ -163,7 +163,17 @@ def run_on_kernel(spec: ScenarioSpec) -> ScenarioResult:
                           agent_late={"client": late,
                                       "server": outs["server"].get("max_late", 0.0)},
                           late_clients=late_by,
+                          server_log=_server_log(outs["server"]),
                           uptime0=uptime_for(outs["client"]["t0_ns"], ref))
+
+
+def _server_log(server: dict[str, Any]) -> list[tuple[float, float]]:
+    """(accept instant, service end) of each accepted connection, in accept order; a service
+    still running at the end of the run ends at the last instant seen."""
+    ends = {port: t for t, port in server.get("closed", [])}
+    last = max([t for t, _ in server.get("closed", [])] +
+               [t for t, _, _ in server["accepted"]] + [0.0])
+    return [(t, ends.get(port, last)) for t, port, _ in server["accepted"]]
 
 
 LATE_S = 0.005  # a connect started later than this after its instant is "late"

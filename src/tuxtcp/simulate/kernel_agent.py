@@ -39,10 +39,11 @@ def server(plan: dict[str, Any]) -> dict[str, Any]:
     t0 = _wait_start(plan["start_wall"])
     duration, workers, service = plan["duration"], plan["workers"], plan["service_time"]
     accept_start = plan["accept_start"]
-    busy: list[tuple[float, socket.socket]] = []  # (finish time, conn)
+    busy: list[tuple[float, socket.socket, int]] = []  # (finish time, conn, peer port)
     samples: list[tuple[float, int, int]] = []
     next_sample = 0.0
     accepted: list[tuple[float, int, int]] = []  # time, peer port, synack retrans
+    closed: list[tuple[float, int]] = []  # time, peer port: each service's end
     late = 0.0  # how long after its deadline a service was seen to finish
     poller = select.poll()
     poller.register(ls, select.POLLIN)
@@ -52,12 +53,13 @@ def server(plan: dict[str, Any]) -> dict[str, Any]:
             break
         # finish services
         still = []
-        for fin, conn in busy:
+        for fin, conn, pport in busy:
             if fin <= now:
                 late = max(late, now - fin)
                 conn.close()
+                closed.append((now, pport))
             else:
-                still.append((fin, conn))
+                still.append((fin, conn, pport))
         busy = still
         while now >= accept_start and len(busy) < workers:
             try:
@@ -67,17 +69,17 @@ def server(plan: dict[str, Any]) -> dict[str, Any]:
             info = conn.getsockopt(socket.IPPROTO_TCP, socket.TCP_INFO, 104)
             retrans = struct.unpack_from("I", info, TCP_INFO_TOTAL_RETRANS)[0]
             accepted.append((now, peer[1], retrans))
-            busy.append((now + service, conn))
+            busy.append((now + service, conn, peer[1]))
         if now >= next_sample:
             samples.append((now, *_queues(plan["port"])))
             next_sample += plan["sample_interval"]
-        timeouts = [fin - now for fin, _ in busy] + [next_sample - now, 0.002]
+        timeouts = [fin - now for fin, _, _ in busy] + [next_sample - now, 0.002]
         if now < accept_start:
             timeouts.append(accept_start - now)
         poller.poll(max(0.0, min(timeouts)) * 1000)
-    for _, conn in busy:
+    for _, conn, _ in busy:
         conn.close()
-    return {"accepted": accepted, "samples": samples, "max_late": late}
+    return {"accepted": accepted, "closed": closed, "samples": samples, "max_late": late}
 
 
 def _queues(port: int) -> tuple[int, int]:

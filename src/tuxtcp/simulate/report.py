@@ -45,7 +45,11 @@ def summarize(res: ScenarioResult) -> dict[str, Any]:
     peak_accq = max((a for _, _, a in res.samples), default=0)
     return {
         "scenario": res.spec.name,
-        "spec": {f.name: getattr(res.spec, f.name) for f in dataclasses.fields(res.spec)},
+        "spec": {f.name: getattr(res.spec, f.name) for f in dataclasses.fields(res.spec)
+                 if not f.name.startswith("replay_")},
+        "replayed": res.spec.replay_accepts is not None,
+        **({"replay_missed_accepts": res.replay_missed}
+           if res.spec.replay_accepts is not None else {}),
         "clients": len(res.clients),
         "connected": len(lat),
         "latency_s": pct,
