@@ -75,3 +75,34 @@ def test_an_unfair_kernel_run_ends_with_one_line(monkeypatch: pytest.MonkeyPatch
     err = capsys.readouterr().err
     assert err.count("\n") == 1 and "Traceback" not in err
     assert err.startswith("tuxtcp simulate --target both: the kernel's client agent started")
+
+
+def test_both_replays_the_kernel_run_on_the_kernels_link(
+        monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]) -> None:
+    """--target both: the simulation takes the kernel's veth (no netem here: 30 us, no loss,
+    said in a note) and replays the kernel run's client and accept instants. The kernel run
+    is stood in for by a simulation with the same instants, so every client agrees."""
+    import dataclasses
+    import json
+
+    from tuxtcp.sim.scenario import run_scenario
+
+    seen = {}
+
+    def fake_kernel(spec: object) -> object:
+        seen["delay"], seen["loss"] = spec.delay, spec.loss  # type: ignore[attr-defined]
+        res = run_scenario(spec)  # type: ignore[arg-type]
+        res.server_log = [(c.accepted, c.accepted + 0.0075) for c in
+                          sorted(res.clients, key=lambda c: c.accepted or 0)
+                          if c.accepted is not None]
+        return dataclasses.replace(res, uptime0=res.uptime0)
+
+    monkeypatch.setattr("tuxtcp.host.netns.available", lambda: None)
+    monkeypatch.setattr(kernel, "run_on_kernel", fake_kernel)
+    assert command.simulate(["slow-accept", "--target", "both", "--json", "--set",
+                             "clients=60", "--set", "duration=5", "--set", "loss=0.05"]) == 0
+    out = json.loads(capsys.readouterr().out)
+    assert seen == {"delay": 0.00003, "loss": 0.0}
+    assert "no netem" in out["notes"][0] and "5% loss" in out["notes"][0]
+    assert out["sim"]["replayed"] is True and out["sim"]["replay_missed_accepts"] == 0
+    assert out["clients_agreeing"] == {"agree": 60, "of": 60}
