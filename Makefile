@@ -17,13 +17,13 @@ SOURCES := $(shell find src -name '*.py') setup.py pyproject.toml
 $(STAMP): $(SOURCES)
 	[ -x $(BIN)/python ] || $(PY) -m venv $(VENV)
 	$(BIN)/pip install -q --upgrade pip
-	$(BIN)/pip install -q '.[dev,plot,host,bench]'
+	$(BIN)/pip install -q '.[dev,plot,host,bench,dask]'
 	touch $(STAMP)
 
 $(PURE_STAMP): setup.py pyproject.toml
 	[ -x $(PURE)/bin/python ] || $(PY) -m venv $(PURE)
 	$(PURE)/bin/pip install -q --upgrade pip
-	TUXTCP_PURE=1 $(PURE)/bin/pip install -q -e '.[dev,plot,host,bench]'
+	TUXTCP_PURE=1 $(PURE)/bin/pip install -q -e '.[dev,plot,host,bench,dask]'
 	touch $(PURE_STAMP)
 
 setup: $(STAMP)

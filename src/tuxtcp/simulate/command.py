@@ -58,6 +58,8 @@ def _sweep_parser() -> argparse.ArgumentParser:
     ap.add_argument("--grid", action="append", required=True, metavar="NAME=V1,V2,...",
                     help="an axis; repeat for more (the first is the plot's x axis)")
     ap.add_argument("--jobs", type=int, default=None, help="worker processes (default: cores)")
+    ap.add_argument("--scheduler", metavar="tcp://HOST:8786",
+                    help="run the points on this Dask cluster instead (the dask extra)")
     ap.add_argument("--csv", default="sweep.csv")
     ap.add_argument("--plot", metavar="FILE.png")
     return ap
@@ -182,7 +184,7 @@ def simulate(argv: list[str]) -> int:
 
 
 def sweep(argv: list[str]) -> int:
-    from .sweep import parse_grid, run_sweep, write_csv
+    from .sweep import SweepError, parse_grid, run_sweep, write_csv
 
     args = _sweep_parser().parse_args(argv)
     toml_text = None
@@ -195,9 +197,14 @@ def sweep(argv: list[str]) -> int:
         n *= len(v)
     jobs = args.jobs or os.cpu_count() or 1
     console = Console()
-    console.print(f"sweep: {n} points of {args.scenario} on {jobs} process(es)")
+    where = f"the Dask cluster at {args.scheduler}" if args.scheduler else f"{jobs} process(es)"
+    console.print(f"sweep: {n} points of {args.scenario} on {where}")
     t0 = time.perf_counter()
-    rows = run_sweep(args.scenario, toml_text, args.set, grid, jobs)
+    try:
+        rows = run_sweep(args.scenario, toml_text, args.set, grid, jobs, args.scheduler)
+    except SweepError as e:
+        print(f"tuxtcp simulate sweep: {e}", file=sys.stderr)
+        return 1
     console.print(f"done in {time.perf_counter() - t0:.1f} s; CSV: {args.csv}")
     write_csv(rows, args.csv)
     if args.plot:

@@ -1,4 +1,6 @@
-"""`tuxtcp simulate sweep`: a grid of scenarios run in worker processes."""
+"""`tuxtcp simulate sweep`: a grid of scenarios run in worker processes on this machine, or on
+a Dask cluster (`--scheduler tcp://HOST:8786`, the `dask` extra) when the grid is too large
+for one machine. Every point is seeded, so where it runs does not change its row."""
 
 from __future__ import annotations
 
@@ -50,17 +52,46 @@ def _num(v: str) -> Any:
     return v
 
 
+class SweepError(RuntimeError):
+    """The sweep could not run where it was sent (one line for the user)."""
+
+
 def run_sweep(name: str | None, toml_text: str | None, base_overrides: list[str],
-              grid: dict[str, list[str]], jobs: int | None = None) -> list[dict[str, Any]]:
+              grid: dict[str, list[str]], jobs: int | None = None,
+              scheduler: str | None = None,
+              connect_timeout: float = 30.0) -> list[dict[str, Any]]:
+    """One row per grid point, in grid order: in `jobs` local processes, or on the Dask
+    cluster whose scheduler is at `scheduler` (its workers need tuxtcp installed; waiting
+    `connect_timeout` seconds at most to reach it)."""
     axes = list(grid)
     points = [base_overrides + [f"{a}={v}" for a, v in zip(axes, combo, strict=True)]
               for combo in itertools.product(*(grid[a] for a in axes))]
     jobs = jobs or os.cpu_count() or 1
     work = [(name, toml_text, p) for p in points]
+    if scheduler is not None:
+        return _on_dask(work, scheduler, connect_timeout)
     if jobs == 1:
         return [_point(w) for w in work]
     with ProcessPoolExecutor(max_workers=jobs) as pool:
         return list(pool.map(_point, work))
+
+
+def _on_dask(work: list[tuple[str | None, str | None, list[str]]], scheduler: str,
+             connect_timeout: float) -> list[dict[str, Any]]:
+    try:
+        from distributed import Client
+    except ImportError:
+        raise SweepError("--scheduler needs dask.distributed: pip install 'tuxtcp[dask]'") \
+            from None
+    try:
+        client = Client(scheduler, timeout=connect_timeout)
+    except OSError as e:
+        raise SweepError(f"no Dask scheduler at {scheduler}: {e}") from None
+    with client:
+        # pure=False: equal arguments are still separate runs (they are seeded alike anyway)
+        futures = client.map(_point, work, pure=False)
+        rows: list[dict[str, Any]] = client.gather(futures)
+    return rows
 
 
 def write_csv(rows: list[dict[str, Any]], path: str) -> None:
