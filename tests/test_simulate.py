@@ -121,3 +121,20 @@ def test_clients_on_many_addresses_sharing_ports_are_attributed_apart() -> None:
     assert len({c.port for c in res.clients}) == 4
     assert all(c.accepted is not None for c in res.clients)
     assert res.server_counters["Tcp.PassiveOpens"] == 32
+
+
+def test_plots_zoom_to_the_activity_and_log_geometric_grids() -> None:
+    from tuxtcp.simulate.plot import activity_window, geometric
+
+    quiet = [(i * 0.05, 0, 0) for i in range(1200)]  # 60 s
+    busy = [(t, 3 if 2.0 <= t <= 6.5 else 0, 0) for t, _, _ in quiet]
+    lo, hi = activity_window(busy, 60.0)
+    assert 1.5 <= lo < 2.0 and 6.5 < hi <= 7.0
+    assert activity_window(quiet, 60.0) == (0.0, 60.0)  # nothing queued: the whole run
+    everywhere = [(t, 1, 0) for t, _, _ in quiet]
+    assert activity_window(everywhere, 60.0) == (0.0, 60.0)
+    assert geometric([8, 64, 512]) == 8
+    assert geometric(["1", "2", "4", "8", "16"]) == 2
+    assert geometric([10, 100, 1000]) == 10
+    assert geometric([1, 2, 3, 4]) is None and geometric([8, 64]) is None
+    assert geometric(["a", "b", "c"]) is None
