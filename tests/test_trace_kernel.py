@@ -392,8 +392,6 @@ class TestHandshakeAndActiveClose:
     ]
     # phase -> (what tuxtcp prints today, why it differs from the kernel)
     KNOWN: dict[str, tuple[list[str], str]] = {
-        "listen": ([], "listen() moves the socket to LISTEN without sock:inet_sock_set_state "
-                       "(the kernel's inet_csk_listen_start traces CLOSE->LISTEN)"),
         "close": ([
             "cli inet_sock_set_state ESTABLISHED->FIN_WAIT1 198.18.0.2:EPH > 198.18.0.1:47101",
             "srv inet_sock_set_state ESTABLISHED->CLOSE_WAIT 198.18.0.1:47101 > 198.18.0.2:EPH",
@@ -490,16 +488,6 @@ def ack_to_listener(netns_ok: None) -> Case:
 class TestAckToAListener:
     """A bare ACK (no SYN before it) from cli:47105, sent raw, to a listener on srv:47103."""
 
-    KNOWN_ACK: tuple[list[str], str] = (
-        ["srv tcp_send_reset state=UNKNOWN reason=TCP_FLAGS "
-         "198.18.0.1:47103 > 198.18.0.2:47105",
-         "kfree_skb reason=TCP_FLAGS location=tcp_v4_rcv",
-         "kfree_skb reason=NO_SOCKET location=tcp_v4_rcv"],
-        "tuxtcp's tcp_send_reset carries no socket (state UNKNOWN, the segment's addresses "
-        "reversed) where the kernel's tcp_v4_do_rcv resets with the listener (state LISTEN, "
-        "the listener's addresses: dest 0.0.0.0:0), and tuxtcp frees the ACK at tcp_v4_rcv, "
-        "the kernel at tcp_v4_do_rcv")
-
     @pytest.fixture
     def case(self, ack_to_listener: Case) -> Case:
         return ack_to_listener
@@ -521,15 +509,13 @@ class TestAckToAListener:
 
     def test_event_by_event(self, case: Case) -> None:
         kernel, tux = texts(case.kernel["ack"]), texts(case.tux["ack"])
-        compare("ACK to a listener", kernel, tux, *self.KNOWN_ACK)
+        compare("ACK to a listener", kernel, tux)
 
     def test_the_drop_names_the_listener_as_rx_sk(self, case: Case) -> None:
         def rx_sk(events: list[tuple[str, TraceEvent]]) -> list[str]:
             return [f"{e.fields['reason']} rx_sk={'sk' if e.fields['rx_sk'] else 'NULL'}"
                     for _, e in events if e.name == KFREE_SKB]
-        compare("kfree_skb rx_sk", rx_sk(case.kernel["ack"]), rx_sk(case.tux["ack"]),
-                ["TCP_FLAGS rx_sk=NULL", "NO_SOCKET rx_sk=NULL"],
-                "tuxtcp's kfree_skb never names the receiving socket")
+        compare("kfree_skb rx_sk", rx_sk(case.kernel["ack"]), rx_sk(case.tux["ack"]))
 
 
 # --- 4. a pure ACK arriving in CLOSE_WAIT -------------------------------------------------------
@@ -620,17 +606,6 @@ class TestPureAckInCloseWait:
         "ack": (["kfree_skb reason=NOT_SPECIFIED location=tcp_v4_rcv"],
                 "tuxtcp frees the ACK at tcp_v4_rcv, the kernel in tcp_rcv_state_process "
                 "(its discard: label)"),
-        "read": (["kfree_skb reason=NOT_SPECIFIED location=tcp_v4_rcv"],
-                 "reading the 1 byte makes tuxtcp's client send a window update ACK "
-                 "(tcp_cleanup_rbuf: it offers its rcv_wnd, 6291456, against the 64256 "
-                 "advertised), which the server in CLOSE_WAIT drops too; the kernel's client "
-                 "sends nothing"),
-        "client_close": ([
-            "cli inet_sock_set_state FIN_WAIT2->CLOSE 198.18.0.2:EPH > 198.18.0.1:47104",
-            "cli tcp_destroy_sock 198.18.0.2:EPH > 198.18.0.1:47104"],
-            "close() in FIN_WAIT2: the kernel's tcp_close_state calls tcp_set_state(FIN_WAIT2) "
-            "again and traces FIN_WAIT2->FIN_WAIT2 before the orphan goes to timewait; tuxtcp "
-            "does not"),
     }
 
     @pytest.fixture
@@ -655,6 +630,4 @@ class TestPureAckInCloseWait:
         def rx_sk(events: list[tuple[str, TraceEvent]]) -> list[str]:
             return [f"{e.fields['reason']} rx_sk={'sk' if e.fields['rx_sk'] else 'NULL'}"
                     for _, e in events if e.name == KFREE_SKB]
-        compare("kfree_skb rx_sk", rx_sk(case.kernel["ack"]), rx_sk(case.tux["ack"]),
-                ["NOT_SPECIFIED rx_sk=NULL"],
-                "tuxtcp's kfree_skb never names the receiving socket")
+        compare("kfree_skb rx_sk", rx_sk(case.kernel["ack"]), rx_sk(case.tux["ack"]))

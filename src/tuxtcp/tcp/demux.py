@@ -32,15 +32,17 @@ from .twsock import TimeWaitSock
 
 # kfree_skb's `location`: the kernel prints the function that freed the skb
 RCV_LOCATION: Final = "tcp_v4_rcv"
+DO_RCV_LOCATION: Final = "tcp_v4_do_rcv"
 
 
 def drop(ns: NetNamespace, pkt: Packet | None, reason: str, now: float,
-         rx_sk: object | None = None) -> None:
+         rx_sk: object | None = None, location: str = RCV_LOCATION) -> None:
     """kfree_skb_reason: count the drop under its reason and trace it (`rx_sk`: the socket
-    the segment was handed to, as sk_skb_reason_drop reports it)."""
+    the segment was handed to, as sk_skb_reason_drop reports it; `location`: the function
+    that freed it)."""
     ns.drops.count(reason)
     if ns.trace.enabled:
-        tp.kfree_skb(ns, pkt, reason, now, rx_sk)
+        tp.kfree_skb(ns, pkt, reason, now, rx_sk, location)
 
 
 def lookup_listener(ns: NetNamespace, daddr: int, dport: int, saddr: int,
@@ -135,8 +137,11 @@ def _listen_rcv(ns: NetNamespace, lsk: TcpSock, pkt: Packet, now: float) -> str:
         if res != LISTENER:
             return res  # the cookie was good but the accept queue is full
     if flags & ACK:
-        send_reset(ns, pkt, now, dr.TCP_FLAGS)  # ACK in LISTEN -> tcp_v4_send_reset
-        return dr.TCP_FLAGS
+        # tcp_rcv_state_process(LISTEN) returns 1 on an ACK: tcp_v4_do_rcv resets with the
+        # listener as the socket and frees the ACK itself (its discard: label)
+        send_reset(ns, pkt, now, dr.TCP_FLAGS, lsk)
+        drop(ns, pkt, dr.TCP_FLAGS, now, lsk, DO_RCV_LOCATION)
+        return dr.CONSUMED
     if flags & RST:
         return dr.TCP_RESET
     if flags & SYN:

@@ -44,9 +44,11 @@ def tsval_of(ns: NetNamespace, ts_off: int, now: float) -> int:
 
 
 # --- replies sent without a full socket ---------------------------------------------------
-def send_reset(ns: NetNamespace, pkt: Packet, now: float, reason: str) -> None:
+def send_reset(ns: NetNamespace, pkt: Packet, now: float, reason: str,
+               sk: TcpSock | None = None) -> None:
     """tcp_v4_send_reset: never answer a RST; seq = ack_seq if ACK set, else RST|ACK with
-    ack = seq + SYN + FIN + payload. `reason` is the sk_rst_reason (traced)."""
+    ack = seq + SYN + FIN + payload. `reason` is the sk_rst_reason (traced); `sk` the socket
+    the kernel passes (a listener resetting an ACK), which the tracepoint then shows."""
     seg = pkt.seg
     if seg.flags & RST:
         return
@@ -58,7 +60,10 @@ def send_reset(ns: NetNamespace, pkt: Packet, now: float, reason: str) -> None:
     ns.mib.tcp.OutSegs += 1
     ns.mib.tcp.OutRsts += 1
     if ns.trace.enabled:
-        tp.send_reset(ns, pkt, reason, now)
+        if sk is not None:
+            tp.send_reset_sk(sk, pkt, reason, now)
+        else:
+            tp.send_reset(ns, pkt, reason, now)
 
 
 def send_ack_reply(ns: NetNamespace, laddr: int, lport: int, raddr: int, rport: int, seq: int,

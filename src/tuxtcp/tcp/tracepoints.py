@@ -71,6 +71,15 @@ def send_reset(ns: NetNamespace, pkt: Packet, reason: str, now: float) -> None:
                                    seg.dport, seg.sport, pkt.dst, pkt.src))
 
 
+def send_reset_sk(sk: TcpSock, pkt: Packet, reason: str, now: float) -> None:
+    """tcp:tcp_send_reset from tcp_v4_send_reset with a socket (a listener answering an ACK,
+    tcp_v4_do_rcv's reset): the event shows the socket's state and its own addresses (a
+    listener's peer is 0.0.0.0:0), as 6.18 prints it."""
+    ns = sk.ns
+    ns.trace.emit(t.tcp_send_reset(ns.clock.uptime(now), _pkt_addr(pkt), sock_cookie(sk),
+                                   sk.state, reason, sk.lport, sk.rport, sk.laddr, sk.raddr))
+
+
 def send_active_reset(sk: TcpSock, reason: str, now: float) -> None:
     """tcp:tcp_send_reset from tcp_send_active_reset (no segment: skbaddr NULL)."""
     ns = sk.ns
@@ -114,4 +123,5 @@ def tw_addr(tw: TimeWaitSock) -> int:
 
 
 __all__ = ["destroy_sock", "kfree_skb", "receive_reset", "retransmit_skb",
-           "retransmit_synack", "send_active_reset", "send_reset", "set_state", "sock_cookie"]
+           "retransmit_synack", "send_active_reset", "send_reset", "send_reset_sk", "set_state",
+           "sock_cookie"]

@@ -19,6 +19,7 @@ from ..net.namespace import NetNamespace
 from ..net.tcp_states import (
     CLOSE,
     CLOSE_WAIT,
+    CLOSING,
     ESTABLISHED,
     FIN_WAIT1,
     FIN_WAIT2,
@@ -29,6 +30,7 @@ from ..net.tcp_states import (
     TIME_WAIT,
 )
 from ..wire.seq import MASK as M32
+from . import tracepoints as tp
 from .active import tcp_connect
 from .cong import ALGORITHMS
 from .constants import TCP_TIMEWAIT_LEN
@@ -141,20 +143,21 @@ def sys_listen(ns: NetNamespace, sk: TcpSock, backlog: int, unconnected: bool, s
     sk.backlog = backlog
     if sk.state == LISTEN:
         return 0  # a second listen() only changes the backlog
-    # inet_csk_listen_start: LISTEN first, then get_port (which re-checks conflicts)
+    # inet_csk_listen_start: LISTEN first (inet_sk_state_store, traced), then get_port (which
+    # re-checks conflicts); on failure back to CLOSE (inet_sk_set_state, traced)
     lq = sk.lq = ListenQueue()
+    if ns.trace.enabled:
+        tp.set_state(sk, CLOSE, LISTEN, now)
     sk.state = LISTEN
     if not sk.lport:
         low, high = ns.sysctl.ip_local_port_range
         port = ns.ports.find_open_port(sk, sk.laddr, low, high)
         if port is None:
-            sk.state = CLOSE
-            sk.lq = None
+            _listen_failed(sk, now)
             return errno.EADDRINUSE
         ns.ports.add_owner(sk, port)
     elif not ns.ports.get_port(sk, sk.laddr, sk.lport):
-        sk.state = CLOSE
-        sk.lq = None
+        _listen_failed(sk, now)
         return errno.EADDRINUSE
     if not sk.inode:
         sk.inode = ns.alloc_inode()
@@ -162,6 +165,13 @@ def sys_listen(ns: NetNamespace, sk: TcpSock, backlog: int, unconnected: bool, s
     ns.lhash.setdefault(sk.lport, []).append(sk)
     lq.defer_accept = sk.defer_accept
     return 0
+
+
+def _listen_failed(sk: TcpSock, now: float) -> None:
+    if sk.ns.trace.enabled:
+        tp.set_state(sk, LISTEN, CLOSE, now)
+    sk.state = CLOSE
+    sk.lq = None
 
 
 def inet_accept(ns: NetNamespace, sk: TcpSock) -> TcpSock | int:
@@ -363,6 +373,8 @@ def _close_state(sk: TcpSock, now: float) -> bool:
     if st in (SYN_SENT, LISTEN, TIME_WAIT, CLOSE):
         set_state(sk, CLOSE, now)
         clear_timers(sk)
+    elif st in (FIN_WAIT1, FIN_WAIT2, LAST_ACK, CLOSING):
+        set_state(sk, st, now)  # the table maps these to themselves: tcp_set_state traces X->X
     return False
 
 
