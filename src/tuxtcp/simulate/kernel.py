@@ -148,7 +148,7 @@ def run_on_kernel(spec: ScenarioSpec) -> ScenarioResult:
                                                                             strict=False))
                if c.start - planned > LATE_S}
     late = max([c.start - p for c, p in zip(clients, starts, strict=False)] + [0.0])
-    if len(late_by) > max(1, LATE_SHARE * len(clients)):
+    if len(late_by) > LATE_SHARE * len(clients):  # under 100 clients: none may be late
         raise KernelRunError(f"the kernel's client agent started {len(late_by)} of "
                              f"{len(clients)} connects more than {LATE_S * 1000:.0f} ms late "
                              f"(at worst {late * 1000:.1f} ms: the machine was busy), so the "
@@ -178,6 +178,8 @@ def _server_log(server: dict[str, Any]) -> list[tuple[float, float]]:
 
 LATE_S = 0.005  # a connect started later than this after its instant is "late"
 LATE_SHARE = 0.01  # more late connects than this share: the run is not a fair measurement
+# (a small scenario, such as a validation variant, tolerates none: one late connect there
+# changes which SYN meets a full queue)
 
 
 class KernelRunError(RuntimeError):
