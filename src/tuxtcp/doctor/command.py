@@ -9,7 +9,7 @@ import json
 import sys
 import time
 
-from ..host.cliargs import UsageError, take_netns
+from ..host.cliargs import UsageError, take_netns, take_value
 from ..host.errors import SockDiagError
 from ..host.nstat_command import host_counter_files
 from ..host.sockdiag import ALL_STATES, host_records, in_netns
@@ -43,14 +43,8 @@ def sysctl(netns: str | None, name: str) -> int:
 
 
 def _take(args: list[str], flag: str, default: float) -> float:
-    if flag not in args:
-        return default
-    i = args.index(flag)
-    if i + 1 >= len(args):
-        raise UsageError(f"{flag} needs a value")
-    value = float(args[i + 1])
-    del args[i:i + 2]
-    return value
+    value = take_value(args, flag)
+    return default if value is None else float(value)
 
 
 LISTEN_AND_SYN_RECV = (1 << 10) | (1 << 3)

@@ -13,7 +13,7 @@ import time
 
 from ..net.trace import parse_trace_line
 from ..observe.trace_tally import TraceTally, listeners_from_proc
-from .cliargs import UsageError, take_netns
+from .cliargs import UsageError, take_netns, take_value
 from .errors import SockDiagError
 from .sockdiag import in_netns
 from .tracefs import trace_session
@@ -34,17 +34,6 @@ def proc_listeners(netns: str | None) -> dict[int, tuple[int, int]]:
         return listeners_from_proc(f.read())
 
 
-def _take(args: list[str], flag: str) -> str | None:
-    if flag not in args:
-        return None
-    i = args.index(flag)
-    if i + 1 >= len(args):
-        raise UsageError(f"{flag} needs a value")
-    value = args[i + 1]
-    del args[i:i + 2]
-    return value
-
-
 def trace(argv: list[str]) -> int:
     args = list(argv)
     if args and args[0] in ("-h", "--help"):
@@ -58,8 +47,8 @@ def trace(argv: list[str]) -> int:
         if watching is not None:
             quiet = True
         netns = take_netns(args)
-        duration = float(_take(args, "--duration") or 10.0)
-        source = _take(args, "--from")
+        duration = float(take_value(args, "--duration") or 10.0)
+        source = take_value(args, "--from")
         if args:
             raise UsageError(f"unexpected arguments: {' '.join(args)}")
         if not 0 < duration <= 3600:

@@ -15,7 +15,9 @@ from .records import SockRecord
 USER_HZ_MS = 10  # one USER_HZ tick (1/100 s) in ms
 
 
-def _addr(field: str) -> tuple[int, int]:
+def proc_addr(field: str) -> tuple[int, int]:
+    """An `ADDR:PORT` column (%08X:%04X, the address's network-order u32 printed host-order)
+    -> (host-order address, port)."""
     a, p = field.split(":")
     return int.from_bytes(int(a, 16).to_bytes(4, "little"), "big"), int(p, 16)
 
@@ -28,8 +30,8 @@ def parse_net_tcp(text: str) -> list[SockRecord]:
         if len(f) < 10:
             continue
         try:
-            saddr, sport = _addr(f[1])
-            daddr, dport = _addr(f[2])
+            saddr, sport = proc_addr(f[1])
+            daddr, dport = proc_addr(f[2])
             tx, rx = (int(x, 16) for x in f[4].split(":"))
             timer, when = (int(x, 16) for x in f[5].split(":"))
             out.append(SockRecord(int(f[3], 16), saddr, sport, daddr, dport, timer=timer,

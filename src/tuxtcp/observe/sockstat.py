@@ -17,6 +17,7 @@ from __future__ import annotations
 from ..net.namespace import NetNamespace
 from ..tcp.sock import TcpSock
 from ..tcp.twsock import TimeWaitSock
+from .nstat import parse_groups
 
 
 def render_sockstat(ns: NetNamespace) -> str:
@@ -42,13 +43,10 @@ def _fields(text: str) -> dict[str, dict[str, int]]:
 
 
 def curr_estab(snmp: str) -> int:
-    lines = [ln for ln in snmp.splitlines() if ln.startswith("Tcp:")]
-    if len(lines) < 2:
-        return 0
-    names, values = lines[0].split()[1:], lines[1].split()[1:]
-    for n, v in zip(names, values, strict=False):
-        if n == "CurrEstab":
-            return int(v)
+    """Tcp CurrEstab from a /proc/net/snmp text (0 when absent)."""
+    for group, name, value in parse_groups(snmp):
+        if (group, name) == ("Tcp", "CurrEstab"):
+            return value
     return 0
 
 

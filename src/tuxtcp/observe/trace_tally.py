@@ -27,6 +27,7 @@ from collections.abc import Callable
 from typing import Final
 
 from ..net.trace import TraceEvent
+from .proc_tcp import proc_addr
 from .records import ip_text
 
 LISTEN_STATE: Final = 10
@@ -177,7 +178,5 @@ def listeners_from_proc(text: str) -> dict[int, ListenerKey]:
         parts = line.split()
         if len(parts) < 12 or parts[3] != "0A":
             continue
-        addr_hex, port_hex = parts[1].split(":")
-        addr = int.from_bytes(int(addr_hex, 16).to_bytes(4, "little"), "big")
-        out[int(parts[11], 16)] = (addr, int(port_hex, 16))
+        out[int(parts[11], 16)] = proc_addr(parts[1])
     return out
