@@ -171,8 +171,10 @@ def test_synack_retries_2() -> None:
 
 def test_young_pruning_cuts_retries_when_queue_is_over_half_full() -> None:
     # listen(8), 9 requests: once none is young, qlen >= young<<k cuts max_retries to 2, so the
-    # first five expire at 7 s; with qlen down to 4 the queue is no longer over half full and
-    # the last four get the full 1, 3, 7, 15, 31 s schedule.
+    # first five to fire at 7 s expire; with qlen down to 4 the queue is no longer over half
+    # full and the other four get the full 1, 3, 7, 15, 31 s schedule. Timers sharing a tick
+    # fire last-armed first (net/timers.firing_order): at 1 s the requests fire 8..0 and are
+    # re-armed in that order, at 3 s 0..8, at 7 s 8..0 again, so 8..4 are the five cut short.
     h = Harness()
     lst = listen(h, backlog=8)
     for i in range(9):
@@ -182,7 +184,7 @@ def test_young_pruning_cuts_retries_when_queue_is_over_half_full() -> None:
     for t, p in sent:
         per_flow.setdefault(p.seg.dport, []).append(round(t, 3))
     short, full = [1.0, 3.0], [1.0, 3.0, 7.0, 15.0, 31.0]
-    assert [per_flow[40000 + i] for i in range(9)] == [short] * 5 + [full] * 4
+    assert [per_flow[40000 + i] for i in range(9)] == [full] * 4 + [short] * 5
     assert syn_queue_len(h) == 0
 
 

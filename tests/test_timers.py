@@ -36,15 +36,26 @@ class Owner:
     """Something a timer points at (a socket, in the engine)."""
 
 
-def test_fire_in_deadline_order_first_armed_first() -> None:
+def test_fire_in_deadline_order_last_armed_first() -> None:
+    # the kernel's wheel slot is a list armed at its head and expired from its head
     d = Store()
     fired: list[str] = []
     for name, when in [("c", 2.0), ("a", 1.0), ("b", 1.0), ("d", 3.0)]:
         d.arm(when, lambda arg, t: fired.append(arg), name)
     assert d.next_deadline() == 1.0
     assert d.run(2.0) == 3
-    assert fired == ["a", "b", "c"]
+    assert fired == ["b", "a", "c"]
     assert d.next_deadline() == 3.0 and len(d) == 1
+
+
+def test_same_tick_higher_wheel_level_fires_first() -> None:
+    # __run_timers expires the slots collected on one tick from the highest level down
+    d = Deadlines()
+    fired: list[str] = []
+    for name, level in [("l1-a", 1), ("l0-a", 0), ("l2", 2), ("l1-b", 1), ("l0-b", 0)]:
+        d.arm(1.0, CALL, name, level)
+    d.run(1.0, lambda t: fired.append(str(t.owner)))
+    assert fired == ["l2", "l1-b", "l1-a", "l0-b", "l0-a"]
 
 
 def test_cancelled_timer_never_fires_and_lets_go_of_its_owner() -> None:
@@ -94,7 +105,7 @@ def test_compaction_keeps_every_live_timer_in_order() -> None:
             t.cancel()  # two thirds cancelled: the bucket is compacted on the way
     assert len(d) == 334
     d.run(7.0)
-    assert fired == list(range(0, 1000, 3))
+    assert fired == list(range(999, -1, -3))
 
 
 def test_cancel_during_run_of_the_same_bucket() -> None:
@@ -107,8 +118,8 @@ def test_cancel_during_run_of_the_same_bucket() -> None:
         for t in later:
             t.cancel()
 
-    d.arm(1.0, cancel_rest, None)
     later.extend(d.arm(1.0, lambda arg, t: fired.append(arg), i) for i in range(1, 5))
+    d.arm(1.0, cancel_rest, None)  # armed last: fires first
     d.run(1.0)
     assert fired == [0]
 
@@ -150,17 +161,17 @@ def test_embedded_timer_rearmed_for_its_pending_deadline_keeps_its_place() -> No
     d.schedule(a, 1.0)
     d.schedule(b, 1.0)
     d.schedule(a, 1.0)  # mod_timer with the same expiry: nothing changes
-    assert len(d) == 2 and _run_embedded(d, 1.0) == ["a", "b"]
+    assert len(d) == 2 and _run_embedded(d, 1.0) == ["b", "a"]
 
 
-def test_embedded_timer_cancelled_then_rearmed_for_the_same_deadline_goes_last() -> None:
+def test_embedded_timer_cancelled_then_rearmed_for_the_same_deadline_is_newest() -> None:
     d = Deadlines()
     a, b = Embedded("a"), Embedded("b")
     d.schedule(a, 1.0)
     d.schedule(b, 1.0)
     a.cancel()
-    d.schedule(a, 1.0)
-    assert len(d) == 2 and _run_embedded(d, 1.0) == ["b", "a"]
+    d.schedule(a, 1.0)  # at the head of the kernel's list again: it fires first
+    assert len(d) == 2 and _run_embedded(d, 1.0) == ["a", "b"]
 
 
 def test_embedded_timer_cancelled_never_fires_and_rearms_after_firing() -> None:

@@ -65,9 +65,21 @@ class Clock:
         # msecs_to_jiffies rounds up; a timer due now (delta 0) fires at the next tick
         delta = max(0, -int(-timeout * HZ // 1))
         expires = clk + delta
-        lvl = 0
-        while lvl < 8 and delta >= (63 << (3 * lvl)):
-            lvl += 1
-        shift = 3 * lvl
+        shift = 3 * _level(delta)
         bucket = ((expires >> shift) + 1) << shift
         return (bucket - INITIAL_JIFFIES) / HZ - self.uptime0
+
+    def wheel_level(self, timeout: float) -> int:
+        """The timer wheel level a timer armed for `timeout` seconds is queued at (0 for the
+        'exact' model): the order among timers firing on the same tick depends on it."""
+        if self.exact:
+            return 0
+        return _level(max(0, -int(-timeout * HZ // 1)))
+
+
+def _level(delta: int) -> int:
+    """calc_wheel_index: level n holds deltas from LVL_START(n) = 63 << 3(n-1) jiffies."""
+    lvl = 0
+    while lvl < 8 and delta >= (63 << (3 * lvl)):
+        lvl += 1
+    return lvl

@@ -134,14 +134,10 @@ def run_on_kernel(spec: ScenarioSpec) -> ScenarioResult:
     for k in ("Tcp.CurrEstab",):
         srv_c[k], cli_c[k] = after[0].get(k, 0), after[1].get(k, 0)
     # the agents share start_wall, so accept instants and client instants have one origin
-    accepted = {port: (t, retrans) for t, port, retrans in outs["server"]["accepted"]}
-    clients = []
-    for i, c in enumerate(outs["client"]["clients"]):
-        rec = ClientResult(i, c["start"], port=c["port"], established=c["established"],
-                           error=c["error"], syn_retrans=c["syn_retrans"])
-        if c["port"] in accepted:
-            rec.accepted, rec.synack_retrans = accepted[c["port"]]
-        clients.append(rec)
+    clients = [ClientResult(i, c["start"], port=c["port"], established=c["established"],
+                            error=c["error"], syn_retrans=c["syn_retrans"])
+               for i, c in enumerate(outs["client"]["clients"])]
+    _match_accepts(clients, outs["server"]["accepted"])
     # each connect's lateness against its instant: a few late ones are flagged (and named in
     # the per-client comparison); many make the run unfair
     late_by = {i: c.start - planned for i, (c, planned) in enumerate(zip(clients, starts,
@@ -165,6 +161,24 @@ def run_on_kernel(spec: ScenarioSpec) -> ScenarioResult:
                           late_clients=late_by,
                           server_log=_server_log(outs["server"]),
                           uptime0=uptime_for(outs["client"]["t0_ns"], ref))
+
+
+def _match_accepts(clients: list[ClientResult], accepted: list[list[Any]]) -> None:
+    """Give each accept record (instant, peer port, SYN-ACK retransmissions) to its client: the
+    last one to use that port before the accept. A port comes back once a client's earlier
+    connection is closed (the client closes second, so it keeps no TIME_WAIT), so the port
+    alone can name two clients of one run."""
+    by_port: dict[int, list[ClientResult]] = {}
+    for c in sorted(clients, key=lambda c: c.start):
+        if c.port:
+            by_port.setdefault(c.port, []).append(c)
+    for t, port, retrans in accepted:
+        owner = None
+        for c in by_port.get(port, []):
+            if c.start <= t:
+                owner = c
+        if owner is not None and owner.accepted is None:
+            owner.accepted, owner.synack_retrans = t, retrans
 
 
 def _server_log(server: dict[str, Any]) -> list[tuple[float, float]]:

@@ -21,13 +21,21 @@ from typing import Any
 from ..host.sockdiag import host_records
 
 TCP_INFO_TOTAL_RETRANS = 100  # offset of tcpi_total_retrans in struct tcp_info
+SPIN_S = 0.001  # agents busy-wait through the last millisecond before a deadline
 
 
 def _wait_start(start_wall: float) -> float:
-    delay = start_wall - time.time()
-    if delay > 0:
-        time.sleep(delay)
-    return time.monotonic()
+    """Sleep until the shared start instant and return it on this process's monotonic clock.
+    The origin is computed from the two clocks read back to back, not taken on waking up: a
+    sleep ends tens of microseconds to milliseconds late, differently in each agent, and the
+    replay compares a client's instants with the server's on one time line."""
+    t0 = time.monotonic() + (start_wall - time.time())
+    delay = t0 - time.monotonic()
+    if delay > 0.002:
+        time.sleep(delay - 0.002)
+    while time.monotonic() < t0:
+        pass  # the last 2 ms: a sleep wakes up too late
+    return t0
 
 
 def server(plan: dict[str, Any]) -> dict[str, Any]:
@@ -46,7 +54,7 @@ def server(plan: dict[str, Any]) -> dict[str, Any]:
     closed: list[tuple[float, int]] = []  # time, peer port: each service's end
     late = 0.0  # how long after its deadline a service was seen to finish
     poller = select.poll()
-    poller.register(ls, select.POLLIN)
+    listening = False  # the listener is in the poll set only while a worker is free
     for _ in range(10_000_000):
         now = time.monotonic() - t0
         if now >= duration:
@@ -56,27 +64,48 @@ def server(plan: dict[str, Any]) -> dict[str, Any]:
         for fin, conn, pport in busy:
             if fin <= now:
                 late = max(late, now - fin)
+                closed.append((time.monotonic() - t0, pport))
                 conn.close()
-                closed.append((now, pport))
             else:
                 still.append((fin, conn, pport))
         busy = still
         while now >= accept_start and len(busy) < workers:
+            # the instant is read just before accept(): the kernel dequeues within the call,
+            # microseconds later (the loop's `now` can be a close or an accept earlier)
+            at = time.monotonic() - t0
             try:
                 conn, peer = ls.accept()
             except BlockingIOError:
                 break
             info = conn.getsockopt(socket.IPPROTO_TCP, socket.TCP_INFO, 104)
             retrans = struct.unpack_from("I", info, TCP_INFO_TOTAL_RETRANS)[0]
-            accepted.append((now, peer[1], retrans))
-            busy.append((now + service, conn, peer[1]))
+            accepted.append((at, peer[1], retrans))
+            busy.append((at + service, conn, peer[1]))
         if now >= next_sample:
             samples.append((now, *_queues(plan["port"])))
             next_sample += plan["sample_interval"]
-        timeouts = [fin - now for fin, _, _ in busy] + [next_sample - now, 0.002]
-        if now < accept_start:
-            timeouts.append(accept_start - now)
-        poller.poll(max(0.0, min(timeouts)) * 1000)
+        # Sleep until the next deadline (a service end, a sample, the accept start), waking
+        # on a queued connection while a worker is free, and spin through the last SPIN_S: a
+        # sleep ends late. An agent that spun all the time (a readable listener with every
+        # worker busy wakes poll() at once) took the CPU from the client agent and got itself
+        # preempted between reading the clock and calling accept().
+        want = now >= accept_start and len(busy) < workers
+        if want != listening:
+            if want:
+                poller.register(ls, select.POLLIN)
+            else:
+                poller.unregister(ls)
+            listening = want
+        deadline = min([fin for fin, _, _ in busy] + [next_sample, duration]
+                       + ([accept_start] if now < accept_start else []))
+        wait = deadline - (time.monotonic() - t0)
+        if wait > SPIN_S:
+            poller.poll(int(min(wait - SPIN_S, 0.05) * 1000))  # whole ms, rounded down
+        elif listening:
+            poller.poll(0)
+        else:
+            while time.monotonic() - t0 < deadline:
+                pass
     for _, conn, _ in busy:
         conn.close()
     return {"accepted": accepted, "closed": closed, "samples": samples, "max_late": late}
@@ -111,7 +140,7 @@ def client(plan: dict[str, Any]) -> dict[str, Any]:
         now = time.monotonic() - t0
         if now >= plan["duration"]:
             break
-        if i < len(starts) and 0 < starts[i] - now < 0.003:
+        if i < len(starts) and 0 < starts[i] - now < SPIN_S + 0.0005:
             while time.monotonic() - t0 < starts[i]:
                 pass  # spin for the last few ms: poll() wakes up too late
             now = time.monotonic() - t0
@@ -132,8 +161,8 @@ def client(plan: dict[str, Any]) -> dict[str, Any]:
             i += 1
         wait = 0.002 if i < len(starts) else 0.05
         if i < len(starts):
-            wait = max(0.0, min(wait, starts[i] - now - 0.0025))
-        for fd, _ev in poller.poll(wait * 1000):
+            wait = max(0.0, min(wait, starts[i] - now - SPIN_S))
+        for fd, _ev in poller.poll(int(wait * 1000)):  # whole ms, rounded down
             if fd in pending:
                 idx, s, _ = pending.pop(fd)
                 t = time.monotonic() - t0

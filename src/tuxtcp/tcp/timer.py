@@ -14,7 +14,7 @@ import math
 from ..net.namespace import NetNamespace
 from ..net.sysctl_specs import HZ
 from ..net.tcp_states import CLOSE, FIN_WAIT2, LISTEN, SYN_RECV, SYN_SENT
-from ..net.timers import Timer
+from ..net.timers import Timer, firing_order
 from ..wire.seq import MASK as M32
 from ..wire.tcp import ACK, SYN
 from . import tracepoints as tp
@@ -53,15 +53,16 @@ from .twsock import TimeWaitSock
 
 
 def run_timers(ns: NetNamespace, now: float) -> int:
-    """Fire every timer due at or before `now`, in deadline order (first armed first within a
-    deadline; one armed meanwhile for a deadline already due fires in this call too)."""
+    """Fire every timer due at or before `now`, in deadline order (within a deadline in the
+    kernel's order, net/timers.firing_order; one armed meanwhile for a deadline already due
+    fires in this call too)."""
     timers = ns.timers
     fired = 0
     while True:
         b = timers.pop_due(now)
         if b is None:
             return fired
-        for t in b.timers:
+        for t in firing_order(b.timers):
             if t.due_in(b):
                 t.pending = False
                 b.live -= 1
