@@ -11,7 +11,13 @@ import pytest
 
 from tuxtcp.sim.scenario import ScenarioResult, ScenarioSpec, run_scenario
 from tuxtcp.simulate.command import COMPARED_COUNTERS
-from tuxtcp.simulate.kernel import KernelRunError, client_differences, compare, run_on_kernel
+from tuxtcp.simulate.kernel import (
+    KernelRunError,
+    client_differences,
+    compare,
+    replay_spec,
+    run_on_kernel,
+)
 from tuxtcp.simulate.presets import VALIDATION, build_spec
 from tuxtcp.simulate.report import summarize
 
@@ -34,9 +40,7 @@ def _disagreements(spec: ScenarioSpec, kres: ScenarioResult,
                 sum(1 for c in sres.clients if c.accepted is not None))
     if accepted[0] != accepted[1]:
         out.append(("accepted", accepted))
-    rres = run_scenario(dataclasses.replace(
-        spec, uptime0=kres.uptime0, replay_starts=[c.start for c in kres.clients],
-        replay_accepts=list(kres.server_log)))
+    rres = run_scenario(replay_spec(spec, kres))
     out += [("replay", r) for r in compare(summarize(rres), kern, COMPARED_COUNTERS)
             if not r[3]]
     agree, diffs = client_differences(rres.clients, kres.clients, late=kres.late_clients)

@@ -15,10 +15,16 @@ from tuxtcp.tcp.cong import CONGESTION_CONTROL
 
 def transfer(size: int, loss: float = 0.0, reorder: float = 0.0, duplicate: float = 0.0,
              seed: int = 1, chunk: int = 65536, isn: int | None = None,
-             sack: bool = True, recv_size: int = 1 << 20,
+             sack: bool = True, recv_size: int = 1 << 20, lossy_handshake: bool = False,
              ) -> tuple[bytes, bytes, tuxtcp.Host, tuxtcp.Host]:
-    w, srv, cli = pair(seed, "wheel", delay=0.001, loss=loss, reorder=reorder,
-                       duplicate=duplicate)
+    # the handshake crosses a clean link unless asked; the loss, reordering and duplication
+    # start with the transfer. (A lossy handshake can fail for good, on the kernel too: every
+    # ACK of the client lost, the server gives up after tcp_synack_retries while the client,
+    # established and silent, never sends again, so accept() waits forever. Hypothesis found
+    # such a seed.)
+    bad = (loss, reorder, duplicate) if lossy_handshake else (0.0, 0.0, 0.0)
+    w, srv, cli = pair(seed, "wheel", delay=0.001, loss=bad[0], reorder=bad[1],
+                       duplicate=bad[2])
     if not sack:
         cli.sysctl["net.ipv4.tcp_sack"] = 0
     ls = srv.socket()
@@ -51,6 +57,8 @@ def transfer(size: int, loss: float = 0.0, reorder: float = 0.0, duplicate: floa
     assert c.connect_ex(("198.18.0.1", 80)) == 0
     conn, _ = ls.accept()
     conn.settimeout(3600)
+    link = cli._links_to[srv]
+    link.params.loss, link.params.reorder, link.params.duplicate = loss, reorder, duplicate
     rng = random.Random(seed)
     data = rng.randbytes(size)
     view = memoryview(data)
@@ -111,7 +119,7 @@ def test_a_reneging_receiver_is_retransmitted_to() -> None:
     # the same one-byte transfer: the receiver pruned out-of-order data it had SACKed, the
     # sender's RTO found its head SACKed (TCPSACKReneging) and retransmitted from there
     data, got, srv, cli = transfer(300_000, reorder=0.05, duplicate=0.02, seed=10022813,
-                                   chunk=1, recv_size=1)
+                                   chunk=1, recv_size=1, lossy_handshake=True)
     assert got == data
     assert srv.counters["OfoPruned"] >= 1 and cli.counters["TCPSACKReneging"] >= 1
 
@@ -128,6 +136,7 @@ def test_sequence_wraparound_10mib() -> None:
 # data and is pruned (OfoPruned), reneging on SACKed data; without tcp_timeout_mark_lost's
 # reneging case the sender waited forever with a SACKed head
 @example(seed=10022813, loss=0.0, chunk=1, recv_size=1)
+@example(seed=269691, loss=0.125, chunk=1, recv_size=1)  # every handshake ACK was lost
 def test_random_loss_and_sizes(seed: int, loss: float, chunk: int, recv_size: int) -> None:
     data, got, _, _ = transfer(300_000, loss=loss, reorder=0.05, duplicate=0.02, seed=seed,
                                chunk=chunk, recv_size=recv_size)

@@ -391,22 +391,7 @@ class TestHandshakeAndActiveClose:
         "srv tcp_destroy_sock 198.18.0.1:47101 > 0.0.0.0:0",
     ]
     # phase -> (what tuxtcp prints today, why it differs from the kernel)
-    KNOWN: dict[str, tuple[list[str], str]] = {
-        "close": ([
-            "cli inet_sock_set_state ESTABLISHED->FIN_WAIT1 198.18.0.2:EPH > 198.18.0.1:47101",
-            "srv inet_sock_set_state ESTABLISHED->CLOSE_WAIT 198.18.0.1:47101 > 198.18.0.2:EPH",
-            "srv inet_sock_set_state CLOSE_WAIT->LAST_ACK 198.18.0.1:47101 > 198.18.0.2:EPH",
-            "cli inet_sock_set_state FIN_WAIT1->FIN_WAIT2 198.18.0.2:EPH > 198.18.0.1:47101",
-            "cli inet_sock_set_state FIN_WAIT2->CLOSE 198.18.0.2:EPH > 198.18.0.1:47101",
-            "cli tcp_destroy_sock 198.18.0.2:EPH > 198.18.0.1:47101",
-            "srv inet_sock_set_state LAST_ACK->CLOSE 198.18.0.1:47101 > 198.18.0.2:EPH",
-            "srv tcp_destroy_sock 198.18.0.1:47101 > 198.18.0.2:EPH"],
-            "the server delays the ACK of the client's FIN (tcp_fin's pingpong mode) and its "
-            "close() sends one FIN|ACK, as the kernel's does; the client queues that FIN before "
-            "tcp_time_wait and the kernel frees it with the socket (kfree_skb QUEUE_PURGE at "
-            "sk_stream_kill_queues), a free tuxtcp does not trace (its receive queue holds "
-            "bytes, not segments)"),
-    }
+    KNOWN: dict[str, tuple[list[str], str]] = {}
 
     @pytest.fixture
     def case(self, handshake: Case) -> Case:

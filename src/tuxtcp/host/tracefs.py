@@ -67,7 +67,10 @@ class TraceSession:
 
 
 @contextlib.contextmanager
-def trace_session(events: tuple[str, ...] = EVENTS) -> Iterator[TraceSession]:
+def trace_session(events: tuple[str, ...] = EVENTS,
+                  clock: str | None = None) -> Iterator[TraceSession]:
+    """An instance with `events` enabled (`clock`: the instance's trace_clock, such as "mono"
+    for CLOCK_MONOTONIC timestamps; the default is the kernel's, "local")."""
     why = available()
     if why:
         raise SockDiagError(1, why)
@@ -79,6 +82,9 @@ def trace_session(events: tuple[str, ...] = EVENTS) -> Iterator[TraceSession]:
     try:
         os.mkdir(path)
         try:
+            if clock is not None:
+                with open(f"{path}/trace_clock", "w") as f:
+                    f.write(clock)
             for ev in events:
                 with open(f"{path}/events/{ev}/enable", "w") as f:
                     f.write("1")

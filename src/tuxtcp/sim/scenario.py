@@ -56,6 +56,8 @@ class ScenarioSpec:
     # of the accept queue if there is one and closes it at the service end
     replay_starts: list[float] | None = None
     replay_accepts: list[tuple[float, float]] | None = None
+    # per client: when the kernel run's client closed after the server's FIN (None: at once)
+    replay_closes: list[float | None] | None = None
 
     def __post_init__(self) -> None:
         if self.arrival not in ("poisson", "uniform", "burst"):
@@ -74,6 +76,7 @@ class ClientResult:
     syn_retrans: int = 0
     synack_retrans: int = 0  # SYN-ACKs the server had to resend for this connection
     accepted: float | None = None
+    closed: float | None = None  # a kernel run: when the client closed after the server's FIN
 
     @property
     def latency(self) -> float | None:
@@ -112,6 +115,9 @@ class ScenarioResult:
     # a kernel run's server: (accept instant, service end) of each connection it accepted
     server_log: list[tuple[float, float]] = field(default_factory=list)
     replay_missed: int = 0  # replayed accept attempts that found the accept queue empty
+    # a kernel run: IPv4 skb:kfree_skb events by reason while it ran, server and client
+    # namespaces together (the tracepoint does not say which); None when not traced
+    traced_drops: dict[str, int] | None = None
 
 
 ProgressFn = Callable[[float, ScenarioResult | None, "ScenarioRun"], None]
@@ -218,6 +224,8 @@ class ScenarioRun:
             return
         rec.port = sk.lport
         self._by_addr[sk.laddr << 16 | sk.lport] = rec
+        closes = self.spec.replay_closes
+        closing: list[bool] = []
 
         def on_wakeup() -> None:
             st = sk.state
@@ -228,8 +236,16 @@ class ScenarioRun:
                 elif st == CLOSE:
                     rec.error = sk.sk_err or errno.ECONNABORTED
                     rec.syn_retrans = sk.num_retrans_total
-            if sk.rcv_shutdown and st == CLOSE_WAIT:
-                s.close()  # the server finished with us: close our side too
+            if sk.rcv_shutdown and st == CLOSE_WAIT and not closing:
+                # the server finished with us: close our side too, at once, or when the
+                # replayed kernel client did (its reaction to the FIN took time, and a
+                # delayed ACK due on a tick in between goes out on its own)
+                closing.append(True)
+                at = closes[rec.index] if closes is not None else None
+                if at is not None and at > self.world.clock:
+                    self.world.call_at(at, lambda _t: s.close())
+                else:
+                    s.close()
 
         sk.on_wakeup = on_wakeup
 

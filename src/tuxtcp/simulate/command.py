@@ -114,7 +114,7 @@ def simulate(argv: list[str]) -> int:
         if reason:
             print(f"tuxtcp simulate --target kernel: {reason}", file=sys.stderr)
             return 2
-        from .kernel import KernelRunError, run_on_kernel
+        from .kernel import KernelRunError, replay_spec, run_on_kernel
 
         try:
             kres = run_on_kernel(spec)
@@ -126,11 +126,10 @@ def simulate(argv: list[str]) -> int:
             # same jiffies phase as the kernel run, so timer-wheel buckets line up; and unless
             # --no-replay, the kernel run's own client instants and accept instants (with
             # their service ends), so what differs is the engine's, not the agents'
-            spec = dataclasses.replace(spec, uptime0=kres.uptime0)
-            if not args.no_replay:
-                spec = dataclasses.replace(
-                    spec, replay_starts=[c.start for c in kres.clients],
-                    replay_accepts=list(kres.server_log))
+            if args.no_replay:
+                spec = dataclasses.replace(spec, uptime0=kres.uptime0)
+            else:
+                spec = replay_spec(spec, kres)
     if args.target in ("sim", "both"):
         trace_out = open(args.trace, "w") if args.trace else None  # noqa: SIM115
         run = ScenarioRun(spec, pcap=args.pcap, trace=trace_out)

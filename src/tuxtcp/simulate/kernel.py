@@ -10,11 +10,14 @@ not available on these machines), so compare it with a simulation whose delay is
 from __future__ import annotations
 
 import contextlib
+import dataclasses
 import json
 import subprocess
 import sys
+import threading
 import time
 import uuid
+from collections import Counter
 from collections.abc import Iterator
 from typing import Any
 
@@ -61,6 +64,69 @@ def two_hosts() -> Iterator[tuple[Netns, Netns]]:
         sh("ip", "netns", "del", srv.name, check=False)
 
 
+class DropTrace:
+    """skb:kfree_skb of IPv4 packets by reason, read from a tracefs instance of our own in a
+    thread while a kernel run goes on (`with DropTrace() as t: ...; t.drops`). Without
+    tracefs (not root, no tracefs) `drops` stays None. The tracepoint carries no namespace, so
+    the count is the whole machine's: the runs' two namespaces and whatever else drops an
+    IPv4 packet meanwhile (an idle test machine: nothing). Only drops within the scenario's
+    window (`window(start, end)`, CLOCK_MONOTONIC) count: the agents' own teardown after it
+    (closing what is still open, the listener first) is not part of the scenario, which the
+    simulation ends without closing anything."""
+
+    def __init__(self) -> None:
+        self._window = (0.0, float("inf"))
+        self.drops: Counter[str] | None = None
+        self.where: Counter[tuple[str, str]] = Counter()  # (reason, freeing function)
+        self.error: str | None = None
+        self._stop = threading.Event()
+        self._ready = threading.Event()
+        self._thread: threading.Thread | None = None
+
+    def __enter__(self) -> DropTrace:
+        from ..host.tracefs import available
+
+        if available() is None:
+            self._thread = threading.Thread(target=self._read, daemon=True)
+            self._thread.start()
+            self._ready.wait(10.0)
+        return self
+
+    def window(self, start: float, end: float) -> None:
+        self._window = (start, end)
+
+    def __exit__(self, *exc: object) -> None:
+        self._stop.set()
+        if self._thread is not None:
+            self._thread.join(30.0)
+
+    def _read(self) -> None:
+        from ..host.tracefs import trace_session
+        from ..net.trace import location_symbol, parse_trace_line
+
+        counts: Counter[str] = Counter()
+        try:
+            with trace_session(("skb/kfree_skb",), clock="mono") as session:
+                self._ready.set()
+                draining = False
+                for _ in range(1_000_000):  # 0.5 s rounds: about 6 days at most
+                    for line in session.lines(0.5):
+                        ev = parse_trace_line(line) if line else None
+                        if (ev is not None and ev.fields.get("protocol") == 0x0800
+                                and self._window[0] <= ev.ts <= self._window[1]):
+                            reason = str(ev.fields["reason"])
+                            counts[reason] += 1
+                            self.where[reason, location_symbol(str(ev.fields["location"]))] += 1
+                    if draining:
+                        break
+                    draining = self._stop.is_set()  # one more round reads what is left
+            self.drops = counts
+        except (OSError, RuntimeError) as e:
+            self.error = str(e)
+        finally:
+            self._ready.set()
+
+
 def read_jiffies() -> tuple[int, int]:
     """(CLOCK_MONOTONIC ns, jiffies) from /proc/timer_list (root)."""
     now_ns = jiffies = None
@@ -96,37 +162,44 @@ def run_on_kernel(spec: ScenarioSpec) -> ScenarioResult:
             srv.sysctl(k, v)
             if k in CLIENT_SIDE:
                 cli.sysctl(k, v)
+        drops = DropTrace().__enter__()  # left in the finally below
         before = (srv.netstat(), cli.netstat())
         ref = read_jiffies()
         start_wall = time.time() + 2.0  # every agent has started and listens by then
+        start_mono = time.monotonic() + (start_wall - time.time())
+        drops.window(start_mono, start_mono + spec.duration)
         common = {"start_wall": start_wall, "duration": spec.duration, "addr": SERVER_ADDR,
                   "port": PORT}
         agent = [sys.executable, "-m", "tuxtcp.simulate.kernel_agent"]
-        p_srv = srv.popen(*agent, "server", json.dumps({
-            **common, "backlog": spec.backlog, "workers": spec.workers,
-            "service_time": spec.service_time, "accept_start": spec.accept_start,
-            "sample_interval": spec.sample_interval}))
-        p_cli = cli.popen(*agent, "client", json.dumps({**common, "starts": starts}))
-        p_fl = None
-        if spec.flood_rate > 0 and spec.flood_duration > 0:
-            p_fl = cli.popen(*agent, "flood", json.dumps({
-                **common, "rate": spec.flood_rate, "duration": spec.flood_duration,
-                "start": spec.flood_start, "seed": spec.seed}))
-        outs = {}
-        for name, p in (("server", p_srv), ("client", p_cli), ("flood", p_fl)):
-            if p is None:
-                continue
-            try:
-                out, err = p.communicate(timeout=spec.duration + 120)
-            except subprocess.TimeoutExpired:
-                p.kill()
-                p.wait()
-                raise KernelRunError(f"the kernel's {name} agent did not finish within "
-                                     f"{spec.duration + 120:.0f} s") from None
-            if p.returncode != 0:
-                last = err.strip().splitlines()[-1] if err.strip() else f"exit {p.returncode}"
-                raise KernelRunError(f"the kernel's {name} agent failed: {last}")
-            outs[name] = json.loads(out.strip().splitlines()[-1])
+        try:
+            p_srv = srv.popen(*agent, "server", json.dumps({
+                **common, "backlog": spec.backlog, "workers": spec.workers,
+                "service_time": spec.service_time, "accept_start": spec.accept_start,
+                "sample_interval": spec.sample_interval}))
+            p_cli = cli.popen(*agent, "client", json.dumps({**common, "starts": starts}))
+            p_fl = None
+            if spec.flood_rate > 0 and spec.flood_duration > 0:
+                p_fl = cli.popen(*agent, "flood", json.dumps({
+                    **common, "rate": spec.flood_rate, "duration": spec.flood_duration,
+                    "start": spec.flood_start, "seed": spec.seed}))
+            outs = {}
+            for name, p in (("server", p_srv), ("client", p_cli), ("flood", p_fl)):
+                if p is None:
+                    continue
+                try:
+                    out, err = p.communicate(timeout=spec.duration + 120)
+                except subprocess.TimeoutExpired:
+                    p.kill()
+                    p.wait()
+                    raise KernelRunError(f"the kernel's {name} agent did not finish within "
+                                         f"{spec.duration + 120:.0f} s") from None
+                if p.returncode != 0:
+                    last = (err.strip().splitlines()[-1] if err.strip()
+                            else f"exit {p.returncode}")
+                    raise KernelRunError(f"the kernel's {name} agent failed: {last}")
+                outs[name] = json.loads(out.strip().splitlines()[-1])
+        finally:
+            drops.__exit__()
         after = (srv.netstat(), cli.netstat())
         peak_ss = srv.run("ss", "-lnt")
     srv_c = {k: v - before[0].get(k, 0) for k, v in after[0].items()}
@@ -135,7 +208,8 @@ def run_on_kernel(spec: ScenarioSpec) -> ScenarioResult:
         srv_c[k], cli_c[k] = after[0].get(k, 0), after[1].get(k, 0)
     # the agents share start_wall, so accept instants and client instants have one origin
     clients = [ClientResult(i, c["start"], port=c["port"], established=c["established"],
-                            error=c["error"], syn_retrans=c["syn_retrans"])
+                            error=c["error"], syn_retrans=c["syn_retrans"],
+                            closed=c.get("closed"))
                for i, c in enumerate(outs["client"]["clients"])]
     _match_accepts(clients, outs["server"]["accepted"])
     # each connect's lateness against its instant: a few late ones are flagged (and named in
@@ -160,7 +234,17 @@ def run_on_kernel(spec: ScenarioSpec) -> ScenarioResult:
                                       "server": outs["server"].get("max_late", 0.0)},
                           late_clients=late_by,
                           server_log=_server_log(outs["server"]),
+                          traced_drops=None if drops.drops is None else dict(drops.drops),
                           uptime0=uptime_for(outs["client"]["t0_ns"], ref))
+
+
+def replay_spec(spec: ScenarioSpec, kres: ScenarioResult) -> ScenarioSpec:
+    """The simulation of `spec` that replays the kernel run `kres`: the same jiffies phase
+    (timer-wheel buckets line up), the kernel clients' connect instants and close instants,
+    and the kernel server's accept instants with their service ends."""
+    return dataclasses.replace(
+        spec, uptime0=kres.uptime0, replay_starts=[c.start for c in kres.clients],
+        replay_accepts=list(kres.server_log), replay_closes=[c.closed for c in kres.clients])
 
 
 def _match_accepts(clients: list[ClientResult], accepted: list[list[Any]]) -> None:
@@ -189,6 +273,12 @@ def _server_log(server: dict[str, Any]) -> list[tuple[float, float]]:
                [t for t, _, _ in server["accepted"]] + [0.0])
     return [(t, ends.get(port, last)) for t, port, _ in server["accepted"]]
 
+
+# drops of the kernel's test network, not of either host's TCP: the SYN-ACKs to a flood's
+# spoofed sources leave the server towards a gateway that never answers, and the client
+# namespace, on the same veth, discards those frames addressed to another MAC (ip_rcv_core:
+# OTHERHOST); in the simulation they leave the world
+TESTBED_DROPS = frozenset({"OTHERHOST"})
 
 LATE_S = 0.005  # a connect started later than this after its instant is "late"
 LATE_SHARE = 0.01  # more late connects than this share: the run is not a fair measurement
@@ -252,6 +342,15 @@ def compare(sim: dict[str, Any], kern: dict[str, Any],
         for k in counters:
             a, b = sim["counters"][side].get(k, 0), kern["counters"][side].get(k, 0)
             rows.append((f"{side} {k}", a, b, a == b))
+    traced = kern.get("drops", {}).get("both")
+    if traced is not None:
+        # the kernel's drops come from its tracepoint for both namespaces together
+        ours = Counter(sim["drops"]["server"]) + Counter(sim["drops"]["client"])
+        for reason in dict.fromkeys([*ours, *traced]):
+            if reason in TESTBED_DROPS:
+                continue
+            a, b = ours.get(reason, 0), traced.get(reason, 0)
+            rows.append((f"drops {reason}", a, b, a == b))
     for p in ("p50", "p90", "p99"):
         a, b = sim["latency_s"][p], kern["latency_s"][p]
         ok = a is not None and b is not None and abs(a - b) <= max(0.05 * b, 0.010)
@@ -259,5 +358,5 @@ def compare(sim: dict[str, Any], kern: dict[str, Any],
     return rows
 
 
-__all__ = ["Any", "KernelRunError", "client_differences", "compare", "run_on_kernel",
-           "two_hosts"]
+__all__ = ["Any", "KernelRunError", "client_differences", "compare", "replay_spec",
+           "run_on_kernel", "two_hosts"]

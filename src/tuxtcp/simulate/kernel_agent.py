@@ -64,8 +64,10 @@ def server(plan: dict[str, Any]) -> dict[str, Any]:
         for fin, conn, pport in busy:
             if fin <= now:
                 late = max(late, now - fin)
-                closed.append((time.monotonic() - t0, pport))
                 conn.close()
+                # read after close(): the FIN left within the call (a veth hands it to the
+                # client's namespace at once), and the replay sends its FIN at this instant
+                closed.append((time.monotonic() - t0, pport))
             else:
                 still.append((fin, conn, pport))
         busy = still
@@ -130,9 +132,9 @@ def client(plan: dict[str, Any]) -> dict[str, Any]:
     starts: list[float] = plan["starts"]
     addr = (plan["addr"], plan["port"])
     pending: dict[int, tuple[int, socket.socket, float]] = {}  # fd -> (index, sock, start)
-    done: dict[int, socket.socket] = {}
+    done: dict[int, tuple[int, socket.socket]] = {}  # fd -> (index, sock)
     results: list[dict[str, Any]] = [{"start": s, "port": 0, "established": None, "error": 0,
-                                      "syn_retrans": 0} for s in starts]
+                                      "syn_retrans": 0, "closed": None} for s in starts]
     poller = select.poll()
     i = 0
     late = 0.0
@@ -177,14 +179,15 @@ def client(plan: dict[str, Any]) -> dict[str, Any]:
                 else:
                     results[idx]["established"] = t
                     poller.modify(fd, select.POLLIN)
-                    done[fd] = s
+                    done[fd] = (idx, s)
             elif fd in done:
-                s = done.pop(fd)
+                idx, s = done.pop(fd)
                 poller.unregister(fd)
+                results[idx]["closed"] = time.monotonic() - t0
                 s.close()  # the server closed: close our side
     for _, s, _ in pending.values():
         s.close()
-    for s in done.values():
+    for _, s in done.values():
         s.close()
     return {"clients": results, "max_late": late, "t0_ns": int(t0 * 1e9)}
 

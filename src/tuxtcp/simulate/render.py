@@ -103,7 +103,15 @@ def print_report(console: Console, s: dict[str, Any]) -> None:
             c.add_row(k, str(sv), str(cv))
     console.print(c)
     drops = s.get("drops")
-    if drops and (drops["server"] or drops["client"]):
+    if drops and drops.get("both"):
+        d = Table(title="drops by reason (skb:kfree_skb, enum skb_drop_reason; the tracepoint "
+                        "does not name the namespace: server and client together)")
+        d.add_column("reason")
+        d.add_column("server + client", justify="right")
+        for k, n in drops["both"].items():
+            d.add_row(k, f"{n:,}")
+        console.print(d)
+    elif drops and (drops["server"] or drops["client"]):
         d = Table(title="drops by reason (skb:kfree_skb, enum skb_drop_reason)")
         d.add_column("reason")
         d.add_column("server", justify="right")

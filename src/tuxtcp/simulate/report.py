@@ -59,7 +59,9 @@ def summarize(res: ScenarioResult) -> dict[str, Any]:
         "failed": failed,
         "counters": counters,
         "drops": {"server": dict(sorted(res.server_drops.items(), key=lambda kv: -kv[1])),
-                  "client": dict(sorted(res.client_drops.items(), key=lambda kv: -kv[1]))},
+                  "client": dict(sorted(res.client_drops.items(), key=lambda kv: -kv[1])),
+                  **({"both": dict(sorted(res.traced_drops.items(), key=lambda kv: -kv[1]))}
+                     if res.traced_drops is not None else {})},
         "peak": {"time": res.peak_time, "syn_queue": peak_synq, "accept_queue": peak_accq,
                  "ss": res.peak_ss, "proc_net_tcp": res.peak_proc},
         "queue_timeline": _timeline(res.samples),

@@ -23,12 +23,12 @@ class Namespace(NetNamespace):
     def deliver(self, pkt: Packet, now: float) -> None:
         """A parsed IPv4 datagram arrives (ip_rcv -> ip_local_deliver -> tcp_v4_rcv)."""
         ip = self.mib.ip
-        ip["InReceives"] += 1
+        ip.InReceives += 1
         if not self.is_local(pkt.dst):
-            ip["InAddrErrors"] += 1  # not forwarding: ip_rcv_finish -> ip_error
+            ip.InAddrErrors += 1  # not forwarding: ip_rcv_finish -> ip_error
             drop(self, pkt, dr.IP_INADDRERRORS, now)
             return
-        ip["InDelivers"] += 1
+        ip.InDelivers += 1
         self.mib.tcp.InSegs += 1
         tcp_v4_rcv(self, pkt, now)
 
@@ -56,12 +56,12 @@ class Namespace(NetNamespace):
             self.count_parse_error(exc, now)
             return
         ip = self.mib.ip
-        ip["InReceives"] += 1
+        ip.InReceives += 1
         if not self.is_local(hdr.dst):
-            ip["InAddrErrors"] += 1
+            ip.InAddrErrors += 1
             drop(self, None, dr.IP_INADDRERRORS, now)
             return
-        ip["InDelivers"] += 1
+        ip.InDelivers += 1
         try:
             msg = parse_icmp(hdr.src, body)
         except ParseError as exc:

@@ -119,6 +119,10 @@ def _validate_incoming(sk: TcpSock, pkt: Packet, now: float) -> str | None:
 
 def tcp_fin(sk: TcpSock, now: float) -> None:
     """tcp_fin: the peer's FIN arrived in sequence."""
+    if sk.orphan:
+        # tcp_data_queue queued the FIN's skb; close() flushed the receive queue before,
+        # so nothing frees it until the socket is destroyed (lifecycle.destroy)
+        sk.fin_skb_queued = True
     sk.rcv_nxt = (sk.rcv_nxt + 1) & M32
     sk.rcv_shutdown = True
     st = sk.state

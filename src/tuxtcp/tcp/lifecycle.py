@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import errno
 
+from ..net import drops as dr
 from ..net.namespace import NetNamespace
 from ..net.tcp_states import CLOSE, CLOSE_WAIT, ESTABLISHED, SYN_SENT, TIME_WAIT, TcpState
 from . import tracepoints as tp
@@ -20,20 +21,20 @@ def set_state(sk: TcpSock, state: TcpState, now: float) -> None:
     tcp = sk.ns.mib.tcp
     if state == ESTABLISHED:
         if old != ESTABLISHED:
-            tcp["CurrEstab"] += 1
+            tcp.CurrEstab += 1
     elif state == CLOSE_WAIT:
         if old == TcpState.SYN_RECV:
-            tcp["CurrEstab"] += 1
+            tcp.CurrEstab += 1
     else:
         if state == CLOSE:
             if old in (CLOSE_WAIT, ESTABLISHED):
-                tcp["EstabResets"] += 1
+                tcp.EstabResets += 1
             unhash(sk)
             # tcp_set_state(TCP_CLOSE): inet_put_port unless SOCK_BINDPORT_LOCK
             if not sk.bind_port_lock:
                 sk.ns.ports.remove_owner(sk)
         if old in (ESTABLISHED, CLOSE_WAIT):
-            tcp["CurrEstab"] -= 1
+            tcp.CurrEstab -= 1
     if sk.ns.trace.enabled:
         tp.set_state(sk, old, state, now)
     sk.state = state
@@ -114,7 +115,14 @@ def destroy(sk: TcpSock, now: float) -> None:
     sk.dead = True
     mem_release(sk, now)
     if ns.trace.enabled:
-        tp.destroy_sock(sk, now)
+        tp.destroy_sock(sk, now)  # sk_prot->destroy: tcp_v4_destroy_sock
+    if sk.fin_skb_queued:
+        # then sk_stream_kill_queues: __skb_queue_purge of the receive queue (kfree_skb with
+        # QUEUE_PURGE and no socket), which on an orphan holds only the peer's FIN
+        sk.fin_skb_queued = False
+        ns.drops.count(dr.QUEUE_PURGE)
+        if ns.trace.enabled:
+            tp.kfree_skb(ns, None, dr.QUEUE_PURGE, now, None, "sk_stream_kill_queues")
     if sk.bucket is not None:
         ns.ports.remove_owner(sk)
     ns.sockets.pop(sk, None)

@@ -181,7 +181,8 @@ class TcpSock:
         "mss_cache", "advmss", "rto", "srtt", "rttvar", "retransmits", "total_rto",
         "retrans_stamp", "rtx_timer", "keepalive_timer", "sk_err", "sk_err_soft", "recv_buf",
         "send_buf", "rtx_queue", "fin_queued", "fin_acked", "rcv_shutdown", "snd_shutdown",
-        "orphan", "ip_id", "cwnd", "ssthresh", "created", "syn_sent_at", "last_oow_ack",
+        "orphan", "fin_skb_queued", "ip_id", "cwnd", "ssthresh", "created", "syn_sent_at",
+        "last_oow_ack",
         "num_retrans_total", "dsack_dups", "keepalive_time", "keepalive_intvl",
         "keepalive_probes", "rcv_tstamp", "dead", "keepalive", "on_wakeup", "dupacks",
         "ca_state", "ca_ops", "recover", "cwnd_cnt",
@@ -260,6 +261,9 @@ class TcpSock:
         self.rcv_shutdown = False
         self.snd_shutdown = False
         self.orphan = False
+        # the peer's FIN reached an orphan (closed) socket: the skb stays on its receive queue
+        # until the socket is destroyed (sk_stream_kill_queues frees it, QUEUE_PURGE)
+        self.fin_skb_queued = False
         self.ip_id = 0
         self.cwnd = TCP_INIT_CWND
         self.ssthresh = 0x7FFFFFFF
