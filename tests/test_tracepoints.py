@@ -7,16 +7,19 @@ change), LISTEN -> SYN_RECV for the child, tcp_send_reset before kfree_skb NO_SO
 from __future__ import annotations
 
 import io
+import socket
 
 import tuxtcp
 from helpers import Harness, syn
 from tuxtcp.net.trace import TraceEvent, format_trace_line, parse_trace_line
+from tuxtcp.wire.tcp import ACK, FIN
 
 SRV, CLI = "198.18.0.1", "198.18.0.2"
 
 
-def world() -> tuple[tuxtcp.World, tuxtcp.Host, tuxtcp.Host, list[tuple[str, TraceEvent]]]:
-    w = tuxtcp.World(seed=3, timer_model="exact")
+def world(timer_model: str = "exact",
+          ) -> tuple[tuxtcp.World, tuxtcp.Host, tuxtcp.Host, list[tuple[str, TraceEvent]]]:
+    w = tuxtcp.World(seed=3, timer_model=timer_model)
     srv, cli = w.host("srv", SRV), w.host("cli", CLI)
     w.link(srv, cli, delay=0.001)
     events: list[tuple[str, TraceEvent]] = []
@@ -119,6 +122,49 @@ def test_active_close_through_time_wait() -> None:
     n = len(events)
     w.run(61.0)
     assert "TIME-WAIT" not in cli.ss("-tan") and len(events) == n
+
+
+def test_a_fin_queued_on_a_closed_socket_is_freed_with_it() -> None:
+    # the client closes; the server closes on reading the FIN, so its FIN rides on the ACK of
+    # the client's (one FIN|ACK). The client, an orphan in FIN_WAIT1, queues that FIN
+    # (tcp_data_queue) and goes to TIME_WAIT (tcp_fin -> tcp_time_wait): the full socket is
+    # destroyed with the FIN's skb still queued, and sk_stream_kill_queues frees it right
+    # after tcp_destroy_sock (6.18 prints this pair: tests/data/kernel_trace_sample.txt)
+    w, srv, cli, events = world("wheel")  # a delayed ACK waits for the next tick
+    c, conn = connect(srv, cli)
+    events.clear()
+    w.trace = []
+    t0 = w.clock
+    c.close()
+    w.run(0.00101)  # the FIN is in at the server, its ACK not yet out
+    conn.close()
+    w.run(0.1)
+    assert [(round(t - t0, 5), src, p.seg.flags) for t, src, p in w.trace] == [
+        (0.0, "cli", FIN | ACK), (0.00101, "srv", FIN | ACK), (0.00201, "cli", ACK)]
+    cli_events = [e for h, e in events if h == "cli"]
+    i = next(k for k, e in enumerate(cli_events) if e.name == "tcp_destroy_sock")
+    freed = cli_events[i + 1]
+    assert freed.name == "kfree_skb" and freed.fields["reason"] == "QUEUE_PURGE"
+    assert str(freed.fields["location"]).startswith("sk_stream_kill_queues")
+    assert int(freed.fields["rx_sk"]) == 0
+    assert freed.ts == cli_events[i].ts == cli.ns.clock.uptime(t0 + 0.00201)
+    assert cli.drops["QUEUE_PURGE"] == 1 and srv.drops["QUEUE_PURGE"] == 0
+
+
+def test_a_fin_after_shutdown_is_no_queue_purge() -> None:
+    # not an orphan: shutdown(SHUT_WR) keeps the socket, whose owner may still read the FIN
+    # (its close() frees the receive queue without a trace: __tcp_close's __kfree_skb)
+    w, srv, cli, events = world()
+    c, conn = connect(srv, cli)
+    c.shutdown(socket.SHUT_WR)
+    w.run(0.1)
+    conn.close()
+    w.run(0.1)
+    assert c.recv(10) == b""
+    c.close()
+    w.run(0.1)
+    assert cli.drops["QUEUE_PURGE"] == 0
+    assert not [e for h, e in events if e.name == "kfree_skb" and h == "cli"]
 
 
 def test_active_reset_carries_the_kernel_reason() -> None:
