@@ -42,6 +42,7 @@ class Bar(NamedTuple):
     split: frozenset[str] = frozenset()  # drop reasons compared as one sum, not one by one
     why: str = ""
     percentiles: tuple[str, ...] = ("p50", "p90", "p99")  # connect latency, within 5%/10 ms
+    per_client: int = 0  # `split`'s sum may also differ by this many per client that differs
 
 
 # The frees that end a connection, compared as one sum (within 2 + 1%) in every preset: the
@@ -62,8 +63,10 @@ BARS = {
     "lossy-link": Bar(0.99, 0.0),
     "capped-backlog": Bar(
         0.99, 0.0, OVERFLOWS,
-        "the clients that differ (under 1%) move a few overflows between a final ACK "
-        "(TCP_LISTEN_OVERFLOW with the client's TCP_INVALID_SYN) and a SYN (no drop reason)"),
+        "a client that differs (under 1% do) can move its overflow between its final ACK "
+        "(two drops: TCP_LISTEN_OVERFLOW, then its own TCP_INVALID_SYN for the SYN-ACK that "
+        "follows) and its SYN (no drop reason), ListenOverflows staying equal (seen: 32 drops "
+        "against 28 with every counter equal)", per_client=2),
     "slow-accept": Bar(
         0.88, 0.25, OVERFLOWS,
         "about 92% of clients agree (1,827-1,848 of 2,000 on four runs), ListenOverflows "
@@ -110,12 +113,14 @@ def _problems(bar: Bar, sim: dict[str, Any], kern: dict[str, Any],
         if (reason not in bar.split | TEARDOWN
                 and not _close(ours[reason], theirs[reason], bar.slack)):
             out.append(("drops", reason, ours[reason], theirs[reason]))
-    for group, slack in ((TEARDOWN, max(bar.slack, 0.01)), (bar.split, bar.slack)):
+    agree, diffs = client_differences(sres.clients, kres.clients, late=kres.late_clients)
+    moved = bar.per_client * (len(kres.clients) - agree)
+    for group, slack, extra in ((TEARDOWN, max(bar.slack, 0.01), 0),
+                                (bar.split, bar.slack, moved)):
         a = sum(ours[r] for r in group)
         b = sum(theirs[r] for r in group)
-        if group and not _close(a, b, slack):
+        if group and not _close(a, b, slack) and abs(a - b) > extra:
             out.append(("drops", "+".join(sorted(group)), a, b))
-    agree, diffs = client_differences(sres.clients, kres.clients, late=kres.late_clients)
     if agree < bar.clients * len(kres.clients):
         out.append(("clients", agree, len(kres.clients), diffs))
     if sres.replay_missed > 0.01 * len(kres.clients):

@@ -67,10 +67,12 @@ class TraceSession:
 
 
 @contextlib.contextmanager
-def trace_session(events: tuple[str, ...] = EVENTS,
-                  clock: str | None = None) -> Iterator[TraceSession]:
+def trace_session(events: tuple[str, ...] = EVENTS, clock: str | None = None,
+                  filters: dict[str, str] | None = None) -> Iterator[TraceSession]:
     """An instance with `events` enabled (`clock`: the instance's trace_clock, such as "mono"
-    for CLOCK_MONOTONIC timestamps; the default is the kernel's, "local")."""
+    for CLOCK_MONOTONIC timestamps; the default is the kernel's, "local"; `filters`: an
+    event's filter expression by event, such as {"sock/inet_sock_set_state": "newstate == 1"},
+    which the kernel applies before anything reaches the buffer)."""
     why = available()
     if why:
         raise SockDiagError(1, why)
@@ -85,6 +87,9 @@ def trace_session(events: tuple[str, ...] = EVENTS,
             if clock is not None:
                 with open(f"{path}/trace_clock", "w") as f:
                     f.write(clock)
+            for ev, expr in (filters or {}).items():
+                with open(f"{path}/events/{ev}/filter", "w") as f:
+                    f.write(expr)
             for ev in events:
                 with open(f"{path}/events/{ev}/enable", "w") as f:
                     f.write("1")

@@ -5,7 +5,8 @@ Seven events, as on Linux 6.18 (`/sys/kernel/tracing/events/<system>/<name>/form
 sock:inet_sock_set_state, tcp:tcp_retransmit_skb, tcp:tcp_retransmit_synack,
 tcp:tcp_send_reset, tcp:tcp_receive_reset, tcp:tcp_destroy_sock and skb:kfree_skb.
 
-The engine checks `ns.trace.enabled` (one attribute read) before building anything, then calls
+The engine checks its event's flag (`ns.trace.on_kfree_skb`: one attribute read) before
+building anything, then calls
 one of the constructors below with primitive values and hands the event to `ns.trace.emit`.
 
 Field values, by kernel field name (`TraceEvent.fields`):
@@ -368,9 +369,10 @@ TraceFn = Callable[[TraceEvent], None]
 
 
 class Tracer:
-    """A namespace's tracepoints. `enabled` is True exactly while someone is subscribed, so a
-    call site costs one attribute read when nobody listens; `wants(name)` narrows it to one
-    event. Subscribers run synchronously inside emit, in subscription order."""
+    """A namespace's tracepoints. `enabled` is True exactly while someone is subscribed, and
+    `on_<event>` (on_set_state, on_kfree_skb, ...) while someone is subscribed to that event,
+    so a call site costs one attribute read when nobody listens to its event. Subscribers
+    run synchronously inside emit, in subscription order."""
 
     def __init__(self) -> None:
         self.enabled = False
@@ -378,6 +380,15 @@ class Tracer:
         self._subs: dict[int, tuple[TraceFn, frozenset[str] | None]] = {}
         self._by_name: dict[str, list[TraceFn]] = {}
         self._all: list[TraceFn] = []
+        # one flag per event, read by its call sites: a subscriber to one event costs the
+        # others nothing
+        self.on_set_state = False
+        self.on_retransmit_skb = False
+        self.on_retransmit_synack = False
+        self.on_send_reset = False
+        self.on_receive_reset = False
+        self.on_destroy_sock = False
+        self.on_kfree_skb = False
 
     def subscribe(self, fn: TraceFn, events: Iterable[str] | None = None) -> Callable[[], None]:
         """Call fn(event) for every event, or only for those named in `events` ("tcp_send_reset"
@@ -407,6 +418,14 @@ class Tracer:
         self._by_name = {name: fns for name, fns in by_name.items() if fns}
         self._all = every
         self.enabled = bool(self._subs)
+        on = self._by_name
+        self.on_set_state = INET_SOCK_SET_STATE in on
+        self.on_retransmit_skb = TCP_RETRANSMIT_SKB in on
+        self.on_retransmit_synack = TCP_RETRANSMIT_SYNACK in on
+        self.on_send_reset = TCP_SEND_RESET in on
+        self.on_receive_reset = TCP_RECEIVE_RESET in on
+        self.on_destroy_sock = TCP_DESTROY_SOCK in on
+        self.on_kfree_skb = KFREE_SKB in on
 
     def wants(self, name: str) -> bool:
         """Someone is subscribed to this event (a bare name: "tcp_send_reset")."""

@@ -14,6 +14,7 @@ from dataclasses import dataclass, field
 from typing import Any, Final, TextIO
 
 from ..net.tcp_states import CLOSE, CLOSE_WAIT, ESTABLISHED
+from ..net.trace import TraceEvent
 from ..socket.api import Socket
 from ..tcp.sock import TcpSock
 from .world import Host, World
@@ -155,6 +156,7 @@ class ScenarioRun:
         self.results: list[ClientResult] = []
         self._next_client = 0
         self._by_addr: dict[int, ClientResult] = {}  # addr << 16 | port -> client
+        self._connecting: dict[int, TcpSock] = {}  # client index -> its socket, in SYN_SENT
         self._idle_workers = spec.workers
         self._accepting = spec.accept_start <= 0
         self.samples: list[tuple[float, int, int]] = []
@@ -163,6 +165,9 @@ class ScenarioRun:
         self.replay_missed = 0
         self._waiting: list[tuple[float, float]] = []  # replayed accepts waiting: (until, service)
         self._schedule_clients()
+        # every SYN-ACK the server resends, counted for the client it goes to (accepted or
+        # not), as a kernel run counts tcp:tcp_retransmit_synack
+        self.server.trace(self._count_synack, ("tcp_retransmit_synack",))
         if spec.replay_accepts is not None:
             self._accepting = False  # only the replayed attempts accept
             for t, end in spec.replay_accepts:
@@ -224,6 +229,7 @@ class ScenarioRun:
             return
         rec.port = sk.lport
         self._by_addr[sk.laddr << 16 | sk.lport] = rec
+        self._connecting[rec.index] = sk
         closes = self.spec.replay_closes
         closing: list[bool] = []
 
@@ -233,9 +239,11 @@ class ScenarioRun:
                 if st in (ESTABLISHED, CLOSE_WAIT):
                     rec.established = self.world.clock
                     rec.syn_retrans = sk.num_retrans_total
+                    del self._connecting[rec.index]
                 elif st == CLOSE:
                     rec.error = sk.sk_err or errno.ECONNABORTED
                     rec.syn_retrans = sk.num_retrans_total
+                    del self._connecting[rec.index]
             if sk.rcv_shutdown and st == CLOSE_WAIT and not closing:
                 # the server finished with us: close our side too, at once, or when the
                 # replayed kernel client did (its reaction to the FIN took time, and a
@@ -250,6 +258,12 @@ class ScenarioRun:
         sk.on_wakeup = on_wakeup
 
     # -- server -------------------------------------------------------------------------------
+    def _count_synack(self, event: TraceEvent) -> None:
+        f = event.fields
+        rec = self._by_addr.get(int(f["daddr"]) << 16 | int(f["dport"]))
+        if rec is not None:
+            rec.synack_retrans += 1
+
     def _hook_listener(self) -> None:
         self.listener.sk.on_wakeup = self._dispatch
 
@@ -267,7 +281,6 @@ class ScenarioRun:
             rec = self._by_addr.get(conn.sk.raddr << 16 | conn.sk.rport)
             if rec is not None:
                 rec.accepted = self.world.clock
-                rec.synack_retrans = conn.sk.num_retrans_total
             self.world.call_at(self.world.clock + self._service(), self._finisher(conn))
 
     def _replayed_accept(self, service: float) -> Callable[[float], None]:
@@ -299,7 +312,6 @@ class ScenarioRun:
         rec = self._by_addr.get(conn.sk.raddr << 16 | conn.sk.rport)
         if rec is not None:
             rec.accepted = now
-            rec.synack_retrans = conn.sk.num_retrans_total
         self.world.call_at(now + max(0.0, service), lambda _t: conn.close())
 
     def _service(self) -> float:
@@ -346,6 +358,8 @@ class ScenarioRun:
         finally:
             if gc_was_enabled:
                 gc.enable()
+        for i, sk in self._connecting.items():
+            self.results[i].syn_retrans = sk.num_retrans_total  # still connecting at the end
         self.world.close()
         return self.result()
 

@@ -14,7 +14,6 @@ import dataclasses
 import json
 import subprocess
 import sys
-import threading
 import time
 import uuid
 from collections import Counter
@@ -31,6 +30,7 @@ from ..sim.scenario import (
     ScenarioRun,
     ScenarioSpec,
 )
+from .kernel_trace import KernelTrace, apply_trace, owner_at, owners
 
 CLIENT_SIDE = ("net.ipv4.tcp_syn_retries", "net.ipv4.tcp_syn_linear_timeouts",
                "net.ipv4.ip_local_port_range", "net.ipv4.tcp_timestamps", "net.ipv4.tcp_sack",
@@ -62,62 +62,6 @@ def two_hosts() -> Iterator[tuple[Netns, Netns]]:
             sh("ip", "netns", "del", cli.name, check=False)
     finally:
         sh("ip", "netns", "del", srv.name, check=False)
-
-
-class DropTrace:
-    """skb:kfree_skb of IPv4 packets by reason, read from a tracefs instance of our own in a
-    thread while a kernel run goes on (`with DropTrace(start, end) as t: ...; t.drops`). Without
-    tracefs (not root, no tracefs) `drops` stays None. The tracepoint carries no namespace, so
-    the count is the whole machine's: the runs' two namespaces and whatever else drops an
-    IPv4 packet meanwhile (an idle test machine: nothing). Only drops within the scenario's
-    window (start to end, CLOCK_MONOTONIC seconds) count: the agents' own teardown after it
-    (closing what is still open, the listener first) is not part of the scenario, which the
-    simulation ends without closing anything."""
-
-    def __init__(self, start: float, end: float) -> None:
-        self._window = (start, end)
-        self.drops: Counter[str] | None = None
-        self._stop = threading.Event()
-        self._ready = threading.Event()
-        self._thread: threading.Thread | None = None
-
-    def __enter__(self) -> DropTrace:
-        from ..host.tracefs import available
-
-        if available() is None:
-            self._thread = threading.Thread(target=self._read, daemon=True)
-            self._thread.start()
-            self._ready.wait(10.0)
-        return self
-
-    def __exit__(self, *exc: object) -> None:
-        self._stop.set()
-        if self._thread is not None:
-            self._thread.join(30.0)
-
-    def _read(self) -> None:
-        from ..host.tracefs import trace_session
-        from ..net.trace import parse_trace_line
-
-        counts: Counter[str] = Counter()
-        try:
-            with trace_session(("skb/kfree_skb",), clock="mono") as session:
-                self._ready.set()
-                draining = False
-                for _ in range(1_000_000):  # 0.5 s rounds: about 6 days at most
-                    for line in session.lines(0.5):
-                        ev = parse_trace_line(line) if line else None
-                        if (ev is not None and ev.fields.get("protocol") == 0x0800
-                                and self._window[0] <= ev.ts <= self._window[1]):
-                            counts[str(ev.fields["reason"])] += 1
-                    if draining:
-                        break
-                    draining = self._stop.is_set()  # one more round reads what is left
-            self.drops = counts
-        except (OSError, RuntimeError):
-            pass  # not traced: `drops` stays None and the comparison has no drop rows
-        finally:
-            self._ready.set()
 
 
 def read_jiffies() -> tuple[int, int]:
@@ -159,11 +103,11 @@ def run_on_kernel(spec: ScenarioSpec) -> ScenarioResult:
         ref = read_jiffies()
         start_wall = time.time() + 2.0  # every agent has started and listens by then
         start_mono = time.monotonic() + (start_wall - time.time())
-        drops = DropTrace(start_mono, start_mono + spec.duration)
+        trace = KernelTrace(start_mono, start_mono + spec.duration, CLIENT_ADDR, PORT)
         common = {"start_wall": start_wall, "duration": spec.duration, "addr": SERVER_ADDR,
                   "port": PORT}
         agent = [sys.executable, "-m", "tuxtcp.simulate.kernel_agent"]
-        with drops:
+        with trace:
             p_srv = srv.popen(*agent, "server", json.dumps({
                 **common, "backlog": spec.backlog, "workers": spec.workers,
                 "service_time": spec.service_time, "accept_start": spec.accept_start,
@@ -202,6 +146,8 @@ def run_on_kernel(spec: ScenarioSpec) -> ScenarioResult:
                             closed=c.get("closed"))
                for i, c in enumerate(outs["client"]["clients"])]
     _match_accepts(clients, outs["server"]["accepted"])
+    if trace.run is not None:
+        apply_trace(clients, trace.run, outs["client"]["t0_ns"] / 1e9)
     # each connect's lateness against its instant: a few late ones are flagged (and named in
     # the per-client comparison); many make the run unfair
     late_by = {i: c.start - planned for i, (c, planned) in enumerate(zip(clients, starts,
@@ -224,7 +170,7 @@ def run_on_kernel(spec: ScenarioSpec) -> ScenarioResult:
                                       "server": outs["server"].get("max_late", 0.0)},
                           late_clients=late_by,
                           server_log=_server_log(outs["server"]),
-                          traced_drops=None if drops.drops is None else dict(drops.drops),
+                          traced_drops=None if trace.run is None else dict(trace.run.drops),
                           uptime0=uptime_for(outs["client"]["t0_ns"], ref))
 
 
@@ -239,18 +185,11 @@ def replay_spec(spec: ScenarioSpec, kres: ScenarioResult) -> ScenarioSpec:
 
 def _match_accepts(clients: list[ClientResult], accepted: list[list[Any]]) -> None:
     """Give each accept record (instant, peer port, SYN-ACK retransmissions) to its client: the
-    last one to use that port before the accept. A port comes back once a client's earlier
-    connection is closed (the client closes second, so it keeps no TIME_WAIT), so the port
-    alone can name two clients of one run."""
-    by_port: dict[int, list[ClientResult]] = {}
-    for c in sorted(clients, key=lambda c: c.start):
-        if c.port:
-            by_port.setdefault(c.port, []).append(c)
+    last one to use that port before the accept (the port alone can name two clients of one
+    run)."""
+    by_port = owners(clients)
     for t, port, retrans in accepted:
-        owner = None
-        for c in by_port.get(port, []):
-            if c.start <= t:
-                owner = c
+        owner = owner_at(by_port, port, t)
         if owner is not None and owner.accepted is None:
             owner.accepted, owner.synack_retrans = t, retrans
 
@@ -284,9 +223,10 @@ def client_differences(sim: list[ClientResult], kern: list[ClientResult],
                        limit: int = 10, late: dict[int, float] | None = None,
                        ) -> tuple[int, list[dict[str, Any]]]:
     """Clients by index (the same arrival instants on both sides) compared: the number that
-    agree (same SYN retransmissions, both accepted or neither, connect times within 10 ms or
-    5%) and the first `limit` that do not, each with both sides' facts and what differs
-    (`late`: clients whose kernel connect started late, by how much, named in the reason)."""
+    agree (same SYN and SYN-ACK retransmissions, both accepted or neither, connect times
+    within 10 ms or 5%) and the first `limit` that do not, each with both sides' facts and
+    what differs (`late`: clients whose kernel connect started late, by how much, named in
+    the reason)."""
     agree = 0
     diffs: list[dict[str, Any]] = []
     late = late or {}
@@ -295,6 +235,9 @@ def client_differences(sim: list[ClientResult], kern: list[ClientResult],
         if a.syn_retrans != b.syn_retrans:
             # a SYN met a full queue (or was lost) on one side only
             why.append(f"SYNs sent {a.syn_retrans + 1} vs {b.syn_retrans + 1}")
+        if a.synack_retrans != b.synack_retrans:
+            # a final ACK met a full accept queue (or was lost) on one side only
+            why.append(f"SYN-ACKs resent {a.synack_retrans} vs {b.synack_retrans}")
         if (a.accepted is None) != (b.accepted is None):
             side = "kernel" if a.accepted is None else "simulation"
             why.append(f"accepted in the {side} only")

@@ -185,7 +185,10 @@ def client(plan: dict[str, Any]) -> dict[str, Any]:
                 poller.unregister(fd)
                 results[idx]["closed"] = time.monotonic() - t0
                 s.close()  # the server closed: close our side
-    for _, s, _ in pending.values():
+    for idx, s, _ in pending.values():
+        # still connecting at the end: the SYNs it resent so far
+        info = s.getsockopt(socket.IPPROTO_TCP, socket.TCP_INFO, 104)
+        results[idx]["syn_retrans"] = struct.unpack_from("I", info, TCP_INFO_TOTAL_RETRANS)[0]
         s.close()
     for _, s in done.values():
         s.close()

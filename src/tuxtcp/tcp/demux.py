@@ -41,7 +41,7 @@ def drop(ns: NetNamespace, pkt: Packet | None, reason: str, now: float,
     the segment was handed to, as sk_skb_reason_drop reports it; `location`: the function
     that freed it)."""
     ns.drops.count(reason)
-    if ns.trace.enabled:
+    if ns.trace.on_kfree_skb:
         tp.kfree_skb(ns, pkt, reason, now, rx_sk, location)
 
 
@@ -70,7 +70,7 @@ def tcp_v4_rcv(ns: NetNamespace, pkt: Packet, now: float) -> None:
     reason = _v4_rcv(ns, pkt, now)
     if reason:
         rx_sk = None
-        if ns.trace.enabled:
+        if ns.trace.on_kfree_skb:
             # tcp_v4_rcv's sk at its drop: the connection's socket, a request's listener
             # (sk = req->rsk_listener), the TIME_WAIT sock, none when no socket matched
             rx_sk = _receiving_sock(ns, pkt)

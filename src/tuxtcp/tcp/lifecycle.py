@@ -35,7 +35,7 @@ def set_state(sk: TcpSock, state: TcpState, now: float) -> None:
                 sk.ns.ports.remove_owner(sk)
         if old in (ESTABLISHED, CLOSE_WAIT):
             tcp.CurrEstab -= 1
-    if sk.ns.trace.enabled:
+    if sk.ns.trace.on_set_state:
         tp.set_state(sk, old, state, now)
     sk.state = state
     wake(sk)
@@ -87,7 +87,7 @@ def tcp_reset(sk: TcpSock, now: float) -> None:
         return
     else:
         sk.sk_err = errno.ECONNRESET
-    if sk.ns.trace.enabled:
+    if sk.ns.trace.on_receive_reset:
         tp.receive_reset(sk, now)
     sk.send_buf.clear()
     sk.rtx_queue = EMPTY_RTX_QUEUE
@@ -114,14 +114,14 @@ def destroy(sk: TcpSock, now: float) -> None:
         ns.tcp_orphan_count -= 1
     sk.dead = True
     mem_release(sk, now)
-    if ns.trace.enabled:
+    if ns.trace.on_destroy_sock:
         tp.destroy_sock(sk, now)  # sk_prot->destroy: tcp_v4_destroy_sock
     if sk.fin_skb_queued:
         # then sk_stream_kill_queues: __skb_queue_purge of the receive queue (kfree_skb with
         # QUEUE_PURGE and no socket), which on an orphan holds only the peer's FIN
         sk.fin_skb_queued = False
         ns.drops.count(dr.QUEUE_PURGE)
-        if ns.trace.enabled:
+        if ns.trace.on_kfree_skb:
             tp.kfree_skb(ns, None, dr.QUEUE_PURGE, now, None, "sk_stream_kill_queues")
     if sk.bucket is not None:
         ns.ports.remove_owner(sk)

@@ -59,7 +59,7 @@ def send_reset(ns: NetNamespace, pkt: Packet, now: float, reason: str,
     ns.transmit(Packet(pkt.dst, pkt.src, rst))
     ns.mib.tcp.OutSegs += 1
     ns.mib.tcp.OutRsts += 1
-    if ns.trace.enabled:
+    if ns.trace.on_send_reset:
         if sk is not None:
             tp.send_reset_sk(sk, pkt, reason, now)
         else:
@@ -257,7 +257,7 @@ def send_active_reset(sk: TcpSock, now: float, reason: str) -> None:
     ns.transmit(Packet(sk.laddr, sk.raddr, seg))
     ns.mib.tcp.OutSegs += 1
     ns.mib.tcp.OutRsts += 1
-    if ns.trace.enabled:
+    if ns.trace.on_send_reset:
         tp.send_active_reset(sk, reason, now)
 
 

@@ -225,7 +225,7 @@ def rtx_synack(ns: NetNamespace, req: RequestSock, now: float) -> None:
     ns.mib.tcp.RetransSegs += 1
     ns.mib.tcp_ext.TCPSynRetrans += 1
     req.num_retrans += 1
-    if ns.trace.enabled:
+    if ns.trace.on_retransmit_synack:
         tp.retransmit_synack(ns, req, now)
 
 
@@ -368,7 +368,7 @@ def syn_recv_sock(ns: NetNamespace, lsk: TcpSock, req: RequestSock, pkt: Packet,
     child = new_sock(ns, lsk.uid)
     child.state = SYN_RECV
     child.laddr, child.lport, child.raddr, child.rport = req.laddr, req.lport, req.raddr, req.rport
-    if ns.trace.enabled:
+    if ns.trace.on_set_state:
         tp.set_state(child, LISTEN, SYN_RECV, now)  # inet_csk_clone_lock: a clone of the listener
     child.reuse = lsk.reuse
     child.reuseport = lsk.reuseport

@@ -107,7 +107,7 @@ def push(sk: TcpSock, now: float) -> None:
                 break
             if ts.lost and not ts.sacked and not ts.retrans:
                 transmit(sk, ts.flags, ts.seq, ts.data, now, retrans=True)
-                if sk.ns.trace.enabled:
+                if sk.ns.trace.on_retransmit_skb:
                     tp.retransmit_skb(sk, ts.seq, now)
                 ts.retrans += 1
                 scoreboard(sk).retrans_out += 1

@@ -285,7 +285,7 @@ def syn_retransmit_timer(sk: TcpSock, now: float) -> None:
     linear = ns.sysctl.tcp_syn_linear_timeouts
     flags = SYN | (ACK if sk.state == SYN_RECV else 0)
     transmit(sk, flags, sk.iss, b"", now, retrans=True)
-    if ns.trace.enabled:
+    if ns.trace.on_retransmit_skb:
         tp.retransmit_skb(sk, sk.iss, now)
     ns.mib.tcp.RetransSegs += 1
     ns.mib.tcp_ext.TCPSynRetrans += 1

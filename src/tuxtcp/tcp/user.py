@@ -146,7 +146,7 @@ def sys_listen(ns: NetNamespace, sk: TcpSock, backlog: int, unconnected: bool, s
     # inet_csk_listen_start: LISTEN first (inet_sk_state_store, traced), then get_port (which
     # re-checks conflicts); on failure back to CLOSE (inet_sk_set_state, traced)
     lq = sk.lq = ListenQueue()
-    if ns.trace.enabled:
+    if ns.trace.on_set_state:
         tp.set_state(sk, CLOSE, LISTEN, now)
     sk.state = LISTEN
     if not sk.lport:
@@ -168,7 +168,7 @@ def sys_listen(ns: NetNamespace, sk: TcpSock, backlog: int, unconnected: bool, s
 
 
 def _listen_failed(sk: TcpSock, now: float) -> None:
-    if sk.ns.trace.enabled:
+    if sk.ns.trace.on_set_state:
         tp.set_state(sk, LISTEN, CLOSE, now)
     sk.state = CLOSE
     sk.lq = None

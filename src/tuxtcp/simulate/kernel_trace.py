@@ -1,0 +1,149 @@
+"""The kernel's own account of a kernel run, read from tracefs while the run goes on.
+
+Three tracepoints, in a tracefs instance of our own with trace_clock "mono" (CLOCK_MONOTONIC,
+the clock the agents share):
+- skb:kfree_skb: drops by reason (IPv4 only);
+- tcp:tcp_retransmit_synack: each SYN-ACK the server resent to a client's port;
+- sock:inet_sock_set_state, filtered in the kernel to newstate TCP_ESTABLISHED: the instant a
+  client's socket left SYN_SENT, in softirq as the SYN-ACK was processed, where the agent
+  only learns it when poll() wakes it up (tens of microseconds to milliseconds later on a
+  busy machine).
+
+The tracepoints carry no network namespace, so the counts are the whole machine's; an idle
+test machine adds nothing. Only events within the scenario's window count: the agents' own
+teardown after it (closing what is still open, the listener first) is not part of the
+scenario, which the simulation ends without closing anything.
+"""
+
+from __future__ import annotations
+
+import threading
+from collections import Counter
+from dataclasses import dataclass, field
+from typing import Final
+
+from ..sim.scenario import ClientResult
+from ..wire.ipv4 import ip_to_int
+
+EVENTS: Final = ("skb/kfree_skb", "tcp/tcp_retransmit_synack", "sock/inet_sock_set_state")
+TCP_ESTABLISHED: Final = 1
+FILTERS: Final = {"sock/inet_sock_set_state": f"newstate == {TCP_ESTABLISHED}"}
+ETH_P_IP: Final = 0x0800
+
+
+@dataclass
+class TracedRun:
+    """What the kernel's tracepoints said about a run (instants in CLOCK_MONOTONIC s)."""
+
+    drops: Counter[str] = field(default_factory=Counter)
+    synacks: list[tuple[float, int]] = field(default_factory=list)  # (instant, client port)
+    established: list[tuple[float, int]] = field(default_factory=list)  # (instant, client port)
+
+
+class KernelTrace:
+    """`with KernelTrace(start, end, client, server_port) as t: ...; t.run` reads the three
+    tracepoints in a thread; `run` stays None without tracefs (not root, none mounted)."""
+
+    def __init__(self, start: float, end: float, client_addr: str, server_port: int) -> None:
+        self._window = (start, end)
+        self._client = ip_to_int(client_addr)
+        self._port = server_port
+        self.run: TracedRun | None = None
+        self._stop = threading.Event()
+        self._ready = threading.Event()
+        self._thread: threading.Thread | None = None
+
+    def __enter__(self) -> KernelTrace:
+        from ..host.tracefs import available
+
+        if available() is None:
+            self._thread = threading.Thread(target=self._read, daemon=True)
+            self._thread.start()
+            self._ready.wait(10.0)
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self._stop.set()
+        if self._thread is not None:
+            self._thread.join(30.0)
+
+    def _read(self) -> None:
+        from ..host.tracefs import trace_session
+
+        run = TracedRun()
+        try:
+            with trace_session(EVENTS, clock="mono", filters=FILTERS) as session:
+                self._ready.set()
+                draining = False
+                for _ in range(1_000_000):  # 0.5 s rounds: about 6 days at most
+                    for line in session.lines(0.5):
+                        if line:
+                            self.take(run, line)
+                    if draining:
+                        break
+                    draining = self._stop.is_set()  # one more round reads what is left
+            self.run = run
+        except (OSError, RuntimeError):
+            pass  # not traced: `run` stays None and the comparison has no traced rows
+        finally:
+            self._ready.set()
+
+    def take(self, run: TracedRun, line: str) -> None:
+        """Add one trace_pipe line to `run` (other events, other hosts and instants outside
+        the window are left out)."""
+        from ..net.trace import parse_trace_line
+
+        ev = parse_trace_line(line)
+        if ev is None or not self._window[0] <= ev.ts <= self._window[1]:
+            return
+        f = ev.fields
+        if ev.name == "kfree_skb":
+            if f.get("protocol") == ETH_P_IP:
+                run.drops[str(f["reason"])] += 1
+        elif ev.name == "tcp_retransmit_synack":
+            if f.get("daddr") == self._client and f.get("sport") == self._port:
+                run.synacks.append((ev.ts, int(f["dport"])))
+        elif (ev.name == "inet_sock_set_state" and f.get("saddr") == self._client
+              and f.get("dport") == self._port and f.get("newstate") == TCP_ESTABLISHED):
+            # the client's side: its socket left SYN_SENT for ESTABLISHED
+            run.established.append((ev.ts, int(f["sport"])))
+
+
+def owners(clients: list[ClientResult]) -> dict[int, list[ClientResult]]:
+    """Clients by local port, each port's in start order (a closed client's port comes back:
+    the client closes second, so it keeps no TIME_WAIT)."""
+    by_port: dict[int, list[ClientResult]] = {}
+    for c in sorted(clients, key=lambda c: c.start):
+        if c.port:
+            by_port.setdefault(c.port, []).append(c)
+    return by_port
+
+
+def owner_at(by_port: dict[int, list[ClientResult]], port: int,
+             t: float) -> ClientResult | None:
+    """The client that had `port` at instant `t`: the last to take it before then."""
+    found = None
+    for c in by_port.get(port, []):
+        if c.start > t:
+            break
+        found = c
+    return found
+
+
+def apply_trace(clients: list[ClientResult], run: TracedRun, t0: float) -> None:
+    """Each client's facts from the kernel's own instants (t0: the run's origin on
+    CLOCK_MONOTONIC): the SYN-ACKs resent to it, accepted or not, and the instant its socket
+    became established (an agent's poll() wake-up comes later)."""
+    by_port = owners(clients)
+    for c in clients:
+        c.synack_retrans = 0
+    for ts, port in run.synacks:
+        to = owner_at(by_port, port, ts - t0)
+        if to is not None:
+            to.synack_retrans += 1
+    seen: set[int] = set()
+    for ts, port in sorted(run.established):
+        who = owner_at(by_port, port, ts - t0)
+        if who is not None and who.index not in seen and not who.error:
+            seen.add(who.index)
+            who.established = ts - t0

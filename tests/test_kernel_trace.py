@@ -1,0 +1,132 @@
+"""A kernel run's own account from tracefs (simulate/kernel_trace.py): the SYN-ACKs the server
+resent to each client and the instant each client's socket became established, per client,
+and the same count in the simulation; the last test runs one case on both and compares them
+client by client."""
+
+from __future__ import annotations
+
+import pytest
+
+from tuxtcp.net import trace as t
+from tuxtcp.net.trace import Tracer, format_trace_line
+from tuxtcp.sim.scenario import (
+    CLIENT_ADDR,
+    PORT,
+    SERVER_ADDR,
+    ClientResult,
+    ScenarioSpec,
+    run_scenario,
+)
+from tuxtcp.simulate.kernel_trace import KernelTrace, TracedRun, apply_trace
+from tuxtcp.wire.ipv4 import ip_to_int
+
+CLI, SRV, FLOOD = ip_to_int(CLIENT_ADDR), ip_to_int(SERVER_ADDR), ip_to_int("198.19.128.5")
+T0 = 1000.0  # the run's origin on CLOCK_MONOTONIC
+
+
+def _lines(*events: t.TraceEvent) -> list[str]:
+    return [format_trace_line(ev, task="ksoftirqd/0", flags="..s2.") for ev in events]
+
+
+def test_the_trace_keeps_the_runs_clients_and_window() -> None:
+    kt = KernelTrace(T0, T0 + 10.0, CLIENT_ADDR, PORT)
+    run = TracedRun()
+    for line in _lines(
+            t.tcp_retransmit_synack(T0 + 1.0, 1, 2, PORT, 40000, SRV, CLI),  # kept
+            t.tcp_retransmit_synack(T0 + 1.0, 1, 3, PORT, 5555, SRV, FLOOD),  # a flood source
+            t.tcp_retransmit_synack(T0 + 11.0, 1, 2, PORT, 40000, SRV, CLI),  # after the run
+            # the client's socket leaves SYN_SENT (kept); the server's child does too (not)
+            t.inet_sock_set_state(T0 + 0.5, 4, 2, 1, 40000, PORT, CLI, SRV),
+            t.inet_sock_set_state(T0 + 0.5, 5, 3, 1, PORT, 40000, SRV, CLI),
+            t.kfree_skb(T0 + 2.0, 6, "tcp_v4_rcv+0x1/0x2", 0x0800, "TCP_LISTEN_OVERFLOW"),
+            t.kfree_skb(T0 + 2.0, 7, "ip6_rcv_core+0x1/0x2", 0x86DD, "OTHERHOST"),  # IPv6
+            t.kfree_skb(T0 - 1.0, 8, "tcp_v4_rcv+0x1/0x2", 0x0800, "NO_SOCKET")):  # before
+        kt.take(run, line)
+    kt.take(run, "# tracer: nop")
+    assert run.synacks == [(T0 + 1.0, 40000)]
+    assert run.established == [(T0 + 0.5, 40000)]
+    assert dict(run.drops) == {"TCP_LISTEN_OVERFLOW": 1}
+
+
+def test_each_client_gets_its_own_synacks_and_kernel_instant_even_on_a_reused_port() -> None:
+    # client 0 has port 40000 from 0.0 s and closes; client 2 takes the port again at 5.0 s
+    clients = [ClientResult(0, 0.0, port=40000, established=0.0009),
+               ClientResult(1, 0.1, port=40002, established=None, error=110),
+               ClientResult(2, 5.0, port=40000, established=5.0012, synack_retrans=9)]
+    run = TracedRun(synacks=[(T0 + 1.0, 40000), (T0 + 3.0, 40000), (T0 + 6.0, 40000),
+                             (T0 + 1.1, 40002)],
+                    established=[(T0 + 0.0004, 40000), (T0 + 5.0003, 40000),
+                                 (T0 + 1.2, 40002)])
+    apply_trace(clients, run, T0)
+    assert [c.synack_retrans for c in clients] == [2, 1, 1]
+    # the kernel's instants, before the agent's poll() woke up; a failed connect keeps none
+    assert [c.established for c in clients] == pytest.approx([0.0004, None, 5.0003])
+
+
+def test_a_subscriber_to_one_event_turns_on_only_its_call_sites() -> None:
+    tr = Tracer()
+    flags = ("on_set_state", "on_retransmit_skb", "on_retransmit_synack", "on_send_reset",
+             "on_receive_reset", "on_destroy_sock", "on_kfree_skb")
+    assert not any(getattr(tr, f) for f in flags)
+    off = tr.subscribe(lambda ev: None, ("tcp:tcp_retransmit_synack",))
+    assert [f for f in flags if getattr(tr, f)] == ["on_retransmit_synack"]
+    every = tr.subscribe(lambda ev: None)
+    assert all(getattr(tr, f) for f in flags)
+    every()
+    off()
+    assert not any(getattr(tr, f) for f in flags) and not tr.enabled
+
+
+# Three clients 1 ms apart fill a listen(4) accept queue to 3; at 0.1 s four SYNs come at once:
+# the SYN queue takes all four (a request queue of 4 is not full below 4), two final ACKs
+# join the accept queue (full once it holds more than 4) and two meet it full
+# (tcp_v4_syn_recv_sock: TCP_LISTEN_OVERFLOW). Their requests stay, marked acked, and the
+# server resends their SYN-ACKs 1 s and 3 s later (the request timer, 1 s doubling); each
+# reaches an established client (TCP_INVALID_SYN) whose ACK meets the full queue again.
+# Nobody accepts. (Not a kernel case: the kernel agent's four connects go one after another,
+# and on a veth each handshake is over within its connect() call.)
+OVERFLOW_CASE = ScenarioSpec(clients=7, replay_starts=[0.0, 0.001, 0.002, 0.1, 0.1, 0.1, 0.1],
+                             backlog=4, accept_start=100.0, duration=4.5, delay=0.00003)
+
+
+def test_the_simulation_counts_synacks_resent_to_clients_never_accepted() -> None:
+    res = run_scenario(OVERFLOW_CASE)
+    assert [c.synack_retrans for c in res.clients] == [0, 0, 0, 0, 0, 2, 2]
+    assert [c.syn_retrans for c in res.clients] == [0] * 7
+    assert all(c.accepted is None for c in res.clients)
+    assert res.server_drops == {"TCP_LISTEN_OVERFLOW": 6}
+    assert res.client_drops == {"TCP_INVALID_SYN": 4}
+
+
+# Seven clients 1 ms apart, nobody accepting a listen(4): five fill the accept queue, the SYNs
+# of the last two meet it full (tcp_conn_request: ListenOverflows, ListenDrops; the SYN is
+# consumed, no drop reason) and are resent 1 s apart (tcp_syn_linear_timeouts 4): four times
+# each by 4.5 s, when they are still connecting.
+FULL_QUEUE_CASE = ScenarioSpec(clients=7, replay_starts=[k * 0.001 for k in range(7)],
+                               backlog=4, accept_start=100.0, duration=4.5, delay=0.00003)
+
+
+def test_the_simulation_counts_the_syns_of_clients_still_connecting() -> None:
+    res = run_scenario(FULL_QUEUE_CASE)
+    assert [c.syn_retrans for c in res.clients] == [0, 0, 0, 0, 0, 4, 4]
+    assert [c.established is None for c in res.clients] == [False] * 5 + [True] * 2
+    assert res.server_counters["TcpExt.ListenOverflows"] == 10
+
+
+@pytest.mark.root
+def test_the_kernel_agrees_client_by_client_from_its_own_trace(netns_ok: None) -> None:
+    from tuxtcp.host.tracefs import available
+    from tuxtcp.simulate.kernel import client_differences, run_on_kernel
+
+    if available() is not None:
+        pytest.fail(f"tracefs: {available()}")
+    kres = run_on_kernel(FULL_QUEUE_CASE)
+    sres = run_scenario(FULL_QUEUE_CASE)
+    assert [c.syn_retrans for c in kres.clients] == [0, 0, 0, 0, 0, 4, 4]
+    assert [c.synack_retrans for c in kres.clients] == [0] * 7
+    assert kres.server_counters["TcpExt.ListenOverflows"] == 10
+    assert kres.traced_drops == {}
+    # the established instants are the kernel's: a veth round trip, well under a jiffy
+    assert all(c.latency is not None and c.latency < 0.004 for c in kres.clients[:5])
+    agree, diffs = client_differences(sres.clients, kres.clients)
+    assert agree == 7, diffs
