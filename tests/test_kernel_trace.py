@@ -38,6 +38,9 @@ def test_the_trace_keeps_the_runs_clients_and_window() -> None:
             # the client's socket leaves SYN_SENT (kept); the server's child does too (not)
             t.inet_sock_set_state(T0 + 0.5, 4, 2, 1, 40000, PORT, CLI, SRV),
             t.inet_sock_set_state(T0 + 0.5, 5, 3, 1, PORT, 40000, SRV, CLI),
+            # a client's SYN resent (kept); data resent by an established one (not)
+            t.tcp_retransmit_skb(T0 + 1.5, 9, 4, 2, 40000, PORT, CLI, SRV),
+            t.tcp_retransmit_skb(T0 + 1.6, 9, 4, 1, 40000, PORT, CLI, SRV),
             t.kfree_skb(T0 + 2.0, 6, "tcp_v4_rcv+0x1/0x2", 0x0800, "TCP_LISTEN_OVERFLOW"),
             t.kfree_skb(T0 + 2.0, 7, "ip6_rcv_core+0x1/0x2", 0x86DD, "OTHERHOST"),  # IPv6
             t.kfree_skb(T0 - 1.0, 8, "tcp_v4_rcv+0x1/0x2", 0x0800, "NO_SOCKET")):  # before
@@ -45,6 +48,7 @@ def test_the_trace_keeps_the_runs_clients_and_window() -> None:
     kt.take(run, "# tracer: nop")
     assert run.synacks == [(T0 + 1.0, 40000)]
     assert run.established == [(T0 + 0.5, 40000)]
+    assert run.syns == [(T0 + 1.5, 40000)]
     assert dict(run.drops) == {"TCP_LISTEN_OVERFLOW": 1}
 
 
@@ -53,12 +57,16 @@ def test_each_client_gets_its_own_synacks_and_kernel_instant_even_on_a_reused_po
     clients = [ClientResult(0, 0.0, port=40000, established=0.0009),
                ClientResult(1, 0.1, port=40002, established=None, error=110),
                ClientResult(2, 5.0, port=40000, established=5.0012, synack_retrans=9)]
-    run = TracedRun(synacks=[(T0 + 1.0, 40000), (T0 + 3.0, 40000), (T0 + 6.0, 40000),
+    run = TracedRun(synacks=[(T0 + 3.0, 40000), (T0 + 1.0, 40000), (T0 + 6.0, 40000),
                              (T0 + 1.1, 40002)],
+                    syns=[(T0 + 1.0, 40002), (T0 + 5.9, 40000)],
                     established=[(T0 + 0.0004, 40000), (T0 + 5.0003, 40000),
                                  (T0 + 1.2, 40002)])
     apply_trace(clients, run, T0)
     assert [c.synack_retrans for c in clients] == [2, 1, 1]
+    assert [[round(x, 6) for x in c.synack_resent_at] for c in clients] == [[1.0, 3.0], [1.1],
+                                                                            [6.0]]
+    assert [[round(x, 6) for x in c.syn_resent_at] for c in clients] == [[], [1.0], [5.9]]
     # the kernel's instants, before the agent's poll() woke up; a failed connect keeps none
     assert [c.established for c in clients] == pytest.approx([0.0004, None, 5.0003])
 
@@ -116,7 +124,7 @@ def test_the_simulation_counts_the_syns_of_clients_still_connecting() -> None:
 @pytest.mark.root
 def test_the_kernel_agrees_client_by_client_from_its_own_trace(netns_ok: None) -> None:
     from tuxtcp.host.tracefs import available
-    from tuxtcp.simulate.kernel import client_differences, run_on_kernel
+    from tuxtcp.simulate.kernel import client_differences, replay_spec, run_on_kernel
 
     if available() is not None:
         pytest.fail(f"tracefs: {available()}")
@@ -130,3 +138,56 @@ def test_the_kernel_agrees_client_by_client_from_its_own_trace(netns_ok: None) -
     assert all(c.latency is not None and c.latency < 0.004 for c in kres.clients[:5])
     agree, diffs = client_differences(sres.clients, kres.clients)
     assert agree == 7, diffs
+    # the SYNs the last two resent, as the kernel sent them: 1 s apart (on the wheel's 32 ms
+    # buckets), on the same ticks for both clients; the replay of the run agrees too
+    resent = [c.syn_resent_at for c in kres.clients]
+    assert [len(r) for r in resent] == [0] * 5 + [4, 4]
+    for r, c in zip(resent[5:], kres.clients[5:], strict=True):
+        gaps = [b - a for a, b in zip([c.start, *r], r, strict=False)]
+        assert all(0.99 < g < 1.04 for g in gaps), gaps
+    assert all(abs(a - b) < 0.001 for a, b in zip(*resent[5:], strict=True))
+    replayed = run_scenario(replay_spec(FULL_QUEUE_CASE, kres))
+    assert client_differences(replayed.clients, kres.clients)[0] == 7
+
+
+def _resent_order(spec: ScenarioSpec) -> list[tuple[float, int]]:
+    """(virtual instant, client index) of each SYN the clients resent, in sending order."""
+    import dataclasses
+
+    from tuxtcp.sim.scenario import ScenarioRun
+
+    run = ScenarioRun(dataclasses.replace(spec))
+    port_of: dict[int, int] = {}
+    seen: list[tuple[float, int]] = []
+
+    def on_rtx(ev: t.TraceEvent) -> None:
+        if not port_of:
+            port_of.update({c.port: c.index for c in run.results})
+        seen.append((round(run.world.clock, 6), port_of[int(ev.fields["sport"])]))
+
+    run.client.trace(on_rtx, ("tcp_retransmit_skb",))
+    run.run()
+    return seen
+
+
+def test_a_replay_resends_one_ticks_syns_in_the_kernels_order() -> None:
+    """Clients 5 and 6 of FULL_QUEUE_CASE arm their SYN timers 1 ms apart and the wheel puts
+    both on one tick: the engine fires the last armed first (client 6), as one CPU's timer
+    base does. A kernel run whose other CPU expired client 5's timer first is replayed in its
+    order, on the same ticks; where the kernel recorded nothing the engine's order stays."""
+    import dataclasses
+
+    own = _resent_order(FULL_QUEUE_CASE)
+    assert [i for _, i in own[:2]] == [6, 5] and own[0][0] == own[1][0]
+    ticks = sorted({at for at, _ in own})
+    assert len(ticks) == 4  # the four retransmissions, each pair on one tick
+    # the kernel sent client 5's SYNs 10 us before client 6's every time
+    resent: list[tuple[list[float], list[float]]] = [([], []) for _ in range(7)]
+    resent[5] = (list(ticks), [])
+    resent[6] = ([at + 0.00001 for at in ticks], [])
+    replayed = _resent_order(dataclasses.replace(FULL_QUEUE_CASE, replay_resent=resent))
+    assert [i for _, i in replayed] == [5, 6] * 4
+    assert [at for at, _ in replayed] == [at for at, _ in own]  # the ticks are the engine's
+    # only client 6 recorded: nothing to order it against, the engine's order stays
+    resent[5] = ([], [])
+    assert _resent_order(dataclasses.replace(FULL_QUEUE_CASE, replay_resent=resent)) == own

@@ -45,6 +45,10 @@ class NetNamespace:
         self.drops = DropCounts()
         self.trace = Tracer()
         self.timers = Deadlines()
+        # a replay's order for the timers due on one tick, given the kernel's order
+        # (net/timers.firing_order) and returning them in the order a recorded kernel run
+        # fired them: which CPU's timer base expires first is the machine's, not the stack's
+        self.timer_order: Callable[[list[Timer]], list[Timer]] | None = None
         self.ports = PortTable(self.rng)
         # established hash: ehash_key(laddr, lport, raddr, rport) -> socket, request or
         # timewait sock

@@ -13,9 +13,12 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any, Final, TextIO
 
-from ..net.tcp_states import CLOSE, CLOSE_WAIT, ESTABLISHED
+from ..net.tcp_states import CLOSE, CLOSE_WAIT, ESTABLISHED, SYN_SENT
+from ..net.timers import Timer
 from ..net.trace import TraceEvent
 from ..socket.api import Socket
+from ..tcp.constants import TIMER_RETRANS, TIMER_SYNACK
+from ..tcp.reqsk import RequestSock
 from ..tcp.sock import TcpSock
 from .world import Host, World
 
@@ -59,6 +62,10 @@ class ScenarioSpec:
     replay_accepts: list[tuple[float, float]] | None = None
     # per client: when the kernel run's client closed after the server's FIN (None: at once)
     replay_closes: list[float | None] | None = None
+    # per client: when the kernel run resent its SYNs and the server its SYN-ACKs to it: the
+    # replay fires timers due on one tick in the order the kernel sent those (each CPU has a
+    # timer base of its own, expired in either order)
+    replay_resent: list[tuple[list[float], list[float]]] | None = None
 
     def __post_init__(self) -> None:
         if self.arrival not in ("poisson", "uniform", "burst"):
@@ -78,6 +85,10 @@ class ClientResult:
     synack_retrans: int = 0  # SYN-ACKs the server had to resend for this connection
     accepted: float | None = None
     closed: float | None = None  # a kernel run: when the client closed after the server's FIN
+    # a kernel run (from its trace): when each SYN the client resent, and each SYN-ACK the
+    # server resent to it, left
+    syn_resent_at: list[float] = field(default_factory=list)
+    synack_resent_at: list[float] = field(default_factory=list)
 
     @property
     def latency(self) -> float | None:
@@ -168,6 +179,9 @@ class ScenarioRun:
         # every SYN-ACK the server resends, counted for the client it goes to (accepted or
         # not), as a kernel run counts tcp:tcp_retransmit_synack
         self.server.trace(self._count_synack, ("tcp_retransmit_synack",))
+        if spec.replay_resent is not None:
+            self.client.ns.timer_order = self._kernel_order
+            self.server.ns.timer_order = self._kernel_order
         if spec.replay_accepts is not None:
             self._accepting = False  # only the replayed attempts accept
             for t, end in spec.replay_accepts:
@@ -256,6 +270,38 @@ class ScenarioRun:
                     s.close()
 
         sk.on_wakeup = on_wakeup
+
+    def _kernel_order(self, order: list[Timer]) -> list[Timer]:
+        """The timers of one tick with their SYN and SYN-ACK retransmissions in the kernel
+        run's order: each takes the place of one of them in the engine's order, by the instant
+        the kernel sent its client's next one (the others keep their places)."""
+        resent = self.spec.replay_resent
+        assert resent is not None
+        slots: list[int] = []
+        keyed: list[tuple[float, int, Timer]] = []
+        for i, t in enumerate(order):
+            owner = t.owner
+            if t.kind == TIMER_RETRANS and isinstance(owner, TcpSock) \
+                    and owner.state == SYN_SENT:
+                rec = self._by_addr.get(owner.laddr << 16 | owner.lport)
+                side, n = 0, owner.num_retrans_total
+            elif t.kind == TIMER_SYNACK and isinstance(t, RequestSock):
+                rec = self._by_addr.get(t.raddr << 16 | t.rport)
+                side, n = 1, t.num_retrans
+            else:
+                continue
+            if rec is not None and rec.index < len(resent):
+                times = resent[rec.index][side]
+                if n < len(times):
+                    slots.append(i)
+                    keyed.append((times[n], i, t))
+        if len(keyed) < 2:
+            return order
+        keyed.sort()
+        out = list(order)
+        for i, (_, _, t) in zip(slots, keyed, strict=True):
+            out[i] = t
+        return out
 
     # -- server -------------------------------------------------------------------------------
     def _count_synack(self, event: TraceEvent) -> None:

@@ -177,10 +177,12 @@ def run_on_kernel(spec: ScenarioSpec) -> ScenarioResult:
 def replay_spec(spec: ScenarioSpec, kres: ScenarioResult) -> ScenarioSpec:
     """The simulation of `spec` that replays the kernel run `kres`: the same jiffies phase
     (timer-wheel buckets line up), the kernel clients' connect instants and close instants,
-    and the kernel server's accept instants with their service ends."""
+    the kernel server's accept instants with their service ends, and the order in which the
+    kernel resent SYNs and SYN-ACKs due on one tick."""
     return dataclasses.replace(
         spec, uptime0=kres.uptime0, replay_starts=[c.start for c in kres.clients],
-        replay_accepts=list(kres.server_log), replay_closes=[c.closed for c in kres.clients])
+        replay_accepts=list(kres.server_log), replay_closes=[c.closed for c in kres.clients],
+        replay_resent=[(c.syn_resent_at, c.synack_resent_at) for c in kres.clients])
 
 
 def _match_accepts(clients: list[ClientResult], accepted: list[list[Any]]) -> None:

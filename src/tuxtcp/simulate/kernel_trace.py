@@ -4,6 +4,7 @@ Three tracepoints, in a tracefs instance of our own with trace_clock "mono" (CLO
 the clock the agents share):
 - skb:kfree_skb: drops by reason (IPv4 only);
 - tcp:tcp_retransmit_synack: each SYN-ACK the server resent to a client's port;
+- tcp:tcp_retransmit_skb, filtered in the kernel to SYN_SENT sockets: each SYN a client resent;
 - sock:inet_sock_set_state, filtered in the kernel to newstate TCP_ESTABLISHED: the instant a
   client's socket left SYN_SENT, in softirq as the SYN-ACK was processed, where the agent
   only learns it when poll() wakes it up (tens of microseconds to milliseconds later on a
@@ -25,9 +26,12 @@ from typing import Final
 from ..sim.scenario import ClientResult
 from ..wire.ipv4 import ip_to_int
 
-EVENTS: Final = ("skb/kfree_skb", "tcp/tcp_retransmit_synack", "sock/inet_sock_set_state")
+EVENTS: Final = ("skb/kfree_skb", "tcp/tcp_retransmit_synack", "sock/inet_sock_set_state",
+                 "tcp/tcp_retransmit_skb")
 TCP_ESTABLISHED: Final = 1
-FILTERS: Final = {"sock/inet_sock_set_state": f"newstate == {TCP_ESTABLISHED}"}
+TCP_SYN_SENT: Final = 2
+FILTERS: Final = {"sock/inet_sock_set_state": f"newstate == {TCP_ESTABLISHED}",
+                  "tcp/tcp_retransmit_skb": f"state == {TCP_SYN_SENT}"}
 ETH_P_IP: Final = 0x0800
 
 
@@ -37,6 +41,7 @@ class TracedRun:
 
     drops: Counter[str] = field(default_factory=Counter)
     synacks: list[tuple[float, int]] = field(default_factory=list)  # (instant, client port)
+    syns: list[tuple[float, int]] = field(default_factory=list)  # (instant, client port)
     established: list[tuple[float, int]] = field(default_factory=list)  # (instant, client port)
 
 
@@ -103,6 +108,10 @@ class KernelTrace:
         elif ev.name == "tcp_retransmit_synack":
             if f.get("daddr") == self._client and f.get("sport") == self._port:
                 run.synacks.append((ev.ts, int(f["dport"])))
+        elif ev.name == "tcp_retransmit_skb":
+            if (f.get("saddr") == self._client and f.get("dport") == self._port
+                    and f.get("state") == TCP_SYN_SENT):
+                run.syns.append((ev.ts, int(f["sport"])))
         elif (ev.name == "inet_sock_set_state" and f.get("saddr") == self._client
               and f.get("dport") == self._port and f.get("newstate") == TCP_ESTABLISHED):
             # the client's side: its socket left SYN_SENT for ESTABLISHED
@@ -132,15 +141,22 @@ def owner_at(by_port: dict[int, list[ClientResult]], port: int,
 
 def apply_trace(clients: list[ClientResult], run: TracedRun, t0: float) -> None:
     """Each client's facts from the kernel's own instants (t0: the run's origin on
-    CLOCK_MONOTONIC): the SYN-ACKs resent to it, accepted or not, and the instant its socket
-    became established (an agent's poll() wake-up comes later)."""
+    CLOCK_MONOTONIC): the SYN-ACKs resent to it, accepted or not, when each of them and each
+    of its own resent SYNs left, and the instant its socket became established (an agent's
+    poll() wake-up comes later)."""
     by_port = owners(clients)
     for c in clients:
         c.synack_retrans = 0
-    for ts, port in run.synacks:
+        c.syn_resent_at, c.synack_resent_at = [], []
+    for ts, port in sorted(run.synacks):
         to = owner_at(by_port, port, ts - t0)
         if to is not None:
             to.synack_retrans += 1
+            to.synack_resent_at.append(ts - t0)
+    for ts, port in sorted(run.syns):
+        by = owner_at(by_port, port, ts - t0)
+        if by is not None:
+            by.syn_resent_at.append(ts - t0)
     seen: set[int] = set()
     for ts, port in sorted(run.established):
         who = owner_at(by_port, port, ts - t0)

@@ -62,7 +62,10 @@ def run_timers(ns: NetNamespace, now: float) -> int:
         b = timers.pop_due(now)
         if b is None:
             return fired
-        for t in firing_order(b.timers):
+        order = firing_order(b.timers)
+        if ns.timer_order is not None and len(order) > 1:
+            order = ns.timer_order(order)
+        for t in order:
             if t.due_in(b):
                 t.pending = False
                 b.live -= 1
