@@ -239,11 +239,19 @@ class Socket:
         if user.connecting(sk):
             if self._timeout == 0.0:
                 return err
-            ok = self.driver.wait(lambda: not user.connecting(sk), self._timeout)
-            if not ok:
+            if self._timeout is not None and err != errno.EINPROGRESS:
+                # CPython's internal_connect with a timeout: the descriptor is non-blocking,
+                # so only a connect() that started now waits, polling for POLLOUT, and the
+                # result comes from getsockopt(SO_ERROR) (sock_connect_impl), not from a
+                # second connect(): the kernel's socket stays SS_CONNECTING, and a failed
+                # one keeps its addresses (no tcp_disconnect)
+                return err
+            if not self.driver.wait(lambda: not user.connecting(sk), self._timeout):
                 if raise_timeout:
                     raise TimeoutError("timed out")
                 return errno.EWOULDBLOCK  # CPython's internal_connect on a timeout
+            if self._timeout is not None:
+                return user.sock_error(sk)
         e = user.connect_result(sk)
         self.sock_state = SS_UNCONNECTED if e else SS_CONNECTED
         return e

@@ -33,7 +33,7 @@ from .rcvwin import (
     locked_clamp,
 )
 from .rto import arm_rto, stop_rto, update_rtt
-from .sock import EMPTY_RTX_QUEUE, TcpSock, TxSeg, rtx_enqueue
+from .sock import EMPTY_RTX_QUEUE, TcpSock, TxSeg, holds_port, rtx_enqueue
 from .stream import push
 from .twsock import TimeWaitSock
 
@@ -76,7 +76,7 @@ def _check_established(ns: NetNamespace, sk: TcpSock, key: int,
 def hash_connect(ns: NetNamespace, sk: TcpSock, now: float) -> int:
     """inet_hash_connect: pick a source port (same parity as the range's low end first).
     Returns 0 or EADDRNOTAVAIL."""
-    if sk.lport and not sk.bind_no_port:
+    if holds_port(sk):  # inet_num: bound before (a port given to bind(), or listen's)
         if not _check_established(ns, sk, sk.key, now, True):
             return errno.EADDRNOTAVAIL
         return 0

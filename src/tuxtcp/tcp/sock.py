@@ -90,6 +90,13 @@ class AckState:
         self.pushed = 0  # ICSK_ACK_PUSHED (1), ICSK_ACK_PUSHED2 (2): small segments came
 
 
+def holds_port(sk: TcpSock) -> bool:
+    """inet_num != 0: the socket holds its local port in a bind bucket. A port given back at
+    tcp_set_state(TCP_CLOSE) (a failed connect) still shows as inet_sport (lport here:
+    getsockname, the tracepoints) but is not held: bind() and listen() may take another."""
+    return sk.bucket is not None
+
+
 def in_pingpong_mode(sk: TcpSock) -> bool:
     """inet_csk_in_pingpong_mode: replies within ato of the data they answer, at least
     tcp_pingpong_thresh of them (or the peer's FIN): ACKs wait for data to ride on."""

@@ -51,7 +51,7 @@ from .mem import check_oom, mem_sync, rmem_alloc
 from .output import send_ack, send_active_reset
 from .rcvwin import select_window_space
 from .receive import rcv_space_adjust, rcvq_free, rcvq_purge
-from .sock import EMPTY_RTX_QUEUE, ListenQueue, TcpSock, in_pingpong_mode
+from .sock import EMPTY_RTX_QUEUE, ListenQueue, TcpSock, holds_port, in_pingpong_mode
 from .stream import push, send, send_fin, send_room
 
 SOL_SOCKET: Final = _pysocket.SOL_SOCKET
@@ -104,7 +104,8 @@ def inet_bind(ns: NetNamespace, sk: TcpSock, addr: int, port: int, uid: int,
         return errno.EADDRNOTAVAIL
     if port and port < sysctl.ip_unprivileged_port_start and uid != 0:
         return errno.EACCES  # no CAP_NET_BIND_SERVICE
-    if sk.state != CLOSE or sk.lport or sk.bind_addr_lock:
+    # inet->inet_num: a port held, not the inet_sport a failed connect leaves to getsockname
+    if sk.state != CLOSE or (holds_port(sk) if stream else sk.lport) or sk.bind_addr_lock:
         return errno.EINVAL
     if not stream:
         sk.laddr, sk.lport = addr, port or 1
@@ -149,7 +150,7 @@ def sys_listen(ns: NetNamespace, sk: TcpSock, backlog: int, unconnected: bool, s
     if ns.trace.on_set_state:
         tp.set_state(sk, CLOSE, LISTEN, now)
     sk.state = LISTEN
-    if not sk.lport:
+    if not holds_port(sk):  # inet_csk_listen_start: get_port(sk, inet_num 0) autobinds
         low, high = ns.sysctl.ip_local_port_range
         port = ns.ports.find_open_port(sk, sk.laddr, low, high)
         if port is None:
@@ -204,7 +205,7 @@ def inet_stream_connect(ns: NetNamespace, sk: TcpSock, addr: int, port: int, str
     sk.raddr, sk.rport = addr, port
     err = tcp_connect(ns, sk, now)
     if err:
-        sk.raddr = sk.rport = 0
+        sk.rport = 0  # tcp_v4_connect's failure: inet_dport = 0, the peer's address stays
         return err
     if not sk.inode:
         sk.inode = ns.alloc_inode()
@@ -217,16 +218,27 @@ def connecting(sk: TcpSock) -> bool:
 
 def connect_result(sk: TcpSock) -> int:
     """The end of __inet_stream_connect once the handshake is over: 0, or sock_error (the
-    pending error, read and cleared) after which the socket is unconnected again."""
+    pending error, read and cleared, else ECONNABORTED) and tcp_disconnect, after which the
+    socket is unconnected again. tcp_disconnect sets inet_dport to 0 and resets the source
+    address (inet_bhash2_reset_saddr, unless bound to one); the port went back at
+    tcp_set_state(TCP_CLOSE) unless bound explicitly, but inet_sport stays, so getsockname()
+    shows ('0.0.0.0', the old port) and the next connect() picks a new one (6.18)."""
     if sk.state != CLOSE:
         return 0
     e = sk.sk_err or errno.ECONNABORTED
     sk.sk_err = 0
-    sk.raddr = sk.rport = 0
-    if not sk.bind_port_lock:
-        sk.lport = 0
+    sk.rport = 0
     if not sk.bind_addr_lock:
         sk.laddr = 0
+    return e
+
+
+def sock_error(sk: TcpSock) -> int:
+    """sock_error: the pending error, read and cleared (getsockopt(SO_ERROR) without the soft
+    error): how CPython's connect() on a socket with a timeout learns the result, so a
+    failed connect leaves the socket as it is (no tcp_disconnect)."""
+    e = sk.sk_err
+    sk.sk_err = 0
     return e
 
 
