@@ -23,6 +23,7 @@ from ..wire.ipv4 import Packet
 from ..wire.seq import MASK as M32
 from ..wire.seq import after, before
 from ..wire.tcp import ACK, CWR, FIN, RST, SYN, TcpSegment
+from . import tracepoints as tp
 from .constants import TCP_ECN_OK, TCP_TIMEWAIT_LEN, TIMER_KEEPALIVE
 from .lifecycle import fin_time, set_state, tcp_done, tcp_reset, time_wait, wake
 from .minisocks import oow_rate_limited
@@ -212,9 +213,12 @@ def rcv_state_process(sk: TcpSock, pkt: Packet, now: float) -> str:
     reason = dr.CONSUMED
     if st in (CLOSE_WAIT, CLOSING, LAST_ACK):
         # step 7: after the peer's FIN nothing is queued; a segment at or after rcv_nxt, a pure
-        # ACK included, ends at tcp_rcv_state_process's discard (NOT_SPECIFIED)
+        # ACK included, ends at tcp_rcv_state_process's discard (NOT_SPECIFIED), which frees
+        # it there: kfree_skb's location is tcp_rcv_state_process (6.18), not tcp_v4_rcv
         if not before(seg.seq, sk.rcv_nxt):
-            reason = dr.NOT_SPECIFIED
+            ns.drops.count(dr.NOT_SPECIFIED)
+            if ns.trace.on_kfree_skb:
+                tp.kfree_skb(ns, pkt, dr.NOT_SPECIFIED, now, sk, "tcp_rcv_state_process")
     elif seg.payload or seg.flags & FIN:
         ack_now = False
         if sk.ecn_flags & TCP_ECN_OK:
