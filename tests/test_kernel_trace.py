@@ -38,6 +38,12 @@ def test_the_trace_keeps_the_runs_clients_and_window() -> None:
             # the client's socket leaves SYN_SENT (kept); the server's child does too (not)
             t.inet_sock_set_state(T0 + 0.5, 4, 2, 1, 40000, PORT, CLI, SRV),
             t.inet_sock_set_state(T0 + 0.5, 5, 3, 1, PORT, 40000, SRV, CLI),
+            # the server's FIN, its arrival, the client's close (kept); the server's LAST_ACK
+            # of another connection (not)
+            t.inet_sock_set_state(T0 + 0.7, 5, 1, 4, PORT, 40000, SRV, CLI),
+            t.inet_sock_set_state(T0 + 0.70001, 4, 1, 8, 40000, PORT, CLI, SRV),
+            t.inet_sock_set_state(T0 + 0.7002, 4, 8, 9, 40000, PORT, CLI, SRV),
+            t.inet_sock_set_state(T0 + 0.8, 6, 8, 9, PORT, 40004, SRV, CLI),
             # a client's SYN resent (kept); data resent by an established one (not)
             t.tcp_retransmit_skb(T0 + 1.5, 9, 4, 2, 40000, PORT, CLI, SRV),
             t.tcp_retransmit_skb(T0 + 1.6, 9, 4, 1, 40000, PORT, CLI, SRV),
@@ -49,6 +55,9 @@ def test_the_trace_keeps_the_runs_clients_and_window() -> None:
     assert run.synacks == [(T0 + 1.0, 40000)]
     assert run.established == [(T0 + 0.5, 40000)]
     assert run.syns == [(T0 + 1.5, 40000)]
+    assert run.server_fins == [(T0 + 0.7, 40000)]
+    assert run.client_fins == [(T0 + 0.70001, 40000)]
+    assert run.client_closes == [(T0 + 0.7002, 40000)]
     assert dict(run.drops) == {"TCP_LISTEN_OVERFLOW": 1}
 
 
@@ -61,12 +70,21 @@ def test_each_client_gets_its_own_synacks_and_kernel_instant_even_on_a_reused_po
                              (T0 + 1.1, 40002)],
                     syns=[(T0 + 1.0, 40002), (T0 + 5.9, 40000)],
                     established=[(T0 + 0.0004, 40000), (T0 + 5.0003, 40000),
-                                 (T0 + 1.2, 40002)])
+                                 (T0 + 1.2, 40002)],
+                    server_fins=[(T0 + 0.5, 40000), (T0 + 5.5, 40000)],
+                    client_fins=[(T0 + 0.50001, 40000)],
+                    client_closes=[(T0 + 0.5003, 40000)])
     apply_trace(clients, run, T0)
     assert [c.synack_retrans for c in clients] == [2, 1, 1]
     assert [[round(x, 6) for x in c.synack_resent_at] for c in clients] == [[1.0, 3.0], [1.1],
                                                                             [6.0]]
     assert [[round(x, 6) for x in c.syn_resent_at] for c in clients] == [[], [1.0], [5.9]]
+    # the server's FIN to each, its arrival and the close that answered it
+    assert [c.served_until for c in clients] == pytest.approx([0.5, None, 5.5])
+    assert [c.fin_seen for c in clients] == pytest.approx([0.50001, None, None])
+    assert clients[0].closed == pytest.approx(0.5003)
+    from tuxtcp.simulate.kernel import _close_after
+    assert _close_after(clients[0]) == pytest.approx(0.00029)
     # the kernel's instants, before the agent's poll() woke up; a failed connect keeps none
     assert [c.established for c in clients] == pytest.approx([0.0004, None, 5.0003])
 
@@ -191,3 +209,27 @@ def test_a_replay_resends_one_ticks_syns_in_the_kernels_order() -> None:
     # only client 6 recorded: nothing to order it against, the engine's order stays
     resent[5] = ([], [])
     assert _resent_order(dataclasses.replace(FULL_QUEUE_CASE, replay_resent=resent)) == own
+
+
+def test_a_replayed_client_closes_as_long_after_the_fin_as_the_kernels_did() -> None:
+    """One client, served for 10 ms; the kernel's client closed 3 ms after the server's FIN
+    reached it. The replay sends the client's FIN 3 ms after the server's FIN arrived, and the
+    client's delayed ACK, due on the next tick before that, goes out on its own first."""
+    import dataclasses
+
+    from tuxtcp.sim.scenario import ScenarioRun
+
+    spec = ScenarioSpec(clients=1, replay_starts=[0.0], replay_accepts=[(0.001, 0.011)],
+                        replay_close_after=[0.003], duration=0.1, delay=0.00003,
+                        uptime0=1000.0005)
+    for after, own_ack in ((0.003, True), (None, False)):
+        run = ScenarioRun(dataclasses.replace(spec, replay_close_after=[after]))
+        run.world.trace = []
+        run.run()
+        cli = [(round(at, 6), p.seg.flags) for at, src, p in run.world.trace if src == "cli"]
+        fin = next(at for at, src, p in run.world.trace if src == "srv" and p.seg.flags & 1)
+        arrived = round(fin + 0.00003, 6)
+        closes = [at for at, fl in cli if fl & 1]
+        assert closes == [round(arrived + (after or 0.0), 6)]
+        acks = [at for at, fl in cli if at > fin and fl == 0x10 and at < closes[0]]
+        assert bool(acks) == own_ack  # a tick (11.5 ms) falls inside the 3 ms

@@ -60,8 +60,9 @@ class ScenarioSpec:
     # of the accept queue if there is one and closes it at the service end
     replay_starts: list[float] | None = None
     replay_accepts: list[tuple[float, float]] | None = None
-    # per client: when the kernel run's client closed after the server's FIN (None: at once)
-    replay_closes: list[float | None] | None = None
+    # per client: how long after the server's FIN reached it the kernel run's client closed
+    # (None: at once)
+    replay_close_after: list[float | None] | None = None
     # per client: when the kernel run resent its SYNs and the server its SYN-ACKs to it: the
     # replay fires timers due on one tick in the order the kernel sent those (each CPU has a
     # timer base of its own, expired in either order)
@@ -89,6 +90,8 @@ class ClientResult:
     # server resent to it, left
     syn_resent_at: list[float] = field(default_factory=list)
     synack_resent_at: list[float] = field(default_factory=list)
+    served_until: float | None = None  # a kernel run: when the server's FIN to it left
+    fin_seen: float | None = None  # a kernel run: when that FIN reached it (CLOSE_WAIT)
 
     @property
     def latency(self) -> float | None:
@@ -244,7 +247,7 @@ class ScenarioRun:
         rec.port = sk.lport
         self._by_addr[sk.laddr << 16 | sk.lport] = rec
         self._connecting[rec.index] = sk
-        closes = self.spec.replay_closes
+        close_after = self.spec.replay_close_after
         closing: list[bool] = []
 
         def on_wakeup() -> None:
@@ -259,13 +262,15 @@ class ScenarioRun:
                     rec.syn_retrans = sk.num_retrans_total
                     del self._connecting[rec.index]
             if sk.rcv_shutdown and st == CLOSE_WAIT and not closing:
-                # the server finished with us: close our side too, at once, or when the
-                # replayed kernel client did (its reaction to the FIN took time, and a
-                # delayed ACK due on a tick in between goes out on its own)
+                # the server finished with us: close our side too, at once, or as long after
+                # the FIN as the replayed kernel client did (its reaction took time, and a
+                # delayed ACK due on a tick in between goes out on its own); after this FIN,
+                # not at the kernel's instant: the replay may have served this client at
+                # another time
                 closing.append(True)
-                at = closes[rec.index] if closes is not None else None
-                if at is not None and at > self.world.clock:
-                    self.world.call_at(at, lambda _t: s.close())
+                after = close_after[rec.index] if close_after is not None else None
+                if after:
+                    self.world.call_at(self.world.clock + after, lambda _t: s.close())
                 else:
                     s.close()
 

@@ -148,6 +148,7 @@ def run_on_kernel(spec: ScenarioSpec) -> ScenarioResult:
     _match_accepts(clients, outs["server"]["accepted"])
     if trace.run is not None:
         apply_trace(clients, trace.run, outs["client"]["t0_ns"] / 1e9)
+    server_log = _server_log(outs["server"], clients)
     # each connect's lateness against its instant: a few late ones are flagged (and named in
     # the per-client comparison); many make the run unfair
     late_by = {i: c.start - planned for i, (c, planned) in enumerate(zip(clients, starts,
@@ -169,20 +170,31 @@ def run_on_kernel(spec: ScenarioSpec) -> ScenarioResult:
                           agent_late={"client": late,
                                       "server": outs["server"].get("max_late", 0.0)},
                           late_clients=late_by,
-                          server_log=_server_log(outs["server"]),
+                          server_log=server_log,
                           traced_drops=None if trace.run is None else dict(trace.run.drops),
                           uptime0=uptime_for(outs["client"]["t0_ns"], ref))
 
 
 def replay_spec(spec: ScenarioSpec, kres: ScenarioResult) -> ScenarioSpec:
     """The simulation of `spec` that replays the kernel run `kres`: the same jiffies phase
-    (timer-wheel buckets line up), the kernel clients' connect instants and close instants,
+    (timer-wheel buckets line up), the kernel clients' connect instants and how long each took
+    to close after the server's FIN,
     the kernel server's accept instants with their service ends, and the order in which the
     kernel resent SYNs and SYN-ACKs due on one tick."""
     return dataclasses.replace(
         spec, uptime0=kres.uptime0, replay_starts=[c.start for c in kres.clients],
-        replay_accepts=list(kres.server_log), replay_closes=[c.closed for c in kres.clients],
+        replay_accepts=list(kres.server_log),
+        replay_close_after=[_close_after(c) for c in kres.clients],
         replay_resent=[(c.syn_resent_at, c.synack_resent_at) for c in kres.clients])
+
+
+def _close_after(c: ClientResult) -> float | None:
+    """How long the kernel client took to close after the server's FIN reached it (from the
+    trace: CLOSE_WAIT to LAST_ACK), else after that FIN left the server (the agent's record)."""
+    if c.closed is None:
+        return None
+    fin = c.fin_seen if c.fin_seen is not None else c.served_until
+    return None if fin is None else max(0.0, c.closed - fin)
 
 
 def _match_accepts(clients: list[ClientResult], accepted: list[list[Any]]) -> None:
@@ -196,13 +208,26 @@ def _match_accepts(clients: list[ClientResult], accepted: list[list[Any]]) -> No
             owner.accepted, owner.synack_retrans = t, retrans
 
 
-def _server_log(server: dict[str, Any]) -> list[tuple[float, float]]:
-    """(accept instant, service end) of each accepted connection, in accept order; a service
-    still running at the end of the run ends at the last instant seen."""
-    ends = {port: t for t, port in server.get("closed", [])}
+def _server_log(server: dict[str, Any],
+                clients: list[ClientResult]) -> list[tuple[float, float]]:
+    """(accept instant, service end) of each accepted connection, in accept order. The end is
+    the instant the kernel sent the server's FIN (traced), else the agent's record of that
+    close (the first for the peer's port after the accept: a port comes back), else, for a
+    service still running at the end of the run, the last instant seen."""
+    served = {c.accepted: c.served_until for c in clients
+              if c.accepted is not None and c.served_until is not None}
+    closes: dict[int, list[float]] = {}
+    for t, port in sorted(server.get("closed", [])):
+        closes.setdefault(port, []).append(t)
     last = max([t for t, _ in server.get("closed", [])] +
                [t for t, _, _ in server["accepted"]] + [0.0])
-    return [(t, ends.get(port, last)) for t, port, _ in server["accepted"]]
+    out = []
+    for t, port, _ in server["accepted"]:
+        end = served.get(t)
+        if end is None:
+            end = next((c for c in closes.get(port, []) if c >= t), last)
+        out.append((t, end))
+    return out
 
 
 # drops of the kernel's test network, not of either host's TCP: the SYN-ACKs to a flood's

@@ -5,10 +5,14 @@ the clock the agents share):
 - skb:kfree_skb: drops by reason (IPv4 only);
 - tcp:tcp_retransmit_synack: each SYN-ACK the server resent to a client's port;
 - tcp:tcp_retransmit_skb, filtered in the kernel to SYN_SENT sockets: each SYN a client resent;
-- sock:inet_sock_set_state, filtered in the kernel to newstate TCP_ESTABLISHED: the instant a
-  client's socket left SYN_SENT, in softirq as the SYN-ACK was processed, where the agent
-  only learns it when poll() wakes it up (tens of microseconds to milliseconds later on a
-  busy machine).
+- sock:inet_sock_set_state, filtered in the kernel to three new states: ESTABLISHED, the
+  instant a client's socket left SYN_SENT, in softirq as the SYN-ACK was processed, where the
+  agent only learns it when poll() wakes it up (tens of microseconds to milliseconds later
+  on a busy machine); FIN_WAIT1, the instant the server's close() sent its FIN; CLOSE_WAIT,
+  the instant that FIN reached the client; LAST_ACK, the instant the client's close()
+  answered it. The agents read their own clocks before or
+  after those calls, and whether a jiffy tick (a delayed ACK) falls in between decides how
+  the connection ends.
 
 The tracepoints carry no network namespace, so the counts are the whole machine's; an idle
 test machine adds nothing. Only events within the scenario's window count: the agents' own
@@ -30,7 +34,13 @@ EVENTS: Final = ("skb/kfree_skb", "tcp/tcp_retransmit_synack", "sock/inet_sock_s
                  "tcp/tcp_retransmit_skb")
 TCP_ESTABLISHED: Final = 1
 TCP_SYN_SENT: Final = 2
-FILTERS: Final = {"sock/inet_sock_set_state": f"newstate == {TCP_ESTABLISHED}",
+TCP_FIN_WAIT1: Final = 4
+TCP_CLOSE_WAIT: Final = 8
+TCP_LAST_ACK: Final = 9
+FILTERS: Final = {"sock/inet_sock_set_state": f"newstate == {TCP_ESTABLISHED} || "
+                                              f"newstate == {TCP_FIN_WAIT1} || "
+                                              f"newstate == {TCP_CLOSE_WAIT} || "
+                                              f"newstate == {TCP_LAST_ACK}",
                   "tcp/tcp_retransmit_skb": f"state == {TCP_SYN_SENT}"}
 ETH_P_IP: Final = 0x0800
 
@@ -43,6 +53,9 @@ class TracedRun:
     synacks: list[tuple[float, int]] = field(default_factory=list)  # (instant, client port)
     syns: list[tuple[float, int]] = field(default_factory=list)  # (instant, client port)
     established: list[tuple[float, int]] = field(default_factory=list)  # (instant, client port)
+    server_fins: list[tuple[float, int]] = field(default_factory=list)  # (instant, client port)
+    client_closes: list[tuple[float, int]] = field(default_factory=list)  # (instant, its port)
+    client_fins: list[tuple[float, int]] = field(default_factory=list)  # (instant, its port)
 
 
 class KernelTrace:
@@ -112,10 +125,18 @@ class KernelTrace:
             if (f.get("saddr") == self._client and f.get("dport") == self._port
                     and f.get("state") == TCP_SYN_SENT):
                 run.syns.append((ev.ts, int(f["sport"])))
-        elif (ev.name == "inet_sock_set_state" and f.get("saddr") == self._client
-              and f.get("dport") == self._port and f.get("newstate") == TCP_ESTABLISHED):
-            # the client's side: its socket left SYN_SENT for ESTABLISHED
-            run.established.append((ev.ts, int(f["sport"])))
+        elif ev.name == "inet_sock_set_state":
+            new = f.get("newstate")
+            if f.get("saddr") == self._client and f.get("dport") == self._port:
+                if new == TCP_ESTABLISHED:  # the client's socket left SYN_SENT
+                    run.established.append((ev.ts, int(f["sport"])))
+                elif new == TCP_LAST_ACK:  # the client closed after the server's FIN
+                    run.client_closes.append((ev.ts, int(f["sport"])))
+                elif new == TCP_CLOSE_WAIT:  # the server's FIN reached the client
+                    run.client_fins.append((ev.ts, int(f["sport"])))
+            elif (f.get("daddr") == self._client and f.get("sport") == self._port
+                  and new == TCP_FIN_WAIT1):  # the server closed a connection
+                run.server_fins.append((ev.ts, int(f["dport"])))
 
 
 def owners(clients: list[ClientResult]) -> dict[int, list[ClientResult]]:
@@ -142,8 +163,9 @@ def owner_at(by_port: dict[int, list[ClientResult]], port: int,
 def apply_trace(clients: list[ClientResult], run: TracedRun, t0: float) -> None:
     """Each client's facts from the kernel's own instants (t0: the run's origin on
     CLOCK_MONOTONIC): the SYN-ACKs resent to it, accepted or not, when each of them and each
-    of its own resent SYNs left, and the instant its socket became established (an agent's
-    poll() wake-up comes later)."""
+    of its own resent SYNs left, the instant its socket became established (an agent's
+    poll() wake-up comes later), when the server's FIN for it left and when it closed in
+    answer."""
     by_port = owners(clients)
     for c in clients:
         c.synack_retrans = 0
@@ -163,3 +185,15 @@ def apply_trace(clients: list[ClientResult], run: TracedRun, t0: float) -> None:
         if who is not None and who.index not in seen and not who.error:
             seen.add(who.index)
             who.established = ts - t0
+    for ts, port in sorted(run.server_fins):
+        srv = owner_at(by_port, port, ts - t0)
+        if srv is not None and srv.served_until is None:
+            srv.served_until = ts - t0
+    for ts, port in sorted(run.client_fins):
+        got = owner_at(by_port, port, ts - t0)
+        if got is not None and got.index in seen and got.fin_seen is None:
+            got.fin_seen = ts - t0
+    for ts, port in sorted(run.client_closes):
+        cli = owner_at(by_port, port, ts - t0)
+        if cli is not None and cli.index in seen:
+            cli.closed = ts - t0
