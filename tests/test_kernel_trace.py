@@ -233,3 +233,20 @@ def test_a_replayed_client_closes_as_long_after_the_fin_as_the_kernels_did() -> 
         assert closes == [round(arrived + (after or 0.0), 6)]
         acks = [at for at, fl in cli if at > fin and fl == 0x10 and at < closes[0]]
         assert bool(acks) == own_ack  # a tick (11.5 ms) falls inside the 3 ms
+
+
+def test_a_replay_moves_a_timer_the_kernel_fired_a_tick_later() -> None:
+    """On a 2-CPU machine the kernel fires about one timer in five a jiffy after the wheel's
+    tick (its timer base expired remotely, or after the tick). A kernel run whose client 5
+    resent each SYN 4 ms after the engine's tick (stamped 40 us into it) is replayed on those
+    ticks; client 6, on time, stays where the engine put it."""
+    import dataclasses
+
+    own = _resent_order(FULL_QUEUE_CASE)
+    mine = {i: [at for at, j in own if j == i] for i in (5, 6)}
+    resent: list[tuple[list[float], list[float]]] = [([], []) for _ in range(7)]
+    resent[5] = ([at + 0.004 + 0.00004 for at in mine[5]], [])
+    resent[6] = ([at + 0.00004 for at in mine[6]], [])
+    replayed = _resent_order(dataclasses.replace(FULL_QUEUE_CASE, replay_resent=resent))
+    assert [at for at, j in replayed if j == 5] == [round(at + 0.004, 6) for at in mine[5]]
+    assert [at for at, j in replayed if j == 6] == mine[6]

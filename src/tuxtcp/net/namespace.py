@@ -45,9 +45,10 @@ class NetNamespace:
         self.drops = DropCounts()
         self.trace = Tracer()
         self.timers = Deadlines()
-        # a replay's order for the timers due on one tick, given the kernel's order
-        # (net/timers.firing_order) and returning them in the order a recorded kernel run
-        # fired them: which CPU's timer base expires first is the machine's, not the stack's
+        # a replay's hand in the timers due on one tick, given in the kernel's order
+        # (net/timers.firing_order): it returns them in the order a recorded kernel run fired
+        # them, and may move one the kernel fired a tick later to that tick (re-armed there);
+        # which CPU's timer base expires first, and when, is the machine's, not the stack's
         self.timer_order: Callable[[list[Timer]], list[Timer]] | None = None
         self.ports = PortTable(self.rng)
         # established hash: ehash_key(laddr, lport, raddr, rport) -> socket, request or

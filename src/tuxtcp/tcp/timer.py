@@ -63,7 +63,7 @@ def run_timers(ns: NetNamespace, now: float) -> int:
         if b is None:
             return fired
         order = firing_order(b.timers)
-        if ns.timer_order is not None and len(order) > 1:
+        if ns.timer_order is not None:
             order = ns.timer_order(order)
         for t in order:
             if t.due_in(b):
