@@ -139,16 +139,19 @@ def _problems(bar: Bar, sim: dict[str, Any], kern: dict[str, Any],
 @pytest.mark.parametrize("preset", list(BARS))
 def test_full_size_replay_agrees_with_the_kernel(netns_ok: None, preset: str) -> None:
     spec, bar = _spec(preset), BARS[preset]
-    problems: list[object] = ["no kernel run"]
-    for attempt in range(RUNS):
+    attempts: list[object] = []
+    for _ in range(RUNS):
         try:
             kres = run_on_kernel(spec)
         except KernelRunError as exc:
-            if "late" not in str(exc) or attempt == RUNS - 1:
+            if not exc.disturbed:
                 raise
+            attempts.append(str(exc))  # a busy machine: measured again
             continue
         sres = _replay(spec, kres)
         problems = _problems(bar, summarize(sres), summarize(kres), sres, kres)
         if not problems:
-            break
-    assert not problems, (preset, bar.why, problems)
+            return
+        attempts.append(problems)
+    pytest.fail(f"{preset}: no kernel run of {RUNS} met the bar ({bar.why or 'equal, 99%'}):\n"
+                + "\n".join(f"run {i + 1}: {a}" for i, a in enumerate(attempts)), pytrace=False)

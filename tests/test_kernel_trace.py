@@ -47,6 +47,10 @@ def test_the_trace_keeps_the_runs_clients_and_window() -> None:
             # a client's SYN resent (kept); data resent by an established one (not)
             t.tcp_retransmit_skb(T0 + 1.5, 9, 4, 2, 40000, PORT, CLI, SRV),
             t.tcp_retransmit_skb(T0 + 1.6, 9, 4, 1, 40000, PORT, CLI, SRV),
+            # a RST of the run (not counted) and one of other TCP traffic on the machine
+            t.tcp_send_reset(T0 + 1.7, 10, 0, 0, "NO_SOCKET", PORT, 40006, SRV, CLI),
+            t.tcp_send_reset(T0 + 1.8, 11, 0, 0, "NO_SOCKET", 5000, 40006,
+                             ip_to_int("127.0.0.1"), ip_to_int("127.0.0.1")),
             t.kfree_skb(T0 + 2.0, 6, "tcp_v4_rcv+0x1/0x2", 0x0800, "TCP_LISTEN_OVERFLOW"),
             t.kfree_skb(T0 + 2.0, 7, "ip6_rcv_core+0x1/0x2", 0x86DD, "OTHERHOST"),  # IPv6
             t.kfree_skb(T0 - 1.0, 8, "tcp_v4_rcv+0x1/0x2", 0x0800, "NO_SOCKET")):  # before
@@ -59,6 +63,7 @@ def test_the_trace_keeps_the_runs_clients_and_window() -> None:
     assert run.client_fins == [(T0 + 0.70001, 40000)]
     assert run.client_closes == [(T0 + 0.7002, 40000)]
     assert dict(run.drops) == {"TCP_LISTEN_OVERFLOW": 1}
+    assert run.foreign_resets == 1  # run_on_kernel refuses such a run: counts are machine-wide
 
 
 def test_each_client_gets_its_own_synacks_and_kernel_instant_even_on_a_reused_port() -> None:
@@ -250,3 +255,34 @@ def test_a_replay_moves_a_timer_the_kernel_fired_a_tick_later() -> None:
     replayed = _resent_order(dataclasses.replace(FULL_QUEUE_CASE, replay_resent=resent))
     assert [at for at, j in replayed if j == 5] == [round(at + 0.004, 6) for at in mine[5]]
     assert [at for at, j in replayed if j == 6] == mine[6]
+
+
+@pytest.mark.root
+def test_a_kernel_run_with_other_tcp_traffic_is_refused(netns_ok: None) -> None:
+    """The drops by reason are counted machine-wide (kfree_skb names no namespace): a RST on
+    loopback in the middle of the run is someone else's traffic, and the run says so, as
+    one line that tells to run it again."""
+    import socket
+    import threading
+    import time
+
+    from tuxtcp.simulate.kernel import KernelRunError, run_on_kernel
+
+    closed = socket.socket()
+    closed.bind(("127.0.0.1", 0))  # bound, not listening: a SYN to it is answered by a RST
+
+    def other_traffic() -> None:
+        time.sleep(3.0)  # the run starts 2 s after run_on_kernel is called, for 4.5 s
+        with socket.socket() as s:
+            s.settimeout(2.0)
+            s.connect_ex(closed.getsockname())
+
+    th = threading.Thread(target=other_traffic)
+    th.start()
+    try:
+        with pytest.raises(KernelRunError) as e:
+            run_on_kernel(FULL_QUEUE_CASE)
+    finally:
+        th.join()
+        closed.close()
+    assert e.value.disturbed and "other TCP traffic" in str(e.value)

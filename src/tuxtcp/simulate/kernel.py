@@ -147,6 +147,12 @@ def run_on_kernel(spec: ScenarioSpec) -> ScenarioResult:
                for i, c in enumerate(outs["client"]["clients"])]
     _match_accepts(clients, outs["server"]["accepted"])
     if trace.run is not None:
+        if trace.run.foreign_resets:
+            raise KernelRunError(
+                f"{trace.run.foreign_resets} TCP resets between other addresses were traced "
+                f"during the run (other TCP traffic on this machine), and the drops by reason "
+                f"are counted machine-wide, so the comparison would not be fair: run it again "
+                f"on a quieter machine", disturbed=True)
         apply_trace(clients, trace.run, outs["client"]["t0_ns"] / 1e9)
     server_log = _server_log(outs["server"], clients)
     # each connect's lateness against its instant: a few late ones are flagged (and named in
@@ -160,7 +166,7 @@ def run_on_kernel(spec: ScenarioSpec) -> ScenarioResult:
                              f"{len(clients)} connects more than {LATE_S * 1000:.0f} ms late "
                              f"(at worst {late * 1000:.1f} ms: the machine was busy), so the "
                              f"comparison would not be fair: run it again, or a smaller "
-                             f"scenario (fewer clients, a lower rate)")
+                             f"scenario (fewer clients, a lower rate)", disturbed=True)
     samples = [tuple(s) for s in outs["server"]["samples"]]
     peak = max(samples, key=lambda s: s[1] + s[2], default=(0.0, 0, 0))
     return ScenarioResult(spec=spec, clients=clients, samples=samples,
@@ -243,7 +249,12 @@ LATE_SHARE = 0.01  # more late connects than this share: the run is not a fair m
 
 
 class KernelRunError(RuntimeError):
-    """The kernel run could not be made or measured fairly (one line for the user)."""
+    """The kernel run could not be made or measured fairly (one line for the user);
+    `disturbed`: the machine was busy or had other TCP traffic, so running it again may do."""
+
+    def __init__(self, message: str, disturbed: bool = False) -> None:
+        super().__init__(message)
+        self.disturbed = disturbed
 
 
 def client_differences(sim: list[ClientResult], kern: list[ClientResult],

@@ -5,6 +5,8 @@ the clock the agents share):
 - skb:kfree_skb: drops by reason (IPv4 only);
 - tcp:tcp_retransmit_synack: each SYN-ACK the server resent to a client's port;
 - tcp:tcp_retransmit_skb, filtered in the kernel to SYN_SENT sockets: each SYN a client resent;
+- tcp:tcp_send_reset, to notice other TCP traffic on the machine: a RST between addresses
+  that are not the run's means the machine-wide drop counts hold someone else's drops too;
 - sock:inet_sock_set_state, filtered in the kernel to three new states: ESTABLISHED, the
   instant a client's socket left SYN_SENT, in softirq as the SYN-ACK was processed, where the
   agent only learns it when poll() wakes it up (tens of microseconds to milliseconds later
@@ -31,7 +33,8 @@ from ..sim.scenario import ClientResult
 from ..wire.ipv4 import ip_to_int
 
 EVENTS: Final = ("skb/kfree_skb", "tcp/tcp_retransmit_synack", "sock/inet_sock_set_state",
-                 "tcp/tcp_retransmit_skb")
+                 "tcp/tcp_retransmit_skb", "tcp/tcp_send_reset")
+OUR_NET: Final = "198.18.0."  # the run's two hosts (sockaddrs as tcp_send_reset prints them)
 TCP_ESTABLISHED: Final = 1
 TCP_SYN_SENT: Final = 2
 TCP_FIN_WAIT1: Final = 4
@@ -56,6 +59,7 @@ class TracedRun:
     server_fins: list[tuple[float, int]] = field(default_factory=list)  # (instant, client port)
     client_closes: list[tuple[float, int]] = field(default_factory=list)  # (instant, its port)
     client_fins: list[tuple[float, int]] = field(default_factory=list)  # (instant, its port)
+    foreign_resets: int = 0  # RSTs sent between other addresses (other TCP traffic)
 
 
 class KernelTrace:
@@ -121,6 +125,10 @@ class KernelTrace:
         elif ev.name == "tcp_retransmit_synack":
             if f.get("daddr") == self._client and f.get("sport") == self._port:
                 run.synacks.append((ev.ts, int(f["dport"])))
+        elif ev.name == "tcp_send_reset":
+            ends = (str(f.get("saddr", "")), str(f.get("daddr", "")))
+            if not any(e.startswith(OUR_NET) for e in ends):
+                run.foreign_resets += 1
         elif ev.name == "tcp_retransmit_skb":
             if (f.get("saddr") == self._client and f.get("dport") == self._port
                     and f.get("state") == TCP_SYN_SENT):
