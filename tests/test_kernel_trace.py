@@ -14,6 +14,7 @@ from tuxtcp.sim.scenario import (
     PORT,
     SERVER_ADDR,
     ClientResult,
+    ClientTrace,
     ScenarioSpec,
     run_scenario,
 )
@@ -22,6 +23,11 @@ from tuxtcp.wire.ipv4 import ip_to_int
 
 CLI, SRV, FLOOD = ip_to_int(CLIENT_ADDR), ip_to_int(SERVER_ADDR), ip_to_int("198.19.128.5")
 T0 = 1000.0  # the run's origin on CLOCK_MONOTONIC
+
+
+def _tr(c: ClientResult) -> ClientTrace:
+    assert c.traced is not None
+    return c.traced
 
 
 def _lines(*events: t.TraceEvent) -> list[str]:
@@ -81,12 +87,12 @@ def test_each_client_gets_its_own_synacks_and_kernel_instant_even_on_a_reused_po
                     client_closes=[(T0 + 0.5003, 40000)])
     apply_trace(clients, run, T0)
     assert [c.synack_retrans for c in clients] == [2, 1, 1]
-    assert [[round(x, 6) for x in c.synack_resent_at] for c in clients] == [[1.0, 3.0], [1.1],
+    assert [[round(x, 6) for x in _tr(c).synack_resent_at] for c in clients] == [[1.0, 3.0], [1.1],
                                                                             [6.0]]
-    assert [[round(x, 6) for x in c.syn_resent_at] for c in clients] == [[], [1.0], [5.9]]
+    assert [[round(x, 6) for x in _tr(c).syn_resent_at] for c in clients] == [[], [1.0], [5.9]]
     # the server's FIN to each, its arrival and the close that answered it
-    assert [c.served_until for c in clients] == pytest.approx([0.5, None, 5.5])
-    assert [c.fin_seen for c in clients] == pytest.approx([0.50001, None, None])
+    assert [_tr(c).served_until for c in clients] == pytest.approx([0.5, None, 5.5])
+    assert [_tr(c).fin_seen for c in clients] == pytest.approx([0.50001, None, None])
     assert clients[0].closed == pytest.approx(0.5003)
     from tuxtcp.simulate.kernel import _close_after
     assert _close_after(clients[0]) == pytest.approx(0.00029)
@@ -163,7 +169,7 @@ def test_the_kernel_agrees_client_by_client_from_its_own_trace(netns_ok: None) -
     assert agree == 7, diffs
     # the SYNs the last two resent, as the kernel sent them: 1 s apart (on the wheel's 32 ms
     # buckets), on the same ticks for both clients; the replay of the run agrees too
-    resent = [c.syn_resent_at for c in kres.clients]
+    resent = [_tr(c).syn_resent_at for c in kres.clients]
     assert [len(r) for r in resent] == [0] * 5 + [4, 4]
     for r, c in zip(resent[5:], kres.clients[5:], strict=True):
         gaps = [b - a for a, b in zip([c.start, *r], r, strict=False)]

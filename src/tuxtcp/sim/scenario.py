@@ -78,6 +78,17 @@ class ScenarioSpec:
 
 
 @dataclass
+class ClientTrace:
+    """One client's instants in a traced kernel run (one field of ClientResult, None in a
+    simulation: a million clients keep one pointer each, not four fields)."""
+
+    syn_resent_at: list[float] = field(default_factory=list)  # each SYN it resent
+    synack_resent_at: list[float] = field(default_factory=list)  # each SYN-ACK resent to it
+    served_until: float | None = None  # when the server's FIN to it left
+    fin_seen: float | None = None  # when that FIN reached it (CLOSE_WAIT)
+
+
+@dataclass
 class ClientResult:
     index: int
     start: float
@@ -88,12 +99,7 @@ class ClientResult:
     synack_retrans: int = 0  # SYN-ACKs the server had to resend for this connection
     accepted: float | None = None
     closed: float | None = None  # a kernel run: when the client closed after the server's FIN
-    # a kernel run (from its trace): when each SYN the client resent, and each SYN-ACK the
-    # server resent to it, left
-    syn_resent_at: list[float] = field(default_factory=list)
-    synack_resent_at: list[float] = field(default_factory=list)
-    served_until: float | None = None  # a kernel run: when the server's FIN to it left
-    fin_seen: float | None = None  # a kernel run: when that FIN reached it (CLOSE_WAIT)
+    traced: ClientTrace | None = None  # a kernel run: the client's instants from the trace
 
     @property
     def latency(self) -> float | None:
@@ -458,5 +464,5 @@ def run_scenario(spec: ScenarioSpec, pcap: str | None = None) -> ScenarioResult:
     return ScenarioRun(spec, pcap).run()
 
 
-__all__ = ["ClientResult", "ScenarioResult", "ScenarioRun", "ScenarioSpec", "TcpSock",
+__all__ = ["ClientResult", "ClientTrace", "ScenarioResult", "ScenarioRun", "ScenarioSpec", "TcpSock",
            "run_scenario"]

@@ -191,7 +191,9 @@ def replay_spec(spec: ScenarioSpec, kres: ScenarioResult) -> ScenarioSpec:
         spec, uptime0=kres.uptime0, replay_starts=[c.start for c in kres.clients],
         replay_accepts=list(kres.server_log),
         replay_close_after=[_close_after(c) for c in kres.clients],
-        replay_resent=[(c.syn_resent_at, c.synack_resent_at) for c in kres.clients])
+        replay_resent=[([], []) if c.traced is None else
+                       (c.traced.syn_resent_at, c.traced.synack_resent_at)
+                       for c in kres.clients])
 
 
 def _close_after(c: ClientResult) -> float | None:
@@ -199,7 +201,8 @@ def _close_after(c: ClientResult) -> float | None:
     trace: CLOSE_WAIT to LAST_ACK), else after that FIN left the server (the agent's record)."""
     if c.closed is None:
         return None
-    fin = c.fin_seen if c.fin_seen is not None else c.served_until
+    tr = c.traced
+    fin = None if tr is None else tr.fin_seen if tr.fin_seen is not None else tr.served_until
     return None if fin is None else max(0.0, c.closed - fin)
 
 
@@ -220,8 +223,9 @@ def _server_log(server: dict[str, Any],
     the instant the kernel sent the server's FIN (traced), else the agent's record of that
     close (the first for the peer's port after the accept: a port comes back), else, for a
     service still running at the end of the run, the last instant seen."""
-    served = {c.accepted: c.served_until for c in clients
-              if c.accepted is not None and c.served_until is not None}
+    served = {c.accepted: c.traced.served_until for c in clients
+              if c.accepted is not None and c.traced is not None
+              and c.traced.served_until is not None}
     closes: dict[int, list[float]] = {}
     for t, port in sorted(server.get("closed", [])):
         closes.setdefault(port, []).append(t)

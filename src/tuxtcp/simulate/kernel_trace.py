@@ -29,7 +29,7 @@ from collections import Counter
 from dataclasses import dataclass, field
 from typing import Final
 
-from ..sim.scenario import ClientResult
+from ..sim.scenario import ClientResult, ClientTrace
 from ..wire.ipv4 import ip_to_int
 
 EVENTS: Final = ("skb/kfree_skb", "tcp/tcp_retransmit_synack", "sock/inet_sock_set_state",
@@ -177,16 +177,16 @@ def apply_trace(clients: list[ClientResult], run: TracedRun, t0: float) -> None:
     by_port = owners(clients)
     for c in clients:
         c.synack_retrans = 0
-        c.syn_resent_at, c.synack_resent_at = [], []
+        c.traced = ClientTrace()
     for ts, port in sorted(run.synacks):
         to = owner_at(by_port, port, ts - t0)
         if to is not None:
             to.synack_retrans += 1
-            to.synack_resent_at.append(ts - t0)
+            _traced(to).synack_resent_at.append(ts - t0)
     for ts, port in sorted(run.syns):
         by = owner_at(by_port, port, ts - t0)
         if by is not None:
-            by.syn_resent_at.append(ts - t0)
+            _traced(by).syn_resent_at.append(ts - t0)
     seen: set[int] = set()
     for ts, port in sorted(run.established):
         who = owner_at(by_port, port, ts - t0)
@@ -195,13 +195,18 @@ def apply_trace(clients: list[ClientResult], run: TracedRun, t0: float) -> None:
             who.established = ts - t0
     for ts, port in sorted(run.server_fins):
         srv = owner_at(by_port, port, ts - t0)
-        if srv is not None and srv.served_until is None:
-            srv.served_until = ts - t0
+        if srv is not None and _traced(srv).served_until is None:
+            _traced(srv).served_until = ts - t0
     for ts, port in sorted(run.client_fins):
         got = owner_at(by_port, port, ts - t0)
-        if got is not None and got.index in seen and got.fin_seen is None:
-            got.fin_seen = ts - t0
+        if got is not None and got.index in seen and _traced(got).fin_seen is None:
+            _traced(got).fin_seen = ts - t0
     for ts, port in sorted(run.client_closes):
         cli = owner_at(by_port, port, ts - t0)
         if cli is not None and cli.index in seen:
             cli.closed = ts - t0
+
+
+def _traced(c: ClientResult) -> ClientTrace:
+    assert c.traced is not None  # apply_trace gave every client one first
+    return c.traced
