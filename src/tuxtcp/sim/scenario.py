@@ -464,5 +464,5 @@ def run_scenario(spec: ScenarioSpec, pcap: str | None = None) -> ScenarioResult:
     return ScenarioRun(spec, pcap).run()
 
 
-__all__ = ["ClientResult", "ClientTrace", "ScenarioResult", "ScenarioRun", "ScenarioSpec", "TcpSock",
-           "run_scenario"]
+__all__ = ["ClientResult", "ClientTrace", "ScenarioResult", "ScenarioRun", "ScenarioSpec",
+           "TcpSock", "run_scenario"]
