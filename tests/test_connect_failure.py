@@ -43,6 +43,15 @@ def _steps(make: Callable[[], Any], target: tuple[str, int], n: int = 3) -> Step
     return out
 
 
+def _with_timeout(new: Callable[[], Any], timeout: float | None) -> Callable[[], Any]:
+    """A factory of sockets (the host's or a tuxtcp host's) with `timeout` set."""
+    def make() -> Any:
+        s = new()
+        s.settimeout(timeout)
+        return s
+    return make
+
+
 class _Kernel:
     """Loopback on the host kernel: a port bound but not listening answers a SYN with a
     RST, and a listener accepts."""
@@ -60,11 +69,7 @@ class _Kernel:
         self.ls.close()
 
     def socket(self, timeout: float | None) -> Callable[[], socket.socket]:
-        def make() -> socket.socket:
-            s = socket.socket()
-            s.settimeout(timeout)
-            return s
-        return make
+        return _with_timeout(socket.socket, timeout)
 
 
 class _Tux:
@@ -82,11 +87,7 @@ class _Tux:
         self.ls.close()
 
     def socket(self, timeout: float | None) -> Callable[[], tuxtcp.Socket]:
-        def make() -> tuxtcp.Socket:
-            s = self.cli.socket()
-            s.settimeout(timeout)
-            return s
-        return make
+        return _with_timeout(self.cli.socket, timeout)
 
 
 REFUSED = {

@@ -197,12 +197,12 @@ def replay_spec(spec: ScenarioSpec, kres: ScenarioResult) -> ScenarioSpec:
 
 
 def _close_after(c: ClientResult) -> float | None:
-    """How long the kernel client took to close after the server's FIN reached it (from the
-    trace: CLOSE_WAIT to LAST_ACK), else after that FIN left the server (the agent's record)."""
-    if c.closed is None:
-        return None
+    """How long the kernel client took to close after the server's FIN reached it (traced:
+    CLOSE_WAIT to LAST_ACK), else after that FIN left the server (FIN_WAIT1); None untraced."""
     tr = c.traced
-    fin = None if tr is None else tr.fin_seen if tr.fin_seen is not None else tr.served_until
+    if c.closed is None or tr is None:
+        return None
+    fin = tr.fin_seen if tr.fin_seen is not None else tr.served_until
     return None if fin is None else max(0.0, c.closed - fin)
 
 

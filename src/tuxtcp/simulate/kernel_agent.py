@@ -24,6 +24,12 @@ TCP_INFO_TOTAL_RETRANS = 100  # offset of tcpi_total_retrans in struct tcp_info
 SPIN_S = 0.001  # agents busy-wait through the last millisecond before a deadline
 
 
+def _total_retrans(s: socket.socket) -> int:
+    """tcpi_total_retrans: the SYNs (or SYN-ACKs) resent for this connection."""
+    info = s.getsockopt(socket.IPPROTO_TCP, socket.TCP_INFO, 104)
+    return int(struct.unpack_from("I", info, TCP_INFO_TOTAL_RETRANS)[0])
+
+
 def _wait_start(start_wall: float) -> float:
     """Sleep until the shared start instant and return it on this process's monotonic clock.
     The origin is computed from the two clocks read back to back, not taken on waking up: a
@@ -79,8 +85,7 @@ def server(plan: dict[str, Any]) -> dict[str, Any]:
                 conn, peer = ls.accept()
             except BlockingIOError:
                 break
-            info = conn.getsockopt(socket.IPPROTO_TCP, socket.TCP_INFO, 104)
-            retrans = struct.unpack_from("I", info, TCP_INFO_TOTAL_RETRANS)[0]
+            retrans = _total_retrans(conn)
             accepted.append((at, peer[1], retrans))
             busy.append((at + service, conn, peer[1]))
         if now >= next_sample:
@@ -169,9 +174,7 @@ def client(plan: dict[str, Any]) -> dict[str, Any]:
                 idx, s, _ = pending.pop(fd)
                 t = time.monotonic() - t0
                 err = s.getsockopt(socket.SOL_SOCKET, socket.SO_ERROR)
-                info = s.getsockopt(socket.IPPROTO_TCP, socket.TCP_INFO, 104)
-                results[idx]["syn_retrans"] = struct.unpack_from("I", info,
-                                                                 TCP_INFO_TOTAL_RETRANS)[0]
+                results[idx]["syn_retrans"] = _total_retrans(s)
                 if err:
                     results[idx]["error"] = err
                     poller.unregister(fd)
@@ -186,9 +189,7 @@ def client(plan: dict[str, Any]) -> dict[str, Any]:
                 results[idx]["closed"] = time.monotonic() - t0
                 s.close()  # the server closed: close our side
     for idx, s, _ in pending.values():
-        # still connecting at the end: the SYNs it resent so far
-        info = s.getsockopt(socket.IPPROTO_TCP, socket.TCP_INFO, 104)
-        results[idx]["syn_retrans"] = struct.unpack_from("I", info, TCP_INFO_TOTAL_RETRANS)[0]
+        results[idx]["syn_retrans"] = _total_retrans(s)  # still connecting: SYNs resent so far
         s.close()
     for _, s in done.values():
         s.close()

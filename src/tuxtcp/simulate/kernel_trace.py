@@ -1,20 +1,19 @@
 """The kernel's own account of a kernel run, read from tracefs while the run goes on.
 
-Three tracepoints, in a tracefs instance of our own with trace_clock "mono" (CLOCK_MONOTONIC,
+Five tracepoints, in a tracefs instance of our own with trace_clock "mono" (CLOCK_MONOTONIC,
 the clock the agents share):
 - skb:kfree_skb: drops by reason (IPv4 only);
 - tcp:tcp_retransmit_synack: each SYN-ACK the server resent to a client's port;
 - tcp:tcp_retransmit_skb, filtered in the kernel to SYN_SENT sockets: each SYN a client resent;
 - tcp:tcp_send_reset, to notice other TCP traffic on the machine: a RST between addresses
   that are not the run's means the machine-wide drop counts hold someone else's drops too;
-- sock:inet_sock_set_state, filtered in the kernel to three new states: ESTABLISHED, the
+- sock:inet_sock_set_state, filtered in the kernel to four new states: ESTABLISHED, the
   instant a client's socket left SYN_SENT, in softirq as the SYN-ACK was processed, where the
   agent only learns it when poll() wakes it up (tens of microseconds to milliseconds later
   on a busy machine); FIN_WAIT1, the instant the server's close() sent its FIN; CLOSE_WAIT,
   the instant that FIN reached the client; LAST_ACK, the instant the client's close()
-  answered it. The agents read their own clocks before or
-  after those calls, and whether a jiffy tick (a delayed ACK) falls in between decides how
-  the connection ends.
+  answered it. The agents read their own clocks before or after those calls, and whether a
+  jiffy tick (a delayed ACK) falls in between decides how the connection ends.
 
 The tracepoints carry no network namespace, so the counts are the whole machine's; an idle
 test machine adds nothing. Only events within the scenario's window count: the agents' own
@@ -29,6 +28,7 @@ from collections import Counter
 from dataclasses import dataclass, field
 from typing import Final
 
+from ..net.trace import parse_trace_line
 from ..sim.scenario import ClientResult, ClientTrace
 from ..wire.ipv4 import ip_to_int
 
@@ -63,7 +63,7 @@ class TracedRun:
 
 
 class KernelTrace:
-    """`with KernelTrace(start, end, client, server_port) as t: ...; t.run` reads the three
+    """`with KernelTrace(start, end, client, server_port) as t: ...; t.run` reads the
     tracepoints in a thread; `run` stays None without tracefs (not root, none mounted)."""
 
     def __init__(self, start: float, end: float, client_addr: str, server_port: int) -> None:
@@ -113,8 +113,6 @@ class KernelTrace:
     def take(self, run: TracedRun, line: str) -> None:
         """Add one trace_pipe line to `run` (other events, other hosts and instants outside
         the window are left out)."""
-        from ..net.trace import parse_trace_line
-
         ev = parse_trace_line(line)
         if ev is None or not self._window[0] <= ev.ts <= self._window[1]:
             return
