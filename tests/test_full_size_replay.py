@@ -117,10 +117,12 @@ def _problems(bar: Bar, sim: dict[str, Any], kern: dict[str, Any],
     assert traced is not None, "the kernel run was not traced (tracefs)"
     ours = Counter(sim["drops"]["server"]) + Counter(sim["drops"]["client"])
     theirs = Counter({k: v for k, v in traced.items() if k not in TESTBED_DROPS})
+    sites = kern["drops"].get("kernel_sites", {})
     for reason in dict.fromkeys([*ours, *theirs]):
         if (reason not in bar.split | TEARDOWN
                 and not _close(ours[reason], theirs[reason], bar.slack)):
-            out.append(("drops", reason, ours[reason], theirs[reason]))
+            # where the kernel freed them, to tell the run's own drops from the machine's
+            out.append(("drops", reason, ours[reason], theirs[reason], sites.get(reason, {})))
     agree, diffs = client_differences(sres.clients, kres.clients, late=kres.late_clients)
     moved = bar.per_client * (len(kres.clients) - agree)
     for group, slack, extra in ((TEARDOWN, max(bar.slack, 0.01), 0),

@@ -59,6 +59,10 @@ def test_the_trace_keeps_the_runs_clients_and_window() -> None:
                              ip_to_int("127.0.0.1"), ip_to_int("127.0.0.1")),
             t.kfree_skb(T0 + 2.0, 6, "tcp_v4_rcv+0x1/0x2", 0x0800, "TCP_LISTEN_OVERFLOW"),
             t.kfree_skb(T0 + 2.0, 7, "ip6_rcv_core+0x1/0x2", 0x86DD, "OTHERHOST"),  # IPv6
+            # a destroyed socket's receive queue (kept); a UDP datagram to a closed port
+            # somewhere on the machine (not: the same reason, UDP's code)
+            t.kfree_skb(T0 + 2.1, 9, "sk_stream_kill_queues+0x5/0x90", 0x0800, "QUEUE_PURGE"),
+            t.kfree_skb(T0 + 2.2, 10, "__udp4_lib_rcv+0x4bc/0xd00", 0x0800, "NO_SOCKET"),
             t.kfree_skb(T0 - 1.0, 8, "tcp_v4_rcv+0x1/0x2", 0x0800, "NO_SOCKET")):  # before
         kt.take(run, line)
     kt.take(run, "# tracer: nop")
@@ -68,7 +72,10 @@ def test_the_trace_keeps_the_runs_clients_and_window() -> None:
     assert run.server_fins == [(T0 + 0.7, 40000)]
     assert run.client_fins == [(T0 + 0.70001, 40000)]
     assert run.client_closes == [(T0 + 0.7002, 40000)]
-    assert dict(run.drops) == {"TCP_LISTEN_OVERFLOW": 1}
+    assert dict(run.drops) == {"TCP_LISTEN_OVERFLOW": 1, "QUEUE_PURGE": 1}
+    assert run.other_drops == 2
+    assert dict(run.drop_sites) == {("TCP_LISTEN_OVERFLOW", "tcp_v4_rcv"): 1,
+                                    ("QUEUE_PURGE", "sk_stream_kill_queues"): 1}
     assert run.foreign_resets == 1  # run_on_kernel refuses such a run: counts are machine-wide
 
 

@@ -138,3 +138,34 @@ def test_plots_zoom_to_the_activity_and_log_geometric_grids() -> None:
     assert geometric([10, 100, 1000]) == 10
     assert geometric([1, 2, 3, 4]) is None and geometric([8, 64]) is None
     assert geometric(["a", "b", "c"]) is None
+
+
+def test_clients_never_accepted_are_explained_by_what_the_server_did() -> None:
+    # listen(2), nobody accepts: three clients connect (10 ms apart, 50 ms one way) and wait
+    # in the accept queue, three more meet it full; no third ACK was dropped
+    spec = build_spec("burst", None, ["clients=6", "backlog=2", "accept_start=100",
+                                      "duration=5", "delay=0.05", "timer_model=exact",
+                                      "net.ipv4.tcp_syncookies=0"])
+    res = run_scenario(spec)
+    s = summarize(res)
+    assert s["established_but_never_accepted"] == 3
+    assert ("3 were still waiting in the accept queue when it ended, or their third ACK was "
+            "dropped there") in s["explanation"]
+    assert "SYN-ACK resent" in s["explanation"] and "had their third ACK dropped" not in \
+        s["explanation"]
+    # had the server resent one of them its SYN-ACK, its third ACK met the full queue
+    res.clients[0].synack_retrans = 1
+    text = summarize(res)["explanation"]
+    assert ("1 had their third ACK dropped at a full accept queue (tcp_abort_on_overflow=0 "
+            "drops it silently; the server resent its SYN-ACK") in text
+    assert "2 were still waiting in the accept queue" in text
+
+
+def test_without_overflows_clients_never_accepted_were_still_queued() -> None:
+    spec = build_spec("burst", None, ["clients=2", "backlog=8", "accept_start=100",
+                                      "duration=2", "timer_model=exact"])
+    s = summarize(run_scenario(spec))
+    assert s["counters"]["server"].get("TcpExt.ListenOverflows", 0) == 0
+    assert ("2 clients saw their connect() succeed but the server never accepted the "
+            "connection by the end of the run: 2 were still waiting in the accept queue when it "
+            "ended. No queue overflowed") in s["explanation"]

@@ -138,9 +138,10 @@ class ScenarioResult:
     # a kernel run's server: (accept instant, service end) of each connection it accepted
     server_log: list[tuple[float, float]] = field(default_factory=list)
     replay_missed: int = 0  # replayed accept attempts that found the accept queue empty
-    # a kernel run: IPv4 skb:kfree_skb events by reason while it ran, server and client
-    # namespaces together (the tracepoint does not say which); None when not traced
+    # a kernel run: skb:kfree_skb events of IPv4 freed in TCP's code, by reason, while it ran,
+    # server and client namespaces together (the tracepoint does not say which); None untraced
     traced_drops: dict[str, int] | None = None
+    traced_drop_sites: dict[str, dict[str, int]] | None = None  # reason -> {function: count}
 
 
 ProgressFn = Callable[[float, ScenarioResult | None, "ScenarioRun"], None]

@@ -30,7 +30,7 @@ from ..sim.scenario import (
     ScenarioRun,
     ScenarioSpec,
 )
-from .kernel_trace import KernelTrace, apply_trace, owner_at, owners
+from .kernel_trace import KernelTrace, TracedRun, apply_trace, owner_at, owners
 
 CLIENT_SIDE = ("net.ipv4.tcp_syn_retries", "net.ipv4.tcp_syn_linear_timeouts",
                "net.ipv4.ip_local_port_range", "net.ipv4.tcp_timestamps", "net.ipv4.tcp_sack",
@@ -178,7 +178,16 @@ def run_on_kernel(spec: ScenarioSpec) -> ScenarioResult:
                           late_clients=late_by,
                           server_log=server_log,
                           traced_drops=None if trace.run is None else dict(trace.run.drops),
+                          traced_drop_sites=None if trace.run is None else _sites(trace.run),
                           uptime0=uptime_for(outs["client"]["t0_ns"], ref))
+
+
+def _sites(run: TracedRun) -> dict[str, dict[str, int]]:
+    """The traced drops by reason, then by the kernel function that freed them."""
+    out: dict[str, dict[str, int]] = {}
+    for (reason, site), n in run.drop_sites.most_common():
+        out.setdefault(reason, {})[site] = n
+    return out
 
 
 def replay_spec(spec: ScenarioSpec, kres: ScenarioResult) -> ScenarioSpec:

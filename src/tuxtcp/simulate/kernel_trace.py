@@ -2,7 +2,8 @@
 
 Five tracepoints, in a tracefs instance of our own with trace_clock "mono" (CLOCK_MONOTONIC,
 the clock the agents share):
-- skb:kfree_skb: drops by reason (IPv4 only);
+- skb:kfree_skb: drops by reason, IPv4 segments freed by TCP's own code only (`tcp_drop_site`:
+  a UDP datagram to a closed port elsewhere on the machine is a NO_SOCKET drop too);
 - tcp:tcp_retransmit_synack: each SYN-ACK the server resent to a client's port;
 - tcp:tcp_retransmit_skb, filtered in the kernel to SYN_SENT sockets: each SYN a client resent;
 - tcp:tcp_send_reset, to notice other TCP traffic on the machine: a RST between addresses
@@ -46,6 +47,19 @@ FILTERS: Final = {"sock/inet_sock_set_state": f"newstate == {TCP_ESTABLISHED} ||
                                               f"newstate == {TCP_LAST_ACK}",
                   "tcp/tcp_retransmit_skb": f"state == {TCP_SYN_SENT}"}
 ETH_P_IP: Final = 0x0800
+# Where TCP frees what it drops, as kfree_skb's `location` names it (seen on 6.18: tcp_v4_rcv,
+# tcp_validate_incoming, tcp_rcv_state_process, ...; the socket's queues purged at destroy
+# from sk_stream_kill_queues, its out-of-order queue from skb_rbtree_purge).
+TCP_DROP_PREFIXES: Final = ("tcp_", "inet_")
+TCP_DROP_FUNCTIONS: Final = frozenset({"sk_stream_kill_queues", "skb_rbtree_purge",
+                                       "__skb_queue_purge_reason"})
+
+
+def tcp_drop_site(location: str) -> bool:
+    """Whether kfree_skb's `location` ("tcp_v4_rcv+0x99/0x1400" or just the function) is in
+    TCP's code."""
+    func = location.partition("+")[0]
+    return func.startswith(TCP_DROP_PREFIXES) or func in TCP_DROP_FUNCTIONS
 
 
 @dataclass
@@ -53,6 +67,7 @@ class TracedRun:
     """What the kernel's tracepoints said about a run (instants in CLOCK_MONOTONIC s)."""
 
     drops: Counter[str] = field(default_factory=Counter)
+    drop_sites: Counter[tuple[str, str]] = field(default_factory=Counter)  # (reason, function)
     synacks: list[tuple[float, int]] = field(default_factory=list)  # (instant, client port)
     syns: list[tuple[float, int]] = field(default_factory=list)  # (instant, client port)
     established: list[tuple[float, int]] = field(default_factory=list)  # (instant, client port)
@@ -60,6 +75,7 @@ class TracedRun:
     client_closes: list[tuple[float, int]] = field(default_factory=list)  # (instant, its port)
     client_fins: list[tuple[float, int]] = field(default_factory=list)  # (instant, its port)
     foreign_resets: int = 0  # RSTs sent between other addresses (other TCP traffic)
+    other_drops: int = 0  # packets freed outside TCP (other protocols, other traffic)
 
 
 class KernelTrace:
@@ -118,8 +134,12 @@ class KernelTrace:
             return
         f = ev.fields
         if ev.name == "kfree_skb":
-            if f.get("protocol") == ETH_P_IP:
+            site = str(f.get("location", "")).partition("+")[0]
+            if f.get("protocol") == ETH_P_IP and tcp_drop_site(site):
                 run.drops[str(f["reason"])] += 1
+                run.drop_sites[str(f["reason"]), site] += 1
+            else:
+                run.other_drops += 1
         elif ev.name == "tcp_retransmit_synack":
             if f.get("daddr") == self._client and f.get("sport") == self._port:
                 run.synacks.append((ev.ts, int(f["dport"])))

@@ -61,7 +61,9 @@ def summarize(res: ScenarioResult) -> dict[str, Any]:
         "drops": {"server": dict(sorted(res.server_drops.items(), key=lambda kv: -kv[1])),
                   "client": dict(sorted(res.client_drops.items(), key=lambda kv: -kv[1])),
                   **({"both": dict(sorted(res.traced_drops.items(), key=lambda kv: -kv[1]))}
-                     if res.traced_drops is not None else {})},
+                     if res.traced_drops is not None else {}),
+                  **({"kernel_sites": res.traced_drop_sites}
+                     if res.traced_drop_sites is not None else {})},
         "peak": {"time": res.peak_time, "syn_queue": peak_synq, "accept_queue": peak_accq,
                  "ss": res.peak_ss, "proc_net_tcp": res.peak_proc},
         "queue_timeline": _timeline(res.samples),
@@ -123,10 +125,7 @@ def explain(res: ScenarioResult, lat: list[float], syn_retx: Counter[int],
                      "them and resends the SYN-ACK), so the kernel switched to cookies and "
                      "logged 'Possible SYN flooding' anyway.")
     if never_accepted:
-        parts.append(f"{never_accepted} clients saw their connect() succeed but the server "
-                     "never accepted the connection by the end of the run: their third ACK "
-                     "met a full accept queue (tcp_abort_on_overflow=0 drops it silently); "
-                     "their first data will be retransmitted or reset.")
+        parts.append(_never_accepted(res, never_accepted, ovf))
     if failed:
         why = ", ".join(f"{n} {k}" for k, n in failed.items())
         parts.append(f"Not connected: {why} ('pending' = still retrying at the end of the run; "
@@ -134,6 +133,29 @@ def explain(res: ScenarioResult, lat: list[float], syn_retx: Counter[int],
     if not (ovf or drop or ck or failed):
         parts.append("No queue overflowed: every client connected on its first SYN.")
     return " ".join(parts)
+
+
+def _never_accepted(res: ScenarioResult, n: int, ovf: int) -> str:
+    """Why `n` clients that connected were never accepted: a third ACK that met a full accept
+    queue leaves the request in the SYN queue and the server resends its SYN-ACK
+    (tcp_check_req, then the SYN-ACK timer); otherwise the connection was still waiting in
+    the accept queue when the run ended."""
+    resent = sum(1 for c in res.clients
+                 if c.latency is not None and c.accepted is None and c.synack_retrans)
+    text = (f"{n} clients saw their connect() succeed but the server never accepted the "
+            "connection by the end of the run:")
+    if resent:
+        text += (f" {resent} had their third ACK dropped at a full accept queue "
+                 "(tcp_abort_on_overflow=0 drops it silently; the server resent its SYN-ACK, "
+                 "and their first data is retransmitted until the queue has room)")
+    if n - resent:
+        rest = f" {n - resent} were still waiting in the accept queue when it ended"
+        if ovf:
+            rest += (", or their third ACK was dropped there without a SYN-ACK resent yet (a "
+                     "SYN cookie's ACK leaves no request to resend from; a request's first "
+                     "resend comes a second later)")
+        text += ("," if resent else "") + rest
+    return text + "."
 
 
 def errno_name(code: int) -> str:
