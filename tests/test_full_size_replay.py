@@ -3,8 +3,10 @@
 The kernel run records each client's connect instant and each accept instant (with its
 service end) and, through tracefs, the kernel's drops by reason, the SYN-ACKs resent to each
 client and each client's established instant; the simulation replays those
-instants over the kernel's veth (30 us, no loss: this kernel has no netem, so lossy-link runs
-lossless on both sides, as the command's note says). What is left to differ is the engine's.
+instants, each client from the kernel client's port, over the kernel's link: a veth (30 us)
+where the preset's delay is under a millisecond, else the userspace relay over two TUN devices
+(lossy-link: 20 ms one way, 5% loss, each packet's fate decided per flow as the simulation's
+link decides it: this kernel has no netem). What is left to differ is the engine's.
 
 Each preset states what must agree (`BARS`): the compared counters and the drops by reason
 within `slack` (0: equal), and a share of the clients one by one. Where the issue's bar (equal,
@@ -34,6 +36,7 @@ from tuxtcp.simulate.kernel import (
     replay_spec,
     run_on_kernel,
 )
+from tuxtcp.simulate.kernel_relay import relayed
 from tuxtcp.simulate.presets import build_spec
 from tuxtcp.simulate.report import summarize
 
@@ -46,6 +49,9 @@ class Bar(NamedTuple):
     percentiles: tuple[str, ...] = ("p50", "p90", "p99")  # connect latency, within 5%/10 ms
     per_client: int = 0  # `split`'s sum may also differ by this many per client that differs
     missed: float = 0.01  # share of replayed accepts that may find no connection
+    teardown: float = 0.01  # TEARDOWN's sum may differ by this share (and 2)
+    # drop reasons of kernel mechanisms tuxtcp does not have yet: not compared (`why` says)
+    unmodelled: frozenset[str] = frozenset()
 
 
 # The frees that end a connection, compared as one sum (within 2 + 1%) in every preset: the
@@ -65,7 +71,14 @@ OVERFLOWS = frozenset({"TCP_LISTEN_OVERFLOW", "TCP_INVALID_SYN"})
 BARS = {
     "burst": Bar(0.99, 0.0),
     "syn-flood": Bar(0.99, 0.0),
-    "lossy-link": Bar(0.99, 0.0),
+    "lossy-link": Bar(
+        0.99, 0.0, frozenset({"TCP_INVALID_SYN"}),
+        "the kernel sends tail loss probes (TLP; TCPLossProbes 25 server, 31 client on a run), "
+        "tuxtcp not yet (issue 15): a probe of a FIN that had arrived is freed as TCP_OLD_DATA "
+        "(12-16 a run, not compared) or, at a TIME_WAIT socket, NOT_SPECIFIED (the teardown "
+        "sum within 5%); a client that differs may see one SYN-ACK more or less, which it "
+        "frees as TCP_INVALID_SYN", per_client=1, teardown=0.05,
+        unmodelled=frozenset({"TCP_OLD_DATA"})),
     "capped-backlog": Bar(
         0.99, 0.0, OVERFLOWS,
         "a client that differs (under 1% do) can move its overflow between its final ACK "
@@ -90,7 +103,8 @@ RUNS = 3
 
 
 def _spec(preset: str) -> ScenarioSpec:
-    return dataclasses.replace(build_spec(preset, None, []), delay=KERNEL_VETH_DELAY, loss=0.0)
+    spec = build_spec(preset, None, [])
+    return spec if relayed(spec) else dataclasses.replace(spec, delay=KERNEL_VETH_DELAY)
 
 
 def _replay(spec: ScenarioSpec, kres: ScenarioResult) -> ScenarioResult:
@@ -119,13 +133,13 @@ def _problems(bar: Bar, sim: dict[str, Any], kern: dict[str, Any],
     theirs = Counter({k: v for k, v in traced.items() if k not in TESTBED_DROPS})
     sites = kern["drops"].get("kernel_sites", {})
     for reason in dict.fromkeys([*ours, *theirs]):
-        if (reason not in bar.split | TEARDOWN
+        if (reason not in bar.split | TEARDOWN | bar.unmodelled
                 and not _close(ours[reason], theirs[reason], bar.slack)):
             # where the kernel freed them, to tell the run's own drops from the machine's
             out.append(("drops", reason, ours[reason], theirs[reason], sites.get(reason, {})))
     agree, diffs = client_differences(sres.clients, kres.clients, late=kres.late_clients)
     moved = bar.per_client * (len(kres.clients) - agree)
-    for group, slack, extra in ((TEARDOWN, max(bar.slack, 0.01), 0),
+    for group, slack, extra in ((TEARDOWN, max(bar.slack, bar.teardown), 0),
                                 (bar.split, bar.slack, moved)):
         a = sum(ours[r] for r in group)
         b = sum(theirs[r] for r in group)

@@ -77,11 +77,21 @@ def test_an_unfair_kernel_run_ends_with_one_line(monkeypatch: pytest.MonkeyPatch
     assert err.startswith("tuxtcp simulate --target both: the kernel's client agent started")
 
 
+@pytest.mark.parametrize(("extra", "link", "note"), [
+    # 0.5 ms and no loss: a veth pair (30 us), whose delay the simulation takes
+    ([], (0.00003, 0.0), "veth pair (30 us"),
+    # loss: the userspace relay, with the scenario's own delay and loss on both sides
+    (["--set", "loss=0.05"], (0.0005, 0.05), "userspace relay"),
+    (["--set", "delay=0.02"], (0.02, 0.0), "20 ms one way"),
+])
 def test_both_replays_the_kernel_run_on_the_kernels_link(
-        monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]) -> None:
-    """--target both: the simulation takes the kernel's veth (no netem here: 30 us, no loss,
-    said in a note) and replays the kernel run's client and accept instants. The kernel run
-    is stood in for by a simulation with the same instants, so every client agrees."""
+        monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str],
+        extra: list[str], link: tuple[float, float], note: str) -> None:
+    """--target both: the kernel run's link is a veth below a millisecond of delay without
+    loss (the simulation takes its 30 us, said in a note), else the userspace relay with the
+    scenario's delay and loss; the simulation replays the kernel run's client and accept
+    instants. The kernel run is stood in for by a simulation with the same instants, so every
+    client agrees."""
     import dataclasses
     import json
 
@@ -90,8 +100,9 @@ def test_both_replays_the_kernel_run_on_the_kernels_link(
     seen = {}
 
     def fake_kernel(spec: object) -> object:
-        seen["delay"], seen["loss"] = spec.delay, spec.loss  # type: ignore[attr-defined]
-        res = run_scenario(spec)  # type: ignore[arg-type]
+        seen["link"] = (spec.delay, spec.loss)  # type: ignore[attr-defined]
+        # one jiffies phase for both hosts, as on one machine (a seeded world draws one each)
+        res = run_scenario(dataclasses.replace(spec, uptime0=987.0))  # type: ignore[type-var]
         res.server_log = [(c.accepted, c.accepted + 0.0075) for c in
                           sorted(res.clients, key=lambda c: c.accepted or 0)
                           if c.accepted is not None]
@@ -100,9 +111,10 @@ def test_both_replays_the_kernel_run_on_the_kernels_link(
     monkeypatch.setattr("tuxtcp.host.netns.available", lambda: None)
     monkeypatch.setattr(kernel, "run_on_kernel", fake_kernel)
     assert command.simulate(["slow-accept", "--target", "both", "--json", "--set",
-                             "clients=60", "--set", "duration=5", "--set", "loss=0.05"]) == 0
+                             "clients=60", "--set", "duration=5", *extra]) == 0
     out = json.loads(capsys.readouterr().out)
-    assert seen == {"delay": 0.00003, "loss": 0.0}
-    assert "no netem" in out["notes"][0] and "5% loss" in out["notes"][0]
+    assert seen == {"link": link}
+    assert note in out["notes"][0]
+    assert out["sim"]["spec"]["delay"] == link[0] and out["sim"]["spec"]["loss"] == link[1]
     assert out["sim"]["replayed"] is True and out["sim"]["replay_missed_accepts"] == 0
     assert out["clients_agreeing"] == {"agree": 60, "of": 60}

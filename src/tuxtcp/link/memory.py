@@ -5,6 +5,8 @@ from __future__ import annotations
 import random
 from dataclasses import dataclass, field
 
+from .flowloss import FlowLoss
+
 
 @dataclass
 class LinkParams:
@@ -16,6 +18,7 @@ class LinkParams:
     reorder_delay: float = 0.002
     rate: float = 0.0  # bits per second each way; 0 = no serialization delay
     queue: int = 1000  # packets the sender's queue holds before tail drop (txqueuelen)
+    per_flow: bool = False  # loss decided per flow (link/flowloss.py), not from one stream
 
 
 @dataclass
@@ -31,13 +34,18 @@ class Link:
     dropped: int = 0
     overflowed: int = 0
     busy_until: dict[str, float] = field(default_factory=dict)
+    flow_loss: FlowLoss | None = field(init=False, default=None)
 
     def __post_init__(self) -> None:
         self.rng = random.Random(f"link:{self.seed}:{self.a}:{self.b}")
+        if self.params.per_flow:
+            self.flow_loss = FlowLoss(self.seed, self.params.loss)
 
-    def arrivals(self, now: float, size: int = 0, src: str = "") -> list[float]:
+    def arrivals(self, now: float, size: int = 0, src: str = "",
+                 flow: tuple[int, int, int, int] | None = None) -> list[float]:
         """Arrival times for one packet of `size` bytes sent at `now` by `src` (empty when
-        lost). With a rate, packets wait their turn on the wire (FIFO, tail drop)."""
+        lost). With a rate, packets wait their turn on the wire (FIFO, tail drop). `flow`
+        (saddr, sport, daddr, dport) decides its loss on a per-flow link."""
         p = self.params
         rng = self.rng
         self.sent += 1
@@ -50,7 +58,11 @@ class Link:
                 return []  # the queue in front of the link is full
             start = max(now, busy) + tx
             self.busy_until[src] = start
-        if p.loss and rng.random() < p.loss:
+        if self.flow_loss is not None and flow is not None:
+            if self.flow_loss.lost(*flow):
+                self.dropped += 1
+                return []
+        elif p.loss and rng.random() < p.loss:
             self.dropped += 1
             return []
         t = start + p.delay

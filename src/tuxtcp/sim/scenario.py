@@ -6,6 +6,7 @@ This is the model behind `tuxtcp simulate`. Everything is on the virtual clock a
 
 from __future__ import annotations
 
+import contextlib
 import errno
 import gc
 import random
@@ -69,6 +70,10 @@ class ScenarioSpec:
     # replay fires timers due on one tick in the order the kernel sent those (each CPU has a
     # timer base of its own, expired in either order)
     replay_resent: list[tuple[list[float], list[float]]] | None = None
+    # per client: the local port the kernel run's client had (0: none); the replay binds it
+    # before connect(), so the flow is the same 4-tuple (a per-flow lossy link loses the same
+    # packets of it)
+    replay_ports: list[int] | None = None
 
     def __post_init__(self) -> None:
         if self.arrival not in ("poisson", "uniform", "burst"):
@@ -134,6 +139,8 @@ class ScenarioResult:
     # a kernel run's agents: how late (s) each was at worst (client: a connect after its
     # instant; server: a service seen finished after its deadline)
     agent_late: dict[str, float] = field(default_factory=dict)
+    # a kernel run over the userspace relay: what it did (forwarded, lost, ...)
+    relay: dict[str, Any] | None = None
     late_clients: dict[int, float] = field(default_factory=dict)  # index -> seconds late
     # a kernel run's server: (accept instant, service end) of each connection it accepted
     server_log: list[tuple[float, float]] = field(default_factory=list)
@@ -160,7 +167,9 @@ class ScenarioRun:
                  for i in range(max(0, spec.client_addresses - 1))]
         self.client: Host = w.host("cli", CLIENT_ADDR, *extra)
         self._sources = [CLIENT_ADDR, *extra]
-        w.link(self.server, self.client, delay=spec.delay, loss=spec.loss)
+        # loss per flow: a client's packets meet the same fate whatever other clients send,
+        # and the kernel target's relay loses the same ones (simulate/kernel_relay.py)
+        w.link(self.server, self.client, delay=spec.delay, loss=spec.loss, per_flow=True)
         if pcap:
             w.pcap(pcap)
         if trace is not None:
@@ -243,7 +252,12 @@ class ScenarioRun:
         s = self.client.socket()
         s.setblocking(False)
         sk = s.sk
-        if len(self._sources) > 1:
+        port = self.spec.replay_ports[rec.index] if self.spec.replay_ports else 0
+        if port:
+            # the kernel run's port; if it is still taken here, connect() picks one
+            with contextlib.suppress(OSError):
+                s.bind((self._sources[rec.index % len(self._sources)], port))
+        elif len(self._sources) > 1:
             # spread clients over source addresses: bind(addr, 0) with
             # IP_BIND_ADDRESS_NO_PORT, so connect() still picks the port
             sk.bind_no_port = True

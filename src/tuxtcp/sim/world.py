@@ -151,11 +151,12 @@ class World:
 
     def link(self, a: Host, b: Host, delay: float = 0.0005, loss: float = 0.0,
              reorder: float = 0.0, duplicate: float = 0.0, jitter: float = 0.0,
-             rate: float = 0.0, queue: int = 1000) -> Link:
+             rate: float = 0.0, queue: int = 1000, per_flow: bool = False) -> Link:
         """Join two hosts. delay: one way (s); loss/reorder/duplicate: probabilities; rate:
-        bits/s each way (0 = unlimited); queue: packets queued before tail drop."""
+        bits/s each way (0 = unlimited); queue: packets queued before tail drop; per_flow:
+        loss decided per flow and packet index (link/flowloss.py), not from one stream."""
         params = LinkParams(delay=delay, loss=loss, reorder=reorder, duplicate=duplicate,
-                            jitter=jitter, rate=rate, queue=queue)
+                            jitter=jitter, rate=rate, queue=queue, per_flow=per_flow)
         link = Link(a.name, b.name, params, seed=self.seed)
         a._links_to[b] = link
         b._links_to[a] = link
@@ -254,7 +255,10 @@ class World:
             seg = pkt.seg
             size = 40 + len(seg.payload) + (12 if seg.tsval is not None else 0) + (
                 4 + 8 * len(seg.sack) if seg.sack else 0)
-        for t in link.arrivals(now, size, src.name):
+        flow = None
+        if link.flow_loss is not None:
+            flow = (pkt.src, pkt.seg.sport, pkt.dst, pkt.seg.dport)
+        for t in link.arrivals(now, size, src.name, flow):
             self._push(t, _DELIVER, dst, pkt)
 
     def step(self) -> bool:

@@ -13,6 +13,7 @@ from typing import Any
 from rich.console import Console
 
 from ..sim.scenario import ScenarioRun
+from .kernel_relay import RELAY_MIN_DELAY, relayed
 from .presets import DESCRIPTIONS, PRESETS, VALIDATION, build_spec
 from .render import LiveView, print_comparison, print_report
 from .report import summarize
@@ -99,14 +100,20 @@ def simulate(argv: list[str]) -> int:
         return 2
     out: dict[str, Any] = {}
     notes: list[str] = []
-    if args.target == "both" and (spec.delay > KERNEL_VETH_DELAY or spec.loss):
-        # the kernel side is a veth pair without netem: no delay, no loss to emulate; the
-        # simulation takes the veth's so that the two runs model the same link
-        notes.append(f"the kernel's link is a veth pair without delay or loss (no netem here): "
-                     f"the simulation uses its {KERNEL_VETH_DELAY * 1e6:.0f} us and no loss, "
-                     f"not the scenario's {spec.delay * 1000:g} ms"
-                     + (f" and {spec.loss:.0%} loss" if spec.loss else ""))
-        spec = dataclasses.replace(spec, delay=KERNEL_VETH_DELAY, loss=0.0)
+    if args.target in ("kernel", "both") and relayed(spec):
+        # no netem here: a userspace relay between two TUN devices delays and loses packets
+        # on the kernel side, deciding each loss per flow as the simulation's link does
+        notes.append(f"the kernel's link is a userspace relay over two TUN devices (no netem "
+                     f"here): {spec.delay * 1000:g} ms one way"
+                     + (f", {spec.loss:.0%} of packets lost, per flow and packet as the "
+                        f"simulation loses them" if spec.loss else ""))
+    elif args.target == "both" and spec.delay > KERNEL_VETH_DELAY:
+        # below a millisecond the kernel side is a veth pair: the simulation takes its delay
+        # so that the two runs model the same link
+        notes.append(f"the kernel's link is a veth pair ({KERNEL_VETH_DELAY * 1e6:.0f} us; "
+                     f"a delay under {RELAY_MIN_DELAY * 1000:g} ms is not relayed): the "
+                     f"simulation uses its delay, not the scenario's {spec.delay * 1000:g} ms")
+        spec = dataclasses.replace(spec, delay=KERNEL_VETH_DELAY)
     if args.target in ("kernel", "both"):
         from ..host.netns import available
 

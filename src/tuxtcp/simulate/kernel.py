@@ -30,6 +30,7 @@ from ..sim.scenario import (
     ScenarioRun,
     ScenarioSpec,
 )
+from .kernel_relay import relayed
 from .kernel_trace import KernelTrace, TracedRun, apply_trace, owner_at, owners
 
 CLIENT_SIDE = ("net.ipv4.tcp_syn_retries", "net.ipv4.tcp_syn_linear_timeouts",
@@ -38,7 +39,11 @@ CLIENT_SIDE = ("net.ipv4.tcp_syn_retries", "net.ipv4.tcp_syn_linear_timeouts",
 
 
 @contextlib.contextmanager
-def two_hosts() -> Iterator[tuple[Netns, Netns]]:
+def two_hosts(relay: ScenarioSpec | None = None
+              ) -> Iterator[tuple[Netns, Netns, dict[str, Any]]]:
+    """A server and a client namespace joined by a veth pair, or, given the spec of a scenario
+    with delay or loss, by the userspace relay (`kernel_relay.py`) over two TUN devices; the
+    dict gets what the relay did once the block ends (empty for a veth)."""
     tag = uuid.uuid4().hex[:8]
     srv, cli = Netns(f"tuxtcp_s_{tag}"), Netns(f"tuxtcp_c_{tag}")
     sh("ip", "netns", "add", srv.name)
@@ -47,21 +52,65 @@ def two_hosts() -> Iterator[tuple[Netns, Netns]]:
         try:
             for ns in (srv, cli):
                 sh("ip", "-n", ns.name, "link", "set", "lo", "up")
-            sh("ip", "link", "add", "v0", "netns", srv.name, "type", "veth", "peer", "name",
-               "v1", "netns", cli.name)
-            sh("ip", "-n", srv.name, "addr", "add", f"{SERVER_ADDR}/24", "dev", "v0")
-            sh("ip", "-n", cli.name, "addr", "add", f"{CLIENT_ADDR}/24", "dev", "v1")
-            sh("ip", "-n", srv.name, "link", "set", "v0", "up")
-            sh("ip", "-n", cli.name, "link", "set", "v1", "up")
-            # replies to the flood's spoofed sources go to a gateway that never answers
-            sh("ip", "-n", srv.name, "neigh", "replace", "198.18.0.3", "lladdr",
-               "02:00:00:00:00:03", "dev", "v0", "nud", "permanent")
-            sh("ip", "-n", srv.name, "route", "add", "198.19.128.0/17", "via", "198.18.0.3")
-            yield srv, cli
+            stats: dict[str, Any] = {}
+            if relay is None:
+                _veth(srv, cli)
+                yield srv, cli, stats
+            else:
+                with _relay_link(srv, cli, relay, tag, stats):
+                    yield srv, cli, stats
         finally:
             sh("ip", "netns", "del", cli.name, check=False)
     finally:
         sh("ip", "netns", "del", srv.name, check=False)
+
+
+def _veth(srv: Netns, cli: Netns) -> None:
+    sh("ip", "link", "add", "v0", "netns", srv.name, "type", "veth", "peer", "name",
+       "v1", "netns", cli.name)
+    sh("ip", "-n", srv.name, "addr", "add", f"{SERVER_ADDR}/24", "dev", "v0")
+    sh("ip", "-n", cli.name, "addr", "add", f"{CLIENT_ADDR}/24", "dev", "v1")
+    sh("ip", "-n", srv.name, "link", "set", "v0", "up")
+    sh("ip", "-n", cli.name, "link", "set", "v1", "up")
+    # replies to the flood's spoofed sources go to a gateway that never answers
+    sh("ip", "-n", srv.name, "neigh", "replace", "198.18.0.3", "lladdr",
+       "02:00:00:00:00:03", "dev", "v0", "nud", "permanent")
+    sh("ip", "-n", srv.name, "route", "add", "198.19.128.0/17", "via", "198.18.0.3")
+
+
+@contextlib.contextmanager
+def _relay_link(srv: Netns, cli: Netns, spec: ScenarioSpec, tag: str,
+                stats: dict[str, Any]) -> Iterator[None]:
+    devs = {"server": f"tuxs{tag}", "client": f"tuxc{tag}"}
+    cfg = {"server_ns": srv.name, "client_ns": cli.name, "server_dev": devs["server"],
+           "client_dev": devs["client"], "server_addrs": [SERVER_ADDR],
+           "client_addrs": [CLIENT_ADDR], "delay": spec.delay, "loss": spec.loss,
+           "seed": spec.seed, "max_s": spec.duration + 600.0}
+    p = subprocess.Popen([sys.executable, "-m", "tuxtcp.simulate.kernel_relay", json.dumps(cfg)],
+                         stdin=subprocess.PIPE, stdout=subprocess.PIPE, stderr=subprocess.PIPE,
+                         text=True)
+    try:
+        assert p.stdout is not None and p.stdin is not None
+        if p.stdout.readline().strip() != "ready":
+            p.wait(30)
+            raise KernelRunError(f"the kernel link's relay did not start: "
+                                 f"{(p.stderr.read() if p.stderr else '').strip()[-300:]}")
+        for ns, addr, dev in ((srv, SERVER_ADDR, devs["server"]),
+                              (cli, CLIENT_ADDR, devs["client"])):
+            sh("ip", "-n", ns.name, "addr", "add", f"{addr}/24", "dev", dev)
+            sh("ip", "-n", ns.name, "link", "set", dev, "up")
+        # replies to the flood's spoofed sources reach the relay, which discards them
+        sh("ip", "-n", srv.name, "route", "add", "198.19.128.0/17", "dev", devs["server"])
+        yield
+        p.stdin.close()
+        out = p.stdout.read()
+        p.wait(30)
+        if out.strip():
+            stats.update(json.loads(out.strip().splitlines()[-1]))
+    finally:
+        if p.poll() is None:
+            p.kill()
+            p.wait()
 
 
 def read_jiffies() -> tuple[int, int]:
@@ -94,7 +143,7 @@ def uptime_for(t0_ns: int, ref: tuple[int, int]) -> float:
 
 def run_on_kernel(spec: ScenarioSpec) -> ScenarioResult:
     starts = [c.start for c in ScenarioRun(spec).results]  # the same seeded schedule
-    with two_hosts() as (srv, cli):
+    with two_hosts(spec if relayed(spec) else None) as (srv, cli, link):
         for k, v in spec.sysctls.items():
             srv.sysctl(k, v)
             if k in CLIENT_SIDE:
@@ -174,7 +223,10 @@ def run_on_kernel(spec: ScenarioSpec) -> ScenarioResult:
                           peak_time=peak[0], peak_proc="", dmesg="",
                           flood_sent=outs.get("flood", {}).get("sent", 0),
                           agent_late={"client": late,
-                                      "server": outs["server"].get("max_late", 0.0)},
+                                      "server": outs["server"].get("max_late", 0.0),
+                                      **({"relay": link["worst_late_ms"] / 1000}
+                                         if "worst_late_ms" in link else {})},
+                          relay=link or None,
                           late_clients=late_by,
                           server_log=server_log,
                           traced_drops=None if trace.run is None else dict(trace.run.drops),
@@ -195,11 +247,13 @@ def replay_spec(spec: ScenarioSpec, kres: ScenarioResult) -> ScenarioSpec:
     (timer-wheel buckets line up), the kernel clients' connect instants and how long each took
     to close after the server's FIN,
     the kernel server's accept instants with their service ends, and the order in which the
-    kernel resent SYNs and SYN-ACKs due on one tick."""
+    kernel resent SYNs and SYN-ACKs due on one tick; each client connects from the kernel
+    client's port."""
     return dataclasses.replace(
         spec, uptime0=kres.uptime0, replay_starts=[c.start for c in kres.clients],
         replay_accepts=list(kres.server_log),
         replay_close_after=[_close_after(c) for c in kres.clients],
+        replay_ports=[c.port for c in kres.clients],
         replay_resent=[([], []) if c.traced is None else
                        (c.traced.syn_resent_at, c.traced.synack_resent_at)
                        for c in kres.clients])

@@ -73,7 +73,14 @@ def print_report(console: Console, s: dict[str, Any]) -> None:
         console.print(f"kernel agents at worst late by: client {late['client']:.2f} ms "
                       f"(a connect after its instant; {s['late_connects']} more than 5 ms "
                       f"late), server {late['server']:.2f} ms (a service seen finished after "
-                      f"its deadline)")
+                      f"its deadline)" + (f", link relay {late['relay']:.2f} ms (a packet "
+                                          f"delivered after its instant)"
+                                          if "relay" in late else ""))
+    if "kernel_relay" in s:
+        r = s["kernel_relay"]
+        console.print(f"kernel link relay: {r['forwarded']} packets delivered, {r['lost']} "
+                      f"lost, {r['late_over_1ms']} delivered over 1 ms late, {r['spoofed']} "
+                      f"spoofed SYNs passed without delay or loss")
     lat = s["latency_s"]
     t = Table(title="connect() latency (client side, virtual time)")
     for col in ("connected", "p50", "p90", "p99", "max"):

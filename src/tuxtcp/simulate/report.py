@@ -72,6 +72,7 @@ def summarize(res: ScenarioResult) -> dict[str, Any]:
         "explanation": explain(res, lat, syn_retx, failed, never_accepted),
         **({"agent_late_ms": {k: round(v * 1000, 2) for k, v in res.agent_late.items()},
             "late_connects": len(res.late_clients)} if res.agent_late else {}),
+        **({"kernel_relay": res.relay} if res.relay else {}),
     }
 
 

@@ -1,0 +1,154 @@
+"""The kernel target's link when a scenario asks for delay or loss: this kernel has no netem (and
+no act_gact or nft here), so a userspace relay stands in for the wire.
+
+`python -m tuxtcp.simulate.kernel_relay CONFIG` (root) creates two TUN devices, moves one into
+each namespace, prints "ready" and relays IPv4 between them until its stdin closes (or
+`max_s` passes), then prints one JSON line of what it did. The namespaces route the other
+host's addresses through their device; the caller gives them addresses and brings them up.
+
+Between the two hosts each packet arrives `delay` seconds after the relay read it, unless
+`link/flowloss.py` loses it: the same function of (seed, source, destination, index within the
+flow) the simulation's link uses, so where both sides send the same packets on a flow, both
+lose the same ones. As in the simulation, spoofed SYNs (a flood from sources that are not the
+client's) skip the link, and what the server sends to those sources goes nowhere.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import heapq
+import json
+import os
+import select
+import subprocess
+import sys
+import time
+from typing import Any, Final
+
+from ..link.flowloss import FlowLoss
+from ..link.tun import Tun
+from ..sim.scenario import ScenarioSpec
+from ..wire.ipv4 import ip_to_int
+
+RELAY_MIN_DELAY: Final = 0.001  # a scenario delay from here up is relayed; below, a veth's 30 us
+SPIN_S: Final = 0.0003  # closer than this to a due instant, poll without sleeping
+READS_PER_WAKE: Final = 256  # datagrams read from one device before looking at the clock
+MAX_QUEUED: Final = 100_000  # packets in flight on the relay at most (then tail drop)
+
+
+def relayed(spec: ScenarioSpec) -> bool:
+    """Whether the kernel run of `spec` needs the relay (loss, or a delay a veth without netem
+    cannot give) rather than a veth pair."""
+    return spec.loss > 0 or spec.delay >= RELAY_MIN_DELAY
+
+
+class Relay:
+    """The relay's decisions, apart from its devices (tests drive it with datagrams)."""
+
+    def __init__(self, server_addrs: list[str], client_addrs: list[str], delay: float,
+                 loss: float, seed: int) -> None:
+        self.server = {ip_to_int(a) for a in server_addrs}
+        self.client = {ip_to_int(a) for a in client_addrs}
+        self.delay = delay
+        self.flows = FlowLoss(seed, loss)
+        self.stats = {"forwarded": 0, "lost": 0, "spoofed": 0, "discarded": 0, "overflow": 0}
+
+    def decide(self, datagram: bytes, from_client: bool) -> float | None:
+        """How long after it was read `datagram` is delivered to the other side (None: it is
+        not: lost, or nobody there owns its destination)."""
+        if len(datagram) < 20 or datagram[0] >> 4 != 4:
+            self.stats["discarded"] += 1  # not IPv4 (a router solicitation, ...)
+            return None
+        src = int.from_bytes(datagram[12:16], "big")
+        dst = int.from_bytes(datagram[16:20], "big")
+        here, there = (self.client, self.server) if from_client else (self.server, self.client)
+        if dst not in there:
+            self.stats["discarded"] += 1  # to a spoofed source: the gateway never answers
+            return None
+        if src not in here:
+            self.stats["spoofed"] += 1  # injected in the simulation: no link to cross
+            return 0.0
+        ihl = (datagram[0] & 0x0F) * 4
+        sport = dport = 0
+        if datagram[9] == 6 and len(datagram) >= ihl + 4:  # TCP: its ports name the flow
+            sport = int.from_bytes(datagram[ihl:ihl + 2], "big")
+            dport = int.from_bytes(datagram[ihl + 2:ihl + 4], "big")
+        if self.flows.lost(src, sport, dst, dport):
+            self.stats["lost"] += 1
+            return None
+        self.stats["forwarded"] += 1
+        return self.delay
+
+
+def serve(cfg: dict[str, Any]) -> dict[str, Any]:
+    relay = Relay(cfg["server_addrs"], cfg["client_addrs"], float(cfg["delay"]),
+                  float(cfg["loss"]), int(cfg["seed"]))
+    srv, cli = Tun(cfg["server_dev"]), Tun(cfg["client_dev"])
+    try:
+        for tun, ns in ((srv, cfg["server_ns"]), (cli, cfg["client_ns"])):
+            subprocess.run(["ip", "link", "set", tun.name, "netns", ns], check=True,
+                           capture_output=True, timeout=30)
+        # the wire comes first: a real-time thread (it sleeps in select() between packets;
+        # the kernel keeps 5% of each second for others) ahead of the agents (nice -10)
+        with contextlib.suppress(OSError, AttributeError):
+            os.sched_setscheduler(0, os.SCHED_FIFO, os.sched_param(1))
+        print("ready", flush=True)
+        return _relay(relay, srv, cli, float(cfg.get("max_s", 3600.0)))
+    finally:
+        srv.close()
+        cli.close()
+
+
+def _relay(relay: Relay, srv: Tun, cli: Tun, max_s: float) -> dict[str, Any]:
+    queue: list[tuple[float, int, int, bytes]] = []  # (due, order, device fd, datagram)
+    order = 0
+    worst = 0.0
+    late = 0  # packets delivered more than a millisecond after their instant
+    other = {srv.fd: cli.fd, cli.fd: srv.fd}
+    stdin = sys.stdin.fileno()
+    end = time.monotonic() + max_s
+    while True:
+        now = time.monotonic()
+        while queue and queue[0][0] <= now:
+            due, _, fd, data = heapq.heappop(queue)
+            worst = max(worst, now - due)
+            late += now - due > 0.001
+            try:
+                os.write(fd, data)
+            except OSError:
+                relay.stats["discarded"] += 1  # the device went down: the run is ending
+            now = time.monotonic()
+        if now >= end:
+            break
+        wait = min(queue[0][0] - now, 0.5) if queue else 0.5
+        ready, _, _ = select.select([srv.fd, cli.fd, stdin], [], [],
+                                    0.0 if wait < SPIN_S else wait - SPIN_S)
+        if stdin in ready:
+            break  # the caller closed our stdin: the run is over
+        for fd in ready:
+            read_at = time.monotonic()
+            for _ in range(READS_PER_WAKE):
+                try:
+                    data = os.read(fd, 65536)
+                except BlockingIOError:
+                    break
+                after = relay.decide(data, from_client=fd == cli.fd)
+                if after is None:
+                    continue
+                if len(queue) >= MAX_QUEUED:
+                    relay.stats["overflow"] += 1
+                    continue
+                order += 1
+                heapq.heappush(queue, (read_at + after, order, other[fd], data))
+    return {**relay.stats, "in_flight": len(queue), "worst_late_ms": round(worst * 1000, 3),
+            "late_over_1ms": late}
+
+
+def main(argv: list[str] | None = None) -> int:
+    args = sys.argv[1:] if argv is None else argv
+    print(json.dumps(serve(json.loads(args[0]))), flush=True)
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,125 @@
+"""Loss decided per flow (link/flowloss.py), the simulation's per-flow link, and the kernel
+target's userspace relay that decides the same way (simulate/kernel_relay.py)."""
+
+from __future__ import annotations
+
+import socket
+import struct
+import time
+
+import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
+
+from tuxtcp.link.flowloss import FlowLoss
+from tuxtcp.sim.scenario import ScenarioSpec
+from tuxtcp.simulate.kernel_relay import Relay, relayed
+from tuxtcp.wire.ipv4 import ip_to_int
+
+SRV, CLI = "198.18.0.1", "198.18.0.2"
+FLOWS = [(ip_to_int(CLI), 40000 + i, ip_to_int(SRV), 8080) for i in range(4)]
+
+
+def _fates(loss: FlowLoss, order: list[int], per_flow: int) -> dict[int, list[bool]]:
+    out: dict[int, list[bool]] = {i: [] for i in range(len(FLOWS))}
+    for i in order:
+        if len(out[i]) < per_flow:
+            out[i].append(loss.lost(*FLOWS[i]))
+    return out
+
+
+@settings(max_examples=60, deadline=None)
+@given(st.permutations([i % len(FLOWS) for i in range(4 * 40)]))
+def test_a_flows_fates_do_not_depend_on_how_flows_interleave(order: list[int]) -> None:
+    in_turn = _fates(FlowLoss(1, 0.3), sorted(order), 40)
+    assert _fates(FlowLoss(1, 0.3), order, 40) == in_turn
+
+
+def test_the_share_lost_is_the_loss_and_the_seed_decides_which() -> None:
+    a, b = FlowLoss(1, 0.05), FlowLoss(2, 0.05)
+    fa = [a.lost(*FLOWS[0]) for _ in range(40_000)]
+    fb = [b.lost(*FLOWS[0]) for _ in range(40_000)]
+    assert 0.045 < sum(fa) / len(fa) < 0.055
+    assert fa != fb
+    assert not any(FlowLoss(1, 0.0).lost(*FLOWS[0]) for _ in range(1000))
+    assert all(FlowLoss(1, 1.0).lost(*FLOWS[0]) for _ in range(1000))
+    with pytest.raises(ValueError):
+        FlowLoss(1, 1.5)
+
+
+def _tcp(src: str, dst: str, sport: int, dport: int) -> bytes:
+    ip = struct.pack("!BBHHHBBH4s4s", 0x45, 0, 40, 0, 0, 64, 6, 0, socket.inet_aton(src),
+                     socket.inet_aton(dst))
+    return ip + struct.pack("!HHIIBBHHH", sport, dport, 0, 0, 0x50, 0x02, 65535, 0, 0)
+
+
+def test_the_relay_decides_as_the_simulations_link() -> None:
+    relay = Relay([SRV], [CLI], delay=0.02, loss=0.3, seed=7)
+    ref = FlowLoss(7, 0.3)
+    for n in range(200):
+        sport = 40000 + n % 3
+        want = None if ref.lost(ip_to_int(CLI), sport, ip_to_int(SRV), 8080) else 0.02
+        assert relay.decide(_tcp(CLI, SRV, sport, 8080), from_client=True) == want
+        want = None if ref.lost(ip_to_int(SRV), 8080, ip_to_int(CLI), sport) else 0.02
+        assert relay.decide(_tcp(SRV, CLI, 8080, sport), from_client=False) == want
+    assert relay.stats["lost"] + relay.stats["forwarded"] == 400
+    # a spoofed SYN skips the link (as injected in the simulation); the SYN-ACK to its
+    # source goes nowhere; so do IPv6 and runts
+    assert relay.decide(_tcp("198.19.200.1", SRV, 5555, 8080), from_client=True) == 0.0
+    assert relay.decide(_tcp(SRV, "198.19.200.1", 8080, 5555), from_client=False) is None
+    assert relay.decide(b"\x60" + bytes(39), from_client=True) is None
+    assert relay.decide(b"\x45", from_client=True) is None
+    assert relay.stats["spoofed"] == 1 and relay.stats["discarded"] == 3
+
+
+def test_a_scenario_is_relayed_when_a_veth_cannot_give_its_link() -> None:
+    assert not relayed(ScenarioSpec(delay=0.0005))
+    assert relayed(ScenarioSpec(delay=0.02))
+    assert relayed(ScenarioSpec(delay=0.0005, loss=0.01))
+
+
+def test_the_scenario_link_loses_a_clients_packets_whatever_the_others_send() -> None:
+    from tuxtcp.sim.scenario import run_scenario
+
+    base = dict(clients=30, arrival="poisson", rate=50.0, backlog=128, workers=2,
+                service_time=0.002, loss=0.1, delay=0.02, duration=10.0, uptime0=987.0)
+    full = run_scenario(ScenarioSpec(**base))  # type: ignore[arg-type]
+    # the same clients, from the same ports, with every other one left out
+    half = run_scenario(ScenarioSpec(**{
+        **base, "clients": 15, "replay_starts": [c.start for c in full.clients[::2]],
+        "replay_ports": [c.port for c in full.clients[::2]]}))  # type: ignore[arg-type]
+    for a, b in zip(full.clients[::2], half.clients, strict=True):
+        assert (a.syn_retrans, a.synack_retrans) == (b.syn_retrans, b.synack_retrans)
+    assert any(c.syn_retrans for c in full.clients)  # some SYNs were lost
+
+
+@pytest.mark.root
+def test_the_kernel_link_delays_and_loses_as_asked(netns_ok: None) -> None:
+    """Two namespaces joined by the relay: a connect takes the round trip the spec asks for;
+    with every packet lost nothing gets through, and the relay says so."""
+    from tuxtcp.simulate.kernel import two_hosts
+
+    for loss, expect in ((0.0, True), (1.0, False)):
+        spec = ScenarioSpec(delay=0.05, loss=loss, duration=5.0)
+        with two_hosts(spec) as (srv, cli, link):
+            p_srv = srv.popen("python3", "-c", (
+                "import socket,time\n"
+                "s=socket.socket(); s.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)\n"
+                f"s.bind(('{SRV}', 8080)); s.listen(); time.sleep(3)\n"))
+            time.sleep(0.5)
+            out = cli.run("python3", "-c", (
+                "import socket,time\n"
+                "s=socket.socket(); s.settimeout(1.5); t=time.monotonic()\n"
+                f"try:\n    s.connect(('{SRV}', 8080)); print('ok', time.monotonic()-t)\n"
+                "except OSError as e:\n    print('failed', e)\n"))
+            p_srv.kill()
+            p_srv.wait()
+        word, _, rest = out.strip().partition(" ")
+        if expect:
+            assert word == "ok", out
+            assert 0.1 <= float(rest) < 0.2, out  # one round trip: 2 x 50 ms, then some
+            assert link["forwarded"] >= 3 and link["lost"] == 0
+        else:
+            assert word == "failed", out
+            assert link["forwarded"] == 0 and link["lost"] >= 2  # the SYN and its resend
+        assert link["worst_late_ms"] < 50
