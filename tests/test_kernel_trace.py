@@ -63,6 +63,9 @@ def test_the_trace_keeps_the_runs_clients_and_window() -> None:
             # somewhere on the machine (not: the same reason, UDP's code)
             t.kfree_skb(T0 + 2.1, 9, "sk_stream_kill_queues+0x5/0x90", 0x0800, "QUEUE_PURGE"),
             t.kfree_skb(T0 + 2.2, 10, "__udp4_lib_rcv+0x4bc/0xd00", 0x0800, "NO_SOCKET"),
+            # a cookie ACK that met a full accept queue (kept: TCP's, named by the caller of
+            # sk_skb_reason_drop)
+            t.kfree_skb(T0 + 2.3, 11, "cookie_v4_check+0x2a/0x6c0", 0x0800, "NO_SOCKET"),
             t.kfree_skb(T0 - 1.0, 8, "tcp_v4_rcv+0x1/0x2", 0x0800, "NO_SOCKET")):  # before
         kt.take(run, line)
     kt.take(run, "# tracer: nop")
@@ -72,10 +75,11 @@ def test_the_trace_keeps_the_runs_clients_and_window() -> None:
     assert run.server_fins == [(T0 + 0.7, 40000)]
     assert run.client_fins == [(T0 + 0.70001, 40000)]
     assert run.client_closes == [(T0 + 0.7002, 40000)]
-    assert dict(run.drops) == {"TCP_LISTEN_OVERFLOW": 1, "QUEUE_PURGE": 1}
+    assert dict(run.drops) == {"TCP_LISTEN_OVERFLOW": 1, "QUEUE_PURGE": 1, "NO_SOCKET": 1}
     assert run.other_drops == 2
     assert dict(run.drop_sites) == {("TCP_LISTEN_OVERFLOW", "tcp_v4_rcv"): 1,
-                                    ("QUEUE_PURGE", "sk_stream_kill_queues"): 1}
+                                    ("QUEUE_PURGE", "sk_stream_kill_queues"): 1,
+                                    ("NO_SOCKET", "cookie_v4_check"): 1}
     assert run.foreign_resets == 1  # run_on_kernel refuses such a run: counts are machine-wide
 
 

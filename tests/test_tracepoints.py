@@ -213,3 +213,25 @@ def test_no_subscriber_no_events_and_unsubscribe_stops_them() -> None:
     h.send(syn(40001, dport=9))
     assert len(seen) == 1
     assert h.ns.drops["NO_SOCKET"] == 2  # drops are counted either way
+
+
+def test_a_cookie_ack_meeting_a_full_accept_queue_is_freed_by_cookie_v4_check() -> None:
+    """cookie_v4_check frees it itself (sk_skb_reason_drop with the listener): kfree_skb names
+    cookie_v4_check and the listener as rx_sk (seen on 6.18 in a slow-accept kernel run: 138
+    NO_SOCKET drops, every one at cookie_v4_check); no RST."""
+    w, srv, cli, events = world()
+    srv.sysctl["net.ipv4.tcp_syncookies"] = 2  # always cookies
+    ls = srv.socket()
+    ls.bind(("0.0.0.0", 8080))
+    ls.listen(0)  # the accept queue holds one connection
+    socks = [cli.socket() for _ in range(2)]
+    for s in socks:
+        s.setblocking(False)
+        s.connect_ex((SRV, 8080))
+    w.run(0.01)
+    drops = [e for h, e in events if h == "srv" and e.name == "kfree_skb"]
+    assert [(d.fields["reason"], d.fields["location"]) for d in drops] == [
+        ("NO_SOCKET", "cookie_v4_check")]
+    assert drops[0].fields["rx_sk"] != 0
+    assert not [e for h, e in events if h == "srv" and e.name == "tcp_send_reset"]
+    assert srv.drops["NO_SOCKET"] == 1

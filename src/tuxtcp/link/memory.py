@@ -38,7 +38,7 @@ class Link:
 
     def __post_init__(self) -> None:
         self.rng = random.Random(f"link:{self.seed}:{self.a}:{self.b}")
-        if self.params.per_flow:
+        if self.params.per_flow and self.params.loss:  # lossless: no per-flow counters kept
             self.flow_loss = FlowLoss(self.seed, self.params.loss)
 
     def arrivals(self, now: float, size: int = 0, src: str = "",

@@ -2,7 +2,7 @@
 
 Five tracepoints, in a tracefs instance of our own with trace_clock "mono" (CLOCK_MONOTONIC,
 the clock the agents share):
-- skb:kfree_skb: drops by reason, IPv4 segments freed by TCP's own code only (`tcp_drop_site`:
+- skb:kfree_skb: drops by reason, IPv4 only and not in other protocols' code (`tcp_drop_site`:
   a UDP datagram to a closed port elsewhere on the machine is a NO_SOCKET drop too);
 - tcp:tcp_retransmit_synack: each SYN-ACK the server resent to a client's port;
 - tcp:tcp_retransmit_skb, filtered in the kernel to SYN_SENT sockets: each SYN a client resent;
@@ -47,19 +47,17 @@ FILTERS: Final = {"sock/inet_sock_set_state": f"newstate == {TCP_ESTABLISHED} ||
                                               f"newstate == {TCP_LAST_ACK}",
                   "tcp/tcp_retransmit_skb": f"state == {TCP_SYN_SENT}"}
 ETH_P_IP: Final = 0x0800
-# Where TCP frees what it drops, as kfree_skb's `location` names it (seen on 6.18: tcp_v4_rcv,
-# tcp_validate_incoming, tcp_rcv_state_process, ...; the socket's queues purged at destroy
-# from sk_stream_kill_queues, its out-of-order queue from skb_rbtree_purge).
-TCP_DROP_PREFIXES: Final = ("tcp_", "inet_")
-TCP_DROP_FUNCTIONS: Final = frozenset({"sk_stream_kill_queues", "skb_rbtree_purge",
-                                       "__skb_queue_purge_reason"})
+# Other IPv4 protocols' drop sites, as kfree_skb's `location` names them: a UDP datagram to
+# a closed port anywhere on the machine is a NO_SOCKET drop in __udp4_lib_rcv. TCP frees in
+# functions of many names (tcp_v4_rcv, tcp_validate_incoming, cookie_v4_check through
+# sk_skb_reason_drop, sk_stream_kill_queues, skb_rbtree_purge, ...), so the others are named.
+OTHER_PROTOCOL_SITES: Final = ("udp", "__udp", "icmp", "igmp", "raw_", "ping_")
 
 
 def tcp_drop_site(location: str) -> bool:
-    """Whether kfree_skb's `location` ("tcp_v4_rcv+0x99/0x1400" or just the function) is in
-    TCP's code."""
-    func = location.partition("+")[0]
-    return func.startswith(TCP_DROP_PREFIXES) or func in TCP_DROP_FUNCTIONS
+    """Whether kfree_skb's `location` ("tcp_v4_rcv+0x99/0x1400" or just the function) may be
+    TCP's: not a function of UDP, ICMP, IGMP or raw sockets."""
+    return not location.partition("+")[0].startswith(OTHER_PROTOCOL_SITES)
 
 
 @dataclass

@@ -33,6 +33,7 @@ from .twsock import TimeWaitSock
 # kfree_skb's `location`: the kernel prints the function that freed the skb
 RCV_LOCATION: Final = "tcp_v4_rcv"
 DO_RCV_LOCATION: Final = "tcp_v4_do_rcv"
+COOKIE_LOCATION: Final = "cookie_v4_check"
 
 
 def drop(ns: NetNamespace, pkt: Packet | None, reason: str, now: float,
@@ -135,7 +136,11 @@ def _listen_rcv(ns: NetNamespace, lsk: TcpSock, pkt: Packet, now: float) -> str:
         if isinstance(res, TcpSock):
             return child_process(ns, res, pkt, now)
         if res != LISTENER:
-            return res  # the cookie was good but the accept queue is full
+            # the cookie was good but the accept queue is full: cookie_v4_check frees the ACK
+            # itself (sk_skb_reason_drop with the listener; kfree_skb names cookie_v4_check,
+            # as traced on 6.18)
+            drop(ns, pkt, res, now, lsk, COOKIE_LOCATION)
+            return dr.CONSUMED
     if flags & ACK:
         # tcp_rcv_state_process(LISTEN) returns 1 on an ACK: tcp_v4_do_rcv resets with the
         # listener as the socket and frees the ACK itself (its discard: label)
