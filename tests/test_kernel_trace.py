@@ -179,13 +179,15 @@ def test_the_kernel_agrees_client_by_client_from_its_own_trace(netns_ok: None) -
     agree, diffs = client_differences(sres.clients, kres.clients)
     assert agree == 7, diffs
     # the SYNs the last two resent, as the kernel sent them: 1 s apart (on the wheel's 32 ms
-    # buckets), on the same ticks for both clients; the replay of the run agrees too
+    # buckets), in the same bucket for both clients or the next one (started 1 ms apart, they
+    # straddle a bucket's edge now and then) and now and then a jiffy late (each CPU expires
+    # its own timer base); the replay of the run agrees too
     resent = [_tr(c).syn_resent_at for c in kres.clients]
     assert [len(r) for r in resent] == [0] * 5 + [4, 4]
     for r, c in zip(resent[5:], kres.clients[5:], strict=True):
         gaps = [b - a for a, b in zip([c.start, *r], r, strict=False)]
         assert all(0.99 < g < 1.04 for g in gaps), gaps
-    assert all(abs(a - b) < 0.001 for a, b in zip(*resent[5:], strict=True))
+    assert all(abs(a - b) < 0.001 + 9 / 250 for a, b in zip(*resent[5:], strict=True)), resent
     replayed = run_scenario(replay_spec(FULL_QUEUE_CASE, kres))
     assert client_differences(replayed.clients, kres.clients)[0] == 7
 

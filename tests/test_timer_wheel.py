@@ -2,8 +2,12 @@
 
 import errno
 
+from hypothesis import given, settings
+from hypothesis import strategies as st
+
 from helpers import Harness
 from states import syn_recv
+from tuxtcp.net.clock import Clock
 from tuxtcp.net.sysctl import HZ
 
 
@@ -56,3 +60,14 @@ def test_a_timer_due_now_fires_at_the_next_tick() -> None:
         fire = clock.fire_time(now, 0.0)
         assert clock.jiffies(fire) == clock.jiffies(now) + 1
         assert 0 < fire - now <= 1 / HZ + 1e-9
+
+
+@settings(max_examples=300, deadline=None)
+@given(st.floats(0.0, 2000.0), st.floats(0.0, 200.0), st.floats(0.0, 1000.0),
+       st.sampled_from(["wheel", "exact"]))
+def test_placing_a_timer_at_once_is_its_fire_time_level_and_expiry(
+        up0: float, now: float, timeout: float, model: str) -> None:
+    clock = Clock(up0, 0, model)
+    assert clock.place(now, timeout) == (clock.fire_time(now, timeout),
+                                         clock.wheel_level(timeout),
+                                         clock.expiry(now, timeout))

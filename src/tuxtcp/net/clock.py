@@ -69,6 +69,21 @@ class Clock:
         bucket = ((expires >> shift) + 1) << shift
         return (bucket - INITIAL_JIFFIES) / HZ - self.uptime0
 
+    def place(self, now: float, timeout: float) -> tuple[float, int, float]:
+        """(fire_time, wheel_level, expiry) of a timer armed at `now` for `timeout` seconds,
+        the jiffies computed once (mod_timer's path: arm and schedule take all three)."""
+        if self.exact:
+            return now + timeout, 0, now + timeout
+        clk = self.jiffies(now)
+        delta = max(0, -int(-timeout * HZ // 1))
+        expires = clk + delta
+        lvl = _level(delta)
+        shift = 3 * lvl
+        bucket = ((expires >> shift) + 1) << shift
+        up0 = self.uptime0
+        return ((bucket - INITIAL_JIFFIES) / HZ - up0, lvl,
+                (expires - INITIAL_JIFFIES) / HZ - up0)
+
     def wheel_level(self, timeout: float) -> int:
         """The timer wheel level a timer armed for `timeout` seconds is queued at (0 for the
         'exact' model): the order among timers firing on the same tick depends on it."""

@@ -93,17 +93,16 @@ class NetNamespace:
     def arm(self, now: float, timeout: float, kind: int, owner: object) -> Timer:
         """mod_timer(timer, jiffies + timeout): a timer of `kind` for `owner`, firing when the
         clock's timer wheel says a timer armed now for `timeout` seconds fires."""
-        clock = self.clock
-        t = self.timers.arm(clock.fire_time(now, timeout), kind, owner,
-                            clock.wheel_level(timeout))
-        t.expires = self.clock.expiry(now, timeout)
+        fire, level, expires = self.clock.place(now, timeout)
+        t = self.timers.arm(fire, kind, owner, level)
+        t.expires = expires
         return t
 
     def schedule(self, t: Timer, now: float, timeout: float) -> None:
         """mod_timer on an embedded timer (a request's rsk_timer, a timewait's tw_timer)."""
-        clock = self.clock
-        self.timers.schedule(t, clock.fire_time(now, timeout), clock.wheel_level(timeout))
-        t.expires = self.clock.expiry(now, timeout)
+        fire, level, expires = self.clock.place(now, timeout)
+        self.timers.schedule(t, fire, level)
+        t.expires = expires
 
     def next_deadline(self) -> float | None:
         return self.timers.next_deadline()
