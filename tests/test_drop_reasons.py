@@ -255,6 +255,20 @@ def test_pure_ack_in_close_wait_is_dropped_not_specified() -> None:  # live
     assert drops(h) == {"NOT_SPECIFIED": 1}
 
 
+def test_fin_again_in_close_wait_is_acked_at_once_and_dropped_old_data() -> None:
+    # a segment starting below rcv_nxt goes on to tcp_data_queue as in FIN_WAIT1/2
+    # (tests/packetdrill/close-wait-fin-again.pkt runs it on the kernel too)
+    h = Harness()
+    s, me = established(h)
+    h.send(peer(me, PEER_ISN + 1, FIN | ACK))
+    h.take()
+    assert s.state == "CLOSE_WAIT"
+    out = h.send(peer(me, PEER_ISN + 1, FIN | ACK))
+    assert len(out) == 1 and out[0].seg.flags == ACK and out[0].seg.ack == PEER_ISN + 2
+    assert drops(h) == {"TCP_OLD_DATA": 1}
+    assert h.counters()["TcpExt.DelayedACKLost"] == 1
+
+
 def test_data_after_close_in_fin_wait2_is_reset_and_dropped_abort_on_data() -> None:
     h = Harness()
     s, me = established(h)

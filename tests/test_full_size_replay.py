@@ -30,9 +30,9 @@ import pytest
 from tuxtcp.sim.scenario import ScenarioResult, ScenarioSpec, run_scenario
 from tuxtcp.simulate.command import COMPARED_COUNTERS, KERNEL_VETH_DELAY
 from tuxtcp.simulate.kernel import (
-    TESTBED_DROPS,
     KernelRunError,
     client_differences,
+    compare,
     replay_spec,
     run_on_kernel,
 )
@@ -50,8 +50,9 @@ class Bar(NamedTuple):
     per_client: int = 0  # `split`'s sum may also differ by this many per client that differs
     missed: float = 0.01  # share of replayed accepts that may find no connection
     teardown: float = 0.01  # TEARDOWN's sum may differ by this share (and 2)
-    # drop reasons of kernel mechanisms tuxtcp does not have yet: not compared (`why` says)
-    unmodelled: frozenset[str] = frozenset()
+    # drop reasons that mechanisms tuxtcp does not have yet move (`why` says which): each
+    # compared within 25% (and 2)
+    loose: frozenset[str] = frozenset()
 
 
 # The frees that end a connection, compared as one sum (within 2 + 1%) in every preset: the
@@ -73,12 +74,13 @@ BARS = {
     "syn-flood": Bar(0.99, 0.0),
     "lossy-link": Bar(
         0.99, 0.0, frozenset({"TCP_INVALID_SYN"}),
-        "the kernel sends tail loss probes (TLP; TCPLossProbes 25 server, 31 client on a run), "
-        "tuxtcp not yet (issue 15): a probe of a FIN that had arrived is freed as TCP_OLD_DATA "
-        "(12-16 a run, not compared) or, at a TIME_WAIT socket, NOT_SPECIFIED (the teardown "
-        "sum within 5%); a client that differs may see one SYN-ACK more or less, which it "
-        "frees as TCP_INVALID_SYN", per_client=1, teardown=0.05,
-        unmodelled=frozenset({"TCP_OLD_DATA"})),
+        "both sides send tail loss probes (TCPLossProbes 27 against 29 and 29 against 31 on a "
+        "run); the kernel also undoes spurious RTOs on D-SACKs (TCPDSACKUndo, TCPLossUndo) "
+        "and F-RTO, which tuxtcp does not yet (issue 15), so a few retransmissions differ: "
+        "a FIN resent to a client that had it is freed as TCP_OLD_DATA (14 against 12), or, "
+        "at a TIME_WAIT socket, NOT_SPECIFIED (the teardown sum within 5%); a client that "
+        "differs may see one SYN-ACK more or less, which it frees as TCP_INVALID_SYN",
+        per_client=1, teardown=0.05, loose=frozenset({"TCP_OLD_DATA"})),
     "capped-backlog": Bar(
         0.99, 0.0, OVERFLOWS,
         "a client that differs (under 1% do) can move its overflow between its final ACK "
@@ -117,24 +119,26 @@ def _close(a: int, b: int, slack: float) -> bool:
 
 def _problems(bar: Bar, sim: dict[str, Any], kern: dict[str, Any],
               sres: ScenarioResult, kres: ScenarioResult) -> list[object]:
+    """What misses the bar: the command's comparison rows (`compare`), held to the preset's
+    slack, its percentiles and its drop groups, then the clients one by one."""
+    assert kern["drops"].get("both") is not None, "the kernel run was not traced (tracefs)"
     out: list[object] = []
-    for side in ("server", "client"):
-        for k in COMPARED_COUNTERS:
-            a, b = sim["counters"][side].get(k, 0), kern["counters"][side].get(k, 0)
-            if not _close(a, b, bar.slack):
-                out.append((side, k, a, b))
-    for p in bar.percentiles:
-        a, b = sim["latency_s"][p], kern["latency_s"][p]
-        if a is None or b is None or abs(a - b) > max(0.05 * b, 0.010):
-            out.append(("latency", p, a, b))
-    traced = kern["drops"].get("both")
-    assert traced is not None, "the kernel run was not traced (tracefs)"
-    ours = Counter(sim["drops"]["server"]) + Counter(sim["drops"]["client"])
-    theirs = Counter({k: v for k, v in traced.items() if k not in TESTBED_DROPS})
+    ours: Counter[str] = Counter()
+    theirs: Counter[str] = Counter()
+    for what, a, b, ok in compare(sim, kern, COMPARED_COUNTERS):
+        kind, _, name = what.partition(" ")
+        if kind == "drops":
+            ours[name], theirs[name] = a, b
+        elif kind == "latency":
+            if name in bar.percentiles and not ok:
+                out.append(("latency", name, a, b))
+        elif not _close(a, b, bar.slack):
+            out.append((kind, name, a, b))  # a counter of the server or the client
     sites = kern["drops"].get("kernel_sites", {})
-    for reason in dict.fromkeys([*ours, *theirs]):
-        if (reason not in bar.split | TEARDOWN | bar.unmodelled
-                and not _close(ours[reason], theirs[reason], bar.slack)):
+    for reason in ours:
+        slack = 0.25 if reason in bar.loose else bar.slack
+        if (reason not in bar.split | TEARDOWN
+                and not _close(ours[reason], theirs[reason], slack)):
             # where the kernel freed them, to tell the run's own drops from the machine's
             out.append(("drops", reason, ours[reason], theirs[reason], sites.get(reason, {})))
     agree, diffs = client_differences(sres.clients, kres.clients, late=kres.late_clients)

@@ -33,6 +33,7 @@ def nodelay() -> S.Conn:
     """An established connection (active open) that sends small segments at once (no Nagle),
     the peer without timestamps."""
     c = S.established_active()
+    c.h.sysctl["net.ipv4.tcp_early_retrans"] = 0  # RTOs only, as the root test runs
     c.take()
     c.sock.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
     c.ts_base = None
@@ -44,6 +45,7 @@ def retransmitted_twice() -> S.Conn:
     (backoff 2, RTO 0.8 s). The first RTT sample of the connection is still to come (the
     handshake's SYN-ACK came back at once: srtt 0)."""
     c = S.established_active()
+    c.h.sysctl["net.ipv4.tcp_early_retrans"] = 0  # RTOs only, as the root test runs
     c.take()
     c.h.advance(1.0)
     c.sock.send(b"x" * 100)
@@ -159,7 +161,7 @@ def kernel_karn(timestamps: int) -> dict[str, int]:
     retransmission at about 0.2 s is lost the same way, the one at about 0.6 s is answered.
     TCP_INFO once everything is acknowledged."""
     with veth_pair() as (a, b):
-        a.sysctl("net.ipv4.tcp_early_retrans", 0)  # no loss probe (tuxtcp has none yet)
+        a.sysctl("net.ipv4.tcp_early_retrans", 0)  # no loss probe: RTOs only, as above
         a.sysctl("net.ipv4.tcp_timestamps", timestamps)
         procs = [b.popen(sys.executable, "-c", SERVER)]
         try:

@@ -6,8 +6,10 @@ The limit is time, not a count: a connection is given up once tcp_retries2's mod
 time that many backoffs take from TCP_RTO_MIN) has passed since the first retransmission
 (retrans_stamp), or TCP_USER_TIMEOUT has. With a 200 ms RTO and tcp_retries2 = 3 (3.0 s) the
 kernel retransmits at 0.2, 0.6, 1.4 and 3.0 s (2.8 s after the first: not yet) and gives up at
-6.2 s; the root test runs the same case on the host kernel (TLP off: tuxtcp has no loss probes
-yet)."""
+6.2 s; the root test runs the same case on the host kernel. Both run with tail loss probes off
+(tcp_early_retrans=0), so that every retransmission here is an RTO: with TLP the first one
+is a probe, which neither counts as a retransmission nor backs the RTO off
+(tests/packetdrill/tlp-single-segment.pkt pins that on both targets)."""
 
 from __future__ import annotations
 
@@ -32,6 +34,7 @@ def sender(data: bytes = b"", retries2: int | None = 3) -> S.Conn:
     """An established connection (active open, 200 ms RTO) with `tcp_retries2` set (None: the
     default) that has just sent `data` (if any)."""
     c = S.established_active()
+    c.h.sysctl["net.ipv4.tcp_early_retrans"] = 0  # RTOs only, as the root test runs
     c.take()
     if retries2 is not None:
         c.h.sysctl["net.ipv4.tcp_retries2"] = retries2
@@ -93,6 +96,7 @@ def test_default_retries2_gives_up_after_the_model_time() -> None:
     # tcp_retries2 = 15 from TCP_RTO_MIN: 924.6 s. Retransmissions at 0.2 * (2**k - 1) up to
     # the 120 s cap, then every 120 s; the one at 924.6 s is 924.4 s after the first
     c = S.established_active()
+    c.h.sysctl["net.ipv4.tcp_early_retrans"] = 0  # RTOs only, as the root test runs
     c.take()
     c.sock.send(b"x")
     c.take()
@@ -107,6 +111,7 @@ def test_user_timeout_clamps_the_last_rto_and_gives_up_on_time() -> None:
     # TCP_USER_TIMEOUT 1000 ms: retransmissions at 0.2 and 0.6 s; the next RTO (0.8 s) is cut
     # to what is left of 1.0 s after the first retransmission: given up at 1.2 s
     c = S.established_active()
+    c.h.sysctl["net.ipv4.tcp_early_retrans"] = 0  # RTOs only, as the root test runs
     c.take()
     c.sock.setsockopt(TCP, socket.TCP_USER_TIMEOUT, 1000)
     c.sock.send(b"x" * 100)
@@ -128,6 +133,7 @@ def test_orphan_gives_up_after_tcp_orphan_retries_model_time() -> None:
     # tcp_orphan_retries = 0 means 8 while the RTO is under TCP_RTO_MAX: 0.2 * 511 = 102.2 s
     # after the first retransmission. Data and FIN go again together until then.
     c = S.established_active()
+    c.h.sysctl["net.ipv4.tcp_early_retrans"] = 0  # RTOs only, as the root test runs
     c.take()
     c.sock.send(b"x" * 10)
     c.sock.close()
@@ -142,6 +148,7 @@ def test_too_many_orphans_reset_at_close() -> None:
     # tcp_max_orphans = 1: the first orphan closes politely, the second is one too many
     # (tcp_check_oom in __tcp_close, after tcp_send_fin): its FIN, then a RST, TCPAbortOnMemory
     h = S.Harness()
+    h.sysctl["net.ipv4.tcp_early_retrans"] = 0  # RTOs only
     h.sysctl["net.ipv4.tcp_max_orphans"] = 1
     a = S.established_active(h, dport=80)
     b = S.established_active(h, dport=81)
@@ -160,6 +167,7 @@ def test_too_many_orphans_reset_at_close() -> None:
 
 def test_orphan_count_returns_to_zero() -> None:
     c = S.established_active()
+    c.h.sysctl["net.ipv4.tcp_early_retrans"] = 0  # RTOs only, as the root test runs
     ns = c.sock.sk.ns
     c.sock.close()
     assert ns.tcp_orphan_count == 1
@@ -220,6 +228,7 @@ def test_user_timeout_ends_zero_window_probing_even_when_answered() -> None:
     # is left of TCP_USER_TIMEOUT: probes at 0.2 and 0.6 s, given up at 1.2 s although every
     # probe was answered
     c = S.established_active()
+    c.h.sysctl["net.ipv4.tcp_early_retrans"] = 0  # RTOs only, as the root test runs
     c.take()
     c.sock.setsockopt(TCP, socket.TCP_USER_TIMEOUT, 1000)
     t0 = c.h.now
@@ -240,6 +249,7 @@ def test_keepalive_with_user_timeout_gives_up_at_the_first_check_past_it() -> No
     # tcp_keepalive_timer: with TCP_USER_TIMEOUT the probe count is not used; the connection
     # is reset once idle for longer than the user timeout with a probe out
     c = S.established_active()
+    c.h.sysctl["net.ipv4.tcp_early_retrans"] = 0  # RTOs only, as the root test runs
     c.take()
     c.sock.setsockopt(TCP, socket.TCP_USER_TIMEOUT, 5000)
     c.sock.setsockopt(TCP, socket.TCP_KEEPIDLE, 10)
@@ -255,6 +265,7 @@ def test_retries1_changes_nothing_visible() -> None:
     # black-hole detection: a route re-lookup and (tcp_mtu_probing, off) MTU probing
     for retries1 in (0, 3, 255):
         c = S.established_active()
+        c.h.sysctl["net.ipv4.tcp_early_retrans"] = 0  # RTOs only, as the root test runs
         c.take()
         c.h.sysctl["net.ipv4.tcp_retries1"] = retries1
         c.h.sysctl["net.ipv4.tcp_retries2"] = 3

@@ -38,8 +38,9 @@ class Link:
 
     def __post_init__(self) -> None:
         self.rng = random.Random(f"link:{self.seed}:{self.a}:{self.b}")
-        if self.params.per_flow and self.params.loss:  # lossless: no per-flow counters kept
-            self.flow_loss = FlowLoss(self.seed, self.params.loss)
+        # (assigned here either way: a compiled dataclass has no class-level default)
+        self.flow_loss = (FlowLoss(self.seed, self.params.loss)
+                          if self.params.per_flow and self.params.loss else None)
 
     def arrivals(self, now: float, size: int = 0, src: str = "",
                  flow: tuple[int, int, int, int] | None = None) -> list[float]:

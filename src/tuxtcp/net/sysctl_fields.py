@@ -28,6 +28,7 @@ class SysctlFields:
         self.mtu_expires: int = default_int("net.ipv4.route.mtu_expires")
         self.tcp_timestamps: int = default_int("net.ipv4.tcp_timestamps")
         self.tcp_sack: int = default_int("net.ipv4.tcp_sack")
+        self.tcp_early_retrans: int = default_int("net.ipv4.tcp_early_retrans")
         self.tcp_window_scaling: int = default_int("net.ipv4.tcp_window_scaling")
         self.tcp_fin_timeout: int = default_int("net.ipv4.tcp_fin_timeout")
         self.tcp_tw_reuse: int = default_int("net.ipv4.tcp_tw_reuse")

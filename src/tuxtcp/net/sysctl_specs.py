@@ -54,6 +54,9 @@ _SPECS: tuple[SysctlSpec, ...] = (
     SysctlSpec("net.ipv4.route.mtu_expires", 600, doc="seconds a learned path MTU lasts"),
     SysctlSpec("net.ipv4.tcp_timestamps", 1, 0, 255, doc="1 random offset per flow, 2 no offset"),
     SysctlSpec("net.ipv4.tcp_sack", 1, 0, 255),
+    SysctlSpec("net.ipv4.tcp_early_retrans", 3, 0, 4,
+               doc="3 or 4: tail loss probes (TLP); 0-2: none (early retransmit itself went "
+                   "with RACK; 4's RACK part is not modelled)"),
     SysctlSpec("net.ipv4.tcp_window_scaling", 1, 0, 255),
     SysctlSpec("net.ipv4.tcp_fin_timeout", 60, INT_MIN // HZ, INT_MAX // HZ),
     SysctlSpec("net.ipv4.tcp_tw_reuse", 2, 0, 2, doc="2 = loopback only"),

@@ -28,7 +28,6 @@ UNMODELLED: Final[dict[str, str]] = {
     "net.ipv4.tcp_fack": "removed from Linux in 4.18: nothing to model",
     "net.ipv4.tcp_reordering": "a fixed reordering degree of 3",
     "net.ipv4.tcp_slow_start_after_idle": "no cwnd restart after idle",
-    "net.ipv4.tcp_early_retrans": "no loss probes",
     "net.ipv4.tcp_recovery": "no RACK",
     "net.ipv4.tcp_tso_win_divisor": "no TSO deferral",
     "net.ipv4.tcp_ecn_option": "no AccECN",
@@ -43,7 +42,7 @@ UNMODELLED: Final[dict[str, str]] = {
 }
 # values of those settings that are what tuxtcp does anyway
 _MODELLED_VALUES: Final = {("net.ipv4.tcp_congestion_control", "reno"),
-                           ("net.ipv4.tcp_recovery", "0"), ("net.ipv4.tcp_early_retrans", "0"),
+                           ("net.ipv4.tcp_recovery", "0"),
                            ("net.ipv4.tcp_frto", "0")}
 # three-value settings of which the engine models the default (middle) value only
 _MIDDLE_OF_THREE: Final = ("net.ipv4.tcp_wmem",)

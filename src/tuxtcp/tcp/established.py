@@ -200,8 +200,12 @@ def rcv_state_process(sk: TcpSock, pkt: Packet, now: float) -> str:
         _update_metrics(sk)
         tcp_done(sk, now)
         return dr.CONSUMED
-    if (seg.payload and sk.rcv_shutdown and st in (FIN_WAIT1, FIN_WAIT2)
-            and after(seg.end_seq, sk.rcv_nxt)):
+    # step 7: after the peer's FIN, a segment starting below rcv_nxt (a FIN resent, say by a
+    # loss probe) goes on as in FIN_WAIT1/2 to tcp_data_queue: a duplicate is ACKed at once
+    # and freed as TCP_OLD_DATA (DelayedACKLost)
+    old_after_fin = st in (CLOSE_WAIT, CLOSING, LAST_ACK) and before(seg.seq, sk.rcv_nxt)
+    if (seg.payload and sk.rcv_shutdown and (st in (FIN_WAIT1, FIN_WAIT2) or old_after_fin)
+            and after((seg.end_seq - (1 if seg.flags & FIN else 0)) & M32, sk.rcv_nxt)):
         # RFC 1122: data after our receive side is shut -> reset
         ns.mib.tcp_ext.TCPAbortOnData += 1
         send_reset(ns, pkt, now, dr.TCP_ABORT_ON_DATA)
@@ -211,14 +215,13 @@ def rcv_state_process(sk: TcpSock, pkt: Packet, now: float) -> str:
         # tcp_rcv_established, step 5
         rcv_rtt_measure_ts(sk, len(seg.payload), seg.tsecr, tsval_of(ns, sk.ts_off, now))
     reason = dr.CONSUMED
-    if st in (CLOSE_WAIT, CLOSING, LAST_ACK):
+    if st in (CLOSE_WAIT, CLOSING, LAST_ACK) and not old_after_fin:
         # step 7: after the peer's FIN nothing is queued; a segment at or after rcv_nxt, a pure
         # ACK included, ends at tcp_rcv_state_process's discard (NOT_SPECIFIED), which frees
         # it there: kfree_skb's location is tcp_rcv_state_process (6.18), not tcp_v4_rcv
-        if not before(seg.seq, sk.rcv_nxt):
-            ns.drops.count(dr.NOT_SPECIFIED)
-            if ns.trace.on_kfree_skb:
-                tp.kfree_skb(ns, pkt, dr.NOT_SPECIFIED, now, sk, "tcp_rcv_state_process")
+        ns.drops.count(dr.NOT_SPECIFIED)
+        if ns.trace.on_kfree_skb:
+            tp.kfree_skb(ns, pkt, dr.NOT_SPECIFIED, now, sk, "tcp_rcv_state_process")
     elif seg.payload or seg.flags & FIN:
         ack_now = False
         if sk.ecn_flags & TCP_ECN_OK:

@@ -1,10 +1,16 @@
 """RTT estimation and the retransmission timer's arming (tcp_rtt_estimator, tcp_set_rto,
-tcp_rearm_rto)."""
+tcp_rearm_rto), as the RTO or as a tail loss probe (tcp_schedule_loss_probe)."""
 
 from __future__ import annotations
 
-from .constants import TCP_RTO_MAX, TCP_RTO_MIN, TIMER_RETRANS
+from ..net.sysctl_specs import HZ
+from .cong import TCP_CA_CWR, TCP_CA_OPEN
+from .constants import TCP_RTO_MAX, TCP_RTO_MIN, TCP_TIMEOUT_INIT, TIMER_RETRANS
 from .sock import TcpSock
+
+_RTO_MIN_J = round(TCP_RTO_MIN * HZ)
+_TIMEOUT_INIT_J = round(TCP_TIMEOUT_INIT * HZ)
+_TIMEOUT_MIN_J = 2  # TCP_TIMEOUT_MIN
 
 
 def update_rtt(sk: TcpSock, rtt: float) -> None:
@@ -27,7 +33,53 @@ def arm_rto(sk: TcpSock, now: float, timeout: float = -1.0) -> None:
     """inet_csk_reset_xmit_timer(ICSK_TIME_RETRANS, timeout or the RTO)."""
     if sk.rtx_timer is not None:
         sk.rtx_timer.cancel()
+    sk.loss_probe_armed = False
     sk.rtx_timer = sk.ns.arm(now, sk.rto if timeout < 0 else timeout, TIMER_RETRANS, sk)
+
+
+def _jiffies(seconds: float) -> int:
+    """usecs_to_jiffies: rounded up (to the microsecond first, as the kernel keeps them)."""
+    return max(0, -(-round(seconds * 1_000_000) * HZ // 1_000_000))
+
+
+def rto_delta(sk: TcpSock, now: float) -> float:
+    """tcp_rto_delta_us: how long until the RTO, counted from when the head of the
+    retransmission queue last left."""
+    return sk.rtx_queue[0].xmit + sk.rto - now
+
+
+def rearm_rto(sk: TcpSock, now: float) -> None:
+    """tcp_rearm_rto: nothing in flight, no timer; else the RTO, which a pending loss probe's
+    replacement keeps counting from the head's last transmission."""
+    if not sk.rtx_queue:
+        stop_rto(sk)
+        return
+    timeout = sk.rto
+    if sk.loss_probe_armed:
+        timeout = max(_jiffies(rto_delta(sk, now)), 1) / HZ
+    arm_rto(sk, now, timeout)
+
+
+def schedule_loss_probe(sk: TcpSock, now: float, advancing_rto: bool) -> bool:
+    """tcp_schedule_loss_probe: with tcp_early_retrans 3 or 4, a SACK peer and the congestion
+    state Open or CWR, the retransmission timer becomes a probe due two smoothed RTTs from now,
+    plus the minimum RTO when one packet is out (the peer may be delaying its ACK) or two
+    jiffies otherwise (1 s before any RTT sample), unless the RTO comes sooner: from now when
+    an ACK just advanced (`advancing_rto`), else from the head's last transmission."""
+    if (sk.ns.sysctl.tcp_early_retrans not in (3, 4) or not sk.rtx_queue
+            or not sk.rx_opt.sack_ok or sk.ca_state not in (TCP_CA_OPEN, TCP_CA_CWR)):
+        return False
+    if sk.srtt:
+        timeout = _jiffies(2 * sk.srtt)
+        timeout += _RTO_MIN_J if len(sk.rtx_queue) == 1 else _TIMEOUT_MIN_J
+    else:
+        timeout = _TIMEOUT_INIT_J
+    delta = sk.rto if advancing_rto else rto_delta(sk, now)
+    if delta > 0:
+        timeout = min(timeout, _jiffies(delta))
+    arm_rto(sk, now, timeout / HZ)
+    sk.loss_probe_armed = True
+    return True
 
 
 def ensure_rto(sk: TcpSock, now: float) -> None:
@@ -38,6 +90,7 @@ def ensure_rto(sk: TcpSock, now: float) -> None:
 
 def stop_rto(sk: TcpSock) -> None:
     """inet_csk_clear_xmit_timer(ICSK_TIME_RETRANS)."""
+    sk.loss_probe_armed = False
     if sk.rtx_timer is not None:
         sk.rtx_timer.cancel()
         sk.rtx_timer = None

@@ -22,7 +22,7 @@ if TYPE_CHECKING:
 class TxSeg:
     """One segment in the retransmission queue (an skb with its TCP_SKB_CB sacked bits)."""
 
-    __slots__ = ("seq", "end", "data", "flags", "sent", "sacked", "lost", "retrans")
+    __slots__ = ("seq", "end", "data", "flags", "sent", "xmit", "sacked", "lost", "retrans")
 
     def __init__(self, seq: int, data: bytes, flags: int, sent: float) -> None:
         self.seq = seq
@@ -30,6 +30,7 @@ class TxSeg:
         self.data = data
         self.flags = flags
         self.sent = sent  # -1 once retransmitted (Karn: no RTT sample)
+        self.xmit = sent  # when it last left (tcp_skb_timestamp_us): the RTO counts from it
         self.sacked = False
         self.lost = False
         self.retrans = 0
@@ -186,7 +187,8 @@ class TcpSock:
         "lq", "parent", "iss", "irs", "snd_una", "snd_nxt", "write_seq", "snd_wnd", "snd_wl1",
         "max_window", "rcv_nxt", "copied_seq", "rcv_wnd", "rcv_wup", "ts_off",
         "mss_cache", "advmss", "rto", "srtt", "rttvar", "retransmits", "total_rto",
-        "retrans_stamp", "rtx_timer", "keepalive_timer", "sk_err", "sk_err_soft", "recv_buf",
+        "retrans_stamp", "rtx_timer", "loss_probe_armed", "tlp_high_seq", "tlp_retrans",
+        "keepalive_timer", "sk_err", "sk_err_soft", "recv_buf",
         "send_buf", "rtx_queue", "fin_queued", "fin_acked", "rcv_shutdown", "snd_shutdown",
         "orphan", "fin_skb_queued", "ip_id", "cwnd", "ssthresh", "created", "syn_sent_at",
         "last_oow_ack",
@@ -254,6 +256,10 @@ class TcpSock:
         self.total_rto = 0
         self.retrans_stamp = -1.0  # when the first retransmitted segment left (-1: none)
         self.rtx_timer: Timer | None = None
+        # icsk_pending == ICSK_TIME_LOSS_PROBE: rtx_timer is a tail loss probe, not the RTO
+        self.loss_probe_armed = False
+        self.tlp_high_seq = 0  # snd_nxt when a loss probe went out (0: none outstanding)
+        self.tlp_retrans = False  # that probe retransmitted data (rather than sending new)
         self.keepalive_timer: Timer | None = None  # sk_timer: times an orphan's FIN_WAIT2
         self.sk_err = 0
         self.sk_err_soft = 0

@@ -6,8 +6,9 @@ Follows tcp_input.c (tcp_ack, tcp_ack_update_window, tcp_sacktag_write_queue,
 tcp_clean_rtx_queue, tcp_fastretrans_alert, tcp_enter_loss), tcp_output.c (tcp_write_xmit,
 tcp_xmit_retransmit_queue, tcp_send_probe0, tcp_send_fin, __tcp_ack_snd_check) and the congestion
 ops of cong.py, with PRR in Recovery and CWR (tcp_cwnd_reduction) and classic ECN's sender
-side. Simplifications, named where they apply: Reno instead of CUBIC, no DSACK sent, no undo,
-no RACK/TLP, no TSO deferral (tcp_tso_should_defer). The receiving half is receive.py.
+side, and tail loss probes (tcp_send_loss_probe, tcp_process_tlp_ack; rto.py schedules them).
+Simplifications, named where they apply: Reno instead of CUBIC, no DSACK sent, no undo, no
+RACK, no TSO deferral (tcp_tso_should_defer). The receiving half is receive.py.
 """
 
 from __future__ import annotations
@@ -38,7 +39,7 @@ from .minisocks import oow_rate_limited
 from .output import current_mss, send_ack, sync_mss, transmit, tsval_of
 from .pacing import tso_segs
 from .rcvwin import select_window_space
-from .rto import arm_rto, stop_rto, update_rtt
+from .rto import arm_rto, rearm_rto, schedule_loss_probe, update_rtt
 from .sock import (
     EMPTY_RTX_QUEUE,
     EMPTY_SCOREBOARD,
@@ -116,6 +117,7 @@ def push(sk: TcpSock, now: float) -> None:
                     # time of the episode's first retransmission (checked on 6.18)
                     sk.retrans_stamp = now
                 ts.sent = -1.0
+                ts.xmit = now
                 pipe += 1
                 sent_any = True
                 if sk.ca_state in (TCP_CA_CWR, TCP_CA_RECOVERY):
@@ -128,6 +130,7 @@ def push(sk: TcpSock, now: float) -> None:
                 sk.num_retrans_total += 1
     buf = sk.send_buf
     sent_new = 0
+    prior_packets = len(sk.rtx_queue)
     while buf and pipe < sk.cwnd:
         # tcp_write_xmit: one TSO packet a pass, of at most min(cwnd room, tso_segs) segments
         # (tcp_grow_skb lets it span the skbs the writes made)
@@ -167,6 +170,13 @@ def push(sk: TcpSock, now: float) -> None:
         sk.snd_nxt = (sk.snd_nxt + 1) & M32
         sk.fin_sent = True
         sent_any = True
+        sent_new += 1
+    if sent_new:
+        # tcp_event_new_data_sent: the RTO starts with the first packet out (a pending loss
+        # probe gives way to it); then the end of tcp_write_xmit schedules a probe
+        if not prior_packets or sk.loss_probe_armed:
+            rearm_rto(sk, now)
+        schedule_loss_probe(sk, now, False)
     if sent_any and sk.rtx_timer is None:
         arm_rto(sk, now)
     if buf and not sk.rtx_queue:
@@ -209,6 +219,7 @@ def recut_lost(sk: TcpSock, mss: int, max_segs: int, budget: int) -> None:
             last = off + mss >= len(data)
             flags = base | (tail if last else (PSH if (off + mss) % group == 0 else 0))
             piece = TxSeg(seq, data[off:off + mss], flags, run[0].sent)
+            piece.xmit = run[0].xmit
             piece.lost = True
             pieces.append(piece)
             seq = piece.end
@@ -243,7 +254,7 @@ def _nagle_holds(sk: TcpSock) -> bool:
     return after(sk.snd_sml, sk.snd_una) and not after(sk.snd_sml, sk.snd_nxt)
 
 
-def _send_new(sk: TcpSock, data: bytes, mss: int, now: float) -> None:
+def _send_new(sk: TcpSock, data: bytes, mss: int, now: float, psh: int = PSH) -> None:
     """One TSO packet of new data (one tcp_transmit_skb; GSO, in the device or in software,
     cuts it into MSS segments with PSH on the last one). 6.18 marks every new-data TSO packet
     PSH (checked: each 2000-byte packet of a 100 KB write carries it), and a FIN
@@ -252,11 +263,11 @@ def _send_new(sk: TcpSock, data: bytes, mss: int, now: float) -> None:
     is tcp_minshall_update's snd_sml."""
     end = len(data)
     fin = FIN if sk.fin_queued and end == len(sk.send_buf) and not sk.fin_sent else 0
-    transmit(sk, ACK | PSH | fin, sk.snd_nxt, data, now)
+    transmit(sk, ACK | psh | fin, sk.snd_nxt, data, now)
     for off in range(0, end, mss):
         chunk = data[off:off + mss]
         last = off + mss >= end
-        flags = ACK | ((PSH | fin) if last else 0)
+        flags = ACK | ((psh | fin) if last else 0)
         rtx_enqueue(sk, TxSeg(sk.snd_nxt, chunk, flags, now))
         sk.snd_nxt = (sk.snd_nxt + len(chunk) + (1 if flags & FIN else 0)) & M32
     if fin:
@@ -492,6 +503,7 @@ def _init_cwnd_reduction(sk: TcpSock) -> None:
     the congestion ops (Reno: max(cwnd/2, 2)); cwnd is left to PRR. An ECN sender tells the
     peer with CWR on its next new segment (tcp_ecn_queue_cwr)."""
     sk.recover = sk.snd_nxt
+    sk.tlp_high_seq = 0
     sk.cwnd_cnt = 0
     sk.prior_cwnd = sk.cwnd
     sk.prr_delivered = 0
@@ -743,6 +755,7 @@ def on_ack(sk: TcpSock, seg: TcpSegment, now: float) -> str:
     nwin = seg.window << sk.rx_opt.snd_wscale
     pure = not seg.payload and not seg.flags & (FIN | SYN)
     is_dup = ack == sk.snd_una and pure and nwin == sk.snd_wnd and bool(sk.rtx_queue)
+    prior_wnd = sk.snd_wnd
     _ack_update_window(sk, seg, nwin, now)
     sack_rtt = -1.0
     sacked_before = sk.sack.sacked_out
@@ -757,6 +770,8 @@ def on_ack(sk: TcpSock, seg: TcpSegment, now: float) -> str:
         acked, seq_rtt = _clean_rtx_queue(sk, ack, now)
         delivered += acked
         _ack_update_rtt(sk, seg, seq_rtt, sack_rtt, True, now)
+        if sk.tlp_high_seq:
+            _process_tlp_ack(sk, seg, True, sacked_before)
         rtx = sk.rtx_queue
         if rtx and rtx[0].sacked:
             # tcp_check_sack_reneging: the new head was SACKed, so the receiver reneged on
@@ -767,12 +782,13 @@ def on_ack(sk: TcpSock, seg: TcpSegment, now: float) -> str:
         else:
             _fastretrans_alert(sk, True, ece)
             _cong_control(sk, delivered, True, True)
-            if sk.rtx_queue:
-                arm_rto(sk, now)
-            else:
-                stop_rto(sk)
+            # tcp_set_xmit_timer: a loss probe, else the RTO
+            if not schedule_loss_probe(sk, now, True):
+                rearm_rto(sk, now)
         mem_sync(sk, now)
     else:
+        if sk.tlp_high_seq:
+            _process_tlp_ack(sk, seg, nwin != prior_wnd, sacked_before)
         if sack_rtt >= 0:
             _ack_update_rtt(sk, seg, -1.0, sack_rtt, False, now)
         reno_before = sk.sack.reno_sacked
@@ -788,6 +804,92 @@ def on_ack(sk: TcpSock, seg: TcpSegment, now: float) -> str:
     if pure:
         sk.ns.mib.tcp_ext.TCPPureAcks += 1
     return CONSUMED
+
+
+def _process_tlp_ack(sk: TcpSock, seg: TcpSegment, not_dup: bool, sacked_before: int) -> None:
+    """tcp_process_tlp_ack, once an ACK reaches the probe's snd_nxt: a probe of new data, or a
+    D-SACK of the probe (FLAG_DSACK_TLP: the original arrived too), or a pure duplicate ACK
+    ends the episode without a loss; an ACK beyond it means the probe repaired a loss: cwnd
+    comes down as in CWR at once (TCPLossProbeRecovery). `not_dup`: the ACK moved snd_una,
+    carried data or updated the window (FLAG_SND_UNA_ADVANCED | FLAG_NOT_DUP)."""
+    ack = seg.ack
+    high = sk.tlp_high_seq
+    if before(ack, high):
+        return
+    if not sk.tlp_retrans or _dsack_of_probe(sk, seg):
+        sk.tlp_high_seq = 0
+    elif after(ack, high):
+        _init_cwnd_reduction(sk)  # (tlp_high_seq = 0)
+        sk.ca_state = TCP_CA_CWR
+        _end_cwnd_reduction(sk)
+        sb = sk.sack
+        rtx = sk.rtx_queue
+        # tcp_try_keep_open
+        sk.ca_state = (TCP_CA_DISORDER if sb.sacked_out or sb.lost_out or sb.retrans_out
+                       or (rtx and rtx[0].sent < 0) else TCP_CA_OPEN)
+        sk.recover = sk.snd_nxt
+        sk.ns.mib.tcp_ext.TCPLossProbeRecovery += 1
+    elif not (not_dup or bool(seg.payload) or sk.sack.sacked_out > sacked_before):
+        sk.tlp_high_seq = 0  # a pure duplicate ACK: the original and the probe both arrived
+
+
+def _dsack_of_probe(sk: TcpSock, seg: TcpSegment) -> bool:
+    """FLAG_DSACK_TLP (tcp_dsack_seen): the ACK's first SACK block is a D-SACK of at most one
+    segment ending at the probe's snd_nxt."""
+    blocks = seg.sack
+    if not blocks or not sk.rx_opt.sack_ok:
+        return False
+    start, end = blocks[0]
+    if not before(start, seg.ack):
+        if len(blocks) < 2:
+            return False
+        s1, e1 = blocks[1]
+        if after(end, e1) or before(start, s1):
+            return False
+    size = (end - start) & M32
+    return (before(start, end) and size <= sk.max_window and size <= max(sk.mss_cache, 1)
+            and end == sk.tlp_high_seq)
+
+
+def send_loss_probe(sk: TcpSock, now: float) -> None:
+    """tcp_send_loss_probe, when the probe timer fires: at most one probe outstanding; new data
+    if the window takes its next segment (sent whatever cwnd says: tcp_write_xmit's push_one
+    2), else the last segment sent goes again (__tcp_retransmit_skb: RetransSegs, not marked
+    retransmitted, so not in retrans_out, and its ACK is an RTT sample from the probe). Then
+    TCPLossProbes, tlp_high_seq = snd_nxt and the RTO from now."""
+    if sk.tlp_high_seq:
+        rearm_rto(sk, now)
+        return
+    sk.tlp_retrans = False
+    mss = max(current_mss(sk, now), 1)
+    buf = sk.send_buf
+    prior = len(sk.rtx_queue)
+    n = min(mss, len(buf))
+    if buf and not after((sk.snd_nxt + n) & M32, (sk.snd_una + sk.snd_wnd) & M32):
+        # tcp_snd_wnd_test passed; a probe cut from a longer unsent skb is its first part,
+        # which tso_fragment leaves without PSH (checked on 6.18)
+        _send_new(sk, bytes(buf[:n]), mss, now, PSH if n == len(buf) else 0)
+        del buf[:n]
+        if len(sk.rtx_queue) == prior:
+            rearm_rto(sk, now)
+            return
+    else:
+        if not sk.rtx_queue:
+            sk.loss_probe_armed = False
+            return
+        ts = sk.rtx_queue[-1]
+        transmit(sk, ts.flags, ts.seq, ts.data, now, retrans=True)
+        if sk.ns.trace.on_retransmit_skb:
+            tp.retransmit_skb(sk, ts.seq, now)
+        sk.ns.mib.tcp.RetransSegs += 1
+        sk.num_retrans_total += 1
+        ts.sent = now
+        ts.xmit = now
+        sk.tlp_retrans = True
+    sk.tlp_high_seq = sk.snd_nxt
+    sk.ns.mib.tcp_ext.TCPLossProbes += 1
+    sk.loss_probe_armed = False
+    rearm_rto(sk, now)
 
 
 def _ack_probe(sk: TcpSock, now: float) -> None:
@@ -823,6 +925,7 @@ def enter_loss(sk: TcpSock) -> None:
     if sk.ecn_flags & TCP_ECN_OK:
         sk.ecn_flags |= TCP_ECN_QUEUE_CWR  # tcp_ecn_queue_cwr
     sk.recover = sk.snd_nxt
+    sk.tlp_high_seq = 0
     sk.dupacks = 0
     if sk.sack is not EMPTY_SCOREBOARD:
         sk.sack.reno_sacked = 0

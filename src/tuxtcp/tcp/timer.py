@@ -48,7 +48,7 @@ from .passive import reqsk_timer
 from .reqsk import RequestSock
 from .rto import arm_rto
 from .sock import EMPTY_RTX_QUEUE, TcpSock, in_pingpong_mode
-from .stream import enter_loss, probe0_base, push, send_probe0
+from .stream import enter_loss, probe0_base, push, send_loss_probe, send_probe0
 from .twsock import TimeWaitSock
 
 
@@ -232,6 +232,9 @@ def retransmit_timer(sk: TcpSock, now: float) -> None:
     failure counter of the state recovery was in, tcp_enter_loss, the head again, backoff."""
     if sk.state == SYN_SENT or (sk.state == SYN_RECV and sk.parent is None):
         syn_retransmit_timer(sk, now)
+        return
+    if sk.loss_probe_armed:
+        send_loss_probe(sk, now)  # tcp_write_timer_handler: ICSK_TIME_LOSS_PROBE
         return
     if not sk.rtx_queue:
         return
