@@ -140,7 +140,8 @@ def _problems(bar: Bar, sim: dict[str, Any], kern: dict[str, Any],
         if (reason not in bar.split | TEARDOWN
                 and not _close(ours[reason], theirs[reason], slack)):
             # where the kernel freed them, to tell the run's own drops from the machine's
-            out.append(("drops", reason, ours[reason], theirs[reason], sites.get(reason, {})))
+            out.append(("drops", reason, ours[reason], theirs[reason], sites.get(reason, {}),
+                        kern["drops"].get("kernel_first_s", {}).get(reason, [])))
     agree, diffs = client_differences(sres.clients, kres.clients, late=kres.late_clients)
     moved = bar.per_client * (len(kres.clients) - agree)
     for group, slack, extra in ((TEARDOWN, max(bar.slack, bar.teardown), 0),

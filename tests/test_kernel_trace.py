@@ -77,6 +77,8 @@ def test_the_trace_keeps_the_runs_clients_and_window() -> None:
     assert run.client_closes == [(T0 + 0.7002, 40000)]
     assert dict(run.drops) == {"TCP_LISTEN_OVERFLOW": 1, "QUEUE_PURGE": 1, "NO_SOCKET": 1}
     assert run.other_drops == 2
+    assert run.first_drops == {"TCP_LISTEN_OVERFLOW": [2.0], "QUEUE_PURGE": [2.1],
+                               "NO_SOCKET": [2.3]}
     assert dict(run.drop_sites) == {("TCP_LISTEN_OVERFLOW", "tcp_v4_rcv"): 1,
                                     ("QUEUE_PURGE", "sk_stream_kill_queues"): 1,
                                     ("NO_SOCKET", "cookie_v4_check"): 1}

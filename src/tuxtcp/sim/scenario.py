@@ -149,6 +149,7 @@ class ScenarioResult:
     # server and client namespaces together (the tracepoint does not say which); None untraced
     traced_drops: dict[str, int] | None = None
     traced_drop_sites: dict[str, dict[str, int]] | None = None  # reason -> {function: count}
+    traced_drop_first: dict[str, list[float]] | None = None  # reason -> first instants (s)
 
 
 ProgressFn = Callable[[float, ScenarioResult | None, "ScenarioRun"], None]

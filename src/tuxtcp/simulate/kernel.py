@@ -60,9 +60,25 @@ def two_hosts(relay: ScenarioSpec | None = None
                 with _relay_link(srv, cli, relay, tag, stats):
                     yield srv, cli, stats
         finally:
+            _drain((srv, cli))
             sh("ip", "netns", "del", cli.name, check=False)
     finally:
         sh("ip", "netns", "del", srv.name, check=False)
+
+
+DRAIN_S = 5.0  # how long a run's leftover connections may take to go before the next run
+
+
+def _drain(hosts: tuple[Netns, ...]) -> None:
+    """Wait (at most DRAIN_S) until no TCP socket but TIME_WAIT and listeners is left in the
+    namespaces: `ip netns del` only unlinks a namespace, whose orphans go on resending until
+    done, and the next run's machine-wide drop counts would take their last segments in."""
+    for _ in range(int(DRAIN_S / 0.1)):
+        left = "".join(ns.run("ss", "-Htan", "exclude", "time-wait", "exclude", "listening",
+                              check=False) for ns in hosts)
+        if not left.strip():
+            return
+        time.sleep(0.1)
 
 
 def _veth(srv: Netns, cli: Netns) -> None:
@@ -231,6 +247,8 @@ def run_on_kernel(spec: ScenarioSpec) -> ScenarioResult:
                           server_log=server_log,
                           traced_drops=None if trace.run is None else dict(trace.run.drops),
                           traced_drop_sites=None if trace.run is None else _sites(trace.run),
+                          traced_drop_first=None if trace.run is None
+                          else dict(trace.run.first_drops),
                           uptime0=uptime_for(outs["client"]["t0_ns"], ref))
 
 

@@ -47,6 +47,7 @@ FILTERS: Final = {"sock/inet_sock_set_state": f"newstate == {TCP_ESTABLISHED} ||
                                               f"newstate == {TCP_LAST_ACK}",
                   "tcp/tcp_retransmit_skb": f"state == {TCP_SYN_SENT}"}
 ETH_P_IP: Final = 0x0800
+FIRST_DROPS: Final = 5
 # Other IPv4 protocols' drop sites, as kfree_skb's `location` names them: a UDP datagram to
 # a closed port anywhere on the machine is a NO_SOCKET drop in __udp4_lib_rcv. TCP frees in
 # functions of many names (tcp_v4_rcv, tcp_validate_incoming, cookie_v4_check through
@@ -66,6 +67,9 @@ class TracedRun:
 
     drops: Counter[str] = field(default_factory=Counter)
     drop_sites: Counter[tuple[str, str]] = field(default_factory=Counter)  # (reason, function)
+    # the first few instants of each reason, in seconds into the window: a drop from outside
+    # the run (another run's leftovers, at its start) shows itself by when it came
+    first_drops: dict[str, list[float]] = field(default_factory=dict)
     synacks: list[tuple[float, int]] = field(default_factory=list)  # (instant, client port)
     syns: list[tuple[float, int]] = field(default_factory=list)  # (instant, client port)
     established: list[tuple[float, int]] = field(default_factory=list)  # (instant, client port)
@@ -136,6 +140,9 @@ class KernelTrace:
             if f.get("protocol") == ETH_P_IP and tcp_drop_site(site):
                 run.drops[str(f["reason"])] += 1
                 run.drop_sites[str(f["reason"]), site] += 1
+                first = run.first_drops.setdefault(str(f["reason"]), [])
+                if len(first) < FIRST_DROPS:
+                    first.append(round(ev.ts - self._window[0], 4))
             else:
                 run.other_drops += 1
         elif ev.name == "tcp_retransmit_synack":

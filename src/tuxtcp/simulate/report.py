@@ -63,7 +63,9 @@ def summarize(res: ScenarioResult) -> dict[str, Any]:
                   **({"both": dict(sorted(res.traced_drops.items(), key=lambda kv: -kv[1]))}
                      if res.traced_drops is not None else {}),
                   **({"kernel_sites": res.traced_drop_sites}
-                     if res.traced_drop_sites is not None else {})},
+                     if res.traced_drop_sites is not None else {}),
+                  **({"kernel_first_s": res.traced_drop_first}
+                     if res.traced_drop_first is not None else {})},
         "peak": {"time": res.peak_time, "syn_queue": peak_synq, "accept_queue": peak_accq,
                  "ss": res.peak_ss, "proc_net_tcp": res.peak_proc},
         "queue_timeline": _timeline(res.samples),
