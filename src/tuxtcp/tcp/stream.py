@@ -171,12 +171,12 @@ def push(sk: TcpSock, now: float) -> None:
         sk.fin_sent = True
         sent_any = True
         sent_new += 1
-    if sent_new:
-        # tcp_event_new_data_sent: the RTO starts with the first packet out (a pending loss
-        # probe gives way to it); then the end of tcp_write_xmit schedules a probe
-        if not prior_packets or sk.loss_probe_armed:
-            rearm_rto(sk, now)
-        schedule_loss_probe(sk, now, False)
+    # tcp_event_new_data_sent re-arms the RTO with the first packet out (a pending loss probe
+    # gives way to it); the end of tcp_write_xmit then schedules a probe, which replaces that
+    # timer: so the RTO is armed only when no probe is
+    if (sent_new and not schedule_loss_probe(sk, now, False)
+            and (not prior_packets or sk.loss_probe_armed)):
+        rearm_rto(sk, now)
     if sent_any and sk.rtx_timer is None:
         arm_rto(sk, now)
     if buf and not sk.rtx_queue:
