@@ -129,14 +129,18 @@ def _fresh(python: str | Path, code: str, *args: str) -> str:
 
 
 def _bulk(size: int, delay: float, loss: float = 0.0, rate: float = 0.0,
-          step: float = 0.005) -> tuple[float, float, tuxtcp.Host, tuxtcp.Host, object]:
-    """One bulk transfer cli -> srv; returns (wall s, virtual s, srv, cli, client socket)."""
+          step: float = 0.005, cc: str = "cubic",
+          ) -> tuple[float, float, tuxtcp.Host, tuxtcp.Host, object]:
+    """One bulk transfer cli -> srv with congestion control `cc` on both; returns (wall s,
+    virtual s, srv, cli, client socket)."""
     import random as _random
 
     w = tuxtcp.World(seed=1)
     srv = w.host("srv", "198.18.0.1")
     cli = w.host("cli", "198.18.0.2")
     w.link(srv, cli, delay=delay, loss=loss, rate=rate)
+    for host in (srv, cli):
+        host.sysctl["net.ipv4.tcp_congestion_control"] = cc
     ls = srv.socket()
     ls.bind(("0.0.0.0", 80))
     ls.listen(5)
@@ -164,17 +168,18 @@ def _bulk(size: int, delay: float, loss: float = 0.0, rate: float = 0.0,
     return time.perf_counter() - t0, w.clock - v0, srv, cli, c
 
 
-def goodput(size: int = 100 << 20, loss: float = 0.0) -> dict[str, float]:
+def goodput(size: int = 100 << 20, loss: float = 0.0, cc: str = "cubic") -> dict[str, float]:
     """One bulk transfer through a simulated link (1 ms one way): wall time, virtual time,
     and MB of payload processed per wall second."""
-    wall, virt, _, cli, _ = _bulk(size, 0.001, loss=loss)
+    wall, virt, _, cli, _ = _bulk(size, 0.001, loss=loss, cc=cc)
     return {"wall_s": wall, "virtual_s": virt, "MB_per_wall_s": size / 1e6 / wall,
             "virtual_MB_per_s": size / 1e6 / virt, "retrans": cli.counters["Tcp.RetransSegs"]}
 
 
-def gigabit_throughput(size: int = 100 << 20) -> dict[str, float]:
+def gigabit_throughput(size: int = 100 << 20, cc: str = "cubic",
+                       loss: float = 0.0) -> dict[str, float]:
     """Virtual-time throughput of one connection over a 1 Gbit/s link with 10 ms RTT."""
-    wall, virt, _, _, c = _bulk(size, 0.005, rate=1e9, step=0.001)
+    wall, virt, _, _, c = _bulk(size, 0.005, rate=1e9, step=0.001, cc=cc, loss=loss)
     return {"virtual_s": virt, "Mbit_per_s": size * 8 / virt / 1e6, "wall_s": wall,
             "final_cwnd": c.sk.cwnd}  # type: ignore[attr-defined]
 

@@ -16,14 +16,16 @@ import pytest
 from test_packetdrill_parser import CORPUS, DEFINES
 from tuxtcp.packetdrill import parse_file, parse_text
 from tuxtcp.packetdrill.command import DEFAULT_DEFINES, packetdrill, run_script
-from tuxtcp.packetdrill.shell import Shell, UnsupportedCommand
-from tuxtcp.packetdrill.target_tuxtcp import Result, run_tuxtcp
+from tuxtcp.packetdrill.shell import CommandFailed, Shell, UnsupportedCommand
+from tuxtcp.packetdrill.target_tuxtcp import Result, TuxtcpRun, run_tuxtcp
 from tuxtcp.tcp.engine import Namespace
 
 OWN = sorted((Path(__file__).parent / "packetdrill").glob("*.pkt"))
 KERNEL_ONLY = Path(__file__).parent / "packetdrill-kernel" / "kernel-calls.pkt"
 # Reno packet for packet against the kernel set to reno (both targets)
 RENO = sorted((Path(__file__).parent / "packetdrill-reno").glob("*.pkt"))
+# CUBIC and HyStart packet for packet, cwnd and ssthresh after every ACK (both targets)
+CUBIC = sorted((Path(__file__).parent / "packetdrill-cubic").glob("*.pkt"))
 
 
 @pytest.mark.parametrize("path", OWN, ids=lambda p: p.name)
@@ -34,23 +36,40 @@ def test_own_scripts_pass_on_tuxtcp(path: Path) -> None:
 
 
 @pytest.mark.root
-@pytest.mark.parametrize("path", OWN, ids=lambda p: p.name)
+@pytest.mark.parametrize("path", OWN + RENO + CUBIC, ids=lambda p: p.name)
 def test_own_scripts_pass_on_the_kernel(netns_ok: None, path: Path) -> None:
+    # (the Reno scripts set the kernel to reno, as tuxtcp; the CUBIC ones leave its default)
     r = run_script(path, "kernel", DEFAULT_DEFINES, [])
     assert r.passed, r.error
 
 
-@pytest.mark.root
-@pytest.mark.parametrize("path", RENO, ids=lambda p: p.name)
-def test_reno_scripts_pass_on_the_kernel_set_to_reno(netns_ok: None, path: Path) -> None:
-    r = run_script(path, "kernel", DEFAULT_DEFINES, [])
-    assert r.passed, r.error
-
-
-@pytest.mark.parametrize("path", RENO, ids=lambda p: p.name)
-def test_reno_scripts_on_tuxtcp(path: Path) -> None:
+@pytest.mark.parametrize("path", RENO + CUBIC, ids=lambda p: p.name)
+def test_congestion_control_scripts_on_tuxtcp(path: Path) -> None:
     r = run_script(path, "tuxtcp", DEFAULT_DEFINES, [])
     assert r.passed, r.error
+    if path in CUBIC:
+        assert not r.unmodelled, r.unmodelled  # everything these scripts set is modelled
+
+
+@pytest.mark.parametrize("path", CUBIC, ids=lambda p: p.name)
+def test_cubic_scripts_do_not_depend_on_the_jiffies_phase(path: Path) -> None:
+    # the kernel's jiffies tick at their own phase against the script's clock; CUBIC counts
+    # its epoch in jiffies, so each script must hold wherever a 4 ms jiffy starts
+    for k in range(1, 8):
+        run = TuxtcpRun(parse_file(path))
+        run.ns.clock.uptime0 += k * 0.0005
+        r = run.run()
+        assert r.passed, f"clock {k * 0.5} ms later: {r.error}"
+
+
+@pytest.mark.parametrize(("name", "train", "delay", "cwnd"), [
+    ("cubic-hystart-ack-train.pkt", 1, 0, 28), ("cubic-hystart-delay.pkt", 0, 1, 36)])
+def test_hystart_counts_its_exit(name: str, train: int, delay: int, cwnd: int) -> None:
+    run = TuxtcpRun(parse_file(Path(__file__).parent / "packetdrill-cubic" / name))
+    assert run.run().passed
+    ext = run.ns.mib.tcp_ext
+    assert (ext.TCPHystartTrainDetect, ext.TCPHystartDelayDetect) == (train, delay)
+    assert ext.TCPHystartTrainCwnd + ext.TCPHystartDelayCwnd == cwnd
 
 
 def _namespaces() -> set[str]:
@@ -203,7 +222,12 @@ def test_shell_lines_become_sysctl_writes() -> None:
     assert ns.sysctl["net.ipv4.tcp_timestamps"] == 0 and ns.sysctl["net.ipv4.tcp_sack"] == 0
     assert ns.sysctl["net.ipv4.tcp_fastopen"] == 0x70403  # proc_dointvec reads any base
     assert ns.tcp_metrics == {}
-    assert sh.unmodelled == {"net.ipv4.tcp_congestion_control=cubic": "reno (CUBIC is issue 15)"}
+    assert ns.sysctl["net.ipv4.tcp_congestion_control"] == "cubic" and sh.unmodelled == {}
+    sh.run("sysctl -q net.ipv4.tcp_congestion_control=bbr\n")  # the kernel's; not tuxtcp's
+    assert sh.unmodelled == {"net.ipv4.tcp_congestion_control=bbr": "tuxtcp has reno and cubic; "
+                                                                    "cubic stays"}
+    with pytest.raises(CommandFailed):  # ENOENT, as the kernel answers
+        sh.run("sysctl -q net.ipv4.tcp_congestion_control=nosuch\n")
     with pytest.raises(UnsupportedCommand):
         sh.run("iptables -A INPUT -j DROP")
 

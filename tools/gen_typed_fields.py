@@ -174,7 +174,7 @@ def gen_sysctl(specs: dict[str, Any], attr_name: Callable[[str], str], taken: se
         "",
         "from __future__ import annotations",
         "",
-        "from .sysctl_specs import default_int, default_pair, default_triple",
+        "from .sysctl_specs import default_int, default_pair, default_text, default_triple",
         "",
         "",
         "class SysctlFields:",
@@ -183,7 +183,9 @@ def gen_sysctl(specs: dict[str, Any], attr_name: Callable[[str], str], taken: se
         "    def __init__(self) -> None:",
     ]
     for attr, name in seen.items():
-        if specs[name].pair:
+        if specs[name].choices:
+            line = f'        self.{attr}: str = default_text("{name}")'
+        elif specs[name].pair:
             line = f'        self.{attr}: tuple[int, int] = default_pair("{name}")'
         elif specs[name].triple:
             line = f'        self.{attr}: tuple[int, int, int] = default_triple("{name}")'

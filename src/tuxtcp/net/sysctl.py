@@ -91,6 +91,14 @@ class Sysctls(SysctlFields):
         self._watchers.append(fn)
 
     def _parse(self, spec: SysctlSpec, value: object) -> Value:
+        if spec.choices:
+            if isinstance(value, bytes):
+                value = value.decode("latin-1")
+            if not isinstance(value, str):
+                raise _einval(spec.name, value)
+            # proc_dostring: the text up to the first newline; an empty write changes nothing
+            text = value.split("\n", 1)[0]
+            return text if text else self[spec.name]
         if isinstance(value, str):
             parts = value.split()
             try:
@@ -126,6 +134,13 @@ class Sysctls(SysctlFields):
         return value
 
     def _validate(self, spec: SysctlSpec, value: Value) -> None:
+        if spec.readonly:
+            raise PermissionError(errno.EACCES, f"{os.strerror(errno.EACCES)}: {spec.name}")
+        if spec.choices:
+            if value not in spec.choices:
+                # tcp_set_default_congestion_control: no algorithm of that name
+                raise OSError(errno.ENOENT, f"{os.strerror(errno.ENOENT)}: {spec.name}={value!r}")
+            return
         if spec.triple:
             assert isinstance(value, tuple)
             if not all(spec.lo <= v <= spec.hi for v in value):
@@ -137,6 +152,7 @@ class Sysctls(SysctlFields):
             if not (spec.lo <= low <= high <= spec.hi) or low < self.ip_unprivileged_port_start:
                 raise _einval(spec.name, value)
             return
+        assert isinstance(value, int)
         if not spec.lo <= value <= spec.hi:
             raise _einval(spec.name, value)
         # ipv4_privileged_ports: must not exceed the local port range's low end

@@ -4,7 +4,7 @@
 
 from __future__ import annotations
 
-from .sysctl_specs import default_int, default_pair, default_triple
+from .sysctl_specs import default_int, default_pair, default_text, default_triple
 
 
 class SysctlFields:
@@ -29,6 +29,9 @@ class SysctlFields:
         self.tcp_timestamps: int = default_int("net.ipv4.tcp_timestamps")
         self.tcp_sack: int = default_int("net.ipv4.tcp_sack")
         self.tcp_early_retrans: int = default_int("net.ipv4.tcp_early_retrans")
+        self.tcp_congestion_control: str = default_text("net.ipv4.tcp_congestion_control")
+        self.tcp_available_congestion_control: str = default_text("net.ipv4.tcp_available_congestion_control")  # noqa: E501
+        self.tcp_allowed_congestion_control: str = default_text("net.ipv4.tcp_allowed_congestion_control")  # noqa: E501
         self.tcp_window_scaling: int = default_int("net.ipv4.tcp_window_scaling")
         self.tcp_fin_timeout: int = default_int("net.ipv4.tcp_fin_timeout")
         self.tcp_tw_reuse: int = default_int("net.ipv4.tcp_tw_reuse")

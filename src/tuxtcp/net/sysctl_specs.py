@@ -16,7 +16,10 @@ INT_MAX: Final = 2**31 - 1
 INT_MIN: Final = -(2**31)
 HZ: Final = 250
 
-Value = int | tuple[int, ...]
+Value = int | tuple[int, ...] | str
+# the congestion controls tuxtcp has (tcp/cong.py registers one ops object per name; a test
+# holds the two lists equal), in the order /proc lists them
+CONGESTION_CONTROLS: Final = ("reno", "cubic")
 
 
 @dataclass(frozen=True)
@@ -28,6 +31,10 @@ class SysctlSpec:
     pair: bool = False
     triple: bool = False
     doc: str = ""
+    # a text sysctl: the values a write may take (anything else: ENOENT, as
+    # tcp_set_default_congestion_control answers for an unknown name)
+    choices: tuple[str, ...] = ()
+    readonly: bool = False  # mode 0444: a write fails with EACCES, even for root
 
 
 _SPECS: tuple[SysctlSpec, ...] = (
@@ -57,6 +64,15 @@ _SPECS: tuple[SysctlSpec, ...] = (
     SysctlSpec("net.ipv4.tcp_early_retrans", 3, 0, 4,
                doc="3 or 4: tail loss probes (TLP); 0-2: none (early retransmit itself went "
                    "with RACK; 4's RACK part is not modelled)"),
+    SysctlSpec("net.ipv4.tcp_congestion_control", "cubic", choices=CONGESTION_CONTROLS,
+               doc="what new sockets get (a listener's children too, unless it chose one by "
+                   "TCP_CONGESTION); Linux's built-in default, CONFIG_DEFAULT_TCP_CONG"),
+    # each namespace is a whole machine: init_net's lists, read-only here (init_net lets root
+    # restrict the allowed list; tuxtcp's socket API runs as root, which may pick any)
+    SysctlSpec("net.ipv4.tcp_available_congestion_control", " ".join(CONGESTION_CONTROLS),
+               choices=(" ".join(CONGESTION_CONTROLS),), readonly=True),
+    SysctlSpec("net.ipv4.tcp_allowed_congestion_control", " ".join(CONGESTION_CONTROLS),
+               choices=(" ".join(CONGESTION_CONTROLS),), readonly=True),
     SysctlSpec("net.ipv4.tcp_window_scaling", 1, 0, 255),
     SysctlSpec("net.ipv4.tcp_fin_timeout", 60, INT_MIN // HZ, INT_MAX // HZ),
     SysctlSpec("net.ipv4.tcp_tw_reuse", 2, 0, 2, doc="2 = loopback only"),
@@ -116,6 +132,12 @@ def attr_name(name: str) -> str:
 def default_int(name: str) -> int:
     value = SPECS[name].default
     assert isinstance(value, int), name
+    return value
+
+
+def default_text(name: str) -> str:
+    value = SPECS[name].default
+    assert isinstance(value, str), name
     return value
 
 

@@ -22,7 +22,6 @@ from ..net.sysctl import Sysctls
 
 # settings tuxtcp does not model, and what it does instead
 UNMODELLED: Final[dict[str, str]] = {
-    "net.ipv4.tcp_congestion_control": "reno (CUBIC is issue 15)",
     "net.ipv4.tcp_frto": "no F-RTO",
     "net.ipv4.tcp_dsack": "D-SACKs are recognised, not sent",
     "net.ipv4.tcp_fack": "removed from Linux in 4.18: nothing to model",
@@ -40,9 +39,10 @@ UNMODELLED: Final[dict[str, str]] = {
     "net.ipv4.tcp_shrink_window": "the window is never shrunk",
     "net.core.default_qdisc": "no queueing discipline",
 }
+# congestion controls Linux builds in that tuxtcp does not have
+KERNEL_ONLY_CC: Final = ("bbr", "dctcp", "htcp", "vegas", "westwood", "bic", "illinois")
 # values of those settings that are what tuxtcp does anyway
-_MODELLED_VALUES: Final = {("net.ipv4.tcp_congestion_control", "reno"),
-                           ("net.ipv4.tcp_recovery", "0"),
+_MODELLED_VALUES: Final = {("net.ipv4.tcp_recovery", "0"),
                            ("net.ipv4.tcp_frto", "0")}
 # three-value settings of which the engine models the default (middle) value only
 _MIDDLE_OF_THREE: Final = ("net.ipv4.tcp_wmem",)
@@ -158,6 +158,10 @@ class Shell:
             try:
                 self.sysctl[name] = value
             except OSError as e:
+                if name == "net.ipv4.tcp_congestion_control" and value in KERNEL_ONLY_CC:
+                    self.unmodelled[f"{name}={value}"] = (
+                        f"tuxtcp has reno and cubic; {self.sysctl[name]} stays")
+                    return
                 raise CommandFailed(f"sysctl: setting key {name!r}: {e.strerror}") from None
             return
         if name in UNMODELLED:

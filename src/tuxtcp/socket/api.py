@@ -292,7 +292,8 @@ class Socket:
         self._check_open()
         sk = self.sk
         if level == IPPROTO_TCP and optname == TCP_CONGESTION:
-            _check(user.set_congestion(sk, raw if raw is not None else b""))  # a string
+            name = raw if raw is not None else b""  # a string
+            _check(user.set_congestion(sk, name, self._now()))
             return
         if raw is not None:
             if len(raw) < 4:

@@ -13,6 +13,7 @@ from ..wire.ipv4 import Packet, is_loopback
 from ..wire.seq import MASK as M32
 from ..wire.seq import after, before
 from ..wire.tcp import ACK, CWR, ECE, RST, SYN
+from .algorithms import init_congestion_control
 from .constants import TCP_ECN_OK, TCP_TIMEOUT_INIT
 from .isn import secure_ipv4_port_ephemeral, secure_tcp_seq_and_ts_off
 from .keepalive import keepalive_established
@@ -244,7 +245,8 @@ def synsent_process(sk: TcpSock, pkt: Packet, now: float) -> str:
         sk.backoff = 0
         sk.retrans_stamp = -1.0  # FLAG_SYN_ACKED
         set_state(sk, ESTABLISHED, now)  # tcp_finish_connect (set_state wakes the owner)
-        init_buffer_space(sk, now)  # tcp_init_transfer
+        init_congestion_control(sk, now)  # tcp_init_transfer
+        init_buffer_space(sk, now)
         keepalive_established(sk, now)
         send_ack(sk, now)
         push(sk, now)

@@ -24,6 +24,7 @@ from ..wire.seq import MASK as M32
 from ..wire.seq import after, before
 from ..wire.tcp import ACK, CWR, FIN, RST, SYN, TcpSegment
 from . import tracepoints as tp
+from .algorithms import init_congestion_control
 from .constants import TCP_ECN_OK, TCP_TIMEWAIT_LEN, TIMER_KEEPALIVE
 from .lifecycle import fin_time, set_state, tcp_done, tcp_reset, time_wait, wake
 from .minisocks import oow_rate_limited
@@ -168,7 +169,8 @@ def rcv_state_process(sk: TcpSock, pkt: Packet, now: float) -> str:
         sk.snd_wnd = seg.window << sk.rx_opt.snd_wscale
         sk.retransmits = 0
         set_state(sk, ESTABLISHED, now)
-        init_buffer_space(sk, now)  # tcp_init_transfer
+        init_congestion_control(sk, now)  # tcp_init_transfer
+        init_buffer_space(sk, now)
     if sk.rx_opt.tstamp_ok and seg.tsval is not None and not after(seg.seq, sk.rcv_nxt):
         sk.rx_opt.ts_recent = seg.tsval  # tcp_store_ts_recent
         sk.rx_opt.ts_recent_stamp = now

@@ -9,6 +9,7 @@ from ..net import drops as dr
 from ..net.namespace import NetNamespace
 from ..net.tcp_states import CLOSE, CLOSE_WAIT, ESTABLISHED, SYN_SENT, TIME_WAIT, TcpState
 from . import tracepoints as tp
+from .algorithms import default_ops
 from .constants import TCP_TIMEWAIT_LEN
 from .mem import mem_release, mem_sync
 from .sock import EMPTY_RTX_QUEUE, TcpSock
@@ -189,5 +190,6 @@ def tw_expire(tw: TimeWaitSock, now: float) -> None:
 
 def new_sock(ns: NetNamespace, uid: int = 0) -> TcpSock:
     sk = TcpSock(ns, uid)
+    sk.ca_ops = default_ops(ns)  # tcp_init_sock: tcp_assign_congestion_control
     ns.sockets[sk] = None
     return sk

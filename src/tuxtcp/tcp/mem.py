@@ -46,6 +46,19 @@ def sndbuf(sk: TcpSock) -> int:
     return min(max(sk.sndbuf, 4 * sk.cwnd * max(sk.mss_cache, 536)), TCP_WMEM_MAX)
 
 
+# tcp_collapse copies into skbs of at most SKB_MAX_ORDER(0, 0) bytes: a page less its
+# skb_shared_info
+COLLAPSE_CHUNK: Final = PAGE_SIZE - SKB_SHINFO_SIZE
+
+
+def alloc_skb_truesize(size: int) -> int:
+    """skb->truesize of alloc_skb(size): the head rounded up to its kmalloc size (the data,
+    then skb_shared_info), plus the sk_buff."""
+    need = ((size + 63) & ~63) + SKB_SHINFO_SIZE
+    head = next((k for k in KMALLOC_SIZES if k >= need), need)
+    return head + SKB_STRUCT_SIZE
+
+
 def skb_truesize(ip_len: int) -> int:
     """skb->truesize of a received IPv4 packet of `ip_len` bytes as a TUN device builds it
     (tun_get_user -> tun_alloc_skb without a virtio header): under a page with its headroom,

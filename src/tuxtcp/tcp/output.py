@@ -208,7 +208,12 @@ def transmit(sk: TcpSock, flags: int, seq: int, payload: bytes, now: float,
         sk.rcv_adv = (sk.rcv_nxt + sk.rcv_wnd) & M32
     sk.ip_id = (sk.ip_id + 1) & 0xFFFF
     if payload:
-        sk.lsndtime = now  # tcp_event_data_sent
+        # tcp_event_data_sent: data leaving with nothing in flight starts a transmission
+        # (CA_EVENT_TX_START), then lsndtime moves
+        sb = sk.sack
+        if len(sk.rtx_queue) - sb.sacked_out - sb.lost_out + sb.retrans_out - sb.reno_sacked <= 0:
+            sk.ca_ops.tx_start(sk, now)
+        sk.lsndtime = now
         if now - sk.icsk_ack.lrcvtime < sk.icsk_ack.ato and sk.icsk_ack.pingpong < 255:
             sk.icsk_ack.pingpong += 1  # a reply within ato of the data: interactive
     pcount = 1

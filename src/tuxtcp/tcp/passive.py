@@ -15,6 +15,7 @@ from ..wire.seq import after, between
 from ..wire.tcp import ACK, CWR, ECE, RST, SYN
 from . import syncookies as sc
 from . import tracepoints as tp
+from .algorithms import init_congestion_control
 from .constants import TCP_ECN_OK, TCP_RTO_MAX, TCP_TIMEOUT_INIT
 from .isn import secure_tcp_seq_and_ts_off
 from .keepalive import keepalive_established
@@ -381,6 +382,11 @@ def syn_recv_sock(ns: NetNamespace, lsk: TcpSock, req: RequestSock, pkt: Packet,
     child.keepalive_intvl = lsk.keepalive_intvl
     child.keepalive_probes = lsk.keepalive_probes
     child.user_timeout = lsk.user_timeout  # icsk_user_timeout is copied with the listener
+    if lsk.ca_setsockopt:
+        # tcp_ca_openreq_child: a listener's TCP_CONGESTION choice is inherited; otherwise
+        # the child has the default of now (new_sock)
+        child.ca_ops = lsk.ca_ops
+        child.ca_setsockopt = True
     child.parent = lsk
     if lsk.bucket is not None:  # __inet_inherit_port
         bucket = lsk.bucket
@@ -448,7 +454,8 @@ def child_process(ns: NetNamespace, child: TcpSock, pkt: Packet, now: float) -> 
     set_state(child, ESTABLISHED, now)  # wakes the child and its listener
     if child.rx_opt.tstamp_ok:
         child.advmss -= 12  # TCPOLEN_TSTAMP_ALIGNED (6.18: before the buffer space is set)
-    init_buffer_space(child, now)  # tcp_init_transfer
+    init_congestion_control(child, now)  # tcp_init_transfer
+    init_buffer_space(child, now)
     if seg.payload:
         data_queue(child, seg, now)
         send_ack(child, now)

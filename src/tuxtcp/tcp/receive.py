@@ -12,7 +12,9 @@ from ..wire.seq import after, before
 from ..wire.tcp import FIN, PSH, SYN, URG, TcpSegment
 from .constants import TCP_ATO_MIN, TCP_ECN_DEMAND_CWR, TCP_ECN_SEEN
 from .mem import (
+    COLLAPSE_CHUNK,
     SK_MEM_RECV,
+    alloc_skb_truesize,
     mem_schedule,
     mem_sync,
     rmem_alloc,
@@ -431,8 +433,8 @@ def _prune_queue(sk: TcpSock, length: int, in_seq: int | None, now: float) -> bo
     """tcp_prune_queue (PruneCalled): over rcvbuf, tcp_clamp_window (an auto-tuned buffer
     grows to what is charged); under memory pressure rcv_ssthresh comes down to four
     segments; then out-of-order segments go (tcp_prune_ofo_queue). False, RcvPruned: still
-    over rcvbuf. (tcp_collapse, which copies queued segments into fewer, denser ones, is not
-    modelled: each segment keeps its truesize.)"""
+    over rcvbuf. Before that, the receive queue is collapsed (tcp_collapse); the
+    out-of-order queue is not (tcp_collapse_ofo_queue is not modelled)."""
     sk.ns.mib.tcp_ext.PruneCalled += 1
     if not _can_ingest(sk, length):
         clamp_window(sk)
@@ -440,11 +442,41 @@ def _prune_queue(sk: TcpSock, length: int, in_seq: int | None, now: float) -> bo
         adjust_rcv_ssthresh(sk)
     if _can_ingest(sk, length):
         return True
+    _collapse_rcvq(sk)
+    if _can_ingest(sk, length):
+        return True
     _prune_ofo_queue(sk, length, in_seq, now)
     if _can_ingest(sk, length):
         return True
     sk.ns.mib.tcp_ext.RcvPruned += 1
     return False
+
+
+def _collapse_rcvq(sk: TcpSock) -> None:
+    """tcp_collapse on the receive queue, from copied_seq to rcv_nxt: what the application has
+    not read is copied into dense skbs of a page each (SKB_MAX_ORDER(0, 0) bytes), which
+    frees the overhead of many small segments (TCPRcvCollapsed: the segments copied). Done
+    only when it frees something. (The kernel starts at the first bloated segment; here the
+    whole unread queue is copied.)"""
+    skbs = sk.rcvq_skbs
+    if len(skbs) < 2:
+        return
+    remaining = (sk.rcv_nxt - sk.copied_seq) & M32
+    pos = sk.copied_seq
+    dense: list[tuple[int, int]] = []
+    total = 0
+    while remaining > 0:
+        n = min(COLLAPSE_CHUNK, remaining)
+        pos = (pos + n) & M32
+        size = alloc_skb_truesize(n)
+        dense.append((pos, size))
+        total += size
+        remaining -= n
+    if total >= sk.rcvq_truesize:
+        return
+    sk.ns.mib.tcp_ext.TCPRcvCollapsed += len(skbs)
+    sk.rcvq_skbs = dense if dense else EMPTY_RCVQ
+    sk.rcvq_truesize = total
 
 
 def _prune_ofo_queue(sk: TcpSock, length: int, in_seq: int | None, now: float) -> bool:

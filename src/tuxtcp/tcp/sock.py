@@ -12,7 +12,7 @@ from ..net.tcp_states import CLOSE, TcpState
 from ..net.timers import Timer
 from ..wire.seq import MASK
 from ..wire.tcp import FIN, SYN
-from .cong import RENO, TCP_CA_OPEN, CongestionOps
+from .cong import NO_CA_PRIV, RENO, TCP_CA_OPEN, CaPriv, CongestionOps
 from .constants import TCP_INIT_CWND, TCP_MSS_DEFAULT, TCP_TIMEOUT_INIT
 
 if TYPE_CHECKING:
@@ -194,7 +194,7 @@ class TcpSock:
         "last_oow_ack",
         "num_retrans_total", "dsack_dups", "keepalive_time", "keepalive_intvl",
         "keepalive_probes", "rcv_tstamp", "dead", "keepalive", "on_wakeup", "dupacks",
-        "ca_state", "ca_ops", "recover", "cwnd_cnt",
+        "ca_state", "ca_ops", "ca_priv", "ca_setsockopt", "ca_initialized", "recover", "cwnd_cnt",
         "ooo", "ooo_bytes", "ooo_recent", "fin_sent", "rcv_adv", "probe_timer",
         "probes_out", "delack_timer", "nodelay", "cork", "sndbuf", "rcvbuf", "buf_locked",
         "ooo_ranges", "ehash_key", "defer_accept", "cookie", "user_timeout", "backoff",
@@ -294,7 +294,10 @@ class TcpSock:
         self.on_wakeup: Callable[[], None] | None = None  # the driver's readiness hook
         self.dupacks = 0
         self.ca_state = TCP_CA_OPEN  # icsk_ca_state
-        self.ca_ops: CongestionOps = RENO  # icsk_ca_ops
+        self.ca_ops: CongestionOps = RENO  # icsk_ca_ops (new_sock sets the namespace's default)
+        self.ca_priv: CaPriv = NO_CA_PRIV  # icsk_ca_priv
+        self.ca_setsockopt = False  # chosen by TCP_CONGESTION (a listener's children keep it)
+        self.ca_initialized = False
         self.recover = 0  # snd_nxt when recovery began (high_seq)
         self.cwnd_cnt = 0
         self.ooo = EMPTY_OOO  # out-of-order queue: seq -> (data, fin, truesize)

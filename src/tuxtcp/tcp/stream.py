@@ -7,7 +7,7 @@ tcp_clean_rtx_queue, tcp_fastretrans_alert, tcp_enter_loss), tcp_output.c (tcp_w
 tcp_xmit_retransmit_queue, tcp_send_probe0, tcp_send_fin, __tcp_ack_snd_check) and the congestion
 ops of cong.py, with PRR in Recovery and CWR (tcp_cwnd_reduction) and classic ECN's sender
 side, and tail loss probes (tcp_send_loss_probe, tcp_process_tlp_ack; rto.py schedules them).
-Simplifications, named where they apply: Reno instead of CUBIC, no DSACK sent, no undo, no
+Simplifications, named where they apply: no DSACK sent, no undo, no
 RACK, no TSO deferral (tcp_tso_should_defer). The receiving half is receive.py.
 """
 
@@ -22,7 +22,14 @@ from ..wire.seq import MASK as M32
 from ..wire.seq import after, before
 from ..wire.tcp import ACK, ECE, FIN, PSH, SYN, TcpSegment
 from . import tracepoints as tp
-from .cong import TCP_CA_CWR, TCP_CA_DISORDER, TCP_CA_LOSS, TCP_CA_OPEN, TCP_CA_RECOVERY
+from .cong import (
+    TCP_CA_CWR,
+    TCP_CA_DISORDER,
+    TCP_CA_LOSS,
+    TCP_CA_OPEN,
+    TCP_CA_RECOVERY,
+    set_ca_state,
+)
 from .constants import (
     TCP_DELACK_MAX,
     TCP_DELACK_MIN,
@@ -100,6 +107,7 @@ def push(sk: TcpSock, now: float) -> None:
     max_segs = tso_segs(sk, mss)
     pipe = in_flight(sk)
     sent_any = False
+    rearm = False
     if sk.sack.lost_out > sk.sack.retrans_out:
         if sk.pmtu_cookie < MTU_ETHERNET:
             recut_lost(sk, mss, max_segs, sk.cwnd - pipe)  # the path MTU fell
@@ -120,6 +128,7 @@ def push(sk: TcpSock, now: float) -> None:
                 ts.xmit = now
                 pipe += 1
                 sent_any = True
+                rearm = rearm or ts is sk.rtx_queue[0]
                 if sk.ca_state in (TCP_CA_CWR, TCP_CA_RECOVERY):
                     sk.prr_out += 1
                 mib.tcp.RetransSegs += 1
@@ -128,6 +137,9 @@ def push(sk: TcpSock, now: float) -> None:
                 else:
                     mib.tcp_ext.TCPSlowStartRetrans += 1
                 sk.num_retrans_total += 1
+    if rearm:
+        # tcp_xmit_retransmit_queue: the head went again, so the RTO counts from now
+        arm_rto(sk, now)
     buf = sk.send_buf
     sent_new = 0
     prior_packets = len(sk.rtx_queue)
@@ -153,7 +165,12 @@ def push(sk: TcpSock, now: float) -> None:
                 n = max_len
             elif n % mss and _nagle_holds(sk):
                 n -= n % mss
-        _send_new(sk, bytes(buf[:n]), mss, now)
+        # PSH: 6.18 marks every TSO packet of new data; a single segment cut from the front
+        # of a longer unsent skb has none (tso_fragment leaves it on the tail). The writes
+        # queued while cwnd-limited join one skb (size_goal is ~64 KB), so only the segment
+        # that empties the queue carries the last write's PSH (checked with
+        # tcp_min_tso_segs=1). (Skbs split at size_goal are not modelled.)
+        _send_new(sk, bytes(buf[:n]), mss, now, PSH if n > mss or n == avail else 0)
         del buf[:n]
         segs = -(-n // mss)
         pipe += segs
@@ -441,14 +458,17 @@ def _check_dsack(sk: TcpSock, ack: int, blocks: tuple[tuple[int, int], ...]) -> 
     return True
 
 
-def _sacktag(sk: TcpSock, blocks: tuple[tuple[int, int], ...], ack: int) -> float:
+def _sacktag(sk: TcpSock, blocks: tuple[tuple[int, int], ...],
+             ack: int) -> tuple[float, float]:
     """tcp_sacktag_write_queue: mark segments the peer holds; RFC 6675 marks the unSACKed
     segments below the highest SACKed one lost once three segments above them are SACKed.
     Blocks are checked first: a D-SACK is recognised and counted, and a block outside what was
     sent is ignored (TCPSACKDiscard; a D-SACK: TCPDSACKIgnoredNoUndo). `ack` is the snd_una
-    the kernel has by then. Returns first_sackt: the earliest send time of a segment newly
-    SACKed that was never retransmitted (tcp_sacktag_one), -1 if none."""
+    the kernel has by then. Returns first_sackt and last_sackt: the earliest and the latest send
+    time of a segment newly SACKed that was never retransmitted (tcp_sacktag_one), -1 if
+    none."""
     first_sackt = -1.0
+    last_sackt = -1.0
     q = sk.rtx_queue
     una = sk.snd_una
     mib = sk.ns.mib
@@ -480,9 +500,12 @@ def _sacktag(sk: TcpSock, blocks: tuple[tuple[int, int], ...], ack: int) -> floa
                 _set_sacked(sk, ts)
                 if after(ts.end, sk.sack.high_sacked):
                     sk.sack.high_sacked = ts.end
-                if ts.sent >= 0 and (first_sackt < 0 or ts.sent < first_sackt):
-                    first_sackt = ts.sent
-    return first_sackt
+                if ts.sent >= 0:
+                    if first_sackt < 0 or ts.sent < first_sackt:
+                        first_sackt = ts.sent
+                    if ts.sent > last_sackt:
+                        last_sackt = ts.sent
+    return first_sackt, last_sackt
 
 
 def _mark_lost(sk: TcpSock) -> None:
@@ -583,13 +606,14 @@ def _cwnd_validate(sk: TcpSock, is_cwnd_limited: bool) -> None:
         sk.cwnd_usage_seq = sk.snd_nxt
 
 
-def _cong_control(sk: TcpSock, delivered: int, data_acked: bool, una_advanced: bool) -> None:
+def _cong_control(sk: TcpSock, delivered: int, data_acked: bool, una_advanced: bool,
+                  now: float) -> None:
     """tcp_cong_control: in Recovery or CWR, PRR sets cwnd; otherwise an ACK of new data may
     grow it (tcp_may_raise_cwnd, then the congestion ops when cwnd-limited)."""
     if sk.ca_state in (TCP_CA_CWR, TCP_CA_RECOVERY):
         _cwnd_reduction(sk, delivered, una_advanced)
     elif data_acked and _is_cwnd_limited(sk):
-        sk.ca_ops.cong_avoid(sk, delivered)
+        sk.ca_ops.cong_avoid(sk, delivered, now)
 
 
 def _ack_update_window(sk: TcpSock, seg: TcpSegment, nwin: int, now: float) -> None:
@@ -604,25 +628,29 @@ def _ack_update_window(sk: TcpSock, seg: TcpSegment, nwin: int, now: float) -> N
             sync_mss(sk, now, sk.pmtu_cookie)
 
 
-def _clean_rtx_queue(sk: TcpSock, ack: int, now: float) -> tuple[int, float]:
+def _clean_rtx_queue(sk: TcpSock, ack: int, now: float) -> tuple[int, float, float]:
     """tcp_clean_rtx_queue: drop what `ack` covers and move snd_una. Returns the number of
     segments newly delivered (tcp_count_delivered: those not SACKed before; from a non-SACK
     peer, those its duplicate ACKs did not stand for, at least one: tcp_remove_reno_sacks)
     and the sequence RTT sample: from the oldest acknowledged segment
     that was sent once and not SACKed before (first_ackt), none (-1) when the ACK covers any
-    retransmitted segment (FLAG_RETRANS_DATA_ACKED, Karn)."""
+    retransmitted segment (FLAG_RETRANS_DATA_ACKED, Karn); and the congestion control's
+    sample, from the newest such segment (last_ackt: ca_rtt_us), or -1."""
     acked = 0
     delivered = 0
     reno_sacked = sk.sack.reno_sacked
     first_ackt = -1.0
+    last_ackt = -1.0
     retrans_acked = False
     q = sk.rtx_queue
     while q and not after(q[0].end, ack):
         ts = q.popleft()
         if ts.sent < 0:
             retrans_acked = True
-        elif not ts.sacked and first_ackt < 0:
-            first_ackt = ts.sent
+        elif not ts.sacked:
+            last_ackt = ts.sent
+            if first_ackt < 0:
+                first_ackt = ts.sent
         if not ts.sacked:
             delivered += 1
         _unlink(sk, ts)
@@ -653,21 +681,31 @@ def _clean_rtx_queue(sk: TcpSock, ack: int, now: float) -> tuple[int, float]:
     sk.retransmits = 0
     if not sk.rx_opt.sack_ok and acked:
         delivered = max(acked - reno_sacked, 1)
-    return delivered, (now - first_ackt if first_ackt >= 0 and not retrans_acked else -1.0)
+    if first_ackt < 0 or retrans_acked:
+        return delivered, -1.0, -1.0
+    return delivered, now - first_ackt, now - last_ackt
 
 
 def _ack_update_rtt(sk: TcpSock, seg: TcpSegment, seq_rtt: float, sack_rtt: float,
-                    acked: bool, now: float) -> None:
+                    ca_rtt: float, acked: bool, now: float) -> float:
     """tcp_ack_update_rtt: the sequence sample, else the SACK sample, else (for an ACK that
     moved snd_una) the timestamp echo in whole milliseconds, at least 1 (tcp_rtt_tsopt_us).
-    A valid sample resets the backoff (update_rtt)."""
+    A valid sample resets the backoff (update_rtt). Returns the congestion control's sample
+    (rate_sample.rtt_us: the last (S)ACKed segment's, or the echo's), -1 without one."""
     rtt = seq_rtt if seq_rtt >= 0 else sack_rtt
     if rtt < 0 and acked and sk.rx_opt.tstamp_ok and seg.tsval is not None and seg.tsecr:
         delta = (tsval_of(sk.ns, sk.ts_off, now) - seg.tsecr) & M32
         if delta < 0x7FFFFFFF // 1000:
-            rtt = max(delta, 1) / 1000
+            rtt = ca_rtt = max(delta, 1) / 1000
     if rtt >= 0:
         update_rtt(sk, rtt)
+    return ca_rtt
+
+
+def _pkts_acked(sk: TcpSock, ca_rtt: float, now: float) -> None:
+    """The end of tcp_clean_rtx_queue: the congestion ops' pkts_acked with the sample in
+    microseconds (tcp_stamp_us_delta)."""
+    sk.ca_ops.pkts_acked(sk, int(ca_rtt * 1_000_000) if ca_rtt >= 0 else -1, now)
 
 
 def _fastretrans_alert(sk: TcpSock, advanced: bool, ece: bool) -> None:
@@ -758,18 +796,22 @@ def on_ack(sk: TcpSock, seg: TcpSegment, now: float) -> str:
     prior_wnd = sk.snd_wnd
     _ack_update_window(sk, seg, nwin, now)
     sack_rtt = -1.0
+    ca_rtt = -1.0
     sacked_before = sk.sack.sacked_out
     if sk.rx_opt.sack_ok and seg.sack:
-        first_sackt = _sacktag(sk, seg.sack, ack)
+        first_sackt, last_sackt = _sacktag(sk, seg.sack, ack)
         if first_sackt >= 0:
             sack_rtt = now - first_sackt
+            ca_rtt = now - last_sackt
     delivered = sk.sack.sacked_out - sacked_before  # newly SACKed
     # tcp_ecn_rcv_ecn_echo: ECE on an ACK of an ECN connection (FLAG_ECE)
     ece = bool(seg.flags & ECE) and bool(sk.ecn_flags & TCP_ECN_OK)
     if after(ack, sk.snd_una):
-        acked, seq_rtt = _clean_rtx_queue(sk, ack, now)
+        acked, seq_rtt, seq_ca_rtt = _clean_rtx_queue(sk, ack, now)
         delivered += acked
-        _ack_update_rtt(sk, seg, seq_rtt, sack_rtt, True, now)
+        if ca_rtt < 0:
+            ca_rtt = seq_ca_rtt
+        _pkts_acked(sk, _ack_update_rtt(sk, seg, seq_rtt, sack_rtt, ca_rtt, True, now), now)
         if sk.tlp_high_seq:
             _process_tlp_ack(sk, seg, True, sacked_before)
         rtx = sk.rtx_queue
@@ -777,11 +819,11 @@ def on_ack(sk: TcpSock, seg: TcpSegment, now: float) -> str:
             # tcp_check_sack_reneging: the new head was SACKed, so the receiver reneged on
             # it; rather than retransmit at once (reneging may be transient), the RTO comes
             # in max(srtt / 2, 10 ms), and then finds the head SACKed (enter_loss)
-            _cong_control(sk, delivered, True, True)
+            _cong_control(sk, delivered, True, True, now)
             arm_rto(sk, now, max(sk.srtt / 2, 0.01))
         else:
             _fastretrans_alert(sk, True, ece)
-            _cong_control(sk, delivered, True, True)
+            _cong_control(sk, delivered, True, True, now)
             # tcp_set_xmit_timer: a loss probe, else the RTO
             if not schedule_loss_probe(sk, now, True):
                 rearm_rto(sk, now)
@@ -790,7 +832,9 @@ def on_ack(sk: TcpSock, seg: TcpSegment, now: float) -> str:
         if sk.tlp_high_seq:
             _process_tlp_ack(sk, seg, nwin != prior_wnd, sacked_before)
         if sack_rtt >= 0:
-            _ack_update_rtt(sk, seg, -1.0, sack_rtt, False, now)
+            _ack_update_rtt(sk, seg, -1.0, sack_rtt, ca_rtt, False, now)
+        if prior_packets:
+            _pkts_acked(sk, ca_rtt, now)  # tcp_clean_rtx_queue runs for a dupack too
         reno_before = sk.sack.reno_sacked
         if is_dup:
             _fastretrans_alert(sk, False, ece)
@@ -798,7 +842,7 @@ def on_ack(sk: TcpSock, seg: TcpSegment, now: float) -> str:
             _try_ece(sk, ece)
         delivered += sk.sack.reno_sacked - reno_before  # tcp_add_reno_sack
         if prior_packets:
-            _cong_control(sk, delivered, False, False)
+            _cong_control(sk, delivered, False, False, now)
     if not prior_packets and sk.send_buf:
         _ack_probe(sk, now)
     if pure:
@@ -910,7 +954,7 @@ def _ack_probe(sk: TcpSock, now: float) -> None:
         sk.probe_timer = sk.ns.arm(now, when, TIMER_PROBE0, sk)
 
 
-def enter_loss(sk: TcpSock) -> None:
+def enter_loss(sk: TcpSock, now: float) -> None:
     """tcp_enter_loss after an RTO: ssthresh from the congestion ops (once per loss episode),
     cwnd 1, everything unSACKed is lost (tcp_timeout_mark_lost). If the head of the queue is
     SACKed, the receiver has reneged (it dropped out-of-order data it had SACKed, as a
@@ -921,7 +965,7 @@ def enter_loss(sk: TcpSock) -> None:
         sk.ssthresh = sk.ca_ops.ssthresh(sk)
     sk.cwnd = 1
     sk.cwnd_cnt = 0
-    sk.ca_state = TCP_CA_LOSS
+    set_ca_state(sk, TCP_CA_LOSS, now)  # (CUBIC forgets its state, W_max too)
     if sk.ecn_flags & TCP_ECN_OK:
         sk.ecn_flags |= TCP_ECN_QUEUE_CWR  # tcp_ecn_queue_cwr
     sk.recover = sk.snd_nxt

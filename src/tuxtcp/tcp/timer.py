@@ -245,7 +245,7 @@ def retransmit_timer(sk: TcpSock, now: float) -> None:
         if rtx_probe0_timed_out(sk, now):
             write_err(sk, now)
             return
-        enter_loss(sk)
+        enter_loss(sk, now)
         push(sk, now)
         sk.backoff += 1
         sk.rto = min(sk.rto * 2, TCP_RTO_MAX)
@@ -269,7 +269,7 @@ def retransmit_timer(sk: TcpSock, now: float) -> None:
                 ext.TCPSackFailures += 1
             else:
                 ext.TCPRenoFailures += 1
-    enter_loss(sk)
+    enter_loss(sk, now)
     sk.retransmits += 1  # tcp_update_rto_stats
     sk.total_rto += 1
     push(sk, now)  # cwnd 1: the head goes again (and sets retrans_stamp the first time)

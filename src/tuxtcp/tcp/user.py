@@ -32,7 +32,8 @@ from ..net.tcp_states import (
 from ..wire.seq import MASK as M32
 from . import tracepoints as tp
 from .active import tcp_connect
-from .cong import ALGORITHMS
+from .algorithms import ALGORITHMS, init_congestion_control
+from .cong import NO_CA_PRIV
 from .constants import TCP_TIMEWAIT_LEN
 from .established import arm_fin_wait2
 from .keepalive import (
@@ -623,12 +624,22 @@ SETSOCKOPT: Final[dict[tuple[int, int], Callable[[TcpSock, OptArg, float], int]]
 }
 
 
-def set_congestion(sk: TcpSock, name: bytes) -> int:
-    """tcp_set_congestion_control: ENOENT for an algorithm this stack does not have."""
+def set_congestion(sk: TcpSock, name: bytes, now: float) -> int:
+    """tcp_set_congestion_control: ENOENT for an algorithm this stack does not have (the
+    caller is root: any available one may be chosen). tcp_reinit_congestion_control: the
+    choice sticks (a listener passes it on), and a socket past CLOSE and LISTEN starts the
+    new algorithm afresh at once."""
     ops = ALGORITHMS.get(name.split(b"\0")[0].decode("latin-1"))
     if ops is None:
         return errno.ENOENT
+    sk.ca_setsockopt = True
+    if ops is sk.ca_ops:
+        return 0
     sk.ca_ops = ops
+    sk.ca_priv = NO_CA_PRIV
+    sk.ca_initialized = False
+    if sk.state not in (CLOSE, LISTEN):
+        init_congestion_control(sk, now)
     return 0
 
 

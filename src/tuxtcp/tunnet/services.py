@@ -153,8 +153,12 @@ class Services:
         if not conn.out and conn.closing:
             self._drop(conn)
             return
-        self.sel.modify(sock, selectors.EVENT_READ | (selectors.EVENT_WRITE if conn.out else 0),
-                        conn.kind)
+        # once the peer has closed, only writability matters: an end of file stays readable,
+        # and a selector that always has it ready would never let the engine run (its timers
+        # and the device are served while select() waits)
+        events = (0 if conn.closing else selectors.EVENT_READ) | (
+            selectors.EVENT_WRITE if conn.out else 0)
+        self.sel.modify(sock, events, conn.kind)
 
     def _drop(self, conn: _Conn) -> None:
         fd = conn.sock.fileno()
