@@ -140,7 +140,8 @@ def _bulk(size: int, delay: float, loss: float = 0.0, rate: float = 0.0,
     cli = w.host("cli", "198.18.0.2")
     w.link(srv, cli, delay=delay, loss=loss, rate=rate)
     for host in (srv, cli):
-        host.sysctl["net.ipv4.tcp_congestion_control"] = cc
+        if "net.ipv4.tcp_congestion_control" in host.sysctl:  # (older builds: Reno only)
+            host.sysctl["net.ipv4.tcp_congestion_control"] = cc
     ls = srv.socket()
     ls.bind(("0.0.0.0", 80))
     ls.listen(5)

@@ -302,3 +302,21 @@ def test_the_command_prints_a_summary_per_folder_and_json(
     assert packetdrill(["--json", str(good)]) == 0
     row = json.loads(capsys.readouterr().out)
     assert (row["script"], row["target"], row["passed"]) == (str(good), "tuxtcp", True)
+
+
+@pytest.mark.root
+def test_a_script_named_by_a_relative_path_finds_its_helpers(netns_ok: None, tmp_path: Path,
+                                                             monkeypatch: pytest.MonkeyPatch
+                                                             ) -> None:
+    # the init command runs in the script's folder; a helper found there (without its
+    # execute bit, as in the read-only corpus) is handed to its interpreter by a path that
+    # must not be relative to that folder a second time
+    folder = tmp_path / "scripts"
+    folder.mkdir()
+    # (the SYN-ACK's wscale 7 shows it ran: the default tcp_rmem gives 10)
+    (folder / "setup.sh").write_text('sysctl -q net.ipv4.tcp_rmem="4096 131072 6291456"\n')
+    (folder / "s.pkt").write_text("`setup.sh`\n" + PASSIVE.lstrip("\n")
+                                  + "   +0 > S. 0:0(0) ack 1 <mss 1460,nop,wscale 7>\n")
+    monkeypatch.chdir(tmp_path)
+    r = run_script(Path("scripts/s.pkt"), "kernel", {}, [])
+    assert r.passed, r.error

@@ -49,7 +49,7 @@ class KernelRun(ScriptRun):
 
     def __init__(self, script: Script, config: Config | None = None) -> None:
         super().__init__(script, config)
-        self.folder = Path(script.path).parent
+        self.folder = Path(script.path).resolve().parent  # the commands run there (cwd)
         self.t0 = time.monotonic_ns()
         self.tun: Tun | None = None
         self.pending: tuple[Pending, threading.Thread] | None = None
