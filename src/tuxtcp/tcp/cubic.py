@@ -1,7 +1,7 @@
 """CUBIC with HyStart, Linux's default congestion control (net/ipv4/tcp_cubic.c), in the
 kernel's fixed-point arithmetic: the window follows W(t) = C(t - K)^3 + W_max with t in
 1/1024 s units counted in jiffies (HZ=250), K from a table-seeded cube root, beta 717/1024,
-fast convergence, the Reno-friendly window, and at most one cnt computation per jiffy.
+fast convergence, the Reno-friendly window, and at most one cnt computation a millisecond.
 HyStart (the ACK train and delay detections) ends slow start early once cwnd reaches
 hystart_low_window. Module parameters are the kernel's defaults (fast_convergence=1,
 beta=717, initial_ssthresh=0, bic_scale=41, tcp_friendliness=1, hystart=1, hystart_detect=3,
@@ -12,15 +12,15 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING, Final
 
-from ..wire.seq import after
+from ..net.sysctl_specs import HZ
+from ..wire.seq import MASK as M32
+from ..wire.seq import after, seq_sub
 from .cong import TCP_CA_LOSS, CaPriv, CongestionOps, cong_avoid_ai, slow_start
 from .pacing import UNLIMITED, pacing_rate
 
 if TYPE_CHECKING:
     from .sock import TcpSock
 
-HZ: Final = 250
-M32: Final = 0xFFFFFFFF
 BETA_SCALE: Final = 1024  # BICTCP_BETA_SCALE
 BICTCP_HZ: Final = 10  # t is kept in 1/1024 s
 BETA: Final = 717
@@ -64,11 +64,6 @@ def cubic_root(a: int) -> int:
     x = (((_CBRT_SEED[shift] + 10) << b) & M32) >> 6
     x = (2 * x + ((a // (x * (x - 1))) & M32)) & M32
     return ((x * 341) & M32) >> 10
-
-
-def _s32(v: int) -> int:
-    v &= M32
-    return v - (1 << 32) if v & 0x80000000 else v
 
 
 def usecs_to_jiffies(us: int) -> int:
@@ -175,7 +170,7 @@ class Cubic(CongestionOps):
         if not isinstance(ca, Bictcp) or not ca.epoch_start:
             return
         j = _jiffies32(sk, now)
-        delta = _s32(j - _jiffies32(sk, sk.lsndtime))
+        delta = seq_sub(j, _jiffies32(sk, sk.lsndtime))
         if delta > 0:
             ca.epoch_start = (ca.epoch_start + delta) & M32
             if after(ca.epoch_start, j):
@@ -188,7 +183,7 @@ class Cubic(CongestionOps):
         if rtt_us < 0:
             return
         ca = self._ca(sk, now)
-        if ca.epoch_start and _s32(_jiffies32(sk, now) - ca.epoch_start) < HZ:
+        if ca.epoch_start and seq_sub(_jiffies32(sk, now), ca.epoch_start) < HZ:
             return
         delay = rtt_us if rtt_us else 1
         if ca.delay_min == 0 or ca.delay_min > delay:
@@ -227,7 +222,7 @@ def _update(ca: Bictcp, cwnd: int, acked: int, j: int, now_us: int) -> None:
             else:
                 ca.bic_K = cubic_root(CUBE_FACTOR * (ca.last_max_cwnd - cwnd))
                 ca.bic_origin_point = ca.last_max_cwnd
-        t = _s32(j - ca.epoch_start) + usecs_to_jiffies(ca.delay_min)
+        t = seq_sub(j, ca.epoch_start) + usecs_to_jiffies(ca.delay_min)
         t = ((t & 0xFFFFFFFFFFFFFFFF) << BICTCP_HZ) // HZ
         offs = ca.bic_K - t if t < ca.bic_K else t - ca.bic_K
         delta = ((CUBE_RTT_SCALE * offs * offs * offs) & 0xFFFFFFFFFFFFFFFF) >> (10 + 3 * BICTCP_HZ)
@@ -277,10 +272,10 @@ def _hystart_update(sk: TcpSock, ca: Bictcp, delay: int, now: float) -> None:
     mib = sk.ns.mib.tcp_ext
     if HYSTART_DETECT & HYSTART_ACK_TRAIN:
         now_us = _clock_us(sk, now)
-        if _s32(now_us - ca.last_ack) <= HYSTART_ACK_DELTA_US:
+        if seq_sub(now_us, ca.last_ack) <= HYSTART_ACK_DELTA_US:
             ca.last_ack = now_us
             threshold = (ca.delay_min + _ack_delay(sk)) >> 1  # SK_PACING_NONE
-            if _s32(now_us - ca.round_start) > threshold:
+            if seq_sub(now_us, ca.round_start) > threshold:
                 ca.found = True
                 mib.TCPHystartTrainDetect += 1
                 mib.TCPHystartTrainCwnd += sk.cwnd

@@ -19,7 +19,7 @@ from .constants import TCP_ECN_DEMAND_CWR, TCP_ECN_OK, TCP_ECN_QUEUE_CWR, TCP_MS
 from .rcvwin import select_window_space
 from .receive import sack_blocks
 from .reqsk import RequestSock
-from .sock import TcpSock
+from .sock import TcpSock, in_flight
 from .syncookies import cookie_init_timestamp
 
 INET_ECN_ECT_0: Final = 2
@@ -210,8 +210,7 @@ def transmit(sk: TcpSock, flags: int, seq: int, payload: bytes, now: float,
     if payload:
         # tcp_event_data_sent: data leaving with nothing in flight starts a transmission
         # (CA_EVENT_TX_START), then lsndtime moves
-        sb = sk.sack
-        if len(sk.rtx_queue) - sb.sacked_out - sb.lost_out + sb.retrans_out - sb.reno_sacked <= 0:
+        if not in_flight(sk):
             sk.ca_ops.tx_start(sk, now)
         sk.lsndtime = now
         if now - sk.icsk_ack.lrcvtime < sk.icsk_ack.ato and sk.icsk_ack.pingpong < 255:

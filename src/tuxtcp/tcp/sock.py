@@ -148,6 +148,13 @@ class SackScoreboard:
 EMPTY_SCOREBOARD: Final = SackScoreboard(0)
 
 
+def in_flight(sk: TcpSock) -> int:
+    """tcp_packets_in_flight: packets_out - (sacked_out + lost_out) + retrans_out, where a
+    non-SACK peer's dupacks count as SACKed (tcp_add_reno_sack)."""
+    return max(0, len(sk.rtx_queue) - sk.sack.sacked_out - sk.sack.lost_out + sk.sack.retrans_out
+               - sk.sack.reno_sacked)
+
+
 def scoreboard(sk: TcpSock) -> SackScoreboard:
     """The socket's own scoreboard, for writing (allocated on first use)."""
     sb = sk.sack

@@ -52,6 +52,7 @@ from .sock import (
     EMPTY_SCOREBOARD,
     TcpSock,
     TxSeg,
+    in_flight,
     in_pingpong_mode,
     in_quickack_mode,
     rtx_enqueue,
@@ -62,13 +63,6 @@ SNDBUF_DEFAULT: Final = 16384 * 64
 
 
 # --- the scoreboard --------------------------------------------------------------------------
-def in_flight(sk: TcpSock) -> int:
-    """tcp_packets_in_flight: packets_out - (sacked_out + lost_out) + retrans_out, where a
-    non-SACK peer's dupacks count as SACKed (tcp_add_reno_sack)."""
-    return max(0, len(sk.rtx_queue) - sk.sack.sacked_out - sk.sack.lost_out + sk.sack.retrans_out
-               - sk.sack.reno_sacked)
-
-
 def _set_sacked(sk: TcpSock, ts: TxSeg) -> None:
     ts.sacked = True
     sb = scoreboard(sk)
