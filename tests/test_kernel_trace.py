@@ -85,6 +85,28 @@ def test_the_trace_keeps_the_runs_clients_and_window() -> None:
     assert run.foreign_resets == 1  # run_on_kernel refuses such a run: counts are machine-wide
 
 
+def test_a_reset_for_a_connection_the_client_had_closed_is_told_apart() -> None:
+    # the server's TIME_WAIT socket answers a client's late ACK (overtaken by its FIN on the
+    # other CPU) after the client's socket is gone: the client's host resets it (NO_SOCKET)
+    kt = KernelTrace(T0, T0 + 10.0, CLIENT_ADDR, PORT)
+    run = TracedRun()
+    for line in _lines(
+            t.inet_sock_set_state(T0 + 0.5, 4, 2, 1, 40000, PORT, CLI, SRV),
+            t.inet_sock_set_state(T0 + 0.7, 4, 8, 9, 40000, PORT, CLI, SRV),  # LAST_ACK
+            t.tcp_send_reset(T0 + 0.71, 10, 0, 0, "NO_SOCKET", 40000, PORT, CLI, SRV),
+            # a port never closed, and a reset of another reason: not after a close
+            t.tcp_send_reset(T0 + 0.72, 11, 0, 0, "NO_SOCKET", 40002, PORT, CLI, SRV),
+            t.tcp_send_reset(T0 + 0.73, 12, 0, 0, "TCP_CLOSE", 40000, PORT, CLI, SRV),
+            # the port taken again by a new connection: its own resets are not
+            t.inet_sock_set_state(T0 + 2.0, 4, 2, 1, 40000, PORT, CLI, SRV),
+            t.tcp_send_reset(T0 + 2.1, 13, 0, 0, "NO_SOCKET", 40000, PORT, CLI, SRV)):
+        kt.take(run, line)
+    assert run.after_close == 1
+    assert [r[0] for r in run.resets] == [0.71, 0.72, 0.73, 2.1]
+    assert run.resets[0][1:] == (f"{CLIENT_ADDR}:40000", f"{SERVER_ADDR}:{PORT}", "0",
+                                 "NO_SOCKET")
+
+
 def test_each_client_gets_its_own_synacks_and_kernel_instant_even_on_a_reused_port() -> None:
     # client 0 has port 40000 from 0.0 s and closes; client 2 takes the port again at 5.0 s
     clients = [ClientResult(0, 0.0, port=40000, established=0.0009),

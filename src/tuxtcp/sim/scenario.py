@@ -150,6 +150,11 @@ class ScenarioResult:
     traced_drops: dict[str, int] | None = None
     traced_drop_sites: dict[str, dict[str, int]] | None = None  # reason -> {function: count}
     traced_drop_first: dict[str, list[float]] | None = None  # reason -> first instants (s)
+    # the run's first RSTs: (s into the window, from, to, socket state, reason)
+    traced_resets: list[tuple[float, str, str, str, str]] | None = None
+    # of the traced NO_SOCKET drops, those for a connection the client had closed already
+    # (kernel_trace.KernelTrace.late_teardown)
+    traced_after_close: int = 0
 
 
 ProgressFn = Callable[[float, ScenarioResult | None, "ScenarioRun"], None]

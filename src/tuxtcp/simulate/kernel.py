@@ -249,6 +249,8 @@ def run_on_kernel(spec: ScenarioSpec) -> ScenarioResult:
                           traced_drop_sites=None if trace.run is None else _sites(trace.run),
                           traced_drop_first=None if trace.run is None
                           else dict(trace.run.first_drops),
+                          traced_resets=None if trace.run is None else list(trace.run.resets),
+                          traced_after_close=0 if trace.run is None else trace.run.after_close,
                           uptime0=uptime_for(outs["client"]["t0_ns"], ref))
 
 

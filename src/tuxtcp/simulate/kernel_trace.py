@@ -77,6 +77,13 @@ class TracedRun:
     client_closes: list[tuple[float, int]] = field(default_factory=list)  # (instant, its port)
     client_fins: list[tuple[float, int]] = field(default_factory=list)  # (instant, its port)
     foreign_resets: int = 0  # RSTs sent between other addresses (other TCP traffic)
+    # the first few RSTs of the run's own (seconds into the window, from, to, the socket's
+    # state, the reason): a segment to a closed port is answered by one, which names its flow
+    resets: list[tuple[float, str, str, str, str]] = field(default_factory=list)
+    # NO_SOCKET segments that reached a client port after its socket had closed (LAST_ACK,
+    # then the server's ACK): see `late_teardown`
+    after_close: int = 0
+    closed_ports: set[int] = field(default_factory=set)  # client ports closed, not reused yet
     other_drops: int = 0  # packets freed outside TCP (other protocols, other traffic)
 
 
@@ -87,6 +94,7 @@ class KernelTrace:
     def __init__(self, start: float, end: float, client_addr: str, server_port: int) -> None:
         self._window = (start, end)
         self._client = ip_to_int(client_addr)
+        self._client_str = client_addr
         self._port = server_port
         self.run: TracedRun | None = None
         self._stop = threading.Event()
@@ -152,6 +160,12 @@ class KernelTrace:
             ends = (str(f.get("saddr", "")), str(f.get("daddr", "")))
             if not any(e.startswith(OUR_NET) for e in ends):
                 run.foreign_resets += 1
+            else:
+                if len(run.resets) < FIRST_DROPS:
+                    run.resets.append((round(ev.ts - self._window[0], 4), *ends,
+                                       str(f.get("state", "")), str(f.get("reason", ""))))
+                if self.late_teardown(run, ends, str(f.get("reason", ""))):
+                    run.after_close += 1
         elif ev.name == "tcp_retransmit_skb":
             if (f.get("saddr") == self._client and f.get("dport") == self._port
                     and f.get("state") == TCP_SYN_SENT):
@@ -161,13 +175,30 @@ class KernelTrace:
             if f.get("saddr") == self._client and f.get("dport") == self._port:
                 if new == TCP_ESTABLISHED:  # the client's socket left SYN_SENT
                     run.established.append((ev.ts, int(f["sport"])))
+                    run.closed_ports.discard(int(f["sport"]))
                 elif new == TCP_LAST_ACK:  # the client closed after the server's FIN
                     run.client_closes.append((ev.ts, int(f["sport"])))
+                    run.closed_ports.add(int(f["sport"]))
                 elif new == TCP_CLOSE_WAIT:  # the server's FIN reached the client
                     run.client_fins.append((ev.ts, int(f["sport"])))
             elif (f.get("daddr") == self._client and f.get("sport") == self._port
                   and new == TCP_FIN_WAIT1):  # the server closed a connection
                 run.server_fins.append((ev.ts, int(f["dport"])))
+
+
+    def late_teardown(self, run: TracedRun, ends: tuple[str, str], reason: str) -> bool:
+        """Whether a RST the client's host sent for want of a socket (NO_SOCKET) answers a
+        segment of the server's for a connection the client had closed already. Seen on
+        this 2-CPU machine: the client's delayed ACK of the server's FIN (sent in softirq on
+        one CPU) and the FIN its close() sent right after (on the other) reach the server in
+        the other order; the server's TIME_WAIT socket answers the late ACK (an old
+        duplicate, or a PAWS failure: TCP_RFC7323_TW_PAWS) with an ACK of its own after the
+        client's socket is gone, and that ACK is freed as NO_SOCKET. A simulated link keeps
+        one host's segments in order, so the simulation has none of these."""
+        src, _, sport = ends[0].rpartition(":")
+        dport = ends[1].rpartition(":")[2]
+        return (reason == "NO_SOCKET" and src == self._client_str and dport == str(self._port)
+                and sport.isdigit() and int(sport) in run.closed_ports)
 
 
 def owners(clients: list[ClientResult]) -> dict[int, list[ClientResult]]:

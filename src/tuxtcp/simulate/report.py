@@ -65,7 +65,11 @@ def summarize(res: ScenarioResult) -> dict[str, Any]:
                   **({"kernel_sites": res.traced_drop_sites}
                      if res.traced_drop_sites is not None else {}),
                   **({"kernel_first_s": res.traced_drop_first}
-                     if res.traced_drop_first is not None else {})},
+                     if res.traced_drop_first is not None else {}),
+                  **({"kernel_resets": [list(r) for r in res.traced_resets]}
+                     if res.traced_resets else {}),
+                  **({"kernel_no_socket_after_close": res.traced_after_close}
+                     if res.traced_after_close else {})},
         "peak": {"time": res.peak_time, "syn_queue": peak_synq, "accept_queue": peak_accq,
                  "ss": res.peak_ss, "proc_net_tcp": res.peak_proc},
         "queue_timeline": _timeline(res.samples),
