@@ -35,6 +35,27 @@ def test_own_scripts_pass_on_tuxtcp(path: Path) -> None:
     assert r.wall_seconds < 5 and r.script_seconds < 10
 
 
+def test_the_dsacks_a_receiver_sends_are_counted() -> None:
+    # the script's segments are checked on both targets; the counts as tcp_dsack_set bumps
+    # them: old (below rcv_nxt) or out of order, and DelayedACKLost for a whole duplicate
+    run = TuxtcpRun(parse_file(Path(__file__).parent / "packetdrill" / "dsack-receiver.pkt"))
+    r = run.run()
+    assert r.passed, r.error
+    ext = run.ns.mib.tcp_ext
+    assert (ext.TCPDSACKOldSent, ext.TCPDSACKOfoSent, ext.DelayedACKLost) == (4, 3, 2)
+
+
+def test_rack_counts_its_recoveries_and_the_reordering() -> None:
+    # rack-reo-timer.pkt (both targets): three Recoveries, each one segment resent (two by
+    # the REO timer, one at once), one reordering seen, no probe and no lost retransmission
+    run = TuxtcpRun(parse_file(Path(__file__).parent / "packetdrill" / "rack-reo-timer.pkt"))
+    r = run.run()
+    assert r.passed, r.error
+    ext = run.ns.mib.tcp_ext
+    assert (ext.TCPSACKReorder, ext.TCPSackRecovery, ext.TCPFastRetrans,
+            ext.TCPLostRetransmit, ext.TCPLossProbes) == (1, 3, 3, 0, 0)
+
+
 @pytest.mark.root
 @pytest.mark.parametrize("path", OWN + RENO + CUBIC, ids=lambda p: p.name)
 def test_own_scripts_pass_on_the_kernel(netns_ok: None, path: Path) -> None:

@@ -95,7 +95,14 @@ def test_the_oldest_newly_acked_segment_times_the_sample() -> None:
 
 
 def test_a_segment_sacked_earlier_gives_no_sample_when_cumulatively_acked() -> None:
-    c = nodelay()
+    # a handshake of 100 ms (a minimum RTT RACK's reordering window is a quarter of)
+    c = S.syn_sent()
+    c.h.advance(0.1)
+    c.send(S.SYN | ACK, window=65160, mss=1460, wscale=7, sack_perm=True)
+    assert c.sock.connect_ex((S.PEER, S.PEER_PORT)) == 0
+    c.ts_base = None
+    c.sock.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
+    c.take()
     c.h.advance(1.0)
     c.sock.send(b"a" * 100)
     c.sock.send(b"b" * 100)
@@ -105,14 +112,16 @@ def test_a_segment_sacked_earlier_gives_no_sample_when_cumulatively_acked() -> N
     # at 1.05 s the peer SACKs the second segment (the first is missing): the SACK sample
     c.h.advance(1.05)
     c.send(ACK, ack=una, sack=((una + 100, una + 200),))
-    assert c.sock.tcp_info().tcpi_rtt == 50_000
-    # at 1.15 s the first arrives late and both are acknowledged; the sequence sample is the
-    # first segment's (0.15 s), not the SACKed one's
-    c.h.advance(1.15)
+    srtt = 0.875 * 0.1 + 0.125 * 0.05
+    assert c.sock.tcp_info().tcpi_rtt == round(srtt * 1e6)
+    # at 1.06 s, inside RACK's reordering window (min_rtt / 4: it would resend the first at
+    # 1.066 s), the first arrives late and both are acknowledged; the sequence sample is the
+    # first segment's (0.06 s), not the SACKed one's
+    c.h.advance(1.06)
+    assert c.take() == []
     c.send(ACK, ack=una + 200)
-    i = c.sock.tcp_info()
-    srtt = 0.875 * 0.05 + 0.125 * 0.15
-    assert i.tcpi_rtt == round(srtt * 1e6)
+    srtt = 0.875 * srtt + 0.125 * 0.06
+    assert c.sock.tcp_info().tcpi_rtt == round(srtt * 1e6)
 
 
 def test_sample_after_a_hole_repaired_by_rto_is_not_the_repair_time() -> None:

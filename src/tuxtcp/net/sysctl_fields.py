@@ -28,6 +28,10 @@ class SysctlFields:
         self.mtu_expires: int = default_int("net.ipv4.route.mtu_expires")
         self.tcp_timestamps: int = default_int("net.ipv4.tcp_timestamps")
         self.tcp_sack: int = default_int("net.ipv4.tcp_sack")
+        self.tcp_recovery: int = default_int("net.ipv4.tcp_recovery")
+        self.tcp_reordering: int = default_int("net.ipv4.tcp_reordering")
+        self.tcp_max_reordering: int = default_int("net.ipv4.tcp_max_reordering")
+        self.tcp_dsack: int = default_int("net.ipv4.tcp_dsack")
         self.tcp_early_retrans: int = default_int("net.ipv4.tcp_early_retrans")
         self.tcp_congestion_control: str = default_text("net.ipv4.tcp_congestion_control")
         self.tcp_available_congestion_control: str = default_text("net.ipv4.tcp_available_congestion_control")  # noqa: E501

@@ -61,6 +61,16 @@ _SPECS: tuple[SysctlSpec, ...] = (
     SysctlSpec("net.ipv4.route.mtu_expires", 600, doc="seconds a learned path MTU lasts"),
     SysctlSpec("net.ipv4.tcp_timestamps", 1, 0, 255, doc="1 random offset per flow, 2 no offset"),
     SysctlSpec("net.ipv4.tcp_sack", 1, 0, 255),
+    SysctlSpec("net.ipv4.tcp_recovery", 1, 0, 255,
+               doc="RACK's bits: 0x4 keeps the reordering window at 3 SACKed segments; 0x2 "
+                   "(a fixed window) is not modelled; 0x1 is RACK, the only loss detection "
+                   "of a SACK connection since 6.17 whatever it says"),
+    SysctlSpec("net.ipv4.tcp_reordering", 3, 1, 300,
+               doc="the reordering degree a connection starts with (segments)"),
+    SysctlSpec("net.ipv4.tcp_max_reordering", 300, 1, INT_MAX,
+               doc="the most a connection's reordering degree may grow to"),
+    SysctlSpec("net.ipv4.tcp_dsack", 1, 0, 255,
+               doc="report duplicate data received in the first SACK block (RFC 2883)"),
     SysctlSpec("net.ipv4.tcp_early_retrans", 3, 0, 4,
                doc="3 or 4: tail loss probes (TLP); 0-2: none (early retransmit itself went "
                    "with RACK; 4's RACK part is not modelled)"),

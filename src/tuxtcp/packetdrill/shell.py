@@ -23,11 +23,8 @@ from ..net.sysctl import Sysctls
 # settings tuxtcp does not model, and what it does instead
 UNMODELLED: Final[dict[str, str]] = {
     "net.ipv4.tcp_frto": "no F-RTO",
-    "net.ipv4.tcp_dsack": "D-SACKs are recognised, not sent",
     "net.ipv4.tcp_fack": "removed from Linux in 4.18: nothing to model",
-    "net.ipv4.tcp_reordering": "a fixed reordering degree of 3",
     "net.ipv4.tcp_slow_start_after_idle": "no cwnd restart after idle",
-    "net.ipv4.tcp_recovery": "no RACK",
     "net.ipv4.tcp_tso_win_divisor": "no TSO deferral",
     "net.ipv4.tcp_ecn_option": "no AccECN",
     "net.ipv4.tcp_notsent_lowat": "no TCP_NOTSENT_LOWAT",
@@ -42,8 +39,7 @@ UNMODELLED: Final[dict[str, str]] = {
 # congestion controls Linux builds in that tuxtcp does not have
 KERNEL_ONLY_CC: Final = ("bbr", "dctcp", "htcp", "vegas", "westwood", "bic", "illinois")
 # values of those settings that are what tuxtcp does anyway
-_MODELLED_VALUES: Final = {("net.ipv4.tcp_recovery", "0"),
-                           ("net.ipv4.tcp_frto", "0")}
+_MODELLED_VALUES: Final = {("net.ipv4.tcp_frto", "0")}
 # three-value settings of which the engine models the default (middle) value only
 _MIDDLE_OF_THREE: Final = ("net.ipv4.tcp_wmem",)
 _NULL_REDIRECT: Final = re.compile(r"\s*(?:&>|[12]?>)\s*/dev/null|\s*2>&1")

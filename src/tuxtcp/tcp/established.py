@@ -35,7 +35,9 @@ from .receive import (
     DQ_FIN,
     data_queue,
     dq_drop_reason,
+    dsack_set,
     ecn_rcv_data,
+    enter_quickack_mode,
     rcv_rtt_measure_ts,
     receive_window,
 )
@@ -54,11 +56,18 @@ def _syn_challenge(sk: TcpSock, now: float) -> str:
     return dr.TCP_INVALID_SYN
 
 
-def _dup_ack(sk: TcpSock, seg: TcpSegment, now: float) -> None:
-    """tcp_send_dupack for an out-of-window segment (rate-limited unless it carries data)."""
+def _dup_ack(sk: TcpSock, seg: TcpSegment, now: float, mib: str = "TCPACKSkippedSeq") -> None:
+    """tcp_send_dupack for a segment PAWS or the window turned away (rate-limited, counted
+    in `mib`, unless it carries data): one that starts below rcv_nxt was received before
+    (DelayedACKLost, quick ACKs) and is reported as a D-SACK, up to rcv_nxt."""
     data = seg.seq != seg.end_seq and not seg.flags & SYN
-    if not oow_rate_limited(sk.ns, sk, now, "TCPACKSkippedSeq", data):
-        send_ack(sk, now)
+    if oow_rate_limited(sk.ns, sk, now, mib, data):
+        return
+    if seg.end_seq != seg.seq and before(seg.seq, sk.rcv_nxt):
+        sk.ns.mib.tcp_ext.DelayedACKLost += 1
+        enter_quickack_mode(sk)
+        dsack_set(sk, seg.seq, sk.rcv_nxt if after(seg.end_seq, sk.rcv_nxt) else seg.end_seq)
+    send_ack(sk, now)
 
 
 def _sequence(sk: TcpSock, seq: int, end_seq: int, fin: int) -> str:
@@ -91,7 +100,7 @@ def _validate_incoming(sk: TcpSock, pkt: Packet, now: float) -> str | None:
             ns.mib.tcp_ext.PAWSEstab += 1
             if seg.flags & SYN:
                 return _syn_challenge(sk, now)
-            _dup_ack(sk, seg, now)
+            _dup_ack(sk, seg, now, "TCPACKSkippedPAWS")
             return dr.TCP_RFC7323_PAWS
     reason = _sequence(sk, seg.seq, seg.end_seq, 1 if seg.flags & FIN else 0)
     if reason:

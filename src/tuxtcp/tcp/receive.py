@@ -7,6 +7,7 @@ from __future__ import annotations
 from typing import Final
 
 from ..net import drops as dr
+from ..net.tcp_states import FIN_WAIT1, FIN_WAIT2
 from ..wire.seq import MASK as M32
 from ..wire.seq import after, before
 from ..wire.tcp import FIN, PSH, SYN, URG, TcpSegment
@@ -189,6 +190,71 @@ def _enter_quickack_mode(sk: TcpSock, max_quickacks: int) -> None:
     ack.ato = TCP_ATO_MIN
 
 
+def enter_quickack_mode(sk: TcpSock) -> None:
+    """tcp_enter_quickack_mode(sk, TCP_MAX_QUICKACKS): what a segment the receiver cannot use
+    (a duplicate, one outside the window) starts: quick ACKs, so the sender learns soon."""
+    _enter_quickack_mode(sk, TCP_MAX_QUICKACKS)
+
+
+def dsack_set(sk: TcpSock, seq: int, end: int) -> None:
+    """tcp_dsack_set: report [seq, end) as received twice in the first SACK block of the next
+    segment (RFC 2883), counted as old (below rcv_nxt: TCPDSACKOldSent) or out of order
+    (TCPDSACKOfoSent); a D-SACK not yet sent is replaced. SACK connections with tcp_dsack."""
+    if sk.rx_opt.sack_ok and sk.ns.sysctl.tcp_dsack:
+        if before(seq, sk.rcv_nxt):
+            sk.ns.mib.tcp_ext.TCPDSACKOldSent += 1
+        else:
+            sk.ns.mib.tcp_ext.TCPDSACKOfoSent += 1
+        sk.dsack = (seq, end)
+
+
+def dsack_extend(sk: TcpSock, seq: int, end: int) -> None:
+    """tcp_dsack_extend: grow the pending D-SACK by [seq, end) where the two touch or overlap
+    (tcp_sack_extend; a range apart from it is not reported), or set one."""
+    d = sk.dsack
+    if d is None:
+        dsack_set(sk, seq, end)
+    elif not after(seq, d[1]) and not after(d[0], end):
+        sk.dsack = (seq if before(seq, d[0]) else d[0], end if after(end, d[1]) else d[1])
+
+
+def _ofo_dsack(sk: TcpSock, seq: int, end: int) -> None:
+    """tcp_data_queue_ofo's D-SACKs for [seq, end) against what the queue holds, each run of
+    it taken as the one skb the kernel's coalescing (tcp_ooo_try_coalesce) makes of it: a
+    segment inside a run is all duplicate; one starting inside a run reports the overlap to
+    the run's end, or, starting where the run starts, the run it replaces; runs it covers
+    further right are reported as it merges them (merge_right), a run it reaches into up to
+    its end. A segment starting where a run ends is coalesced into it, which skips
+    merge_right."""
+    base = sk.rcv_nxt
+    s, e = (seq - base) & M32, (end - base) & M32
+    merging = False
+    for a, b in sk.ooo_ranges:
+        ra, rb = (a - base) & M32, (b - base) & M32
+        if not merging:
+            if rb < s:
+                continue
+            if rb == s:
+                return  # coalesced with the run before it
+            if ra <= s:
+                if e <= rb:
+                    dsack_set(sk, seq, end)  # all the bits are present
+                    return
+                if ra < s:
+                    dsack_set(sk, seq, b)  # a partial overlap
+                else:
+                    dsack_extend(sk, a, b)  # it replaces the run
+                merging = True
+                continue
+            merging = True
+        if e <= ra:
+            return
+        if e < rb:
+            dsack_extend(sk, a, end)
+            return
+        dsack_extend(sk, a, b)
+
+
 def event_data_recv(sk: TcpSock, seg_len: int, truesize: int, hdr_len: int, remnant: bool,
                     now: float, gso_size: int = 0) -> None:
     """tcp_event_data_recv, for in-order data once queued: the peer's segment size and the
@@ -217,14 +283,22 @@ def event_data_recv(sk: TcpSock, seg_len: int, truesize: int, hdr_len: int, remn
 
 
 def sack_blocks(sk: TcpSock) -> tuple[tuple[int, int], ...]:
-    """The SACK option for our ACKs: out-of-order ranges, the most recent first (max 3 with
-    timestamps, 4 without)."""
-    if not sk.ooo_ranges:
-        return ()
+    """The SACK option for our next segment (tcp_established_options, tcp_options_write): a
+    pending D-SACK first, then the out-of-order ranges, the most recent first; as many as the
+    option space takes (3 with timestamps, 4 without). Writing it sends the D-SACK: once."""
+    d = sk.dsack
+    if not sk.ooo_ranges or not sk.ooo:
+        if d is None:
+            return ()
+        sk.dsack = None
+        return (d,)
     recent = sk.ooo_recent
     ranges = sorted(sk.ooo_ranges, key=lambda r: 0 if (
         recent is not None and not before(recent, r[0]) and before(recent, r[1])) else 1)
     limit = 3 if sk.rx_opt.tstamp_ok else 4
+    if d is not None:
+        sk.dsack = None
+        return ((d[0], d[1]),) + tuple((a, b) for a, b in ranges[:limit - 1])
     return tuple((a, b) for a, b in ranges[:limit])
 
 
@@ -273,23 +347,32 @@ def _data_queue(sk: TcpSock, seg: TcpSegment, now: float) -> int:
     fin = 1 if seg.flags & FIN else 0
     seq = seg.seq
     end = (seq + len(data) + fin) & M32
+    sk.dsack = None  # tcp_data_queue: a D-SACK not sent yet is forgotten
     in_sequence = seq == sk.rcv_nxt
+    # tcp_data_queue's out_of_window: what cannot be used starts quick ACKs
     if in_sequence:
         if data and not receive_window(sk):
             # in sequence, but the window is closed (a bare FIN still goes in: some stacks
             # send FINs into a closed window; taking it breaks a FIN/ACK loop)
             mib.tcp_ext.TCPZeroWindowDrop += 1
+            enter_quickack_mode(sk)
             return DQ_ACK_NOW | DQ_ZEROWINDOW
     else:
         if not after(end, sk.rcv_nxt):
             mib.tcp_ext.DelayedACKLost += 1  # a retransmission of what we have: ACK at once
+            dsack_set(sk, seq, end)
+            enter_quickack_mode(sk)
             return DQ_ACK_NOW | DQ_OLD_DATA
         if not before(seq, (sk.rcv_nxt + receive_window(sk)) & M32):
+            enter_quickack_mode(sk)
             return DQ_ACK_NOW | DQ_OVERWINDOW  # out of window (a zero-window probe, say)
-        if before(seq, sk.rcv_nxt) and not receive_window(sk):
-            # a partial packet whose new tail lies beyond a closed window
-            mib.tcp_ext.TCPZeroWindowDrop += 1
-            return DQ_ACK_NOW | DQ_ZEROWINDOW
+        if before(seq, sk.rcv_nxt):
+            dsack_set(sk, seq, sk.rcv_nxt)  # a partial packet: its head is a duplicate
+            if not receive_window(sk):
+                # its new tail lies beyond a closed window
+                mib.tcp_ext.TCPZeroWindowDrop += 1
+                enter_quickack_mode(sk)
+                return DQ_ACK_NOW | DQ_ZEROWINDOW
     # what the segment costs as an skb (IPv4 header, TCP header, payload) and what
     # tcp_measure_rcv_mss looks at
     hdr_len = seg.header_len()
@@ -315,6 +398,7 @@ def _data_queue(sk: TcpSock, seg: TcpSegment, now: float) -> int:
     fin_reached = _append(sk, data[skip:], fin, truesize)
     if data:
         event_data_recv(sk, len(data), truesize, hdr_len, remnant, now, seg.gso_size)
+    dsack_high = sk.rcv_nxt
     while sk.ooo and not fin_reached:
         item = sk.ooo.pop(sk.rcv_nxt, None)  # tcp_ofo_queue: the segment that fits next
         if item is not None:
@@ -331,12 +415,21 @@ def _data_queue(sk: TcpSock, seg: TcpSegment, now: float) -> int:
         odata, ofin, otruesize = sk.ooo.pop(nxt)
         sk.ooo_bytes -= otruesize
         oend = (nxt + len(odata) + ofin) & M32
+        if before(nxt, dsack_high):
+            # tcp_ofo_queue: what this segment repeats of the data before it
+            dsack_extend(sk, nxt, dsack_high)
+            if before(oend, dsack_high):
+                dsack_high = oend
         if after(oend, sk.rcv_nxt):
             fin_reached = _append(sk, odata[(sk.rcv_nxt - nxt) & M32:], ofin, otruesize)
     if fin_reached:
         sk.ooo = EMPTY_OOO
         sk.ooo_bytes = 0
         sk.ooo_ranges = EMPTY_RANGES
+        if sk.state not in (FIN_WAIT1, FIN_WAIT2):
+            # tcp_fin's tcp_sack_reset forgets a pending D-SACK too; from FIN_WAIT1/2 its
+            # ACK went first, carrying it
+            sk.dsack = None
     elif had_ooo:
         if not sk.ooo:
             sk.ooo = EMPTY_OOO
@@ -364,6 +457,8 @@ def _data_queue_ofo(sk: TcpSock, seq: int, end: int, data: bytes, fin: int, true
         mib.tcp_ext.TCPOFODrop += 1
         return DQ_OFO_DROP
     mib.tcp_ext.TCPOFOQueue += 1
+    if sk.ooo_ranges:
+        _ofo_dsack(sk, seq, end)
     sk.ooo_recent = seq
     base = sk.rcv_nxt
     s, e = (seq - base) & M32, (end - base) & M32
@@ -506,6 +601,7 @@ def _prune_ofo_queue(sk: TcpSock, length: int, in_seq: int | None, now: float) -
             goal = sk.rcvbuf >> 3
     if pruned:
         sk.ns.mib.tcp_ext.OfoPruned += 1
+        sk.dsack = None  # tcp_sack_reset
         if not ooo:
             sk.ooo = EMPTY_OOO
         sk.ooo_ranges = EMPTY_RANGES

@@ -16,9 +16,10 @@ _TIMEOUT_MIN_J = 2  # TCP_TIMEOUT_MIN
 def update_rtt(sk: TcpSock, rtt: float) -> None:
     """tcp_rtt_estimator / tcp_set_rto (RFC 6298 with Linux's 200 ms floor), and
     tcp_update_rtt_min (the kernel keeps the minimum over net.ipv4.tcp_min_rtt_wlen, 300 s;
-    here over the connection's life)."""
-    if sk.min_rtt < 0 or rtt < sk.min_rtt:
-        sk.min_rtt = rtt
+    here over the connection's life; a sample of 0 counts as one jiffy there)."""
+    low = rtt if rtt > 0 else 1 / HZ
+    if sk.min_rtt < 0 or low < sk.min_rtt:
+        sk.min_rtt = low
     if sk.srtt == 0.0:
         sk.srtt = rtt
         sk.rttvar = rtt / 2
@@ -34,6 +35,7 @@ def arm_rto(sk: TcpSock, now: float, timeout: float = -1.0) -> None:
     if sk.rtx_timer is not None:
         sk.rtx_timer.cancel()
     sk.loss_probe_armed = False
+    sk.reo_armed = False
     sk.rtx_timer = sk.ns.arm(now, sk.rto if timeout < 0 else timeout, TIMER_RETRANS, sk)
 
 
@@ -50,12 +52,13 @@ def rto_delta(sk: TcpSock, now: float) -> float:
 
 def rearm_rto(sk: TcpSock, now: float) -> None:
     """tcp_rearm_rto: nothing in flight, no timer; else the RTO, which a pending loss probe's
-    replacement keeps counting from the head's last transmission."""
+    or RACK reordering timer's replacement keeps counting from the head's last
+    transmission."""
     if not sk.rtx_queue:
         stop_rto(sk)
         return
     timeout = sk.rto
-    if sk.loss_probe_armed:
+    if sk.loss_probe_armed or sk.reo_armed:
         timeout = max(_jiffies(rto_delta(sk, now)), 1) / HZ
     arm_rto(sk, now, timeout)
 
@@ -91,6 +94,7 @@ def ensure_rto(sk: TcpSock, now: float) -> None:
 def stop_rto(sk: TcpSock) -> None:
     """inet_csk_clear_xmit_timer(ICSK_TIME_RETRANS)."""
     sk.loss_probe_armed = False
+    sk.reo_armed = False
     if sk.rtx_timer is not None:
         sk.rtx_timer.cancel()
         sk.rtx_timer = None

@@ -22,7 +22,8 @@ if TYPE_CHECKING:
 class TxSeg:
     """One segment in the retransmission queue (an skb with its TCP_SKB_CB sacked bits)."""
 
-    __slots__ = ("seq", "end", "data", "flags", "sent", "xmit", "sacked", "lost", "retrans")
+    __slots__ = ("seq", "end", "data", "flags", "sent", "xmit", "sacked", "lost", "retrans",
+                 "ever_retrans")
 
     def __init__(self, seq: int, data: bytes, flags: int, sent: float) -> None:
         self.seq = seq
@@ -34,6 +35,21 @@ class TxSeg:
         self.sacked = False
         self.lost = False
         self.retrans = 0
+        self.ever_retrans = False  # TCPCB_EVER_RETRANS: sent more than once (a probe too)
+
+
+class RackState:
+    """tp->rack (the logic is rack.py), with tp->lost (segments ever marked lost) beside it."""
+
+    __slots__ = ("mstamp", "rtt_us", "end_seq", "reo_wnd_steps", "advanced", "lost")
+
+    def __init__(self) -> None:
+        self.mstamp = -1  # (re)transmission time (us) of the most recently sent delivered one
+        self.rtt_us = 0  # its RTT
+        self.end_seq = 0
+        self.reo_wnd_steps = 1
+        self.advanced = False
+        self.lost = 0
 
 
 # Shared empty queues: an idle connection holds no retransmission deque (about 600 bytes) and
@@ -208,7 +224,8 @@ class TcpSock:
         "probes_tstamp", "lsndtime", "mem_pages", "sk_drops", "bytes_acked", "min_rtt", "snd_sml",
         "prior_cwnd", "prr_delivered", "prr_out", "is_cwnd_limited", "max_packets_out",
         "cwnd_usage_seq", "ecn_flags", "rcv_ssthresh", "window_clamp", "scaling_ratio",
-        "rcvq_skbs", "rcvq_truesize", "ack_nomem", "pmtu_cookie",
+        "rcvq_skbs", "rcvq_truesize", "ack_nomem", "pmtu_cookie", "dsack",
+        "listen_refused", "rack", "reord_seen", "reordering", "reo_armed",
     )
 
     def __init__(self, ns: NetNamespace, uid: int = 0) -> None:
@@ -311,6 +328,14 @@ class TcpSock:
         self.ooo_bytes = 0  # its truesize, charged against rcvbuf
         self.ooo_recent: int | None = None
         self.ooo_ranges = EMPTY_RANGES  # merged out-of-order ranges, in order
+        # tp->duplicate_sack[0] while rx_opt.dsack: the D-SACK our next segment carries
+        self.dsack: tuple[int, int] | None = None
+        self.listen_refused = False  # a waited-for connect() failed: listen() fails (user.py)
+        self.rack: RackState | None = None  # tp->rack (rack.py), made on first use
+        self.reord_seen = 0  # reordering events seen (tp->reord_seen)
+        self.reordering = ns.sysctl.tcp_reordering  # tp->reordering: the degree, in segments
+        # icsk_pending == ICSK_TIME_REO_TIMEOUT: rtx_timer is RACK's reordering timer
+        self.reo_armed = False
         self.fin_sent = False
         self.rcv_adv = 0  # right edge of the window we last advertised
         self.probe_timer: Timer | None = None  # zero-window probe (ICSK_TIME_PROBE0)

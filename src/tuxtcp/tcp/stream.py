@@ -7,8 +7,8 @@ tcp_clean_rtx_queue, tcp_fastretrans_alert, tcp_enter_loss), tcp_output.c (tcp_w
 tcp_xmit_retransmit_queue, tcp_send_probe0, tcp_send_fin, __tcp_ack_snd_check) and the congestion
 ops of cong.py, with PRR in Recovery and CWR (tcp_cwnd_reduction) and classic ECN's sender
 side, and tail loss probes (tcp_send_loss_probe, tcp_process_tlp_ack; rto.py schedules them).
-Simplifications, named where they apply: no DSACK sent, no undo, no
-RACK, no TSO deferral (tcp_tso_should_defer). The receiving half is receive.py.
+Simplifications, named where they apply: no undo, no RACK, no TSO deferral
+(tcp_tso_should_defer). The receiving half is receive.py (which sends D-SACKs).
 """
 
 from __future__ import annotations
@@ -45,6 +45,10 @@ from .mem import SK_MEM_SEND, mem_schedule, mem_sync, sndbuf
 from .minisocks import oow_rate_limited
 from .output import current_mss, send_ack, sync_mss, transmit, tsval_of
 from .pacing import tso_segs
+from .rack import check_sack_reordering, highest_sack_seq, mark_skb_lost, rack_advance
+from .rack import detect_loss as rack_detect_loss
+from .rack import mark_lost as rack_mark_lost
+from .rack import us as rack_us
 from .rcvwin import select_window_space
 from .rto import arm_rto, rearm_rto, schedule_loss_probe, update_rtt
 from .sock import (
@@ -91,9 +95,9 @@ def _unlink(sk: TcpSock, ts: TxSeg) -> None:
 
 
 # --- sending --------------------------------------------------------------------------------
-def push(sk: TcpSock, now: float) -> None:
+def push(sk: TcpSock, now: float, new_data: bool = True) -> None:
     """tcp_xmit_retransmit_queue, then tcp_write_xmit: lost segments first, then new data, as
-    far as cwnd and the peer's window allow."""
+    far as cwnd and the peer's window allow (`new_data` False: the retransmissions only)."""
     if sk.state not in (ESTABLISHED, CLOSE_WAIT, FIN_WAIT1, CLOSING, LAST_ACK):
         return
     mib = sk.ns.mib
@@ -113,6 +117,7 @@ def push(sk: TcpSock, now: float) -> None:
                 if sk.ns.trace.on_retransmit_skb:
                     tp.retransmit_skb(sk, ts.seq, now)
                 ts.retrans += 1
+                ts.ever_retrans = True
                 scoreboard(sk).retrans_out += 1
                 if sk.retrans_stamp < 0:
                     # tcp_retransmit_skb: the segment's timestamp after it left again, so the
@@ -126,14 +131,17 @@ def push(sk: TcpSock, now: float) -> None:
                 if sk.ca_state in (TCP_CA_CWR, TCP_CA_RECOVERY):
                     sk.prr_out += 1
                 mib.tcp.RetransSegs += 1
-                if sk.ca_state == TCP_CA_RECOVERY:
+                if sk.ca_state != TCP_CA_LOSS:
                     mib.tcp_ext.TCPFastRetrans += 1
                 else:
                     mib.tcp_ext.TCPSlowStartRetrans += 1
                 sk.num_retrans_total += 1
-    if rearm:
-        # tcp_xmit_retransmit_queue: the head went again, so the RTO counts from now
+    if rearm and not sk.reo_armed:
+        # tcp_xmit_retransmit_queue: the head went again, so the RTO counts from now (not
+        # while RACK's reordering timer holds the slot)
         arm_rto(sk, now)
+    if not new_data:
+        return
     buf = sk.send_buf
     sent_new = 0
     prior_packets = len(sk.rtx_queue)
@@ -453,20 +461,23 @@ def _check_dsack(sk: TcpSock, ack: int, blocks: tuple[tuple[int, int], ...]) -> 
 
 
 def _sacktag(sk: TcpSock, blocks: tuple[tuple[int, int], ...],
-             ack: int) -> tuple[float, float]:
+             ack: int, now: float) -> tuple[float, float]:
     """tcp_sacktag_write_queue: mark segments the peer holds; RFC 6675 marks the unSACKed
     segments below the highest SACKed one lost once three segments above them are SACKed.
     Blocks are checked first: a D-SACK is recognised and counted, and a block outside what was
     sent is ignored (TCPSACKDiscard; a D-SACK: TCPDSACKIgnoredNoUndo). `ack` is the snd_una
-    the kernel has by then. Returns first_sackt and last_sackt: the earliest and the latest send
-    time of a segment newly SACKed that was never retransmitted (tcp_sacktag_one), -1 if
-    none."""
+    the kernel has by then. The valid blocks are walked in sequence order; each segment newly
+    SACKed moves RACK's reference (tcp_rack_advance), and one never sent again that lies below
+    the highest SACKed is reordering (tcp_check_sack_reordering, outside Loss). Returns
+    first_sackt and last_sackt: the earliest and the latest send time of a segment newly
+    SACKed that was never retransmitted (tcp_sacktag_one), -1 if none."""
     first_sackt = -1.0
     last_sackt = -1.0
     q = sk.rtx_queue
     una = sk.snd_una
     mib = sk.ns.mib
     found_dup_sack = _check_dsack(sk, ack, blocks)
+    valid: list[tuple[int, int]] = []
     for i, (left, right) in enumerate(blocks):
         if not _sackblock_valid(sk, i == 0 and found_dup_sack, left, right, ack):
             if i == 0 and found_dup_sack:
@@ -476,6 +487,11 @@ def _sacktag(sk: TcpSock, blocks: tuple[tuple[int, int], ...],
             continue
         if not after(right, una):
             continue  # very old
+        valid.append((left, right))
+    if len(valid) > 1:
+        valid.sort(key=lambda b: (b[0] - una) & M32)
+    reord = sk.snd_nxt
+    for left, right in valid:
         # binary search for the first segment at or after `left` (the queue is in order)
         lo, hi = 0, len(q)
         rel_left = (left - una) & M32
@@ -491,14 +507,20 @@ def _sacktag(sk: TcpSock, blocks: tuple[tuple[int, int], ...],
             if (ts.end - una) & M32 > rel_right:
                 break
             if not ts.sacked:
+                rack_advance(sk, ts.ever_retrans, ts.end, ts.xmit, now)
+                if (not ts.ever_retrans and before(ts.seq, highest_sack_seq(sk))
+                        and before(ts.seq, reord)):
+                    reord = ts.seq  # a hole filled by a SACK: the original came late
                 _set_sacked(sk, ts)
-                if after(ts.end, sk.sack.high_sacked):
+                if after(ts.end, sk.sack.high_sacked) or sk.sack.sacked_out == 1:
                     sk.sack.high_sacked = ts.end
                 if ts.sent >= 0:
                     if first_sackt < 0 or ts.sent < first_sackt:
                         first_sackt = ts.sent
                     if ts.sent > last_sackt:
                         last_sackt = ts.sent
+    if sk.ca_state != TCP_CA_LOSS:
+        check_sack_reordering(sk, reord, False)
     return first_sackt, last_sackt
 
 
@@ -530,9 +552,10 @@ def _init_cwnd_reduction(sk: TcpSock) -> None:
         sk.ecn_flags |= TCP_ECN_QUEUE_CWR
 
 
-def _enter_recovery(sk: TcpSock) -> None:
+def _enter_recovery(sk: TcpSock, mark: bool = True) -> None:
     """tcp_enter_recovery: counted by kind (TCPSackRecovery, TCPRenoRecovery); a reduction
-    already under way (CWR) goes on."""
+    already under way (CWR) goes on. A SACK connection's losses were marked by RACK before
+    (`mark` False); a non-SACK one marks the head (tcp_newreno_mark_lost)."""
     mib = sk.ns.mib
     if sk.rx_opt.sack_ok:
         mib.tcp_ext.TCPSackRecovery += 1
@@ -541,7 +564,67 @@ def _enter_recovery(sk: TcpSock) -> None:
     if sk.ca_state not in (TCP_CA_CWR, TCP_CA_RECOVERY):
         _init_cwnd_reduction(sk)
     sk.ca_state = TCP_CA_RECOVERY
-    _mark_lost(sk)
+    if mark:
+        _mark_lost(sk)
+
+
+def _fastretrans_alert_sack(sk: TcpSock, ece: bool, now: float) -> bool:
+    """tcp_fastretrans_alert for a SACK connection (6.17+: RACK alone marks losses; no undo
+    here yet). First the exits once snd_una reaches high_seq: CWR (once beyond it) and
+    Recovery end with cwnd at ssthresh, Loss ends Open. Then tcp_identify_packet_loss (RACK);
+    outside Recovery and Loss anything lost starts Recovery (tcp_time_to_recover: lost_out),
+    else tcp_try_to_open; in Loss a retransmission lost again does too. True: RACK armed its
+    timer, which the ACK's tcp_set_xmit_timer then leaves alone."""
+    st = sk.ca_state
+    if st != TCP_CA_OPEN and not before(sk.snd_una, sk.recover):
+        if st == TCP_CA_CWR:
+            if sk.snd_una != sk.recover:
+                _end_cwnd_reduction(sk)
+                sk.ca_state = TCP_CA_OPEN
+        elif st == TCP_CA_RECOVERY:
+            sk.ca_state = TCP_CA_OPEN  # tcp_try_undo_recovery, nothing to undo
+            _end_cwnd_reduction(sk)
+    st = sk.ca_state
+    if st == TCP_CA_RECOVERY:
+        return _identify_packet_loss(sk, now)[0]
+    reo = False
+    if st == TCP_CA_LOSS:
+        if not before(sk.snd_una, sk.recover):
+            sk.ca_state = TCP_CA_OPEN  # tcp_process_loss: recovered (tcp_try_undo_recovery)
+        reo, lost_retrans = _identify_packet_loss(sk, now)
+        if sk.ca_state != TCP_CA_OPEN and not lost_retrans:
+            return reo
+    more, _ = _identify_packet_loss(sk, now)
+    reo = reo or more
+    if not sk.sack.lost_out:
+        _try_to_open(sk, ece)
+        return reo
+    _enter_recovery(sk, mark=False)
+    return reo
+
+
+def _identify_packet_loss(sk: TcpSock, now: float) -> tuple[bool, bool]:
+    """tcp_identify_packet_loss: RACK marks what is lost. Returns (its timer was armed, a
+    retransmission was found lost: FLAG_LOST_RETRANS)."""
+    if not sk.rtx_queue:
+        return False, False
+    prior_retrans = sk.sack.retrans_out
+    reo = rack_mark_lost(sk, now)
+    return reo, prior_retrans > sk.sack.retrans_out
+
+
+def rack_reo_timeout(sk: TcpSock, now: float) -> None:
+    """tcp_rack_reo_timeout: the REO timer fired: what RACK finds lost now starts Recovery
+    (cwnd as PRR's first step) and goes again at once; then the RTO for the rest."""
+    lost_before = sk.rack.lost if sk.rack is not None else 0
+    prior = in_flight(sk)
+    rack_detect_loss(sk, now)
+    if prior != in_flight(sk):
+        if sk.ca_state != TCP_CA_RECOVERY:
+            _enter_recovery(sk, mark=False)
+            _cwnd_reduction(sk, 1, False, _newly_lost(sk, lost_before))
+        push(sk, now, new_data=False)  # tcp_xmit_retransmit_queue
+    rearm_rto(sk, now)
 
 
 def enter_cwr(sk: TcpSock) -> None:
@@ -552,11 +635,11 @@ def enter_cwr(sk: TcpSock) -> None:
         sk.ca_state = TCP_CA_CWR
 
 
-def _cwnd_reduction(sk: TcpSock, delivered: int, una_advanced: bool) -> None:
+def _cwnd_reduction(sk: TcpSock, delivered: int, una_advanced: bool, newly_lost: int) -> None:
     """tcp_cwnd_reduction (PRR, RFC 6937 as 6.18 has it): while more than ssthresh is in
     flight send ssthresh/prior_cwnd of what is delivered; below it catch up towards ssthresh
     (one more on an ACK that moved snd_una); the first ACK always lets one segment go (the
-    fast retransmission)."""
+    fast retransmission; not when the ACK also marked something lost)."""
     if delivered <= 0 or not sk.prior_cwnd:
         return
     pipe = in_flight(sk)
@@ -567,7 +650,7 @@ def _cwnd_reduction(sk: TcpSock, delivered: int, una_advanced: bool) -> None:
         sndcnt -= sk.prr_out
     else:
         sndcnt = max(sk.prr_delivered - sk.prr_out, delivered)
-        if una_advanced:
+        if una_advanced and not newly_lost:
             sndcnt += 1
         sndcnt = min(delta, sndcnt)
     sndcnt = max(sndcnt, 0 if sk.prr_out else 1)
@@ -601,13 +684,20 @@ def _cwnd_validate(sk: TcpSock, is_cwnd_limited: bool) -> None:
 
 
 def _cong_control(sk: TcpSock, delivered: int, data_acked: bool, una_advanced: bool,
-                  now: float) -> None:
+                  now: float, newly_lost: int = 0) -> None:
     """tcp_cong_control: in Recovery or CWR, PRR sets cwnd; otherwise an ACK of new data may
-    grow it (tcp_may_raise_cwnd, then the congestion ops when cwnd-limited)."""
+    grow it (tcp_may_raise_cwnd: with a reordering degree above the sysctl's, any delivery
+    does; then the congestion ops when cwnd-limited)."""
     if sk.ca_state in (TCP_CA_CWR, TCP_CA_RECOVERY):
-        _cwnd_reduction(sk, delivered, una_advanced)
-    elif data_acked and _is_cwnd_limited(sk):
+        _cwnd_reduction(sk, delivered, una_advanced, newly_lost)
+    elif (data_acked or (delivered and sk.reordering > sk.ns.sysctl.tcp_reordering)) and (
+            _is_cwnd_limited(sk)):
         sk.ca_ops.cong_avoid(sk, delivered, now)
+
+
+def _newly_lost(sk: TcpSock, lost_before: int) -> int:
+    """rate_sample.losses: segments this ACK marked lost (tp->lost's growth)."""
+    return sk.rack.lost - lost_before if sk.rack is not None else 0
 
 
 def _ack_update_window(sk: TcpSock, seg: TcpSegment, nwin: int, now: float) -> None:
@@ -622,14 +712,19 @@ def _ack_update_window(sk: TcpSock, seg: TcpSegment, nwin: int, now: float) -> N
             sync_mss(sk, now, sk.pmtu_cookie)
 
 
-def _clean_rtx_queue(sk: TcpSock, ack: int, now: float) -> tuple[int, float, float]:
+def _clean_rtx_queue(sk: TcpSock, ack: int, tsecr: int, prior_fack: int, now: float
+                     ) -> tuple[int, float, float]:
     """tcp_clean_rtx_queue: drop what `ack` covers and move snd_una. Returns the number of
     segments newly delivered (tcp_count_delivered: those not SACKed before; from a non-SACK
     peer, those its duplicate ACKs did not stand for, at least one: tcp_remove_reno_sacks)
     and the sequence RTT sample: from the oldest acknowledged segment
     that was sent once and not SACKed before (first_ackt), none (-1) when the ACK covers any
     retransmitted segment (FLAG_RETRANS_DATA_ACKED, Karn); and the congestion control's
-    sample, from the newest such segment (last_ackt: ca_rtt_us), or -1."""
+    sample, from the newest such segment (last_ackt: ca_rtt_us), or -1. A SACK connection's
+    segments acknowledged without having been SACKed move RACK's reference (unless the echoed
+    timestamp says a retransmitted one's original arrived: tcp_skb_spurious_retrans), and
+    one never sent again below what was SACKed before the ACK (`prior_fack`) was
+    reordering."""
     acked = 0
     delivered = 0
     reno_sacked = sk.sack.reno_sacked
@@ -637,6 +732,8 @@ def _clean_rtx_queue(sk: TcpSock, ack: int, now: float) -> tuple[int, float, flo
     last_ackt = -1.0
     retrans_acked = False
     q = sk.rtx_queue
+    sack_ok = sk.rx_opt.sack_ok
+    reord = sk.snd_nxt
     while q and not after(q[0].end, ack):
         ts = q.popleft()
         if ts.sent < 0:
@@ -647,6 +744,12 @@ def _clean_rtx_queue(sk: TcpSock, ack: int, now: float) -> tuple[int, float, flo
                 first_ackt = ts.sent
         if not ts.sacked:
             delivered += 1
+            if sack_ok:
+                if not ts.ever_retrans and before(ts.seq, reord):
+                    reord = ts.seq
+                if not (ts.ever_retrans and tsecr and before(
+                        tsecr, tsval_of(sk.ns, sk.ts_off, ts.xmit))):
+                    rack_advance(sk, ts.ever_retrans, ts.end, ts.xmit, now)
         _unlink(sk, ts)
         acked += 1
         if ts.flags & FIN:
@@ -673,6 +776,8 @@ def _clean_rtx_queue(sk: TcpSock, ack: int, now: float) -> tuple[int, float, flo
             sk.sack = EMPTY_SCOREBOARD  # everything acknowledged: the scoreboard goes back
     sk.dupacks = 0
     sk.retransmits = 0
+    if sack_ok and acked and before(reord, prior_fack):
+        check_sack_reordering(sk, reord, False)
     if not sk.rx_opt.sack_ok and acked:
         delivered = max(acked - reno_sacked, 1)
     if first_ackt < 0 or retrans_acked:
@@ -792,16 +897,22 @@ def on_ack(sk: TcpSock, seg: TcpSegment, now: float) -> str:
     sack_rtt = -1.0
     ca_rtt = -1.0
     sacked_before = sk.sack.sacked_out
-    if sk.rx_opt.sack_ok and seg.sack:
-        first_sackt, last_sackt = _sacktag(sk, seg.sack, ack)
+    sack_ok = sk.rx_opt.sack_ok
+    prior_fack = highest_sack_seq(sk) if sack_ok else sk.snd_una
+    lost_before = sk.rack.lost if sk.rack is not None else 0
+    dsack_before = sk.dsack_dups
+    if sack_ok and seg.sack:
+        first_sackt, last_sackt = _sacktag(sk, seg.sack, ack, now)
         if first_sackt >= 0:
             sack_rtt = now - first_sackt
             ca_rtt = now - last_sackt
     delivered = sk.sack.sacked_out - sacked_before  # newly SACKed
     # tcp_ecn_rcv_ecn_echo: ECE on an ACK of an ECN connection (FLAG_ECE)
     ece = bool(seg.flags & ECE) and bool(sk.ecn_flags & TCP_ECN_OK)
+    # FLAG_CA_ALERT's SACK part: something newly SACKed or a D-SACK
+    alert = delivered > 0 or sk.dsack_dups != dsack_before
     if after(ack, sk.snd_una):
-        acked, seq_rtt, seq_ca_rtt = _clean_rtx_queue(sk, ack, now)
+        acked, seq_rtt, seq_ca_rtt = _clean_rtx_queue(sk, ack, seg.tsecr or 0, prior_fack, now)
         delivered += acked
         if ca_rtt < 0:
             ca_rtt = seq_ca_rtt
@@ -813,13 +924,17 @@ def on_ack(sk: TcpSock, seg: TcpSegment, now: float) -> str:
             # tcp_check_sack_reneging: the new head was SACKed, so the receiver reneged on
             # it; rather than retransmit at once (reneging may be transient), the RTO comes
             # in max(srtt / 2, 10 ms), and then finds the head SACKed (enter_loss)
-            _cong_control(sk, delivered, True, True, now)
+            _cong_control(sk, delivered, True, True, now, _newly_lost(sk, lost_before))
             arm_rto(sk, now, max(sk.srtt / 2, 0.01))
         else:
-            _fastretrans_alert(sk, True, ece)
-            _cong_control(sk, delivered, True, True, now)
-            # tcp_set_xmit_timer: a loss probe, else the RTO
-            if not schedule_loss_probe(sk, now, True):
+            reo = False
+            if not sack_ok:
+                _fastretrans_alert(sk, True, ece)
+            elif alert or ece or sk.ca_state != TCP_CA_OPEN:
+                reo = _fastretrans_alert_sack(sk, ece, now)  # tcp_ack_is_dubious
+            _cong_control(sk, delivered, True, True, now, _newly_lost(sk, lost_before))
+            # tcp_set_xmit_timer: a loss probe, else the RTO (not when RACK armed its timer)
+            if not reo and not schedule_loss_probe(sk, now, True):
                 rearm_rto(sk, now)
         mem_sync(sk, now)
     else:
@@ -830,13 +945,18 @@ def on_ack(sk: TcpSock, seg: TcpSegment, now: float) -> str:
         if prior_packets:
             _pkts_acked(sk, ca_rtt, now)  # tcp_clean_rtx_queue runs for a dupack too
         reno_before = sk.sack.reno_sacked
-        if is_dup:
+        if sack_ok:
+            if prior_packets and (
+                    alert or ece or sk.ca_state != TCP_CA_OPEN
+                    or not (seg.payload or nwin != prior_wnd)):
+                _fastretrans_alert_sack(sk, ece, now)
+        elif is_dup:
             _fastretrans_alert(sk, False, ece)
         elif ece:
             _try_ece(sk, ece)
         delivered += sk.sack.reno_sacked - reno_before  # tcp_add_reno_sack
         if prior_packets:
-            _cong_control(sk, delivered, False, False, now)
+            _cong_control(sk, delivered, False, False, now, _newly_lost(sk, lost_before))
     if not prior_packets and sk.send_buf:
         _ack_probe(sk, now)
     if pure:
@@ -923,6 +1043,7 @@ def send_loss_probe(sk: TcpSock, now: float) -> None:
         sk.num_retrans_total += 1
         ts.sent = now
         ts.xmit = now
+        ts.ever_retrans = True
         sk.tlp_retrans = True
     sk.tlp_high_seq = sk.snd_nxt
     sk.ns.mib.tcp_ext.TCPLossProbes += 1
@@ -949,17 +1070,19 @@ def _ack_probe(sk: TcpSock, now: float) -> None:
 
 
 def enter_loss(sk: TcpSock, now: float) -> None:
-    """tcp_enter_loss after an RTO: ssthresh from the congestion ops (once per loss episode),
-    cwnd 1, everything unSACKed is lost (tcp_timeout_mark_lost). If the head of the queue is
+    """tcp_enter_loss after an RTO: ssthresh from the congestion ops (once per window of
+    data), what is unSACKed is lost (tcp_timeout_mark_lost), cwnd one more than what is still
+    in flight. If the head of the queue is
     SACKed, the receiver has reneged (it dropped out-of-order data it had SACKed, as a
     receiver pruning its queue does): every SACK mark goes and everything is lost
     (TCPSACKReneging); else the retransmission would wait forever for a hole the receiver
     no longer reports."""
-    if sk.ca_state != TCP_CA_LOSS:
+    st = sk.ca_state
+    if (st <= TCP_CA_DISORDER or not after(sk.recover, sk.snd_una)
+            or (st == TCP_CA_LOSS and not sk.retransmits)):
+        # once per window of data: not again while a Recovery's or Loss's is under way
         sk.ssthresh = sk.ca_ops.ssthresh(sk)
-    sk.cwnd = 1
     sk.cwnd_cnt = 0
-    set_ca_state(sk, TCP_CA_LOSS, now)  # (CUBIC forgets its state, W_max too)
     if sk.ecn_flags & TCP_ECN_OK:
         sk.ecn_flags |= TCP_ECN_QUEUE_CWR  # tcp_ecn_queue_cwr
     sk.recover = sk.snd_nxt
@@ -968,15 +1091,20 @@ def enter_loss(sk: TcpSock, now: float) -> None:
     if sk.sack is not EMPTY_SCOREBOARD:
         sk.sack.reno_sacked = 0
     rtx = sk.rtx_queue
-    if rtx and rtx[0].sacked:
+    reneged = bool(rtx) and rtx[0].sacked
+    if reneged:
         sk.ns.mib.tcp_ext.TCPSACKReneging += 1
         sb = scoreboard(sk)
         for ts in rtx:
-            ts.sacked = ts.lost = False
-        sb.sacked_out = sb.lost_out = 0
-    for ts in sk.rtx_queue:
-        if not ts.sacked:
-            _set_lost(sk, ts)
-            ts.retrans = 0  # everything lost may go again
-    if sk.sack is not EMPTY_SCOREBOARD:
-        sk.sack.retrans_out = 0
+            ts.sacked = False
+        sb.sacked_out = 0
+    # tcp_timeout_mark_lost: all but what left within RACK's RTT (the head always; everything
+    # when the receiver reneged); a retransmission marked lost again may go once more
+    rtt_us = sk.rack.rtt_us if sk.rack is not None and not reneged else 0
+    now_us = rack_us(now)
+    for i, ts in enumerate(rtx):
+        if ts.sacked or (i and rtt_us - (now_us - rack_us(ts.xmit)) > 0):
+            continue
+        mark_skb_lost(sk, ts)
+    sk.cwnd = in_flight(sk) + 1
+    set_ca_state(sk, TCP_CA_LOSS, now)  # (CUBIC forgets its state, W_max too)

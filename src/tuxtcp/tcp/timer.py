@@ -48,7 +48,14 @@ from .passive import reqsk_timer
 from .reqsk import RequestSock
 from .rto import arm_rto
 from .sock import EMPTY_RTX_QUEUE, TcpSock, in_pingpong_mode
-from .stream import enter_loss, probe0_base, push, send_loss_probe, send_probe0
+from .stream import (
+    enter_loss,
+    probe0_base,
+    push,
+    rack_reo_timeout,
+    send_loss_probe,
+    send_probe0,
+)
 from .twsock import TimeWaitSock
 
 
@@ -235,6 +242,9 @@ def retransmit_timer(sk: TcpSock, now: float) -> None:
         return
     if sk.loss_probe_armed:
         send_loss_probe(sk, now)  # tcp_write_timer_handler: ICSK_TIME_LOSS_PROBE
+        return
+    if sk.reo_armed:
+        rack_reo_timeout(sk, now)  # ICSK_TIME_REO_TIMEOUT
         return
     if not sk.rtx_queue:
         return

@@ -161,6 +161,15 @@ def sys_listen(ns: NetNamespace, sk: TcpSock, backlog: int, unconnected: bool, s
     elif not ns.ports.get_port(sk, sk.laddr, sk.lport):
         _listen_failed(sk, now)
         return errno.EADDRINUSE
+    if sk.listen_refused:
+        # observed on 6.18.44 here: after a connect() that failed while the caller waited
+        # (tcp_disconnect in __inet_stream_connect's sock_error), listen() takes its port
+        # (autobinding an unbound socket) and then fails, back in CLOSE, keeping the port:
+        # EINVAL, from inet_csk_listen_start's hash step (the cause in the source was not
+        # found; a socket whose failed connect was polled, CPython's with a timeout, never
+        # gets here: it is still SS_CONNECTING)
+        _listen_failed(sk, now)
+        return errno.EINVAL
     if not sk.inode:
         sk.inode = ns.alloc_inode()
     sk.created = now
@@ -203,6 +212,7 @@ def inet_stream_connect(ns: NetNamespace, sk: TcpSock, addr: int, port: int, str
         return errno.EISCONN
     if not stream:
         return errno.EOPNOTSUPP
+    sk.listen_refused = False
     sk.raddr, sk.rport = addr, port
     err = tcp_connect(ns, sk, now)
     if err:
@@ -231,6 +241,7 @@ def connect_result(sk: TcpSock) -> int:
     sk.rport = 0
     if not sk.bind_addr_lock:
         sk.laddr = 0
+    sk.listen_refused = True
     return e
 
 
