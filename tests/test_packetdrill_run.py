@@ -35,25 +35,33 @@ def test_own_scripts_pass_on_tuxtcp(path: Path) -> None:
     assert r.wall_seconds < 5 and r.script_seconds < 10
 
 
-def test_the_dsacks_a_receiver_sends_are_counted() -> None:
-    # the script's segments are checked on both targets; the counts as tcp_dsack_set bumps
-    # them: old (below rcv_nxt) or out of order, and DelayedACKLost for a whole duplicate
-    run = TuxtcpRun(parse_file(Path(__file__).parent / "packetdrill" / "dsack-receiver.pkt"))
+# what the kernel counts for each mechanism in a script that passes on both targets, as
+# tuxtcp counts it (the packets and states are checked on both; the counts here)
+COUNTED = {
+    # old (below rcv_nxt) or out-of-order D-SACKs as tcp_dsack_set bumps them, and
+    # DelayedACKLost for a whole duplicate
+    "dsack-receiver.pkt": {"TCPDSACKOldSent": 4, "TCPDSACKOfoSent": 3, "DelayedACKLost": 2},
+    # three Recoveries, each one segment resent (two by the REO timer, one at once), one
+    # reordering seen, no probe and no lost retransmission
+    "rack-reo-timer.pkt": {"TCPSACKReorder": 1, "TCPSackRecovery": 3, "TCPFastRetrans": 3,
+                           "TCPLostRetransmit": 0, "TCPLossProbes": 0},
+    # one undo at the end of Recovery, one on a D-SACK within it
+    "undo-dsack.pkt": {"TCPFullUndo": 1, "TCPDSACKUndo": 1, "TCPDSACKRecv": 2,
+                       "TCPLossUndo": 0, "TCPPartialUndo": 0, "TCPSackRecovery": 2},
+    # two RTOs, the first found spurious by F-RTO and undone; four retransmissions in Loss
+    # (one per RTO, two after the real one)
+    "frto.pkt": {"TCPSpuriousRTOs": 1, "TCPLossUndo": 1, "TCPTimeouts": 2,
+                 "TCPSlowStartRetrans": 4},
+}
+
+
+@pytest.mark.parametrize("name", list(COUNTED))
+def test_each_mechanism_is_counted_as_the_kernel_does(name: str) -> None:
+    run = TuxtcpRun(parse_file(Path(__file__).parent / "packetdrill" / name))
     r = run.run()
     assert r.passed, r.error
     ext = run.ns.mib.tcp_ext
-    assert (ext.TCPDSACKOldSent, ext.TCPDSACKOfoSent, ext.DelayedACKLost) == (4, 3, 2)
-
-
-def test_rack_counts_its_recoveries_and_the_reordering() -> None:
-    # rack-reo-timer.pkt (both targets): three Recoveries, each one segment resent (two by
-    # the REO timer, one at once), one reordering seen, no probe and no lost retransmission
-    run = TuxtcpRun(parse_file(Path(__file__).parent / "packetdrill" / "rack-reo-timer.pkt"))
-    r = run.run()
-    assert r.passed, r.error
-    ext = run.ns.mib.tcp_ext
-    assert (ext.TCPSACKReorder, ext.TCPSackRecovery, ext.TCPFastRetrans,
-            ext.TCPLostRetransmit, ext.TCPLossProbes) == (1, 3, 3, 0, 0)
+    assert {k: getattr(ext, k) for k in COUNTED[name]} == COUNTED[name]
 
 
 @pytest.mark.root
@@ -61,6 +69,15 @@ def test_rack_counts_its_recoveries_and_the_reordering() -> None:
 def test_own_scripts_pass_on_the_kernel(netns_ok: None, path: Path) -> None:
     # (the Reno scripts set the kernel to reno, as tuxtcp; the CUBIC ones leave its default)
     r = run_script(path, "kernel", DEFAULT_DEFINES, [])
+    # CUBIC's cwnd counts the time since its epoch in jiffies, as the kernel saw each ACK: a
+    # run this busy 2-CPU machine delayed by a few ms computes another cwnd (seen once in CI:
+    # 33 for 32 after 2.403 s of cubic-loss-concave-convex). Such a run is measured again,
+    # up to three in all, as timing errors are; the jiffies-phase test below holds the
+    # scripts to every phase on tuxtcp.
+    for _ in range(2):
+        if r.passed or path not in CUBIC or "error in Python code" not in r.error:
+            break
+        r = run_script(path, "kernel", DEFAULT_DEFINES, [])
     assert r.passed, r.error
 
 

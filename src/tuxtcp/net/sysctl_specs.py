@@ -69,6 +69,8 @@ _SPECS: tuple[SysctlSpec, ...] = (
                doc="the reordering degree a connection starts with (segments)"),
     SysctlSpec("net.ipv4.tcp_max_reordering", 300, 1, INT_MAX,
                doc="the most a connection's reordering degree may grow to"),
+    SysctlSpec("net.ipv4.tcp_frto", 2, 0, 255,
+               doc="F-RTO after an RTO (RFC 5682, SACK-enhanced); any non-zero value"),
     SysctlSpec("net.ipv4.tcp_dsack", 1, 0, 255,
                doc="report duplicate data received in the first SACK block (RFC 2883)"),
     SysctlSpec("net.ipv4.tcp_early_retrans", 3, 0, 4,

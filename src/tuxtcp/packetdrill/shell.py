@@ -22,7 +22,6 @@ from ..net.sysctl import Sysctls
 
 # settings tuxtcp does not model, and what it does instead
 UNMODELLED: Final[dict[str, str]] = {
-    "net.ipv4.tcp_frto": "no F-RTO",
     "net.ipv4.tcp_fack": "removed from Linux in 4.18: nothing to model",
     "net.ipv4.tcp_slow_start_after_idle": "no cwnd restart after idle",
     "net.ipv4.tcp_tso_win_divisor": "no TSO deferral",
@@ -39,7 +38,7 @@ UNMODELLED: Final[dict[str, str]] = {
 # congestion controls Linux builds in that tuxtcp does not have
 KERNEL_ONLY_CC: Final = ("bbr", "dctcp", "htcp", "vegas", "westwood", "bic", "illinois")
 # values of those settings that are what tuxtcp does anyway
-_MODELLED_VALUES: Final = {("net.ipv4.tcp_frto", "0")}
+_MODELLED_VALUES: Final[set[tuple[str, str]]] = set()
 # three-value settings of which the engine models the default (middle) value only
 _MIDDLE_OF_THREE: Final = ("net.ipv4.tcp_wmem",)
 _NULL_REDIRECT: Final = re.compile(r"\s*(?:&>|[12]?>)\s*/dev/null|\s*2>&1")

@@ -187,7 +187,7 @@ def transmit(sk: TcpSock, flags: int, seq: int, payload: bytes, now: float,
             sk.rcv_adv = (sk.rcv_nxt + min(sk.rcv_wnd, 65535)) & M32
     else:
         sack: tuple[tuple[int, int], ...] = ()
-        if (sk.ooo or sk.dsack is not None) and sk.rx_opt.sack_ok:
+        if (sk.sack_list or sk.dsack is not None) and sk.rx_opt.sack_ok:
             sack = sack_blocks(sk)
         # tcp_event_ack_sent: this segment carries our ACK; no delayed ACK is pending now
         if sk.delack_timer is not None:

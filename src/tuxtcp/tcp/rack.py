@@ -21,7 +21,7 @@ from typing import Final
 
 from ..net.sysctl_specs import HZ
 from ..wire.seq import MASK as M32
-from ..wire.seq import after, before
+from ..wire.seq import before
 from .cong import TCP_CA_RECOVERY
 from .constants import TIMER_RETRANS
 from .sock import RackState, TcpSock, TxSeg, scoreboard
@@ -44,27 +44,31 @@ def rack(sk: TcpSock) -> RackState:
     return r
 
 
-def _sent_after(t1: int, t2: int, seq1: int, seq2: int) -> bool:
-    """tcp_skb_sent_after: later, or at the same instant and further in sequence."""
-    return t1 > t2 or (t1 == t2 and after(seq1, seq2))
+def _sent_after(t1: int, t2: int, order1: int, order2: int) -> bool:
+    """tcp_skb_sent_after: later, or at the same instant and later in the socket's order. (The
+    kernel breaks a tie by sequence, which is the order of one burst; on the virtual clock a
+    timer's retransmission can share an instant with new data an ACK sent just before it, and
+    the order is what happened.)"""
+    return t1 > t2 or (t1 == t2 and order1 > order2)
 
 
-def rack_advance(sk: TcpSock, ever_retrans: bool, end_seq: int, xmit: float,
-                 now: float) -> None:
+def rack_advance(sk: TcpSock, ts: TxSeg, now: float) -> None:
     """tcp_rack_advance: a segment was delivered (newly SACKed, or cumulatively acknowledged
     without having been SACKed). One that went more than once and came back quicker than the
     minimum RTT is ambiguous (the original may be what arrived) and is ignored. The RTT is
     taken from every other one; the reference moves to the most recently sent."""
-    rtt_us = max(us(now) - us(xmit), 0)
+    xmit = us(ts.xmit)
+    rtt_us = max(us(now) - xmit, 0)
     min_rtt = us(sk.min_rtt) if sk.min_rtt >= 0 else U32_MAX
-    if ever_retrans and rtt_us < min_rtt:
+    if ts.ever_retrans and rtt_us < min_rtt:
         return
     r = rack(sk)
     r.advanced = True
     r.rtt_us = rtt_us
-    if _sent_after(us(xmit), r.mstamp, end_seq, r.end_seq):
-        r.mstamp = us(xmit)
-        r.end_seq = end_seq
+    if _sent_after(xmit, r.mstamp, ts.order, r.order):
+        r.mstamp = xmit
+        r.order = ts.order
+        r.end_seq = ts.end
 
 
 def reo_wnd_us(sk: TcpSock) -> int:
@@ -118,7 +122,7 @@ def detect_loss(sk: TcpSock, now: float) -> int:
         if ts.sacked or (ts.lost and not ts.retrans):
             continue  # delivered, or marked lost and not yet sent again
         xmit = us(ts.xmit)
-        if not _sent_after(r.mstamp, xmit, r.end_seq, ts.end):
+        if not _sent_after(r.mstamp, xmit, r.order, ts.order):
             if not ts.ever_retrans:
                 break
             continue

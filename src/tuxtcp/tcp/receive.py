@@ -284,22 +284,57 @@ def event_data_recv(sk: TcpSock, seg_len: int, truesize: int, hdr_len: int, remn
 
 def sack_blocks(sk: TcpSock) -> tuple[tuple[int, int], ...]:
     """The SACK option for our next segment (tcp_established_options, tcp_options_write): a
-    pending D-SACK first, then the out-of-order ranges, the most recent first; as many as the
-    option space takes (3 with timestamps, 4 without). Writing it sends the D-SACK: once."""
+    pending D-SACK first, then the SACK blocks, the most recently changed first; as many as
+    the option space takes (3 with timestamps, 4 without). Writing it sends the D-SACK:
+    once."""
     d = sk.dsack
-    if not sk.ooo_ranges or not sk.ooo:
-        if d is None:
-            return ()
-        sk.dsack = None
-        return (d,)
-    recent = sk.ooo_recent
-    ranges = sorted(sk.ooo_ranges, key=lambda r: 0 if (
-        recent is not None and not before(recent, r[0]) and before(recent, r[1])) else 1)
     limit = 3 if sk.rx_opt.tstamp_ok else 4
+    blocks = [(a, b) for a, b in sk.sack_list]
     if d is not None:
         sk.dsack = None
-        return ((d[0], d[1]),) + tuple((a, b) for a, b in ranges[:limit - 1])
-    return tuple((a, b) for a, b in ranges[:limit])
+        blocks.insert(0, d)
+    return tuple(blocks[:limit])
+
+
+TCP_NUM_SACKS: Final = 4
+
+
+def _sack_extend(block: list[int], seq: int, end: int) -> bool:
+    """tcp_sack_extend: grow `block` by [seq, end) where they touch or overlap."""
+    if not after(seq, block[1]) and not after(block[0], end):
+        if before(seq, block[0]):
+            block[0] = seq
+        if after(end, block[1]):
+            block[1] = end
+        return True
+    return False
+
+
+def _sack_new_ofo(sk: TcpSock, seq: int, end: int) -> None:
+    """tcp_sack_new_ofo_skb: an out-of-order segment (queued, merged or a duplicate): the
+    block it extends moves to the front (and swallows those it now reaches,
+    tcp_sack_maybe_coalesce); else a new block goes in front, the oldest dropped past four."""
+    blocks = [list(b) for b in sk.sack_list]
+    for i, b in enumerate(blocks):
+        if _sack_extend(b, seq, end):
+            blocks.insert(0, blocks.pop(i))
+            head = blocks[0]
+            blocks = [head] + [x for x in blocks[1:] if not _sack_extend(head, x[0], x[1])]
+            sk.sack_list = blocks
+            return
+    blocks.insert(0, [seq, end])
+    sk.sack_list = blocks[:TCP_NUM_SACKS]
+
+
+def _sack_remove(sk: TcpSock) -> None:
+    """tcp_sack_remove: rcv_nxt moved; blocks it reached go (all of them once the
+    out-of-order queue is empty)."""
+    if not sk.ooo:
+        sk.sack_list = EMPTY_RANGES
+        return
+    nxt = sk.rcv_nxt
+    kept = [b for b in sk.sack_list if before(nxt, b[0])]
+    sk.sack_list = kept if kept else EMPTY_RANGES
 
 
 def _ooo_add_range(sk: TcpSock, seq: int, end: int) -> None:
@@ -426,14 +461,17 @@ def _data_queue(sk: TcpSock, seg: TcpSegment, now: float) -> int:
         sk.ooo = EMPTY_OOO
         sk.ooo_bytes = 0
         sk.ooo_ranges = EMPTY_RANGES
+        sk.sack_list = EMPTY_RANGES  # tcp_fin: tcp_sack_reset
         if sk.state not in (FIN_WAIT1, FIN_WAIT2):
-            # tcp_fin's tcp_sack_reset forgets a pending D-SACK too; from FIN_WAIT1/2 its
-            # ACK went first, carrying it
+            # tcp_sack_reset forgets a pending D-SACK too; from FIN_WAIT1/2 tcp_fin's ACK
+            # went first, carrying it
             sk.dsack = None
     elif had_ooo:
         if not sk.ooo:
             sk.ooo = EMPTY_OOO
         _ooo_trim(sk)
+        if sk.sack_list:
+            _sack_remove(sk)
     # filling a hole (or leaving one) is ACKed at once; plain in-order data may wait
     return (DQ_ACK_NOW if had_ooo or sk.ooo else ack_now) | (DQ_FIN if fin_reached else 0)
 
@@ -459,7 +497,11 @@ def _data_queue_ofo(sk: TcpSock, seq: int, end: int, data: bytes, fin: int, true
     mib.tcp_ext.TCPOFOQueue += 1
     if sk.ooo_ranges:
         _ofo_dsack(sk, seq, end)
-    sk.ooo_recent = seq
+    if sk.rx_opt.sack_ok:
+        if not sk.ooo:
+            sk.sack_list = [[seq, end]]  # the first out-of-order segment: one block
+        else:
+            _sack_new_ofo(sk, seq, end)  # add_sack (a duplicate or merged one too)
     base = sk.rcv_nxt
     s, e = (seq - base) & M32, (end - base) & M32
     overlaps = False
@@ -601,7 +643,8 @@ def _prune_ofo_queue(sk: TcpSock, length: int, in_seq: int | None, now: float) -
             goal = sk.rcvbuf >> 3
     if pruned:
         sk.ns.mib.tcp_ext.OfoPruned += 1
-        sk.dsack = None  # tcp_sack_reset
+        sk.dsack = None  # tcp_sack_reset: no D-SACK and no SACK blocks until new data comes
+        sk.sack_list = EMPTY_RANGES
         if not ooo:
             sk.ooo = EMPTY_OOO
         sk.ooo_ranges = EMPTY_RANGES

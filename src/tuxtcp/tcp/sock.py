@@ -23,7 +23,7 @@ class TxSeg:
     """One segment in the retransmission queue (an skb with its TCP_SKB_CB sacked bits)."""
 
     __slots__ = ("seq", "end", "data", "flags", "sent", "xmit", "sacked", "lost", "retrans",
-                 "ever_retrans")
+                 "ever_retrans", "order")
 
     def __init__(self, seq: int, data: bytes, flags: int, sent: float) -> None:
         self.seq = seq
@@ -36,15 +36,20 @@ class TxSeg:
         self.lost = False
         self.retrans = 0
         self.ever_retrans = False  # TCPCB_EVER_RETRANS: sent more than once (a probe too)
+        # when it last left among the socket's transmissions (rtx_enqueue, stamp_tx): what
+        # orders two sent at the same virtual instant (the kernel's clock has microseconds
+        # between a timer's retransmission and an ACK's new data; tuxtcp's may not)
+        self.order = 0
 
 
 class RackState:
     """tp->rack (the logic is rack.py), with tp->lost (segments ever marked lost) beside it."""
 
-    __slots__ = ("mstamp", "rtt_us", "end_seq", "reo_wnd_steps", "advanced", "lost")
+    __slots__ = ("mstamp", "order", "rtt_us", "end_seq", "reo_wnd_steps", "advanced", "lost")
 
     def __init__(self) -> None:
         self.mstamp = -1  # (re)transmission time (us) of the most recently sent delivered one
+        self.order = -1  # and its place among the socket's transmissions (TxSeg.order)
         self.rtt_us = 0  # its RTT
         self.end_seq = 0
         self.reo_wnd_steps = 1
@@ -63,8 +68,17 @@ EMPTY_RCVQ: Final[list[tuple[int, int]]] = []
 EMPTY_RANGES: Final[list[list[int]]] = []
 
 
+def stamp_tx(sk: TcpSock, ts: TxSeg, now: float) -> None:
+    """A segment (re)transmitted now: its time and its place in the socket's order."""
+    ts.xmit = now
+    ts.order = sk.tx_count
+    sk.tx_count += 1
+
+
 def rtx_enqueue(sk: TcpSock, ts: TxSeg) -> None:
     """Queue a sent segment for retransmission (tcp_rbtree_insert on the rtx queue)."""
+    ts.order = sk.tx_count
+    sk.tx_count += 1
     q = sk.rtx_queue
     if q is EMPTY_RTX_QUEUE:
         q = sk.rtx_queue = deque()
@@ -218,14 +232,15 @@ class TcpSock:
         "num_retrans_total", "dsack_dups", "keepalive_time", "keepalive_intvl",
         "keepalive_probes", "rcv_tstamp", "dead", "keepalive", "on_wakeup", "dupacks",
         "ca_state", "ca_ops", "ca_priv", "ca_setsockopt", "ca_initialized", "recover", "cwnd_cnt",
-        "ooo", "ooo_bytes", "ooo_recent", "fin_sent", "rcv_adv", "probe_timer",
+        "ooo", "ooo_bytes", "sack_list", "fin_sent", "rcv_adv", "probe_timer",
         "probes_out", "delack_timer", "nodelay", "cork", "sndbuf", "rcvbuf", "buf_locked",
         "ooo_ranges", "ehash_key", "defer_accept", "cookie", "user_timeout", "backoff",
         "probes_tstamp", "lsndtime", "mem_pages", "sk_drops", "bytes_acked", "min_rtt", "snd_sml",
         "prior_cwnd", "prr_delivered", "prr_out", "is_cwnd_limited", "max_packets_out",
         "cwnd_usage_seq", "ecn_flags", "rcv_ssthresh", "window_clamp", "scaling_ratio",
         "rcvq_skbs", "rcvq_truesize", "ack_nomem", "pmtu_cookie", "dsack",
-        "listen_refused", "rack", "reord_seen", "reordering", "reo_armed",
+        "listen_refused", "rack", "reord_seen", "reordering", "reo_armed", "undo_marker",
+        "undo_retrans", "prior_ssthresh", "frto", "frto_new", "tx_count",
     )
 
     def __init__(self, ns: NetNamespace, uid: int = 0) -> None:
@@ -326,7 +341,9 @@ class TcpSock:
         self.cwnd_cnt = 0
         self.ooo = EMPTY_OOO  # out-of-order queue: seq -> (data, fin, truesize)
         self.ooo_bytes = 0  # its truesize, charged against rcvbuf
-        self.ooo_recent: int | None = None
+        # tp->selective_acks: the SACK blocks our ACKs carry, the most recently changed first
+        # (at most 4; receive.py keeps them as tcp_sack_new_ofo_skb and tcp_sack_remove do)
+        self.sack_list = EMPTY_RANGES
         self.ooo_ranges = EMPTY_RANGES  # merged out-of-order ranges, in order
         # tp->duplicate_sack[0] while rx_opt.dsack: the D-SACK our next segment carries
         self.dsack: tuple[int, int] | None = None
@@ -336,6 +353,15 @@ class TcpSock:
         self.reordering = ns.sysctl.tcp_reordering  # tp->reordering: the degree, in segments
         # icsk_pending == ICSK_TIME_REO_TIMEOUT: rtx_timer is RACK's reordering timer
         self.reo_armed = False
+        # the undo of a cwnd reduction found needless (tcp_try_undo_*): snd_una when it began
+        # (-1: nothing to undo), retransmissions not yet shown needless by a D-SACK (-1:
+        # none made), and the ssthresh to go back to (0: none)
+        self.undo_marker = -1
+        self.undo_retrans = -1
+        self.prior_ssthresh = 0
+        self.frto = False  # tp->frto: F-RTO decides this RTO (stream.py: _process_loss)
+        self.frto_new = False  # REXMIT_NEW: the next push sends new data, not retransmissions
+        self.tx_count = 0  # segments transmitted so far (TxSeg.order)
         self.fin_sent = False
         self.rcv_adv = 0  # right edge of the window we last advertised
         self.probe_timer: Timer | None = None  # zero-window probe (ICSK_TIME_PROBE0)

@@ -7,8 +7,10 @@ tcp_clean_rtx_queue, tcp_fastretrans_alert, tcp_enter_loss), tcp_output.c (tcp_w
 tcp_xmit_retransmit_queue, tcp_send_probe0, tcp_send_fin, __tcp_ack_snd_check) and the congestion
 ops of cong.py, with PRR in Recovery and CWR (tcp_cwnd_reduction) and classic ECN's sender
 side, and tail loss probes (tcp_send_loss_probe, tcp_process_tlp_ack; rto.py schedules them).
-Simplifications, named where they apply: no undo, no RACK, no TSO deferral
-(tcp_tso_should_defer). The receiving half is receive.py (which sends D-SACKs).
+Loss detection is RACK's (rack.py) for SACK connections, NewReno's for the others; needless
+reductions are undone (tcp_try_undo_*) and F-RTO judges RTOs. Simplifications, named where
+they apply: no TSO deferral (tcp_tso_should_defer); a lost multi-segment packet is resent
+segment by segment. The receiving half is receive.py (which sends D-SACKs).
 """
 
 from __future__ import annotations
@@ -61,6 +63,17 @@ from .sock import (
     in_quickack_mode,
     rtx_enqueue,
     scoreboard,
+    stamp_tx,
+)
+from .undo import (
+    any_retrans_done,
+    current_ssthresh,
+    init_undo,
+    process_loss,
+    try_keep_open,
+    try_undo_dsack,
+    try_undo_partial,
+    try_undo_recovery,
 )
 
 SNDBUF_DEFAULT: Final = 16384 * 64
@@ -68,13 +81,18 @@ SNDBUF_DEFAULT: Final = 16384 * 64
 
 # --- the scoreboard --------------------------------------------------------------------------
 def _set_sacked(sk: TcpSock, ts: TxSeg) -> None:
+    """tcp_sacktag_one's marking: SACKed, no longer lost; a lost segment's retransmission
+    is no longer out either (one resent without being lost, after an undo, stays counted in
+    retrans_out until it is cumulatively acknowledged)."""
     ts.sacked = True
     sb = scoreboard(sk)
     sb.sacked_out += 1
     if ts.lost:
         sb.lost_out -= 1
+        ts.lost = False
         if ts.retrans:
             sb.retrans_out -= 1
+            ts.retrans = 0
 
 
 def _set_lost(sk: TcpSock, ts: TxSeg) -> None:
@@ -88,17 +106,27 @@ def _unlink(sk: TcpSock, ts: TxSeg) -> None:
     if ts.sacked:
         scoreboard(sk).sacked_out -= 1
     elif ts.lost:
-        sb = scoreboard(sk)
-        sb.lost_out -= 1
-        if ts.retrans:
-            sb.retrans_out -= 1
+        scoreboard(sk).lost_out -= 1
+    if ts.retrans:
+        scoreboard(sk).retrans_out -= 1
 
 
 # --- sending --------------------------------------------------------------------------------
-def push(sk: TcpSock, now: float, new_data: bool = True) -> None:
+def push(sk: TcpSock, now: float, new_data: bool = True, rtx: bool = True) -> None:
     """tcp_xmit_retransmit_queue, then tcp_write_xmit: lost segments first, then new data, as
-    far as cwnd and the peer's window allow (`new_data` False: the retransmissions only)."""
+    far as cwnd and the peer's window allow (`new_data` False: the retransmissions only;
+    `rtx` False: new data only)."""
     if sk.state not in (ESTABLISHED, CLOSE_WAIT, FIN_WAIT1, CLOSING, LAST_ACK):
+        return
+    if sk.frto_new and new_data:
+        # tcp_xmit_recovery(REXMIT_NEW): F-RTO's new data first; only if none went beyond
+        # high_seq does F-RTO end and the retransmissions follow
+        sk.frto_new = False
+        push(sk, now, True, False)
+        if after(sk.snd_nxt, sk.recover):
+            return
+        sk.frto = False
+        push(sk, now, False)
         return
     mib = sk.ns.mib
     mss = max(current_mss(sk, now), 1)
@@ -106,7 +134,7 @@ def push(sk: TcpSock, now: float, new_data: bool = True) -> None:
     pipe = in_flight(sk)
     sent_any = False
     rearm = False
-    if sk.sack.lost_out > sk.sack.retrans_out:
+    if rtx and sk.sack.lost_out > sk.sack.retrans_out:
         if sk.pmtu_cookie < MTU_ETHERNET:
             recut_lost(sk, mss, max_segs, sk.cwnd - pipe)  # the path MTU fell
         for ts in sk.rtx_queue:
@@ -119,12 +147,14 @@ def push(sk: TcpSock, now: float, new_data: bool = True) -> None:
                 ts.retrans += 1
                 ts.ever_retrans = True
                 scoreboard(sk).retrans_out += 1
+                # tcp_retransmit_skb: one more a D-SACK would have to show needless
+                sk.undo_retrans = max(sk.undo_retrans, 0) + 1
                 if sk.retrans_stamp < 0:
                     # tcp_retransmit_skb: the segment's timestamp after it left again, so the
                     # time of the episode's first retransmission (checked on 6.18)
                     sk.retrans_stamp = now
                 ts.sent = -1.0
-                ts.xmit = now
+                stamp_tx(sk, ts, now)
                 pipe += 1
                 sent_any = True
                 rearm = rearm or ts is sk.rtx_queue[0]
@@ -239,6 +269,7 @@ def recut_lost(sk: TcpSock, mss: int, max_segs: int, budget: int) -> None:
             flags = base | (tail if last else (PSH if (off + mss) % group == 0 else 0))
             piece = TxSeg(seq, data[off:off + mss], flags, run[0].sent)
             piece.xmit = run[0].xmit
+            piece.order = run[0].order
             piece.lost = True
             pieces.append(piece)
             seq = piece.end
@@ -413,13 +444,24 @@ def delack_timeout(sk: TcpSock) -> float:
 
 # --- ACK processing (tcp_ack) ------------------------------------------------------------
 def _sackblock_valid(sk: TcpSock, dup_sack: bool, start: int, end: int, una: int) -> bool:
-    """tcp_is_sackblock_valid: inside what was sent, not reversed, above snd_una. (A D-SACK
-    below snd_una would be kept while undo_marker is set; tuxtcp has no undo yet, so never.)"""
+    """tcp_is_sackblock_valid: inside what was sent, not reversed, above snd_una; a D-SACK
+    below snd_una only while an undo is possible, above undo_marker (or reaching it from at
+    most a window below)."""
     if after(end, sk.snd_nxt) or not before(start, end):
         return False
     if not before(start, sk.snd_nxt):
         return False
-    return after(start, una)
+    if after(start, una):
+        return True
+    if not dup_sack or sk.undo_marker < 0:
+        return False
+    if after(end, una):
+        return False
+    if not before(start, sk.undo_marker):
+        return True
+    if not after(end, sk.undo_marker):
+        return False
+    return not before(start, (end - sk.max_window) & M32)
 
 
 def _dsack_seen(sk: TcpSock, start: int, end: int) -> int:
@@ -438,7 +480,7 @@ def _dsack_seen(sk: TcpSock, start: int, end: int) -> int:
     return dup_segs
 
 
-def _check_dsack(sk: TcpSock, ack: int, blocks: tuple[tuple[int, int], ...]) -> bool:
+def _check_dsack(sk: TcpSock, ack: int, blocks: tuple[tuple[int, int], ...]) -> int:
     """tcp_check_dsack: the first block is a D-SACK when it lies below the ACK
     (TCPDSACKRecv) or inside the second block (TCPDSACKOfoRecv)."""
     mib = sk.ns.mib
@@ -448,20 +490,24 @@ def _check_dsack(sk: TcpSock, ack: int, blocks: tuple[tuple[int, int], ...]) -> 
     elif len(blocks) > 1:
         start1, end1 = blocks[1]
         if after(end0, end1) or before(start0, start1):
-            return False
+            return 0
         mib.tcp_ext.TCPDSACKOfoRecv += 1
     else:
-        return False
+        return 0
     dup_segs = _dsack_seen(sk, start0, end0)
     if not dup_segs:
         mib.tcp_ext.TCPDSACKIgnoredDubious += 1
-        return False
+        return 0
     mib.tcp_ext.TCPDSACKRecvSegs += dup_segs
-    return True
+    if (sk.undo_marker >= 0 and sk.undo_retrans > 0 and not after(end0, sk.snd_una)
+            and after(end0, sk.undo_marker)):
+        # a D-SACK of data already acknowledged: that many retransmissions were needless
+        sk.undo_retrans = max(0, sk.undo_retrans - dup_segs)
+    return dup_segs
 
 
 def _sacktag(sk: TcpSock, blocks: tuple[tuple[int, int], ...],
-             ack: int, now: float) -> tuple[float, float]:
+             ack: int, now: float) -> tuple[float, float, int, bool]:
     """tcp_sacktag_write_queue: mark segments the peer holds; RFC 6675 marks the unSACKed
     segments below the highest SACKed one lost once three segments above them are SACKed.
     Blocks are checked first: a D-SACK is recognised and counted, and a block outside what was
@@ -470,27 +516,39 @@ def _sacktag(sk: TcpSock, blocks: tuple[tuple[int, int], ...],
     SACKed moves RACK's reference (tcp_rack_advance), and one never sent again that lies below
     the highest SACKed is reordering (tcp_check_sack_reordering, outside Loss). Returns
     first_sackt and last_sackt: the earliest and the latest send time of a segment newly
-    SACKed that was never retransmitted (tcp_sacktag_one), -1 if none."""
+    SACKed that was never retransmitted (tcp_sacktag_one), -1 if none, and the segments a
+    valid D-SACK reported (they count as delivered), and whether a segment sent only once,
+    below high_seq, was newly SACKed (FLAG_ORIG_SACK_ACKED, for F-RTO)."""
     first_sackt = -1.0
     last_sackt = -1.0
     q = sk.rtx_queue
     una = sk.snd_una
     mib = sk.ns.mib
-    found_dup_sack = _check_dsack(sk, ack, blocks)
+    dup_segs = _check_dsack(sk, ack, blocks)
+    found_dup_sack = dup_segs > 0
     valid: list[tuple[int, int]] = []
+    dsack_block: tuple[int, int] | None = None
     for i, (left, right) in enumerate(blocks):
         if not _sackblock_valid(sk, i == 0 and found_dup_sack, left, right, ack):
             if i == 0 and found_dup_sack:
-                mib.tcp_ext.TCPDSACKIgnoredNoUndo += 1  # (undo_marker is never set here)
+                if sk.undo_marker < 0:
+                    mib.tcp_ext.TCPDSACKIgnoredNoUndo += 1
+                else:
+                    mib.tcp_ext.TCPDSACKIgnoredOld += 1
             else:
                 mib.tcp_ext.TCPSACKDiscard += 1
             continue
         if not after(right, una):
             continue  # very old
+        if i == 0 and found_dup_sack:
+            dsack_block = (left, right)
         valid.append((left, right))
     if len(valid) > 1:
         valid.sort(key=lambda b: (b[0] - una) & M32)
     reord = sk.snd_nxt
+    orig_acked = False
+    if dsack_block is not None:
+        reord = _dsack_retransmitted(sk, dsack_block, reord)
     for left, right in valid:
         # binary search for the first segment at or after `left` (the queue is in order)
         lo, hi = 0, len(q)
@@ -506,11 +564,15 @@ def _sacktag(sk: TcpSock, blocks: tuple[tuple[int, int], ...],
             ts = q[j]
             if (ts.end - una) & M32 > rel_right:
                 break
+            if not after(ts.end, ack):
+                continue  # acknowledged by this ACK: about to go (tcp_sacktag_one)
             if not ts.sacked:
-                rack_advance(sk, ts.ever_retrans, ts.end, ts.xmit, now)
+                rack_advance(sk, ts, now)
                 if (not ts.ever_retrans and before(ts.seq, highest_sack_seq(sk))
                         and before(ts.seq, reord)):
                     reord = ts.seq  # a hole filled by a SACK: the original came late
+                if not ts.ever_retrans and not after(ts.end, sk.recover):
+                    orig_acked = True
                 _set_sacked(sk, ts)
                 if after(ts.end, sk.sack.high_sacked) or sk.sack.sacked_out == 1:
                     sk.sack.high_sacked = ts.end
@@ -521,7 +583,29 @@ def _sacktag(sk: TcpSock, blocks: tuple[tuple[int, int], ...],
                         last_sackt = ts.sent
     if sk.ca_state != TCP_CA_LOSS:
         check_sack_reordering(sk, reord, False)
-    return first_sackt, last_sackt
+    return first_sackt, last_sackt, dup_segs, orig_acked
+
+
+def _dsack_retransmitted(sk: TcpSock, block: tuple[int, int], reord: int) -> int:
+    """tcp_sacktag_one for the segments a D-SACK above snd_una covers: each one resent is a
+    needless retransmission (undo_retrans), one SACKed before was reordered, and a resent
+    one still counted out is out no longer. Returns the lowest reordered sequence."""
+    left, right = block
+    una = sk.snd_una
+    sb = sk.sack
+    for ts in sk.rtx_queue:
+        if not before(ts.seq, right):
+            break
+        if before(ts.seq, left) or after(ts.end, right) or not ts.ever_retrans:
+            continue
+        if sk.undo_marker >= 0 and sk.undo_retrans > 0 and after(ts.end, sk.undo_marker):
+            sk.undo_retrans -= 1
+        if ts.sacked and before(ts.seq, reord):
+            reord = ts.seq
+        if ts.retrans and after(ts.end, una) and (ts.sacked or not ts.lost):
+            ts.retrans = 0
+            sb.retrans_out -= 1
+    return reord
 
 
 def _mark_lost(sk: TcpSock) -> None:
@@ -552,54 +636,78 @@ def _init_cwnd_reduction(sk: TcpSock) -> None:
         sk.ecn_flags |= TCP_ECN_QUEUE_CWR
 
 
-def _enter_recovery(sk: TcpSock, mark: bool = True) -> None:
+def _enter_recovery(sk: TcpSock, mark: bool = True, ece: bool = False) -> None:
     """tcp_enter_recovery: counted by kind (TCPSackRecovery, TCPRenoRecovery); a reduction
     already under way (CWR) goes on. A SACK connection's losses were marked by RACK before
     (`mark` False); a non-SACK one marks the head (tcp_newreno_mark_lost)."""
     mib = sk.ns.mib
+    if not any_retrans_done(sk):
+        sk.retrans_stamp = -1.0  # tcp_retrans_stamp_cleanup
     if sk.rx_opt.sack_ok:
         mib.tcp_ext.TCPSackRecovery += 1
     else:
         mib.tcp_ext.TCPRenoRecovery += 1
+    sk.prior_ssthresh = 0
+    init_undo(sk)
     if sk.ca_state not in (TCP_CA_CWR, TCP_CA_RECOVERY):
+        if not ece:
+            sk.prior_ssthresh = current_ssthresh(sk)
         _init_cwnd_reduction(sk)
     sk.ca_state = TCP_CA_RECOVERY
     if mark:
         _mark_lost(sk)
 
 
-def _fastretrans_alert_sack(sk: TcpSock, ece: bool, now: float) -> bool:
-    """tcp_fastretrans_alert for a SACK connection (6.17+: RACK alone marks losses; no undo
-    here yet). First the exits once snd_una reaches high_seq: CWR (once beyond it) and
-    Recovery end with cwnd at ssthresh, Loss ends Open. Then tcp_identify_packet_loss (RACK);
-    outside Recovery and Loss anything lost starts Recovery (tcp_time_to_recover: lost_out),
-    else tcp_try_to_open; in Loss a retransmission lost again does too. True: RACK armed its
-    timer, which the ACK's tcp_set_xmit_timer then leaves alone."""
+def _fastretrans_alert_sack(sk: TcpSock, ece: bool, advanced: bool, prior_una: int,
+                            tsecr: int, now: float, orig_acked: bool, data_sacked: bool,
+                            dupack: bool) -> bool:
+    """tcp_fastretrans_alert for a SACK connection (6.17+: RACK alone marks losses). First
+    the exits once snd_una reaches high_seq: CWR (once beyond it) ends with cwnd at ssthresh;
+    Recovery ends Open, undone if nothing resent was needed (tcp_try_undo_recovery), else
+    with cwnd at ssthresh. In Recovery an ACK that shows the first retransmission was not
+    needed (timestamps) undoes at once (tcp_try_undo_partial), as do D-SACKs for every
+    retransmission (tcp_try_undo_dsack); in Loss, timestamps or D-SACKs undo it
+    (tcp_try_undo_loss). Then RACK (tcp_identify_packet_loss); outside Recovery and Loss
+    anything lost starts Recovery (tcp_time_to_recover: lost_out), else tcp_try_to_open; in
+    Loss a retransmission lost again does too. True: RACK armed its timer, which the ACK's
+    tcp_set_xmit_timer then leaves alone."""
+    if ece:
+        sk.prior_ssthresh = 0  # an ECN signal is not undone
     st = sk.ca_state
-    if st != TCP_CA_OPEN and not before(sk.snd_una, sk.recover):
+    if st == TCP_CA_OPEN:
+        sk.retrans_stamp = -1.0
+    elif not before(sk.snd_una, sk.recover):
         if st == TCP_CA_CWR:
             if sk.snd_una != sk.recover:
                 _end_cwnd_reduction(sk)
                 sk.ca_state = TCP_CA_OPEN
         elif st == TCP_CA_RECOVERY:
-            sk.ca_state = TCP_CA_OPEN  # tcp_try_undo_recovery, nothing to undo
+            try_undo_recovery(sk, tsecr, now)
             _end_cwnd_reduction(sk)
     st = sk.ca_state
     if st == TCP_CA_RECOVERY:
-        return _identify_packet_loss(sk, now)[0]
+        if advanced and try_undo_partial(sk, prior_una, tsecr, now):
+            return False
+        if try_undo_dsack(sk):
+            _try_to_open(sk, ece)
+        reo = _identify_packet_loss(sk, now)[0]
+        if sk.ca_state != TCP_CA_RECOVERY and sk.sack.lost_out:
+            _enter_recovery(sk, mark=False, ece=ece)  # undone, then a real loss
+        return reo
     reo = False
     if st == TCP_CA_LOSS:
-        if not before(sk.snd_una, sk.recover):
-            sk.ca_state = TCP_CA_OPEN  # tcp_process_loss: recovered (tcp_try_undo_recovery)
+        process_loss(sk, advanced, tsecr, now, orig_acked, data_sacked, dupack)
         reo, lost_retrans = _identify_packet_loss(sk, now)
         if sk.ca_state != TCP_CA_OPEN and not lost_retrans:
             return reo
+    if sk.ca_state <= TCP_CA_DISORDER:
+        try_undo_dsack(sk)
     more, _ = _identify_packet_loss(sk, now)
     reo = reo or more
     if not sk.sack.lost_out:
         _try_to_open(sk, ece)
         return reo
-    _enter_recovery(sk, mark=False)
+    _enter_recovery(sk, mark=False, ece=ece)
     return reo
 
 
@@ -630,7 +738,9 @@ def rack_reo_timeout(sk: TcpSock, now: float) -> None:
 def enter_cwr(sk: TcpSock) -> None:
     """tcp_enter_cwr: the peer echoed congestion (ECE): reduce cwnd as PRR does, without a
     retransmission."""
+    sk.prior_ssthresh = 0
     if sk.ca_state < TCP_CA_CWR:
+        sk.undo_marker = -1  # an ECN reduction is never undone
         _init_cwnd_reduction(sk)
         sk.ca_state = TCP_CA_CWR
 
@@ -658,8 +768,10 @@ def _cwnd_reduction(sk: TcpSock, delivered: int, una_advanced: bool, newly_lost:
 
 
 def _end_cwnd_reduction(sk: TcpSock) -> None:
-    """tcp_end_cwnd_reduction: cwnd back to ssthresh."""
-    sk.cwnd = sk.ssthresh
+    """tcp_end_cwnd_reduction: cwnd down to ssthresh, in CWR or while the reduction was not
+    undone."""
+    if sk.ssthresh < 0x7FFFFFFF and (sk.ca_state == TCP_CA_CWR or sk.undo_marker >= 0):
+        sk.cwnd = sk.ssthresh
 
 
 def _is_cwnd_limited(sk: TcpSock) -> bool:
@@ -713,7 +825,7 @@ def _ack_update_window(sk: TcpSock, seg: TcpSegment, nwin: int, now: float) -> N
 
 
 def _clean_rtx_queue(sk: TcpSock, ack: int, tsecr: int, prior_fack: int, now: float
-                     ) -> tuple[int, float, float]:
+                     ) -> tuple[int, float, float, bool]:
     """tcp_clean_rtx_queue: drop what `ack` covers and move snd_una. Returns the number of
     segments newly delivered (tcp_count_delivered: those not SACKed before; from a non-SACK
     peer, those its duplicate ACKs did not stand for, at least one: tcp_remove_reno_sacks)
@@ -734,6 +846,7 @@ def _clean_rtx_queue(sk: TcpSock, ack: int, tsecr: int, prior_fack: int, now: fl
     q = sk.rtx_queue
     sack_ok = sk.rx_opt.sack_ok
     reord = sk.snd_nxt
+    orig_acked = False
     while q and not after(q[0].end, ack):
         ts = q.popleft()
         if ts.sent < 0:
@@ -747,9 +860,11 @@ def _clean_rtx_queue(sk: TcpSock, ack: int, tsecr: int, prior_fack: int, now: fl
             if sack_ok:
                 if not ts.ever_retrans and before(ts.seq, reord):
                     reord = ts.seq
+                if not ts.ever_retrans and not after(ts.end, sk.recover):
+                    orig_acked = True
                 if not (ts.ever_retrans and tsecr and before(
                         tsecr, tsval_of(sk.ns, sk.ts_off, ts.xmit))):
-                    rack_advance(sk, ts.ever_retrans, ts.end, ts.xmit, now)
+                    rack_advance(sk, ts, now)
         _unlink(sk, ts)
         acked += 1
         if ts.flags & FIN:
@@ -762,10 +877,11 @@ def _clean_rtx_queue(sk: TcpSock, ack: int, tsecr: int, prior_fack: int, now: fl
         head.seq = ack
     if not q:
         sk.rtx_queue = EMPTY_RTX_QUEUE  # an idle connection holds no queue
-    if not q or q[0].sent >= 0:
-        # tcp_any_retrans_done: the head was never retransmitted. (retrans_out is not asked:
-        # without RACK's lost-retransmit detection it can stay stale and keep an old stamp,
-        # which gave up a 10%-loss transfer still making progress)
+    if not sack_ok and (not q or q[0].sent >= 0):
+        # a non-SACK connection (NewReno marking, no lost-retransmit detection): the head
+        # was never retransmitted, so no retransmission episode goes on. (A SACK
+        # connection's stamp stays until tcp_fastretrans_alert clears it, as in the kernel:
+        # the undo checks read it first)
         sk.retrans_stamp = -1.0
     sk.bytes_acked += (ack - sk.snd_una) & M32  # tcp_snd_una_update
     sk.snd_una = ack
@@ -781,8 +897,8 @@ def _clean_rtx_queue(sk: TcpSock, ack: int, tsecr: int, prior_fack: int, now: fl
     if not sk.rx_opt.sack_ok and acked:
         delivered = max(acked - reno_sacked, 1)
     if first_ackt < 0 or retrans_acked:
-        return delivered, -1.0, -1.0
-    return delivered, now - first_ackt, now - last_ackt
+        return delivered, -1.0, -1.0, orig_acked
+    return delivered, now - first_ackt, now - last_ackt, orig_acked
 
 
 def _ack_update_rtt(sk: TcpSock, seg: TcpSegment, seq_rtt: float, sack_rtt: float,
@@ -853,6 +969,11 @@ def _try_to_open(sk: TcpSock, ece: bool) -> None:
     if ece:
         enter_cwr(sk)
     if sk.ca_state != TCP_CA_CWR:
+        if sk.rx_opt.sack_ok:
+            if not any_retrans_done(sk):
+                sk.retrans_stamp = -1.0
+            try_keep_open(sk)
+            return
         sb = sk.sack
         sk.ca_state = (TCP_CA_DISORDER if sb.sacked_out or sb.lost_out or sb.reno_sacked
                        else TCP_CA_OPEN)
@@ -901,18 +1022,25 @@ def on_ack(sk: TcpSock, seg: TcpSegment, now: float) -> str:
     prior_fack = highest_sack_seq(sk) if sack_ok else sk.snd_una
     lost_before = sk.rack.lost if sk.rack is not None else 0
     dsack_before = sk.dsack_dups
+    prior_una = sk.snd_una
+    tsecr = (seg.tsecr or 0) if seg.tsval is not None else 0
+    dup_segs = 0
+    orig_acked = False
     if sack_ok and seg.sack:
-        first_sackt, last_sackt = _sacktag(sk, seg.sack, ack, now)
+        first_sackt, last_sackt, dup_segs, orig_acked = _sacktag(sk, seg.sack, ack, now)
         if first_sackt >= 0:
             sack_rtt = now - first_sackt
             ca_rtt = now - last_sackt
-    delivered = sk.sack.sacked_out - sacked_before  # newly SACKed
+    # newly SACKed, and what a D-SACK says arrived twice (tcp_dsack_seen: sack_delivered)
+    data_sacked = sk.sack.sacked_out > sacked_before
+    delivered = sk.sack.sacked_out - sacked_before + dup_segs
     # tcp_ecn_rcv_ecn_echo: ECE on an ACK of an ECN connection (FLAG_ECE)
     ece = bool(seg.flags & ECE) and bool(sk.ecn_flags & TCP_ECN_OK)
     # FLAG_CA_ALERT's SACK part: something newly SACKed or a D-SACK
     alert = delivered > 0 or sk.dsack_dups != dsack_before
     if after(ack, sk.snd_una):
-        acked, seq_rtt, seq_ca_rtt = _clean_rtx_queue(sk, ack, seg.tsecr or 0, prior_fack, now)
+        acked, seq_rtt, seq_ca_rtt, orig = _clean_rtx_queue(sk, ack, tsecr, prior_fack, now)
+        orig_acked = orig_acked or orig
         delivered += acked
         if ca_rtt < 0:
             ca_rtt = seq_ca_rtt
@@ -931,7 +1059,9 @@ def on_ack(sk: TcpSock, seg: TcpSegment, now: float) -> str:
             if not sack_ok:
                 _fastretrans_alert(sk, True, ece)
             elif alert or ece or sk.ca_state != TCP_CA_OPEN:
-                reo = _fastretrans_alert_sack(sk, ece, now)  # tcp_ack_is_dubious
+                # tcp_ack_is_dubious
+                reo = _fastretrans_alert_sack(sk, ece, True, prior_una, tsecr, now,
+                                              orig_acked, data_sacked, False)
             _cong_control(sk, delivered, True, True, now, _newly_lost(sk, lost_before))
             # tcp_set_xmit_timer: a loss probe, else the RTO (not when RACK armed its timer)
             if not reo and not schedule_loss_probe(sk, now, True):
@@ -946,10 +1076,10 @@ def on_ack(sk: TcpSock, seg: TcpSegment, now: float) -> str:
             _pkts_acked(sk, ca_rtt, now)  # tcp_clean_rtx_queue runs for a dupack too
         reno_before = sk.sack.reno_sacked
         if sack_ok:
-            if prior_packets and (
-                    alert or ece or sk.ca_state != TCP_CA_OPEN
-                    or not (seg.payload or nwin != prior_wnd)):
-                _fastretrans_alert_sack(sk, ece, now)
+            dupack = not (seg.payload or nwin != prior_wnd)
+            if prior_packets and (alert or ece or sk.ca_state != TCP_CA_OPEN or dupack):
+                _fastretrans_alert_sack(sk, ece, False, prior_una, tsecr, now,
+                                        orig_acked, data_sacked, dupack)
         elif is_dup:
             _fastretrans_alert(sk, False, ece)
         elif ece:
@@ -1042,7 +1172,7 @@ def send_loss_probe(sk: TcpSock, now: float) -> None:
         sk.ns.mib.tcp.RetransSegs += 1
         sk.num_retrans_total += 1
         ts.sent = now
-        ts.xmit = now
+        stamp_tx(sk, ts, now)
         ts.ever_retrans = True
         sk.tlp_retrans = True
     sk.tlp_high_seq = sk.snd_nxt
@@ -1077,19 +1207,7 @@ def enter_loss(sk: TcpSock, now: float) -> None:
     receiver pruning its queue does): every SACK mark goes and everything is lost
     (TCPSACKReneging); else the retransmission would wait forever for a hole the receiver
     no longer reports."""
-    st = sk.ca_state
-    if (st <= TCP_CA_DISORDER or not after(sk.recover, sk.snd_una)
-            or (st == TCP_CA_LOSS and not sk.retransmits)):
-        # once per window of data: not again while a Recovery's or Loss's is under way
-        sk.ssthresh = sk.ca_ops.ssthresh(sk)
-    sk.cwnd_cnt = 0
-    if sk.ecn_flags & TCP_ECN_OK:
-        sk.ecn_flags |= TCP_ECN_QUEUE_CWR  # tcp_ecn_queue_cwr
-    sk.recover = sk.snd_nxt
-    sk.tlp_high_seq = 0
-    sk.dupacks = 0
-    if sk.sack is not EMPTY_SCOREBOARD:
-        sk.sack.reno_sacked = 0
+    new_recovery = sk.ca_state < TCP_CA_RECOVERY
     rtx = sk.rtx_queue
     reneged = bool(rtx) and rtx[0].sacked
     if reneged:
@@ -1106,5 +1224,27 @@ def enter_loss(sk: TcpSock, now: float) -> None:
         if ts.sacked or (i and rtt_us - (now_us - rack_us(ts.xmit)) > 0):
             continue
         mark_skb_lost(sk, ts)
+    st = sk.ca_state
+    if (st <= TCP_CA_DISORDER or not after(sk.recover, sk.snd_una)
+            or (st == TCP_CA_LOSS and not sk.retransmits)):
+        # once per window of data: not again while a Recovery's or Loss's is under way
+        sk.prior_ssthresh = current_ssthresh(sk)
+        sk.prior_cwnd = sk.cwnd
+        sk.ssthresh = sk.ca_ops.ssthresh(sk)
+        init_undo(sk)
     sk.cwnd = in_flight(sk) + 1
+    sk.cwnd_cnt = 0
+    if st <= TCP_CA_DISORDER and sk.sack.sacked_out >= sk.ns.sysctl.tcp_reordering:
+        sk.reordering = min(sk.reordering, sk.ns.sysctl.tcp_reordering)
     set_ca_state(sk, TCP_CA_LOSS, now)  # (CUBIC forgets its state, W_max too)
+    sk.recover = sk.snd_nxt
+    sk.tlp_high_seq = 0
+    if sk.ecn_flags & TCP_ECN_OK:
+        sk.ecn_flags |= TCP_ECN_QUEUE_CWR  # tcp_ecn_queue_cwr
+    sk.dupacks = 0
+    if sk.sack is not EMPTY_SCOREBOARD:
+        sk.sack.reno_sacked = 0
+    # F-RTO (RFC 5682 3.1, step 1): not for an RTO that repeats one, unless the first
+    # already went unanswered (the count is still this RTO's predecessors')
+    sk.frto = bool(sk.ns.sysctl.tcp_frto) and (new_recovery or sk.retransmits > 0)
+    sk.frto_new = False
