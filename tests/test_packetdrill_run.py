@@ -55,6 +55,17 @@ COUNTED = {
 }
 
 
+def test_without_slow_start_after_idle_the_window_stays() -> None:
+    # slow-start-after-idle.pkt with the sysctl off: cwnd stays 20 over the idle second, so
+    # the write's sixth packet leaves at once (1.2 s) where the script (and the kernel,
+    # checked) has it wait for the ACK a round trip later
+    text = (Path(__file__).parent / "packetdrill" / "slow-start-after-idle.pkt").read_text()
+    text = text.replace("net.ipv4.tcp_timestamps=0\n",
+                        "net.ipv4.tcp_timestamps=0 net.ipv4.tcp_slow_start_after_idle=0\n", 1)
+    r = run_tuxtcp(parse_text(text, "idle-off.pkt"))
+    assert "expected outbound packet at 1.300000 sec but happened at 1.200000 sec" in r.error
+
+
 @pytest.mark.parametrize("name", list(COUNTED))
 def test_each_mechanism_is_counted_as_the_kernel_does(name: str) -> None:
     run = TuxtcpRun(parse_file(Path(__file__).parent / "packetdrill" / name))

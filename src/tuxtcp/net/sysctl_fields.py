@@ -31,6 +31,7 @@ class SysctlFields:
         self.tcp_recovery: int = default_int("net.ipv4.tcp_recovery")
         self.tcp_reordering: int = default_int("net.ipv4.tcp_reordering")
         self.tcp_max_reordering: int = default_int("net.ipv4.tcp_max_reordering")
+        self.tcp_slow_start_after_idle: int = default_int("net.ipv4.tcp_slow_start_after_idle")
         self.tcp_frto: int = default_int("net.ipv4.tcp_frto")
         self.tcp_dsack: int = default_int("net.ipv4.tcp_dsack")
         self.tcp_early_retrans: int = default_int("net.ipv4.tcp_early_retrans")

@@ -69,6 +69,9 @@ _SPECS: tuple[SysctlSpec, ...] = (
                doc="the reordering degree a connection starts with (segments)"),
     SysctlSpec("net.ipv4.tcp_max_reordering", 300, 1, INT_MAX,
                doc="the most a connection's reordering degree may grow to"),
+    SysctlSpec("net.ipv4.tcp_slow_start_after_idle", 1, 0, 255,
+               doc="after an RTO of idleness cwnd restarts (halved per RTO, to the initial "
+                   "window)"),
     SysctlSpec("net.ipv4.tcp_frto", 2, 0, 255,
                doc="F-RTO after an RTO (RFC 5682, SACK-enhanced); any non-zero value"),
     SysctlSpec("net.ipv4.tcp_dsack", 1, 0, 255,

@@ -19,6 +19,7 @@ from typing import Final
 
 from ..net.drops import CONSUMED, TCP_ACK_UNSENT_DATA, TCP_TOO_OLD_ACK
 from ..net.route import MTU_ETHERNET
+from ..net.sysctl_specs import HZ
 from ..net.tcp_states import CLOSE_WAIT, CLOSING, ESTABLISHED, FIN_WAIT1, LAST_ACK
 from ..wire.seq import MASK as M32
 from ..wire.seq import after, before
@@ -37,6 +38,7 @@ from .constants import (
     TCP_DELACK_MIN,
     TCP_ECN_OK,
     TCP_ECN_QUEUE_CWR,
+    TCP_INIT_CWND,
     TCP_RTO_MAX,
     TCP_RTO_MIN,
     TCP_TIMEOUT_MIN,
@@ -393,11 +395,37 @@ def send(sk: TcpSock, data: bytes, now: float) -> int:
         if sk.send_buf or sk.rtx_queue:
             return 0
         n = min(n, max(sk.mss_cache, 1))
+    if not sk.send_buf and not sk.rtx_queue:
+        _slow_start_after_idle_check(sk, now)  # tcp_skb_entail of a new skb
     sk.send_buf += data[:n]
     sk.write_seq = (sk.write_seq + n) & M32
     push(sk, now)
     mem_sync(sk, now)
     return n
+
+
+def _slow_start_after_idle_check(sk: TcpSock, now: float) -> None:
+    """tcp_slow_start_after_idle_check and tcp_cwnd_restart (RFC 5681 4.1): data queued with
+    nothing in flight more than an RTO after data last went out: cwnd is halved for each RTO
+    of the idle time after the first, down to the initial window (or to cwnd, if smaller);
+    ssthresh keeps at least 3/4 of the cwnd before. Off with tcp_slow_start_after_idle 0."""
+    if not sk.ns.sysctl.tcp_slow_start_after_idle:
+        return
+    clock = sk.ns.clock
+    delta = (clock.jiffies(now) - clock.jiffies(sk.lsndtime)) & M32
+    if delta & 0x80000000:
+        return
+    rto = max(round(sk.rto * HZ), 1)  # icsk_rto, in jiffies
+    if delta <= rto:
+        return
+    restart = min(TCP_INIT_CWND, sk.cwnd)  # tcp_init_cwnd (no route initcwnd)
+    sk.ssthresh = current_ssthresh(sk)
+    cwnd = sk.cwnd
+    delta -= rto
+    while delta > 0 and cwnd > restart:
+        cwnd >>= 1
+        delta -= rto
+    sk.cwnd = max(cwnd, restart)
 
 
 def send_room(sk: TcpSock) -> int:
