@@ -82,9 +82,9 @@ BARS = {
     "lossy-link": Bar(
         0.99, 0.0, frozenset({"TCP_INVALID_SYN"}),
         "both sides send tail loss probes (TCPLossProbes 27 against 29 and 29 against 31 on a "
-        "run); the kernel also undoes spurious RTOs on D-SACKs (TCPDSACKUndo, TCPLossUndo) "
-        "and F-RTO, which tuxtcp does not yet (issue 15), so a few retransmissions differ: "
-        "a FIN resent to a client that had it is freed as TCP_OLD_DATA (14 against 12), or, "
+        "run) and undo spurious RTOs (D-SACKs, F-RTO), but a few retransmissions still "
+        "differ: a FIN resent to a client that had it is freed as TCP_OLD_DATA (14 against "
+        "12; with undo and F-RTO in tuxtcp 16/13, 16/15, 8/7, 13/13 and once 14/9), or, "
         "at a TIME_WAIT socket, NOT_SPECIFIED (the teardown sum within 5%); a client that "
         "differs may see one SYN-ACK more or less, which it frees as TCP_INVALID_SYN",
         per_client=1, teardown=0.05, loose=frozenset({"TCP_OLD_DATA"})),

@@ -78,7 +78,7 @@ _SPECS: tuple[SysctlSpec, ...] = (
                doc="report duplicate data received in the first SACK block (RFC 2883)"),
     SysctlSpec("net.ipv4.tcp_early_retrans", 3, 0, 4,
                doc="3 or 4: tail loss probes (TLP); 0-2: none (early retransmit itself went "
-                   "with RACK; 4's RACK part is not modelled)"),
+                   "with RACK, which loss detection always is since 6.17)"),
     SysctlSpec("net.ipv4.tcp_congestion_control", "cubic", choices=CONGESTION_CONTROLS,
                doc="what new sockets get (a listener's children too, unless it chose one by "
                    "TCP_CONGESTION); Linux's built-in default, CONFIG_DEFAULT_TCP_CONG"),

@@ -36,8 +36,6 @@ UNMODELLED: Final[dict[str, str]] = {
 }
 # congestion controls Linux builds in that tuxtcp does not have
 KERNEL_ONLY_CC: Final = ("bbr", "dctcp", "htcp", "vegas", "westwood", "bic", "illinois")
-# values of those settings that are what tuxtcp does anyway
-_MODELLED_VALUES: Final[set[tuple[str, str]]] = set()
 # three-value settings of which the engine models the default (middle) value only
 _MIDDLE_OF_THREE: Final = ("net.ipv4.tcp_wmem",)
 _NULL_REDIRECT: Final = re.compile(r"\s*(?:&>|[12]?>)\s*/dev/null|\s*2>&1")
@@ -159,8 +157,7 @@ class Shell:
                 raise CommandFailed(f"sysctl: setting key {name!r}: {e.strerror}") from None
             return
         if name in UNMODELLED:
-            if (name, value) not in _MODELLED_VALUES:
-                self.unmodelled[f"{name}={value}"] = UNMODELLED[name]
+            self.unmodelled[f"{name}={value}"] = UNMODELLED[name]
             return
         raise CommandFailed(f"sysctl: cannot stat /proc/sys/{name.replace('.', '/')}: "
                             "No such file or directory")

@@ -23,6 +23,7 @@ from ..net.route import dont_fragment, route_mtu, update_pmtu
 from ..net.tcp_states import CLOSE, LISTEN
 from .cong import TCP_CA_CWR, TCP_CA_LOSS, TCP_CA_RECOVERY
 from .output import sync_mss
+from .rack import mark_skb_lost
 from .sock import TcpSock, scoreboard
 from .stream import push
 
@@ -52,17 +53,8 @@ def simple_retransmit(sk: TcpSock, now: float) -> None:
         return
     sb = scoreboard(sk)
     for ts in sk.rtx_queue:
-        if len(ts.data) <= mss or ts.sacked:
-            continue
-        if ts.lost:
-            if ts.retrans:
-                ts.retrans = 0
-                sb.retrans_out -= 1
-                sk.ns.mib.tcp_ext.TCPLostRetransmit += 1
-        else:
-            ts.lost = True
-            ts.retrans = 0
-            sb.lost_out += 1
+        if len(ts.data) > mss:
+            mark_skb_lost(sk, ts)
     if not sb.lost_out:
         return
     if not sk.rx_opt.sack_ok:

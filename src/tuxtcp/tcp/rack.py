@@ -68,7 +68,6 @@ def rack_advance(sk: TcpSock, ts: TxSeg, now: float) -> None:
     if _sent_after(xmit, r.mstamp, ts.order, r.order):
         r.mstamp = xmit
         r.order = ts.order
-        r.end_seq = ts.end
 
 
 def reo_wnd_us(sk: TcpSock) -> int:

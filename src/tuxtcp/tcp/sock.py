@@ -45,13 +45,12 @@ class TxSeg:
 class RackState:
     """tp->rack (the logic is rack.py), with tp->lost (segments ever marked lost) beside it."""
 
-    __slots__ = ("mstamp", "order", "rtt_us", "end_seq", "reo_wnd_steps", "advanced", "lost")
+    __slots__ = ("mstamp", "order", "rtt_us", "reo_wnd_steps", "advanced", "lost")
 
     def __init__(self) -> None:
         self.mstamp = -1  # (re)transmission time (us) of the most recently sent delivered one
         self.order = -1  # and its place among the socket's transmissions (TxSeg.order)
         self.rtt_us = 0  # its RTT
-        self.end_seq = 0
         self.reo_wnd_steps = 1
         self.advanced = False
         self.lost = 0
