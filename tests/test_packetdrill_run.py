@@ -84,9 +84,13 @@ def test_own_scripts_pass_on_the_kernel(netns_ok: None, path: Path) -> None:
     # run this busy 2-CPU machine delayed by a few ms computes another cwnd (seen once in CI:
     # 33 for 32 after 2.403 s of cubic-loss-concave-convex). Such a run is measured again,
     # up to three in all, as timing errors are; the jiffies-phase test below holds the
-    # scripts to every phase on tuxtcp.
+    # scripts to every phase on tuxtcp. HyStart's ACK-train test compares the spacing of
+    # ACKs in microseconds: with the machine busy (other tests running alongside) the kernel
+    # once saw the script's ACK train spread, did not leave slow start where the script has
+    # it, and sent other packets (cubic-hystart-ack-train.pkt: an RTO at 0.31 s); its three
+    # runs alone passed. So any failure of a CUBIC script is measured again.
     for _ in range(2):
-        if r.passed or path not in CUBIC or "error in Python code" not in r.error:
+        if r.passed or path not in CUBIC:
             break
         r = run_script(path, "kernel", DEFAULT_DEFINES, [])
     assert r.passed, r.error
@@ -369,3 +373,19 @@ def test_a_script_named_by_a_relative_path_finds_its_helpers(netns_ok: None, tmp
     monkeypatch.chdir(tmp_path)
     r = run_script(Path("scripts/s.pkt"), "kernel", {}, [])
     assert r.passed, r.error
+
+
+@pytest.mark.parametrize(("name", "error"), [
+    # a zero window opening after the idle RTO: without the restart cwnd stays 20
+    ("slow-start-after-idle-window.pkt", "AssertionError: (20, 2147483647)"),
+    # no cut for the application-limited period: the write after it may send 20 segments, so
+    # the sixteenth leaves at once, not after the ACK a round trip later
+    ("cwnd-application-limited.pkt",
+     "expected outbound packet at 0.650000 sec but happened at 0.550000 sec"),
+])
+def test_cwnd_validation_off_with_slow_start_after_idle_off(name: str, error: str) -> None:
+    text = (Path(__file__).parent / "packetdrill" / name).read_text()
+    text = text.replace("net.ipv4.tcp_timestamps=0\n",
+                        "net.ipv4.tcp_timestamps=0 net.ipv4.tcp_slow_start_after_idle=0\n", 1)
+    r = run_tuxtcp(parse_text(text, name))
+    assert error in r.error, r.error

@@ -216,3 +216,51 @@ def test_ss_ltn_matches_iproute2_layout() -> None:
         "State  Recv-Q Send-Q Local Address:Port Peer Address:PortProcess",
         "LISTEN 2      7          127.0.0.1:9100      0.0.0.0:*",
     ]
+
+
+@pytest.mark.parametrize(("early_retrans", "first_resend_ms"), [
+    # RTO only: nothing left to send, no later segment delivered: the retransmission timer,
+    # 200 ms (tcp_rto_min) + the 10 ms RTT's share after the head was last sent, resends the
+    # first lost segment
+    (0, 225.0),
+    # TLP: two smoothed RTTs + 2 jiffies after the last ACK (at 10 ms: a new connection's
+    # receiver quick-ACKs), on the timer wheel's tick, the last segment goes again as a probe
+    (3, 41.0),
+])
+def test_a_chosen_tail_loss_is_repaired_by_rto_or_probe(early_retrans: int,
+                                                        first_resend_ms: float) -> None:
+    w, srv, cli = pair(timer_model="wheel", delay=0.005)
+    srv.sysctl["net.ipv4.tcp_early_retrans"] = early_retrans
+    _, c, conn = connected(srv, cli)
+    w.run(0.1)
+    seen: list[tuple[float, int]] = []  # (ms after the write, sequence offset) of data sent
+    base: list[int] = []
+    lost: set[int] = set()
+    t0 = w.clock
+
+    def lose(pkt: tuxtcp.Packet) -> bool:
+        seg = pkt.seg
+        if pkt.src != 0xC6120001 or not seg.payload:
+            return False
+        if not base:
+            base.append(seg.seq)
+        off = (seg.seq - base[0]) & 0xFFFFFFFF
+        seen.append((round((w.clock - t0) * 1000, 3), off))
+        if off >= 7 * 1448 and off not in lost:
+            lost.add(off)  # the first transmissions of segments 8, 9 and 10
+            return True
+        return False
+
+    w.drop_if(lose)
+    data = (bytes(range(256)) * 57)[:14_480]  # ten segments of 1,448 bytes
+    conn.sendall(data)
+    got = b""
+    c.settimeout(2.0)
+    while len(got) < len(data):
+        got += c.recv(1 << 16)
+    assert got == data
+    assert len(lost) == 3, sorted(lost)
+    assert [t for t, _ in seen[:10]] == [0.0] * 10  # the initial window, at once
+    assert seen[10][0] == first_resend_ms, seen[10:]
+    # the RTO resends the head of the queue; the probe, the last segment
+    assert seen[10][1] == (7 * 1448 if early_retrans == 0 else 9 * 1448)

@@ -16,6 +16,7 @@ from typing import Any, Final, TextIO
 
 from ..net.clock import INITIAL_JIFFIES, Clock
 from ..net.sysctl import HZ
+from ..net.sysctl_specs import CONGESTION_CONTROLS
 from ..net.tcp_states import CLOSE, CLOSE_WAIT, ESTABLISHED, SYN_SENT
 from ..net.timers import Timer
 from ..net.trace import TraceEvent
@@ -29,6 +30,8 @@ SERVER_ADDR: Final = "198.18.0.1"
 CLIENT_ADDR: Final = "198.18.0.2"
 PORT: Final = 8080
 PEAK_PROC_ENTRIES: Final = 1000
+MAX_RESPONSE: Final = 64 << 20
+RESPONSE_CHUNK: Final = 64 << 10  # bytes a server's send() offers at a time
 REPLAY_WAIT: Final = 0.002  # how long a replayed accept waits for a connection to be queued
 
 
@@ -57,6 +60,12 @@ class ScenarioSpec:
     sample_interval: float = 0.05   # queue-occupancy samples
     timer_model: str = "wheel"      # wheel (the kernel's HZ=250 timer wheel) | exact
     uptime0: float | None = None    # uptime at time 0, i.e. the jiffies phase (None: seeded)
+    # net.ipv4.tcp_congestion_control of both hosts: what moves a response (and recovers
+    # its losses)
+    congestion_control: str = "cubic"
+    # bytes the server writes to each connection it accepts; it closes once the service time
+    # has passed and the whole response is in the socket; the client reads to the end
+    response_bytes: int = 0
     # trace-driven replay of a kernel run (simulate --target both): the clients start at these
     # instants instead of the drawn ones, and instead of the accept workers an accept() is
     # tried at each (accept instant, service end) of the kernel's server: it takes the head
@@ -80,6 +89,16 @@ class ScenarioSpec:
             raise ValueError(f"unknown arrival process {self.arrival!r}")
         if self.service_dist not in ("constant", "exponential"):
             raise ValueError(f"unknown service distribution {self.service_dist!r}")
+        if self.congestion_control not in CONGESTION_CONTROLS:
+            raise ValueError(f"unknown congestion control {self.congestion_control!r} "
+                             f"(available: {' '.join(CONGESTION_CONTROLS)})")
+        cc = self.sysctls.get("net.ipv4.tcp_congestion_control")
+        if cc is not None and cc != self.congestion_control:
+            raise ValueError("give the congestion control as congestion_control, not as "
+                             "the sysctl net.ipv4.tcp_congestion_control (it applies to both "
+                             "hosts)")
+        if not 0 <= self.response_bytes <= MAX_RESPONSE:
+            raise ValueError(f"response_bytes must be 0 .. {MAX_RESPONSE}")
 
 
 @dataclass
@@ -104,6 +123,8 @@ class ClientResult:
     synack_retrans: int = 0  # SYN-ACKs the server had to resend for this connection
     accepted: float | None = None
     closed: float | None = None  # a kernel run: when the client closed after the server's FIN
+    received: int = 0  # response bytes read
+    completed: float | None = None  # when the client read the end of the response (EOF)
     traced: ClientTrace | None = None  # a kernel run: the client's instants from the trace
 
     @property
@@ -111,6 +132,13 @@ class ClientResult:
         if self.established is None or self.error:
             return None
         return self.established - self.start
+
+    @property
+    def response_time(self) -> float | None:
+        """From the connect() to the last response byte read (None: no whole response)."""
+        if self.completed is None or self.latency is None:
+            return None
+        return self.completed - self.start
 
     @property
     def outcome(self) -> str:
@@ -180,6 +208,9 @@ class ScenarioRun:
             w.pcap(pcap)
         if trace is not None:
             w.trace_to(trace)
+        for host in (self.server, self.client):
+            host.sysctl["net.ipv4.tcp_congestion_control"] = spec.congestion_control
+        self._response = b"\x55" * min(spec.response_bytes, RESPONSE_CHUNK)
         for k, v in spec.sysctls.items():
             self.server.sysctl[k] = v
             if k in ("net.ipv4.tcp_syn_retries", "net.ipv4.tcp_syn_linear_timeouts",
@@ -278,6 +309,36 @@ class ScenarioRun:
         self._connecting[rec.index] = sk
         close_after = self.spec.replay_close_after
         closing: list[bool] = []
+        reading: list[bool] = []
+        world = self.world
+
+        def close_now_or_later() -> None:
+            # the server finished with us: close our side too, at once, or as long after
+            # the FIN as the replayed kernel client did (its reaction took time, and a
+            # delayed ACK due on a tick in between goes out on its own); after this FIN,
+            # not at the kernel's instant: the replay may have served this client at
+            # another time
+            closing.append(True)
+            after = close_after[rec.index] if close_after is not None else None
+            if after:
+                world.call_at(world.clock + after, lambda _t: s.close())
+            else:
+                s.close()
+
+        def read(_now: float) -> None:
+            # the reader wakes after the segment's processing, as a process does
+            reading.clear()
+            for _ in range(1 << 20):
+                try:
+                    data = s.recv(RESPONSE_CHUNK)
+                except OSError:
+                    return  # nothing more yet (or the connection failed)
+                if not data:
+                    rec.completed = world.clock
+                    if not closing:
+                        close_now_or_later()
+                    return
+                rec.received += len(data)
 
         def on_wakeup() -> None:
             st = sk.state
@@ -290,18 +351,13 @@ class ScenarioRun:
                     rec.error = sk.sk_err or errno.ECONNABORTED
                     rec.syn_retrans = sk.num_retrans_total
                     del self._connecting[rec.index]
-            if sk.rcv_shutdown and st == CLOSE_WAIT and not closing:
-                # the server finished with us: close our side too, at once, or as long after
-                # the FIN as the replayed kernel client did (its reaction took time, and a
-                # delayed ACK due on a tick in between goes out on its own); after this FIN,
-                # not at the kernel's instant: the replay may have served this client at
-                # another time
-                closing.append(True)
-                after = close_after[rec.index] if close_after is not None else None
-                if after:
-                    self.world.call_at(self.world.clock + after, lambda _t: s.close())
-                else:
-                    s.close()
+            if self._response:
+                if rec.established is not None and not closing and not reading and (
+                        sk.recv_buf or sk.rcv_shutdown):
+                    reading.append(True)
+                    world.call_at(world.clock, read)
+            elif sk.rcv_shutdown and st == CLOSE_WAIT and not closing:
+                close_now_or_later()
 
         sk.on_wakeup = on_wakeup
 
@@ -380,7 +436,7 @@ class ScenarioRun:
             rec = self._by_addr.get(conn.sk.raddr << 16 | conn.sk.rport)
             if rec is not None:
                 rec.accepted = self.world.clock
-            self.world.call_at(self.world.clock + self._service(), self._finisher(conn))
+            self._serve(conn, self.world.clock + self._service(), self._worker_done)
 
     def _replayed_accept(self, service: float) -> Callable[[float], None]:
         """A recorded accept: it takes the head of the accept queue, or, when the queue is
@@ -411,7 +467,7 @@ class ScenarioRun:
         rec = self._by_addr.get(conn.sk.raddr << 16 | conn.sk.rport)
         if rec is not None:
             rec.accepted = now
-        self.world.call_at(now + max(0.0, service), lambda _t: conn.close())
+        self._serve(conn, now + max(0.0, service), None)
 
     def _service(self) -> float:
         st = self.spec.service_time
@@ -419,12 +475,55 @@ class ScenarioRun:
             return 0.0
         return self.rng.expovariate(1 / st) if self.spec.service_dist == "exponential" else st
 
-    def _finisher(self, conn: Socket) -> Callable[[float], None]:
-        def finish(now: float) -> None:
+    def _worker_done(self) -> None:
+        self._idle_workers += 1
+        self._dispatch()
+
+    def _serve(self, conn: Socket, end: float, done: Callable[[], None] | None) -> None:
+        """Write the response into `conn` (as fast as the send buffer takes it: the writer
+        sleeps until an ACK makes room, SOCK_NOSPACE) and close it once `end` has come and
+        the whole response is written; then `done`."""
+        world = self.world
+        left = [self.spec.response_bytes]
+        state = [False, False]  # service time over, a write scheduled
+
+        def close() -> None:
             conn.close()
-            self._idle_workers += 1
-            self._dispatch()
-        return finish
+            if done is not None:
+                done()
+
+        def write(_now: float) -> None:
+            state[1] = False
+            chunk = self._response
+            while left[0]:
+                try:
+                    n = conn.send(chunk if left[0] >= len(chunk) else chunk[:left[0]])
+                except BlockingIOError:
+                    return  # the buffer is full: the wakeup comes with room
+                except OSError:
+                    n = left[0]  # reset by the peer: nothing more to write
+                left[0] -= n
+            conn.sk.on_wakeup = None
+            if state[0]:
+                close()
+
+        def on_room() -> None:
+            if not state[1]:
+                state[1] = True
+                world.call_at(world.clock, write)
+
+        def service_over(_now: float) -> None:
+            state[0] = True
+            if not left[0]:
+                close()
+            elif conn.sk.state not in (ESTABLISHED, CLOSE_WAIT):
+                close()  # reset by the peer: nothing more to write
+
+        if left[0]:
+            conn.setblocking(False)
+            conn.sk.on_wakeup = on_room
+            write(world.clock)
+        world.call_at(end, service_over)
 
     # -- observation --------------------------------------------------------------------------
     def _sample(self, now: float) -> None:

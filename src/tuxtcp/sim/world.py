@@ -136,6 +136,7 @@ class World:
         self.packets_delivered = 0
         self.trace: list[tuple[float, str, Packet]] | None = None
         self._trace_out: tuple[TextIO, Iterable[str] | None] | None = None
+        self._droppers: list[Callable[[Packet], bool]] = []
 
     # -- building --------------------------------------------------------------------------
     def host(self, name: str, *addresses: str) -> Host:
@@ -161,6 +162,12 @@ class World:
         a._links_to[b] = link
         b._links_to[a] = link
         return link
+
+    def drop_if(self, lose: Callable[[Packet], bool]) -> None:
+        """Lose on the links every packet for which `lose(packet)` is true (after any pcap
+        tap saw it leave): a chosen loss, where a link's `loss` is a random one. The predicate
+        keeps its own state, e.g. to lose only a segment's first transmission."""
+        self._droppers.append(lose)
 
     def trace_to(self, out: TextIO, events: Iterable[str] | None = None) -> None:
         """Write every host's tracepoints to `out`, one line each in the kernel's trace_pipe
@@ -250,6 +257,8 @@ class World:
         link = src._links_to.get(dst)
         if link is None:
             return  # no route
+        if self._droppers and any(lose(pkt) for lose in self._droppers):
+            return
         size = 0
         if link.params.rate:
             seg = pkt.seg

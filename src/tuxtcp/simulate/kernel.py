@@ -20,7 +20,7 @@ from collections import Counter
 from collections.abc import Iterator
 from typing import Any
 
-from ..host.netns import Netns, sh
+from ..host.netns import Netns, all_congestion_controls_allowed, sh
 from ..sim.scenario import (
     CLIENT_ADDR,
     PORT,
@@ -160,6 +160,9 @@ def uptime_for(t0_ns: int, ref: tuple[int, int]) -> float:
 def run_on_kernel(spec: ScenarioSpec) -> ScenarioResult:
     starts = [c.start for c in ScenarioRun(spec).results]  # the same seeded schedule
     with two_hosts(spec if relayed(spec) else None) as (srv, cli, link):
+        with all_congestion_controls_allowed():  # (a namespace may only pick an allowed one)
+            for ns in (srv, cli):
+                ns.sysctl("net.ipv4.tcp_congestion_control", spec.congestion_control)
         for k, v in spec.sysctls.items():
             srv.sysctl(k, v)
             if k in CLIENT_SIDE:
@@ -176,7 +179,8 @@ def run_on_kernel(spec: ScenarioSpec) -> ScenarioResult:
             p_srv = srv.popen(*agent, "server", json.dumps({
                 **common, "backlog": spec.backlog, "workers": spec.workers,
                 "service_time": spec.service_time, "accept_start": spec.accept_start,
-                "sample_interval": spec.sample_interval}))
+                "sample_interval": spec.sample_interval,
+                "response_bytes": spec.response_bytes}))
             p_cli = cli.popen(*agent, "client", json.dumps({**common, "starts": starts}))
             p_fl = None
             if spec.flood_rate > 0 and spec.flood_duration > 0:
@@ -208,7 +212,9 @@ def run_on_kernel(spec: ScenarioSpec) -> ScenarioResult:
     # the agents share start_wall, so accept instants and client instants have one origin
     clients = [ClientResult(i, c["start"], port=c["port"], established=c["established"],
                             error=c["error"], syn_retrans=c["syn_retrans"],
-                            closed=c.get("closed"))
+                            closed=c.get("closed"), received=c.get("received", 0),
+                            # the client read the end of the response when it closed
+                            completed=c.get("closed") if spec.response_bytes else None)
                for i, c in enumerate(outs["client"]["clients"])]
     _match_accepts(clients, outs["server"]["accepted"])
     if trace.run is not None:
@@ -413,6 +419,20 @@ def compare(sim: dict[str, Any], kern: dict[str, Any],
         a, b = sim["latency_s"][p], kern["latency_s"][p]
         ok = a is not None and b is not None and abs(a - b) <= max(0.05 * b, 0.010)
         rows.append((f"latency {p}", a, b, ok))
+    if "response" in sim and "response" in kern:
+        # a transfer's losses and how they were repaired, and the time to a whole response
+        a, b = sim["response"]["complete"], kern["response"]["complete"]
+        rows.append(("whole responses read", a, b, a == b))
+        for side in ("server", "client"):
+            for k, a in sim["recovery"][side].items():
+                if k in counters:
+                    continue
+                b = kern["recovery"][side].get(k, 0)
+                rows.append((f"{side} {k}", a, b, a == b))
+        for p in ("p50", "p90", "p99"):
+            a, b = sim["response"]["time_s"][p], kern["response"]["time_s"][p]
+            ok = a is not None and b is not None and abs(a - b) <= max(0.05 * b, 0.010)
+            rows.append((f"response time {p}", a, b, ok))
     return rows
 
 

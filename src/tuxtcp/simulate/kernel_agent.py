@@ -57,6 +57,10 @@ def server(plan: dict[str, Any]) -> dict[str, Any]:
     samples: list[tuple[float, int, int]] = []
     next_sample = 0.0
     accepted: list[tuple[float, int, int]] = []  # time, peer port, synack retrans
+    response = plan.get("response_bytes", 0)
+    chunk = b"\x55" * min(response, 64 << 10)
+    writing: dict[int, tuple[socket.socket, list[int]]] = {}  # fd -> (conn, [bytes left])
+    written: dict[int, float] = {}  # fd -> when its response was all written, if after accept
     closed: list[tuple[float, int]] = []  # time, peer port: each service's end
     late = 0.0  # how long after its deadline a service was seen to finish
     poller = select.poll()
@@ -68,8 +72,8 @@ def server(plan: dict[str, Any]) -> dict[str, Any]:
         # finish services
         still = []
         for fin, conn, pport in busy:
-            if fin <= now:
-                late = max(late, now - fin)
+            if fin <= now and conn.fileno() not in writing:
+                late = max(late, now - max(fin, written.pop(conn.fileno(), fin)))
                 conn.close()
                 # read after close(): the FIN left within the call (a veth hands it to the
                 # client's namespace at once), and the replay sends its FIN at this instant
@@ -88,6 +92,13 @@ def server(plan: dict[str, Any]) -> dict[str, Any]:
             retrans = _total_retrans(conn)
             accepted.append((at, peer[1], retrans))
             busy.append((at + service, conn, peer[1]))
+            if response:
+                conn.setblocking(False)
+                writing[conn.fileno()] = (conn, [response])
+                if _write(conn, writing[conn.fileno()][1], chunk):
+                    del writing[conn.fileno()]
+                else:
+                    poller.register(conn, select.POLLOUT)
         if now >= next_sample:
             samples.append((now, *_queues(plan["port"])))
             next_sample += plan["sample_interval"]
@@ -103,19 +114,42 @@ def server(plan: dict[str, Any]) -> dict[str, Any]:
             else:
                 poller.unregister(ls)
             listening = want
-        deadline = min([fin for fin, _, _ in busy] + [next_sample, duration]
+        # (a connection still being written waits for POLLOUT, not for its deadline)
+        deadline = min([fin for fin, c, _ in busy if c.fileno() not in writing]
+                       + [next_sample, duration]
                        + ([accept_start] if now < accept_start else []))
         wait = deadline - (time.monotonic() - t0)
+        events: list[tuple[int, int]] = []
         if wait > SPIN_S:
-            poller.poll(int(min(wait - SPIN_S, 0.05) * 1000))  # whole ms, rounded down
-        elif listening:
-            poller.poll(0)
+            events = poller.poll(int(min(wait - SPIN_S, 0.05) * 1000))  # whole ms, rounded down
+        elif listening or writing:
+            events = poller.poll(0)
         else:
             while time.monotonic() - t0 < deadline:
                 pass
+        for fd, _ev in events:
+            w = writing.get(fd)
+            if w is not None and _write(w[0], w[1], chunk):
+                poller.unregister(fd)
+                del writing[fd]
+                written[fd] = time.monotonic() - t0
     for _, conn, _ in busy:
         _abort(conn)
     return {"accepted": accepted, "closed": closed, "samples": samples, "max_late": late}
+
+
+def _write(conn: socket.socket, left: list[int], chunk: bytes) -> bool:
+    """Write what the send buffer takes of the response; True once all of it is written (or
+    the connection failed: nothing more can be)."""
+    while left[0]:
+        try:
+            n = conn.send(chunk if left[0] >= len(chunk) else chunk[:left[0]])
+        except BlockingIOError:
+            return False
+        except OSError:
+            n = left[0]
+        left[0] -= n
+    return True
 
 
 def _abort(s: socket.socket) -> None:
@@ -149,7 +183,8 @@ def client(plan: dict[str, Any]) -> dict[str, Any]:
     pending: dict[int, tuple[int, socket.socket, float]] = {}  # fd -> (index, sock, start)
     done: dict[int, tuple[int, socket.socket]] = {}  # fd -> (index, sock)
     results: list[dict[str, Any]] = [{"start": s, "port": 0, "established": None, "error": 0,
-                                      "syn_retrans": 0, "closed": None} for s in starts]
+                                      "syn_retrans": 0, "closed": None, "received": 0}
+                                     for s in starts]
     poller = select.poll()
     i = 0
     late = 0.0
@@ -194,16 +229,34 @@ def client(plan: dict[str, Any]) -> dict[str, Any]:
                     poller.modify(fd, select.POLLIN)
                     done[fd] = (idx, s)
             elif fd in done:
-                idx, s = done.pop(fd)
-                poller.unregister(fd)
-                results[idx]["closed"] = time.monotonic() - t0
-                s.close()  # the server closed: close our side
+                idx, s = done[fd]
+                if _drain(s, results[idx]):
+                    del done[fd]
+                    poller.unregister(fd)
+                    results[idx]["closed"] = time.monotonic() - t0
+                    s.close()  # the server closed: close our side
     for idx, s, _ in pending.values():
         results[idx]["syn_retrans"] = _total_retrans(s)  # still connecting: SYNs resent so far
         s.close()
     for _, s in done.values():
         _abort(s)
     return {"clients": results, "max_late": late, "t0_ns": int(t0 * 1e9)}
+
+
+def _drain(s: socket.socket, result: dict[str, Any]) -> bool:
+    """Read what has arrived of the response; True at its end (EOF, or the connection
+    failed)."""
+    for _ in range(1 << 20):
+        try:
+            data = s.recv(1 << 16)
+        except BlockingIOError:
+            return False
+        except OSError:
+            return True
+        if not data:
+            return True
+        result["received"] += len(data)
+    return False
 
 
 def flood(plan: dict[str, Any]) -> dict[str, Any]:

@@ -10,6 +10,7 @@ from rich.progress import BarColumn, Progress, TextColumn, TimeRemainingColumn
 from rich.table import Table
 
 from ..sim.scenario import ScenarioRun
+from .report import RETRANSMISSIONS, UNDO
 
 
 def _ms(v: float | None) -> str:
@@ -63,6 +64,8 @@ def print_report(console: Console, s: dict[str, Any]) -> None:
                   + f"), listen({spec['backlog']}), {spec['workers']} accept worker(s) x "
                   f"{spec['service_time'] * 1000:g} ms, link {spec['delay'] * 1000:g} ms one way"
                   + (f", loss {spec['loss']:.0%}" if spec["loss"] else "")
+                  + (f", {spec['response_bytes']:,}-byte responses "
+                     f"({spec['congestion_control']})" if spec.get("response_bytes") else "")
                   + (f", flood {spec['flood_rate']:g} SYN/s for {spec['flood_duration']:g} s"
                      if spec["flood_rate"] else "")
                   + f", {spec['duration']:g} s virtual, seed {spec['seed']}")
@@ -100,6 +103,27 @@ def print_report(console: Console, s: dict[str, Any]) -> None:
     if s["failed"]:
         console.print("did not connect: " + ", ".join(f"{v} {k}" for k, v in
                                                        s["failed"].items()))
+    if "response" in s:
+        r = s["response"]
+        t = Table(title=f"responses of {spec['response_bytes']:,} bytes "
+                        f"({spec['congestion_control']}; connect() to the last byte read)")
+        for col in ("whole", "p50", "p90", "p99", "max"):
+            t.add_column(col, justify="right")
+        rt = r["time_s"]
+        t.add_row(f"{r['complete']}/{s['clients']}", _ms(rt["p50"]), _ms(rt["p90"]),
+                  _ms(rt["p99"]), _ms(rt["max"]))
+        console.print(t)
+    rec = s.get("recovery")
+    if rec and any(rec["server"].values()) or rec and any(rec["client"].values()):
+        r2 = Table(title="retransmissions by mechanism, and undo (kernel counters)")
+        r2.add_column("what")
+        r2.add_column("counter")
+        r2.add_column("server", justify="right")
+        r2.add_column("client", justify="right")
+        for what, k in RETRANSMISSIONS + UNDO:
+            r2.add_row(what, k.split(".", 1)[1], f"{rec['server'][k]:,}",
+                       f"{rec['client'][k]:,}")
+        console.print(r2)
     c = Table(title="counters (kernel names)")
     c.add_column("counter")
     c.add_column("server", justify="right")
@@ -148,7 +172,7 @@ def print_report(console: Console, s: dict[str, Any]) -> None:
 def _cell(what: str, v: Any) -> str:
     if v is None:
         return "-"
-    if what.startswith("latency"):
+    if what.startswith(("latency", "response time")):
         return f"{v * 1000:,.1f} ms"
     return f"{v:,}"
 
@@ -157,7 +181,7 @@ def _delta(what: str, a: Any, b: Any) -> str:
     if a is None or b is None:
         return ""
     d = a - b
-    if what.startswith("latency"):
+    if what.startswith(("latency", "response time")):
         return f"{d * 1000:+,.1f} ms" if d else "0"
     return f"{d:+,}" if d else "0"
 

@@ -19,6 +19,32 @@ KEY_COUNTERS = (
 )
 
 
+# retransmissions by the mechanism that sent them, under the kernel's counters: a SYN or
+# SYN-ACK timer (TCPSynRetrans), segments resent in Loss after an RTO (TCPSlowStartRetrans),
+# fast retransmissions of segments marked lost in Recovery (TCPFastRetrans: on 6.18 a SACK
+# connection's marks are all RACK's, time-based; without SACK, the duplicate-ACK count's),
+# and tail loss probes (TCPLossProbes: a probe of new data is counted too)
+RETRANSMISSIONS = (
+    ("SYN / SYN-ACK timer", "TcpExt.TCPSynRetrans"),
+    ("RTO expiries", "TcpExt.TCPTimeouts"),
+    ("resent after an RTO (Loss)", "TcpExt.TCPSlowStartRetrans"),
+    ("fast retransmit (RACK / dupthresh)", "TcpExt.TCPFastRetrans"),
+    ("tail loss probes", "TcpExt.TCPLossProbes"),
+    ("losses repaired by a probe", "TcpExt.TCPLossProbeRecovery"),
+    ("all retransmitted segments", "Tcp.RetransSegs"),
+)
+# reductions found needless and undone (tcp_try_undo_*), and what told
+UNDO = (
+    ("recovery undone in full", "TcpExt.TCPFullUndo"),
+    ("undone in part (Eifel)", "TcpExt.TCPPartialUndo"),
+    ("undone on D-SACKs", "TcpExt.TCPDSACKUndo"),
+    ("RTO undone", "TcpExt.TCPLossUndo"),
+    ("spurious RTOs (F-RTO)", "TcpExt.TCPSpuriousRTOs"),
+    ("D-SACKs received", "TcpExt.TCPDSACKRecv"),
+)
+RECOVERY_COUNTERS = tuple(dict.fromkeys(k for _, k in RETRANSMISSIONS + UNDO))
+
+
 def percentile(values: list[float], p: float) -> float | None:
     """Nearest-rank percentile (p in 0..100)."""
     if not values:
@@ -41,6 +67,15 @@ def summarize(res: ScenarioResult) -> dict[str, Any]:
                 "client": {k: cc.get(k, 0) for k in KEY_COUNTERS}}
     pct = {f"p{p}": percentile(lat, p) for p in (50, 90, 99)}
     pct["max"] = max(lat) if lat else None
+    resp = [t for c in res.clients if (t := c.response_time) is not None]
+    response = None
+    if res.spec.response_bytes:
+        rp = {f"p{p}": percentile(resp, p) for p in (50, 90, 99)}
+        rp["max"] = max(resp) if resp else None
+        response = {"complete": sum(1 for c in res.clients if c.completed is not None
+                                    and c.received == res.spec.response_bytes),
+                    "bytes_received": sum(c.received for c in res.clients),
+                    "time_s": rp}
     peak_synq = max((s for _, s, _ in res.samples), default=0)
     peak_accq = max((a for _, _, a in res.samples), default=0)
     return {
@@ -58,6 +93,9 @@ def summarize(res: ScenarioResult) -> dict[str, Any]:
         "established_but_never_accepted": never_accepted,
         "failed": failed,
         "counters": counters,
+        **({"response": response} if response is not None else {}),
+        "recovery": {side: {k: cnt.get(k, 0) for k in RECOVERY_COUNTERS}
+                     for side, cnt in (("server", sc), ("client", cc))},
         "drops": {"server": dict(sorted(res.server_drops.items(), key=lambda kv: -kv[1])),
                   "client": dict(sorted(res.client_drops.items(), key=lambda kv: -kv[1])),
                   **({"both": dict(sorted(res.traced_drops.items(), key=lambda kv: -kv[1]))}
@@ -138,8 +176,33 @@ def explain(res: ScenarioResult, lat: list[float], syn_retx: Counter[int],
         parts.append(f"Not connected: {why} ('pending' = still retrying at the end of the run; "
                      f"ETIMEDOUT after the last SYN retry at 131 s).")
     if not (ovf or drop or ck or failed):
-        parts.append("No queue overflowed: every client connected on its first SYN.")
+        parts.append("No queue overflowed" + (
+            "." if retried else ": every client connected on its first SYN."))
+    if spec.response_bytes:
+        parts.append(_responses(res))
     return " ".join(parts)
+
+
+def _responses(res: ScenarioResult) -> str:
+    """How the responses went and how their losses were repaired."""
+    spec, sc = res.spec, res.server_counters
+    whole = sum(1 for c in res.clients if c.completed is not None
+                and c.received == spec.response_bytes)
+    text = (f"Each accepted client was sent {spec.response_bytes:,} bytes with "
+            f"{spec.congestion_control}; {whole} read a whole response.")
+    fast, rto = sc.get("TcpExt.TCPFastRetrans", 0), sc.get("TcpExt.TCPTimeouts", 0)
+    tlp = sc.get("TcpExt.TCPLossProbes", 0)
+    if fast or rto or tlp:
+        text += (f" The server repaired losses with {fast} fast retransmissions (segments "
+                 f"RACK marked lost a reordering window after a later one was delivered), "
+                 f"{tlp} tail loss probes ({sc.get('TcpExt.TCPLossProbeRecovery', 0)} of them "
+                 f"repaired a loss alone) and {rto} retransmission timeouts (a lost SYN-ACK's "
+                 f"among them: {sc.get('TcpExt.TCPSynRetrans', 0)} SYN-ACKs resent).")
+    undo = sum(sc.get(k, 0) for _, k in UNDO[:4])
+    if undo:
+        text += (f" {undo} reductions of cwnd turned out needless (the original arrived: "
+                 f"D-SACK, timestamps or F-RTO) and were undone.")
+    return text
 
 
 def _never_accepted(res: ScenarioResult, n: int, ovf: int) -> str:

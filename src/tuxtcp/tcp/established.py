@@ -43,7 +43,7 @@ from .receive import (
 )
 from .rto import stop_rto
 from .sock import EMPTY_RTX_QUEUE, TcpSock
-from .stream import ack_snd_check, on_ack, push, send_challenge_ack
+from .stream import ack_snd_check, check_space, on_ack, push, send_challenge_ack
 
 
 def _syn_challenge(sk: TcpSock, now: float) -> str:
@@ -253,7 +253,8 @@ def rcv_state_process(sk: TcpSock, pkt: Packet, now: float) -> str:
                     ack_snd_check(sk, now)
         wake(sk)
     if sk.state != CLOSE and not sk.dead:
-        push(sk, now)
+        push(sk, now)  # tcp_data_snd_check
+        check_space(sk, now)
     return reason
 
 

@@ -90,7 +90,9 @@ def locked_clamp(sk: TcpSock, window_clamp: int) -> int:
 def init_buffer_space(sk: TcpSock, now: float) -> None:
     """tcp_init_buffer_space, as the connection is established: the clamp comes down to the
     buffer's window, less one segment (tcp_app_win), rcv_ssthresh to the clamp, and the
-    receive auto-tuning starts from ten segments (or less, the first window)."""
+    receive auto-tuning starts from ten segments (or less, the first window). cwnd counts as
+    used from here (snd_cwnd_stamp)."""
+    sk.snd_cwnd_stamp = now
     app_win = sk.ns.sysctl.tcp_app_win
     maxwin = full_space(sk)
     advmss = sk.advmss

@@ -239,7 +239,8 @@ class TcpSock:
         "cwnd_usage_seq", "ecn_flags", "rcv_ssthresh", "window_clamp", "scaling_ratio",
         "rcvq_skbs", "rcvq_truesize", "ack_nomem", "pmtu_cookie", "dsack",
         "listen_refused", "rack", "reord_seen", "reordering", "reo_armed", "undo_marker",
-        "undo_retrans", "prior_ssthresh", "frto", "frto_new", "tx_count",
+        "undo_retrans", "prior_ssthresh", "frto", "frto_new", "tx_count", "nospace",
+        "snd_cwnd_used", "snd_cwnd_stamp",
     )
 
     def __init__(self, ns: NetNamespace, uid: int = 0) -> None:
@@ -389,6 +390,9 @@ class TcpSock:
         self.is_cwnd_limited = False  # tcp_cwnd_validate's record: was cwnd what held us?
         self.max_packets_out = 0
         self.cwnd_usage_seq = 0
+        self.snd_cwnd_used = 0  # the most packets out while not cwnd-limited (RFC 2861)
+        self.snd_cwnd_stamp = 0.0  # when cwnd was last used in full or changed
+        self.nospace = False  # SOCK_NOSPACE: a write found the send buffer full
         self.ecn_flags = 0  # tp->ecn_flags: TCP_ECN_OK, QUEUE_CWR, DEMAND_CWR, SEEN
 
     @property

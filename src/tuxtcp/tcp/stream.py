@@ -45,7 +45,8 @@ from .constants import (
     TIMER_DACK,
     TIMER_PROBE0,
 )
-from .mem import SK_MEM_SEND, mem_schedule, mem_sync, sndbuf
+from .lifecycle import wake
+from .mem import SK_MEM_SEND, mem_schedule, mem_sync, sndbuf, under_memory_pressure
 from .minisocks import oow_rate_limited
 from .output import current_mss, send_ack, sync_mss, transmit, tsval_of
 from .pacing import tso_segs
@@ -212,7 +213,7 @@ def push(sk: TcpSock, now: float, new_data: bool = True, rtx: bool = True) -> No
     if sent_new or pipe >= sk.cwnd:
         if sk.ca_state in (TCP_CA_CWR, TCP_CA_RECOVERY):
             sk.prr_out += sent_new
-        _cwnd_validate(sk, pipe >= sk.cwnd)  # the end of tcp_write_xmit
+        _cwnd_validate(sk, pipe >= sk.cwnd, now)  # the end of tcp_write_xmit
         sent_any = sent_any or bool(sent_new)
     if sk.fin_queued and not buf and not sk.fin_sent and not sk.fin_acked:
         # tcp_send_fin found nothing unsent to put the FIN on: a FIN of its own
@@ -389,6 +390,8 @@ def send(sk: TcpSock, data: bytes, now: float) -> int:
     inflight_bytes = (sk.snd_nxt - sk.snd_una) & M32
     room = sndbuf(sk) - len(sk.send_buf) - inflight_bytes
     n = min(room, len(data))
+    if n < len(data):
+        sk.nospace = True  # tcp_sendmsg_locked: wait_for_space
     if n <= 0:
         return 0
     if not mem_schedule(sk, n, SK_MEM_SEND, now):
@@ -409,8 +412,8 @@ def _slow_start_after_idle_check(sk: TcpSock, now: float) -> None:
     nothing in flight more than an RTO after data last went out: cwnd is halved for each RTO
     of the idle time after the first, down to the initial window (or to cwnd, if smaller);
     ssthresh keeps at least 3/4 of the cwnd before. Off with tcp_slow_start_after_idle 0."""
-    if not sk.ns.sysctl.tcp_slow_start_after_idle:
-        return
+    if not sk.ns.sysctl.tcp_slow_start_after_idle or sk.rtx_queue:
+        return  # (nor with packets out)
     clock = sk.ns.clock
     delta = (clock.jiffies(now) - clock.jiffies(sk.lsndtime)) & M32
     if delta & 0x80000000:
@@ -426,6 +429,8 @@ def _slow_start_after_idle_check(sk: TcpSock, now: float) -> None:
         cwnd >>= 1
         delta -= rto
     sk.cwnd = max(cwnd, restart)
+    sk.snd_cwnd_stamp = now
+    sk.snd_cwnd_used = 0
 
 
 def send_room(sk: TcpSock) -> int:
@@ -707,16 +712,16 @@ def _fastretrans_alert_sack(sk: TcpSock, ece: bool, advanced: bool, prior_una: i
     elif not before(sk.snd_una, sk.recover):
         if st == TCP_CA_CWR:
             if sk.snd_una != sk.recover:
-                _end_cwnd_reduction(sk)
+                _end_cwnd_reduction(sk, now)
                 sk.ca_state = TCP_CA_OPEN
         elif st == TCP_CA_RECOVERY:
             try_undo_recovery(sk, tsecr, now)
-            _end_cwnd_reduction(sk)
+            _end_cwnd_reduction(sk, now)
     st = sk.ca_state
     if st == TCP_CA_RECOVERY:
         if advanced and try_undo_partial(sk, prior_una, tsecr, now):
             return False
-        if try_undo_dsack(sk):
+        if try_undo_dsack(sk, now):
             _try_to_open(sk, ece)
         reo = _identify_packet_loss(sk, now)[0]
         if sk.ca_state != TCP_CA_RECOVERY and sk.sack.lost_out:
@@ -729,7 +734,7 @@ def _fastretrans_alert_sack(sk: TcpSock, ece: bool, advanced: bool, prior_una: i
         if sk.ca_state != TCP_CA_OPEN and not lost_retrans:
             return reo
     if sk.ca_state <= TCP_CA_DISORDER:
-        try_undo_dsack(sk)
+        try_undo_dsack(sk, now)
     more, _ = _identify_packet_loss(sk, now)
     reo = reo or more
     if not sk.sack.lost_out:
@@ -795,11 +800,12 @@ def _cwnd_reduction(sk: TcpSock, delivered: int, una_advanced: bool, newly_lost:
     sk.cwnd = pipe + sndcnt
 
 
-def _end_cwnd_reduction(sk: TcpSock) -> None:
+def _end_cwnd_reduction(sk: TcpSock, now: float) -> None:
     """tcp_end_cwnd_reduction: cwnd down to ssthresh, in CWR or while the reduction was not
     undone."""
     if sk.ssthresh < 0x7FFFFFFF and (sk.ca_state == TCP_CA_CWR or sk.undo_marker >= 0):
         sk.cwnd = sk.ssthresh
+        sk.snd_cwnd_stamp = now
 
 
 def _is_cwnd_limited(sk: TcpSock) -> bool:
@@ -812,15 +818,62 @@ def _is_cwnd_limited(sk: TcpSock) -> bool:
     return False
 
 
-def _cwnd_validate(sk: TcpSock, is_cwnd_limited: bool) -> None:
+def _cwnd_validate(sk: TcpSock, is_cwnd_limited: bool, now: float) -> None:
     """tcp_cwnd_validate: remember, for the current window of data, whether cwnd limited us
-    (else the most packets that were out)."""
+    (else the most packets that were out); a sender that left cwnd unused for an RTO has it
+    cut towards what it used (RFC 2861, tcp_cwnd_application_limited)."""
     packets_out = len(sk.rtx_queue)
     if (not before(sk.snd_una, sk.cwnd_usage_seq) or is_cwnd_limited
             or (not sk.is_cwnd_limited and packets_out > sk.max_packets_out)):
         sk.is_cwnd_limited = is_cwnd_limited
         sk.max_packets_out = packets_out
         sk.cwnd_usage_seq = sk.snd_nxt
+    if _is_cwnd_limited(sk):
+        sk.snd_cwnd_used = 0  # the network is fed in full
+        sk.snd_cwnd_stamp = now
+        return
+    sk.snd_cwnd_used = max(sk.snd_cwnd_used, packets_out)
+    if sk.ns.sysctl.tcp_slow_start_after_idle and _jiffies_since(sk, sk.snd_cwnd_stamp, now) \
+            >= max(round(sk.rto * HZ), 1):  # (neither reno nor cubic has cong_control)
+        _cwnd_application_limited(sk, now)
+
+
+def _cwnd_application_limited(sk: TcpSock, now: float) -> None:
+    """tcp_cwnd_application_limited: in Open, a socket whose writer is not waiting for send
+    buffer room (SOCK_NOSPACE; an orphan has no writer and keeps its cwnd) was limited by the
+    application or the receive window: cwnd drops halfway to the most it used (at least the
+    initial window), ssthresh keeping 3/4 of it."""
+    if sk.ca_state == TCP_CA_OPEN and not sk.dead and not sk.nospace:
+        win_used = max(sk.snd_cwnd_used, TCP_INIT_CWND)  # tcp_init_cwnd (no route initcwnd)
+        if win_used < sk.cwnd:
+            sk.ssthresh = current_ssthresh(sk)
+            sk.cwnd = (sk.cwnd + win_used) >> 1
+        sk.snd_cwnd_used = 0
+    sk.snd_cwnd_stamp = now
+
+
+def _jiffies_since(sk: TcpSock, then: float, now: float) -> int:
+    """(s32)(tcp_jiffies32 - then): jiffies from `then` to `now`, negative if before."""
+    clock = sk.ns.clock
+    d = (clock.jiffies(now) - clock.jiffies(then)) & M32
+    return d - (1 << 32) if d & 0x80000000 else d
+
+
+def check_space(sk: TcpSock, now: float) -> None:
+    """tcp_check_space, after an ACK was processed: a writer that found the send buffer full
+    (SOCK_NOSPACE) is woken once a third of it is free (tcp_new_space ->
+    sk_stream_write_space: free space at least half of what is queued); where the buffer may
+    still grow (tcp_should_expand_sndbuf: not locked, no memory pressure, cwnd not full) that
+    counts as cwnd in use (snd_cwnd_stamp)."""
+    if not sk.nospace:
+        return
+    if (not sk.buf_locked & 1 and not under_memory_pressure(sk)
+            and in_flight(sk) < sk.cwnd):
+        sk.snd_cwnd_stamp = now
+    queued = len(sk.send_buf) + ((sk.snd_nxt - sk.snd_una) & M32)
+    if sndbuf(sk) - queued >= queued >> 1:
+        sk.nospace = False
+        wake(sk)
 
 
 def _cong_control(sk: TcpSock, delivered: int, data_acked: bool, una_advanced: bool,
@@ -830,9 +883,10 @@ def _cong_control(sk: TcpSock, delivered: int, data_acked: bool, una_advanced: b
     does; then the congestion ops when cwnd-limited)."""
     if sk.ca_state in (TCP_CA_CWR, TCP_CA_RECOVERY):
         _cwnd_reduction(sk, delivered, una_advanced, newly_lost)
-    elif (data_acked or (delivered and sk.reordering > sk.ns.sysctl.tcp_reordering)) and (
-            _is_cwnd_limited(sk)):
-        sk.ca_ops.cong_avoid(sk, delivered, now)
+    elif data_acked or (delivered and sk.reordering > sk.ns.sysctl.tcp_reordering):
+        if _is_cwnd_limited(sk):  # (the ops' own first test)
+            sk.ca_ops.cong_avoid(sk, delivered, now)
+        sk.snd_cwnd_stamp = now  # tcp_cong_avoid
 
 
 def _newly_lost(sk: TcpSock, lost_before: int) -> int:
@@ -842,9 +896,14 @@ def _newly_lost(sk: TcpSock, lost_before: int) -> int:
 
 def _ack_update_window(sk: TcpSock, seg: TcpSegment, nwin: int, now: float) -> None:
     """tcp_ack_update_window: take the peer's window if the ACK is newer (tcp_may_update_window);
-    a window larger than any before lifts tcp_bound_to_half_wnd's cap (tcp_sync_mss)."""
+    a window larger than any before lifts tcp_bound_to_half_wnd's cap (tcp_sync_mss); a change
+    with unsent data checks for slow start after idle."""
     if after(seg.ack, sk.snd_una) or after(seg.seq, sk.snd_wl1) or (
             seg.seq == sk.snd_wl1 and nwin > sk.snd_wnd):
+        if nwin != sk.snd_wnd and sk.send_buf:
+            # a window that changes with data waiting may end an idle period too (a zero
+            # window that opens more than an RTO after data last left restarts cwnd)
+            _slow_start_after_idle_check(sk, now)
         sk.snd_wnd = nwin
         sk.snd_wl1 = seg.seq
         if nwin > sk.max_window:
@@ -951,7 +1010,7 @@ def _pkts_acked(sk: TcpSock, ca_rtt: float, now: float) -> None:
     sk.ca_ops.pkts_acked(sk, int(ca_rtt * 1_000_000) if ca_rtt >= 0 else -1, now)
 
 
-def _fastretrans_alert(sk: TcpSock, advanced: bool, ece: bool) -> None:
+def _fastretrans_alert(sk: TcpSock, advanced: bool, ece: bool, now: float) -> None:
     """tcp_fastretrans_alert, as far as Reno/NewReno with SACK goes. Exits once snd_una reaches
     high_seq: Recovery ends with cwnd at ssthresh, Loss as it is, CWR once something above
     high_seq is ACKed; a non-SACK peer holds Recovery and Loss until then too (RFC 6582). A
@@ -967,7 +1026,7 @@ def _fastretrans_alert(sk: TcpSock, advanced: bool, ece: bool) -> None:
             if sk.snd_una == sk.recover and (st == TCP_CA_CWR or not sk.rx_opt.sack_ok):
                 return  # held until something above high_seq is ACKed
             if st != TCP_CA_LOSS:
-                _end_cwnd_reduction(sk)
+                _end_cwnd_reduction(sk, now)
             sk.ca_state = TCP_CA_OPEN
         _try_to_open(sk, ece)
         return
@@ -1074,7 +1133,7 @@ def on_ack(sk: TcpSock, seg: TcpSegment, now: float) -> str:
             ca_rtt = seq_ca_rtt
         _pkts_acked(sk, _ack_update_rtt(sk, seg, seq_rtt, sack_rtt, ca_rtt, True, now), now)
         if sk.tlp_high_seq:
-            _process_tlp_ack(sk, seg, True, sacked_before)
+            _process_tlp_ack(sk, seg, True, sacked_before, now)
         rtx = sk.rtx_queue
         if rtx and rtx[0].sacked:
             # tcp_check_sack_reneging: the new head was SACKed, so the receiver reneged on
@@ -1085,7 +1144,7 @@ def on_ack(sk: TcpSock, seg: TcpSegment, now: float) -> str:
         else:
             reo = False
             if not sack_ok:
-                _fastretrans_alert(sk, True, ece)
+                _fastretrans_alert(sk, True, ece, now)
             elif alert or ece or sk.ca_state != TCP_CA_OPEN:
                 # tcp_ack_is_dubious
                 reo = _fastretrans_alert_sack(sk, ece, True, prior_una, tsecr, now,
@@ -1097,7 +1156,7 @@ def on_ack(sk: TcpSock, seg: TcpSegment, now: float) -> str:
         mem_sync(sk, now)
     else:
         if sk.tlp_high_seq:
-            _process_tlp_ack(sk, seg, nwin != prior_wnd, sacked_before)
+            _process_tlp_ack(sk, seg, nwin != prior_wnd, sacked_before, now)
         if sack_rtt >= 0:
             _ack_update_rtt(sk, seg, -1.0, sack_rtt, ca_rtt, False, now)
         if prior_packets:
@@ -1109,7 +1168,7 @@ def on_ack(sk: TcpSock, seg: TcpSegment, now: float) -> str:
                 _fastretrans_alert_sack(sk, ece, False, prior_una, tsecr, now,
                                         orig_acked, data_sacked, dupack)
         elif is_dup:
-            _fastretrans_alert(sk, False, ece)
+            _fastretrans_alert(sk, False, ece, now)
         elif ece:
             _try_ece(sk, ece)
         delivered += sk.sack.reno_sacked - reno_before  # tcp_add_reno_sack
@@ -1122,7 +1181,8 @@ def on_ack(sk: TcpSock, seg: TcpSegment, now: float) -> str:
     return CONSUMED
 
 
-def _process_tlp_ack(sk: TcpSock, seg: TcpSegment, not_dup: bool, sacked_before: int) -> None:
+def _process_tlp_ack(sk: TcpSock, seg: TcpSegment, not_dup: bool, sacked_before: int,
+                     now: float) -> None:
     """tcp_process_tlp_ack, once an ACK reaches the probe's snd_nxt: a probe of new data, or a
     D-SACK of the probe (FLAG_DSACK_TLP: the original arrived too), or a pure duplicate ACK
     ends the episode without a loss; an ACK beyond it means the probe repaired a loss: cwnd
@@ -1137,7 +1197,7 @@ def _process_tlp_ack(sk: TcpSock, seg: TcpSegment, not_dup: bool, sacked_before:
     elif after(ack, high):
         _init_cwnd_reduction(sk)  # (tlp_high_seq = 0)
         sk.ca_state = TCP_CA_CWR
-        _end_cwnd_reduction(sk)
+        _end_cwnd_reduction(sk, now)
         sb = sk.sack
         rtx = sk.rtx_queue
         # tcp_try_keep_open
@@ -1262,6 +1322,7 @@ def enter_loss(sk: TcpSock, now: float) -> None:
         init_undo(sk)
     sk.cwnd = in_flight(sk) + 1
     sk.cwnd_cnt = 0
+    sk.snd_cwnd_stamp = now
     if st <= TCP_CA_DISORDER and sk.sack.sacked_out >= sk.ns.sysctl.tcp_reordering:
         sk.reordering = min(sk.reordering, sk.ns.sysctl.tcp_reordering)
     set_ca_state(sk, TCP_CA_LOSS, now)  # (CUBIC forgets its state, W_max too)

@@ -85,7 +85,7 @@ def _may_undo(sk: TcpSock, tsecr: int, now: float) -> bool:
     return sk.undo_marker >= 0 and (not sk.undo_retrans or _packet_delayed(sk, tsecr, now))
 
 
-def _undo_cwnd_reduction(sk: TcpSock, unmark_loss: bool) -> None:
+def _undo_cwnd_reduction(sk: TcpSock, unmark_loss: bool, now: float) -> None:
     """tcp_undo_cwnd_reduction: cwnd back to what it was (the ops' undo_cwnd: the larger of
     now and before) and ssthresh too; with `unmark_loss` nothing is lost any more. RACK looks
     again at the next ACK."""
@@ -99,6 +99,7 @@ def _undo_cwnd_reduction(sk: TcpSock, unmark_loss: bool) -> None:
         if sk.prior_ssthresh > sk.ssthresh:
             sk.ssthresh = sk.prior_ssthresh
             sk.ecn_flags &= ~TCP_ECN_QUEUE_CWR  # tcp_ecn_withdraw_cwr
+    sk.snd_cwnd_stamp = now
     sk.undo_marker = -1
     r = sk.rack
     if r is not None:
@@ -114,14 +115,14 @@ def try_undo_recovery(sk: TcpSock, tsecr: int, now: float) -> None:
             mib.TCPLossUndo += 1
         else:
             mib.TCPFullUndo += 1
-        _undo_cwnd_reduction(sk, False)
+        _undo_cwnd_reduction(sk, False, now)
     sk.ca_state = TCP_CA_OPEN
 
 
-def try_undo_dsack(sk: TcpSock) -> bool:
+def try_undo_dsack(sk: TcpSock, now: float) -> bool:
     """tcp_try_undo_dsack: D-SACKs showed every retransmission needless (TCPDSACKUndo)."""
     if sk.undo_marker >= 0 and not sk.undo_retrans:
-        _undo_cwnd_reduction(sk, False)
+        _undo_cwnd_reduction(sk, False, now)
         sk.ns.mib.tcp_ext.TCPDSACKUndo += 1
         return True
     return False
@@ -131,7 +132,7 @@ def try_undo_loss(sk: TcpSock, tsecr: int, now: float, frto_undo: bool) -> bool:
     """tcp_try_undo_loss: an ACK after an RTO shows it needless (TCPLossUndo; found by
     F-RTO: TCPSpuriousRTOs too): nothing is lost any more, Open."""
     if frto_undo or _may_undo(sk, tsecr, now):
-        _undo_cwnd_reduction(sk, True)
+        _undo_cwnd_reduction(sk, True, now)
         sk.ns.mib.tcp_ext.TCPLossUndo += 1
         if frto_undo:
             sk.ns.mib.tcp_ext.TCPSpuriousRTOs += 1
@@ -151,7 +152,7 @@ def try_undo_partial(sk: TcpSock, prior_una: int, tsecr: int, now: float) -> boo
             return True
         if not any_retrans_done(sk):
             sk.retrans_stamp = -1.0
-        _undo_cwnd_reduction(sk, True)
+        _undo_cwnd_reduction(sk, True, now)
         sk.ns.mib.tcp_ext.TCPPartialUndo += 1
         try_keep_open(sk)
     return False
