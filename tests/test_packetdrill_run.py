@@ -55,17 +55,6 @@ COUNTED = {
 }
 
 
-def test_without_slow_start_after_idle_the_window_stays() -> None:
-    # slow-start-after-idle.pkt with the sysctl off: cwnd stays 20 over the idle second, so
-    # the write's sixth packet leaves at once (1.2 s) where the script (and the kernel,
-    # checked) has it wait for the ACK a round trip later
-    text = (Path(__file__).parent / "packetdrill" / "slow-start-after-idle.pkt").read_text()
-    text = text.replace("net.ipv4.tcp_timestamps=0\n",
-                        "net.ipv4.tcp_timestamps=0 net.ipv4.tcp_slow_start_after_idle=0\n", 1)
-    r = run_tuxtcp(parse_text(text, "idle-off.pkt"))
-    assert "expected outbound packet at 1.300000 sec but happened at 1.200000 sec" in r.error
-
-
 @pytest.mark.parametrize("name", list(COUNTED))
 def test_each_mechanism_is_counted_as_the_kernel_does(name: str) -> None:
     run = TuxtcpRun(parse_file(Path(__file__).parent / "packetdrill" / name))
@@ -375,17 +364,31 @@ def test_a_script_named_by_a_relative_path_finds_its_helpers(netns_ok: None, tmp
     assert r.passed, r.error
 
 
-@pytest.mark.parametrize(("name", "error"), [
+# Own scripts with the mechanism they pin switched off by a sysctl: each must then fail, the
+# way the kernel would fail it (the sixth packet, the cwnd, the REO timer come otherwise)
+WITHOUT = [
+    # cwnd stays 20 over the idle second, so the write's sixth packet leaves at once (1.2 s)
+    # where the script (and the kernel, checked) has it wait for the ACK a round trip later
+    ("slow-start-after-idle.pkt", "net.ipv4.tcp_slow_start_after_idle=0",
+     "expected outbound packet at 1.300000 sec but happened at 1.200000 sec"),
     # a zero window opening after the idle RTO: without the restart cwnd stays 20
-    ("slow-start-after-idle-window.pkt", "AssertionError: (20, 2147483647)"),
+    ("slow-start-after-idle-window.pkt", "net.ipv4.tcp_slow_start_after_idle=0",
+     "AssertionError: (20, 2147483647)"),
     # no cut for the application-limited period: the write after it may send 20 segments, so
     # the sixteenth leaves at once, not after the ACK a round trip later
-    ("cwnd-application-limited.pkt",
+    ("cwnd-application-limited.pkt", "net.ipv4.tcp_slow_start_after_idle=0",
      "expected outbound packet at 0.650000 sec but happened at 0.550000 sec"),
-])
-def test_cwnd_validation_off_with_slow_start_after_idle_off(name: str, error: str) -> None:
+    # TCP_RACK_STATIC_REO_WND: the D-SACK does not widen RACK's window, so the last hole is
+    # resent 28 ms after its SACK, not 52 ms
+    ("rack-reo-wnd-dsack.pkt", "net.ipv4.tcp_recovery=3",
+     "expected outbound packet at 0.592000 sec but happened at 0.572000 sec"),
+]
+
+
+@pytest.mark.parametrize(("name", "sysctl", "error"), WITHOUT, ids=[w[0] for w in WITHOUT])
+def test_without_the_mechanism_the_script_fails(name: str, sysctl: str, error: str) -> None:
     text = (Path(__file__).parent / "packetdrill" / name).read_text()
-    text = text.replace("net.ipv4.tcp_timestamps=0\n",
-                        "net.ipv4.tcp_timestamps=0 net.ipv4.tcp_slow_start_after_idle=0\n", 1)
+    text = text.replace("net.ipv4.tcp_timestamps=0", f"net.ipv4.tcp_timestamps=0 {sysctl}", 1)
+    assert sysctl in text
     r = run_tuxtcp(parse_text(text, name))
     assert error in r.error, r.error

@@ -9,6 +9,7 @@ from __future__ import annotations
 import contextlib
 import os
 import shutil
+import signal
 import subprocess
 import uuid
 from collections.abc import Iterator
@@ -115,10 +116,17 @@ def veth_pair(a_addr: str = "198.18.0.1", b_addr: str = "198.18.0.2",
 
 @contextlib.contextmanager
 def loopback_ns() -> Iterator[Netns]:
-    """A fresh namespace with only lo (up); deleted on the way out."""
+    """A fresh namespace with only lo (up); deleted on the way out, also when a signal (Ctrl-C,
+    or SIGTERM made an exception) comes while it is being made: it is made with both held, so
+    one that arrives then is raised inside the try, which deletes it (seen in CI: a SIGTERM
+    right after `ip netns add` returned, before the try, left the namespace behind)."""
     name = f"tuxtcp_{uuid.uuid4().hex[:8]}"
-    sh("ip", "netns", "add", name)
     try:
+        held = signal.pthread_sigmask(signal.SIG_BLOCK, {signal.SIGINT, signal.SIGTERM})
+        try:
+            sh("ip", "netns", "add", name)
+        finally:
+            signal.pthread_sigmask(signal.SIG_SETMASK, held)
         sh("ip", "-n", name, "link", "set", "lo", "up")
         yield Netns(name)
     finally:

@@ -236,6 +236,8 @@ def synsent_process(sk: TcpSock, pkt: Packet, now: float) -> str:
         if sk.rx_opt.tstamp_ok:
             sk.advmss -= 12  # TCPOLEN_TSTAMP_ALIGNED: our segments carry the option
         sk.rtx_queue = EMPTY_RTX_QUEUE
+        sk.delivered += 1  # the SYN (tcp_clean_rtx_queue -> tcp_count_delivered)
+        sk.lsndtime = now  # (tcp_finish_connect)
         stop_rto(sk)
         if not sk.retransmits:
             update_rtt(sk, now - sk.syn_sent_at)  # Karn: only an unretransmitted SYN

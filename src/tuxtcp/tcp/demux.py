@@ -157,6 +157,13 @@ def _listen_rcv(ns: NetNamespace, lsk: TcpSock, pkt: Packet, now: float) -> str:
 
 
 def _do_rcv(ns: NetNamespace, sk: TcpSock, pkt: Packet, now: float) -> str:
+    if sk.state != LISTEN:
+        # tcp_v4_rcv -> tcp_segs_in: a GRO packet counts its segments
+        seg = pkt.seg
+        n = -(-len(seg.payload) // seg.gso_size) if seg.gso_size else 1
+        sk.segs_in += n
+        if seg.payload:
+            sk.data_segs_in += n
     reason = _do_rcv_state(ns, sk, pkt, now)
     if reason:
         sk.sk_drops += 1  # tcp_drop_reason -> sk_drops_add (the skmem "d" field)

@@ -174,6 +174,8 @@ def rcv_state_process(sk: TcpSock, pkt: Packet, now: float) -> str:
         sk.bytes_acked += (seg.ack - sk.snd_una) & M32  # tcp_snd_una_update: our SYN
         sk.snd_una = seg.ack
         sk.rtx_queue = EMPTY_RTX_QUEUE
+        sk.delivered += 1  # SYN-ACK delivery is not tracked in tcp_ack
+        sk.lsndtime = now
         stop_rto(sk)
         sk.snd_wnd = seg.window << sk.rx_opt.snd_wscale
         sk.retransmits = 0

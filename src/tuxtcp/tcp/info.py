@@ -12,7 +12,12 @@ a non-SACK peer's dupacks; on a listener the backlog), tcpi_lost, tcpi_retrans, 
 tcpi_snd_cwnd, tcpi_total_retrans, tcpi_notsent_bytes, tcpi_snd_wnd,
 tcpi_rcv_wnd (the window last advertised), tcpi_rcv_ssthresh, tcpi_rcv_space, tcpi_rcv_mss,
 tcpi_advmss (less the timestamp option once it is on), tcpi_max_pacing_rate (no
-SO_MAX_PACING_RATE: ~0).
+SO_MAX_PACING_RATE: ~0), tcpi_reordering (the degree RACK learned; 3 on a listener),
+tcpi_delivered, tcpi_segs_out, tcpi_segs_in, tcpi_data_segs_out, tcpi_data_segs_in,
+tcpi_bytes_sent, tcpi_bytes_retrans, tcpi_dsack_dups, tcpi_reord_seen, tcpi_rcv_ooopack,
+tcpi_total_rto, and tcpi_delivery_rate with tcpi_delivery_rate_app_limited (tcp_rate.c's
+sampling, rate.py; the virtual clock's microseconds, so a kernel run's rate differs by its
+timing).
 
 Approximations:
 - tcpi_rto, tcpi_ato, tcpi_rtt, tcpi_rttvar: the engine keeps seconds as floats, not jiffies,
@@ -22,22 +27,19 @@ Approximations:
   consecutive RTOs (or zero-window probes) not yet answered.
 - tcpi_pmtu: icsk_pmtu_cookie, the path MTU the MSS was computed for (net/route.py: 1500,
   65535 on loopback, or a path MTU learned from ICMP).
-- tcpi_reordering: the fixed duplicate-ACK threshold, 3.
+- tcpi_last_data_sent, tcpi_last_data_recv, tcpi_last_ack_recv: jiffies since, in ms, from
+  times the engine keeps as floats (a socket that never sent has its creation's epoch).
 - tcpi_bytes_acked, tcpi_bytes_received: from the sequence numbers (so modulo 2**32), as the
   kernel counts them: an active opener's SYN in bytes_acked (tcp_snd_una_update), no SYN in
   bytes_received, a FIN in both.
 - tcpi_pacing_rate: tcp_update_pacing_rate's formula on the current cwnd and srtt (the kernel
   updates it on each ACK); ~0 before the first RTT sample.
 - tcpi_min_rtt: the smallest RTT sample of the connection (the kernel's window is 300 s).
-- tcpi_total_rto: the SYN (or SYN-ACK) timeouts only; data RTOs are not counted.
 
-Not modelled, always 0: tcpi_delivery_rate_app_limited, tcpi_fastopen_client_fail,
-tcpi_fackets, tcpi_last_data_sent, tcpi_last_ack_sent (0 in the kernel too),
-tcpi_last_data_recv, tcpi_last_ack_recv, tcpi_rcv_rtt, tcpi_segs_out, tcpi_segs_in,
-tcpi_data_segs_in, tcpi_data_segs_out, tcpi_delivery_rate, tcpi_busy_time,
-tcpi_rwnd_limited, tcpi_sndbuf_limited, tcpi_delivered, tcpi_delivered_ce, tcpi_bytes_sent,
-tcpi_bytes_retrans, tcpi_dsack_dups, tcpi_reord_seen, tcpi_rcv_ooopack, tcpi_rehash,
-tcpi_total_rto_recoveries, tcpi_total_rto_time and the AccECN counters.
+Not modelled, always 0: tcpi_fastopen_client_fail, tcpi_fackets, tcpi_last_ack_sent (0 in
+the kernel too), tcpi_rcv_rtt, tcpi_busy_time, tcpi_rwnd_limited, tcpi_sndbuf_limited
+(tcp_chrono), tcpi_delivered_ce, tcpi_rehash, tcpi_total_rto_recoveries,
+tcpi_total_rto_time and the AccECN counters.
 
 The fields without the tcpi_ prefix are tuxtcp's own (what `ss` and the ioctls show, and the
 sequence variables), so a test can read a connection without reaching into the engine.
@@ -48,9 +50,11 @@ from __future__ import annotations
 import struct
 from typing import Final
 
+from ..net.sysctl_specs import HZ
 from ..net.tcp_states import LISTEN, SYN_SENT
 from .constants import TCP_ECN_OK
 from .pacing import pacing_rate
+from .rate import delivery_rate
 from .sock import TcpSock
 
 M32: Final = 0xFFFFFFFF
@@ -236,6 +240,11 @@ def _us(seconds: float) -> int:
     return max(0, round(seconds * 1_000_000))
 
 
+def _ms_since(now_j: int, then_j: int) -> int:
+    """jiffies_to_msecs(now - then), the difference taken as u32."""
+    return ((now_j - then_j) & M32) * 1000 // HZ
+
+
 def _seq_count(end: int, start: int) -> int:
     """Sequence space from start to end; 0 if end is before start."""
     d = (end - start) & M32
@@ -306,6 +315,25 @@ def tcp_get_info(sk: TcpSock, now: float) -> TcpInfo:
     # tp->rcv_wnd: the window in our last segment (the SYN's before any other was sent)
     info.tcpi_rcv_wnd = sk.rcv_wnd
     info.tcpi_total_rto = sk.total_rto
+    info.tcpi_reordering = sk.reordering
+    info.tcpi_delivered = sk.delivered
+    info.tcpi_delivery_rate = delivery_rate(sk)
+    info.tcpi_delivery_rate_app_limited = int(sk.rate_app_limited)
+    info.tcpi_segs_out = sk.segs_out
+    info.tcpi_segs_in = sk.segs_in
+    info.tcpi_data_segs_out = sk.data_segs_out
+    info.tcpi_data_segs_in = sk.data_segs_in
+    info.tcpi_bytes_sent = sk.bytes_sent
+    info.tcpi_bytes_retrans = sk.bytes_retrans
+    info.tcpi_dsack_dups = sk.dsack_dups
+    info.tcpi_reord_seen = sk.reord_seen
+    info.tcpi_rcv_ooopack = sk.rcv_ooopack
+    # jiffies since data last left, data last came and an acceptable ACK last came, in ms
+    clock = sk.ns.clock
+    j = clock.jiffies(now)
+    info.tcpi_last_data_sent = _ms_since(j, clock.jiffies(sk.lsndtime))
+    info.tcpi_last_data_recv = _ms_since(j, clock.jiffies(sk.icsk_ack.lrcvtime))
+    info.tcpi_last_ack_recv = _ms_since(j, clock.jiffies(sk.rcv_tstamp))
     # tuxtcp's own
     info.iss = sk.iss
     info.irs = sk.irs

@@ -226,6 +226,12 @@ def transmit(sk: TcpSock, flags: int, seq: int, payload: bytes, now: float,
     sk.ip_id = (sk.ip_id + pcount - 1) & 0xFFFF
     if not retrans:
         ns.mib.tcp.OutSegs += pcount  # __tcp_transmit_skb: tcp_skb_pcount(skb)
+    sk.segs_out += pcount  # (__tcp_transmit_skb: tp->segs_out, data_segs_out, bytes_sent)
+    if payload:
+        sk.data_segs_out += pcount
+        sk.bytes_sent += len(payload)
+        if retrans:
+            sk.bytes_retrans += len(payload)  # __tcp_retransmit_skb
 
 
 def _ecn_send(sk: TcpSock, flags: int, payload: bytes, retrans: bool) -> tuple[int, int]:

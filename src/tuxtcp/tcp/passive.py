@@ -427,6 +427,11 @@ def syn_recv_sock(ns: NetNamespace, lsk: TcpSock, req: RequestSock, pkt: Packet,
     child.ip_id = ns.rng.getrandbits(16)
     if req.num_timeout:
         child.total_rto = req.num_timeout
+    # the SYN and the ACK that made it count as received (tcp_segs_in), the SYN-ACK as
+    # delivered (tcp_rcv_state_process in SYN_RECV: SYN-ACK delivery is not tracked in tcp_ack)
+    child.segs_in = 2
+    child.delivered = 1
+    child.lsndtime = now  # (tcp_create_openreq_child)
     if req.num_timeout == 0 and req.num_retrans == 0 and not req.syncookie:
         update_rtt(child, now - req.born)  # tcp_synack_rtt_meas: a clean sample only
     else:

@@ -10,8 +10,12 @@ when it does. The window is a quarter of the minimum RTT (capped at the smoothed
 before any reordering was seen once in Recovery or once tcp_reordering (3) segments are
 SACKed, which makes RACK behave as the duplicate threshold did.
 
+The window widens by one step (a quarter of the minimum RTT) for each round trip in which a
+D-SACK arrived after reordering had been seen (the retransmission it reports may have been
+RACK's mistake), up to the smoothed RTT, and keeps that width for 16 recoveries
+(tcp_rack_update_reo_wnd).
+
 Times are compared in whole microseconds, as the kernel's tcp_mstamp (`us`). Not modelled:
-the reordering window's growth on D-SACKs (tcp_rack_update_reo_wnd: reo_wnd_steps stays 1),
 TCP_RACK_STATIC_REO_WND.
 """
 
@@ -27,6 +31,8 @@ from .constants import TIMER_RETRANS
 from .sock import RackState, TcpSock, TxSeg, scoreboard
 
 TCP_RACK_NO_DUPTHRESH: Final = 0x4  # net.ipv4.tcp_recovery's bit: no window of 0 at 3 SACKs
+TCP_RACK_STATIC_REO_WND: Final = 0x2  # and its bit for a window that never widens
+TCP_RACK_RECOVERY_THRESH: Final = 16  # recoveries a widened window persists for
 TCP_TIMEOUT_MIN_US: Final = 2000  # added to the REO timer (6.7+: 2 ms, not 2 jiffies)
 U32_MAX: Final = 0xFFFFFFFF
 
@@ -84,6 +90,25 @@ def reo_wnd_us(sk: TcpSock) -> int:
     r = sk.rack
     steps = r.reo_wnd_steps if r is not None else 1
     return min(((min_rtt >> 2) * steps) & U32_MAX, us(sk.srtt))
+
+
+def update_reo_wnd(sk: TcpSock, prior_delivered: int) -> None:
+    """tcp_rack_update_reo_wnd, after an ACK's (S)ACKed segments are counted: a D-SACK seen
+    since (rack.dsack_seen) widens the window a step, at most once a round trip (the ACK must
+    be for data sent after the last widening: `prior_delivered`, the rate sample's); with
+    none, a window whose persistence ran out narrows back to one step."""
+    r = sk.rack
+    if r is None or sk.ns.sysctl.tcp_recovery & TCP_RACK_STATIC_REO_WND or not prior_delivered:
+        return
+    if before(prior_delivered, r.last_delivered):
+        r.dsack_seen = False  # a round trip has not passed since the last widening
+    if r.dsack_seen:
+        r.reo_wnd_steps = min(0xFF, r.reo_wnd_steps + 1)
+        r.dsack_seen = False
+        r.last_delivered = sk.delivered
+        r.reo_wnd_persist = TCP_RACK_RECOVERY_THRESH
+    elif not r.reo_wnd_persist:
+        r.reo_wnd_steps = 1
 
 
 def mark_skb_lost(sk: TcpSock, ts: TxSeg) -> None:

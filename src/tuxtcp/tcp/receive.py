@@ -494,6 +494,7 @@ def _data_queue_ofo(sk: TcpSock, seq: int, end: int, data: bytes, fin: int, true
     if not _try_rmem_schedule(sk, len(data), truesize, seq, now):
         mib.tcp_ext.TCPOFODrop += 1
         return DQ_OFO_DROP
+    sk.rcv_ooopack += -(-len(data) // gso_size) if gso_size and data else 1
     mib.tcp_ext.TCPOFOQueue += 1
     if sk.ooo_ranges:
         _ofo_dsack(sk, seq, end)

@@ -19,11 +19,15 @@ if TYPE_CHECKING:
     from ..net.namespace import NetNamespace
 
 
+# tx.delivered, tx.delivered_mstamp, tx.first_tx_mstamp, tx.is_app_limited (rate.py)
+TxRate = tuple[int, int, int, bool]
+
+
 class TxSeg:
     """One segment in the retransmission queue (an skb with its TCP_SKB_CB sacked bits)."""
 
     __slots__ = ("seq", "end", "data", "flags", "sent", "xmit", "sacked", "lost", "retrans",
-                 "ever_retrans", "order")
+                 "ever_retrans", "order", "rate")
 
     def __init__(self, seq: int, data: bytes, flags: int, sent: float) -> None:
         self.seq = seq
@@ -40,12 +44,16 @@ class TxSeg:
         # orders two sent at the same virtual instant (the kernel's clock has microseconds
         # between a timer's retransmission and an ACK's new data; tuxtcp's may not)
         self.order = 0
+        # TCP_SKB_CB(skb)->tx, rate.skb_sent's record of its last transmission (shared by the
+        # segments of one packet); None: none, or SACKed since (tx.delivered_mstamp = 0)
+        self.rate: TxRate | None = None
 
 
 class RackState:
     """tp->rack (the logic is rack.py), with tp->lost (segments ever marked lost) beside it."""
 
-    __slots__ = ("mstamp", "order", "rtt_us", "reo_wnd_steps", "advanced", "lost")
+    __slots__ = ("mstamp", "order", "rtt_us", "reo_wnd_steps", "advanced", "lost",
+                 "dsack_seen", "last_delivered", "reo_wnd_persist")
 
     def __init__(self) -> None:
         self.mstamp = -1  # (re)transmission time (us) of the most recently sent delivered one
@@ -54,6 +62,9 @@ class RackState:
         self.reo_wnd_steps = 1
         self.advanced = False
         self.lost = 0
+        self.dsack_seen = False  # a D-SACK after reordering was seen: widen the window
+        self.last_delivered = 0  # tp->delivered when the window last widened
+        self.reo_wnd_persist = 0  # recoveries the widened window is kept for
 
 
 # Shared empty queues: an idle connection holds no retransmission deque (about 600 bytes) and
@@ -240,7 +251,10 @@ class TcpSock:
         "rcvq_skbs", "rcvq_truesize", "ack_nomem", "pmtu_cookie", "dsack",
         "listen_refused", "rack", "reord_seen", "reordering", "reo_armed", "undo_marker",
         "undo_retrans", "prior_ssthresh", "frto", "frto_new", "tx_count", "nospace",
-        "snd_cwnd_used", "snd_cwnd_stamp",
+        "snd_cwnd_used", "snd_cwnd_stamp", "delivered", "delivered_mstamp", "first_tx_mstamp",
+        "app_limited", "rate_delivered", "rate_interval_us", "rate_app_limited", "segs_out",
+        "segs_in", "data_segs_out", "data_segs_in", "bytes_sent", "bytes_retrans",
+        "rcv_ooopack",
     )
 
     def __init__(self, ns: NetNamespace, uid: int = 0) -> None:
@@ -393,6 +407,26 @@ class TcpSock:
         self.snd_cwnd_used = 0  # the most packets out while not cwnd-limited (RFC 2861)
         self.snd_cwnd_stamp = 0.0  # when cwnd was last used in full or changed
         self.nospace = False  # SOCK_NOSPACE: a write found the send buffer full
+        # delivery rate sampling (rate.py): segments delivered (SACKed or acknowledged, and
+        # D-SACKed duplicates), when the last delivery was seen and when the most recently
+        # (S)ACKed segment left (us), the application-limited bubble's end (0: none), and the
+        # sample kept (tcpi_delivery_rate)
+        self.delivered = 0
+        self.delivered_mstamp = 0
+        self.first_tx_mstamp = 0
+        self.app_limited = 0xFFFFFFFF  # (tcp_init_sock: ~0U, so the first flight is limited)
+        self.rate_delivered = 0
+        self.rate_interval_us = 0
+        self.rate_app_limited = True
+        # what TCP_INFO counts: segments out and in (data ones apart), payload bytes sent and
+        # resent, out-of-order packets received
+        self.segs_out = 0
+        self.segs_in = 0
+        self.data_segs_out = 0
+        self.data_segs_in = 0
+        self.bytes_sent = 0
+        self.bytes_retrans = 0
+        self.rcv_ooopack = 0
         self.ecn_flags = 0  # tp->ecn_flags: TCP_ECN_OK, QUEUE_CWR, DEMAND_CWR, SEEN
 
     @property

@@ -50,10 +50,18 @@ from .mem import SK_MEM_SEND, mem_schedule, mem_sync, sndbuf, under_memory_press
 from .minisocks import oow_rate_limited
 from .output import current_mss, send_ack, sync_mss, transmit, tsval_of
 from .pacing import tso_segs
-from .rack import check_sack_reordering, highest_sack_seq, mark_skb_lost, rack_advance
+from .rack import (
+    check_sack_reordering,
+    highest_sack_seq,
+    mark_skb_lost,
+    rack,
+    rack_advance,
+    update_reo_wnd,
+)
 from .rack import detect_loss as rack_detect_loss
 from .rack import mark_lost as rack_mark_lost
 from .rack import us as rack_us
+from .rate import RateSample, check_app_limited, rate_gen, skb_delivered, skb_sent
 from .rcvwin import select_window_space
 from .rto import arm_rto, rearm_rto, schedule_loss_probe, update_rtt
 from .sock import (
@@ -158,6 +166,7 @@ def push(sk: TcpSock, now: float, new_data: bool = True, rtx: bool = True) -> No
                     sk.retrans_stamp = now
                 ts.sent = -1.0
                 stamp_tx(sk, ts, now)
+                ts.rate = skb_sent(sk, now)
                 pipe += 1
                 sent_any = True
                 rearm = rearm or ts is sk.rtx_queue[0]
@@ -218,7 +227,9 @@ def push(sk: TcpSock, now: float, new_data: bool = True, rtx: bool = True) -> No
     if sk.fin_queued and not buf and not sk.fin_sent and not sk.fin_acked:
         # tcp_send_fin found nothing unsent to put the FIN on: a FIN of its own
         transmit(sk, FIN | ACK, sk.snd_nxt, b"", now)
-        rtx_enqueue(sk, TxSeg(sk.snd_nxt, b"", FIN | ACK, now))
+        ts = TxSeg(sk.snd_nxt, b"", FIN | ACK, now)
+        ts.rate = skb_sent(sk, now)
+        rtx_enqueue(sk, ts)
         sk.snd_nxt = (sk.snd_nxt + 1) & M32
         sk.fin_sent = True
         sent_any = True
@@ -273,6 +284,7 @@ def recut_lost(sk: TcpSock, mss: int, max_segs: int, budget: int) -> None:
             piece = TxSeg(seq, data[off:off + mss], flags, run[0].sent)
             piece.xmit = run[0].xmit
             piece.order = run[0].order
+            piece.rate = run[0].rate
             piece.lost = True
             pieces.append(piece)
             seq = piece.end
@@ -317,11 +329,14 @@ def _send_new(sk: TcpSock, data: bytes, mss: int, now: float, psh: int = PSH) ->
     end = len(data)
     fin = FIN if sk.fin_queued and end == len(sk.send_buf) and not sk.fin_sent else 0
     transmit(sk, ACK | psh | fin, sk.snd_nxt, data, now)
+    rec = skb_sent(sk, now)
     for off in range(0, end, mss):
         chunk = data[off:off + mss]
         last = off + mss >= end
         flags = ACK | ((psh | fin) if last else 0)
-        rtx_enqueue(sk, TxSeg(sk.snd_nxt, chunk, flags, now))
+        ts = TxSeg(sk.snd_nxt, chunk, flags, now)
+        ts.rate = rec
+        rtx_enqueue(sk, ts)
         sk.snd_nxt = (sk.snd_nxt + len(chunk) + (1 if flags & FIN else 0)) & M32
     if fin:
         sk.fin_sent = True
@@ -365,7 +380,9 @@ def send_probe0(sk: TcpSock, now: float) -> None:
         del sk.send_buf[:n]
         flags = ACK | PSH  # tcp_write_wakeup marks what it sends PSH
         transmit(sk, flags, sk.snd_nxt, chunk, now)
-        rtx_enqueue(sk, TxSeg(sk.snd_nxt, chunk, flags, now))
+        ts = TxSeg(sk.snd_nxt, chunk, flags, now)
+        ts.rate = skb_sent(sk, now)
+        rtx_enqueue(sk, ts)
         sk.snd_nxt = (sk.snd_nxt + n) & M32
         arm_rto(sk, now)
         # packets out: the probe timer is not needed any more
@@ -387,6 +404,7 @@ def send(sk: TcpSock, data: bytes, now: float) -> int:
     memory take: under pressure or over tcp_mem[2] the writer waits) and push. With nothing
     queued the first segment's worth is forced (tcp_stream_alloc_skb's force_schedule), so a
     socket can always send something."""
+    check_app_limited(sk)  # is sending application-limited?
     inflight_bytes = (sk.snd_nxt - sk.snd_una) & M32
     room = sndbuf(sk) - len(sk.send_buf) - inflight_bytes
     n = min(room, len(data))
@@ -507,9 +525,15 @@ def _dsack_seen(sk: TcpSock, start: int, end: int) -> int:
         return 0
     mss = max(sk.mss_cache, 1)
     dup_segs = -(-seq_len // mss) if seq_len > mss else 1
+    # FLAG_DSACK_TLP: a one-segment D-SACK of the loss probe
+    of_probe = seq_len <= mss and bool(sk.tlp_high_seq) and sk.tlp_high_seq == end
     sk.dsack_dups += dup_segs
     if sk.dsack_dups > sk.num_retrans_total:
         return 0  # duplicates we never sent
+    if sk.reord_seen and not of_probe:
+        # RACK may have resent it too early: widen its window (not for a probe, which a
+        # timer sent)
+        rack(sk).dsack_seen = True
     return dup_segs
 
 
@@ -540,7 +564,7 @@ def _check_dsack(sk: TcpSock, ack: int, blocks: tuple[tuple[int, int], ...]) -> 
 
 
 def _sacktag(sk: TcpSock, blocks: tuple[tuple[int, int], ...],
-             ack: int, now: float) -> tuple[float, float, int, bool]:
+             ack: int, now: float, rs: RateSample) -> tuple[float, float, int, bool]:
     """tcp_sacktag_write_queue: mark segments the peer holds; RFC 6675 marks the unSACKed
     segments below the highest SACKed one lost once three segments above them are SACKed.
     Blocks are checked first: a D-SACK is recognised and counted, and a block outside what was
@@ -601,6 +625,8 @@ def _sacktag(sk: TcpSock, blocks: tuple[tuple[int, int], ...],
                 continue  # acknowledged by this ACK: about to go (tcp_sacktag_one)
             if not ts.sacked:
                 rack_advance(sk, ts, now)
+                skb_delivered(sk, ts, rs)
+                ts.rate = None  # SACKed: no second sample when acknowledged
                 if (not ts.ever_retrans and before(ts.seq, highest_sack_seq(sk))
                         and before(ts.seq, reord)):
                     reord = ts.seq  # a hole filled by a SACK: the original came late
@@ -911,8 +937,8 @@ def _ack_update_window(sk: TcpSock, seg: TcpSegment, nwin: int, now: float) -> N
             sync_mss(sk, now, sk.pmtu_cookie)
 
 
-def _clean_rtx_queue(sk: TcpSock, ack: int, tsecr: int, prior_fack: int, now: float
-                     ) -> tuple[int, float, float, bool]:
+def _clean_rtx_queue(sk: TcpSock, ack: int, tsecr: int, prior_fack: int, now: float,
+                     rs: RateSample) -> tuple[int, float, float, bool]:
     """tcp_clean_rtx_queue: drop what `ack` covers and move snd_una. Returns the number of
     segments newly delivered (tcp_count_delivered: those not SACKed before; from a non-SACK
     peer, those its duplicate ACKs did not stand for, at least one: tcp_remove_reno_sacks)
@@ -936,6 +962,7 @@ def _clean_rtx_queue(sk: TcpSock, ack: int, tsecr: int, prior_fack: int, now: fl
     orig_acked = False
     while q and not after(q[0].end, ack):
         ts = q.popleft()
+        skb_delivered(sk, ts, rs)
         if ts.sent < 0:
             retrans_acked = True
         elif not ts.sacked:
@@ -1113,8 +1140,9 @@ def on_ack(sk: TcpSock, seg: TcpSegment, now: float) -> str:
     tsecr = (seg.tsecr or 0) if seg.tsval is not None else 0
     dup_segs = 0
     orig_acked = False
+    rs = RateSample()
     if sack_ok and seg.sack:
-        first_sackt, last_sackt, dup_segs, orig_acked = _sacktag(sk, seg.sack, ack, now)
+        first_sackt, last_sackt, dup_segs, orig_acked = _sacktag(sk, seg.sack, ack, now, rs)
         if first_sackt >= 0:
             sack_rtt = now - first_sackt
             ca_rtt = now - last_sackt
@@ -1126,9 +1154,12 @@ def on_ack(sk: TcpSock, seg: TcpSegment, now: float) -> str:
     # FLAG_CA_ALERT's SACK part: something newly SACKed or a D-SACK
     alert = delivered > 0 or sk.dsack_dups != dsack_before
     if after(ack, sk.snd_una):
-        acked, seq_rtt, seq_ca_rtt, orig = _clean_rtx_queue(sk, ack, tsecr, prior_fack, now)
+        acked, seq_rtt, seq_ca_rtt, orig = _clean_rtx_queue(sk, ack, tsecr, prior_fack, now,
+                                                            rs)
         orig_acked = orig_acked or orig
         delivered += acked
+        sk.delivered += delivered  # (tcp_count_delivered)
+        update_reo_wnd(sk, rs.prior_delivered)
         if ca_rtt < 0:
             ca_rtt = seq_ca_rtt
         _pkts_acked(sk, _ack_update_rtt(sk, seg, seq_rtt, sack_rtt, ca_rtt, True, now), now)
@@ -1139,6 +1170,7 @@ def on_ack(sk: TcpSock, seg: TcpSegment, now: float) -> str:
             # tcp_check_sack_reneging: the new head was SACKed, so the receiver reneged on
             # it; rather than retransmit at once (reneging may be transient), the RTO comes
             # in max(srtt / 2, 10 ms), and then finds the head SACKed (enter_loss)
+            rate_gen(sk, delivered, True, rs, now)
             _cong_control(sk, delivered, True, True, now, _newly_lost(sk, lost_before))
             arm_rto(sk, now, max(sk.srtt / 2, 0.01))
         else:
@@ -1149,12 +1181,15 @@ def on_ack(sk: TcpSock, seg: TcpSegment, now: float) -> str:
                 # tcp_ack_is_dubious
                 reo = _fastretrans_alert_sack(sk, ece, True, prior_una, tsecr, now,
                                               orig_acked, data_sacked, False)
+            rate_gen(sk, delivered, False, rs, now)
             _cong_control(sk, delivered, True, True, now, _newly_lost(sk, lost_before))
             # tcp_set_xmit_timer: a loss probe, else the RTO (not when RACK armed its timer)
             if not reo and not schedule_loss_probe(sk, now, True):
                 rearm_rto(sk, now)
         mem_sync(sk, now)
     else:
+        sk.delivered += delivered  # (tcp_count_delivered)
+        update_reo_wnd(sk, rs.prior_delivered)
         if sk.tlp_high_seq:
             _process_tlp_ack(sk, seg, nwin != prior_wnd, sacked_before, now)
         if sack_rtt >= 0:
@@ -1171,7 +1206,10 @@ def on_ack(sk: TcpSock, seg: TcpSegment, now: float) -> str:
             _fastretrans_alert(sk, False, ece, now)
         elif ece:
             _try_ece(sk, ece)
-        delivered += sk.sack.reno_sacked - reno_before  # tcp_add_reno_sack
+        reno = sk.sack.reno_sacked - reno_before  # tcp_add_reno_sack
+        delivered += reno
+        sk.delivered += reno
+        rate_gen(sk, delivered, False, rs, now)
         if prior_packets:
             _cong_control(sk, delivered, False, False, now, _newly_lost(sk, lost_before))
     if not prior_packets and sk.send_buf:
@@ -1261,6 +1299,7 @@ def send_loss_probe(sk: TcpSock, now: float) -> None:
         sk.num_retrans_total += 1
         ts.sent = now
         stamp_tx(sk, ts, now)
+        ts.rate = skb_sent(sk, now)
         ts.ever_retrans = True
         sk.tlp_retrans = True
     sk.tlp_high_seq = sk.snd_nxt

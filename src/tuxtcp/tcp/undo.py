@@ -16,7 +16,7 @@ from ..wire.seq import after, before
 from .cong import TCP_CA_CWR, TCP_CA_DISORDER, TCP_CA_LOSS, TCP_CA_OPEN, TCP_CA_RECOVERY
 from .constants import TCP_ECN_QUEUE_CWR
 from .output import tsval_of
-from .rack import check_sack_reordering
+from .rack import TCP_RACK_RECOVERY_THRESH, check_sack_reordering
 from .sock import EMPTY_SCOREBOARD, TcpSock
 
 
@@ -108,7 +108,8 @@ def _undo_cwnd_reduction(sk: TcpSock, unmark_loss: bool, now: float) -> None:
 
 def try_undo_recovery(sk: TcpSock, tsecr: int, now: float) -> None:
     """tcp_try_undo_recovery (a SACK connection): snd_una reached high_seq; undo if nothing
-    resent was needed (TCPFullUndo; from Loss TCPLossUndo), and Open."""
+    resent was needed (TCPFullUndo; from Loss TCPLossUndo), else one recovery fewer for
+    RACK's widened window to persist; and Open."""
     if _may_undo(sk, tsecr, now):
         mib = sk.ns.mib.tcp_ext
         if sk.ca_state == TCP_CA_LOSS:
@@ -116,12 +117,17 @@ def try_undo_recovery(sk: TcpSock, tsecr: int, now: float) -> None:
         else:
             mib.TCPFullUndo += 1
         _undo_cwnd_reduction(sk, False, now)
+    elif sk.rack is not None and sk.rack.reo_wnd_persist:
+        sk.rack.reo_wnd_persist -= 1
     sk.ca_state = TCP_CA_OPEN
 
 
 def try_undo_dsack(sk: TcpSock, now: float) -> bool:
-    """tcp_try_undo_dsack: D-SACKs showed every retransmission needless (TCPDSACKUndo)."""
+    """tcp_try_undo_dsack: D-SACKs showed every retransmission needless (TCPDSACKUndo); RACK's
+    widened window persists a recovery longer."""
     if sk.undo_marker >= 0 and not sk.undo_retrans:
+        if sk.rack is not None:
+            sk.rack.reo_wnd_persist = min(TCP_RACK_RECOVERY_THRESH, sk.rack.reo_wnd_persist + 1)
         _undo_cwnd_reduction(sk, False, now)
         sk.ns.mib.tcp_ext.TCPDSACKUndo += 1
         return True

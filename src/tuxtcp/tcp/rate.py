@@ -1,0 +1,109 @@
+"""Delivery rate sampling, as Linux's tcp_rate.c does it (RFC draft-cheng-iccrg-delivery-rate-
+estimation): every transmission records how much had been delivered and when; an ACK that
+delivers a segment gives a sample, the data delivered since it left over the longer of its
+send and ACK phases. The last sample not limited by the application (or the highest one that
+was) is what TCP_INFO reports as tcpi_delivery_rate, and the sample's prior_delivered is what
+RACK's reordering window adapts on (tcp_rack_update_reo_wnd).
+
+Times are in whole microseconds (tcp_mstamp); 0 means none, as in the kernel.
+"""
+
+from __future__ import annotations
+
+from ..wire.seq import after
+from .rack import us
+from .sock import TcpSock, TxRate, TxSeg, in_flight
+
+
+class RateSample:
+    """struct rate_sample, one per ACK."""
+
+    __slots__ = ("prior_delivered", "prior_mstamp", "is_app_limited", "is_retrans",
+                 "last_end_seq", "interval_us", "delivered")
+
+    def __init__(self) -> None:
+        self.prior_delivered = 0  # tp->delivered when the most recently sent (S)ACKed one left
+        self.prior_mstamp = 0  # and when the delivery before it was seen (0: no sample)
+        self.is_app_limited = False
+        self.is_retrans = False
+        self.last_end_seq = 0
+        self.interval_us = 0  # the send phase, then the sample's interval (-1: none)
+        self.delivered = 0  # segments delivered over it (-1: no sample)
+
+
+def skb_sent(sk: TcpSock, now: float) -> TxRate:
+    """tcp_rate_skb_sent: with nothing out, a new sampling interval starts now; the record a
+    packet (new or resent) carries: tp->delivered, delivered_mstamp, first_tx_mstamp and
+    whether the sender was application-limited."""
+    if not sk.rtx_queue:
+        t = us(now)
+        sk.first_tx_mstamp = t
+        sk.delivered_mstamp = t
+    return (sk.delivered, sk.delivered_mstamp, sk.first_tx_mstamp, sk.app_limited != 0)
+
+
+def skb_delivered(sk: TcpSock, ts: TxSeg, rs: RateSample) -> None:
+    """tcp_rate_skb_delivered: a segment was SACKed or cumulatively acknowledged. The sample
+    follows the most recently sent of those (later time, or the same time and later in
+    sequence: tcp_skb_sent_after); a SACKed one gives no second sample when acknowledged."""
+    rec = ts.rate
+    if rec is None:
+        return
+    tx = us(ts.xmit)
+    if not rs.prior_delivered or tx > sk.first_tx_mstamp or (
+            tx == sk.first_tx_mstamp and after(ts.end, rs.last_end_seq)):
+        delivered, delivered_mstamp, first_tx, app_limited = rec
+        rs.prior_delivered = delivered
+        rs.prior_mstamp = delivered_mstamp
+        rs.is_app_limited = app_limited
+        rs.is_retrans = ts.retrans > 0 or ts.ever_retrans
+        rs.last_end_seq = ts.end
+        sk.first_tx_mstamp = tx  # the most recently (S)ACKed one's send time
+        rs.interval_us = tx - first_tx  # its window's send phase
+    if ts.sacked:
+        ts.rate = None
+
+
+def rate_gen(sk: TcpSock, delivered: int, is_sack_reneg: bool, rs: RateSample,
+             now: float) -> None:
+    """tcp_rate_gen: the ACK's sample. The application-limited bubble ends once what was in
+    flight when it began is delivered. No sample without timing, during a SACK reneging, or
+    over less than the minimum RTT; a sample is kept unless it is application-limited and
+    slower than the one kept."""
+    if sk.app_limited and after(sk.delivered, sk.app_limited):
+        sk.app_limited = 0
+    t = us(now)
+    if delivered:
+        sk.delivered_mstamp = t
+    if not rs.prior_mstamp or is_sack_reneg:
+        rs.delivered = -1
+        rs.interval_us = -1
+        return
+    rs.delivered = sk.delivered - rs.prior_delivered
+    ack_us = t - rs.prior_mstamp
+    rs.interval_us = max(rs.interval_us, ack_us)
+    min_rtt = us(sk.min_rtt) if sk.min_rtt >= 0 else 0xFFFFFFFF
+    if rs.interval_us < min_rtt:
+        rs.interval_us = -1
+        return
+    if not rs.is_app_limited or (
+            rs.delivered * sk.rate_interval_us >= sk.rate_delivered * rs.interval_us):
+        sk.rate_delivered = rs.delivered
+        sk.rate_interval_us = rs.interval_us
+        sk.rate_app_limited = rs.is_app_limited
+
+
+def check_app_limited(sk: TcpSock) -> None:
+    """tcp_rate_check_app_limited, as a write begins: less than a segment unsent, cwnd not
+    full and every lost segment resent (nothing waits in a qdisc here): the sender is
+    application-limited until what is in flight now is delivered."""
+    if (((sk.write_seq - sk.snd_nxt) & 0xFFFFFFFF) < sk.mss_cache
+            and in_flight(sk) < sk.cwnd and sk.sack.lost_out <= sk.sack.retrans_out):
+        sk.app_limited = (sk.delivered + in_flight(sk)) or 1
+
+
+def delivery_rate(sk: TcpSock) -> int:
+    """tcp_compute_delivery_rate: the kept sample in bytes per second."""
+    if sk.rate_delivered and sk.rate_interval_us:
+        return sk.rate_delivered * sk.mss_cache * 1_000_000 // sk.rate_interval_us
+    return 0
