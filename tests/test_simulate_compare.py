@@ -43,7 +43,8 @@ def test_the_comparison_table_has_units_and_differences() -> None:
     out = {"comparison": [
         {"what": "server TcpExt.ListenOverflows", "sim": 1167, "kernel": 1170, "agrees": False},
         {"what": "latency p99", "sim": 3.0712, "kernel": 3.0701, "agrees": True},
-        {"what": "latency p50", "sim": 0.001000000000000334, "kernel": 0.0011, "agrees": True}],
+        {"what": "latency p50", "sim": 0.001000000000000334, "kernel": 0.0011, "agrees": True},
+        {"what": "response time p50", "sim": 0.3849, "kernel": 0.407, "agrees": False}],
         "clients_agreeing": {"agree": 1990, "of": 2000},
         "client_differences": [{"client": 7, "start_s": 0.0521, "why": "accepted in the "
                                 "kernel only", "sim": {"syn_retrans": 0, "synack_retrans": 0,
@@ -58,6 +59,8 @@ def test_the_comparison_table_has_units_and_differences() -> None:
     assert "1,167" in text and "1,170" in text and "-3" in text and "DIFF" in text
     assert "3,071.2 ms" in text and "+1.1 ms" in text
     assert "1.0 ms" in text and "0.001000000000000334" not in text  # rounded, with its unit
+    assert "server ListenOverflows" in text and "TcpExt" not in text  # the name, unwrapped
+    assert "384.9 ms" in text and "-22.1 ms" in text
     assert "clients that agree" in text and "1990 of 2000" in text
     assert "accepted in the kernel only" in text and "52.1 ms" in text
 

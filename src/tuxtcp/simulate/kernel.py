@@ -181,7 +181,8 @@ def run_on_kernel(spec: ScenarioSpec) -> ScenarioResult:
                 "service_time": spec.service_time, "accept_start": spec.accept_start,
                 "sample_interval": spec.sample_interval,
                 "response_bytes": spec.response_bytes}))
-            p_cli = cli.popen(*agent, "client", json.dumps({**common, "starts": starts}))
+            p_cli = cli.popen(*agent, "client", json.dumps({
+                **common, "starts": starts, "response_bytes": spec.response_bytes}))
             p_fl = None
             if spec.flood_rate > 0 and spec.flood_duration > 0:
                 p_fl = cli.popen(*agent, "flood", json.dumps({

@@ -190,14 +190,16 @@ def print_comparison(console: Console, out: dict[str, Any]) -> None:
     """The simulation against the kernel: counters and connect latency side by side, with
     units and the difference, then how many clients agree and the first that do not."""
     t = Table(title="simulation vs kernel (same scenario, same arrival instants)")
-    t.add_column("what")
+    t.add_column("what", no_wrap=True)
     for col in ("simulation", "kernel", "difference"):
         t.add_column(col, justify="right", min_width=12)
     t.add_column("")
     for r in out["comparison"]:
         w = r["what"]
-        t.add_row(w, _cell(w, r["sim"]), _cell(w, r["kernel"]), _delta(w, r["sim"], r["kernel"]),
-                  "ok" if r["agrees"] else "DIFF")
+        # counters by their own names (the MIB group prefix adds only width)
+        label = w.replace(" TcpExt.", " ").replace(" Tcp.", " ")
+        t.add_row(label, _cell(w, r["sim"]), _cell(w, r["kernel"]),
+                  _delta(w, r["sim"], r["kernel"]), "ok" if r["agrees"] else "DIFF")
     console.print(t)
     ca = out.get("clients_agreeing")
     if ca:

@@ -1135,7 +1135,6 @@ def on_ack(sk: TcpSock, seg: TcpSegment, now: float) -> str:
     sack_ok = sk.rx_opt.sack_ok
     prior_fack = highest_sack_seq(sk) if sack_ok else sk.snd_una
     lost_before = sk.rack.lost if sk.rack is not None else 0
-    dsack_before = sk.dsack_dups
     prior_una = sk.snd_una
     tsecr = (seg.tsecr or 0) if seg.tsval is not None else 0
     dup_segs = 0
@@ -1151,8 +1150,9 @@ def on_ack(sk: TcpSock, seg: TcpSegment, now: float) -> str:
     delivered = sk.sack.sacked_out - sacked_before + dup_segs
     # tcp_ecn_rcv_ecn_echo: ECE on an ACK of an ECN connection (FLAG_ECE)
     ece = bool(seg.flags & ECE) and bool(sk.ecn_flags & TCP_ECN_OK)
-    # FLAG_CA_ALERT's SACK part: something newly SACKed or a D-SACK
-    alert = delivered > 0 or sk.dsack_dups != dsack_before
+    # FLAG_CA_ALERT's SACK part: something newly SACKed (FLAG_DATA_SACKED) or a valid D-SACK
+    # (FLAG_DSACKING_ACK: a dubious one raises nothing)
+    alert = delivered > 0
     if after(ack, sk.snd_una):
         acked, seq_rtt, seq_ca_rtt, orig = _clean_rtx_queue(sk, ack, tsecr, prior_fack, now,
                                                             rs)
