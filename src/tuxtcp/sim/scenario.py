@@ -307,59 +307,7 @@ class ScenarioRun:
         rec.port = sk.lport
         self._by_addr[sk.laddr << 16 | sk.lport] = rec
         self._connecting[rec.index] = sk
-        close_after = self.spec.replay_close_after
-        closing: list[bool] = []
-        reading: list[bool] = []
-        world = self.world
-
-        def close_now_or_later() -> None:
-            # the server finished with us: close our side too, at once, or as long after
-            # the FIN as the replayed kernel client did (its reaction took time, and a
-            # delayed ACK due on a tick in between goes out on its own); after this FIN,
-            # not at the kernel's instant: the replay may have served this client at
-            # another time
-            closing.append(True)
-            after = close_after[rec.index] if close_after is not None else None
-            if after:
-                world.call_at(world.clock + after, lambda _t: s.close())
-            else:
-                s.close()
-
-        def read(_now: float) -> None:
-            # the reader wakes after the segment's processing, as a process does
-            reading.clear()
-            for _ in range(1 << 20):
-                try:
-                    data = s.recv(RESPONSE_CHUNK)
-                except OSError:
-                    return  # nothing more yet (or the connection failed)
-                if not data:
-                    rec.completed = world.clock
-                    if not closing:
-                        close_now_or_later()
-                    return
-                rec.received += len(data)
-
-        def on_wakeup() -> None:
-            st = sk.state
-            if rec.established is None and not rec.error:
-                if st in (ESTABLISHED, CLOSE_WAIT):
-                    rec.established = self.world.clock
-                    rec.syn_retrans = sk.num_retrans_total
-                    del self._connecting[rec.index]
-                elif st == CLOSE:
-                    rec.error = sk.sk_err or errno.ECONNABORTED
-                    rec.syn_retrans = sk.num_retrans_total
-                    del self._connecting[rec.index]
-            if self._response:
-                if rec.established is not None and not closing and not reading and (
-                        sk.recv_buf or sk.rcv_shutdown):
-                    reading.append(True)
-                    world.call_at(world.clock, read)
-            elif sk.rcv_shutdown and st == CLOSE_WAIT and not closing:
-                close_now_or_later()
-
-        sk.on_wakeup = on_wakeup
+        sk.on_wakeup = _Client(self, rec, s).on_wakeup
 
     def _kernel_order(self, order: list[Timer]) -> list[Timer]:
         """The timers of one tick with their SYN and SYN-ACK retransmissions as the kernel
@@ -480,50 +428,9 @@ class ScenarioRun:
         self._dispatch()
 
     def _serve(self, conn: Socket, end: float, done: Callable[[], None] | None) -> None:
-        """Write the response into `conn` (as fast as the send buffer takes it: the writer
-        sleeps until an ACK makes room, SOCK_NOSPACE) and close it once `end` has come and
-        the whole response is written; then `done`."""
-        world = self.world
-        left = [self.spec.response_bytes]
-        state = [False, False]  # service time over, a write scheduled
-
-        def close() -> None:
-            conn.close()
-            if done is not None:
-                done()
-
-        def write(_now: float) -> None:
-            state[1] = False
-            chunk = self._response
-            while left[0]:
-                try:
-                    n = conn.send(chunk if left[0] >= len(chunk) else chunk[:left[0]])
-                except BlockingIOError:
-                    return  # the buffer is full: the wakeup comes with room
-                except OSError:
-                    n = left[0]  # reset by the peer: nothing more to write
-                left[0] -= n
-            conn.sk.on_wakeup = None
-            if state[0]:
-                close()
-
-        def on_room() -> None:
-            if not state[1]:
-                state[1] = True
-                world.call_at(world.clock, write)
-
-        def service_over(_now: float) -> None:
-            state[0] = True
-            if not left[0]:
-                close()
-            elif conn.sk.state not in (ESTABLISHED, CLOSE_WAIT):
-                close()  # reset by the peer: nothing more to write
-
-        if left[0]:
-            conn.setblocking(False)
-            conn.sk.on_wakeup = on_room
-            write(world.clock)
-        world.call_at(end, service_over)
+        """Write the response into `conn` and close it once `end` has come and the whole
+        response is written; then `done`."""
+        _Service(self, conn, end, done)
 
     # -- observation --------------------------------------------------------------------------
     def _sample(self, now: float) -> None:
@@ -573,6 +480,134 @@ class ScenarioRun:
             flood_sent=self.flood.sent if self.flood else 0,
             uptime0=self.server.ns.uptime0,
             replay_missed=self.replay_missed + len(self._waiting))
+
+
+class _Client:
+    """One client's connection: its result as its socket reports progress, reading the
+    response when there is one, and closing once the server has finished with it.
+
+    (A class, not closures: in the compiled build the nested functions of one function share
+    an environment that refers to them, a reference cycle per client that piles up while the
+    run keeps the cyclic collector paused.)"""
+
+    def __init__(self, run: ScenarioRun, rec: ClientResult, s: Socket) -> None:
+        self.run = run
+        self.rec = rec
+        self.s = s
+        self.closing = False
+        self.reading = False
+
+    def on_wakeup(self) -> None:
+        run, rec, sk = self.run, self.rec, self.s.sk
+        st = sk.state
+        if rec.established is None and not rec.error:
+            if st in (ESTABLISHED, CLOSE_WAIT):
+                rec.established = run.world.clock
+                rec.syn_retrans = sk.num_retrans_total
+                del run._connecting[rec.index]
+            elif st == CLOSE:
+                rec.error = sk.sk_err or errno.ECONNABORTED
+                rec.syn_retrans = sk.num_retrans_total
+                del run._connecting[rec.index]
+        if run._response:
+            if rec.established is not None and not self.closing and not self.reading and (
+                    sk.recv_buf or sk.rcv_shutdown):
+                self.reading = True
+                run.world.call_at(run.world.clock, self.read)
+        elif sk.rcv_shutdown and st == CLOSE_WAIT and not self.closing:
+            self.close_now_or_later()
+
+    def read(self, _now: float) -> None:
+        """What has arrived of the response (the reader wakes after the segment's
+        processing, as a process does); at its end, close."""
+        self.reading = False
+        rec = self.rec
+        for _ in range(1 << 20):
+            try:
+                data = self.s.recv(RESPONSE_CHUNK)
+            except OSError:
+                return  # nothing more yet (or the connection failed)
+            if not data:
+                rec.completed = self.run.world.clock
+                if not self.closing:
+                    self.close_now_or_later()
+                return
+            rec.received += len(data)
+
+    def close_now_or_later(self) -> None:
+        """The server finished with us: close our side too, at once, or as long after the FIN
+        as the replayed kernel client did (its reaction took time, and a delayed ACK due on a
+        tick in between goes out on its own); after this FIN, not at the kernel's instant:
+        the replay may have served this client at another time."""
+        self.closing = True
+        close_after = self.run.spec.replay_close_after
+        after = close_after[self.rec.index] if close_after is not None else None
+        if after:
+            world = self.run.world
+            world.call_at(world.clock + after, self.close)
+        else:
+            self.s.close()
+
+    def close(self, _now: float) -> None:
+        self.s.close()
+
+
+class _Service:
+    """One accepted connection's service: the response written as fast as the send buffer
+    takes it (the writer sleeps until an ACK makes room: SOCK_NOSPACE), and the close once the
+    service time is over and the whole response is written; then `done`."""
+
+    def __init__(self, run: ScenarioRun, conn: Socket, end: float,
+                 done: Callable[[], None] | None) -> None:
+        self.run = run
+        self.conn = conn
+        self.done = done
+        self.left = run.spec.response_bytes
+        self.over = False  # the service time has passed
+        self.scheduled = False  # a write is due
+        self.closed = False
+        if self.left:
+            conn.setblocking(False)
+            conn.sk.on_wakeup = self.on_room
+            self.write(run.world.clock)
+        run.world.call_at(end, self.service_over)
+
+    def write(self, _now: float) -> None:
+        self.scheduled = False
+        if self.closed:
+            return
+        chunk = self.run._response
+        conn = self.conn
+        while self.left:
+            try:
+                n = conn.send(chunk if self.left >= len(chunk) else chunk[:self.left])
+            except BlockingIOError:
+                return  # the buffer is full: the wakeup comes with room
+            except OSError:
+                n = self.left  # reset by the peer: nothing more to write
+            self.left -= n
+        conn.sk.on_wakeup = None
+        if self.over:
+            self.close()
+
+    def on_room(self) -> None:
+        if not self.scheduled:
+            self.scheduled = True
+            world = self.run.world
+            world.call_at(world.clock, self.write)
+
+    def service_over(self, _now: float) -> None:
+        self.over = True
+        if not self.left or self.conn.sk.state not in (ESTABLISHED, CLOSE_WAIT):
+            self.close()  # written, or reset by the peer: nothing more to write
+
+    def close(self) -> None:
+        if self.closed:
+            return  # (a write scheduled before a reset closed it)
+        self.closed = True
+        self.conn.close()
+        if self.done is not None:
+            self.done()
 
 
 def _tick_of(clock: Clock, t: float) -> float:
