@@ -18,14 +18,13 @@ from .sock import TcpSock, TxRate, TxSeg, in_flight
 class RateSample:
     """struct rate_sample, one per ACK."""
 
-    __slots__ = ("prior_delivered", "prior_mstamp", "is_app_limited", "is_retrans",
-                 "last_end_seq", "interval_us", "delivered")
+    __slots__ = ("prior_delivered", "prior_mstamp", "is_app_limited", "last_end_seq",
+                 "interval_us", "delivered")
 
     def __init__(self) -> None:
         self.prior_delivered = 0  # tp->delivered when the most recently sent (S)ACKed one left
         self.prior_mstamp = 0  # and when the delivery before it was seen (0: no sample)
         self.is_app_limited = False
-        self.is_retrans = False
         self.last_end_seq = 0
         self.interval_us = 0  # the send phase, then the sample's interval (-1: none)
         self.delivered = 0  # segments delivered over it (-1: no sample)
@@ -45,7 +44,8 @@ def skb_sent(sk: TcpSock, now: float) -> TxRate:
 def skb_delivered(sk: TcpSock, ts: TxSeg, rs: RateSample) -> None:
     """tcp_rate_skb_delivered: a segment was SACKed or cumulatively acknowledged. The sample
     follows the most recently sent of those (later time, or the same time and later in
-    sequence: tcp_skb_sent_after); a SACKed one gives no second sample when acknowledged."""
+    sequence: tcp_skb_sent_after). A SACKed one gives no second sample when acknowledged: its
+    record is dropped as it is SACKed (the caller, tcp_sacktag_one's part)."""
     rec = ts.rate
     if rec is None:
         return
@@ -56,12 +56,9 @@ def skb_delivered(sk: TcpSock, ts: TxSeg, rs: RateSample) -> None:
         rs.prior_delivered = delivered
         rs.prior_mstamp = delivered_mstamp
         rs.is_app_limited = app_limited
-        rs.is_retrans = ts.retrans > 0 or ts.ever_retrans
         rs.last_end_seq = ts.end
         sk.first_tx_mstamp = tx  # the most recently (S)ACKed one's send time
         rs.interval_us = tx - first_tx  # its window's send phase
-    if ts.sacked:
-        ts.rate = None
 
 
 def rate_gen(sk: TcpSock, delivered: int, is_sack_reneg: bool, rs: RateSample,
@@ -97,9 +94,10 @@ def check_app_limited(sk: TcpSock) -> None:
     """tcp_rate_check_app_limited, as a write begins: less than a segment unsent, cwnd not
     full and every lost segment resent (nothing waits in a qdisc here): the sender is
     application-limited until what is in flight now is delivered."""
-    if (((sk.write_seq - sk.snd_nxt) & 0xFFFFFFFF) < sk.mss_cache
-            and in_flight(sk) < sk.cwnd and sk.sack.lost_out <= sk.sack.retrans_out):
-        sk.app_limited = (sk.delivered + in_flight(sk)) or 1
+    pipe = in_flight(sk)
+    if (((sk.write_seq - sk.snd_nxt) & 0xFFFFFFFF) < sk.mss_cache and pipe < sk.cwnd
+            and sk.sack.lost_out <= sk.sack.retrans_out):
+        sk.app_limited = (sk.delivered + pipe) or 1
 
 
 def delivery_rate(sk: TcpSock) -> int:
