@@ -127,7 +127,9 @@ def test_a_receiver_short_of_memory_collapses_before_it_prunes() -> None:
     # before anything destructive; this run needs no out-of-order pruning at all (before
     # collapsing was modelled it pruned, and the sender met a reneging receiver: that case is
     # tests/packetdrill/sack-reneging.pkt, on both targets)
-    data, got, srv, cli = transfer(300_000, reorder=0.05, duplicate=0.02, seed=10022813,
+    # (which seeds run short depends on the sender's packets: since TSO deferral, 10022813's
+    # no longer does; 3 collapses 115 times)
+    data, got, srv, cli = transfer(300_000, reorder=0.05, duplicate=0.02, seed=3,
                                    chunk=1, recv_size=1, lossy_handshake=True, cc="reno")
     assert got == data
     assert srv.counters["TCPRcvCollapsed"] >= 1 and srv.counters["OfoPruned"] == 0

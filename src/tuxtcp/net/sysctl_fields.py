@@ -58,6 +58,7 @@ class SysctlFields:
         self.tcp_retries2: int = default_int("net.ipv4.tcp_retries2")
         self.tcp_pingpong_thresh: int = default_int("net.ipv4.tcp_pingpong_thresh")
         self.tcp_min_tso_segs: int = default_int("net.ipv4.tcp_min_tso_segs")
+        self.tcp_tso_win_divisor: int = default_int("net.ipv4.tcp_tso_win_divisor")
         self.tcp_tso_rtt_log: int = default_int("net.ipv4.tcp_tso_rtt_log")
         self.tcp_pacing_ss_ratio: int = default_int("net.ipv4.tcp_pacing_ss_ratio")
         self.tcp_pacing_ca_ratio: int = default_int("net.ipv4.tcp_pacing_ca_ratio")

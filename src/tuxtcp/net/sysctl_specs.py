@@ -113,6 +113,8 @@ _SPECS: tuple[SysctlSpec, ...] = (
                doc="replies within ato before ACKs wait for data (pingpong mode)"),
     SysctlSpec("net.ipv4.tcp_min_tso_segs", 2, 1, 255,
                doc="fewest segments a TSO packet may carry"),
+    SysctlSpec("net.ipv4.tcp_tso_win_divisor", 3, 0, 255,
+               doc="a TSO packet is held back until 1/N of the window may leave (0: 3 MSS)"),
     SysctlSpec("net.ipv4.tcp_tso_rtt_log", 9, 0, 255,
                doc="log2 of the min RTT (us) that halves the GSO share of a TSO packet"),
     SysctlSpec("net.ipv4.tcp_pacing_ss_ratio", 200, 0, 1000,

@@ -23,7 +23,6 @@ from ..net.sysctl import Sysctls
 # settings tuxtcp does not model, and what it does instead
 UNMODELLED: Final[dict[str, str]] = {
     "net.ipv4.tcp_fack": "removed from Linux in 4.18: nothing to model",
-    "net.ipv4.tcp_tso_win_divisor": "no TSO deferral",
     "net.ipv4.tcp_ecn_option": "no AccECN",
     "net.ipv4.tcp_notsent_lowat": "no TCP_NOTSENT_LOWAT",
     "net.ipv4.tcp_fastopen_key": "no Fast Open",

@@ -207,6 +207,7 @@ def transmit(sk: TcpSock, flags: int, seq: int, payload: bytes, now: float,
         # header could carry
         sk.rcv_adv = (sk.rcv_nxt + sk.rcv_wnd) & M32
     sk.ip_id = (sk.ip_id + 1) & 0xFFFF
+    sk.wstamp = now  # __tcp_transmit_skb (without pacing the write time is the clock)
     if payload:
         # tcp_event_data_sent: data leaving with nothing in flight starts a transmission
         # (CA_EVENT_TX_START), then lsndtime moves

@@ -245,7 +245,8 @@ class TcpSock:
         "ooo", "ooo_bytes", "sack_list", "fin_sent", "rcv_adv", "probe_timer",
         "probes_out", "delack_timer", "nodelay", "cork", "sndbuf", "rcvbuf", "buf_locked",
         "ooo_ranges", "ehash_key", "defer_accept", "cookie", "user_timeout", "backoff",
-        "probes_tstamp", "lsndtime", "mem_pages", "sk_drops", "bytes_acked", "min_rtt", "snd_sml",
+        "probes_tstamp", "lsndtime", "wstamp", "mem_pages", "sk_drops", "bytes_acked",
+        "min_rtt", "snd_sml",
         "prior_cwnd", "prr_delivered", "prr_out", "is_cwnd_limited", "max_packets_out",
         "cwnd_usage_seq", "ecn_flags", "rcv_ssthresh", "window_clamp", "scaling_ratio",
         "rcvq_skbs", "rcvq_truesize", "ack_nomem", "pmtu_cookie", "dsack",
@@ -393,6 +394,7 @@ class TcpSock:
         self.backoff = 0  # icsk_backoff: RTO and zero-window probe backoff exponent
         self.probes_tstamp = 0.0  # icsk_probes_tstamp: when zero-window probing began
         self.lsndtime = 0.0  # tp->lsndtime: when data was last sent
+        self.wstamp = -1.0  # tp->tcp_wstamp_ns: when any segment last left (no pacing: now)
         self.mem_pages = 0  # pages this socket holds of the namespace's tcp_memory_allocated
         self.sk_drops = 0  # sk_drops: segments dropped after they reached the socket
         self.bytes_acked = 0  # tp->bytes_acked (tcp_snd_una_update): an active SYN counts

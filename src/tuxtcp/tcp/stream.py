@@ -8,9 +8,11 @@ tcp_xmit_retransmit_queue, tcp_send_probe0, tcp_send_fin, __tcp_ack_snd_check) a
 ops of cong.py, with PRR in Recovery and CWR (tcp_cwnd_reduction) and classic ECN's sender
 side, and tail loss probes (tcp_send_loss_probe, tcp_process_tlp_ack; rto.py schedules them).
 Loss detection is RACK's (rack.py) for SACK connections, NewReno's for the others; needless
-reductions are undone (tcp_try_undo_*) and F-RTO judges RTOs. Simplifications, named where
-they apply: no TSO deferral (tcp_tso_should_defer); a lost multi-segment packet is resent
-segment by segment. The receiving half is receive.py (which sends D-SACKs).
+reductions are undone (tcp_try_undo_*) and F-RTO judges RTOs; TSO deferral
+(tcp_tso_should_defer) holds back a short packet when a fuller one is an ACK away.
+Simplifications, named where they apply: a lost multi-segment packet is resent segment by
+segment; the unsent bytes are one skb, the write queue's tail. The receiving half is
+receive.py (which sends D-SACKs).
 """
 
 from __future__ import annotations
@@ -186,6 +188,7 @@ def push(sk: TcpSock, now: float, new_data: bool = True, rtx: bool = True) -> No
         return
     buf = sk.send_buf
     sent_new = 0
+    cwnd_limited = False
     prior_packets = len(sk.rtx_queue)
     while buf and pipe < sk.cwnd:
         # tcp_write_xmit: one TSO packet a pass, of at most min(cwnd room, tso_segs) segments
@@ -202,6 +205,10 @@ def push(sk: TcpSock, now: float, new_data: bool = True, rtx: bool = True) -> No
             if n < mss and not (sk.fin_queued and not sk.fin_sent) and _nagle_holds(sk):
                 break  # tcp_nagle_test (a FIN bypasses it)
         else:
+            defer = _tso_should_defer(sk, avail, room, pipe, max_segs, now)
+            if defer:
+                cwnd_limited = cwnd_limited or defer == _DEFER_CWND
+                break
             # tcp_mss_split_point: whole segments, or a partial one where Nagle allows
             max_len = mss * quota
             n = min(avail, room)
@@ -219,10 +226,11 @@ def push(sk: TcpSock, now: float, new_data: bool = True, rtx: bool = True) -> No
         segs = -(-n // mss)
         pipe += segs
         sent_new += segs
-    if sent_new or pipe >= sk.cwnd:
+    cwnd_limited = cwnd_limited or pipe >= sk.cwnd
+    if sent_new or cwnd_limited:
         if sk.ca_state in (TCP_CA_CWR, TCP_CA_RECOVERY):
             sk.prr_out += sent_new
-        _cwnd_validate(sk, pipe >= sk.cwnd, now)  # the end of tcp_write_xmit
+        _cwnd_validate(sk, cwnd_limited, now)  # the end of tcp_write_xmit
         sent_any = sent_any or bool(sent_new)
     if sk.fin_queued and not buf and not sk.fin_sent and not sk.fin_acked:
         # tcp_send_fin found nothing unsent to put the FIN on: a FIN of its own
@@ -244,6 +252,52 @@ def push(sk: TcpSock, now: float, new_data: bool = True, rtx: bool = True) -> No
         arm_rto(sk, now)
     if buf and not sk.rtx_queue:
         check_probe_timer(sk, now)  # nothing in flight, data waiting: the window is shut
+
+
+_DEFER_CWND: Final = 1  # held back, cwnd-limited (tcp_tso_should_defer's is_cwnd_limited)
+_DEFER_OTHER: Final = 2  # held back for the receive window or for more data
+TSO_DEFER_RECENT: Final = 0.001  # only a socket that wrote within the last ms may wait
+TCP_MAX_TSO_DEFERRED_MSS: Final = 3  # tcp_max_tso_deferred_mss (tcp_tso_win_divisor 0)
+
+
+def _tso_should_defer(sk: TcpSock, skb_len: int, send_win: int, pipe: int, max_segs: int,
+                      now: float) -> int:
+    """tcp_tso_should_defer: hold back a packet of more than one segment that could leave only
+    short of a full TSO packet, when an ACK that would let a fuller one go is due within
+    min(1 ms, srtt / 2) and the socket sent something within the last millisecond. Returns 0
+    to send now, else why it waits. The unsent bytes are taken as the write queue's tail skb
+    (the writes join one skb up to size_goal, which is not modelled), so skb_len is all of
+    them; MSG_EOR is not modelled. Checked on 6.18: tests/packetdrill/tso-defer*.pkt."""
+    if sk.ca_state >= TCP_CA_RECOVERY:
+        return 0  # Recovery and Loss send what they may
+    if now - sk.wstamp > TSO_DEFER_RECENT:
+        return 0  # tcp_wstamp_ns more than a millisecond ago: no burst to wait for
+    mss = sk.mss_cache
+    cong_win = (sk.cwnd - pipe) * mss
+    limit = min(send_win, cong_win)
+    if limit >= max_segs * mss:
+        return 0  # a full-sized TSO packet can go
+    divisor = sk.ns.sysctl.tcp_tso_win_divisor
+    if divisor:
+        if limit >= min(sk.snd_wnd, sk.cwnd * mss) // divisor:
+            return 0  # at least that share of the window is open: use it
+    elif limit > TCP_MAX_TSO_DEFERRED_MSS * mss:
+        return 0
+    if not sk.rtx_queue:
+        return 0
+    # when is the ACK of the head of the retransmission queue expected, and how soon is that
+    srtt_ns = int(sk.srtt * 1e9)
+    how_far_ns = int((sk.rtx_queue[0].xmit - now) * 1e9) + srtt_ns
+    if how_far_ns > min(srtt_ns >> 1, 1_000_000):
+        return 0  # the ACK would come too late to wait for
+    if cong_win < send_win:
+        if cong_win <= skb_len:
+            return _DEFER_CWND
+    elif send_win <= skb_len:
+        return _DEFER_OTHER  # (is_rwnd_limited: the chrono is not modelled)
+    if sk.fin_queued and not sk.fin_sent:
+        return 0  # the FIN rides this skb: it will get no more data
+    return _DEFER_OTHER
 
 
 def recut_lost(sk: TcpSock, mss: int, max_segs: int, budget: int) -> None:
