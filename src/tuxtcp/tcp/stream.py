@@ -141,6 +141,11 @@ def push(sk: TcpSock, now: float, new_data: bool = True, rtx: bool = True) -> No
         sk.frto = False
         push(sk, now, False)
         return
+    if (not sk.send_buf and not (sk.fin_queued and not sk.fin_sent and not sk.fin_acked)
+            and (not rtx or sk.sack.lost_out <= sk.sack.retrans_out)):
+        # tcp_push_pending_frames: no send head, so tcp_write_xmit (and its cwnd validation)
+        # does not run; nor does tcp_xmit_retransmit_queue find anything lost
+        return
     mib = sk.ns.mib
     mss = max(current_mss(sk, now), 1)
     max_segs = tso_segs(sk, mss)
