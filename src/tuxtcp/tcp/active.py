@@ -163,7 +163,10 @@ def tcp_connect(ns: NetNamespace, sk: TcpSock, now: float) -> int:
     sk.rcv_ssthresh = sk.rcv_wnd
     sk.rto = TCP_TIMEOUT_INIT
     sk.retransmits = 0
-    sk.total_rto = 0
+    sk.total_rto = 0  # tcp_clear_retrans: the RTO statistics too
+    sk.total_rto_recoveries = 0
+    sk.total_rto_time = 0
+    sk.rto_stamp = 0
     sk.retrans_stamp = now
     sk.syn_sent_at = now
     sk.created = now

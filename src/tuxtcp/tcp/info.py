@@ -15,9 +15,12 @@ tcpi_advmss (less the timestamp option once it is on), tcpi_max_pacing_rate (no
 SO_MAX_PACING_RATE: ~0), tcpi_reordering (the degree RACK learned; 3 on a listener),
 tcpi_delivered, tcpi_segs_out, tcpi_segs_in, tcpi_data_segs_out, tcpi_data_segs_in,
 tcpi_bytes_sent, tcpi_bytes_retrans, tcpi_dsack_dups, tcpi_reord_seen, tcpi_rcv_ooopack,
-tcpi_total_rto, and tcpi_delivery_rate with tcpi_delivery_rate_app_limited (tcp_rate.c's
-sampling, rate.py; the virtual clock's microseconds, so a kernel run's rate differs by its
-timing).
+tcpi_total_rto, tcpi_total_rto_recoveries and tcpi_total_rto_time (tcp_update_rto_stats,
+tcp_update_rto_time: ms from an RTO run's first timeout until Loss is left; a child whose
+SYN-ACK timed out starts with one recovery), tcpi_busy_time, tcpi_rwnd_limited and
+tcpi_sndbuf_limited (the send chronograph, chrono.py, in whole jiffies as the kernel keeps
+it), and tcpi_delivery_rate with tcpi_delivery_rate_app_limited (tcp_rate.c's sampling,
+rate.py; the virtual clock's microseconds, so a kernel run's rate differs by its timing).
 
 Approximations:
 - tcpi_rto, tcpi_ato, tcpi_rtt, tcpi_rttvar: the engine keeps seconds as floats, not jiffies,
@@ -37,9 +40,9 @@ Approximations:
 - tcpi_min_rtt: the smallest RTT sample of the connection (the kernel's window is 300 s).
 
 Not modelled, always 0: tcpi_fastopen_client_fail, tcpi_fackets, tcpi_last_ack_sent (0 in
-the kernel too), tcpi_rcv_rtt, tcpi_busy_time, tcpi_rwnd_limited, tcpi_sndbuf_limited
-(tcp_chrono), tcpi_delivered_ce, tcpi_rehash, tcpi_total_rto_recoveries,
-tcpi_total_rto_time and the AccECN counters.
+the kernel too), tcpi_rcv_rtt, tcpi_delivered_ce, tcpi_rehash and the AccECN counters.
+The send-buffer chronograph starts where the kernel starts it, but tuxtcp's send buffer
+counts bytes, not skb truesize, so a write fills it at another size than on the kernel.
 
 The fields without the tcpi_ prefix are tuxtcp's own (what `ss` and the ioctls show, and the
 sequence variables), so a test can read a connection without reaching into the engine.
@@ -52,6 +55,7 @@ from typing import Final
 
 from ..net.sysctl_specs import HZ
 from ..net.tcp_states import LISTEN, SYN_SENT
+from .chrono import chrono_stats
 from .constants import TCP_ECN_OK
 from .pacing import pacing_rate
 from .rate import delivery_rate
@@ -315,6 +319,10 @@ def tcp_get_info(sk: TcpSock, now: float) -> TcpInfo:
     # tp->rcv_wnd: the window in our last segment (the SYN's before any other was sent)
     info.tcpi_rcv_wnd = sk.rcv_wnd
     info.tcpi_total_rto = sk.total_rto
+    info.tcpi_total_rto_recoveries = sk.total_rto_recoveries
+    info.tcpi_total_rto_time = sk.total_rto_time
+    if sk.rto_stamp:
+        info.tcpi_total_rto_time += sk.ns.clock.tcp_clock_ms(now) - sk.rto_stamp
     info.tcpi_reordering = sk.reordering
     info.tcpi_delivered = sk.delivered
     info.tcpi_delivery_rate = delivery_rate(sk)
@@ -328,6 +336,8 @@ def tcp_get_info(sk: TcpSock, now: float) -> TcpInfo:
     info.tcpi_dsack_dups = sk.dsack_dups
     info.tcpi_reord_seen = sk.reord_seen
     info.tcpi_rcv_ooopack = sk.rcv_ooopack
+    info.tcpi_busy_time, info.tcpi_rwnd_limited, info.tcpi_sndbuf_limited = \
+        chrono_stats(sk, now)
     # jiffies since data last left, data last came and an acceptable ACK last came, in ms
     clock = sk.ns.clock
     j = clock.jiffies(now)

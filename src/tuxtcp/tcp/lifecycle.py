@@ -10,6 +10,7 @@ from ..net.namespace import NetNamespace
 from ..net.tcp_states import CLOSE, CLOSE_WAIT, ESTABLISHED, SYN_SENT, TIME_WAIT, TcpState
 from . import tracepoints as tp
 from .algorithms import default_ops
+from .chrono import CHRONO_BUSY, chrono_stop
 from .constants import TCP_TIMEWAIT_LEN
 from .mem import mem_release, mem_sync
 from .sock import EMPTY_RTX_QUEUE, TcpSock
@@ -90,9 +91,15 @@ def tcp_reset(sk: TcpSock, now: float) -> None:
         sk.sk_err = errno.ECONNRESET
     if sk.ns.trace.on_receive_reset:
         tp.receive_reset(sk, now)
+    write_queue_purge(sk, now)
+    tcp_done(sk, now)
+
+
+def write_queue_purge(sk: TcpSock, now: float) -> None:
+    """tcp_write_queue_purge: unsent and sent data dropped, the chronograph stopped."""
     sk.send_buf.clear()
     sk.rtx_queue = EMPTY_RTX_QUEUE
-    tcp_done(sk, now)
+    chrono_stop(sk, CHRONO_BUSY, now)
 
 
 def tcp_done(sk: TcpSock, now: float) -> None:

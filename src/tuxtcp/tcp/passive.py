@@ -426,7 +426,12 @@ def syn_recv_sock(ns: NetNamespace, lsk: TcpSock, req: RequestSock, pkt: Packet,
     keepalive_established(child, now)  # tcp_create_openreq_child
     child.ip_id = ns.rng.getrandbits(16)
     if req.num_timeout:
+        # tcp_create_openreq_child: the SYN-ACK timeouts were one RTO recovery, from the
+        # first SYN-ACK to now
         child.total_rto = req.num_timeout
+        child.total_rto_recoveries = 1
+        clock = ns.clock
+        child.total_rto_time = clock.tcp_clock_ms(now) - clock.tcp_clock_ms(req.born)
     # the SYN and the ACK that made it count as received (tcp_segs_in), the SYN-ACK as
     # delivered (tcp_rcv_state_process in SYN_RECV: SYN-ACK delivery is not tracked in tcp_ack)
     child.segs_in = 2

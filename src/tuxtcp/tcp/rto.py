@@ -98,3 +98,20 @@ def stop_rto(sk: TcpSock) -> None:
     if sk.rtx_timer is not None:
         sk.rtx_timer.cancel()
         sk.rtx_timer = None
+
+
+def update_rto_stats(sk: TcpSock, now: float) -> None:
+    """tcp_update_rto_stats: one RTO more; the first of a run starts an RTO recovery, timed
+    from now in ms (tcpi_total_rto_recoveries, tcpi_total_rto_time)."""
+    if not sk.retransmits:
+        sk.total_rto_recoveries += 1
+        sk.rto_stamp = sk.ns.clock.tcp_clock_ms(now)
+    sk.retransmits += 1
+    sk.total_rto += 1
+
+
+def update_rto_time(sk: TcpSock, now: float) -> None:
+    """tcp_update_rto_time: an RTO recovery ended (Loss left): its ms are added up."""
+    if sk.rto_stamp:
+        sk.total_rto_time += sk.ns.clock.tcp_clock_ms(now) - sk.rto_stamp
+        sk.rto_stamp = 0

@@ -234,6 +234,7 @@ class TcpSock:
         "lq", "parent", "iss", "irs", "snd_una", "snd_nxt", "write_seq", "snd_wnd", "snd_wl1",
         "max_window", "rcv_nxt", "copied_seq", "rcv_wnd", "rcv_wup", "ts_off",
         "mss_cache", "advmss", "rto", "srtt", "rttvar", "retransmits", "total_rto",
+        "total_rto_recoveries", "total_rto_time", "rto_stamp",
         "retrans_stamp", "rtx_timer", "loss_probe_armed", "tlp_high_seq", "tlp_retrans",
         "keepalive_timer", "sk_err", "sk_err_soft", "recv_buf",
         "send_buf", "rtx_queue", "fin_queued", "fin_acked", "rcv_shutdown", "snd_shutdown",
@@ -245,7 +246,8 @@ class TcpSock:
         "ooo", "ooo_bytes", "sack_list", "fin_sent", "rcv_adv", "probe_timer",
         "probes_out", "delack_timer", "nodelay", "cork", "sndbuf", "rcvbuf", "buf_locked",
         "ooo_ranges", "ehash_key", "defer_accept", "cookie", "user_timeout", "backoff",
-        "probes_tstamp", "lsndtime", "wstamp", "mem_pages", "sk_drops", "bytes_acked",
+        "probes_tstamp", "lsndtime", "wstamp", "chrono_type", "chrono_start",
+        "chrono_busy", "chrono_rwnd", "chrono_sndbuf", "mem_pages", "sk_drops", "bytes_acked",
         "min_rtt", "snd_sml",
         "prior_cwnd", "prr_delivered", "prr_out", "is_cwnd_limited", "max_packets_out",
         "cwnd_usage_seq", "ecn_flags", "rcv_ssthresh", "window_clamp", "scaling_ratio",
@@ -308,6 +310,9 @@ class TcpSock:
         self.rttvar = 0.0
         self.retransmits = 0
         self.total_rto = 0
+        self.total_rto_recoveries = 0  # RTO runs (tcp_update_rto_stats)
+        self.total_rto_time = 0  # ms in finished RTO recoveries
+        self.rto_stamp = 0  # ms: when the running RTO recovery began (0: none)
         self.retrans_stamp = -1.0  # when the first retransmitted segment left (-1: none)
         self.rtx_timer: Timer | None = None
         # icsk_pending == ICSK_TIME_LOSS_PROBE: rtx_timer is a tail loss probe, not the RTO
@@ -395,6 +400,13 @@ class TcpSock:
         self.probes_tstamp = 0.0  # icsk_probes_tstamp: when zero-window probing began
         self.lsndtime = 0.0  # tp->lsndtime: when data was last sent
         self.wstamp = -1.0  # tp->tcp_wstamp_ns: when any segment last left (no pacing: now)
+        # the send chronograph (chrono.py): the kind being timed, since when (jiffies), and
+        # the jiffies each kind has had (tp->chrono_type, chrono_start, chrono_stat[])
+        self.chrono_type = 0
+        self.chrono_start = 0
+        self.chrono_busy = 0
+        self.chrono_rwnd = 0
+        self.chrono_sndbuf = 0
         self.mem_pages = 0  # pages this socket holds of the namespace's tcp_memory_allocated
         self.sk_drops = 0  # sk_drops: segments dropped after they reached the socket
         self.bytes_acked = 0  # tp->bytes_acked (tcp_snd_una_update): an active SYN counts

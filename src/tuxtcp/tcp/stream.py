@@ -27,6 +27,13 @@ from ..wire.seq import MASK as M32
 from ..wire.seq import after, before
 from ..wire.tcp import ACK, ECE, FIN, PSH, SYN, TcpSegment
 from . import tracepoints as tp
+from .chrono import (
+    CHRONO_BUSY,
+    CHRONO_RWND_LIMITED,
+    CHRONO_SNDBUF_LIMITED,
+    chrono_start,
+    chrono_stop,
+)
 from .cong import (
     TCP_CA_CWR,
     TCP_CA_DISORDER,
@@ -65,7 +72,7 @@ from .rack import mark_lost as rack_mark_lost
 from .rack import us as rack_us
 from .rate import RateSample, check_app_limited, rate_gen, skb_delivered, skb_sent
 from .rcvwin import select_window_space
-from .rto import arm_rto, rearm_rto, schedule_loss_probe, update_rtt
+from .rto import arm_rto, rearm_rto, schedule_loss_probe, update_rto_time, update_rtt
 from .sock import (
     EMPTY_RTX_QUEUE,
     EMPTY_SCOREBOARD,
@@ -194,6 +201,8 @@ def push(sk: TcpSock, now: float, new_data: bool = True, rtx: bool = True) -> No
     buf = sk.send_buf
     sent_new = 0
     cwnd_limited = False
+    rwnd_limited = False
+    send_head = bool(buf) or (sk.fin_queued and not sk.fin_sent and not sk.fin_acked)
     prior_packets = len(sk.rtx_queue)
     while buf and pipe < sk.cwnd:
         # tcp_write_xmit: one TSO packet a pass, of at most min(cwnd room, tso_segs) segments
@@ -204,6 +213,7 @@ def push(sk: TcpSock, now: float, new_data: bool = True, rtx: bool = True) -> No
             room = 0
         avail = len(buf)
         if min(mss, avail) > room:
+            rwnd_limited = True
             break  # tcp_snd_wnd_test: the first segment must fit the window
         if avail <= mss:
             n = avail
@@ -213,6 +223,7 @@ def push(sk: TcpSock, now: float, new_data: bool = True, rtx: bool = True) -> No
             defer = _tso_should_defer(sk, avail, room, pipe, max_segs, now)
             if defer:
                 cwnd_limited = cwnd_limited or defer == _DEFER_CWND
+                rwnd_limited = defer == _DEFER_RWND
                 break
             # tcp_mss_split_point: whole segments, or a partial one where Nagle allows
             max_len = mss * quota
@@ -231,6 +242,11 @@ def push(sk: TcpSock, now: float, new_data: bool = True, rtx: bool = True) -> No
         segs = -(-n // mss)
         pipe += segs
         sent_new += segs
+    if send_head:  # the end of tcp_write_xmit, which runs only with a send head
+        if rwnd_limited:
+            chrono_start(sk, CHRONO_RWND_LIMITED, now)
+        else:
+            chrono_stop(sk, CHRONO_RWND_LIMITED, now)
     cwnd_limited = cwnd_limited or pipe >= sk.cwnd
     if sent_new or cwnd_limited:
         if sk.ca_state in (TCP_CA_CWR, TCP_CA_RECOVERY):
@@ -260,7 +276,8 @@ def push(sk: TcpSock, now: float, new_data: bool = True, rtx: bool = True) -> No
 
 
 _DEFER_CWND: Final = 1  # held back, cwnd-limited (tcp_tso_should_defer's is_cwnd_limited)
-_DEFER_OTHER: Final = 2  # held back for the receive window or for more data
+_DEFER_RWND: Final = 2  # held back by the receive window (is_rwnd_limited)
+_DEFER_MORE: Final = 3  # held back for more data
 TSO_DEFER_RECENT: Final = 0.001  # only a socket that wrote within the last ms may wait
 TCP_MAX_TSO_DEFERRED_MSS: Final = 3  # tcp_max_tso_deferred_mss (tcp_tso_win_divisor 0)
 
@@ -299,10 +316,10 @@ def _tso_should_defer(sk: TcpSock, skb_len: int, send_win: int, pipe: int, max_s
         if cong_win <= skb_len:
             return _DEFER_CWND
     elif send_win <= skb_len:
-        return _DEFER_OTHER  # (is_rwnd_limited: the chrono is not modelled)
+        return _DEFER_RWND
     if sk.fin_queued and not sk.fin_sent:
         return 0  # the FIN rides this skb: it will get no more data
-    return _DEFER_OTHER
+    return _DEFER_MORE
 
 
 def recut_lost(sk: TcpSock, mss: int, max_segs: int, budget: int) -> None:
@@ -475,8 +492,10 @@ def send(sk: TcpSock, data: bytes, now: float) -> int:
         if sk.send_buf or sk.rtx_queue:
             return 0
         n = min(n, max(sk.mss_cache, 1))
-    if not sk.send_buf and not sk.rtx_queue:
-        _slow_start_after_idle_check(sk, now)  # tcp_skb_entail of a new skb
+    if not sk.send_buf:
+        if not sk.rtx_queue:
+            _slow_start_after_idle_check(sk, now)  # tcp_skb_entail of a new skb
+        chrono_start(sk, CHRONO_BUSY, now)  # tcp_add_write_queue_tail: the first unsent skb
     sk.send_buf += data[:n]
     sk.write_seq = (sk.write_seq + n) & M32
     push(sk, now)
@@ -516,6 +535,8 @@ def send_room(sk: TcpSock) -> int:
 
 def send_fin(sk: TcpSock, now: float) -> None:
     """tcp_send_fin: FIN after the queued data."""
+    if not sk.send_buf:
+        chrono_start(sk, CHRONO_BUSY, now)  # the FIN is an skb of its own
     sk.fin_queued = True
     sk.write_seq = (sk.write_seq + 1) & M32
     push(sk, now)
@@ -815,6 +836,8 @@ def _fastretrans_alert_sack(sk: TcpSock, ece: bool, advanced: bool, prior_una: i
     reo = False
     if st == TCP_CA_LOSS:
         process_loss(sk, advanced, tsecr, now, orig_acked, data_sacked, dupack)
+        if sk.ca_state != TCP_CA_LOSS:
+            update_rto_time(sk, now)
         reo, lost_retrans = _identify_packet_loss(sk, now)
         if sk.ca_state != TCP_CA_OPEN and not lost_retrans:
             return reo
@@ -921,6 +944,11 @@ def _cwnd_validate(sk: TcpSock, is_cwnd_limited: bool, now: float) -> None:
     if sk.ns.sysctl.tcp_slow_start_after_idle and _jiffies_since(sk, sk.snd_cwnd_stamp, now) \
             >= max(round(sk.rto * HZ), 1):  # (neither reno nor cubic has cong_control)
         _cwnd_application_limited(sk, now)
+    # all sent, not for want of cwnd, and the writer waits for send-buffer room: the send
+    # buffer is what limits
+    if (not sk.send_buf and not (sk.fin_queued and not sk.fin_sent) and sk.nospace
+            and not sk.dead and sk.state in (ESTABLISHED, CLOSE_WAIT)):
+        chrono_start(sk, CHRONO_SNDBUF_LIMITED, now)
 
 
 def _cwnd_application_limited(sk: TcpSock, now: float) -> None:
@@ -959,6 +987,7 @@ def check_space(sk: TcpSock, now: float) -> None:
     if sndbuf(sk) - queued >= queued >> 1:
         sk.nospace = False
         wake(sk)
+        chrono_stop(sk, CHRONO_SNDBUF_LIMITED, now)
 
 
 def _cong_control(sk: TcpSock, delivered: int, data_acked: bool, una_advanced: bool,
@@ -1050,6 +1079,7 @@ def _clean_rtx_queue(sk: TcpSock, ack: int, tsecr: int, prior_fack: int, now: fl
         head.seq = ack
     if not q:
         sk.rtx_queue = EMPTY_RTX_QUEUE  # an idle connection holds no queue
+        chrono_stop(sk, CHRONO_BUSY, now)
     if not sack_ok and (not q or q[0].sent >= 0):
         # a non-SACK connection (NewReno marking, no lost-retransmit detection): the head
         # was never retransmitted, so no retransmission episode goes on. (A SACK

@@ -41,13 +41,13 @@ from .keepalive import (
     keepalive_time_when,
     reset_keepalive_timer,
 )
-from .lifecycle import fin_time, tcp_done, time_wait, tw_expire
+from .lifecycle import fin_time, tcp_done, time_wait, tw_expire, write_queue_purge
 from .mem import check_oom
 from .output import send_ack, send_active_reset, transmit
 from .passive import reqsk_timer
 from .reqsk import RequestSock
-from .rto import arm_rto
-from .sock import EMPTY_RTX_QUEUE, TcpSock, in_pingpong_mode
+from .rto import arm_rto, update_rto_stats
+from .sock import TcpSock, in_pingpong_mode
 from .stream import (
     enter_loss,
     probe0_base,
@@ -147,8 +147,7 @@ def orphan_retries(sk: TcpSock, alive: bool) -> int:
 def write_err(sk: TcpSock, now: float) -> None:
     """tcp_write_err: give up with the soft error or ETIMEDOUT (TCPAbortOnTimeout)."""
     sk.sk_err = sk.sk_err_soft or errno.ETIMEDOUT
-    sk.send_buf.clear()  # tcp_write_queue_purge
-    sk.rtx_queue = EMPTY_RTX_QUEUE
+    write_queue_purge(sk, now)
     tcp_done(sk, now)
     sk.ns.mib.tcp_ext.TCPAbortOnTimeout += 1
 
@@ -280,8 +279,7 @@ def retransmit_timer(sk: TcpSock, now: float) -> None:
             else:
                 ext.TCPRenoFailures += 1
     enter_loss(sk, now)
-    sk.retransmits += 1  # tcp_update_rto_stats
-    sk.total_rto += 1
+    update_rto_stats(sk, now)
     push(sk, now)  # cwnd 1: the head goes again (and sets retrans_stamp the first time)
     sk.backoff += 1
     sk.rto = min(sk.rto * 2, TCP_RTO_MAX)
@@ -306,8 +304,7 @@ def syn_retransmit_timer(sk: TcpSock, now: float) -> None:
     ns.mib.tcp.RetransSegs += 1
     ns.mib.tcp_ext.TCPSynRetrans += 1
     sk.num_retrans_total += 1
-    sk.retransmits += 1
-    sk.total_rto += 1
+    update_rto_stats(sk, now)
     if sk.state != SYN_SENT or sk.total_rto > linear:
         sk.backoff += 1
         sk.rto = min(sk.rto * 2, TCP_RTO_MAX)  # exponential backoff after the linear phase

@@ -47,12 +47,21 @@ from .keepalive import (
     keepalive_time_when,
     reset_keepalive_timer,
 )
-from .lifecycle import clear_timers, destroy, fin_time, new_sock, set_state, tcp_done, time_wait
+from .lifecycle import (
+    clear_timers,
+    destroy,
+    fin_time,
+    new_sock,
+    set_state,
+    tcp_done,
+    time_wait,
+    write_queue_purge,
+)
 from .mem import check_oom, mem_sync, rmem_alloc
 from .output import send_ack, send_active_reset
 from .rcvwin import select_window_space
 from .receive import rcv_space_adjust, rcvq_free, rcvq_purge
-from .sock import EMPTY_RTX_QUEUE, ListenQueue, TcpSock, holds_port, in_pingpong_mode
+from .sock import ListenQueue, TcpSock, holds_port, in_pingpong_mode
 from .stream import push, send, send_fin, send_room
 
 SOL_SOCKET: Final = _pysocket.SOL_SOCKET
@@ -430,8 +439,7 @@ def tcp_disconnect(sk: TcpSock, now: float) -> None:
     if old in (ESTABLISHED, CLOSE_WAIT, FIN_WAIT1, FIN_WAIT2, SYN_RECV):
         send_active_reset(sk, now, "TCP_STATE")
         sk.sk_err = errno.ECONNRESET
-    sk.send_buf.clear()
-    sk.rtx_queue = EMPTY_RTX_QUEUE
+    write_queue_purge(sk, now)
     set_state(sk, CLOSE, now)
     clear_timers(sk)
     if sk.orphan:
