@@ -33,7 +33,7 @@ from .rcvwin import (
     initialize_rcv_mss,
     locked_clamp,
 )
-from .rto import arm_rto, stop_rto, update_rtt
+from .rto import arm_rto, handshake_rtt, stop_rto
 from .sock import EMPTY_RTX_QUEUE, TcpSock, TxSeg, holds_port, rtx_enqueue
 from .stream import push
 from .twsock import TimeWaitSock
@@ -242,10 +242,9 @@ def synsent_process(sk: TcpSock, pkt: Packet, now: float) -> str:
         sk.delivered += 1  # the SYN (tcp_clean_rtx_queue -> tcp_count_delivered)
         sk.lsndtime = now  # (tcp_finish_connect)
         stop_rto(sk)
-        if not sk.retransmits:
-            update_rtt(sk, now - sk.syn_sent_at)  # Karn: only an unretransmitted SYN
-        else:
-            sk.rto = TCP_TIMEOUT_INIT
+        # Karn: a clean sample only from an unretransmitted SYN
+        handshake_rtt(sk, -1.0 if sk.retransmits else now - sk.syn_sent_at, seg.tsecr or 0,
+                      now)
         sk.retransmits = 0
         sk.backoff = 0
         sk.retrans_stamp = -1.0  # FLAG_SYN_ACKED

@@ -3,6 +3,7 @@
 from typing import Final
 
 TCP_TIMEOUT_INIT: Final = 1.0
+TCP_TIMEOUT_FALLBACK: Final = 3.0  # RFC 6298 5.7: the RTO after a handshake without an RTT
 TCP_RTO_MIN: Final = 0.2
 TCP_RTO_MAX: Final = 120.0
 TCP_TIMEWAIT_LEN: Final = 60.0

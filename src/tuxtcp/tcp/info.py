@@ -40,7 +40,7 @@ Approximations:
 - tcpi_min_rtt: the smallest RTT sample of the connection (the kernel's window is 300 s).
 
 Not modelled, always 0: tcpi_fastopen_client_fail, tcpi_fackets, tcpi_last_ack_sent (0 in
-the kernel too), tcpi_rcv_rtt, tcpi_delivered_ce, tcpi_rehash and the AccECN counters.
+the kernel too), tcpi_delivered_ce, tcpi_rehash and the AccECN counters.
 The send-buffer chronograph starts where the kernel starts it, but tuxtcp's send buffer
 counts bytes, not skb truesize, so a write fills it at another size than on the kernel.
 
@@ -307,6 +307,7 @@ def tcp_get_info(sk: TcpSock, now: float) -> TcpInfo:
     info.tcpi_snd_ssthresh = sk.ssthresh
     info.tcpi_advmss = sk.advmss
     info.tcpi_rcv_space = sk.rcvq_space.space
+    info.tcpi_rcv_rtt = sk.rcvq_space.rtt_us >> 3  # rcv_rtt_est, kept times 8
     info.tcpi_total_retrans = sk.num_retrans_total
     info.tcpi_pacing_rate = pacing_rate(sk)
     if sk.min_rtt >= 0:

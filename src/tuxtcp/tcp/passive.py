@@ -39,7 +39,7 @@ from .rcvwin import (
 )
 from .receive import data_queue
 from .reqsk import RequestSock
-from .rto import update_rtt
+from .rto import handshake_rtt
 from .sock import TcpSock
 
 TCP_PAWS_MSL: Final = 60
@@ -437,10 +437,10 @@ def syn_recv_sock(ns: NetNamespace, lsk: TcpSock, req: RequestSock, pkt: Packet,
     child.segs_in = 2
     child.delivered = 1
     child.lsndtime = now  # (tcp_create_openreq_child)
-    if req.num_timeout == 0 and req.num_retrans == 0 and not req.syncookie:
-        update_rtt(child, now - req.born)  # tcp_synack_rtt_meas: a clean sample only
-    else:
-        child.rto = 1.0
+    # tcp_synack_rtt_meas: a clean sample only from an unretransmitted SYN-ACK (a cookie's
+    # request has no snt_synack)
+    clean = req.num_timeout == 0 and req.num_retrans == 0 and not req.syncookie
+    handshake_rtt(child, now - req.born if clean else -1.0, seg.tsecr or 0, now)
     ns.mib.tcp.PassiveOpens += 1
     return child
 

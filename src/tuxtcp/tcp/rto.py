@@ -5,7 +5,13 @@ from __future__ import annotations
 
 from ..net.sysctl_specs import HZ
 from .cong import TCP_CA_CWR, TCP_CA_OPEN
-from .constants import TCP_RTO_MAX, TCP_RTO_MIN, TCP_TIMEOUT_INIT, TIMER_RETRANS
+from .constants import (
+    TCP_RTO_MAX,
+    TCP_RTO_MIN,
+    TCP_TIMEOUT_FALLBACK,
+    TCP_TIMEOUT_INIT,
+    TIMER_RETRANS,
+)
 from .sock import TcpSock
 
 _RTO_MIN_J = round(TCP_RTO_MIN * HZ)
@@ -28,6 +34,24 @@ def update_rtt(sk: TcpSock, rtt: float) -> None:
         sk.srtt = 0.875 * sk.srtt + 0.125 * rtt
     sk.rto = min(max(sk.srtt + max(4 * sk.rttvar, TCP_RTO_MIN), TCP_RTO_MIN), TCP_RTO_MAX)
     sk.backoff = 0  # RFC 6298: only a valid RTT sample resets the backoff
+
+
+def handshake_rtt(sk: TcpSock, clean: float, tsecr: int, now: float) -> None:
+    """tcp_ack_update_rtt for the ACK of our SYN or SYN-ACK, then tcp_init_metrics. A clean
+    sample (`clean` >= 0: nothing was resent, no cookie) comes first; else, with timestamps,
+    the echoed TSval gives one (tcp_rtt_tsopt_us: whole ms, at least 1); else there is none
+    and the RTO is RFC 6298 5.7's 3 s (TCP_TIMEOUT_FALLBACK; mdev 3 s, so tcpi_rttvar shows
+    750 ms) until a sample comes."""
+    rtt = clean
+    if rtt < 0 and sk.rx_opt.tstamp_ok and tsecr:
+        delta = (sk.ns.clock.tcp_clock_ms(now) + sk.ts_off - tsecr) & 0xFFFFFFFF
+        if delta < 0x7FFFFFFF // 1000:
+            rtt = max(delta, 1) / 1000
+    if rtt >= 0:
+        update_rtt(sk, rtt)
+        return
+    sk.rto = TCP_TIMEOUT_FALLBACK
+    sk.rttvar = TCP_TIMEOUT_FALLBACK / 4
 
 
 def arm_rto(sk: TcpSock, now: float, timeout: float = -1.0) -> None:
