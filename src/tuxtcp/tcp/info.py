@@ -19,7 +19,9 @@ tcpi_total_rto, tcpi_total_rto_recoveries and tcpi_total_rto_time (tcp_update_rt
 tcp_update_rto_time: ms from an RTO run's first timeout until Loss is left; a child whose
 SYN-ACK timed out starts with one recovery), tcpi_busy_time, tcpi_rwnd_limited and
 tcpi_sndbuf_limited (the send chronograph, chrono.py, in whole jiffies as the kernel keeps
-it), and tcpi_delivery_rate with tcpi_delivery_rate_app_limited (tcp_rate.c's sampling,
+it), tcpi_rehash (RTOs that rethought the flow hash; PLB is not modelled),
+tcpi_delivered_ce (classic ECN: segments cumulatively ACKed or dup-ACKed with ECE), and
+tcpi_delivery_rate with tcpi_delivery_rate_app_limited (tcp_rate.c's sampling,
 rate.py; the virtual clock's microseconds, so a kernel run's rate differs by its timing).
 
 Approximations:
@@ -40,7 +42,7 @@ Approximations:
 - tcpi_min_rtt: the smallest RTT sample of the connection (the kernel's window is 300 s).
 
 Not modelled, always 0: tcpi_fastopen_client_fail, tcpi_fackets, tcpi_last_ack_sent (0 in
-the kernel too), tcpi_delivered_ce, tcpi_rehash and the AccECN counters.
+the kernel too) and the AccECN counters.
 The send-buffer chronograph starts where the kernel starts it, but tuxtcp's send buffer
 counts bytes, not skb truesize, so a write fills it at another size than on the kernel.
 
@@ -326,6 +328,8 @@ def tcp_get_info(sk: TcpSock, now: float) -> TcpInfo:
         info.tcpi_total_rto_time += sk.ns.clock.tcp_clock_ms(now) - sk.rto_stamp
     info.tcpi_reordering = sk.reordering
     info.tcpi_delivered = sk.delivered
+    info.tcpi_delivered_ce = sk.delivered_ce
+    info.tcpi_rehash = sk.timeout_rehash  # (+ plb_rehash: PLB is off by default, not modelled)
     info.tcpi_delivery_rate = delivery_rate(sk)
     info.tcpi_delivery_rate_app_limited = int(sk.rate_app_limited)
     info.tcpi_segs_out = sk.segs_out

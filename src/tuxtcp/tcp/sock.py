@@ -235,6 +235,7 @@ class TcpSock:
         "max_window", "rcv_nxt", "copied_seq", "rcv_wnd", "rcv_wup", "ts_off",
         "mss_cache", "advmss", "rto", "srtt", "rttvar", "retransmits", "total_rto",
         "total_rto_recoveries", "total_rto_time", "rto_stamp",
+        "timeout_rehash", "delivered_ce",
         "retrans_stamp", "rtx_timer", "loss_probe_armed", "tlp_high_seq", "tlp_retrans",
         "keepalive_timer", "sk_err", "sk_err_soft", "recv_buf",
         "send_buf", "rtx_queue", "fin_queued", "fin_acked", "rcv_shutdown", "snd_shutdown",
@@ -313,6 +314,8 @@ class TcpSock:
         self.total_rto_recoveries = 0  # RTO runs (tcp_update_rto_stats)
         self.total_rto_time = 0  # ms in finished RTO recoveries
         self.rto_stamp = 0  # ms: when the running RTO recovery began (0: none)
+        self.timeout_rehash = 0  # RTOs that rethought the flow's hash (tcpi_rehash)
+        self.delivered_ce = 0  # segments delivered with an ECE on their ACK (classic ECN)
         self.retrans_stamp = -1.0  # when the first retransmitted segment left (-1: none)
         self.rtx_timer: Timer | None = None
         # icsk_pending == ICSK_TIME_LOSS_PROBE: rtx_timer is a tail loss probe, not the RTO

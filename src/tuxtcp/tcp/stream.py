@@ -1248,6 +1248,8 @@ def on_ack(sk: TcpSock, seg: TcpSegment, now: float) -> str:
         orig_acked = orig_acked or orig
         delivered += acked
         sk.delivered += delivered  # (tcp_count_delivered)
+        if ece:
+            sk.delivered_ce += acked  # tcp_clean_rtx_queue's tcp_count_delivered(ece_ack)
         update_reo_wnd(sk, rs.prior_delivered)
         if ca_rtt < 0:
             ca_rtt = seq_ca_rtt
@@ -1298,6 +1300,8 @@ def on_ack(sk: TcpSock, seg: TcpSegment, now: float) -> str:
         reno = sk.sack.reno_sacked - reno_before  # tcp_add_reno_sack
         delivered += reno
         sk.delivered += reno
+        if ece:
+            sk.delivered_ce += reno  # tcp_add_reno_sack(ece_ack)
         rate_gen(sk, delivered, False, rs, now)
         if prior_packets:
             _cong_control(sk, delivered, False, False, now, _newly_lost(sk, lost_before))

@@ -204,6 +204,7 @@ def write_timeout(sk: TcpSock, now: float) -> bool:
         write_err(sk, now)
         return True
     ns.mib.tcp_ext.TcpTimeoutRehash += 1  # sk_rethink_txhash (net.core.txrehash = 1)
+    sk.timeout_rehash += 1
     return False
 
 
