@@ -7,7 +7,7 @@ from __future__ import annotations
 
 from typing import Final
 
-from .sock import TcpSock
+from .sock import TcpSock, has_send_head
 
 CHRONO_UNSPEC: Final = 0
 CHRONO_BUSY: Final = 1  # data queued or in flight
@@ -41,7 +41,7 @@ def chrono_start(sk: TcpSock, kind: int, now: float) -> None:
 def chrono_stop(sk: TcpSock, kind: int, now: float) -> None:
     """tcp_chrono_stop: with nothing queued or in flight the chronograph stops; otherwise a
     stopping kind that is the one being timed falls back to busy."""
-    if not sk.send_buf and not sk.rtx_queue and not (sk.fin_queued and not sk.fin_sent):
+    if not has_send_head(sk) and not sk.rtx_queue:  # tcp_rtx_and_write_queues_empty
         _set(sk, CHRONO_UNSPEC, now)
     elif kind == sk.chrono_type:
         _set(sk, CHRONO_BUSY, now)

@@ -188,6 +188,16 @@ class SackScoreboard:
 EMPTY_SCOREBOARD: Final = SackScoreboard(0)
 
 
+def fin_unsent(sk: TcpSock) -> bool:
+    """tcp_send_fin queued a FIN that has not left yet (it is on, or is, the unsent tail)."""
+    return sk.fin_queued and not sk.fin_sent
+
+
+def has_send_head(sk: TcpSock) -> bool:
+    """tcp_send_head(sk) != NULL: unsent data, or an unsent FIN, in the write queue."""
+    return bool(sk.send_buf) or fin_unsent(sk)
+
+
 def in_flight(sk: TcpSock) -> int:
     """tcp_packets_in_flight: packets_out - (sacked_out + lost_out) + retrans_out, where a
     non-SACK peer's dupacks count as SACKed (tcp_add_reno_sack)."""

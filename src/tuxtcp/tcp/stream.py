@@ -78,6 +78,8 @@ from .sock import (
     EMPTY_SCOREBOARD,
     TcpSock,
     TxSeg,
+    fin_unsent,
+    has_send_head,
     in_flight,
     in_pingpong_mode,
     in_quickack_mode,
@@ -148,8 +150,7 @@ def push(sk: TcpSock, now: float, new_data: bool = True, rtx: bool = True) -> No
         sk.frto = False
         push(sk, now, False)
         return
-    if (not sk.send_buf and not (sk.fin_queued and not sk.fin_sent and not sk.fin_acked)
-            and (not rtx or sk.sack.lost_out <= sk.sack.retrans_out)):
+    if not has_send_head(sk) and (not rtx or sk.sack.lost_out <= sk.sack.retrans_out):
         # tcp_push_pending_frames: no send head, so tcp_write_xmit (and its cwnd validation)
         # does not run; nor does tcp_xmit_retransmit_queue find anything lost
         return
@@ -202,7 +203,7 @@ def push(sk: TcpSock, now: float, new_data: bool = True, rtx: bool = True) -> No
     sent_new = 0
     cwnd_limited = False
     rwnd_limited = False
-    send_head = bool(buf) or (sk.fin_queued and not sk.fin_sent and not sk.fin_acked)
+    send_head = has_send_head(sk)
     prior_packets = len(sk.rtx_queue)
     while buf and pipe < sk.cwnd:
         # tcp_write_xmit: one TSO packet a pass, of at most min(cwnd room, tso_segs) segments
@@ -217,7 +218,7 @@ def push(sk: TcpSock, now: float, new_data: bool = True, rtx: bool = True) -> No
             break  # tcp_snd_wnd_test: the first segment must fit the window
         if avail <= mss:
             n = avail
-            if n < mss and not (sk.fin_queued and not sk.fin_sent) and _nagle_holds(sk):
+            if n < mss and not fin_unsent(sk) and _nagle_holds(sk):
                 break  # tcp_nagle_test (a FIN bypasses it)
         else:
             defer = _tso_should_defer(sk, avail, room, pipe, max_segs, now)
@@ -253,7 +254,7 @@ def push(sk: TcpSock, now: float, new_data: bool = True, rtx: bool = True) -> No
             sk.prr_out += sent_new
         _cwnd_validate(sk, cwnd_limited, now)  # the end of tcp_write_xmit
         sent_any = sent_any or bool(sent_new)
-    if sk.fin_queued and not buf and not sk.fin_sent and not sk.fin_acked:
+    if not buf and fin_unsent(sk):
         # tcp_send_fin found nothing unsent to put the FIN on: a FIN of its own
         transmit(sk, FIN | ACK, sk.snd_nxt, b"", now)
         ts = TxSeg(sk.snd_nxt, b"", FIN | ACK, now)
@@ -317,7 +318,7 @@ def _tso_should_defer(sk: TcpSock, skb_len: int, send_win: int, pipe: int, max_s
             return _DEFER_CWND
     elif send_win <= skb_len:
         return _DEFER_RWND
-    if sk.fin_queued and not sk.fin_sent:
+    if fin_unsent(sk):
         return 0  # the FIN rides this skb: it will get no more data
     return _DEFER_MORE
 
@@ -946,8 +947,8 @@ def _cwnd_validate(sk: TcpSock, is_cwnd_limited: bool, now: float) -> None:
         _cwnd_application_limited(sk, now)
     # all sent, not for want of cwnd, and the writer waits for send-buffer room: the send
     # buffer is what limits
-    if (not sk.send_buf and not (sk.fin_queued and not sk.fin_sent) and sk.nospace
-            and not sk.dead and sk.state in (ESTABLISHED, CLOSE_WAIT)):
+    if (not has_send_head(sk) and sk.nospace and not sk.dead
+            and sk.state in (ESTABLISHED, CLOSE_WAIT)):
         chrono_start(sk, CHRONO_SNDBUF_LIMITED, now)
 
 
