@@ -17,6 +17,7 @@ from test_packetdrill_parser import CORPUS, DEFINES
 from tuxtcp.packetdrill import parse_file, parse_text
 from tuxtcp.packetdrill.command import DEFAULT_DEFINES, packetdrill, run_script
 from tuxtcp.packetdrill.shell import CommandFailed, Shell, UnsupportedCommand
+from tuxtcp.packetdrill.target_kernel import jiffy_edge_ns
 from tuxtcp.packetdrill.target_tuxtcp import Result, TuxtcpRun, run_tuxtcp
 from tuxtcp.tcp.engine import Namespace
 
@@ -70,14 +71,14 @@ def test_own_scripts_pass_on_the_kernel(netns_ok: None, path: Path) -> None:
     # (the Reno scripts set the kernel to reno, as tuxtcp; the CUBIC ones leave its default)
     r = run_script(path, "kernel", DEFAULT_DEFINES, [])
     # CUBIC's cwnd counts the time since its epoch in jiffies, as the kernel saw each ACK: a
-    # run this busy 2-CPU machine delayed by a few ms computes another cwnd (seen once in CI:
-    # 33 for 32 after 2.403 s of cubic-loss-concave-convex). Such a run is measured again,
-    # up to three in all, as timing errors are; the jiffies-phase test below holds the
-    # scripts to every phase on tuxtcp. HyStart's ACK-train test compares the spacing of
-    # ACKs in microseconds: with the machine busy (other tests running alongside) the kernel
-    # once saw the script's ACK train spread, did not leave slow start where the script has
-    # it, and sent other packets (cubic-hystart-ack-train.pkt: an RTO at 0.31 s); its three
-    # runs alone passed. So any failure of a CUBIC script is measured again.
+    # run this busy 2-CPU machine delayed by a few ms may compute another cwnd. Such a run is
+    # measured again, up to three in all, as timing errors are; script time 0 sits at a fixed
+    # place in a jiffy on both targets (runner.JIFFY_PHASE_USECS), and the jiffies-phase test
+    # below holds the scripts to every phase on tuxtcp. HyStart's ACK-train test compares the
+    # spacing of ACKs in microseconds: with the machine busy (other tests running alongside)
+    # the kernel once saw the script's ACK train spread, did not leave slow start where the
+    # script has it, and sent other packets (cubic-hystart-ack-train.pkt: an RTO at 0.31 s);
+    # its three runs alone passed. So any failure of a CUBIC script is measured again.
     for _ in range(2):
         if r.passed or path not in CUBIC:
             break
@@ -102,6 +103,17 @@ def test_cubic_scripts_do_not_depend_on_the_jiffies_phase(path: Path) -> None:
         run.ns.clock.uptime0 += k * 0.0005
         r = run.run()
         assert r.passed, f"clock {k * 0.5} ms later: {r.error}"
+
+
+def test_the_kernel_target_finds_jiffy_edges() -> None:
+    # script time 0 is put JIFFY_PHASE_USECS after an edge found through times(2): edges found
+    # one after another lie whole jiffies (4 ms) apart, to within a tick's interrupt latency
+    edges = [jiffy_edge_ns() for _ in range(4)]
+    assert None not in edges
+    for a, b in zip(edges, edges[1:], strict=False):
+        assert a is not None and b is not None
+        gap_us = (b - a) / 1000
+        assert b > a and abs(gap_us - 4000 * round(gap_us / 4000)) < 500, gap_us
 
 
 @pytest.mark.parametrize(("name", "train", "delay", "cwnd"), [
