@@ -7,7 +7,7 @@ from hypothesis import strategies as st
 
 from helpers import Harness
 from states import syn_recv
-from tuxtcp.net.clock import Clock
+from tuxtcp.net.clock import Clock, round_int
 from tuxtcp.net.sysctl import HZ
 
 
@@ -71,3 +71,11 @@ def test_placing_a_timer_at_once_is_its_fire_time_level_and_expiry(
     assert clock.place(now, timeout) == (clock.fire_time(now, timeout),
                                          clock.wheel_level(timeout),
                                          clock.expiry(now, timeout))
+
+
+@given(st.floats(min_value=-1e15, max_value=1e15, allow_nan=False)
+       | st.integers(-10**9, 10**9).map(lambda n: n / 2)  # every tie: half to even
+       | st.integers(0, 10**7).map(lambda n: n * 1e-6 * 1_000_000))
+def test_round_int_is_pythons_round(x: float) -> None:
+    # the hot paths' microseconds and jiffies: the same integer as round(), ties to even
+    assert round_int(x) == round(x)

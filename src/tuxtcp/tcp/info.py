@@ -55,6 +55,7 @@ from __future__ import annotations
 import struct
 from typing import Final
 
+from ..net.clock import round_int
 from ..net.sysctl_specs import HZ
 from ..net.tcp_states import LISTEN, SYN_SENT
 from .chrono import chrono_stats
@@ -243,7 +244,7 @@ class TcpInfo:
 
 
 def _us(seconds: float) -> int:
-    return max(0, round(seconds * 1_000_000))
+    return max(0, round_int(seconds * 1_000_000))
 
 
 def _ms_since(now_j: int, then_j: int) -> int:

@@ -23,6 +23,7 @@ from __future__ import annotations
 
 from typing import Final
 
+from ..net.clock import round_int
 from ..net.sysctl_specs import HZ
 from ..wire.seq import MASK as M32
 from ..wire.seq import before
@@ -39,7 +40,7 @@ U32_MAX: Final = 0xFFFFFFFF
 
 def us(t: float) -> int:
     """A virtual time in whole microseconds (tcp_clock_us)."""
-    return round(t * 1_000_000)
+    return round_int(t * 1_000_000)
 
 
 def rack(sk: TcpSock) -> RackState:

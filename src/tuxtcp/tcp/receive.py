@@ -7,6 +7,7 @@ from __future__ import annotations
 from typing import Final
 
 from ..net import drops as dr
+from ..net.clock import round_int
 from ..net.tcp_states import FIN_WAIT1, FIN_WAIT2
 from ..wire.seq import MASK as M32
 from ..wire.seq import after, before
@@ -91,7 +92,7 @@ def rcv_rtt_measure(sk: TcpSock, now: float) -> None:
     if est.rtt_time:
         if before(sk.rcv_nxt, est.rtt_seq):
             return
-        _rcv_rtt_update(sk, max(round((now - est.rtt_time) * 1e6), 1), True)
+        _rcv_rtt_update(sk, max(round_int((now - est.rtt_time) * 1e6), 1), True)
     est.rtt_seq = (sk.rcv_nxt + sk.rcv_wnd) & M32
     est.rtt_time = now
 

@@ -3,6 +3,7 @@ tcp_rearm_rto), as the RTO or as a tail loss probe (tcp_schedule_loss_probe)."""
 
 from __future__ import annotations
 
+from ..net.clock import round_int
 from ..net.sysctl_specs import HZ
 from .cong import TCP_CA_CWR, TCP_CA_OPEN
 from .constants import (
@@ -65,7 +66,7 @@ def arm_rto(sk: TcpSock, now: float, timeout: float = -1.0) -> None:
 
 def _jiffies(seconds: float) -> int:
     """usecs_to_jiffies: rounded up (to the microsecond first, as the kernel keeps them)."""
-    return max(0, -(-round(seconds * 1_000_000) * HZ // 1_000_000))
+    return max(0, -(-round_int(seconds * 1_000_000) * HZ // 1_000_000))
 
 
 def rto_delta(sk: TcpSock, now: float) -> float:

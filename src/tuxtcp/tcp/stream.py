@@ -19,6 +19,7 @@ from __future__ import annotations
 
 from typing import Final
 
+from ..net.clock import round_int
 from ..net.drops import CONSUMED, TCP_ACK_UNSENT_DATA, TCP_TOO_OLD_ACK
 from ..net.route import MTU_ETHERNET
 from ..net.sysctl_specs import HZ
@@ -515,7 +516,7 @@ def _slow_start_after_idle_check(sk: TcpSock, now: float) -> None:
     delta = (clock.jiffies(now) - clock.jiffies(sk.lsndtime)) & M32
     if delta & 0x80000000:
         return
-    rto = max(round(sk.rto * HZ), 1)  # icsk_rto, in jiffies
+    rto = max(round_int(sk.rto * HZ), 1)  # icsk_rto, in jiffies
     if delta <= rto:
         return
     restart = min(TCP_INIT_CWND, sk.cwnd)  # tcp_init_cwnd (no route initcwnd)
@@ -943,7 +944,7 @@ def _cwnd_validate(sk: TcpSock, is_cwnd_limited: bool, now: float) -> None:
         return
     sk.snd_cwnd_used = max(sk.snd_cwnd_used, packets_out)
     if sk.ns.sysctl.tcp_slow_start_after_idle and _jiffies_since(sk, sk.snd_cwnd_stamp, now) \
-            >= max(round(sk.rto * HZ), 1):  # (neither reno nor cubic has cong_control)
+            >= max(round_int(sk.rto * HZ), 1):  # (neither reno nor cubic has cong_control)
         _cwnd_application_limited(sk, now)
     # all sent, not for want of cwnd, and the writer waits for send-buffer room: the send
     # buffer is what limits
