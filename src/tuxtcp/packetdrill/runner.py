@@ -47,9 +47,9 @@ BIND_PORT: Final = 8080
 CONNECT_PORT: Final = 8080
 # Where in a 4 ms jiffy (HZ=250) script time 0 lies, on both targets: whatever the kernel
 # counts in jiffies (CUBIC's epoch, the timer wheel) sees the same jiffy on both, run after
-# run, instead of wherever the kernel target's start happened to fall. Mid-jiffy: the round
-# instants (whole multiples of 4 ms) are 2.25 ms from either edge. Measured on Linux 6.18 with
-# cubic-loss-concave-convex.pkt (three runs a phase): it passes at 1.25, 2.25 and 3.25 ms and
+# run, instead of wherever the kernel target's start happened to fall. Mid-jiffy: instants
+# at whole multiples of 4 ms lie 2.25 ms after an edge, 1.75 ms before the next. Measured on 6.18,
+# cubic-loss-concave-convex.pkt (three or more runs a phase): it passes at 1.25, 2.25, 3.25 ms,
 # fails at 0, 0.25, 0.5, 0.75 and 3.9 ms (cwnd 33 for 32 at 2.403 s), where tuxtcp computes
 # 32 at every phase; left to chance it failed about one run in four. Not explained yet.
 JIFFY_PHASE_USECS: Final = 2250
