@@ -159,17 +159,18 @@ def test_cubic_root_known_values() -> None:
     assert [cubic_root(a) for a in (0, 1, 8, 27, 63)] == [0, 1, 2, 3, 4]
 
 
-def test_bictcp_update_at_most_once_a_millisecond_and_each_32nd_second() -> None:
+def test_bictcp_update_at_most_once_a_jiffy_and_each_32nd_second() -> None:
+    # last_time counts jiffies on 6.18 (test_packetdrill_run.py pins it against the kernel)
     ca = Bictcp()
     ca.last_max_cwnd = 20
-    _update(ca, 14, 1, 1000, 5_000_000)  # the epoch starts: K from W_max 20, cwnd 14
+    _update(ca, 14, 1, 1000)  # the epoch starts: K from W_max 20, cwnd 14
     assert (ca.epoch_start, ca.bic_K, ca.bic_origin_point) == (1000, 2523, 20)
     first = ca.cnt
-    _update(ca, 15, 1, 1000, 5_000_500)  # cwnd moved, but within 1 ms: cnt stays
+    _update(ca, 15, 1, 1000)  # cwnd moved, but the same jiffy: cnt stays
     assert ca.cnt == first and ca.last_cwnd == 14
-    _update(ca, 15, 1, 1001, 5_001_500)  # cwnd moved, 1.5 ms on: recomputed
-    assert ca.last_cwnd == 15 and ca.last_time == 5_001_500
-    _update(ca, 15, 1, 1010, 5_030_000)  # same cwnd within 1/32 s: nothing
-    assert ca.last_time == 5_001_500
-    _update(ca, 15, 1, 1010, 5_040_000)  # past 1/32 s: recomputed
-    assert ca.last_time == 5_040_000
+    _update(ca, 15, 1, 1001)  # cwnd moved, the next jiffy: recomputed
+    assert ca.last_cwnd == 15 and ca.last_time == 1001
+    _update(ca, 15, 1, 1008)  # same cwnd, HZ/32 = 7 jiffies on: nothing
+    assert ca.last_time == 1001
+    _update(ca, 15, 1, 1009)  # 8 jiffies on: recomputed
+    assert ca.last_time == 1009

@@ -65,6 +65,9 @@ def packetdrill(argv: list[str]) -> int:
                     help="kernel: real sockets and a TUN device, real time; a timing error is "
                          f"tried again (up to {KERNEL_ATTEMPTS} runs)")
     ap.add_argument("--tolerance_usecs", type=int, default=None)
+    ap.add_argument("--jiffy_phase_usecs", type=int, default=None, metavar="N",
+                    help="start the script's clock N us after a jiffy edge on both targets "
+                         "(0-3999; default 2250)")
     ap.add_argument("-D", dest="defines", action="append", default=[], metavar="NAME=VALUE",
                     help="replace the word NAME by VALUE (packetdrill's -D)")
     ap.add_argument("-v", "--verbose", action="store_true",
@@ -84,6 +87,10 @@ def packetdrill(argv: list[str]) -> int:
     options: list[tuple[str, str | None]] = []
     if args.tolerance_usecs is not None:
         options.append(("tolerance_usecs", str(args.tolerance_usecs)))
+    if args.jiffy_phase_usecs is not None:
+        if not 0 <= args.jiffy_phase_usecs < 4000:
+            ap.error("--jiffy_phase_usecs: 0 to 3999 (a 4 ms jiffy)")
+        options.append(("jiffy_phase_usecs", str(args.jiffy_phase_usecs)))
     targets = ["tuxtcp", "kernel"] if args.target == "both" else [args.target]
     results: dict[tuple[Path, str], Result] = {}
     took = {t: 0.0 for t in targets}

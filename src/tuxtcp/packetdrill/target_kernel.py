@@ -30,7 +30,7 @@ from ..host.netns import all_congestion_controls_allowed, available, loopback_ns
 from ..host.tcpinfo import meminfo, tcp_info
 from ..link.tun import Tun
 from .parser import ParseError, parse_file
-from .runner import JIFFY_PHASE_USECS, SK_MEMINFO, Config, Pending, Result, ScriptRun
+from .runner import SK_MEMINFO, Config, Pending, Result, ScriptRun
 from .script import Event, Script, Syscall
 from .shell import CommandFailed, git_symlink
 from .timing import ScriptError
@@ -78,7 +78,7 @@ class KernelRun(ScriptRun):
         if edge is None:  # (times(2) did not move in 50 ms: start where we are)
             self.t0 = time.monotonic_ns()
         else:
-            self.t0 = edge + JIFFY_PHASE_USECS * 1000
+            self.t0 = edge + self.cfg.jiffy_phase_usecs * 1000
 
     def _drain(self) -> None:
         assert self.tun is not None

@@ -20,7 +20,7 @@ from typing import Any
 from ..socket.api import Socket
 from ..tcp.engine import Namespace
 from ..tcp.mem import skmem
-from .runner import JIFFY_PHASE_USECS, SK_MEMINFO, Config, Pending, Result, ScriptRun, Unsupported
+from .runner import SK_MEMINFO, Config, Pending, Result, ScriptRun, Unsupported
 from .script import Event, Script, Syscall
 from .shell import Shell
 from .timing import ScriptError
@@ -60,7 +60,7 @@ class TuxtcpRun(ScriptRun):
     def __init__(self, script: Script, config: Config | None = None) -> None:
         super().__init__(script, config)
         self.ns = Namespace("packetdrill", [self.cfg.local_ip], seed=self.cfg.seed)
-        self.ns.clock.uptime0 += JIFFY_PHASE_USECS / 1e6  # (its uptime starts on a jiffy edge)
+        self.ns.clock.uptime0 += self.cfg.jiffy_phase_usecs / 1e6  # (uptime starts on an edge)
         self.driver = _Driver(self)
         self.now = 0  # microseconds of script time
         self.sent: list[tuple[int, bytes]] = []  # what the engine sent, not yet checked

@@ -1,7 +1,7 @@
 """CUBIC with HyStart, Linux's default congestion control (net/ipv4/tcp_cubic.c), in the
 kernel's fixed-point arithmetic: the window follows W(t) = C(t - K)^3 + W_max with t in
 1/1024 s units counted in jiffies (HZ=250), K from a table-seeded cube root, beta 717/1024,
-fast convergence, the Reno-friendly window, and at most one cnt computation a millisecond.
+fast convergence, the Reno-friendly window, and at most one cnt computation a jiffy.
 HyStart (the ACK train and delay detections) ends slow start early once cwnd reaches
 hystart_low_window. Module parameters are the kernel's defaults (fast_convergence=1,
 beta=717, initial_ssthresh=0, bic_scale=41, tcp_friendliness=1, hystart=1, hystart_detect=3,
@@ -82,7 +82,7 @@ class Bictcp(CaPriv):
         self.cnt = 0  # cwnd grows by one after this many segments acked
         self.last_max_cwnd = 0  # W_max
         self.last_cwnd = 0
-        self.last_time = 0  # tcp_mstamp (us) of the last cnt computation
+        self.last_time = 0  # jiffies of the last cnt computation
         self.bic_origin_point = 0
         self.bic_K = 0  # time to the origin point, 1/1024 s
         self.delay_min = 0  # us
@@ -153,7 +153,7 @@ class Cubic(CongestionOps):
             if not acked:
                 return
         ca = self._ca(sk, now)
-        _update(ca, sk.cwnd, acked, _jiffies32(sk, now), _clock_us(sk, now))
+        _update(ca, sk.cwnd, acked, _jiffies32(sk, now))
         cong_avoid_ai(sk, ca.cnt, acked)
 
     def set_state(self, sk: TcpSock, new_state: int, now: float) -> None:
@@ -199,19 +199,21 @@ class Cubic(CongestionOps):
                 _hystart_update(sk, ca, delay, now)
 
 
-def _update(ca: Bictcp, cwnd: int, acked: int, j: int, now_us: int) -> None:
+def _update(ca: Bictcp, cwnd: int, acked: int, j: int) -> None:
     """bictcp_update: ca->cnt, the segments acked per cwnd increment, from the cubic curve at
     one delay_min from now, bounded by the Reno-friendly window and by 2 (1.5x per RTT). Not
-    again within 1/32 s while cwnd stays, nor within 1 ms at all (last_time in microseconds
-    since 6.11: "tcp_cubic: switch ca->last_time to usec resolution"); the epoch and t stay
-    in jiffies."""
+    again within HZ/32 jiffies (7: 28 to 32 ms) while cwnd stays, nor within the same jiffy
+    at all: last_time, like the epoch and t, counts jiffies. (A 2024 patch moving last_time
+    to microseconds, "tcp_cubic: switch ca->last_time to usec resolution", is not in the
+    6.18 kernel here: cubic-loss-concave-convex.pkt fails on it exactly when its ACKs fall
+    in the first millisecond of a jiffy, as this jiffies computation predicts and a
+    microsecond one does not; test_packetdrill_run.py runs that case on both targets.)"""
     ca.ack_cnt += acked
-    elapsed = (now_us - ca.last_time) & M32
-    if ca.last_cwnd == cwnd and elapsed <= 1_000_000 // 32:
+    if ca.last_cwnd == cwnd and seq_sub(j, ca.last_time) <= HZ // 32:
         return
-    if not (ca.epoch_start and elapsed < 1000):
+    if not (ca.epoch_start and j == ca.last_time):
         ca.last_cwnd = cwnd
-        ca.last_time = now_us
+        ca.last_time = j
         if ca.epoch_start == 0:
             ca.epoch_start = j
             ca.ack_cnt = acked
