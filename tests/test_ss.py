@@ -250,12 +250,14 @@ def _agree(name: str, args: str) -> None:
     between the two reads (a SYN retransmitted into the full queue bumps the listener's drop
     count), so a difference is read again, up to three times."""
     for attempt in range(3):
+        ours, theirs = _ours(name, args), _iproute2(name, args)
         try:
-            _same_but_timers(_ours(name, args), _iproute2(name, args), 100)
+            _same_but_timers(ours, theirs, 100)
             return
-        except AssertionError:
-            if attempt == 2:
-                raise
+        except AssertionError as e:
+            if attempt == 2:  # both views whole, to tell which row moved the columns
+                raise AssertionError(f"ss {args}: {e}\n--- tuxtcp:\n{ours}--- iproute2:\n"
+                                     f"{theirs}") from None
 
 
 OPTION_SETS = ["-tan", "-tn", "-tln", "-ta", "-tl", "-tanH", "-tano", "-tane", "-tanm",
