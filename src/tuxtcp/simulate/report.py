@@ -37,7 +37,7 @@ RETRANSMISSIONS = (
 UNDO = (
     ("recovery undone in full", "TcpExt.TCPFullUndo"),
     ("undone in part (Eifel)", "TcpExt.TCPPartialUndo"),
-    ("undone on D-SACKs", "TcpExt.TCPDSACKUndo"),
+    ("undone on D-SACKs (or resent SYN-ACKs)", "TcpExt.TCPDSACKUndo"),
     ("RTO undone", "TcpExt.TCPLossUndo"),
     ("spurious RTOs (F-RTO)", "TcpExt.TCPSpuriousRTOs"),
     ("D-SACKs received", "TcpExt.TCPDSACKRecv"),

@@ -13,7 +13,7 @@ from ..wire.ipv4 import Packet, is_loopback
 from ..wire.seq import MASK as M32
 from ..wire.seq import after, before
 from ..wire.tcp import ACK, CWR, ECE, RST, SYN
-from .algorithms import init_congestion_control
+from .algorithms import init_congestion_control, init_transfer_cwnd
 from .constants import TCP_ECN_OK, TCP_TIMEOUT_INIT
 from .isn import secure_ipv4_port_ephemeral, secure_tcp_seq_and_ts_off
 from .keepalive import keepalive_established
@@ -37,6 +37,7 @@ from .rto import arm_rto, handshake_rtt, stop_rto
 from .sock import EMPTY_RTX_QUEUE, TcpSock, TxSeg, holds_port, rtx_enqueue
 from .stream import push
 from .twsock import TimeWaitSock
+from .undo import try_undo_spurious_syn
 
 
 def twsk_unique(ns: NetNamespace, sk: TcpSock, tw: TimeWaitSock, now: float,
@@ -245,11 +246,13 @@ def synsent_process(sk: TcpSock, pkt: Packet, now: float) -> str:
         # Karn: a clean sample only from an unretransmitted SYN
         handshake_rtt(sk, -1.0 if sk.retransmits else now - sk.syn_sent_at, seg.tsecr or 0,
                       now)
+        try_undo_spurious_syn(sk, ns.clock.tcp_clock_ms(sk.retrans_stamp) & M32, seg.tsecr)
         sk.retransmits = 0
         sk.backoff = 0
         sk.retrans_stamp = -1.0  # FLAG_SYN_ACKED
         set_state(sk, ESTABLISHED, now)  # tcp_finish_connect (set_state wakes the owner)
-        init_congestion_control(sk, now)  # tcp_init_transfer
+        init_transfer_cwnd(sk, now)  # tcp_init_transfer
+        init_congestion_control(sk, now)
         init_buffer_space(sk, now)
         keepalive_established(sk, now)
         send_ack(sk, now)

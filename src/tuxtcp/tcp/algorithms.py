@@ -7,6 +7,7 @@ from typing import TYPE_CHECKING, Final
 
 from ..net.sysctl_specs import CONGESTION_CONTROLS
 from .cong import RENO, CongestionOps
+from .constants import TCP_INIT_CWND
 from .cubic import CUBIC
 
 if TYPE_CHECKING:
@@ -20,6 +21,15 @@ assert tuple(ALGORITHMS) == CONGESTION_CONTROLS
 def default_ops(ns: NetNamespace) -> CongestionOps:
     """tcp_assign_congestion_control: the namespace's default."""
     return ALGORITHMS[ns.sysctl.tcp_congestion_control]
+
+
+def init_transfer_cwnd(sk: TcpSock, now: float) -> None:
+    """tcp_init_transfer's initial window: cut to 1 (RFC 5681's loss window) once more than
+    one SYN or SYN-ACK was resent (total_retrans) and the resends were not shown needless
+    (undo_marker still set: undo.try_undo_spurious_syn); else tcp_init_cwnd (no route
+    initcwnd here). Checked on 6.18 for both ends (tests/packetdrill/handshake-cwnd-*.pkt)."""
+    sk.cwnd = 1 if sk.num_retrans_total > 1 and sk.undo_marker >= 0 else TCP_INIT_CWND
+    sk.snd_cwnd_stamp = now
 
 
 def init_congestion_control(sk: TcpSock, now: float) -> None:

@@ -15,7 +15,7 @@ from ..wire.seq import after, between
 from ..wire.tcp import ACK, CWR, ECE, RST, SYN
 from . import syncookies as sc
 from . import tracepoints as tp
-from .algorithms import init_congestion_control
+from .algorithms import init_congestion_control, init_transfer_cwnd
 from .constants import TCP_ECN_OK, TCP_RTO_MAX, TCP_TIMEOUT_INIT
 from .isn import secure_tcp_seq_and_ts_off
 from .keepalive import keepalive_established
@@ -41,6 +41,7 @@ from .receive import data_queue
 from .reqsk import RequestSock
 from .rto import handshake_rtt
 from .sock import TcpSock
+from .undo import try_undo_spurious_syn
 
 TCP_PAWS_MSL: Final = 60
 TCP_PAWS_24DAYS: Final = 60 * 60 * 24 * 24
@@ -432,6 +433,13 @@ def syn_recv_sock(ns: NetNamespace, lsk: TcpSock, req: RequestSock, pkt: Packet,
         child.total_rto_recoveries = 1
         clock = ns.clock
         child.total_rto_time = clock.tcp_clock_ms(now) - clock.tcp_clock_ms(req.born)
+        # and the resent SYN-ACKs may be undone (undo_marker; undo_retrans is the listener's
+        # zeroed field, sk_clone_lock's copy): with it still set after the handshake
+        # (try_undo_spurious_syn), cwnd starts at 1, and the first dubious ACK with data in
+        # flight takes tcp_try_undo_dsack's branch (TCPDSACKUndo, without any D-SACK)
+        child.undo_marker = req.snt_isn if req.snt_isn else -1
+        child.undo_retrans = 0
+        child.retrans_stamp = req.born  # snt_synack: the first SYN-ACK
     # the SYN and the ACK that made it count as received (tcp_segs_in), the SYN-ACK as
     # delivered (tcp_rcv_state_process in SYN_RECV: SYN-ACK delivery is not tracked in tcp_ack)
     child.segs_in = 2
@@ -461,10 +469,14 @@ def child_process(ns: NetNamespace, child: TcpSock, pkt: Packet, now: float) -> 
         # tcp_ack -> tcp_ack_update_window: the largest window yet, tcp_sync_mss again
         child.max_window = child.snd_wnd
         sync_mss(child, now, child.pmtu_cookie)
+    if child.retrans_stamp >= 0:
+        try_undo_spurious_syn(child, ns.clock.tcp_clock_ms(child.retrans_stamp) & M32, seg.tsecr)
+        child.retrans_stamp = -1.0
     set_state(child, ESTABLISHED, now)  # wakes the child and its listener
     if child.rx_opt.tstamp_ok:
         child.advmss -= 12  # TCPOLEN_TSTAMP_ALIGNED (6.18: before the buffer space is set)
-    init_congestion_control(child, now)  # tcp_init_transfer
+    init_transfer_cwnd(child, now)  # tcp_init_transfer
+    init_congestion_control(child, now)
     init_buffer_space(child, now)
     if seg.payload:
         data_queue(child, seg, now)

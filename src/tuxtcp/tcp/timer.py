@@ -298,6 +298,11 @@ def syn_retransmit_timer(sk: TcpSock, now: float) -> None:
     if write_timeout(sk, now):
         return
     linear = ns.sysctl.tcp_syn_linear_timeouts
+    if not sk.retransmits:
+        # tcp_enter_loss -> tcp_init_undo on the first timeout (Open until then): the SYN's
+        # resends may prove needless (active.synsent_process), else cwnd starts at 1
+        sk.undo_marker = sk.snd_una if sk.snd_una else -1
+        sk.undo_retrans = -1  # retrans_out is 0
     flags = SYN | (ACK if sk.state == SYN_RECV else 0)
     transmit(sk, flags, sk.iss, b"", now, retrans=True)
     if ns.trace.on_retransmit_skb:
@@ -305,6 +310,7 @@ def syn_retransmit_timer(sk: TcpSock, now: float) -> None:
     ns.mib.tcp.RetransSegs += 1
     ns.mib.tcp_ext.TCPSynRetrans += 1
     sk.num_retrans_total += 1
+    sk.undo_retrans = max(sk.undo_retrans, 0) + 1  # tcp_retransmit_skb
     update_rto_stats(sk, now)
     if sk.state != SYN_SENT or sk.total_rto > linear:
         sk.backoff += 1

@@ -134,6 +134,16 @@ def try_undo_dsack(sk: TcpSock, now: float) -> bool:
     return False
 
 
+def try_undo_spurious_syn(sk: TcpSock, syn_stamp: int, tsecr: int | None) -> None:
+    """tcp_try_undo_spurious_syn: the handshake's resent SYN or SYN-ACK proved needless, the
+    answer echoing the timestamp of the first one (`syn_stamp`, the raw ms clock of
+    retrans_stamp): nothing is left to undo (undo_marker cleared, no counter). Else the
+    marker stays, and the connection starts from a cwnd of 1 (init_transfer_cwnd)."""
+    if (sk.undo_marker >= 0 and syn_stamp and sk.rx_opt.tstamp_ok and tsecr is not None
+            and (tsecr - sk.ts_off) & M32 == syn_stamp):
+        sk.undo_marker = -1
+
+
 def try_undo_loss(sk: TcpSock, tsecr: int, now: float, frto_undo: bool) -> bool:
     """tcp_try_undo_loss: an ACK after an RTO shows it needless (TCPLossUndo; found by
     F-RTO: TCPSpuriousRTOs too): nothing is lost any more, Open."""
