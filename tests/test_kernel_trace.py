@@ -188,11 +188,30 @@ def test_the_simulation_counts_the_syns_of_clients_still_connecting() -> None:
 @pytest.mark.root
 def test_the_kernel_agrees_client_by_client_from_its_own_trace(netns_ok: None) -> None:
     from tuxtcp.host.tracefs import available
-    from tuxtcp.simulate.kernel import client_differences, replay_spec, run_on_kernel
+    from tuxtcp.simulate.kernel import (
+        KernelRunError,
+        client_differences,
+        replay_spec,
+        run_on_kernel,
+    )
 
     if available() is not None:
         pytest.fail(f"tracefs: {available()}")
-    kres = run_on_kernel(FULL_QUEUE_CASE)
+    # A kernel run this shared 2-CPU machine disturbed (an agent's connect more than 5 ms
+    # late: the harness refuses it) or whose replay differs is measured again, three runs in
+    # all, as the full-size replays are: on a noisy day (2026-12-03) one run in three was
+    # refused and a CI run's replay had 6 of 7 clients after a slow kernel run; the replay
+    # itself is deterministic, what moves is the kernel's timing of the run it follows.
+    for attempt in range(3):
+        try:
+            kres = run_on_kernel(FULL_QUEUE_CASE)
+        except KernelRunError as exc:
+            if not exc.disturbed or attempt == 2:
+                raise
+            continue
+        replayed = run_scenario(replay_spec(FULL_QUEUE_CASE, kres))
+        if client_differences(replayed.clients, kres.clients)[0] == 7:
+            break
     sres = run_scenario(FULL_QUEUE_CASE)
     assert [c.syn_retrans for c in kres.clients] == [0, 0, 0, 0, 0, 4, 4]
     assert [c.synack_retrans for c in kres.clients] == [0] * 7
@@ -212,7 +231,6 @@ def test_the_kernel_agrees_client_by_client_from_its_own_trace(netns_ok: None) -
         gaps = [b - a for a, b in zip([c.start, *r], r, strict=False)]
         assert all(0.99 < g < 1.04 for g in gaps), gaps
     assert all(abs(a - b) < 0.001 + 9 / 250 for a, b in zip(*resent[5:], strict=True)), resent
-    replayed = run_scenario(replay_spec(FULL_QUEUE_CASE, kres))
     assert client_differences(replayed.clients, kres.clients)[0] == 7
 
 
