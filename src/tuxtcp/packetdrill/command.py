@@ -11,7 +11,7 @@ from pathlib import Path
 from types import FrameType
 
 from .parser import ParseError, parse_file
-from .runner import Result
+from .runner import JIFFY_USECS, Result
 from .target_kernel import run_kernel
 from .target_tuxtcp import run_tuxtcp
 
@@ -88,8 +88,8 @@ def packetdrill(argv: list[str]) -> int:
     if args.tolerance_usecs is not None:
         options.append(("tolerance_usecs", str(args.tolerance_usecs)))
     if args.jiffy_phase_usecs is not None:
-        if not 0 <= args.jiffy_phase_usecs < 4000:
-            ap.error("--jiffy_phase_usecs: 0 to 3999 (a 4 ms jiffy)")
+        if not 0 <= args.jiffy_phase_usecs < JIFFY_USECS:
+            ap.error(f"--jiffy_phase_usecs: 0 to {JIFFY_USECS - 1} (a jiffy)")
         options.append(("jiffy_phase_usecs", str(args.jiffy_phase_usecs)))
     targets = ["tuxtcp", "kernel"] if args.target == "both" else [args.target]
     results: dict[tuple[Path, str], Result] = {}

@@ -15,6 +15,7 @@ import time
 from dataclasses import dataclass, field
 from typing import Any, Final
 
+from ..net.sysctl_specs import HZ
 from . import packets as pk
 from .script import (
     BitOr,
@@ -53,6 +54,7 @@ CONNECT_PORT: Final = 8080
 # cubic-loss-concave-convex.pkt fails on both targets alike (cwnd 33 for 32 at 2.403 s: the
 # ACK that ends a round meets a jiffy CUBIC has not computed its cnt in).
 JIFFY_PHASE_USECS: Final = 2250
+JIFFY_USECS: Final = 1_000_000 // HZ  # the range --jiffy_phase_usecs takes
 SK_MEMINFO: Final = ("RMEM_ALLOC", "RCVBUF", "WMEM_ALLOC", "SNDBUF", "FWD_ALLOC", "WMEM_QUEUED",
                      "OPTMEM", "BACKLOG", "DROPS")
 TCP_STATES: Final = ("ESTABLISHED", "SYN_SENT", "SYN_RECV", "FIN_WAIT1", "FIN_WAIT2",
@@ -91,8 +93,8 @@ class Config:
                 if name in ("tolerance_usecs", "tcp_ts_tick_usecs", "bind_port", "connect_port"):
                     setattr(self, name, int(value))
                 elif name == "jiffy_phase_usecs":
-                    if not 0 <= int(value) < 4000:
-                        raise ValueError("0 to 3999 (a 4 ms jiffy)")
+                    if not 0 <= int(value) < JIFFY_USECS:
+                        raise ValueError(f"0 to {JIFFY_USECS - 1} (a jiffy)")
                     self.jiffy_phase_usecs = int(value)
                 elif name == "tolerance_percent":
                     self.tolerance_percent = float(value)

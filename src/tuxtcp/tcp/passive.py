@@ -437,7 +437,7 @@ def syn_recv_sock(ns: NetNamespace, lsk: TcpSock, req: RequestSock, pkt: Packet,
         # zeroed field, sk_clone_lock's copy): with it still set after the handshake
         # (try_undo_spurious_syn), cwnd starts at 1, and the first dubious ACK with data in
         # flight takes tcp_try_undo_dsack's branch (TCPDSACKUndo, without any D-SACK)
-        child.undo_marker = req.snt_isn if req.snt_isn else -1
+        child.undo_marker = req.snt_isn
         child.undo_retrans = 0
         child.retrans_stamp = req.born  # snt_synack: the first SYN-ACK
     # the SYN and the ACK that made it count as received (tcp_segs_in), the SYN-ACK as

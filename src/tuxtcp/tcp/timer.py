@@ -57,6 +57,7 @@ from .stream import (
     send_probe0,
 )
 from .twsock import TimeWaitSock
+from .undo import init_undo
 
 
 def run_timers(ns: NetNamespace, now: float) -> int:
@@ -301,8 +302,7 @@ def syn_retransmit_timer(sk: TcpSock, now: float) -> None:
     if not sk.retransmits:
         # tcp_enter_loss -> tcp_init_undo on the first timeout (Open until then): the SYN's
         # resends may prove needless (active.synsent_process), else cwnd starts at 1
-        sk.undo_marker = sk.snd_una if sk.snd_una else -1
-        sk.undo_retrans = -1  # retrans_out is 0
+        init_undo(sk)
     flags = SYN | (ACK if sk.state == SYN_RECV else 0)
     transmit(sk, flags, sk.iss, b"", now, retrans=True)
     if ns.trace.on_retransmit_skb:
