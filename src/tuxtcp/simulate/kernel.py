@@ -12,6 +12,7 @@ from __future__ import annotations
 import contextlib
 import dataclasses
 import json
+import os
 import subprocess
 import sys
 import time
@@ -171,16 +172,21 @@ def run_on_kernel(spec: ScenarioSpec) -> ScenarioResult:
         ref = read_jiffies()
         start_wall = time.time() + 2.0  # every agent has started and listens by then
         start_mono = time.monotonic() + (start_wall - time.time())
-        trace = KernelTrace(start_mono, start_mono + spec.duration, CLIENT_ADDR, PORT)
+        # the agents that make the traffic on one CPU, the sampler on the others
+        # (kernel_agent._pin and sampler say why)
+        here = os.sched_getaffinity(0)
+        cpus, rest = [max(here)], sorted(here - {max(here)}) or [max(here)]
         common = {"start_wall": start_wall, "duration": spec.duration, "addr": SERVER_ADDR,
-                  "port": PORT}
+                  "port": PORT, "cpus": cpus}
         agent = [sys.executable, "-m", "tuxtcp.simulate.kernel_agent"]
+        trace = KernelTrace(start_mono, start_mono + spec.duration, CLIENT_ADDR, PORT, rest)
         with trace:
             p_srv = srv.popen(*agent, "server", json.dumps({
                 **common, "backlog": spec.backlog, "workers": spec.workers,
                 "service_time": spec.service_time, "accept_start": spec.accept_start,
-                "sample_interval": spec.sample_interval,
                 "response_bytes": spec.response_bytes}))
+            p_smp = srv.popen(*agent, "sampler", json.dumps({
+                **common, "cpus": rest, "sample_interval": spec.sample_interval}))
             p_cli = cli.popen(*agent, "client", json.dumps({
                 **common, "starts": starts, "response_bytes": spec.response_bytes}))
             p_fl = None
@@ -189,7 +195,8 @@ def run_on_kernel(spec: ScenarioSpec) -> ScenarioResult:
                     **common, "rate": spec.flood_rate, "duration": spec.flood_duration,
                     "start": spec.flood_start, "seed": spec.seed}))
             outs = {}
-            for name, p in (("server", p_srv), ("client", p_cli), ("flood", p_fl)):
+            for name, p in (("server", p_srv), ("client", p_cli), ("flood", p_fl),
+                            ("sampler", p_smp)):
                 if p is None:
                     continue
                 try:
@@ -239,7 +246,7 @@ def run_on_kernel(spec: ScenarioSpec) -> ScenarioResult:
                              f"(at worst {late * 1000:.1f} ms: the machine was busy), so the "
                              f"comparison would not be fair: run it again, or a smaller "
                              f"scenario (fewer clients, a lower rate)", disturbed=True)
-    samples = [tuple(s) for s in outs["server"]["samples"]]
+    samples = [tuple(s) for s in outs["sampler"]["samples"]]
     peak = max(samples, key=lambda s: s[1] + s[2], default=(0.0, 0, 0))
     return ScenarioResult(spec=spec, clients=clients, samples=samples,
                           server_counters=srv_c, client_counters=cli_c, peak_ss=peak_ss,
