@@ -106,6 +106,10 @@ def test_sweep_csv_and_plot(tmp_path) -> None:  # type: ignore[no-untyped-def]
 def test_spec_validation() -> None:
     with pytest.raises(ValueError):
         ScenarioSpec(arrival="weibull")
+    for bad in ("0", "-1", "nan", "1e-9"):  # 0 used to sample forever at one instant
+        with pytest.raises(ValueError, match="sample_interval must be over 0 s"):
+            build_spec("burst", None, [f"sample_interval={bad}"])
+    assert build_spec("burst", None, ["sample_interval=0.001"]).sample_interval == 0.001
 
 
 def test_clients_on_many_addresses_sharing_ports_are_attributed_apart() -> None:

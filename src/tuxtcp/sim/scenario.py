@@ -31,6 +31,7 @@ CLIENT_ADDR: Final = "198.18.0.2"
 PORT: Final = 8080
 PEAK_PROC_ENTRIES: Final = 1000
 MAX_RESPONSE: Final = 64 << 20
+MAX_SAMPLES: Final = 1_000_000  # queue samples in a run
 RESPONSE_CHUNK: Final = 64 << 10  # bytes a server's send() offers at a time
 REPLAY_WAIT: Final = 0.002  # how long a replayed accept waits for a connection to be queued
 
@@ -99,6 +100,10 @@ class ScenarioSpec:
                              "hosts)")
         if not 0 <= self.response_bytes <= MAX_RESPONSE:
             raise ValueError(f"response_bytes must be 0 .. {MAX_RESPONSE}")
+        # (0 sampled forever at one instant: the run never ended)
+        if not self.sample_interval > 0 or self.duration / self.sample_interval > MAX_SAMPLES:
+            raise ValueError(f"sample_interval must be over 0 s, with at most {MAX_SAMPLES:,} "
+                             f"samples in the run (duration / sample_interval)")
 
 
 @dataclass
