@@ -24,6 +24,7 @@ between clients that waited a second and those that did not).
 from __future__ import annotations
 
 import dataclasses
+import math
 from collections import Counter
 from typing import Any, NamedTuple
 
@@ -124,6 +125,26 @@ def _close(a: int, b: int, slack: float) -> bool:
     return a == b if not slack else abs(a - b) <= max(2, slack * b)
 
 
+def _on_a_step(name: str, kernel_value: float | None, sres: ScenarioResult,
+               kres: ScenarioResult) -> bool:
+    """Whether a percentile that misses its tolerance (5% or 10 ms) sits on a step that the
+    clients which differ (held to the clients' bar already) explain: each can move the
+    simulation's sorted latencies by one rank, so the kernel's value must be within the
+    tolerance of the simulation's at a rank no further than that many from the percentile's.
+    (seen: lossy-link's p90 0.040 against 1.043 s with 299 of 300 clients agreeing: 30 and 31
+    clients of 300 waited for a resent SYN, the 10% mark between them)."""
+    if kernel_value is None:
+        return False
+    differ = len(kres.clients) - client_differences(sres.clients, kres.clients,
+                                                    late=kres.late_clients)[0]
+    lat = sorted(c.latency for c in sres.clients if c.latency is not None)
+    if not lat:
+        return False
+    k = max(0, min(len(lat) - 1, math.ceil(len(lat) * float(name[1:]) / 100) - 1))
+    return any(abs(v - kernel_value) <= max(0.05 * kernel_value, 0.010)
+               for v in lat[max(0, k - differ):k + differ + 1])
+
+
 def _problems(bar: Bar, sim: dict[str, Any], kern: dict[str, Any],
               sres: ScenarioResult, kres: ScenarioResult) -> list[object]:
     """What misses the bar: the command's comparison rows (`compare`), held to the preset's
@@ -137,7 +158,7 @@ def _problems(bar: Bar, sim: dict[str, Any], kern: dict[str, Any],
         if kind == "drops":
             ours[name], theirs[name] = a, b
         elif kind == "latency":
-            if name in bar.percentiles and not ok:
+            if name in bar.percentiles and not ok and not _on_a_step(name, b, sres, kres):
                 out.append(("latency", name, a, b))
         elif not _close(a, b, bar.slack):
             out.append((kind, name, a, b))  # a counter of the server or the client

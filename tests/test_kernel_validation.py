@@ -5,6 +5,7 @@ values: see simulate/kernel.py:compare). Needs root: runs in CI, skips elsewhere
 """
 
 import dataclasses
+import os
 from typing import Any
 
 import pytest
@@ -92,6 +93,13 @@ def test_simulation_matches_kernel(netns_ok: None, scenario: str) -> None:
         if not problems:
             break
     assert not problems, problems
+    # the agents that make the traffic shared one CPU; the sampler and the trace reader ran
+    # on the others (kernel_agent._pin: the kernel then takes the segments in sending order)
+    cpus = kres.agent_cpus
+    makers = ["server", "client"] + (["flood"] if scenario == "syn-flood" else [])
+    assert len(cpus["server"]) == 1 and all(cpus[m] == cpus["server"] for m in makers), cpus
+    if len(os.sched_getaffinity(0)) > 1:
+        assert not set(cpus["sampler"] + cpus["trace"]) & set(cpus["server"]), cpus
     # the scenario did exercise the mechanism it is named after
     srv = kern["counters"]["server"]
     if scenario == "syn-flood":

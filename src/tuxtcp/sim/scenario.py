@@ -172,6 +172,9 @@ class ScenarioResult:
     # a kernel run's agents: how late (s) each was at worst (client: a connect after its
     # instant; server: a service seen finished after its deadline)
     agent_late: dict[str, float] = field(default_factory=dict)
+    # a kernel run: the CPUs each agent (and "trace", the tracefs reader) was allowed to run on
+    agent_cpus: dict[str, list[int]] = field(default_factory=dict)
+    agent_steal: float = 0.0  # the share of the run the hypervisor took the agents' CPU
     # a kernel run over the userspace relay: what it did (forwarded, lost, ...)
     relay: dict[str, Any] | None = None
     late_clients: dict[int, float] = field(default_factory=dict)  # index -> seconds late

@@ -102,7 +102,7 @@ def _relay_link(srv: Netns, cli: Netns, spec: ScenarioSpec, tag: str,
     cfg = {"server_ns": srv.name, "client_ns": cli.name, "server_dev": devs["server"],
            "client_dev": devs["client"], "server_addrs": [SERVER_ADDR],
            "client_addrs": [CLIENT_ADDR], "delay": spec.delay, "loss": spec.loss,
-           "seed": spec.seed, "max_s": spec.duration + 600.0}
+           "seed": spec.seed, "max_s": spec.duration + 600.0, "cpus": agent_cpus()[1]}
     p = subprocess.Popen([sys.executable, "-m", "tuxtcp.simulate.kernel_relay", json.dumps(cfg)],
                          stdin=subprocess.PIPE, stdout=subprocess.PIPE, stderr=subprocess.PIPE,
                          text=True)
@@ -158,6 +158,44 @@ def uptime_for(t0_ns: int, ref: tuple[int, int]) -> float:
     return (j0 - INITIAL_JIFFIES + frac) / HZ
 
 
+def cpu_times(cpu: int) -> tuple[int, int]:
+    """(steal, all) of one CPU's time so far, in USER_HZ ticks (/proc/stat): the steal is
+    what the hypervisor ran elsewhere while this virtual CPU wanted to run."""
+    with open("/proc/stat") as f:
+        for line in f:
+            if line.startswith(f"cpu{cpu} "):
+                ticks = [int(x) for x in line.split()[1:]]
+                return (ticks[7] if len(ticks) > 7 else 0), sum(ticks[:8])
+    return 0, 0
+
+
+def agent_cpus() -> tuple[list[int], list[int]]:
+    """(the CPU of the agents that make the traffic, the CPUs of everything else in a kernel
+    run: the sampler, the trace reader, the relay) among those this process may use
+    (kernel_agent._pin says why)."""
+    here = os.sched_getaffinity(0)
+    return [max(here)], sorted(here - {max(here)}) or [max(here)]
+
+
+@contextlib.contextmanager
+def _threads_off(cpu: int) -> Iterator[None]:
+    """Every thread of this process (pytest's, an exporter's, ...) off `cpu` while the agents
+    run on it (where the process may use another CPU), then back where it was."""
+    saved: dict[int, set[int]] = {}
+    for tid in (int(t) for t in os.listdir("/proc/self/task")):
+        with contextlib.suppress(OSError):
+            mine = os.sched_getaffinity(tid)
+            if mine - {cpu}:
+                os.sched_setaffinity(tid, mine - {cpu})
+                saved[tid] = mine
+    try:
+        yield
+    finally:
+        for tid, mine in saved.items():
+            with contextlib.suppress(OSError):
+                os.sched_setaffinity(tid, mine)
+
+
 def run_on_kernel(spec: ScenarioSpec) -> ScenarioResult:
     starts = [c.start for c in ScenarioRun(spec).results]  # the same seeded schedule
     with two_hosts(spec if relayed(spec) else None) as (srv, cli, link):
@@ -172,15 +210,13 @@ def run_on_kernel(spec: ScenarioSpec) -> ScenarioResult:
         ref = read_jiffies()
         start_wall = time.time() + 2.0  # every agent has started and listens by then
         start_mono = time.monotonic() + (start_wall - time.time())
-        # the agents that make the traffic on one CPU, the sampler on the others
-        # (kernel_agent._pin and sampler say why)
-        here = os.sched_getaffinity(0)
-        cpus, rest = [max(here)], sorted(here - {max(here)}) or [max(here)]
+        cpus, rest = agent_cpus()
         common = {"start_wall": start_wall, "duration": spec.duration, "addr": SERVER_ADDR,
                   "port": PORT, "cpus": cpus}
         agent = [sys.executable, "-m", "tuxtcp.simulate.kernel_agent"]
         trace = KernelTrace(start_mono, start_mono + spec.duration, CLIENT_ADDR, PORT, rest)
-        with trace:
+        steal0 = cpu_times(cpus[0])
+        with _threads_off(cpus[0]), trace:
             p_srv = srv.popen(*agent, "server", json.dumps({
                 **common, "backlog": spec.backlog, "workers": spec.workers,
                 "service_time": spec.service_time, "accept_start": spec.accept_start,
@@ -211,6 +247,7 @@ def run_on_kernel(spec: ScenarioSpec) -> ScenarioResult:
                             else f"exit {p.returncode}")
                     raise KernelRunError(f"the kernel's {name} agent failed: {last}")
                 outs[name] = json.loads(out.strip().splitlines()[-1])
+        steal1 = cpu_times(cpus[0])
         after = (srv.netstat(), cli.netstat())
         peak_ss = srv.run("ss", "-lnt")
     srv_c = {k: v - before[0].get(k, 0) for k, v in after[0].items()}
@@ -246,6 +283,11 @@ def run_on_kernel(spec: ScenarioSpec) -> ScenarioResult:
                              f"(at worst {late * 1000:.1f} ms: the machine was busy), so the "
                              f"comparison would not be fair: run it again, or a smaller "
                              f"scenario (fewer clients, a lower rate)", disturbed=True)
+    steal = (steal1[0] - steal0[0]) / max(1, steal1[1] - steal0[1])
+    if steal > STEAL_SHARE:
+        raise KernelRunError(f"the hypervisor held back the agents' CPU for {steal:.0%} of "
+                             f"the run (steal time), so the comparison would not be fair: "
+                             f"run it again on a quieter machine", disturbed=True)
     samples = [tuple(s) for s in outs["sampler"]["samples"]]
     peak = max(samples, key=lambda s: s[1] + s[2], default=(0.0, 0, 0))
     return ScenarioResult(spec=spec, clients=clients, samples=samples,
@@ -256,6 +298,9 @@ def run_on_kernel(spec: ScenarioSpec) -> ScenarioResult:
                                       "server": outs["server"].get("max_late", 0.0),
                                       **({"relay": link["worst_late_ms"] / 1000}
                                          if "worst_late_ms" in link else {})},
+                          agent_steal=steal,
+                          agent_cpus={**{n: o["cpus"] for n, o in outs.items()},
+                                      **({"trace": trace.ran_on} if trace.ran_on else {})},
                           relay=link or None,
                           late_clients=late_by,
                           server_log=server_log,
@@ -345,6 +390,7 @@ TESTBED_DROPS = frozenset({"OTHERHOST"})
 
 LATE_S = 0.005  # a connect started later than this after its instant is "late"
 LATE_SHARE = 0.01  # more late connects than this share: the run is not a fair measurement
+STEAL_SHARE = 0.05  # the agents' CPU stolen by the hypervisor for more of the run: not fair
 # (a small scenario, such as a validation variant, tolerates none: one late connect there
 # changes which SYN meets a full queue)
 

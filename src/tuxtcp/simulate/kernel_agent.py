@@ -353,7 +353,9 @@ def main() -> None:
         os.nice(5 if role in ("flood", "sampler") else -10)
     _pin(plan.get("cpus"))
     fn = {"server": server, "client": client, "flood": flood, "sampler": sampler}[role]
-    print(json.dumps(fn(plan)))
+    out = fn(plan)
+    out["cpus"] = sorted(os.sched_getaffinity(0))
+    print(json.dumps(out))
 
 
 if __name__ == "__main__":

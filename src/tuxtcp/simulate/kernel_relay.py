@@ -89,7 +89,10 @@ def serve(cfg: dict[str, Any]) -> dict[str, Any]:
             subprocess.run(["ip", "link", "set", tun.name, "netns", ns], check=True,
                            capture_output=True, timeout=30)
         # the wire comes first: a real-time thread (it sleeps in select() between packets;
-        # the kernel keeps 5% of each second for others) ahead of the agents (nice -10)
+        # the kernel keeps 5% of each second for others) ahead of the agents (nice -10), on
+        # the CPUs they leave (on theirs, a real-time thread would preempt them)
+        if cfg.get("cpus"):
+            os.sched_setaffinity(0, cfg["cpus"])
         with contextlib.suppress(OSError, AttributeError):
             os.sched_setscheduler(0, os.SCHED_FIFO, os.sched_param(1))
         print("ready", flush=True)

@@ -96,6 +96,7 @@ class KernelTrace:
                  cpus: list[int] | None = None) -> None:
         self._window = (start, end)
         self._cpus = cpus  # where the reading thread runs (None: anywhere)
+        self.ran_on: list[int] = []  # the CPUs the reading thread was allowed
         self._client = ip_to_int(client_addr)
         self._client_str = client_addr
         self._port = server_port
@@ -126,6 +127,7 @@ class KernelTrace:
             # off the CPU the agents share: parsing thousands of lines a second there
             # started connects late (slow-accept: 33 more than 5 ms late against 3 untraced)
             os.sched_setaffinity(0, self._cpus)  # this thread only
+        self.ran_on = sorted(os.sched_getaffinity(0))
         try:
             with trace_session(EVENTS, clock="mono", filters=FILTERS) as session:
                 self._ready.set()

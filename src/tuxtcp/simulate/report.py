@@ -115,7 +115,8 @@ def summarize(res: ScenarioResult) -> dict[str, Any]:
         "dmesg": res.dmesg,
         "explanation": explain(res, lat, syn_retx, failed, never_accepted),
         **({"agent_late_ms": {k: round(v * 1000, 2) for k, v in res.agent_late.items()},
-            "late_connects": len(res.late_clients)} if res.agent_late else {}),
+            "late_connects": len(res.late_clients), "agent_cpus": res.agent_cpus,
+            "agent_cpu_steal": round(res.agent_steal, 4)} if res.agent_late else {}),
         **({"kernel_relay": res.relay} if res.relay else {}),
     }
 
