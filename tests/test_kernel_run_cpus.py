@@ -36,3 +36,24 @@ def test_threads_leave_the_agents_cpu_and_come_back() -> None:
     finally:
         stop.set()
         t.join()
+
+
+def test_the_report_shows_where_the_agents_ran_and_the_steal() -> None:
+    import dataclasses
+    import io
+
+    from rich.console import Console
+
+    from tuxtcp.sim.scenario import run_scenario
+    from tuxtcp.simulate.presets import build_spec
+    from tuxtcp.simulate.render import print_report
+    from tuxtcp.simulate.report import summarize
+
+    res = run_scenario(build_spec("burst", None, ["clients=2", "duration=1"]))
+    res = dataclasses.replace(res, agent_late={"client": 0.001, "server": 0.002},
+                              agent_cpus={"server": [1], "client": [1], "sampler": [0],
+                                          "trace": [0]}, agent_steal=0.0125)
+    out = io.StringIO()
+    print_report(Console(file=out, width=200), summarize(res))
+    assert ("kernel agents on CPU 1 (server, client), the sampler and the trace reader on 0; "
+            "the host took 1.2% of the agents' CPU (steal)") in out.getvalue()

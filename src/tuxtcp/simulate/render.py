@@ -79,6 +79,13 @@ def print_report(console: Console, s: dict[str, Any]) -> None:
                       f"its deadline)" + (f", link relay {late['relay']:.2f} ms (a packet "
                                           f"delivered after its instant)"
                                           if "relay" in late else ""))
+        cpus = s.get("agent_cpus") or {}
+        if "server" in cpus:
+            console.print(f"kernel agents on CPU {','.join(map(str, cpus['server']))} (server, "
+                          f"client{', flood' if 'flood' in cpus else ''}), the sampler and "
+                          f"the trace reader on {','.join(map(str, cpus.get('sampler', [])))}; "
+                          f"the host took {s.get('agent_cpu_steal', 0.0):.1%} of the agents' "
+                          f"CPU (steal)")
     if "kernel_relay" in s:
         r = s["kernel_relay"]
         console.print(f"kernel link relay: {r['forwarded']} packets delivered, {r['lost']} "
