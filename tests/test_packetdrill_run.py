@@ -72,6 +72,13 @@ def test_each_mechanism_is_counted_as_the_kernel_does(name: str) -> None:
     assert {k: getattr(ext, k) for k in COUNTED[name]} == COUNTED[name]
 
 
+# Kernel runs of a script, at most, before a test gives up on the kernel target: three were
+# not enough on a host that stole its virtual CPUs for a 4 ms tick at a time (three CI runs
+# on 2026-12-03, each with a CUBIC script a jiffy late on every attempt; the same scripts
+# failed the same way on the session's starting commit, and passed minutes later).
+KERNEL_RUNS = 5
+
+
 @pytest.mark.root
 @pytest.mark.parametrize("path", OWN + RENO + CUBIC, ids=lambda p: p.name)
 def test_own_scripts_pass_on_the_kernel(netns_ok: None, path: Path) -> None:
@@ -84,10 +91,10 @@ def test_own_scripts_pass_on_the_kernel(netns_ok: None, path: Path) -> None:
     # cubic-hystart-ack-train.pkt left slow start elsewhere and had an RTO at 0.31 s), and
     # tcpi_delivery_rate divides by the measured interval (tcp-info-counters.pkt once read
     # 18,880 B/s for 20,000: an interval 6 ms longer, in a CI run). A late packet within the
-    # timing tolerance moves them, so any failure is measured again, up to three runs in all;
-    # a script wrong for the kernel fails all three (and timing errors are retried inside
+    # timing tolerance moves them, so any failure is measured again, up to KERNEL_RUNS runs in
+    # all; a script wrong for the kernel fails every one (and timing errors are retried inside
     # run_script already).
-    for _ in range(2):
+    for _ in range(KERNEL_RUNS - 1):
         if r.passed:
             break
         r = run_script(path, "kernel", DEFAULT_DEFINES, [])
@@ -138,7 +145,7 @@ def test_cubic_counts_its_last_update_in_jiffies_as_the_kernel_does(netns_ok: No
     options: list[tuple[str, str | None]] = [("jiffy_phase_usecs", "0")]
     tux = run_script(path, "tuxtcp", DEFAULT_DEFINES, options)
     assert not tux.passed and tux.error.endswith(error), tux.error
-    for _ in range(3):
+    for _ in range(KERNEL_RUNS):
         kernel = run_script(path, "kernel", DEFAULT_DEFINES, options)
         if kernel.error == tux.error:
             break
