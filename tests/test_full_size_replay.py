@@ -24,7 +24,6 @@ between clients that waited a second and those that did not).
 from __future__ import annotations
 
 import dataclasses
-import math
 from collections import Counter
 from typing import Any, NamedTuple
 
@@ -38,10 +37,11 @@ from tuxtcp.simulate.kernel import (
     compare,
     replay_spec,
     run_on_kernel,
+    times_close,
 )
 from tuxtcp.simulate.kernel_relay import relayed
 from tuxtcp.simulate.presets import build_spec
-from tuxtcp.simulate.report import summarize
+from tuxtcp.simulate.report import percentile_rank, summarize
 
 
 class Bar(NamedTuple):
@@ -126,23 +126,18 @@ def _close(a: int, b: int, slack: float) -> bool:
 
 
 def _on_a_step(name: str, kernel_value: float | None, sres: ScenarioResult,
-               kres: ScenarioResult) -> bool:
-    """Whether a percentile that misses its tolerance (5% or 10 ms) sits on a step that the
-    clients which differ (held to the clients' bar already) explain: each can move the
-    simulation's sorted latencies by one rank, so the kernel's value must be within the
-    tolerance of the simulation's at a rank no further than that many from the percentile's.
+               differ: int) -> bool:
+    """Whether a percentile that misses its tolerance (`times_close`) sits on a step that the
+    `differ` clients which differ (held to the clients' bar already) explain: each can move
+    the simulation's sorted latencies by one rank, so the kernel's value must be close to the
+    simulation's at a rank no further than that many from the percentile's.
     (seen: lossy-link's p90 0.040 against 1.043 s with 299 of 300 clients agreeing: 30 and 31
     clients of 300 waited for a resent SYN, the 10% mark between them)."""
-    if kernel_value is None:
-        return False
-    differ = len(kres.clients) - client_differences(sres.clients, kres.clients,
-                                                    late=kres.late_clients)[0]
     lat = sorted(c.latency for c in sres.clients if c.latency is not None)
-    if not lat:
+    if kernel_value is None or not lat:
         return False
-    k = max(0, min(len(lat) - 1, math.ceil(len(lat) * float(name[1:]) / 100) - 1))
-    return any(abs(v - kernel_value) <= max(0.05 * kernel_value, 0.010)
-               for v in lat[max(0, k - differ):k + differ + 1])
+    k = percentile_rank(len(lat), float(name[1:]))
+    return any(times_close(v, kernel_value) for v in lat[max(0, k - differ):k + differ + 1])
 
 
 def _problems(bar: Bar, sim: dict[str, Any], kern: dict[str, Any],
@@ -153,12 +148,14 @@ def _problems(bar: Bar, sim: dict[str, Any], kern: dict[str, Any],
     out: list[object] = []
     ours: Counter[str] = Counter()
     theirs: Counter[str] = Counter()
+    agree, diffs = client_differences(sres.clients, kres.clients, late=kres.late_clients)
+    differ = len(kres.clients) - agree
     for what, a, b, ok in compare(sim, kern, COMPARED_COUNTERS):
         kind, _, name = what.partition(" ")
         if kind == "drops":
             ours[name], theirs[name] = a, b
         elif kind == "latency":
-            if name in bar.percentiles and not ok and not _on_a_step(name, b, sres, kres):
+            if name in bar.percentiles and not ok and not _on_a_step(name, b, sres, differ):
                 out.append(("latency", name, a, b))
         elif not _close(a, b, bar.slack):
             out.append((kind, name, a, b))  # a counter of the server or the client
@@ -173,8 +170,7 @@ def _problems(bar: Bar, sim: dict[str, Any], kern: dict[str, Any],
             out.append(("drops", reason, ours[reason], theirs[reason], sites.get(reason, {}),
                         kern["drops"].get("kernel_first_s", {}).get(reason, []),
                         kern["drops"].get("kernel_resets", [])))
-    agree, diffs = client_differences(sres.clients, kres.clients, late=kres.late_clients)
-    moved = bar.per_client * (len(kres.clients) - agree)
+    moved = bar.per_client * differ
     for group, slack, extra in ((TEARDOWN, max(bar.slack, bar.teardown), 0),
                                 (bar.split, bar.slack, moved)):
         a = sum(ours[r] for r in group)

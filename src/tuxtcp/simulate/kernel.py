@@ -404,6 +404,12 @@ class KernelRunError(RuntimeError):
         self.disturbed = disturbed
 
 
+def times_close(sim: float, kernel: float) -> bool:
+    """A simulated time against the kernel's: within 5%, or 10 ms for short ones (the
+    kernel's timers tick in 4 ms jiffies)."""
+    return abs(sim - kernel) <= max(0.05 * kernel, 0.010)
+
+
 def client_differences(sim: list[ClientResult], kern: list[ClientResult],
                        limit: int = 10, late: dict[int, float] | None = None,
                        ) -> tuple[int, list[dict[str, Any]]]:
@@ -429,7 +435,7 @@ def client_differences(sim: list[ClientResult], kern: list[ClientResult],
         la, lb = a.latency, b.latency
         if (la is None) != (lb is None):
             why.append("connected on one side only")
-        elif la is not None and lb is not None and abs(la - lb) > max(0.010, 0.05 * lb):
+        elif la is not None and lb is not None and not times_close(la, lb):
             why.append(f"connect {la * 1000:.1f} vs {lb * 1000:.1f} ms")
         if why and a.index in late:
             why.append(f"kernel connect started {late[a.index] * 1000:.1f} ms late")
@@ -471,7 +477,7 @@ def compare(sim: dict[str, Any], kern: dict[str, Any],
             rows.append((f"drops {reason}", a, b, a == b))
     for p in ("p50", "p90", "p99"):
         a, b = sim["latency_s"][p], kern["latency_s"][p]
-        ok = a is not None and b is not None and abs(a - b) <= max(0.05 * b, 0.010)
+        ok = a is not None and b is not None and times_close(a, b)
         rows.append((f"latency {p}", a, b, ok))
     if "response" in sim and "response" in kern:
         # a transfer's losses and how they were repaired, and the time to a whole response
@@ -485,7 +491,7 @@ def compare(sim: dict[str, Any], kern: dict[str, Any],
                 rows.append((f"{side} {k}", a, b, a == b))
         for p in ("p50", "p90", "p99"):
             a, b = sim["response"]["time_s"][p], kern["response"]["time_s"][p]
-            ok = a is not None and b is not None and abs(a - b) <= max(0.05 * b, 0.010)
+            ok = a is not None and b is not None and times_close(a, b)
             rows.append((f"response time {p}", a, b, ok))
     return rows
 

@@ -8,6 +8,7 @@ clock (time.monotonic) and print one JSON line of results. Real sockets, real ke
 from __future__ import annotations
 
 import contextlib
+import ctypes
 import errno
 import json
 import os
@@ -59,11 +60,9 @@ def _pin(cpus: list[int] | None) -> None:
     sent, as the simulation does. Spread over two CPUs, a client's final ACK and another
     client's resent SYN sent microseconds apart reached the listener in either order, and a
     full accept queue took the one or the other: slow-accept's replay agreed for 87-93% of
-    the clients (1,736, 1,808 and 1,850 of 2,000 on three runs), and for 98.4-99.3% pinned.
+    the clients (1,736, 1,808 and 1,850 of 2,000 on three runs), and for 98.4-99.4% pinned.
     The sampler and the reader of the trace run on the other CPUs."""
     with contextlib.suppress(OSError, AttributeError):
-        import ctypes
-
         ctypes.CDLL(None, use_errno=True).prctl(PR_SET_TIMERSLACK, 1, 0, 0, 0)
     if cpus:
         os.sched_setaffinity(0, cpus)

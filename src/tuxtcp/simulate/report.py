@@ -45,13 +45,16 @@ UNDO = (
 RECOVERY_COUNTERS = tuple(dict.fromkeys(k for _, k in RETRANSMISSIONS + UNDO))
 
 
+def percentile_rank(n: int, p: float) -> int:
+    """The index of the nearest-rank p-th percentile (p in 0..100) among n sorted values."""
+    return max(0, min(n - 1, math.ceil(n * p / 100) - 1))
+
+
 def percentile(values: list[float], p: float) -> float | None:
     """Nearest-rank percentile (p in 0..100)."""
     if not values:
         return None
-    s = sorted(values)
-    k = max(0, min(len(s) - 1, math.ceil(len(s) * p / 100) - 1))
-    return s[k]
+    return sorted(values)[percentile_rank(len(values), p)]
 
 
 def summarize(res: ScenarioResult) -> dict[str, Any]:
