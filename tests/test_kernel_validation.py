@@ -75,17 +75,18 @@ def _compared(sim: dict[str, Any], kern: dict[str, Any]) -> list[object]:
 @pytest.mark.parametrize("scenario", ["burst", "slow-accept", "syn-flood"])
 def test_simulation_matches_kernel(netns_ok: None, scenario: str) -> None:
     spec = build_spec(scenario, None, VALIDATION[scenario])
-    # A kernel run on this shared 2-core machine can be unfair: an agent started late (the
-    # harness raises), or an agent's wake-up within the lateness bound reordered a SYN and an
-    # accept that the scenario keeps apart. Such a run is measured again, up to 5 kernel runs
-    # in all; one of them must agree exactly with the simulation (seen: 1 run in 5 disagreeing
-    # on a busy evening, never the same way twice).
+    # A kernel run on this shared 2-core machine can be unfair: an agent started late or the
+    # hypervisor took the agents' CPU (the harness raises, `disturbed`), or an agent's wake-up
+    # within the lateness bound reordered a SYN and an accept that the scenario keeps apart
+    # (a CI run's syn-flood was refused for 6% steal). Such a run is measured again, up to 5
+    # kernel runs in all; one of them must agree exactly with the simulation (seen: 1 run in 5
+    # disagreeing on a busy evening, never the same way twice).
     problems: list[object] = []
     for attempt in range(5):
         try:
             kres = run_on_kernel(spec)
         except KernelRunError as exc:
-            if "late" not in str(exc) or attempt == 4:
+            if not exc.disturbed or attempt == 4:
                 raise
             continue
         kern = summarize(kres)
