@@ -1,7 +1,7 @@
 # Two-command quick start: `make demo` and `make test`. Both set up .venv themselves.
 #
 # .venv holds the compiled build (mypyc turns the engine's modules into C extensions: the same
-# source, about 4x faster); it is rebuilt when a source file changes (about a minute).
+# source, about 4x faster); it is rebuilt when a source file changes (about two minutes).
 # .venv-pure holds an editable plain-Python install (TUXTCP_PURE=1) for quick edit-test loops;
 # `make test` runs the suite on both.
 PY ?= python3
