@@ -37,9 +37,10 @@ def _modules(entries: list[str]) -> list[str]:
 
 
 class ParallelBuildExt(build_ext):
-    """Compiles an extension's C files on every CPU at once (setuptools compiles them one
-    after another). mypyc writes a C file per module (multi_file), so the engine's library,
-    one 4-5 minute gcc run as a single file, builds in about half that on two CPUs."""
+    """Compiles an extension's C files at once on every CPU this process may use (setuptools
+    compiles them one after another). mypyc writes a C file per module (multi_file), so the
+    engine's library, one 4-5 minute gcc run as a single file, builds in about half that on
+    two CPUs."""
 
     def build_extension(self, ext: Any) -> None:
         cc = self.compiler
@@ -55,7 +56,7 @@ class ParallelBuildExt(build_ext):
             todo = [(obj, *build[obj]) for obj in objects if obj in build]
             # the biggest first, so no CPU is left with a long file at the end
             todo.sort(key=lambda job: -os.path.getsize(job[1]))
-            with ThreadPoolExecutor(max_workers=os.cpu_count() or 1) as pool:
+            with ThreadPoolExecutor(max_workers=len(os.sched_getaffinity(0))) as pool:
                 for done in [pool.submit(cc._compile, obj, src, ext, cc_args, extra_postargs,
                                          pp_opts) for obj, src, ext in todo]:
                     done.result()

@@ -12,15 +12,15 @@ Each preset states what must agree (`BARS`): the compared counters and the drops
 within `slack` (0: equal), and a share of the clients one by one. Where the issue's bar (equal,
 99%) is not met yet, the preset's entry says so and why; those are the gaps to close, not
 tolerances to keep. A kernel run disturbed by this shared 2-core machine (an agent started
-connects late: the harness refuses it) is measured again, and so is one that misses its bar:
-three runs in all, one of which must meet it. Each preset runs all its clients in a window
-that ends once they are long done (`WINDOW`; the presets' own durations leave the kernel run
-idle for up to 55 s). The agents that make the traffic share one CPU
-(the kernel then takes their segments in the order they were sent, as the simulation does);
-the queue sampler and the trace reader run on the others. Single runs miss by a client or
-two now and then (seen: burst 36 of 40 clients and ListenOverflows 86 against 85, before the
-established instants were the kernel's own; capped-backlog 591 of 600, its p90 on the step
-between clients that waited a second and those that did not).
+connects late, or the host stole the agents' CPU: the harness refuses it) is measured again,
+and so is one that misses its bar: three runs in all, one of which must meet it. Each preset
+runs all its clients in a window that ends once they are long done (`WINDOW`; the presets'
+own durations leave the kernel run idle for up to 55 s). The agents that make the traffic
+share one CPU (the kernel then takes their segments in the order they were sent, as the
+simulation does); the queue sampler and the trace reader run on the others. Single runs
+miss by a client or two now and then (seen: burst 36 of 40 clients and ListenOverflows 86
+against 85, before the established instants were the kernel's own; capped-backlog 591 of
+600, its p90 on the step between clients that waited a second and those that did not).
 """
 
 from __future__ import annotations
