@@ -1,9 +1,10 @@
 """Every preset at full size against the kernel, replayed (`tuxtcp simulate PRESET --target both`).
 
-The kernel run records each client's connect instant and each accept instant (with its
-service end) and, through tracefs, the kernel's drops by reason, the SYN-ACKs resent to each
-client and each client's established instant; the simulation replays those
-instants, each client from the kernel client's port, over the kernel's link: a veth (30 us)
+The kernel run records each accept instant (with its service end) and, through tracefs, the
+kernel's drops by reason, the SYN-ACKs resent to each client, the instant each client's SYN
+went out and each client's established instant, and the jiffies the kernel read as it armed
+each SYN's timer (the replay's jiffies phase follows them); the simulation replays those
+instants, each client from the kernel client's port, over the kernel's link: a veth (5 us)
 where the preset's delay is under a millisecond, else the userspace relay over two TUN devices
 (lossy-link: 20 ms one way, 5% loss, each packet's fate decided per flow as the simulation's
 link decides it: this kernel has no netem). What is left to differ is the engine's.
@@ -18,9 +19,12 @@ runs all its clients in a window that ends once they are long done (`WINDOW`; th
 own durations leave the kernel run idle for up to 55 s). The agents that make the traffic
 share one CPU (the kernel then takes their segments in the order they were sent, as the
 simulation does); the queue sampler and the trace reader run on the others. Single runs
-miss by a client or two now and then (seen: burst 36 of 40 clients and ListenOverflows 86
+missed by a client or two now and then (seen: burst 36 of 40 clients and ListenOverflows 86
 against 85, before the established instants were the kernel's own; capped-backlog 591 of
-600, its p90 on the step between clients that waited a second and those that did not).
+600, its p90 on the step between clients that waited a second and those that did not;
+burst 30 of 40 when /proc/timer_list put the run a jiffy ahead, every SYN timer a bucket
+late, before the kernel's own jiffies set the phase; capped-backlog 595 and 599 of 600 from
+the agent's connect instants, 598 and 600 from the traced ones).
 """
 
 from __future__ import annotations
@@ -53,6 +57,8 @@ class Bar(NamedTuple):
     why: str = ""
     percentiles: tuple[str, ...] = ("p50", "p90", "p99")  # connect latency, within 5%/10 ms
     per_client: int = 0  # `split`'s sum may also differ by this many per client that differs
+    # each counter and drop reason may differ by this many per client that differs (listed)
+    counters_per_client: int = 0
     missed: float = 0.01  # share of replayed accepts that may find no connection
     teardown: float = 0.01  # TEARDOWN's sum may differ by this share (and 2)
     # drop reasons that mechanisms tuxtcp does not have yet move (`why` says which): each
@@ -100,14 +106,14 @@ BARS = {
         "follows) and its SYN (no drop reason), ListenOverflows staying equal (seen: 32 drops "
         "against 28 with every counter equal)", per_client=2),
     "slow-accept": Bar(
-        0.98, 0.2, OVERFLOWS,
-        "98.4-99.4% of the clients agree (1,968 to 1,988 of 2,000 on six runs; 99% on three "
-        "of them), every counter within 0.5% but the SYN cookies, within 2% on five runs "
-        "and 11-17% on one (TCPReqQFullDoCookies 258 against 309): with the agents on one "
-        "CPU the kernel takes the segments in the order they were sent (87-93% agreed spread "
-        "over two), and what is left is a client whose final ACK meets the queue within "
-        "microseconds of a replayed accept, whose instant the agent reads before accept(): "
-        "it carries its difference through a busy period", per_client=2),
+        0.99, 0.0, OVERFLOWS,
+        "1,993-2,000 of 2,000 clients agree (four runs; 1,947-1,987 when the replay took the "
+        "agent's clock reading before connect() as the connect instant, and its jiffies from "
+        "/proc/timer_list alone); where a client differs, it can move a counter by one (seen: "
+        "ListenOverflows 935 against 934 with 7 clients differing, SYN cookies 183 against "
+        "184 with 3): a connect whose SYN left within microseconds of a tick, the kernel's "
+        "timer softirq taking the tick's resent SYNs first", per_client=2,
+        counters_per_client=1),
 }
 
 
@@ -179,7 +185,7 @@ def _problems(bar: Bar, sim: dict[str, Any], kern: dict[str, Any],
         elif kind == "latency":
             if name in bar.percentiles and not ok and not _on_a_step(name, b, sres, differ):
                 out.append(("latency", name, a, b))
-        elif not _close(a, b, bar.slack):
+        elif not _close(a, b, bar.slack) and abs(a - b) > bar.counters_per_client * differ:
             out.append((kind, name, a, b))  # a counter of the server or the client
     after_close = kern["drops"].get("kernel_no_socket_after_close", 0)
     theirs["NO_SOCKET"] -= after_close
@@ -187,7 +193,8 @@ def _problems(bar: Bar, sim: dict[str, Any], kern: dict[str, Any],
     for reason in ours:
         slack = 0.25 if reason in bar.loose else bar.slack
         if (reason not in bar.split | TEARDOWN
-                and not _close(ours[reason], theirs[reason], slack)):
+                and not _close(ours[reason], theirs[reason], slack)
+                and abs(ours[reason] - theirs[reason]) > bar.counters_per_client * differ):
             # where the kernel freed them, to tell the run's own drops from the machine's
             out.append(("drops", reason, ours[reason], theirs[reason], sites.get(reason, {}),
                         kern["drops"].get("kernel_first_s", {}).get(reason, []),

@@ -18,7 +18,7 @@ from tuxtcp.sim.scenario import (
     ScenarioSpec,
     run_scenario,
 )
-from tuxtcp.simulate.kernel_trace import KernelTrace, TracedRun, apply_trace
+from tuxtcp.simulate.kernel_trace import KernelTrace, TracedRun, apply_trace, traced_uptime0
 from tuxtcp.wire.ipv4 import ip_to_int
 
 CLI, SRV, FLOOD = ip_to_int(CLIENT_ADDR), ip_to_int(SERVER_ADDR), ip_to_int("198.19.128.5")
@@ -186,6 +186,64 @@ def test_the_simulation_counts_the_syns_of_clients_still_connecting() -> None:
 
 
 @pytest.mark.root
+def _timer_start(ts: float, pid: int, flags: str, jiffies: int) -> str:
+    """A timer:timer_start line as this kernel prints it (6.18, tcp_write_timer)."""
+    return (f"{'python3':>16}-{pid:<7d} [001] {flags} {ts:.6f}: timer_start: "
+            f"timer=000000007653be5e function=tcp_write_timer expires={jiffies + 250} "
+            f"[timeout=250] bucket_expiry={jiffies + 256} cpu=1 idx=102 flags=")
+
+
+def test_each_connect_gets_the_instant_its_syn_went_out() -> None:
+    # Two connects of the client agent (pid 77): SYN_SENT in the process (its port not chosen
+    # yet: 0), then, in the same process, the first tcp_write_timer armed is the SYN's
+    # (tcp_connect, once the SYN is out). A timer armed in a softirq meanwhile (another
+    # socket's, in the interrupted process's name) and one of another process are not; nor is
+    # what a process arms long after a connect() that failed (a FIN's timer in a close()).
+    kt = KernelTrace(T0, T0 + 10.0, CLIENT_ADDR, PORT)
+    run = TracedRun()
+    syn_sent = [format_trace_line(t.inet_sock_set_state(T0 + at, 1, 7, 2, 0, PORT, CLI, SRV),
+                                  task="python3", pid=77) for at in (0.1, 0.2, 0.3)]
+    for line in (syn_sent[0],
+                 _timer_start(T0 + 0.10002, 77, "d.s1.", 5000),  # softirq: not the SYN's
+                 _timer_start(T0 + 0.10003, 78, "d..1.", 5000),  # another process
+                 _timer_start(T0 + 0.10005, 77, "d..1.", 5000),  # the SYN's
+                 _timer_start(T0 + 0.15, 77, "d..1.", 5012),  # a close()'s FIN: no connect
+                 syn_sent[1],
+                 _timer_start(T0 + 0.20009, 77, "d..1.", 5025),
+                 syn_sent[2],  # failed after SYN_SENT: arms nothing
+                 _timer_start(T0 + 0.5, 77, "d..1.", 5100)):
+        kt.take(run, line)
+    assert run.connects == pytest.approx([T0 + 0.1, T0 + 0.2, T0 + 0.3])
+    assert run.syn_out == {0: (pytest.approx(T0 + 0.10005), 5000),
+                           1: (pytest.approx(T0 + 0.20009), 5025)}
+    # the agent connects its clients in index order: the n-th connect is client n
+    clients = [ClientResult(i, 0.1 * (i + 1) - 0.00003) for i in range(3)]
+    apply_trace(clients, run, T0)
+    assert [_tr(c).syn_out_at for c in clients] == pytest.approx([0.10005, 0.20009, None])
+    # the replay starts each client when its SYN went out, else at the agent's instant
+    from tuxtcp.simulate.kernel import replay_starts
+    assert replay_starts(clients) == pytest.approx([0.10005, 0.20009, 0.29997])
+    # a connect missing from the trace (a full ring buffer): no client gets an instant
+    short = TracedRun(connects=run.connects[:2], syn_out=dict(run.syn_out))
+    apply_trace(clients, short, T0)
+    assert [_tr(c).syn_out_at for c in clients] == [None, None, None]
+
+
+def test_the_jiffies_phase_follows_the_kernels_own_jiffies() -> None:
+    # /proc/timer_list gave an uptime0 one jiffy ahead of the kernel's (a tick between the
+    # clock and the jiffies it prints): the SYN timers' jiffies move it back by one jiffy
+    from tuxtcp.net.clock import Clock
+
+    good = Clock(1000.0021, 0)
+    run = TracedRun(syn_out={k: (T0 + 0.0137 * k, good.jiffies(0.0137 * k))
+                             for k in range(50)})
+    # one armed within microseconds after a tick, still reading the jiffy before
+    run.syn_out[50] = (T0 + 0.0019 + 1e-6, good.jiffies(0.0019 + 1e-6) - 1)
+    assert traced_uptime0(1000.0021 + 0.004, run, T0) == pytest.approx(1000.0021)
+    assert traced_uptime0(1000.0021, run, T0) == pytest.approx(1000.0021)
+    assert traced_uptime0(1000.0021, TracedRun(), T0) == pytest.approx(1000.0021)
+
+
 def test_the_kernel_agrees_client_by_client_from_its_own_trace(netns_ok: None) -> None:
     from tuxtcp.host.tracefs import available
     from tuxtcp.simulate.kernel import (
@@ -219,6 +277,12 @@ def test_the_kernel_agrees_client_by_client_from_its_own_trace(netns_ok: None) -
     assert kres.traced_drops == {}
     # the established instants are the kernel's: a veth round trip, well under a jiffy
     assert all(c.latency is not None and c.latency < 0.004 for c in kres.clients[:5])
+    # each client's SYN went out after the agent read its clock, and before the first five
+    # were established
+    assert all(c.start < _tr(c).syn_out_at < c.start + 0.005
+               for c in kres.clients), [(c.start, _tr(c).syn_out_at) for c in kres.clients]
+    assert all(_tr(c).syn_out_at <= c.established
+               for c in kres.clients[:5])
     agree, diffs = client_differences(sres.clients, kres.clients)
     assert agree == 7, diffs
     # the SYNs the last two resent, as the kernel sent them: 1 s apart (on the wheel's 32 ms

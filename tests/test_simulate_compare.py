@@ -81,8 +81,8 @@ def test_an_unfair_kernel_run_ends_with_one_line(monkeypatch: pytest.MonkeyPatch
 
 
 @pytest.mark.parametrize(("extra", "link", "note"), [
-    # 0.5 ms and no loss: a veth pair (30 us), whose delay the simulation takes
-    ([], (0.00003, 0.0), "veth pair (30 us"),
+    # 0.5 ms and no loss: a veth pair (5 us), whose delay the simulation takes
+    ([], (0.000005, 0.0), "veth pair (5 us"),
     # loss: the userspace relay, with the scenario's own delay and loss on both sides
     (["--set", "loss=0.05"], (0.0005, 0.05), "userspace relay"),
     (["--set", "delay=0.02"], (0.02, 0.0), "20 ms one way"),
@@ -91,7 +91,7 @@ def test_both_replays_the_kernel_run_on_the_kernels_link(
         monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str],
         extra: list[str], link: tuple[float, float], note: str) -> None:
     """--target both: the kernel run's link is a veth below a millisecond of delay without
-    loss (the simulation takes its 30 us, said in a note), else the userspace relay with the
+    loss (the simulation takes its 5 us, said in a note), else the userspace relay with the
     scenario's delay and loss; the simulation replays the kernel run's client and accept
     instants. The kernel run is stood in for by a simulation with the same instants, so every
     client agrees."""

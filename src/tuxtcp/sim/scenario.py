@@ -115,6 +115,7 @@ class ClientTrace:
     synack_resent_at: list[float] = field(default_factory=list)  # each SYN-ACK resent to it
     served_until: float | None = None  # when the server's FIN to it left
     fin_seen: float | None = None  # when that FIN reached it (CLOSE_WAIT)
+    syn_out_at: float | None = None  # when its first SYN went out (its SYN timer armed)
 
 
 @dataclass

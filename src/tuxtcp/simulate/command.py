@@ -79,7 +79,11 @@ def _spec_from(args: argparse.Namespace) -> Any:
     return build_spec(args.scenario, toml_text, overrides), toml_text
 
 
-KERNEL_VETH_DELAY = 0.00003  # one way across the kernel target's veth pair (measured)
+# One way across the kernel target's veth pair: traced, a client is established 2-12 us
+# (7 us typically) after its SYN went out, the listener's work and the client's included
+# (kernel_trace: timer_start). (It was 30 us, half the round trip the client agent saw from
+# its clock reading before connect(), which the port search in connect() made longer.)
+KERNEL_VETH_DELAY = 0.000005
 
 
 def simulate(argv: list[str]) -> int:

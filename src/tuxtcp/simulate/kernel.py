@@ -32,7 +32,14 @@ from ..sim.scenario import (
     ScenarioSpec,
 )
 from .kernel_relay import relayed
-from .kernel_trace import KernelTrace, TracedRun, apply_trace, owner_at, owners
+from .kernel_trace import (
+    KernelTrace,
+    TracedRun,
+    apply_trace,
+    owner_at,
+    owners,
+    traced_uptime0,
+)
 
 CLIENT_SIDE = ("net.ipv4.tcp_syn_retries", "net.ipv4.tcp_syn_linear_timeouts",
                "net.ipv4.ip_local_port_range", "net.ipv4.tcp_timestamps", "net.ipv4.tcp_sack",
@@ -289,6 +296,9 @@ def run_on_kernel(spec: ScenarioSpec) -> ScenarioResult:
                              f"the run (steal time), so the comparison would not be fair: "
                              f"run it again on a quieter machine", disturbed=True)
     samples = [tuple(s) for s in outs["sampler"]["samples"]]
+    uptime0 = uptime_for(outs["client"]["t0_ns"], ref)
+    if trace.run is not None:
+        uptime0 = traced_uptime0(uptime0, trace.run, outs["client"]["t0_ns"] / 1e9)
     peak = max(samples, key=lambda s: s[1] + s[2], default=(0.0, 0, 0))
     return ScenarioResult(spec=spec, clients=clients, samples=samples,
                           server_counters=srv_c, client_counters=cli_c, peak_ss=peak_ss,
@@ -310,7 +320,7 @@ def run_on_kernel(spec: ScenarioSpec) -> ScenarioResult:
                           else dict(trace.run.first_drops),
                           traced_resets=None if trace.run is None else list(trace.run.resets),
                           traced_after_close=0 if trace.run is None else trace.run.after_close,
-                          uptime0=uptime_for(outs["client"]["t0_ns"], ref))
+                          uptime0=uptime0)
 
 
 def _sites(run: TracedRun) -> dict[str, dict[str, int]]:
@@ -327,15 +337,29 @@ def replay_spec(spec: ScenarioSpec, kres: ScenarioResult) -> ScenarioSpec:
     to close after the server's FIN,
     the kernel server's accept instants with their service ends, and the order in which the
     kernel resent SYNs and SYN-ACKs due on one tick; each client connects from the kernel
-    client's port."""
+    client's port. A client connects when the kernel's SYN went out (traced: `syn_out_at`),
+    else when its agent called connect()."""
     return dataclasses.replace(
-        spec, uptime0=kres.uptime0, replay_starts=[c.start for c in kres.clients],
+        spec, uptime0=kres.uptime0, replay_starts=replay_starts(kres.clients),
         replay_accepts=list(kres.server_log),
         replay_close_after=[_close_after(c) for c in kres.clients],
         replay_ports=[c.port for c in kres.clients],
         replay_resent=[([], []) if c.traced is None else
                        (c.traced.syn_resent_at, c.traced.synack_resent_at)
                        for c in kres.clients])
+
+
+def replay_starts(clients: list[ClientResult]) -> list[float]:
+    """Each client's connect instant for the replay: when the kernel sent its SYN where the
+    trace says (kernel_trace: the SYN's timer armed, the listener has the SYN then), else the
+    agent's instant, read before connect() (5-180 us earlier). The simulation starts the
+    clients in index order, as the agent did: never before the one before."""
+    out: list[float] = []
+    for c in clients:
+        t = c.traced.syn_out_at if c.traced is not None and c.traced.syn_out_at is not None \
+            else c.start
+        out.append(max(t, out[-1]) if out else t)
+    return out
 
 
 def _close_after(c: ClientResult) -> float | None:
@@ -497,4 +521,5 @@ def compare(sim: dict[str, Any], kern: dict[str, Any],
 
 
 __all__ = ["Any", "KernelRunError", "client_differences", "compare", "replay_spec",
+           "replay_starts",
            "run_on_kernel", "two_hosts"]

@@ -30,7 +30,7 @@ from ..link.tun import Tun
 from ..sim.scenario import ScenarioSpec
 from ..wire.ipv4 import ip_to_int
 
-RELAY_MIN_DELAY: Final = 0.001  # a scenario delay from here up is relayed; below, a veth's 30 us
+RELAY_MIN_DELAY: Final = 0.001  # a scenario delay from here up is relayed; below, a veth's 5 us
 SPIN_S: Final = 0.0003  # closer than this to a due instant, poll without sleeping
 READS_PER_WAKE: Final = 256  # datagrams read from one device before looking at the clock
 MAX_QUEUED: Final = 100_000  # packets in flight on the relay at most (then tail drop)

@@ -1,6 +1,6 @@
 """The kernel's own account of a kernel run, read from tracefs while the run goes on.
 
-Five tracepoints, in a tracefs instance of our own with trace_clock "mono" (CLOCK_MONOTONIC,
+Six tracepoints, in a tracefs instance of our own with trace_clock "mono" (CLOCK_MONOTONIC,
 the clock the agents share):
 - skb:kfree_skb: drops by reason, IPv4 only and not in other protocols' code (`tcp_drop_site`:
   a UDP datagram to a closed port elsewhere on the machine is a NO_SOCKET drop too);
@@ -8,13 +8,25 @@ the clock the agents share):
 - tcp:tcp_retransmit_skb, filtered in the kernel to SYN_SENT sockets: each SYN a client resent;
 - tcp:tcp_send_reset, to notice other TCP traffic on the machine: a RST between addresses
   that are not the run's means the machine-wide drop counts hold someone else's drops too;
-- sock:inet_sock_set_state, filtered in the kernel to four new states: ESTABLISHED, the
+- sock:inet_sock_set_state, filtered in the kernel to five new states: SYN_SENT, a client's
+  connect() (its port not chosen yet: tcp_v4_connect sets the state before
+  inet_hash_connect); ESTABLISHED, the
   instant a client's socket left SYN_SENT, in softirq as the SYN-ACK was processed, where the
   agent only learns it when poll() wakes it up (tens of microseconds to milliseconds later
   on a busy machine); FIN_WAIT1, the instant the server's close() sent its FIN; CLOSE_WAIT,
   the instant that FIN reached the client; LAST_ACK, the instant the client's close()
   answered it. The agents read their own clocks before or after those calls, and whether a
-  jiffy tick (a delayed ACK) falls in between decides how the connection ends.
+  jiffy tick (a delayed ACK) falls in between decides how the connection ends;
+- timer:timer_start, filtered in the kernel to tcp_write_timer: the first one a client's
+  connect() arms after its SYN_SENT, in that process, is the SYN's retransmission timer
+  (tcp_connect arms it once the SYN is out). That instant is when the client's SYN left:
+  on a veth the listener has taken the SYN by then (the softirq runs as the sender's bottom
+  halves are enabled again), and the client is established 2-12 us later. The agent reads
+  its clock before connect(), 30 us earlier on average but anywhere from 5 to 180 us (the
+  port search in inet_hash_connect takes longer as ports fill): a SYN that met the queue
+  within that spread of an accept or a tick took the other branch in the replay
+  (slow-accept: 1,947-1,987 of 2,000 clients agreed from the agent's instants, 1,997-2,000
+  from these).
 
 The tracepoints carry no network namespace, so the counts are the whole machine's; an idle
 test machine adds nothing. Only events within the scenario's window count: the agents' own
@@ -25,17 +37,20 @@ scenario, which the simulation ends without closing anything.
 from __future__ import annotations
 
 import os
+import re
 import threading
 from collections import Counter
 from dataclasses import dataclass, field
 from typing import Final
 
+from ..net.clock import Clock
+from ..net.sysctl import HZ
 from ..net.trace import parse_trace_line
 from ..sim.scenario import ClientResult, ClientTrace
 from ..wire.ipv4 import ip_to_int
 
 EVENTS: Final = ("skb/kfree_skb", "tcp/tcp_retransmit_synack", "sock/inet_sock_set_state",
-                 "tcp/tcp_retransmit_skb", "tcp/tcp_send_reset")
+                 "tcp/tcp_retransmit_skb", "tcp/tcp_send_reset", "timer/timer_start")
 OUR_NET: Final = "198.18.0."  # the run's two hosts (sockaddrs as tcp_send_reset prints them)
 TCP_ESTABLISHED: Final = 1
 TCP_SYN_SENT: Final = 2
@@ -43,11 +58,21 @@ TCP_FIN_WAIT1: Final = 4
 TCP_CLOSE_WAIT: Final = 8
 TCP_LAST_ACK: Final = 9
 FILTERS: Final = {"sock/inet_sock_set_state": f"newstate == {TCP_ESTABLISHED} || "
+                                              f"newstate == {TCP_SYN_SENT} || "
                                               f"newstate == {TCP_FIN_WAIT1} || "
                                               f"newstate == {TCP_CLOSE_WAIT} || "
                                               f"newstate == {TCP_LAST_ACK}",
-                  "tcp/tcp_retransmit_skb": f"state == {TCP_SYN_SENT}"}
+                  "tcp/tcp_retransmit_skb": f"state == {TCP_SYN_SENT}",
+                  # (a function-name filter: Linux 6.4 and later)
+                  "timer/timer_start": "function.function == tcp_write_timer"}
+# timer_start is not one of the engine's events (net/trace.py): its pid, its context flags
+# (the third says hard or soft interrupt), its instant and the jiffies then (expires less the
+# timeout it prints) are all that is read
+_TIMER_START: Final = re.compile(
+    r"^\s*.+-(?P<pid>\d+)\s+(?:\(\s*[\d-]+\)\s+)?\[\d+\]\s+(?P<flags>\S{4,5})\s+"
+    r"(?P<ts>\d+\.\d+): timer_start: .*? expires=(?P<expires>\d+) \[timeout=(?P<timeout>-?\d+)\]")
 ETH_P_IP: Final = 0x0800
+SYN_OUT_MAX_S: Final = 0.010  # a connect()'s SYN timer is armed within this of its SYN_SENT
 FIRST_DROPS: Final = 5
 # Other IPv4 protocols' drop sites, as kfree_skb's `location` names them: a UDP datagram to
 # a closed port anywhere on the machine is a NO_SOCKET drop in __udp4_lib_rcv. TCP frees in
@@ -86,6 +111,11 @@ class TracedRun:
     after_close: int = 0
     closed_ports: set[int] = field(default_factory=set)  # client ports closed, not reused yet
     other_drops: int = 0  # packets freed outside TCP (other protocols, other traffic)
+    connects: list[float] = field(default_factory=list)  # each client connect()'s SYN_SENT
+    # connect ordinal -> (when its SYN timer was armed, the kernel's jiffies then)
+    syn_out: dict[int, tuple[float, int]] = field(default_factory=dict)
+    # process -> the ordinal of its connect() whose SYN timer is not armed yet
+    awaiting: dict[int, int] = field(default_factory=dict)
 
 
 class KernelTrace:
@@ -148,6 +178,9 @@ class KernelTrace:
     def take(self, run: TracedRun, line: str) -> None:
         """Add one trace_pipe line to `run` (other events, other hosts and instants outside
         the window are left out)."""
+        if "timer_start: " in line:
+            self._timer_start(run, line)
+            return
         ev = parse_trace_line(line)
         if ev is None or not self._window[0] <= ev.ts <= self._window[1]:
             return
@@ -182,7 +215,10 @@ class KernelTrace:
         elif ev.name == "inet_sock_set_state":
             new = f.get("newstate")
             if f.get("saddr") == self._client and f.get("dport") == self._port:
-                if new == TCP_ESTABLISHED:  # the client's socket left SYN_SENT
+                if new == TCP_SYN_SENT:  # a client's connect(), in its process
+                    run.awaiting[ev.pid] = len(run.connects)
+                    run.connects.append(ev.ts)
+                elif new == TCP_ESTABLISHED:  # the client's socket left SYN_SENT
                     run.established.append((ev.ts, int(f["sport"])))
                     run.closed_ports.discard(int(f["sport"]))
                 elif new == TCP_LAST_ACK:  # the client closed after the server's FIN
@@ -194,6 +230,20 @@ class KernelTrace:
                   and new == TCP_FIN_WAIT1):  # the server closed a connection
                 run.server_fins.append((ev.ts, int(f["dport"])))
 
+
+    @staticmethod
+    def _timer_start(run: TracedRun, line: str) -> None:
+        """A tcp_write_timer armed: in a process (not an interrupt) that has a connect()
+        waiting for it, that connect's SYN retransmission timer (tcp_connect)."""
+        m = _TIMER_START.match(line)
+        if m is None or not run.awaiting or m.group("flags")[2] in "hsH":
+            return
+        k = run.awaiting.pop(int(m.group("pid")), None)
+        ts = float(m.group("ts"))
+        # (a connect() that failed after SYN_SENT arms none: what that process arms next,
+        # a FIN's timer in a close(), comes later than any SYN's, at most 0.2 ms here)
+        if k is not None and ts - run.connects[k] < SYN_OUT_MAX_S:
+            run.syn_out[k] = (ts, int(m.group("expires")) - int(m.group("timeout")))
 
     def late_teardown(self, run: TracedRun, ends: tuple[str, str], reason: str) -> bool:
         """Whether a RST the client's host sent for want of a socket (NO_SOCKET) answers a
@@ -236,11 +286,17 @@ def apply_trace(clients: list[ClientResult], run: TracedRun, t0: float) -> None:
     CLOCK_MONOTONIC): the SYN-ACKs resent to it, accepted or not, when each of them and each
     of its own resent SYNs left, the instant its socket became established (an agent's
     poll() wake-up comes later), when the server's FIN for it left and when it closed in
-    answer."""
+    answer; and, where every client's connect() was traced (the agent makes them in index
+    order), when its SYN went out."""
     by_port = owners(clients)
     for c in clients:
         c.synack_retrans = 0
         c.traced = ClientTrace()
+    if len(run.connects) == len(clients):
+        for k, c in enumerate(clients):
+            out = run.syn_out.get(k)
+            if out is not None:
+                _traced(c).syn_out_at = out[0] - t0
     for ts, port in sorted(run.synacks):
         to = owner_at(by_port, port, ts - t0)
         if to is not None:
@@ -268,6 +324,20 @@ def apply_trace(clients: list[ClientResult], run: TracedRun, t0: float) -> None:
         cli = owner_at(by_port, port, ts - t0)
         if cli is not None and cli.index in seen:
             cli.closed = ts - t0
+
+
+def traced_uptime0(uptime0: float, run: TracedRun, t0: float) -> float:
+    """`uptime0` (kernel.uptime_for, from /proc/timer_list) moved by whole jiffies to agree
+    with the jiffies the kernel itself recorded as the clients' SYN timers were armed (the
+    most common difference: an instant within microseconds after a tick may still read the
+    jiffy before). /proc/timer_list prints the clock first and jiffies after it, and a tick
+    in between put a run a jiffy ahead (burst: every SYN timer a bucket late in the
+    replay, 30 of 40 clients agreeing, 40 once moved)."""
+    if not run.syn_out:
+        return uptime0
+    clock = Clock(uptime0, 0)
+    moves = Counter(j - clock.jiffies(ts - t0) for ts, j in run.syn_out.values())
+    return uptime0 + moves.most_common(1)[0][0] / HZ
 
 
 def _traced(c: ClientResult) -> ClientTrace:

@@ -30,16 +30,16 @@ PRESETS: dict[str, dict[str, Any]] = {
 
 # Small deterministic variants used to check the simulation against the host kernel
 # (tests/test_kernel_validation.py): accept and SYN instants are kept apart so the kernel's
-# timer slack cannot reorder them; the kernel's veth has ~30 us of delay.
+# timer slack cannot reorder them; the kernel's veth has ~5 us of delay (command.py).
 VALIDATION: dict[str, list[str]] = {
     "burst": ["clients=20", "burst_spacing=0.01", "backlog=4", "workers=64",
-              "service_time=0", "accept_start=2.5", "duration=6", "delay=0.00003"],
+              "service_time=0", "accept_start=2.5", "duration=6", "delay=0.000005"],
     "slow-accept": ["clients=10", "arrival=burst", "burst_spacing=0.01", "backlog=2",
                     "workers=1", "service_time=0.5", "accept_start=0.3", "duration=9",
-                    "delay=0.00003"],
+                    "delay=0.000005"],
     "syn-flood": ["clients=20", "arrival=burst", "burst_spacing=0.1", "first_arrival=0.05",
                   "backlog=16", "workers=4", "service_time=0", "flood_rate=2000",
-                  "flood_duration=2.0", "duration=2.6", "delay=0.00003"],
+                  "flood_duration=2.0", "duration=2.6", "delay=0.000005"],
 }
 
 DESCRIPTIONS = {
