@@ -14,9 +14,11 @@ within `slack` (0: equal), and a share of the clients one by one. Where the issu
 99%) is not met yet, the preset's entry says so and why; those are the gaps to close, not
 tolerances to keep. A kernel run disturbed by this shared 2-core machine (an agent started
 connects late, or the host stole the agents' CPU: the harness refuses it) is measured again,
-and so is one that misses its bar: three runs in all, one of which must meet it. Each preset
-runs all its clients in a window that ends once they are long done (`WINDOW`; the presets'
-own durations leave the kernel run idle for up to 55 s). The agents that make the traffic
+and so is one that misses its bar: three measured runs (five in all, refused ones included),
+one of which must meet it. Each preset
+runs all its clients in the window `--target both` runs it in, which ends once they are long
+done (kernel.kernel_window; the presets' own durations leave the kernel run idle for up to
+55 s). The agents that make the traffic
 share one CPU (the kernel then takes their segments in the order they were sent, as the
 simulation does); the queue sampler and the trace reader run on the others. Single runs
 missed by a client or two now and then (seen: burst 36 of 40 clients and ListenOverflows 86
@@ -41,6 +43,8 @@ from tuxtcp.simulate.kernel import (
     KernelRunError,
     client_differences,
     compare,
+    cut_short,
+    kernel_window,
     replay_spec,
     run_on_kernel,
     times_close,
@@ -117,32 +121,29 @@ BARS = {
 }
 
 
-RUNS = 3
-
-# The kernel run lasts the scenario's duration in real time, most of it idle after the last
-# client (sim: burst's queues empty from 5.4 s of 60, capped-backlog's from 3.8 s of 60,
-# lossy-link's last connection at 6.5 s of 60, slow-accept's queue empty from 18.8 s of 40).
-# Both sides run this shorter window, every client of the preset in it; `_cut_short` checks
-# that nothing is still going on near its end (syn-flood keeps its 40 s: the flood's
-# requests resend SYN-ACKs until then).
-WINDOW = {"burst": 15.0, "capped-backlog": 15.0, "lossy-link": 25.0, "slow-accept": 30.0}
-QUIET = 5.0  # seconds before the window's end from which no client may still be connecting
+RUNS = 3  # kernel runs measured against the bar, one of which must meet it
+# kernel runs in all, the refused ones included: on a noisy day (2026-12-03) three of five
+# slow-accept runs in a row were refused for late connects or steal, and three refused runs
+# failed the test without a measurement
+ATTEMPTS = 5
 
 
 def _spec(preset: str) -> ScenarioSpec:
+    """The preset on the kernel's link, in the window `tuxtcp simulate PRESET --target both`
+    runs (kernel_window: until the clients of a simulation of the preset have long settled;
+    burst 16 s of 60, capped-backlog 13 of 60, lossy-link 17 of 60, slow-accept 31 of 40,
+    syn-flood all its 40: the flood's requests resend SYN-ACKs until then)."""
     spec = build_spec(preset, None, [])
-    if preset in WINDOW:
-        spec = dataclasses.replace(spec, duration=WINDOW[preset])
-    return spec if relayed(spec) else dataclasses.replace(spec, delay=KERNEL_VETH_DELAY)
+    if not relayed(spec):
+        spec = dataclasses.replace(spec, delay=KERNEL_VETH_DELAY)
+    return dataclasses.replace(spec, duration=kernel_window(spec, run_scenario(spec)))
 
 
 def _cut_short(spec: ScenarioSpec, kres: ScenarioResult) -> list[object]:
     """Clients of the kernel run that the window may have cut short: still connecting at its
-    end, or established within QUIET of it."""
-    late = [c.index for c in kres.clients
-            if (c.established is None and not c.error)
-            or (c.established is not None and c.established > spec.duration - QUIET)]
-    return [("clients still connecting near the window's end", late[:10])] if late else []
+    end, or established within QUIET_S of it."""
+    late = cut_short(spec.duration, kres)
+    return [("clients still connecting near the window's end", late)] if late else []
 
 
 def _replay(spec: ScenarioSpec, kres: ScenarioResult) -> ScenarioResult:
@@ -218,7 +219,10 @@ def _problems(bar: Bar, sim: dict[str, Any], kern: dict[str, Any],
 def test_full_size_replay_agrees_with_the_kernel(netns_ok: None, preset: str) -> None:
     spec, bar = _spec(preset), BARS[preset]
     attempts: list[object] = []
-    for _ in range(RUNS):
+    measured = 0
+    for _ in range(ATTEMPTS):
+        if measured == RUNS:
+            break
         try:
             kres = run_on_kernel(spec)
         except KernelRunError as exc:
@@ -226,11 +230,13 @@ def test_full_size_replay_agrees_with_the_kernel(netns_ok: None, preset: str) ->
                 raise
             attempts.append(str(exc))  # a busy machine: measured again
             continue
+        measured += 1
         sres = _replay(spec, kres)
         problems = (_cut_short(spec, kres)
                     + _problems(bar, summarize(sres), summarize(kres), sres, kres))
         if not problems:
             return
         attempts.append(problems)
-    pytest.fail(f"{preset}: no kernel run of {RUNS} met the bar ({bar.why or 'equal, 99%'}):\n"
+    pytest.fail(f"{preset}: no kernel run of {len(attempts)} met the bar "
+                f"({bar.why or 'equal, 99%'}):\n"
                 + "\n".join(f"run {i + 1}: {a}" for i, a in enumerate(attempts)), pytrace=False)

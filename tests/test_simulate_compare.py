@@ -121,3 +121,40 @@ def test_both_replays_the_kernel_run_on_the_kernels_link(
     assert out["sim"]["spec"]["delay"] == link[0] and out["sim"]["spec"]["loss"] == link[1]
     assert out["sim"]["replayed"] is True and out["sim"]["replay_missed_accepts"] == 0
     assert out["clients_agreeing"] == {"agree": 60, "of": 60}
+
+
+@pytest.mark.parametrize(("extra", "duration"), [([], 13.0), (["--full-duration"], 30.0)])
+def test_both_runs_the_kernel_until_the_clients_have_long_settled(
+        monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str],
+        extra: list[str], duration: float) -> None:
+    """--target both runs in real time on the kernel: a burst of 10 clients accepted from 2 s
+    has settled by 2.5 s in the simulation, so both sides run 13 s (10 s after that, in
+    whole seconds) of the scenario's 30, with a note; --full-duration runs all 30."""
+    import dataclasses
+    import json
+
+    from tuxtcp.sim.scenario import run_scenario
+
+    seen: list[float] = []
+
+    def fake_kernel(spec: object) -> object:
+        seen.append(spec.duration)  # type: ignore[attr-defined]
+        res = run_scenario(dataclasses.replace(spec, uptime0=987.0))  # type: ignore[type-var]
+        res.server_log = [(c.accepted, c.accepted + 0.05) for c in
+                          sorted(res.clients, key=lambda c: c.accepted or 0)
+                          if c.accepted is not None]
+        return res
+
+    monkeypatch.setattr("tuxtcp.host.netns.available", lambda: None)
+    monkeypatch.setattr(kernel, "run_on_kernel", fake_kernel)
+    assert command.simulate(["burst", "--target", "both", "--json", "--set", "clients=10",
+                             "--set", "duration=30", *extra]) == 0
+    out = json.loads(capsys.readouterr().out)
+    assert seen == [duration]
+    assert out["sim"]["spec"]["duration"] == duration
+    window = [n for n in out.get("notes", []) if "of the scenario's" in n]
+    assert window == ([] if extra else
+                      ["both sides run 13 s of the scenario's 30 s: the simulation's clients "
+                       "had settled and its queues emptied by 3 s, and the rest is idle "
+                       "(--full-duration runs all of it)"])
+    assert out["clients_agreeing"] == {"agree": 10, "of": 10}

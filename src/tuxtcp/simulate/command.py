@@ -40,6 +40,9 @@ def _parser() -> argparse.ArgumentParser:
     ap.add_argument("--no-replay", action="store_true",
                     help="with --target both: simulate the scenario's own model instead of "
                          "replaying the kernel run's client and accept instants")
+    ap.add_argument("--full-duration", action="store_true",
+                    help="with --target both: run the kernel side for the scenario's whole "
+                         "duration, not only until its clients have long settled")
     ap.add_argument("--json", action="store_true", help="print the report as JSON")
     ap.add_argument("--plot", metavar="FILE.png", help="queue occupancy and latency CDF")
     ap.add_argument("--pcap", metavar="FILE", help="record every simulated packet")
@@ -125,14 +128,37 @@ def simulate(argv: list[str]) -> int:
         if reason:
             print(f"tuxtcp simulate --target kernel: {reason}", file=sys.stderr)
             return 2
-        from .kernel import KernelRunError, replay_spec, run_on_kernel
+        from .kernel import (
+            QUIET_S,
+            WINDOW_MARGIN_S,
+            KernelRunError,
+            cut_short,
+            kernel_window,
+            replay_spec,
+            run_on_kernel,
+        )
 
+        if args.target == "both" and not args.full_duration:
+            # the kernel side runs in real time: it lasts until the clients have long settled
+            # (in a simulation of the scenario's own model), and the replay runs as long
+            window = kernel_window(spec, ScenarioRun(spec).run())
+            if window < spec.duration:
+                notes.append(f"both sides run {window:g} s of the scenario's "
+                             f"{spec.duration:g} s: the simulation's clients had settled and "
+                             f"its queues emptied by {window - WINDOW_MARGIN_S:g} s, and the "
+                             f"rest is idle (--full-duration runs all of it)")
+                spec = dataclasses.replace(spec, duration=window)
         try:
             kres = run_on_kernel(spec)
         except KernelRunError as e:
             print(f"tuxtcp simulate --target {args.target}: {e}", file=sys.stderr)
             return 1
         out["kernel"] = summarize(kres)
+        late = cut_short(spec.duration, kres)
+        if late and args.target == "both" and not args.full_duration:
+            notes.append(f"clients {', '.join(map(str, late))} of the kernel run were still "
+                         f"connecting within {QUIET_S:g} s of its end: the end may have cut "
+                         f"them short (--full-duration)")
         if args.target == "both":
             # same jiffies phase as the kernel run, so timer-wheel buckets line up; and unless
             # --no-replay, the kernel run's own client instants and accept instants (with

@@ -12,6 +12,7 @@ from __future__ import annotations
 import contextlib
 import dataclasses
 import json
+import math
 import os
 import subprocess
 import sys
@@ -349,6 +350,40 @@ def replay_spec(spec: ScenarioSpec, kres: ScenarioResult) -> ScenarioSpec:
                        for c in kres.clients])
 
 
+# How long a kernel run of `--target both` lasts after the simulation's clients settled
+# (kernel_window), and how close to its end a kernel client may still be connecting (cut_short)
+WINDOW_MARGIN_S = 10.0
+QUIET_S = 5.0
+
+
+def kernel_window(spec: ScenarioSpec, res: ScenarioResult) -> float:
+    """How long a kernel run of `spec` need last, from `res`, the simulation of its own model:
+    whole seconds from the instant every client had connected or failed, every accepted one
+    was accepted and the listener's queues were empty, plus WINDOW_MARGIN_S (at most the
+    scenario's duration; all of it while a client is still connecting at the end). The
+    presets run for 40-60 s, most of it idle after their last client (burst's queues empty
+    from 5.3 s of 60, capped-backlog's from 3.0 s, lossy-link's last connection at 6.5 s,
+    slow-accept's queues empty from 20.8 s of 40), and the kernel side runs in real time;
+    a syn-flood's requests fill the SYN queue until its end."""
+    busy = [t for t, synq, acceptq in res.samples if synq or acceptq]
+    settled = [0.0]
+    for c in res.clients:
+        if c.established is None and not c.error:
+            return spec.duration  # still connecting at the end
+        settled += [t for t in (c.established, c.accepted) if t is not None]
+    last = max(*settled, *busy)
+    return float(min(spec.duration, math.ceil(last + WINDOW_MARGIN_S)))
+
+
+def cut_short(duration: float, kres: ScenarioResult) -> list[int]:
+    """The kernel run's clients (first ten) that its end may have cut short: still connecting,
+    or established within QUIET_S of it."""
+    late = [c.index for c in kres.clients
+            if (c.established is None and not c.error)
+            or (c.established is not None and c.established > duration - QUIET_S)]
+    return late[:10]
+
+
 def replay_starts(clients: list[ClientResult]) -> list[float]:
     """Each client's connect instant for the replay: when the kernel sent its SYN where the
     trace says (kernel_trace: the SYN's timer armed, the listener has the SYN then), else the
@@ -520,6 +555,6 @@ def compare(sim: dict[str, Any], kern: dict[str, Any],
     return rows
 
 
-__all__ = ["Any", "KernelRunError", "client_differences", "compare", "replay_spec",
-           "replay_starts",
+__all__ = ["Any", "KernelRunError", "client_differences", "compare", "cut_short",
+           "kernel_window", "replay_spec", "replay_starts",
            "run_on_kernel", "two_hosts"]
