@@ -158,3 +158,17 @@ def test_both_runs_the_kernel_until_the_clients_have_long_settled(
                        "had settled and its queues emptied by 3 s, and the rest is idle "
                        "(--full-duration runs all of it)"])
     assert out["clients_agreeing"] == {"agree": 10, "of": 10}
+
+
+def test_the_window_of_a_run_without_clients_or_with_one_still_connecting() -> None:
+    from tuxtcp.sim.scenario import ScenarioSpec, run_scenario
+
+    idle = ScenarioSpec(clients=0, duration=30.0)
+    assert kernel.kernel_window(idle, run_scenario(idle)) == 10.0
+    # nobody accepts a listen(1) that holds two: the third client's SYNs, 10 ms after the
+    # second, meet the full accept queue to the end (its connect() would fail only at 11 s)
+    stuck = ScenarioSpec(clients=3, arrival="burst", burst_spacing=0.01, backlog=1,
+                         accept_start=100.0, duration=5.0)
+    res = run_scenario(stuck)
+    assert [c.established is None for c in res.clients] == [False, False, True]
+    assert kernel.kernel_window(stuck, res) == 5.0

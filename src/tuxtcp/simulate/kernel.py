@@ -371,7 +371,7 @@ def kernel_window(spec: ScenarioSpec, res: ScenarioResult) -> float:
         if c.established is None and not c.error:
             return spec.duration  # still connecting at the end
         settled += [t for t in (c.established, c.accepted) if t is not None]
-    last = max(*settled, *busy)
+    last = max(settled + busy)
     return float(min(spec.duration, math.ceil(last + WINDOW_MARGIN_S)))
 
 
