@@ -25,8 +25,8 @@ the clock the agents share):
   its clock before connect(), 30 us earlier on average but anywhere from 5 to 180 us (the
   port search in inet_hash_connect takes longer as ports fill): a SYN that met the queue
   within that spread of an accept or a tick took the other branch in the replay
-  (slow-accept: 1,947-1,987 of 2,000 clients agreed from the agent's instants, 1,997-2,000
-  from these).
+  (slow-accept: 1,947-1,987 of 2,000 clients agreed from the agent's instants, 1,993-2,000
+  from these, on the same kernel runs).
 
 The tracepoints carry no network namespace, so the counts are the whole machine's; an idle
 test machine adds nothing. Only events within the scenario's window count: the agents' own
@@ -114,8 +114,6 @@ class TracedRun:
     connects: list[float] = field(default_factory=list)  # each client connect()'s SYN_SENT
     # connect ordinal -> (when its SYN timer was armed, the kernel's jiffies then)
     syn_out: dict[int, tuple[float, int]] = field(default_factory=dict)
-    # process -> the ordinal of its connect() whose SYN timer is not armed yet
-    awaiting: dict[int, int] = field(default_factory=dict)
 
 
 class KernelTrace:
@@ -130,6 +128,8 @@ class KernelTrace:
         self._client = ip_to_int(client_addr)
         self._client_str = client_addr
         self._port = server_port
+        # process -> the ordinal of its connect() whose SYN timer is not armed yet
+        self._awaiting: dict[int, int] = {}
         self.run: TracedRun | None = None
         self._stop = threading.Event()
         self._ready = threading.Event()
@@ -216,7 +216,7 @@ class KernelTrace:
             new = f.get("newstate")
             if f.get("saddr") == self._client and f.get("dport") == self._port:
                 if new == TCP_SYN_SENT:  # a client's connect(), in its process
-                    run.awaiting[ev.pid] = len(run.connects)
+                    self._awaiting[ev.pid] = len(run.connects)
                     run.connects.append(ev.ts)
                 elif new == TCP_ESTABLISHED:  # the client's socket left SYN_SENT
                     run.established.append((ev.ts, int(f["sport"])))
@@ -230,15 +230,13 @@ class KernelTrace:
                   and new == TCP_FIN_WAIT1):  # the server closed a connection
                 run.server_fins.append((ev.ts, int(f["dport"])))
 
-
-    @staticmethod
-    def _timer_start(run: TracedRun, line: str) -> None:
+    def _timer_start(self, run: TracedRun, line: str) -> None:
         """A tcp_write_timer armed: in a process (not an interrupt) that has a connect()
         waiting for it, that connect's SYN retransmission timer (tcp_connect)."""
         m = _TIMER_START.match(line)
-        if m is None or not run.awaiting or m.group("flags")[2] in "hsH":
+        if m is None or not self._awaiting or m.group("flags")[2] in "hsH":
             return
-        k = run.awaiting.pop(int(m.group("pid")), None)
+        k = self._awaiting.pop(int(m.group("pid")), None)
         ts = float(m.group("ts"))
         # (a connect() that failed after SYN_SENT arms none: what that process arms next,
         # a FIN's timer in a close(), comes later than any SYN's, at most 0.2 ms here)
