@@ -10,6 +10,7 @@ import subprocess
 import sys
 import time
 from collections.abc import Iterator
+from pathlib import Path
 
 import pytest
 
@@ -153,3 +154,52 @@ def test_tuxtcp_trace_command_reports_per_listener_json() -> None:
         assert by_port[8080]["drops"] == {"TCP_FLAGS": 1} and by_port[8080]["resets"] == 1
         assert by_port[9090]["synack_retrans"] == 1
         assert report["drops"]["TCP_FLAGS"] >= 1
+
+
+def _dead_pid() -> int:
+    """A PID whose process has exited (and been waited for)."""
+    proc = subprocess.Popen([sys.executable, "-c", "pass"])
+    proc.wait()
+    return proc.pid
+
+
+def test_reap_stale_removes_only_instances_of_dead_tuxtcp_processes(tmp_path: Path) -> None:
+    import os
+
+    dead = _dead_pid()
+    for name in (f"tuxtcp-{dead}-0", f"tuxtcp-{dead}-3", f"tuxtcp-{os.getpid()}-0",
+                 f"tuxtcp-{dead}", "tuxtcp_cap", "someone-else"):
+        (tmp_path / name).mkdir()
+    assert tracefs.reap_stale(str(tmp_path)) == [f"tuxtcp-{dead}-0", f"tuxtcp-{dead}-3"]
+    assert sorted(os.listdir(tmp_path)) == sorted(
+        [f"tuxtcp-{os.getpid()}-0", f"tuxtcp-{dead}", "tuxtcp_cap", "someone-else"])
+    assert tracefs.reap_stale(str(tmp_path / "absent")) == []
+
+
+@pytest.mark.root
+def test_a_session_removes_the_instance_a_killed_run_left_tracing() -> None:
+    """An instance named as a tuxtcp process makes it, whose process is gone, with an event
+    enabled (what a SIGKILLed `tuxtcp simulate --target both` leaves): opening a session
+    removes it; the session's own instance is gone after it too."""
+    import os
+
+    from kernel_tracefs import tracefs_mounted
+
+    why = tracefs.available()
+    if why:
+        pytest.skip(why)
+    stale = f"{tracefs.TRACEFS}/instances/tuxtcp-{_dead_pid()}-0"
+    with tracefs_mounted():
+        os.mkdir(stale)
+        try:
+            with open(f"{stale}/events/sock/inet_sock_set_state/enable", "w") as f:
+                f.write("1")
+            with tracefs.trace_session() as session:
+                assert not os.path.exists(stale)
+                own = session.path
+            assert not os.path.exists(own)
+        finally:
+            if os.path.exists(stale):
+                with open(f"{stale}/events/enable", "w") as f:
+                    f.write("0")
+                os.rmdir(stale)

@@ -1,13 +1,16 @@
 """The kernel's tracepoints through tracefs, in an instance of our own
 (/sys/kernel/tracing/instances/tuxtcp-PID-N), so the global trace buffer and whatever else
 is tracing are left alone. The instance is removed on the way out, also on errors; tracefs
-is mounted first when it is not (and unmounted again)."""
+is mounted first when it is not (and unmounted again). A process killed outright (SIGKILL)
+cannot remove its instance, which would then go on tracing machine-wide: opening a session
+first removes the `tuxtcp-PID-N` instances whose process is gone (`reap_stale`)."""
 
 from __future__ import annotations
 
 import contextlib
 import itertools
 import os
+import re
 import select
 import subprocess
 import time
@@ -20,6 +23,7 @@ TRACEFS: Final = "/sys/kernel/tracing"
 EVENTS: Final = ("skb/kfree_skb", "tcp/tcp_retransmit_synack", "tcp/tcp_send_reset",
                  "sock/inet_sock_set_state")
 _SERIAL = itertools.count()
+_OURS: Final = re.compile(r"tuxtcp-(\d+)-\d+")
 
 
 def available() -> str | None:
@@ -66,6 +70,41 @@ class TraceSession:
         os.close(self._fd)
 
 
+def _alive(pid: int) -> bool:
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:  # someone else's: alive
+        return True
+    return True
+
+
+def reap_stale(instances: str = f"{TRACEFS}/instances") -> list[str]:
+    """Remove the instances a tuxtcp process left behind when it was killed (named
+    tuxtcp-PID-N, PID no longer running), their events disabled first; returns their names.
+    An instance whose PID runs (ours, or a reused PID) stays, and so does one that cannot
+    be removed (its trace_pipe still open: someone reads it)."""
+    try:
+        names = sorted(os.listdir(instances))
+    except OSError:
+        return []
+    gone = []
+    for name in names:
+        m = _OURS.fullmatch(name)
+        if m is None or _alive(int(m.group(1))):
+            continue
+        path = f"{instances}/{name}"
+        with contextlib.suppress(OSError), open(f"{path}/events/enable", "w") as f:
+            f.write("0")
+        try:
+            os.rmdir(path)
+        except OSError:
+            continue
+        gone.append(name)
+    return gone
+
+
 @contextlib.contextmanager
 def trace_session(events: tuple[str, ...] = EVENTS, clock: str | None = None,
                   filters: dict[str, str] | None = None) -> Iterator[TraceSession]:
@@ -80,6 +119,7 @@ def trace_session(events: tuple[str, ...] = EVENTS, clock: str | None = None,
     if not os.path.exists(f"{TRACEFS}/instances"):
         subprocess.run(["mount", "-t", "tracefs", "nodev", TRACEFS], check=True)
         mounted = True
+    reap_stale()
     path = f"{TRACEFS}/instances/tuxtcp-{os.getpid()}-{next(_SERIAL)}"
     try:
         os.mkdir(path)
