@@ -256,3 +256,16 @@ def test_sysctl_validation() -> None:
         sc["net.ipv4.ip_unprivileged_port_start"] = 40000
     sc["net.ipv4.ip_local_port_range"] = (1024, 1024)
     assert h.sysctl.render("net.ipv4.ip_local_port_range") == "1024\t1024"
+
+
+def test_hash_connect_draws_what_randrange_8_draws() -> None:
+    """__inet_hash_connect's random step comes from the namespace's generator without the
+    interpreted random module; the same numbers, and the generator left in the same state."""
+    import random
+
+    from tuxtcp.tcp.active import _randrange8
+
+    for seed in range(50):
+        a, b = random.Random(seed), random.Random(seed)
+        assert [_randrange8(a) for _ in range(200)] == [b.randrange(8) for _ in range(200)]
+        assert a.getstate() == b.getstate()

@@ -4,6 +4,7 @@ SYN_SENT input (tcp_rcv_synsent_state_process). The SYN's retransmission timer i
 from __future__ import annotations
 
 import errno
+import random
 
 from ..net import drops as dr
 from ..net.namespace import NetNamespace, ehash_key
@@ -75,6 +76,15 @@ def _check_established(ns: NetNamespace, sk: TcpSock, key: int,
     return False
 
 
+def _randrange8(rng: random.Random) -> int:
+    """rng.randrange(8), the same draw (CPython takes getrandbits(4) until one is below 8)
+    without entering the interpreted random module on every connect()."""
+    r = rng.getrandbits(4)
+    while r >= 8:
+        r = rng.getrandbits(4)
+    return r
+
+
 def hash_connect(ns: NetNamespace, sk: TcpSock, now: float) -> int:
     """inet_hash_connect: pick a source port (same parity as the range's low end first).
     Returns 0 or EADDRNOTAVAIL."""
@@ -119,7 +129,7 @@ def hash_connect(ns: NetNamespace, sk: TcpSock, now: float) -> int:
                 continue
             return errno.EADDRNOTAVAIL
         # __inet_hash_connect: advance the perturbation so the next search starts further on
-        i = max(i, ns.rng.randrange(8) * step)
+        i = max(i, _randrange8(ns.rng) * step)
         ns.ports.bump_perturb(index, i + step)
         return 0
 
