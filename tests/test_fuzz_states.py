@@ -28,6 +28,7 @@ from collections.abc import Callable
 import pytest
 
 import states as S
+from tuxtcp.net.tcp_states import SYN_SENT as SYN_SENT_STATE
 from tuxtcp.tcp.mem import skb_truesize
 from tuxtcp.tcp.receive import receive_window, rmem_alloc
 from tuxtcp.wire.seq import after
@@ -93,7 +94,7 @@ class Fuzzer:
     def seq(self) -> int:
         r = self.rng
         nxt = self.sk.rcv_nxt
-        win = receive_window(self.sk) if self.sk.state.name != "SYN_SENT" else 65535
+        win = receive_window(self.sk) if self.sk.state != SYN_SENT_STATE else 65535
         return r.choice([
             nxt, nxt, (nxt - 1) & M32, (nxt + 1) & M32, (nxt + r.randrange(1, 70000)) & M32,
             (nxt + win - 1) & M32, (nxt + win) & M32, (nxt + win + 1) & M32,

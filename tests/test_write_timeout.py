@@ -25,6 +25,7 @@ import pytest
 
 import states as S
 from tuxtcp.host.netns import veth_pair
+from tuxtcp.net.tcp_states import TcpState
 from tuxtcp.wire.tcp import ACK, PSH, RST
 
 TCP = socket.IPPROTO_TCP
@@ -103,7 +104,7 @@ def test_default_retries2_gives_up_after_the_model_time() -> None:
     times = [t for t, _, _ in silent(c, 2000)]
     assert times == [0.2, 0.6, 1.4, 3.0, 6.2, 12.6, 25.4, 51.0, 102.2, 204.6, 324.6, 444.6,
                      564.6, 684.6, 804.6, 924.6]
-    assert c.sock.sk.state.name == "CLOSE"
+    assert c.sock.sk.state == TcpState.CLOSE
     etimedout(c)
 
 

@@ -19,18 +19,21 @@ class TcpState(IntEnum):
     NEW_SYN_RECV = 12
 
 
-ESTABLISHED: Final = TcpState.ESTABLISHED
-SYN_SENT: Final = TcpState.SYN_SENT
-SYN_RECV: Final = TcpState.SYN_RECV
-FIN_WAIT1: Final = TcpState.FIN_WAIT1
-FIN_WAIT2: Final = TcpState.FIN_WAIT2
-TIME_WAIT: Final = TcpState.TIME_WAIT
-CLOSE: Final = TcpState.CLOSE
-CLOSE_WAIT: Final = TcpState.CLOSE_WAIT
-LAST_ACK: Final = TcpState.LAST_ACK
-LISTEN: Final = TcpState.LISTEN
-CLOSING: Final = TcpState.CLOSING
-NEW_SYN_RECV: Final = TcpState.NEW_SYN_RECV
+# The states as plain ints: a socket's state is compared on every segment, and in the
+# compiled build an int compares natively where an IntEnum member is a boxed object going
+# through rich comparison. TcpState(n).name spells one.
+ESTABLISHED: Final = 1
+SYN_SENT: Final = 2
+SYN_RECV: Final = 3
+FIN_WAIT1: Final = 4
+FIN_WAIT2: Final = 5
+TIME_WAIT: Final = 6
+CLOSE: Final = 7
+CLOSE_WAIT: Final = 8
+LAST_ACK: Final = 9
+LISTEN: Final = 10
+CLOSING: Final = 11
+NEW_SYN_RECV: Final = 12
 
 # ss(8) spellings
 SS_NAMES: Final = {

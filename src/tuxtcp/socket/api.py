@@ -16,7 +16,7 @@ import struct
 from collections.abc import Callable
 from typing import Any, Final, Protocol
 
-from ..net.tcp_states import CLOSE, LISTEN, SYN_SENT
+from ..net.tcp_states import CLOSE, LISTEN, SYN_SENT, TcpState
 from ..tcp import user
 from ..tcp.engine import Namespace
 from ..tcp.info import TCP_INFO, TcpInfo, tcp_get_info
@@ -125,7 +125,7 @@ class Socket:
     @property
     def state(self) -> str:
         """The TCP state name, as ss/netstat show it."""
-        return self.sk.state.name
+        return TcpState(self.sk.state).name
 
     # -- blocking mode -----------------------------------------------------------------------
     def setblocking(self, flag: object) -> None:

@@ -57,7 +57,7 @@ from typing import Final
 
 from ..net.clock import round_int
 from ..net.sysctl_specs import HZ
-from ..net.tcp_states import LISTEN, SYN_SENT
+from ..net.tcp_states import LISTEN, SYN_SENT, TcpState
 from .chrono import chrono_stats
 from .constants import TCP_ECN_OK
 from .pacing import pacing_rate
@@ -264,7 +264,7 @@ def tcp_get_info(sk: TcpSock, now: float) -> TcpInfo:
     info = TcpInfo()
     st = sk.state
     info.tcpi_state = int(st)
-    info.state = st.name
+    info.state = TcpState(st).name
     info.tcpi_max_pacing_rate = U64_MAX
     info.tcpi_pacing_rate = U64_MAX
     info.tcpi_reordering = TCP_FASTRETRANS_THRESH

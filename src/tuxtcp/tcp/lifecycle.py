@@ -7,7 +7,15 @@ import errno
 
 from ..net import drops as dr
 from ..net.namespace import NetNamespace
-from ..net.tcp_states import CLOSE, CLOSE_WAIT, ESTABLISHED, SYN_SENT, TIME_WAIT, TcpState
+from ..net.tcp_states import (
+    CLOSE,
+    CLOSE_WAIT,
+    ESTABLISHED,
+    LISTEN,
+    SYN_RECV,
+    SYN_SENT,
+    TIME_WAIT,
+)
 from . import tracepoints as tp
 from .algorithms import default_ops
 from .chrono import CHRONO_BUSY, chrono_stop
@@ -17,7 +25,7 @@ from .sock import EMPTY_RTX_QUEUE, TcpSock
 from .twsock import TimeWaitSock
 
 
-def set_state(sk: TcpSock, state: TcpState, now: float) -> None:
+def set_state(sk: TcpSock, state: int, now: float) -> None:
     """tcp_set_state: CurrEstab and EstabResets accounting, port release on CLOSE."""
     old = sk.state
     tcp = sk.ns.mib.tcp
@@ -25,7 +33,7 @@ def set_state(sk: TcpSock, state: TcpState, now: float) -> None:
         if old != ESTABLISHED:
             tcp.CurrEstab += 1
     elif state == CLOSE_WAIT:
-        if old == TcpState.SYN_RECV:
+        if old == SYN_RECV:
             tcp.CurrEstab += 1
     else:
         if state == CLOSE:
@@ -62,7 +70,7 @@ def unhash(sk: TcpSock) -> None:
         if ns.ehash.get(key) is sk:
             del ns.ehash[key]
         sk.ehash_key = None
-    if sk.state == TcpState.LISTEN:
+    if sk.state == LISTEN:
         lst = ns.lhash.get(sk.lport)
         if lst and sk in lst:
             lst.remove(sk)
@@ -104,7 +112,7 @@ def write_queue_purge(sk: TcpSock, now: float) -> None:
 
 def tcp_done(sk: TcpSock, now: float) -> None:
     """tcp_done: go to CLOSE, stop timers, wake the owner; an orphan is destroyed."""
-    if sk.state == TcpState.SYN_SENT or sk.state == TcpState.SYN_RECV:
+    if sk.state == SYN_SENT or sk.state == SYN_RECV:
         sk.ns.mib.tcp.AttemptFails += 1
     set_state(sk, CLOSE, now)
     clear_timers(sk)
@@ -142,7 +150,7 @@ def fin_time(sk: TcpSock) -> float:
     return max(float(base), sk.rto * 3.5)
 
 
-def time_wait(sk: TcpSock, substate: TcpState, timeo: float, now: float) -> None:
+def time_wait(sk: TcpSock, substate: int, timeo: float, now: float) -> None:
     """tcp_time_wait: replace a full socket by a timewait minisock (or just close it when
     tcp_max_tw_buckets is reached: TCPTimeWaitOverflow)."""
     ns = sk.ns

@@ -273,7 +273,7 @@ class TcpSock:
 
     def __init__(self, ns: NetNamespace, uid: int = 0) -> None:
         self.ns = ns
-        self.state: TcpState = CLOSE
+        self.state: int = CLOSE
         self.rx_opt = RxOptions()
         self.icsk_ack = AckState()
         self.rcvq_space = RcvqSpace()
@@ -461,5 +461,5 @@ class TcpSock:
         return ehash_key(self.laddr, self.lport, self.raddr, self.rport)
 
     def __repr__(self) -> str:
-        return (f"TcpSock({self.state.name} {self.laddr:08x}:{self.lport} -> "
+        return (f"TcpSock({TcpState(self.state).name} {self.laddr:08x}:{self.lport} -> "
                 f"{self.raddr:08x}:{self.rport})")

@@ -24,7 +24,7 @@ class TimeWaitSock(SockCommon):
                  "reuse", "reuseport", "uid", "bucket", "last_oow_ack", "entry_stamp",
                  "bind_port_lock", "state")
 
-    def __init__(self, sk: TcpSock, substate: TcpState) -> None:
+    def __init__(self, sk: TcpSock, substate: int) -> None:
         super().__init__(sk.laddr, sk.lport, sk.raddr, sk.rport, TIMER_TIME_WAIT)
         self.ns: NetNamespace = sk.ns
         self.state = TIME_WAIT
@@ -48,5 +48,5 @@ class TimeWaitSock(SockCommon):
         self.entry_stamp = 0.0
 
     def __repr__(self) -> str:
-        return (f"TimeWaitSock({self.substate.name} {self.laddr:08x}:{self.lport} -> "
+        return (f"TimeWaitSock({TcpState(self.substate).name} {self.laddr:08x}:{self.lport} -> "
                 f"{self.raddr:08x}:{self.rport})")
