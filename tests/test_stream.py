@@ -48,7 +48,7 @@ def transfer(size: int, loss: float = 0.0, reorder: float = 0.0, duplicate: floa
         sk.rtx_queue[0].seq = isn
         sk.rtx_queue[0].end = (isn + 1) & 0xFFFFFFFF
         cli.ns.outbox.clear()
-        w._heap.clear()
+        w._events.clear()
         from tuxtcp.tcp.output import transmit
         from tuxtcp.wire.tcp import SYN
 

@@ -240,7 +240,7 @@ class _WorldSelector(selectors.BaseSelector):
             self._service()
             return ready
         world = self._world
-        if timeout is None and not world._heap:
+        if timeout is None and not world.pending():
             return self._real.select(None)  # nothing will ever happen in the World
         deadline = None if timeout is None else world.clock + timeout
         world.run_until(lambda: any(st.busy() for st in stacks), deadline)

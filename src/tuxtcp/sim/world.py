@@ -6,7 +6,6 @@ Blocking socket calls run the heap until they can complete, so straight-line scr
 
 from __future__ import annotations
 
-import heapq
 import socket as _pysocket
 from collections.abc import Callable, Iterable
 from typing import Any, Final, TextIO
@@ -30,9 +29,10 @@ from ..socket.selector import SimSelector
 from ..tcp.engine import Namespace
 from ..wire.ipv4 import Packet, int_to_ip, ip_to_int
 from ..wire.pcap import PcapTap
+from .events import EventQueue
 from .traffic import SynFlood
 
-# event kinds; an event is (when, seq, kind, host, obj): DELIVER obj=packet to host, TIMER
+# event kinds (sim/events.py: when, seq, kind, host, obj): DELIVER obj=packet to host, TIMER
 # host's timers are due, CALL obj=fn(now)
 _DELIVER: Final = 0
 _TIMER: Final = 1
@@ -129,8 +129,7 @@ class World:
         self.clock = 0.0
         self.hosts: dict[str, Host] = {}
         self._owner: dict[int, Host] = {}
-        self._heap: list[tuple[float, int, int, Host | None, Any]] = []
-        self._seq = 0
+        self._events = EventQueue()
         self._next_fd = 3
         self.taps: list[PcapTap] = []
         self.packets_delivered = 0
@@ -211,8 +210,7 @@ class World:
 
     # -- event loop ----------------------------------------------------------------------------
     def _push(self, when: float, kind: int, host: Host | None, obj: Any) -> None:
-        self._seq += 1
-        heapq.heappush(self._heap, (when, self._seq, kind, host, obj))
+        self._events.push(when, kind, host, obj)
 
     def call_at(self, when: float, fn: Callable[[float], None]) -> None:
         """Run fn(now) at virtual time `when` (traffic generators, scripted actions)."""
@@ -272,9 +270,11 @@ class World:
 
     def step(self) -> bool:
         """Process the earliest event. False when nothing is left."""
-        if not self._heap:
+        if not self._events:
             return False
-        when, _, kind, h, obj = heapq.heappop(self._heap)
+        ev = self._events.pop()
+        when, kind, obj = ev.when, ev.kind, ev.obj
+        h: Host | None = ev.host
         if when > self.clock:
             self.clock = when
         if kind == _DELIVER:
@@ -295,6 +295,10 @@ class World:
                     self._flush(host)
         return True
 
+    def pending(self) -> bool:
+        """Whether any event is still to come (a packet, a timer, a scheduled call)."""
+        return len(self._events) > 0
+
     def run(self, duration: float) -> None:
         """Advance virtual time by `duration` seconds."""
         self.run_until(None, self.clock + duration)
@@ -302,11 +306,11 @@ class World:
     def run_until(self, ready: Callable[[], bool] | None, deadline: float | None) -> bool:
         """Run events until ready() is true or the deadline passes. Returns ready()'s value
         (True when ready is None and the deadline was reached)."""
-        heap = self._heap
+        events = self._events
         while True:
             if ready is not None and ready():
                 return True
-            if not heap or (deadline is not None and heap[0][0] > deadline):
+            if not events or (deadline is not None and events.first_when() > deadline):
                 break
             self.step()
         if deadline is not None and self.clock < deadline:

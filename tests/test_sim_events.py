@@ -1,0 +1,52 @@
+"""The World's event queue (sim/events.py) against heapq on (when, seq) tuples, which it
+replaced: the same events in the same order for any mix of pushes and pops, ties at one
+instant in the order they were pushed."""
+
+from __future__ import annotations
+
+import heapq
+
+from hypothesis import given
+from hypothesis import strategies as st
+
+from tuxtcp.sim.events import EventQueue
+
+# a push at one of a few instants (ties are the point), or a pop
+OPS = st.lists(st.one_of(st.sampled_from([0.0, 0.001, 0.5, 0.5000001, 2.0, 1e9]),
+                         st.none()), max_size=300)
+
+
+@given(OPS)
+def test_the_same_order_as_heapq_on_when_and_seq(ops: list[float | None]) -> None:
+    q = EventQueue()
+    ref: list[tuple[float, int]] = []
+    got, want = [], []
+    for n, op in enumerate(ops):
+        if op is None:
+            if ref:
+                ev = q.pop()
+                got.append((ev.when, ev.obj))
+                want.append(heapq.heappop(ref))
+        else:
+            q.push(op, 0, None, n)
+            heapq.heappush(ref, (op, n))
+        assert len(q) == len(ref)
+        if ref:
+            assert q.first_when() == ref[0][0]
+    while ref:
+        ev = q.pop()
+        got.append((ev.when, ev.obj))
+        want.append(heapq.heappop(ref))
+    assert got == want and len(q) == 0
+
+
+def test_an_event_carries_its_kind_host_and_object_and_clear_empties() -> None:
+    q = EventQueue()
+    q.push(1.0, 2, "host", "fn")
+    q.push(1.0, 0, None, "pkt")
+    first = q.pop()
+    assert (first.when, first.kind, first.host, first.obj) == (1.0, 2, "host", "fn")
+    assert first.seq < q.pop().seq
+    q.push(3.0, 1, None, None)
+    q.clear()
+    assert len(q) == 0
