@@ -4,6 +4,9 @@ sock is its own SYN-ACK timer and keeps its 4-tuple as its ehash key; the SYN qu
 
 from __future__ import annotations
 
+from hypothesis import given
+from hypothesis import strategies as st
+
 import states as S
 from tuxtcp.net.namespace import ehash_key
 from tuxtcp.tcp.reqsk import RequestSock
@@ -79,3 +82,13 @@ def test_a_segment_for_a_closed_listeners_request_is_looked_up_again() -> None:
     assert [p.seg.flags for p in out] == [RST]
     assert not any(isinstance(o, RequestSock) for o in a.h.ns.ehash.values())
     assert dict(a.h.ns.drops) == {"NO_SOCKET": 1}
+
+
+@given(st.integers(0, 2**32 - 1), st.integers(0, 65535), st.integers(0, 2**32 - 1),
+       st.integers(0, 65535))
+def test_ehash_key_packs_the_four_tuple_without_loss(laddr: int, lport: int, raddr: int,
+                                                      rport: int) -> None:
+    key = ehash_key(laddr, lport, raddr, rport)
+    assert key == (laddr << 64) | (lport << 48) | (raddr << 16) | rport
+    assert (key >> 64, (key >> 48) & 0xFFFF, (key >> 16) & 0xFFFFFFFF, key & 0xFFFF) == (
+        laddr, lport, raddr, rport)

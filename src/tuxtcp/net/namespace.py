@@ -30,8 +30,11 @@ LOOPBACK_ADDR: Final = 0x7F000001
 
 def ehash_key(laddr: int, lport: int, raddr: int, rport: int) -> int:
     """The established table's key: the 4-tuple packed into one 96-bit int (40 bytes; a tuple
-    of four ints takes about 200, and every request and timewait sock keeps its key)."""
-    return (((laddr << 16) | lport) << 48) | (raddr << 16) | rport  # two wide operations
+    of four ints takes about 200, and every request and timewait sock keeps its key). Each
+    half fits a machine word; only the last shift and or are wide (each allocates)."""
+    local = (laddr << 16) | lport
+    remote = (raddr << 16) | rport
+    return (local << 48) | remote
 
 
 class NetNamespace:
