@@ -173,3 +173,18 @@ def test_without_overflows_clients_never_accepted_were_still_queued() -> None:
     assert ("2 clients saw their connect() succeed but the server never accepted the "
             "connection by the end of the run: 2 were still waiting in the accept queue when it "
             "ended. No queue overflowed") in s["explanation"]
+
+
+def test_arrivals_are_drawn_as_random_expovariate_draws_them() -> None:
+    """The scenario's own exponential draw (arrivals, service times) takes what
+    random.Random.expovariate would, float for float, and leaves the generator alike."""
+    import random
+
+    from tuxtcp.sim.scenario import expovariate
+
+    for seed in range(20):
+        a, b = random.Random(seed), random.Random(seed)
+        for rate in (10_000.0, 1 / 0.0001, 0.5):
+            assert [expovariate(a, rate) for _ in range(100)] == [
+                b.expovariate(rate) for _ in range(100)]
+        assert a.getstate() == b.getstate()
