@@ -63,7 +63,7 @@ def _full(sk: TcpSock, now: float, info: bool) -> SockRecord:
         wq = (sk.write_seq - sk.snd_una) & 0xFFFFFFFF
         daddr, dport = sk.raddr, sk.rport
     shutdown = (1 if sk.rcv_shutdown else 0) | (2 if sk.snd_shutdown else 0)
-    rec = SockRecord(int(sk.state), sk.laddr, sk.lport, daddr, dport, timer=timer,
+    rec = SockRecord(sk.state, sk.laddr, sk.lport, daddr, dport, timer=timer,
                      retrans=retrans, expires=expires, rqueue=rq, wqueue=wq, uid=sk.uid,
                      inode=sk.inode, cookie=_cookie(sk), shutdown=shutdown,
                      skmem=tuple(skmem(sk)))
@@ -89,16 +89,15 @@ def ns_records(ns: NetNamespace, now: float, info: bool = False,
                 assert isinstance(sk, TcpSock)
                 out.append(_full(sk, now, info))
     for obj in ns.ehash.values():
-        if isinstance(obj, TcpSock) and (states is None or int(obj.state) in states):
+        if isinstance(obj, TcpSock) and (states is None or obj.state in states):
             out.append(_full(obj, now, info))
         elif isinstance(obj, RequestSock) and (states is None or SYN_RECV in states):
-            out.append(SockRecord(int(SYN_RECV), obj.laddr, obj.lport, obj.raddr, obj.rport,
+            out.append(SockRecord(SYN_RECV, obj.laddr, obj.lport, obj.raddr, obj.rport,
                                   timer=TIMER_ON, retrans=obj.num_retrans,
                                   expires=expires_ms(obj.expires, now) if obj.pending else 0,
                                   cookie=_cookie(obj)))
-        elif isinstance(obj, TimeWaitSock) and (states is None
-                                                 or int(obj.substate) in states):
-            out.append(SockRecord(int(obj.substate), obj.laddr, obj.lport, obj.raddr,
+        elif isinstance(obj, TimeWaitSock) and (states is None or obj.substate in states):
+            out.append(SockRecord(obj.substate, obj.laddr, obj.lport, obj.raddr,
                                   obj.rport, timer=TIMER_TIMEWAIT,
                                   expires=expires_ms(obj.expires, now) if obj.pending else 0,
                                   cookie=_cookie(obj)))

@@ -74,7 +74,7 @@ def sock_line(i: int, sk: TcpSock, now: float) -> str:
     cwnd = 1 if sk.state == SYN_SENT and sk.retransmits else sk.cwnd
     ack_flags = (sk.icsk_ack.quick << 1) | in_pingpong_mode(sk)
     return (f"{i:4d}: {hex_addr(sk.laddr)}:{sk.lport:04X} {hex_addr(raddr)}:{rport:04X} "
-            f"{int(sk.state):02X} {txq:08X}:{rxq:08X} {timer:02X}:{_clock_t(when):08X} "
+            f"{sk.state:02X} {txq:08X}:{rxq:08X} {timer:02X}:{_clock_t(when):08X} "
             f"{retr:08X} {sk.uid:5d} {0:8d} {sk.inode} {refcnt} {sock_ptr(sk)} "
             f"{_clock_t(sk.rto)} {_clock_t(sk.icsk_ack.ato)} {ack_flags} {cwnd} "
             f"{last}")
@@ -84,7 +84,7 @@ def req_line(i: int, req: RequestSock, now: float) -> str:
     """get_openreq4: st 03, tr 1, retrnsmt = num_timeout, uid of the listener."""
     ttd = (req.expires - now) if req.pending else 0.0
     return (f"{i:4d}: {hex_addr(req.laddr)}:{req.lport:04X} {hex_addr(req.raddr)}:"
-            f"{req.rport:04X} {int(SYN_RECV):02X} {0:08X}:{0:08X} {1:02X}:{_clock_t(ttd):08X} "
+            f"{req.rport:04X} {SYN_RECV:02X} {0:08X}:{0:08X} {1:02X}:{_clock_t(ttd):08X} "
             f"{req.num_timeout:08X} {req.listener.uid:5d} {0:8d} 0 0 {_ptr(req, 'req')}")
 
 

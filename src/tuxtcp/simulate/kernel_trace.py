@@ -45,6 +45,7 @@ from typing import Final
 
 from ..net.clock import Clock
 from ..net.sysctl import HZ
+from ..net.tcp_states import CLOSE_WAIT, ESTABLISHED, FIN_WAIT1, LAST_ACK, SYN_SENT
 from ..net.trace import parse_trace_line
 from ..sim.scenario import ClientResult, ClientTrace
 from ..wire.ipv4 import ip_to_int
@@ -52,11 +53,12 @@ from ..wire.ipv4 import ip_to_int
 EVENTS: Final = ("skb/kfree_skb", "tcp/tcp_retransmit_synack", "sock/inet_sock_set_state",
                  "tcp/tcp_retransmit_skb", "tcp/tcp_send_reset", "timer/timer_start")
 OUR_NET: Final = "198.18.0."  # the run's two hosts (sockaddrs as tcp_send_reset prints them)
-TCP_ESTABLISHED: Final = 1
-TCP_SYN_SENT: Final = 2
-TCP_FIN_WAIT1: Final = 4
-TCP_CLOSE_WAIT: Final = 8
-TCP_LAST_ACK: Final = 9
+# the kernel's state numbers, as the tracepoints print them (include/net/tcp_states.h)
+TCP_ESTABLISHED: Final = ESTABLISHED
+TCP_SYN_SENT: Final = SYN_SENT
+TCP_FIN_WAIT1: Final = FIN_WAIT1
+TCP_CLOSE_WAIT: Final = CLOSE_WAIT
+TCP_LAST_ACK: Final = LAST_ACK
 FILTERS: Final = {"sock/inet_sock_set_state": f"newstate == {TCP_ESTABLISHED} || "
                                               f"newstate == {TCP_SYN_SENT} || "
                                               f"newstate == {TCP_FIN_WAIT1} || "

@@ -263,7 +263,7 @@ def tcp_get_info(sk: TcpSock, now: float) -> TcpInfo:
     which only the time-since fields use; those are not modelled)."""
     info = TcpInfo()
     st = sk.state
-    info.tcpi_state = int(st)
+    info.tcpi_state = st
     info.state = TcpState(st).name
     info.tcpi_max_pacing_rate = U64_MAX
     info.tcpi_pacing_rate = U64_MAX
