@@ -72,7 +72,7 @@ def initial_window(sk: TcpSock, space: int, mss: int, window_clamp: int,
     rcv_wnd = min(space, 32767) if sysctl.tcp_workaround_signed_windows else space
     wscale = 0
     if wscale_ok:
-        biggest = min(max(space, sysctl.tcp_rmem[2], sysctl.rmem_max), window_clamp)
+        biggest = min(max(max(space, sysctl.tcp_rmem[2]), sysctl.rmem_max), window_clamp)
         wscale = max(0, min(biggest.bit_length() - 1 - 15, TCP_MAX_WSCALE))
     return rcv_wnd, min(65535 << wscale, window_clamp), wscale
 
@@ -103,7 +103,7 @@ def init_buffer_space(sk: TcpSock, now: float) -> None:
     if app_win and sk.window_clamp > 2 * advmss and sk.window_clamp + advmss > maxwin:
         sk.window_clamp = max(2 * advmss, maxwin - advmss)
     sk.rcv_ssthresh = min(sk.rcv_ssthresh, sk.window_clamp)
-    sk.rcvq_space.space = min(sk.rcv_ssthresh, sk.rcv_wnd, TCP_INIT_CWND_SEGS * advmss)
+    sk.rcvq_space.space = min(min(sk.rcv_ssthresh, sk.rcv_wnd), TCP_INIT_CWND_SEGS * advmss)
     sk.rcvq_space.seq = sk.copied_seq
     sk.rcvq_space.time = now
 
@@ -159,7 +159,7 @@ def measure_rcv_mss(sk: TcpSock, length: int, truesize: int, hdr_len: int,
 def initialize_rcv_mss(sk: TcpSock) -> None:
     """tcp_initialize_rcv_mss: the first guess at the peer's segment size, low rather than
     high (at most 536, the MSS, half the window; at least 88)."""
-    hint = min(sk.advmss, sk.mss_cache, sk.rcv_wnd // 2, TCP_MSS_DEFAULT)
+    hint = min(min(sk.advmss, sk.mss_cache), min(sk.rcv_wnd // 2, TCP_MSS_DEFAULT))
     sk.icsk_ack.rcv_mss = max(hint, TCP_MIN_MSS)
 
 

@@ -453,7 +453,7 @@ def send_probe0(sk: TcpSock, now: float) -> None:
     room = (sk.snd_una + sk.snd_wnd - sk.snd_nxt) & M32
     if room and not room & 0x80000000:
         # tcp_write_wakeup: send what the (small) window takes, even a partial segment
-        n = min(room, max(sk.mss_cache, 1), len(sk.send_buf))
+        n = min(min(room, max(sk.mss_cache, 1)), len(sk.send_buf))
         chunk = bytes(sk.send_buf[:n])
         del sk.send_buf[:n]
         flags = ACK | PSH  # tcp_write_wakeup marks what it sends PSH
