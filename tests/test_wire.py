@@ -7,7 +7,14 @@ import struct
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from tuxtcp.siphash import IMPLEMENTATIONS, siphash24, siphash24_py
+from tuxtcp.siphash import (
+    IMPLEMENTATIONS,
+    siphash24,
+    siphash24_py,
+    siphash_3u32,
+    siphash_4u32,
+    siphash_u32s,
+)
 from tuxtcp.wire.checksum import internet_checksum, verify
 from tuxtcp.wire.errors import ParseError, TcpChecksumError
 from tuxtcp.wire.ipv4 import Packet, int_to_ip, ip_to_int, parse_packet
@@ -152,3 +159,17 @@ def test_siphash_reference_vector() -> None:
 def test_int_to_ip_is_inet_ntoa(value: int) -> None:
     assert int_to_ip(value) == socket.inet_ntoa(value.to_bytes(4, "big"))
     assert ip_to_int(int_to_ip(value)) == value
+
+
+_U32 = st.integers(min_value=0, max_value=0xFFFFFFFF)
+
+
+@given(st.binary(min_size=16, max_size=16), st.lists(_U32, min_size=4, max_size=4))
+def test_fixed_arity_siphash_equals_the_general_one(key: bytes, words: list[int]) -> None:
+    # siphash_3u32 / siphash_4u32 (the engine's per-connection hashes, no varargs) hash what
+    # siphash_u32s hashes, as the pure-Python reference does
+    a, b, c, d = words
+    assert siphash_3u32(key, a, b, c) == siphash_u32s(key, a, b, c) == siphash24_py(
+        key, struct.pack("<3I", a, b, c))
+    assert siphash_4u32(key, a, b, c, d) == siphash_u32s(key, a, b, c, d) == siphash24_py(
+        key, struct.pack("<4I", a, b, c, d))

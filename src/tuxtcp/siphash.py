@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import struct
 from collections.abc import Callable
+from typing import Final
 
 _siphashc: Callable[[bytes, bytes], int] | None
 try:  # pragma: no cover - exercised by whichever is installed
@@ -98,8 +99,26 @@ siphash24: Callable[[bytes, bytes], int] = (
     else _siphash24_ext if _c_siphash24 is not None else siphash24_py)
 
 _PACK = {n: struct.Struct(f"<{n}I") for n in (1, 2, 3, 4)}
+_PACK3: Final = _PACK[3]
+_PACK4: Final = _PACK[4]
+# the hash the fixed-arity helpers call: siphashc's C function itself where it is installed
+# (no wrapper between the compiled caller and it), else the best implementation above
+_HASH: Final[Callable[[bytes, bytes], int]] = (
+    _siphashc if _siphashc is not None else siphash24)
 
 
 def siphash_u32s(key: bytes, *words: int) -> int:
     """siphash_Nu32(words..., key): the u64 hash of N little-endian u32 words."""
     return siphash24(key, _PACK[len(words)].pack(*words))
+
+
+def siphash_3u32(key: bytes, a: int, b: int, c: int) -> int:
+    """siphash_3u32(a, b, c, key): siphash_u32s with three words, without its varargs (the
+    ISN and the listener choice hash one per connection)."""
+    return _HASH(key, _PACK3.pack(a, b, c))
+
+
+def siphash_4u32(key: bytes, a: int, b: int, c: int, d: int) -> int:
+    """siphash_4u32(a, b, c, d, key): siphash_u32s with four words (SYN cookies, the port
+    offset)."""
+    return _HASH(key, _PACK4.pack(a, b, c, d))

@@ -9,7 +9,7 @@ from typing import Final
 from ..net import drops as dr
 from ..net.namespace import NetNamespace, ehash_key
 from ..net.tcp_states import CLOSE, LISTEN, SYN_SENT
-from ..siphash import siphash_u32s
+from ..siphash import siphash_3u32
 from ..wire.ipv4 import Packet
 from ..wire.tcp import ACK, FIN, RST, SYN
 from . import tracepoints as tp
@@ -63,7 +63,7 @@ def lookup_listener(ns: NetNamespace, daddr: int, dport: int, saddr: int,
         return None
     if len(pool) == 1:
         return pool[0]  # type: ignore[return-value]
-    h = siphash_u32s(ns.net_secret, saddr, daddr, (sport << 16) | dport)
+    h = siphash_3u32(ns.net_secret, saddr, daddr, (sport << 16) | dport)
     return pool[h % len(pool)]  # type: ignore[return-value]
 
 

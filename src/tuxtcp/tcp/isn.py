@@ -10,14 +10,14 @@ from __future__ import annotations
 
 import functools
 
-from ..siphash import siphash_u32s
+from ..siphash import siphash_3u32, siphash_4u32
 from ..wire.seq import MASK as M32
 
 
 def secure_tcp_seq_and_ts_off(secret: bytes, saddr: int, daddr: int, sport: int, dport: int,
                               realtime_ns: int, tcp_timestamps: int) -> tuple[int, int]:
     """(isn, ts_off) for a flow seen from the local side (saddr/sport local)."""
-    h = siphash_u32s(secret, saddr, daddr, ((sport << 16) | dport) & M32)
+    h = siphash_3u32(secret, saddr, daddr, ((sport << 16) | dport) & M32)
     isn = ((h & M32) + (realtime_ns >> 6)) & M32  # seq_scale(): 64 ns ticks
     ts_off = (h >> 32) if tcp_timestamps == 1 else 0
     return isn, ts_off
@@ -33,4 +33,4 @@ def secure_ipv4_port_ephemeral(secret: bytes, saddr: int, daddr: int, dport: int
 def _port_offset(secret: bytes, saddr: int, daddr: int, dport: int, seed: int) -> int:
     # the same for every connect() to one destination from one address for 10 s: a busy
     # client asks for it thousands of times, so it is remembered (a pure function)
-    return siphash_u32s(secret, saddr, daddr, dport, seed)
+    return siphash_4u32(secret, saddr, daddr, dport, seed)

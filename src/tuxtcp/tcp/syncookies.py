@@ -8,7 +8,7 @@ from __future__ import annotations
 
 from typing import Final
 
-from ..siphash import siphash_u32s
+from ..siphash import siphash_4u32
 from ..wire.seq import MASK as M32
 
 COOKIEBITS: Final = 24
@@ -26,7 +26,7 @@ TCP_SYNCOOKIE_VALID_S: Final = 120
 
 def cookie_hash(key: bytes, saddr: int, daddr: int, sport: int, dport: int, count: int) -> int:
     """syncookies.c:cookie_hash, truncated to u32."""
-    return siphash_u32s(key, saddr, daddr, ((sport << 16) | dport) & M32, count & M32) & M32
+    return siphash_4u32(key, saddr, daddr, ((sport << 16) | dport) & M32, count & M32) & M32
 
 
 def secure_tcp_syn_cookie(keys: tuple[bytes, bytes], saddr: int, daddr: int, sport: int,
