@@ -116,7 +116,11 @@ class NetNamespace:
 
     # -- addresses -------------------------------------------------------------------------
     def is_local(self, addr: int) -> bool:
-        return addr in self.addresses or is_loopback(addr)
+        # the primary address is always one of ours, and with one address it is the only one:
+        # most packets are decided without the set (whose lookup boxes the address)
+        if addr == self.primary:
+            return True
+        return (len(self.addresses) > 1 and addr in self.addresses) or is_loopback(addr)
 
     def source_for(self, daddr: int) -> int:
         """Route lookup stand-in: loopback for 127/8 and our own addresses, else primary."""

@@ -12,8 +12,6 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING, Final
 
-from ..wire.ipv4 import is_loopback
-
 if TYPE_CHECKING:
     from .namespace import NetNamespace
 
@@ -44,7 +42,7 @@ def _exception(ns: NetNamespace, daddr: int, now: float) -> PmtuException | None
 
 def device_mtu(ns: NetNamespace, daddr: int) -> int:
     """The MTU of the device the route to `daddr` leaves by."""
-    if is_loopback(daddr) or daddr in ns.addresses:
+    if ns.is_local(daddr):
         return MTU_LOOPBACK
     return MTU_ETHERNET
 
