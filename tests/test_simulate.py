@@ -188,3 +188,22 @@ def test_arrivals_are_drawn_as_random_expovariate_draws_them() -> None:
             assert [expovariate(a, rate) for _ in range(100)] == [
                 b.expovariate(rate) for _ in range(100)]
         assert a.getstate() == b.getstate()
+
+
+def test_client_result_init_is_the_dataclass_one() -> None:
+    # ClientResult's __init__ is written out (compiled, not the dataclass's generated one):
+    # the fields' order (positional), names (keywords) and defaults, and replace() works
+    import dataclasses
+
+    from tuxtcp.sim.scenario import ClientResult
+
+    fields = dataclasses.fields(ClientResult)
+    values: list[object] = [7, 0.5, 4000, 0.75, 111, 2, 1, 1.5, 2.5, 300, 3.5, None]
+    assert len(values) == len(fields)
+    by_position = ClientResult(*values)  # type: ignore[arg-type]
+    by_name = ClientResult(**{f.name: v for f, v in zip(fields, values, strict=True)})  # type: ignore[arg-type]
+    assert [getattr(by_position, f.name) for f in fields] == values
+    assert by_name == by_position
+    defaults = ClientResult(3, 0.25)
+    assert [getattr(defaults, f.name) for f in fields[2:]] == [f.default for f in fields[2:]]
+    assert dataclasses.replace(defaults, error=111) == ClientResult(3, 0.25, error=111)
