@@ -43,6 +43,14 @@ SOL_SOCKET: Final = _pysocket.SOL_SOCKET
 SOMAXCONN: Final = _pysocket.SOMAXCONN
 SO_TYPE: Final = _pysocket.SO_TYPE
 _SOCKET_KINDS: Final = {int(k): k for k in _pysocket.SocketKind}
+# the same as plain ints, for the checks every socket() and connect() make (a comparison with
+# an IntEnum member is a rich comparison of boxed objects in the compiled build)
+_AF_INET: Final = int(AF_INET)
+_SOCK_STREAM: Final = int(SOCK_STREAM)
+_SOCK_DGRAM: Final = int(SOCK_DGRAM)
+_SOCK_RAW: Final = int(SOCK_RAW)
+_SOCK_NONBLOCK: Final = int(SOCK_NONBLOCK)
+_SOCK_FLAGS: Final = int(SOCK_NONBLOCK) | int(SOCK_CLOEXEC)
 TCP_CONGESTION: Final = user.TCP_CONGESTION
 
 
@@ -70,20 +78,20 @@ class Socket:
     def __init__(self, ns: Namespace, driver: Driver, family: int = AF_INET,
                  type: int = SOCK_STREAM, proto: int = 0, uid: int = 0,
                  _sk: TcpSock | None = None) -> None:
-        if family != AF_INET:
+        if family != _AF_INET:
             raise _err(errno.EAFNOSUPPORT)
-        base_type = type & ~(SOCK_NONBLOCK | SOCK_CLOEXEC)
-        if base_type not in (SOCK_STREAM, SOCK_DGRAM):
-            raise _err(errno.ESOCKTNOSUPPORT if base_type == SOCK_RAW
+        base_type = type & ~_SOCK_FLAGS
+        if base_type != _SOCK_STREAM and base_type != _SOCK_DGRAM:
+            raise _err(errno.ESOCKTNOSUPPORT if base_type == _SOCK_RAW
                        else errno.EINVAL)
         self.ns = ns
         self.driver = driver
         self.family = family
         self.type = _SOCKET_KINDS[base_type]
-        self.proto = proto or (IPPROTO_TCP if base_type == SOCK_STREAM
-                               else IPPROTO_UDP)
+        self._stream = base_type == _SOCK_STREAM
+        self.proto = proto or (IPPROTO_TCP if self._stream else IPPROTO_UDP)
         self.uid = uid
-        self._timeout: float | None = 0.0 if type & SOCK_NONBLOCK else None
+        self._timeout: float | None = 0.0 if type & _SOCK_NONBLOCK else None
         self._closed = False
         self._fd = driver.alloc_fd()
         self._opts: dict[tuple[int, int], Any] | None = None  # options set, made on first use
@@ -170,7 +178,7 @@ class Socket:
 
     def _inet_bind(self, addr: int, port: int) -> None:
         _check(user.inet_bind(self.ns, self.sk, addr, port, self.uid,
-                              self.type == SOCK_STREAM))
+                              self._stream))
 
     # -- listen ------------------------------------------------------------------------------
     def listen(self, backlog: object = None) -> None:
@@ -185,7 +193,7 @@ class Socket:
         backlog becomes somaxconn."""
         self._check_open()
         _check(user.sys_listen(self.ns, self.sk, backlog, self.sock_state == SS_UNCONNECTED,
-                               self.type == SOCK_STREAM, self._now()))
+                               self._stream, self._now()))
 
     # -- accept ------------------------------------------------------------------------------
     def _accept_ready(self) -> bool:
@@ -229,7 +237,7 @@ class Socket:
         if self.sock_state == SS_CONNECTING:
             err = errno.EALREADY
         else:
-            err = user.inet_stream_connect(self.ns, sk, addr, port, self.type == SOCK_STREAM,
+            err = user.inet_stream_connect(self.ns, sk, addr, port, self._stream,
                                            self._now())
             self._done()
             if err:
@@ -330,7 +338,7 @@ class Socket:
         """TCP_INFO as an object: a read-only snapshot of the connection (tcp_get_info, with
         the kernel's field names; see tuxtcp.tcp.info). It answers after close() too, as
         `ss -ti` still shows the socket the kernel keeps."""
-        if self.type != SOCK_STREAM:
+        if not self._stream:
             return TcpInfo()  # tcp_get_info leaves it zeroed for other socket types
         return tcp_get_info(self.sk, self._now())
 

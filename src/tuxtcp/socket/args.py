@@ -34,6 +34,8 @@ def as_c_int(value: object) -> int:
 
 def as_c_long(value: object) -> int:
     """PyLong_AsLong (setblocking's flag)."""
+    if value is False or value is True:  # the common flags, without the generic protocol
+        return 1 if value else 0
     v = operator.index(value)  # type: ignore[arg-type]
     if not -LONG_MAX - 1 <= v <= LONG_MAX:
         raise OverflowError("Python int too large to convert to C long")
