@@ -96,8 +96,10 @@ class PortTable:
         b = sk.bucket
         if not isinstance(b, BindBucket):
             return
-        b.owners.pop(sk, None)
-        if not b.owners and self.buckets.get(b.port) is b:
+        owners = b.owners
+        if sk in owners:  # (dict.pop with a default is a generic method call when compiled)
+            del owners[sk]
+        if not owners and self.buckets.get(b.port) is b:
             self.buckets.pop(b.port, None)
         sk.bucket = None
 
@@ -106,8 +108,10 @@ class PortTable:
         b = old.bucket
         if not isinstance(b, BindBucket):
             return
-        b.owners.pop(old, None)
-        b.owners[new] = None
+        owners = b.owners
+        if old in owners:
+            del owners[old]
+        owners[new] = None
         new.bucket = b
         old.bucket = None
 

@@ -80,9 +80,15 @@ def unhash(sk: TcpSock) -> None:
 
 def clear_timers(sk: TcpSock) -> None:
     """inet_csk_clear_xmit_timers + the keepalive/FIN_WAIT2 timer."""
-    for timer in (sk.rtx_timer, sk.keepalive_timer, sk.probe_timer, sk.delack_timer):
-        if timer is not None:
-            timer.cancel()
+    # one by one (a loop over a tuple of them is generic object iteration when compiled)
+    if sk.rtx_timer is not None:
+        sk.rtx_timer.cancel()
+    if sk.keepalive_timer is not None:
+        sk.keepalive_timer.cancel()
+    if sk.probe_timer is not None:
+        sk.probe_timer.cancel()
+    if sk.delack_timer is not None:
+        sk.delack_timer.cancel()
     sk.rtx_timer = sk.keepalive_timer = sk.probe_timer = sk.delack_timer = None
 
 

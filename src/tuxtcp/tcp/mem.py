@@ -27,7 +27,8 @@ SKB_STRUCT_SIZE: Final = 256  # SKB_DATA_ALIGN(sizeof(struct sk_buff))
 SKB_SHINFO_SIZE: Final = 320  # SKB_DATA_ALIGN(sizeof(struct skb_shared_info))
 NET_SKB_PAD: Final = 64  # headroom before a received packet (NET_IP_ALIGN is 0 on x86)
 PAGE_ALLOC_COSTLY_ORDER: Final = 3  # the largest page block alloc_skb_with_frags asks for
-KMALLOC_SIZES: Final = (64, 96, 128, 192, 256, 512, 1024, 2048, 4096, 8192)
+# tuple[int, ...]: the compiled build walks it natively (a fixed-length tuple's loop is generic)
+KMALLOC_SIZES: Final[tuple[int, ...]] = (64, 96, 128, 192, 256, 512, 1024, 2048, 4096, 8192)
 SOCK_MIN_SNDBUF: Final = 4608  # 2 * TCP_SKB_MIN_TRUESIZE
 TCP_RMEM_MIN: Final = 4096  # tcp_rmem[0]: what a socket may always hold, pressure or not
 TCP_WMEM_MIN: Final = 4096  # tcp_wmem[0]
