@@ -92,3 +92,21 @@ def test_ehash_key_packs_the_four_tuple_without_loss(laddr: int, lport: int, rad
     assert key == (laddr << 64) | (lport << 48) | (raddr << 16) | rport
     assert (key >> 64, (key >> 48) & 0xFFFF, (key >> 16) & 0xFFFFFFFF, key & 0xFFFF) == (
         laddr, lport, raddr, rport)
+
+
+@given(st.floats(min_value=-10.0, max_value=1000.0, allow_nan=False))
+def test_usecs_to_jiffies_rounds_up_as_it_did_with_negated_floor_division(seconds: float) -> None:
+    # rto._jiffies is written with non-negative products (compiled, a product with a negative
+    # operand is slow): the same jiffies as max(0, ceil) by negated floor division
+    from tuxtcp.net.sysctl_specs import HZ
+    from tuxtcp.tcp.rto import _jiffies
+
+    assert _jiffies(seconds) == max(0, -(-round(seconds * 1_000_000) * HZ // 1_000_000))
+
+
+@given(st.integers(min_value=1, max_value=1 << 40))
+def test_rack_timeout_jiffies_are_the_rounded_up_quotient(us: int) -> None:
+    # rack.py's reordering timer: (us * HZ + 999_999) // 10**6 for the positive wait it has
+    from tuxtcp.net.sysctl_specs import HZ
+
+    assert (us * HZ + 999_999) // 1_000_000 == -(-us * HZ // 1_000_000)

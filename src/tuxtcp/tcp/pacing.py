@@ -31,7 +31,8 @@ def pacing_rate(sk: TcpSock) -> int:
     sysctl = sk.ns.sysctl
     ratio = sysctl.tcp_pacing_ss_ratio if sk.cwnd < sk.ssthresh // 2 else sysctl.tcp_pacing_ca_ratio
     srtt_us8 = max(int(sk.srtt * 1e6) << 3, 1)  # tp->srtt_us is kept shifted by 3
-    rate = sk.mss_cache * ((1_000_000 // 100) << 3) * ratio * max(sk.cwnd, len(sk.rtx_queue))
+    # two products of small factors (compiled, a factor of 2**30 or more multiplies slowly)
+    rate = (sk.mss_cache * ratio) * (((1_000_000 // 100) << 3) * max(sk.cwnd, len(sk.rtx_queue)))
     return rate // srtt_us8
 
 

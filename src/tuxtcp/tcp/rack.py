@@ -170,7 +170,7 @@ def mark_lost(sk: TcpSock, now: float) -> bool:
     timeout = detect_loss(sk, now)
     if not timeout:
         return False
-    jiffies = -(-(timeout + TCP_TIMEOUT_MIN_US) * HZ // 1_000_000)
+    jiffies = ((timeout + TCP_TIMEOUT_MIN_US) * HZ + 999_999) // 1_000_000  # (timeout > 0)
     arm_reo(sk, now, min(jiffies / HZ, sk.rto))
     return True
 

@@ -65,8 +65,13 @@ def arm_rto(sk: TcpSock, now: float, timeout: float = -1.0) -> None:
 
 
 def _jiffies(seconds: float) -> int:
-    """usecs_to_jiffies: rounded up (to the microsecond first, as the kernel keeps them)."""
-    return max(0, -(-round_int(seconds * 1_000_000) * HZ // 1_000_000))
+    """usecs_to_jiffies: rounded up (to the microsecond first, as the kernel keeps them).
+    (Written with non-negative products: compiled, a product with a negative operand takes
+    the slow, allocating path.)"""
+    us = round_int(seconds * 1_000_000)
+    if us <= 0:
+        return 0
+    return (us * HZ + 999_999) // 1_000_000
 
 
 def rto_delta(sk: TcpSock, now: float) -> float:
