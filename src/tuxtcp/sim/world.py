@@ -6,7 +6,6 @@ Blocking socket calls run the heap until they can complete, so straight-line scr
 
 from __future__ import annotations
 
-import socket as _pysocket
 from collections.abc import Callable, Iterable
 from typing import Any, Final, TextIO
 
@@ -24,7 +23,7 @@ from ..observe.nsview import (
 )
 from ..observe.proc import render_proc
 from ..observe.trace_tally import TraceTally
-from ..socket.api import Socket
+from ..socket.api import AF_INET, SOCK_STREAM, Socket
 from ..socket.selector import SimSelector
 from ..tcp.engine import Namespace
 from ..wire.ipv4 import Packet, int_to_ip, ip_to_int
@@ -58,8 +57,8 @@ class Host:
     def address(self) -> str:
         return int_to_ip(self.ns.primary)
 
-    def socket(self, family: int = _pysocket.AF_INET, type: int = _pysocket.SOCK_STREAM,
-               proto: int = 0, uid: int = 0) -> Socket:
+    def socket(self, family: int = AF_INET, type: int = SOCK_STREAM, proto: int = 0,
+               uid: int = 0) -> Socket:
         return Socket(self.ns, self.world, family, type, proto, uid)
 
     def proc(self, path: str, max_entries: int | None = None) -> str:

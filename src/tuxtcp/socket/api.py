@@ -26,7 +26,12 @@ from . import args
 from .addr import parse_inet_address
 from .args import INT_MAX, INT_MIN
 
-SS_UNCONNECTED, SS_CONNECTING, SS_CONNECTED = 1, 2, 3
+SS_UNCONNECTED: Final = 1
+SS_CONNECTING: Final = 2
+SS_CONNECTED: Final = 3
+# errno values read on every connect(), bound once (compiled, `errno.X` is a module attribute
+# lookup each time)
+_EINPROGRESS: Final = errno.EINPROGRESS
 # socket-module constants, bound once (the compiled engine reads them as C statics)
 AF_INET: Final = _pysocket.AF_INET
 AF_UNSPEC: Final = _pysocket.AF_UNSPEC
@@ -243,11 +248,11 @@ class Socket:
             if err:
                 return err
             self.sock_state = SS_CONNECTING
-            err = errno.EINPROGRESS
+            err = _EINPROGRESS
         if user.connecting(sk):
             if self._timeout == 0.0:
                 return err
-            if self._timeout is not None and err != errno.EINPROGRESS:
+            if self._timeout is not None and err != _EINPROGRESS:
                 # CPython's internal_connect with a timeout: the descriptor is non-blocking,
                 # so only a connect() that started now waits, polling for POLLOUT, and the
                 # result comes from getsockopt(SO_ERROR) (sock_connect_impl), not from a
