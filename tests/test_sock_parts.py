@@ -110,3 +110,23 @@ def test_rack_timeout_jiffies_are_the_rounded_up_quotient(us: int) -> None:
     from tuxtcp.net.sysctl_specs import HZ
 
     assert (us * HZ + 999_999) // 1_000_000 == -(-us * HZ // 1_000_000)
+
+
+_ADDR = st.one_of(st.integers(min_value=0, max_value=0xFFFFFFFF),
+                  st.integers(min_value=0x7F000000, max_value=0x7FFFFFFF),  # 127/8
+                  st.integers(min_value=0xC6120000, max_value=0xC613FFFF))  # 198.18/15
+
+
+@given(st.lists(_ADDR, max_size=6), st.lists(_ADDR, max_size=3), st.lists(_ADDR, max_size=20))
+def test_is_local_is_membership_or_loopback(first: list[int], added: list[int],
+                                            probes: list[int]) -> None:
+    # is_local's shortcuts (the primary address, the span of the addresses, one address)
+    # decide as the set and 127/8 do, before and after addresses are added
+    from tuxtcp.net.namespace import NetNamespace
+    from tuxtcp.wire.ipv4 import int_to_ip, is_loopback
+
+    ns = NetNamespace("t", [int_to_ip(a) for a in first])
+    for a in added:
+        ns.add_address(int_to_ip(a))
+    for a in [*probes, *first, *added, ns.primary, 0x7F000001]:
+        assert ns.is_local(a) == (a in ns.addresses or is_loopback(a))

@@ -68,6 +68,9 @@ class NetNamespace:
         self.klog: list[str] = []
         self.addresses: set[int] = {ip_to_int(a) for a in addresses}
         self.primary = ip_to_int(addresses[0]) if addresses else LOOPBACK_ADDR
+        # the span of our addresses (is_local decides one outside it without the set)
+        self._lowest = min(self.addresses) if self.addresses else 1
+        self._highest = max(self.addresses) if self.addresses else 0
         self.net_secret = self.rng.randbytes(16)
         self.syncookie_secret = (self.rng.randbytes(16), self.rng.randbytes(16))
         # Clocks: CLOCK_REALTIME and uptime at the driver's time 0 (seeded, reproducible).
@@ -120,7 +123,10 @@ class NetNamespace:
         # most packets are decided without the set (whose lookup boxes the address)
         if addr == self.primary:
             return True
-        return (len(self.addresses) > 1 and addr in self.addresses) or is_loopback(addr)
+        if (self._lowest <= addr <= self._highest and len(self.addresses) > 1
+                and addr in self.addresses):
+            return True
+        return is_loopback(addr)
 
     def source_for(self, daddr: int) -> int:
         """Route lookup stand-in: loopback for 127/8 and our own addresses, else primary."""
@@ -134,7 +140,10 @@ class NetNamespace:
         a = ip_to_int(addr)
         if not self.addresses:
             self.primary = a
+            self._lowest = self._highest = a
         self.addresses.add(a)
+        self._lowest = min(self._lowest, a)
+        self._highest = max(self._highest, a)
 
     # -- output ------------------------------------------------------------------------------
     def transmit(self, pkt: Packet) -> None:
