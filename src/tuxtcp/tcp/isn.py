@@ -8,7 +8,7 @@ feed our integer values. The secrets are random, so only the structure of the in
 
 from __future__ import annotations
 
-import functools
+from typing import Final
 
 from ..siphash import siphash_3u32, siphash_4u32
 from ..wire.seq import MASK as M32
@@ -23,14 +23,21 @@ def secure_tcp_seq_and_ts_off(secret: bytes, saddr: int, daddr: int, sport: int,
     return isn, ts_off
 
 
+# The offset of the last connect() from each source address: (secret, daddr, dport, seed,
+# offset). It is the same for every connect() to one destination from one address for 10 s,
+# and a busy client asks for it thousands of times (a pure function: the entry is reused only
+# when every input is equal). One entry per source address (a namespace has a few).
+_LAST_OFFSET: Final[dict[int, tuple[bytes, int, int, int, int]]] = {}
+
+
 def secure_ipv4_port_ephemeral(secret: bytes, saddr: int, daddr: int, dport: int,
                                jiffies: int, hz: int) -> int:
     """The u64 port offset of __inet_hash_connect; the time seed changes every 10 s."""
-    return _port_offset(secret, saddr, daddr, dport, (jiffies // (10 * hz)) & M32)
-
-
-@functools.lru_cache(maxsize=4096)
-def _port_offset(secret: bytes, saddr: int, daddr: int, dport: int, seed: int) -> int:
-    # the same for every connect() to one destination from one address for 10 s: a busy
-    # client asks for it thousands of times, so it is remembered (a pure function)
-    return siphash_4u32(secret, saddr, daddr, dport, seed)
+    seed = (jiffies // (10 * hz)) & M32
+    last = _LAST_OFFSET.get(saddr)
+    if (last is not None and last[1] == daddr and last[2] == dport and last[3] == seed
+            and last[0] == secret):
+        return last[4]
+    offset = siphash_4u32(secret, saddr, daddr, dport, seed)
+    _LAST_OFFSET[saddr] = (secret, daddr, dport, seed, offset)
+    return offset
