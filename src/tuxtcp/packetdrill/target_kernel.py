@@ -30,7 +30,7 @@ from ..host.netns import all_congestion_controls_allowed, available, loopback_ns
 from ..host.tcpinfo import meminfo, tcp_info
 from ..link.tun import Tun
 from .parser import ParseError, parse_file
-from .runner import SK_MEMINFO, Config, Pending, Result, ScriptRun
+from .runner import JIFFY_USECS, SK_MEMINFO, Config, Pending, Result, ScriptRun
 from .script import Event, Script, Syscall
 from .shell import CommandFailed, git_symlink
 from .timing import ScriptError
@@ -249,8 +249,8 @@ def jiffy_edge_ns(limit_ns: int = 50_000_000) -> int | None:
     of every five jiffy edges at HZ=250 (at most 12 ms apart): spin until it does. An edge
     seen across a gap wider than EDGE_BRACKET_NS (the process was preempted or the hypervisor
     held the CPU: seen, an edge 1.7 ms off on a CI run with 6% steal) is not trusted: the next
-    one is waited for, and if none is trusted within `limit_ns`, the last one seen is taken.
-    None: times(2) did not move at all."""
+    one is waited for, and if none is trusted within `limit_ns`, the last one seen is taken,
+    moved on by whole jiffies to the last edge before now. None: times(2) did not move."""
     first = os.times().elapsed
     start = before = time.monotonic_ns()
     last: int | None = None
@@ -263,9 +263,18 @@ def jiffy_edge_ns(limit_ns: int = 50_000_000) -> int | None:
                 return last
             first = now
         if after - start > limit_ns:
-            return last
+            return _latest_edge(last, after)
         before = after
-    return last
+    return _latest_edge(last, time.monotonic_ns())
+
+
+def _latest_edge(edge: int | None, now: int) -> int | None:
+    """The last jiffy edge at or before `now`, from an earlier one (jiffies move every
+    JIFFY_USECS)."""
+    if edge is None:
+        return None
+    jiffy = JIFFY_USECS * 1000
+    return edge + (now - edge) // jiffy * jiffy
 
 
 def _sleeping(tid: int) -> bool:
