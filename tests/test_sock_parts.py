@@ -96,20 +96,22 @@ def test_ehash_key_packs_the_four_tuple_without_loss(laddr: int, lport: int, rad
 
 @given(st.floats(min_value=-10.0, max_value=1000.0, allow_nan=False))
 def test_usecs_to_jiffies_rounds_up_as_it_did_with_negated_floor_division(seconds: float) -> None:
-    # rto._jiffies is written with non-negative products (compiled, a product with a negative
-    # operand is slow): the same jiffies as max(0, ceil) by negated floor division
+    # rto._jiffies goes through net.clock.usecs_to_jiffies (no product, which compiled is slow
+    # for a negative operand): the same jiffies as max(0, ceil) by negated floor division
     from tuxtcp.net.sysctl_specs import HZ
     from tuxtcp.tcp.rto import _jiffies
 
     assert _jiffies(seconds) == max(0, -(-round(seconds * 1_000_000) * HZ // 1_000_000))
 
 
-@given(st.integers(min_value=1, max_value=1 << 40))
-def test_rack_timeout_jiffies_are_the_rounded_up_quotient(us: int) -> None:
-    # rack.py's reordering timer: (us * HZ + 999_999) // 10**6 for the positive wait it has
+@given(st.integers(min_value=-(1 << 40), max_value=1 << 40))
+def test_usecs_to_jiffies_is_the_rounded_up_quotient(us: int) -> None:
+    # the one usecs_to_jiffies (CUBIC's delay_min, RACK's reordering timer, the RTO's):
+    # ceil(us * HZ / 10**6) for any sign
+    from tuxtcp.net.clock import usecs_to_jiffies
     from tuxtcp.net.sysctl_specs import HZ
 
-    assert (us * HZ + 999_999) // 1_000_000 == -(-us * HZ // 1_000_000)
+    assert usecs_to_jiffies(us) == -(-us * HZ // 1_000_000)
 
 
 _ADDR = st.one_of(st.integers(min_value=0, max_value=0xFFFFFFFF),

@@ -175,15 +175,18 @@ def test_fixed_arity_siphash_equals_the_general_one(key: bytes, words: list[int]
         key, struct.pack("<4I", a, b, c, d))
 
 
-@given(st.lists(st.tuples(st.sampled_from([bytes(16), bytes(range(16))]),
-                          st.integers(0, 3), st.integers(0, 2), st.sampled_from([80, 8080]),
+@given(st.sampled_from([bytes(16), bytes(range(16))]),
+       st.lists(st.tuples(st.integers(0, 3), st.integers(0, 2), st.sampled_from([80, 8080]),
                           st.integers(0, 30_000)), max_size=30))
-def test_port_offset_is_the_hash_whatever_was_asked_before(calls: list[tuple[
-        bytes, int, int, int, int]]) -> None:
-    # secure_ipv4_port_ephemeral remembers the last offset per source address: each answer
-    # is siphash_4u32 of its own inputs (the seed: jiffies // 10 s), whatever came before
+def test_port_offset_is_the_hash_whatever_was_asked_before(
+        secret: bytes, calls: list[tuple[int, int, int, int]]) -> None:
+    # secure_ipv4_port_ephemeral remembers the last offset per source address in the memo a
+    # namespace gives it (one secret): each answer is siphash_4u32 of its own inputs (the seed:
+    # jiffies // 10 s), whatever came before, and the memo holds one entry per address
     from tuxtcp.tcp.isn import secure_ipv4_port_ephemeral
 
-    for secret, saddr, daddr, dport, jiffies in calls:
-        assert secure_ipv4_port_ephemeral(secret, saddr, daddr, dport, jiffies, 250) == (
+    memo: dict[int, tuple[int, int, int, int]] = {}
+    for saddr, daddr, dport, jiffies in calls:
+        assert secure_ipv4_port_ephemeral(secret, saddr, daddr, dport, jiffies, 250, memo) == (
             siphash_u32s(secret, saddr, daddr, dport, jiffies // 2500))
+    assert set(memo) == {c[0] for c in calls}

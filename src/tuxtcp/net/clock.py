@@ -15,6 +15,12 @@ from .sysctl import HZ
 INITIAL_JIFFIES: Final = (-300 * HZ) & 0xFFFFFFFF
 
 
+def usecs_to_jiffies(us: int) -> int:
+    """usecs_to_jiffies at HZ=250: rounded up (4,000 us a jiffy; ceil(us / 4000) for any sign,
+    without a product)."""
+    return (us + 1_000_000 // HZ - 1) // (1_000_000 // HZ)
+
+
 def round_int(x: float) -> int:
     """round(x) of a float, half to even as Python's round: the hot paths turn times into
     microseconds and jiffies millions of times a run, and compiled code calls the builtin

@@ -72,6 +72,8 @@ class NetNamespace:
         self._lowest = min(self.addresses) if self.addresses else 1
         self._highest = max(self.addresses) if self.addresses else 0
         self.net_secret = self.rng.randbytes(16)
+        # the last port offset connect() drew from each source address (tcp/isn.py)
+        self.port_offsets: dict[int, tuple[int, int, int, int]] = {}
         self.syncookie_secret = (self.rng.randbytes(16), self.rng.randbytes(16))
         # Clocks: CLOCK_REALTIME and uptime at the driver's time 0 (seeded, reproducible).
         realtime0_ns = 1_790_000_000_000_000_000 + self.rng.randrange(10**15)

@@ -98,7 +98,7 @@ def hash_connect(ns: NetNamespace, sk: TcpSock, now: float) -> int:
     if remaining > 1:
         remaining &= ~1
     port_offset = secure_ipv4_port_ephemeral(ns.net_secret, sk.laddr, sk.raddr, sk.rport,
-                                             ns.clock.jiffies(now), HZ)
+                                             ns.clock.jiffies(now), HZ, ns.port_offsets)
     index = port_offset & 0xFFFF
     offset = (ns.ports.perturb(index) + (port_offset >> 32)) % remaining
     step = 2

@@ -12,6 +12,7 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING, Final
 
+from ..net.clock import usecs_to_jiffies
 from ..net.sysctl_specs import HZ
 from ..wire.seq import MASK as M32
 from ..wire.seq import after, seq_sub
@@ -64,11 +65,6 @@ def cubic_root(a: int) -> int:
     x = (((_CBRT_SEED[shift] + 10) << b) & M32) >> 6
     x = (2 * x + ((a // (x * (x - 1))) & M32)) & M32
     return ((x * 341) & M32) >> 10
-
-
-def usecs_to_jiffies(us: int) -> int:
-    """usecs_to_jiffies at HZ=250: rounded up."""
-    return (us + 1_000_000 // HZ - 1) // (1_000_000 // HZ)
 
 
 class Bictcp(CaPriv):

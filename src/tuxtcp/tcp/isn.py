@@ -8,8 +8,6 @@ feed our integer values. The secrets are random, so only the structure of the in
 
 from __future__ import annotations
 
-from typing import Final
-
 from ..siphash import siphash_3u32, siphash_4u32
 from ..wire.seq import MASK as M32
 
@@ -23,21 +21,19 @@ def secure_tcp_seq_and_ts_off(secret: bytes, saddr: int, daddr: int, sport: int,
     return isn, ts_off
 
 
-# The offset of the last connect() from each source address: (secret, daddr, dport, seed,
-# offset). It is the same for every connect() to one destination from one address for 10 s,
-# and a busy client asks for it thousands of times (a pure function: the entry is reused only
-# when every input is equal). One entry per source address (a namespace has a few).
-_LAST_OFFSET: Final[dict[int, tuple[bytes, int, int, int, int]]] = {}
-
-
 def secure_ipv4_port_ephemeral(secret: bytes, saddr: int, daddr: int, dport: int,
-                               jiffies: int, hz: int) -> int:
-    """The u64 port offset of __inet_hash_connect; the time seed changes every 10 s."""
+                               jiffies: int, hz: int,
+                               memo: dict[int, tuple[int, int, int, int]] | None = None) -> int:
+    """The u64 port offset of __inet_hash_connect; the time seed changes every 10 s. It is the
+    same for every connect() to one destination from one address for those 10 s, and a busy
+    client asks for it thousands of times: `memo`, the namespace's own (its secret never
+    changes), keeps the last one per source address, (daddr, dport, seed, offset), reused only
+    when every input is equal."""
     seed = (jiffies // (10 * hz)) & M32
-    last = _LAST_OFFSET.get(saddr)
-    if (last is not None and last[1] == daddr and last[2] == dport and last[3] == seed
-            and last[0] == secret):
-        return last[4]
+    last = memo.get(saddr) if memo is not None else None
+    if last is not None and last[0] == daddr and last[1] == dport and last[2] == seed:
+        return last[3]
     offset = siphash_4u32(secret, saddr, daddr, dport, seed)
-    _LAST_OFFSET[saddr] = (secret, daddr, dport, seed, offset)
+    if memo is not None:
+        memo[saddr] = (daddr, dport, seed, offset)
     return offset

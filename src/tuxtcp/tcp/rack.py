@@ -23,7 +23,7 @@ from __future__ import annotations
 
 from typing import Final
 
-from ..net.clock import round_int
+from ..net.clock import round_int, usecs_to_jiffies
 from ..net.sysctl_specs import HZ
 from ..wire.seq import MASK as M32
 from ..wire.seq import before
@@ -170,7 +170,7 @@ def mark_lost(sk: TcpSock, now: float) -> bool:
     timeout = detect_loss(sk, now)
     if not timeout:
         return False
-    jiffies = ((timeout + TCP_TIMEOUT_MIN_US) * HZ + 999_999) // 1_000_000  # (timeout > 0)
+    jiffies = usecs_to_jiffies(timeout + TCP_TIMEOUT_MIN_US)
     arm_reo(sk, now, min(jiffies / HZ, sk.rto))
     return True
 

@@ -3,7 +3,7 @@ tcp_rearm_rto), as the RTO or as a tail loss probe (tcp_schedule_loss_probe)."""
 
 from __future__ import annotations
 
-from ..net.clock import round_int
+from ..net.clock import round_int, usecs_to_jiffies
 from ..net.sysctl_specs import HZ
 from .cong import TCP_CA_CWR, TCP_CA_OPEN
 from .constants import (
@@ -65,13 +65,9 @@ def arm_rto(sk: TcpSock, now: float, timeout: float = -1.0) -> None:
 
 
 def _jiffies(seconds: float) -> int:
-    """usecs_to_jiffies: rounded up (to the microsecond first, as the kernel keeps them).
-    (Written with non-negative products: compiled, a product with a negative operand takes
-    the slow, allocating path.)"""
-    us = round_int(seconds * 1_000_000)
-    if us <= 0:
-        return 0
-    return (us * HZ + 999_999) // 1_000_000
+    """usecs_to_jiffies of a time in seconds, rounded to the microsecond first (as the kernel
+    keeps them); none below zero."""
+    return max(0, usecs_to_jiffies(round_int(seconds * 1_000_000)))
 
 
 def rto_delta(sk: TcpSock, now: float) -> float:
