@@ -442,6 +442,25 @@ def test_a_script_named_by_a_relative_path_finds_its_helpers(netns_ok: None, tmp
     assert r.passed, r.error
 
 
+@pytest.mark.root
+def test_a_kernel_run_leaves_no_sysctl_restore_script(netns_ok: None, tmp_path: Path) -> None:
+    # packetdrill's convention (set_sysctls.py): a helper writes the commands that undo its
+    # sysctl writes to /tmp/sysctl_restore_${PACKETDRILL_PID}.sh, the script runs it last;
+    # the namespace they were written in is gone after the run, and so must the file be
+    (tmp_path / "setup.sh").write_text(
+        'echo "echo 1 > /proc/sys/net/ipv4/tcp_timestamps" '
+        '> /tmp/sysctl_restore_${PACKETDRILL_PID}.sh\n'
+        'echo 0 > /proc/sys/net/ipv4/tcp_timestamps\n')
+    (tmp_path / "s.pkt").write_text(
+        "`setup.sh`\n"
+        "0 socket(..., SOCK_STREAM, IPPROTO_TCP) = 3\n"
+        "+0 `sh /tmp/sysctl_restore_${PPID}.sh`\n")
+    before = set(Path("/tmp").glob("sysctl_restore_*.sh"))
+    r = run_script(tmp_path / "s.pkt", "kernel", {}, [])
+    assert r.passed, r.error
+    assert set(Path("/tmp").glob("sysctl_restore_*.sh")) == before
+
+
 # Own scripts with the mechanism they pin switched off by a sysctl: each must then fail, the
 # way the kernel would fail it (the sixth packet, the cwnd, the REO timer come otherwise)
 WITHOUT = [

@@ -166,6 +166,10 @@ class KernelRun(ScriptRun):
             s.close()
         if self.tun is not None:
             self.tun.close()
+        # packetdrill's set_sysctls.py leaves /tmp/sysctl_restore_${PACKETDRILL_PID}.sh for
+        # the script's last line to run; what it restores lives in this run's namespace, which
+        # goes away with it, so the file is only litter (hundreds after a CI run)
+        Path(f"/tmp/sysctl_restore_{os.getpid()}.sh").unlink(missing_ok=True)
 
     # -- sockets -----------------------------------------------------------------------------
     def new_socket(self, family: int, type: int, proto: int) -> Any:
