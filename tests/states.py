@@ -32,6 +32,7 @@ from helpers import PEER, Harness, syn
 from tuxtcp.net.tcp_states import TcpState
 from tuxtcp.net.timers import Timer
 from tuxtcp.socket.api import Socket
+from tuxtcp.tcp.ehash import entries
 from tuxtcp.wire.ipv4 import Packet
 from tuxtcp.wire.seq import after
 from tuxtcp.wire.tcp import ACK, FIN, RST, SYN, TcpSegment
@@ -442,7 +443,7 @@ def backlog(listener: Socket) -> int:
 def timer_expires(h: Harness, lport: int, rport: int) -> float | None:
     """The absolute deadline of the timer of the established-table entry for (lport, rport):
     read from the engine, read-only, because /proc/net/tcp and ss round it to 10 ms / 1 s."""
-    for obj in h.ns.ehash.values():
+    for obj in entries(h.ns):
         if getattr(obj, "lport", None) == lport and getattr(obj, "rport", None) == rport:
             if isinstance(obj, Timer):  # request and timewait socks embed their timer
                 return float(obj.when) if obj.pending else None

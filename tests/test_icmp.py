@@ -12,6 +12,7 @@ from hypothesis import strategies as st
 
 import states as S
 from helpers import Harness
+from tuxtcp.tcp.ehash import entries
 from tuxtcp.wire.checksum import internet_checksum
 from tuxtcp.wire.errors import ParseError
 from tuxtcp.wire.icmp import IcmpError, parse_icmp
@@ -91,11 +92,11 @@ def test_host_unreachable_about_our_synack_drops_the_request() -> None:
     sa = r.synack
     h = r.h
     h.ns.receive_bytes(icmp(h, 3, 3, sa.sport, sa.dport, sa.seq), h.now)
-    assert len(h.ns.ehash) == 1 and h.counters()["TcpExt.ListenDrops"] == 0
+    assert len(entries(h.ns)) == 1 and h.counters()["TcpExt.ListenDrops"] == 0
     h.ns.receive_bytes(icmp(h, 3, 1, sa.sport, sa.dport, (sa.seq + 1) & M32), h.now)
     assert h.counters()["TcpExt.OutOfWindowIcmps"] == 1  # not our SYN-ACK's sequence
     h.ns.receive_bytes(icmp(h, 3, 1, sa.sport, sa.dport, sa.seq), h.now)
-    assert len(h.ns.ehash) == 0 and h.counters()["TcpExt.ListenDrops"] == 1
+    assert len(entries(h.ns)) == 0 and h.counters()["TcpExt.ListenDrops"] == 1
 
 
 @settings(max_examples=300, deadline=None)

@@ -8,7 +8,8 @@ from hypothesis import given
 from hypothesis import strategies as st
 
 import states as S
-from tuxtcp.net.namespace import ehash_key
+from tuxtcp.net.sock_common import SockCommon
+from tuxtcp.tcp.ehash import entries, insert, lookup, remove
 from tuxtcp.tcp.reqsk import RequestSock
 from tuxtcp.tcp.sock import EMPTY_SCOREBOARD
 from tuxtcp.wire.tcp import ACK, RST, SYN
@@ -37,18 +38,18 @@ def test_scoreboard_comes_with_the_first_sack_and_goes_when_all_is_acknowledged(
 def test_request_is_its_own_timer_keyed_by_its_packed_four_tuple() -> None:
     req = S.syn_recv()
     assert [p.seg.flags for p in req.sent] == [SYN | ACK]
-    entries = [o for o in req.h.ns.ehash.values() if isinstance(o, RequestSock)]
-    assert len(entries) == 1
-    r = entries[0]
-    assert r.key == ehash_key(r.laddr, r.lport, r.raddr, r.rport) == (r.local << 48) | r.remote
+    requests = [o for o in entries(req.h.ns) if isinstance(o, RequestSock)]
+    assert len(requests) == 1
+    r = requests[0]
+    assert (r.local, r.remote) == ((r.laddr << 16) | r.lport, (r.raddr << 16) | r.rport)
     assert (r.lport, r.rport) == (S.LISTEN_PORT, S.CLIENT_PORT)
-    assert req.h.ns.ehash[r.key] is r
+    assert lookup(req.h.ns, r.local, r.remote) is r
     assert r.pending and S.timer_expires(req.h, S.LISTEN_PORT, S.CLIENT_PORT) == r.when
     # the SYN-ACK timer fires at its deadline and re-arms the same object (1 s, then 2 s)
     first = r.when
     out = req.advance(first)
     assert [p.seg.flags for _, p in out] == [SYN | ACK]
-    assert r.pending and r.when > first and req.h.ns.ehash[r.key] is r
+    assert r.pending and r.when > first and lookup(req.h.ns, r.local, r.remote) is r
     assert S.syn_queue_len(req.h) == 1
 
 
@@ -62,12 +63,12 @@ def test_listener_close_leaves_its_requests_to_their_timers() -> None:
     b = S.listen(a.h, port=8081)
     S.syn_recv(None, b, sport=40003)
     ns = a.h.ns
-    assert sum(isinstance(o, RequestSock) for o in ns.ehash.values()) == 3
+    assert sum(isinstance(o, RequestSock) for o in entries(ns)) == 3
     a.sock.close()
-    assert sum(isinstance(o, RequestSock) for o in ns.ehash.values()) == 3
+    assert sum(isinstance(o, RequestSock) for o in entries(ns)) == 3
     sent = a.h.advance(a.h.now + 1.0)
     assert [p.seg.dport for _, p in sent] == [40003]  # only b's request retransmits
-    left = [o for o in ns.ehash.values() if isinstance(o, RequestSock)]
+    left = [o for o in entries(ns) if isinstance(o, RequestSock)]
     assert [r.rport for r in left] == [40003] and left[0].pending
     assert S.syn_queue_len(a.h, 8081) == 1
 
@@ -80,18 +81,48 @@ def test_a_segment_for_a_closed_listeners_request_is_looked_up_again() -> None:
     a.sock.close()
     out = r.complete()
     assert [p.seg.flags for p in out] == [RST]
-    assert not any(isinstance(o, RequestSock) for o in a.h.ns.ehash.values())
+    assert not any(isinstance(o, RequestSock) for o in entries(a.h.ns))
     assert dict(a.h.ns.drops) == {"NO_SOCKET": 1}
 
 
-@given(st.integers(0, 2**32 - 1), st.integers(0, 65535), st.integers(0, 2**32 - 1),
-       st.integers(0, 65535))
-def test_ehash_key_packs_the_four_tuple_without_loss(laddr: int, lport: int, raddr: int,
-                                                      rport: int) -> None:
-    key = ehash_key(laddr, lport, raddr, rport)
-    assert key == (laddr << 64) | (lport << 48) | (raddr << 16) | rport
-    assert (key >> 64, (key >> 48) & 0xFFFF, (key >> 16) & 0xFFFFFFFF, key & 0xFFFF) == (
-        laddr, lport, raddr, rport)
+# (ends drawn from a few addresses and ports, so that remote ends are shared and entries
+# replaced; the extremes of each field included)
+_ADDR = st.sampled_from([0, 1, 0xC6120001, 0xC6120002, 0x7F000001, 0xFFFFFFFF])
+_PORT = st.sampled_from([0, 1, 80, 8080, 40000, 65535])
+_OPS = st.lists(st.tuples(st.sampled_from(["insert", "remove", "remove_other"]),
+                          _ADDR, _PORT, _ADDR, _PORT), max_size=60)
+
+
+@given(_OPS)
+def test_the_established_table_answers_as_a_dict_keyed_by_the_four_tuple(
+        ops: list[tuple[str, int, int, int, int]]) -> None:
+    # two levels (remote end, then local end where several share it) and no 96-bit key:
+    # after any inserts (a later one replacing), removes of the entry there and removes of
+    # an entry that is not there, every 4-tuple finds what a dict would, all entries listed
+    ns = S.listen().h.ns
+    ns.ehash.clear()
+    model: dict[tuple[int, int, int, int], object] = {}
+    for op, laddr, lport, raddr, rport in ops:
+        local, remote = (laddr << 16) | lport, (raddr << 16) | rport
+        four = (laddr, lport, raddr, rport)
+        if op == "insert":
+            obj = SockCommon(laddr, lport, raddr, rport, 0)
+            insert(ns, obj, local, remote)
+            model[four] = obj
+        elif op == "remove":
+            there = model.pop(four, None)
+            if there is None:
+                there = SockCommon(laddr, lport, raddr, rport, 0)
+                assert not remove(ns, there, local, remote)
+            else:
+                assert remove(ns, there, local, remote)
+        else:  # an entry of the same 4-tuple that is not the one hashed: left alone
+            assert not remove(ns, SockCommon(laddr, lport, raddr, rport, 0), local, remote)
+        for (la, lp, ra, rp), want in model.items():
+            assert lookup(ns, (la << 16) | lp, (ra << 16) | rp) is want
+        assert lookup(ns, local, remote) is model.get(four)
+        listed = entries(ns)
+        assert len(listed) == len(model) and set(map(id, listed)) == set(map(id, model.values()))
 
 
 @given(st.floats(min_value=-10.0, max_value=1000.0, allow_nan=False))

@@ -23,18 +23,9 @@ from .sysctl import Sysctls
 from .timers import Deadlines, Timer
 from .trace import Tracer
 
-__all__ = ["INITIAL_JIFFIES", "NetNamespace", "ehash_key"]
+__all__ = ["INITIAL_JIFFIES", "NetNamespace"]
 
 LOOPBACK_ADDR: Final = 0x7F000001
-
-
-def ehash_key(laddr: int, lport: int, raddr: int, rport: int) -> int:
-    """The established table's key: the 4-tuple packed into one 96-bit int (40 bytes; a tuple
-    of four ints takes about 200, and every request and timewait sock keeps its key). Each
-    half fits a machine word; only the last shift and or are wide (each allocates)."""
-    local = (laddr << 16) | lport
-    remote = (raddr << 16) | rport
-    return (local << 48) | remote
 
 
 class NetNamespace:
@@ -54,8 +45,8 @@ class NetNamespace:
         # which CPU's timer base expires first, and when, is the machine's, not the stack's
         self.timer_order: Callable[[list[Timer]], list[Timer]] | None = None
         self.ports = PortTable(self.rng)
-        # established hash: ehash_key(laddr, lport, raddr, rport) -> socket, request or
-        # timewait sock
+        # the established table (socket, request or timewait sock by 4-tuple), by remote end
+        # first: read and written only through tcp/ehash.py
         self.ehash: dict[int, object] = {}
         self.lhash: dict[int, list[object]] = {}
         self.sockets: dict[object, None] = {}  # every live TcpSock, in creation order

@@ -1,8 +1,8 @@
 """The head that request socks and timewait socks share (the kernel's struct sock_common as
 those two minisocks use it): the 4-tuple packed into two ints (the kernel packs it into
-skc_addrpair/skc_portpair and compares it as a whole, INET_MATCH), from which their key in the
-established table is built, and their embedded timer (rsk_timer, tw_timer). Full sockets keep
-the four fields separately."""
+skc_addrpair/skc_portpair and compares it as a whole, INET_MATCH), under which the established
+table (tcp/ehash.py) holds them, and their embedded timer (rsk_timer, tw_timer). Full sockets
+keep the four fields separately."""
 
 from __future__ import annotations
 
@@ -11,8 +11,7 @@ from .timers import Timer
 
 class SockCommon(Timer):
     """`local` and `remote` are (address << 16 | port): each fits a machine word, so the compiled
-    build stores them unboxed and reads the four fields with one shift or mask each; `key` (the
-    96-bit ehash key, built from them) is only built to hash and unhash."""
+    build stores them unboxed and reads the four fields with one shift or mask each."""
 
     __slots__ = ("local", "remote")
 
@@ -20,10 +19,6 @@ class SockCommon(Timer):
         super().__init__(0.0, timer_kind, None, None)
         self.local = (laddr << 16) | lport
         self.remote = (raddr << 16) | rport
-
-    @property
-    def key(self) -> int:
-        return (self.local << 48) | self.remote
 
     @property
     def laddr(self) -> int:

@@ -9,6 +9,7 @@ from ..net.mib_names import NETSTAT_GROUPS, SNMP_GROUPS
 from ..net.namespace import NetNamespace
 from ..net.tcp_states import LISTEN, SYN_RECV
 from ..net.trace import hashed_ptr
+from ..tcp.ehash import entries
 from ..tcp.info import KERNEL_FIELDS, tcp_get_info
 from ..tcp.mem import skmem
 from ..tcp.reqsk import RequestSock
@@ -88,7 +89,7 @@ def ns_records(ns: NetNamespace, now: float, info: bool = False,
             for sk in lst:
                 assert isinstance(sk, TcpSock)
                 out.append(_full(sk, now, info))
-    for obj in ns.ehash.values():
+    for obj in entries(ns):
         if isinstance(obj, TcpSock) and (states is None or obj.state in states):
             out.append(_full(obj, now, info))
         elif isinstance(obj, RequestSock) and (states is None or SYN_RECV in states):

@@ -12,6 +12,7 @@ from ..net.mib_names import NETSTAT_GROUPS, SNMP_GROUPS
 from ..net.namespace import NetNamespace
 from ..net.tcp_states import LISTEN, SYN_RECV, SYN_SENT
 from ..net.trace import hashed_ptr
+from ..tcp.ehash import entries
 from ..tcp.reqsk import RequestSock
 from ..tcp.sock import TcpSock, in_pingpong_mode
 from ..tcp.tracepoints import sock_cookie, tw_addr
@@ -106,7 +107,7 @@ def render_net_tcp(ns: NetNamespace, now: float, max_entries: int | None = None)
         assert isinstance(sk, TcpSock)
         out.append(_pad(sock_line(i, sk, now)))
         i += 1
-    for obj in ns.ehash.values():
+    for obj in entries(ns):
         if max_entries is not None and i >= max_entries:
             break
         if isinstance(obj, TcpSock):

@@ -15,6 +15,7 @@ alloc - (inuse4 + inuse6 - tw); then the transport table from inuse counts.
 from __future__ import annotations
 
 from ..net.namespace import NetNamespace
+from ..tcp.ehash import entries
 from ..tcp.sock import TcpSock
 from ..tcp.twsock import TimeWaitSock
 from .nstat import parse_groups
@@ -22,8 +23,9 @@ from .nstat import parse_groups
 
 def render_sockstat(ns: NetNamespace) -> str:
     hashed = sum(1 for lst in ns.lhash.values() for _ in lst)
-    hashed += sum(1 for o in ns.ehash.values() if isinstance(o, TcpSock))
-    tw = sum(1 for o in ns.ehash.values() if isinstance(o, TimeWaitSock))
+    established = entries(ns)
+    hashed += sum(1 for o in established if isinstance(o, TcpSock))
+    tw = sum(1 for o in established if isinstance(o, TimeWaitSock))
     alloc = hashed
     return (f"sockets: used {alloc}\n"
             f"TCP: inuse {hashed} orphan {ns.tcp_orphan_count} tw {tw} alloc {alloc} "

@@ -7,7 +7,7 @@ import errno
 import random
 
 from ..net import drops as dr
-from ..net.namespace import NetNamespace, ehash_key
+from ..net.namespace import NetNamespace
 from ..net.sysctl import HZ
 from ..net.tcp_states import CLOSE, ESTABLISHED, SYN_RECV, SYN_SENT
 from ..wire.ipv4 import Packet, is_loopback
@@ -16,6 +16,7 @@ from ..wire.seq import after, before
 from ..wire.tcp import ACK, CWR, ECE, RST, SYN
 from .algorithms import init_congestion_control, init_transfer_cwnd
 from .constants import TCP_ECN_OK, TCP_TIMEOUT_INIT
+from .ehash import lookup
 from .isn import secure_ipv4_port_ephemeral, secure_tcp_seq_and_ts_off
 from .keepalive import keepalive_established
 from .lifecycle import hash_established, set_state, tcp_reset, tw_kill
@@ -63,10 +64,10 @@ def twsk_unique(ns: NetNamespace, sk: TcpSock, tw: TimeWaitSock, now: float,
     return True
 
 
-def _check_established(ns: NetNamespace, sk: TcpSock, key: int,
+def _check_established(ns: NetNamespace, sk: TcpSock, local: int, remote: int,
                        now: float, explicit_port: bool) -> bool:
     """__inet_check_established: the 4-tuple is free, or held by a recyclable timewait."""
-    other = ns.ehash.get(key)
+    other = lookup(ns, local, remote)
     if other is None:
         return True
     if isinstance(other, TimeWaitSock) and twsk_unique(ns, sk, other, now, explicit_port):
@@ -89,7 +90,8 @@ def hash_connect(ns: NetNamespace, sk: TcpSock, now: float) -> int:
     """inet_hash_connect: pick a source port (same parity as the range's low end first).
     Returns 0 or EADDRNOTAVAIL."""
     if holds_port(sk):  # inet_num: bound before (a port given to bind(), or listen's)
-        if not _check_established(ns, sk, sk.key, now, True):
+        if not _check_established(ns, sk, (sk.laddr << 16) | sk.lport,
+                                  (sk.raddr << 16) | sk.rport, now, True):
             return errno.EADDRNOTAVAIL
         return 0
     low, high = ns.sysctl.ip_local_port_range
@@ -111,11 +113,11 @@ def hash_connect(ns: NetNamespace, sk: TcpSock, now: float) -> int:
             if port >= high:
                 port -= remaining
             b = buckets.get(port)
-            key = ehash_key(sk.laddr, port, sk.raddr, sk.rport)
             if b is not None:
                 if not b.by_connect:
                     pass  # a bucket made by bind() is never shared by connect()
-                elif _check_established(ns, sk, key, now, False):
+                elif _check_established(ns, sk, (sk.laddr << 16) | port,
+                                        (sk.raddr << 16) | sk.rport, now, False):
                     ns.ports.add_owner(sk, port, by_connect=True)
                     break
             else:

@@ -7,13 +7,14 @@ from __future__ import annotations
 from typing import Final
 
 from ..net import drops as dr
-from ..net.namespace import NetNamespace, ehash_key
+from ..net.namespace import NetNamespace
 from ..net.tcp_states import CLOSE, LISTEN, SYN_SENT
 from ..siphash import siphash_3u32
 from ..wire.ipv4 import Packet
 from ..wire.tcp import ACK, FIN, RST, SYN
 from . import tracepoints as tp
 from .active import synsent_process
+from .ehash import lookup
 from .established import rcv_state_process
 from .lifecycle import tw_kill
 from .output import send_reset
@@ -80,7 +81,7 @@ def tcp_v4_rcv(ns: NetNamespace, pkt: Packet, now: float) -> None:
 
 def _receiving_sock(ns: NetNamespace, pkt: Packet) -> object | None:
     seg = pkt.seg
-    sk = ns.ehash.get(ehash_key(pkt.dst, seg.dport, pkt.src, seg.sport))
+    sk = lookup(ns, (pkt.dst << 16) | seg.dport, (pkt.src << 16) | seg.sport)
     if isinstance(sk, RequestSock):
         return sk.listener
     if sk is not None:
@@ -90,7 +91,7 @@ def _receiving_sock(ns: NetNamespace, pkt: Packet) -> object | None:
 
 def _v4_rcv(ns: NetNamespace, pkt: Packet, now: float) -> str:
     seg = pkt.seg
-    sk = ns.ehash.get(ehash_key(pkt.dst, seg.dport, pkt.src, seg.sport))
+    sk = lookup(ns, (pkt.dst << 16) | seg.dport, (pkt.src << 16) | seg.sport)
     if sk is not None:
         if isinstance(sk, TcpSock):
             return _do_rcv(ns, sk, pkt, now)

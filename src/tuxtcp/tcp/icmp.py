@@ -15,7 +15,7 @@ from __future__ import annotations
 import errno
 from typing import Final
 
-from ..net.namespace import NetNamespace, ehash_key
+from ..net.namespace import NetNamespace
 from ..net.tcp_states import CLOSE, LISTEN, SYN_RECV, SYN_SENT
 from ..wire.icmp import (
     ICMP_DEST_UNREACH,
@@ -27,6 +27,7 @@ from ..wire.icmp import (
 )
 from ..wire.seq import between
 from ..wire.tcp import IPPROTO_TCP
+from .ehash import lookup
 from .lifecycle import tcp_done
 from .passive import listendrop, reqsk_queue_drop
 from .pmtu import mtu_reduced
@@ -72,7 +73,7 @@ def icmp_rcv(ns: NetNamespace, msg: IcmpError | None, icmp_type: int, now: float
 
 def tcp_v4_err(ns: NetNamespace, msg: IcmpError, now: float) -> None:
     """tcp_v4_err: the quoted segment left from us (qsrc:sport) to the peer (qdst:dport)."""
-    obj = ns.ehash.get(ehash_key(msg.qsrc, msg.sport, msg.qdst, msg.dport))
+    obj = lookup(ns, (msg.qsrc << 16) | msg.sport, (msg.qdst << 16) | msg.dport)
     if obj is None:
         ns.mib.bump("Icmp", "InErrors")  # no socket for it: ICMP_MIB_INERRORS
         return

@@ -20,6 +20,7 @@ from . import tracepoints as tp
 from .algorithms import default_ops
 from .chrono import CHRONO_BUSY, chrono_stop
 from .constants import TCP_TIMEWAIT_LEN
+from .ehash import insert, remove
 from .mem import mem_release, mem_sync
 from .sock import EMPTY_RTX_QUEUE, TcpSock
 from .twsock import TimeWaitSock
@@ -59,17 +60,16 @@ def wake(sk: TcpSock) -> None:
 
 
 def hash_established(sk: TcpSock) -> None:
-    key = sk.ehash_key = sk.key
-    sk.ns.ehash[key] = sk
+    sk.ehash_local = (sk.laddr << 16) | sk.lport
+    sk.ehash_remote = (sk.raddr << 16) | sk.rport
+    insert(sk.ns, sk, sk.ehash_local, sk.ehash_remote)
 
 
 def unhash(sk: TcpSock) -> None:
     ns = sk.ns
-    key = sk.ehash_key
-    if key is not None:
-        if ns.ehash.get(key) is sk:
-            del ns.ehash[key]
-        sk.ehash_key = None
+    if sk.ehash_remote >= 0:
+        remove(ns, sk, sk.ehash_local, sk.ehash_remote)
+        sk.ehash_remote = -1
     if sk.state == LISTEN:
         lst = ns.lhash.get(sk.lport)
         if lst and sk in lst:
@@ -182,7 +182,7 @@ def time_wait(sk: TcpSock, substate: int, timeo: float, now: float) -> None:
     if sk.bucket is not None:
         ns.ports.replace_owner(sk, tw)
     set_state(sk, CLOSE, now)  # unhashes sk; the port stays with tw
-    ns.ehash[tw.key] = tw
+    insert(ns, tw, tw.local, tw.remote)
     clear_timers(sk)
     sk.rcv_shutdown = sk.snd_shutdown = True
     destroy(sk, now)
@@ -197,9 +197,7 @@ def tw_kill(tw: TimeWaitSock) -> None:
     """inet_twsk_deschedule_put / inet_twsk_kill: leave ehash and the bind bucket."""
     ns = tw.ns
     tw.cancel()
-    key = tw.key
-    if ns.ehash.get(key) is tw:
-        del ns.ehash[key]
+    if remove(ns, tw, tw.local, tw.remote):
         ns.tw_count -= 1
     ns.ports.remove_owner(tw)
 

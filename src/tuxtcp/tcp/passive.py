@@ -17,6 +17,7 @@ from . import syncookies as sc
 from . import tracepoints as tp
 from .algorithms import init_congestion_control, init_transfer_cwnd
 from .constants import TCP_ECN_OK, TCP_RTO_MAX, TCP_TIMEOUT_INIT
+from .ehash import insert, remove
 from .isn import secure_tcp_seq_and_ts_off
 from .keepalive import keepalive_established
 from .lifecycle import hash_established, new_sock, set_state, wake
@@ -183,7 +184,7 @@ def conn_request(ns: NetNamespace, lsk: TcpSock, pkt: Packet, now: float,
     req.born = now
     if not want_cookie:
         req.timeout = TCP_TIMEOUT_INIT  # tcp_timeout_init
-        ns.ehash[req.key] = req  # inet_csk_reqsk_queue_hash_add
+        insert(ns, req, req.local, req.remote)  # inet_csk_reqsk_queue_hash_add
         lq.qlen += 1
         lq.young += 1
         ns.schedule(req, now, req.timeout)
@@ -209,10 +210,8 @@ def reqsk_timeout(req: RequestSock) -> float:
 def reqsk_queue_drop(ns: NetNamespace, req: RequestSock) -> bool:
     """inet_csk_reqsk_queue_drop: unlink from ehash and the SYN queue. True if it was linked."""
     req.cancel()
-    key = req.key
-    linked = ns.ehash.get(key) is req
+    linked = remove(ns, req, req.local, req.remote)
     if linked:
-        del ns.ehash[key]
         lq = req.listener.lq
         if lq is not None:  # reqsk_queue_removed
             lq.qlen -= 1

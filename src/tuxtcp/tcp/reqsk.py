@@ -15,8 +15,8 @@ if TYPE_CHECKING:
 
 class RequestSock(SockCommon):
     """The request is its own SYN-ACK timer (rsk_timer is embedded in struct request_sock):
-    `pending` says whether it is armed, `when` when it fires. Its 4-tuple is its ehash `key`
-    (laddr, lport, raddr, rport read from it)."""
+    `pending` says whether it is armed, `when` when it fires. Its 4-tuple (local, remote) is what
+    the established table holds it under (laddr, lport, raddr, rport read from it)."""
 
     __slots__ = ("listener", "rcv_isn", "snt_isn", "mss", "snd_wscale", "rcv_wscale",
                  "ts_recent", "ts_off", "rcv_wnd", "window_clamp", "num_timeout", "num_retrans",

@@ -7,7 +7,6 @@ from collections import deque
 from collections.abc import Callable
 from typing import TYPE_CHECKING, Final
 
-from ..net.namespace import ehash_key
 from ..net.tcp_states import CLOSE, TcpState
 from ..net.timers import Timer
 from ..wire.seq import MASK
@@ -256,7 +255,8 @@ class TcpSock:
         "ca_state", "ca_ops", "ca_priv", "ca_setsockopt", "ca_initialized", "recover", "cwnd_cnt",
         "ooo", "ooo_bytes", "sack_list", "fin_sent", "rcv_adv", "probe_timer",
         "probes_out", "delack_timer", "nodelay", "cork", "sndbuf", "rcvbuf", "buf_locked",
-        "ooo_ranges", "ehash_key", "defer_accept", "cookie", "user_timeout", "backoff",
+        "ooo_ranges", "ehash_local", "ehash_remote", "defer_accept", "cookie", "user_timeout",
+        "backoff",
         "probes_tstamp", "lsndtime", "wstamp", "chrono_type", "chrono_start",
         "chrono_busy", "chrono_rwnd", "chrono_sndbuf", "mem_pages", "sk_drops", "bytes_acked",
         "min_rtt", "snd_sml",
@@ -405,7 +405,9 @@ class TcpSock:
         self.sndbuf = 16384 * 64  # sk_sndbuf (SO_SNDBUF stores twice the value asked)
         self.rcvbuf = ns.sysctl.tcp_rmem[1]  # sk_rcvbuf (tcp_init_sock)
         self.buf_locked = 0  # SOCK_SNDBUF_LOCK (1) / SOCK_RCVBUF_LOCK (2): no autotuning
-        self.ehash_key: int | None = None  # the key it is hashed under
+        # the ends it is hashed under in the established table (ehash.py), while it is
+        self.ehash_local = 0
+        self.ehash_remote = -1  # -1: not hashed
         self.defer_accept = 0  # TCP_DEFER_ACCEPT in SYN-ACK retransmits (rskq_defer_accept)
         self.cookie = 0  # sock_cookie, given on first use (tracepoints)
         self.user_timeout = 0  # icsk_user_timeout: TCP_USER_TIMEOUT in ms (0: off)
@@ -455,10 +457,6 @@ class TcpSock:
         self.bytes_retrans = 0
         self.rcv_ooopack = 0
         self.ecn_flags = 0  # tp->ecn_flags: TCP_ECN_OK, QUEUE_CWR, DEMAND_CWR, SEEN
-
-    @property
-    def key(self) -> int:
-        return ehash_key(self.laddr, self.lport, self.raddr, self.rport)
 
     def __repr__(self) -> str:
         return (f"TcpSock({TcpState(self.state).name} {self.laddr:08x}:{self.lport} -> "

@@ -17,7 +17,7 @@ class TimeWaitSock(SockCommon):
     """struct tcp_timewait_sock: what is left of a closed connection (substate FIN_WAIT2 or
     TIME_WAIT). Stays in the established table and on the port's bind bucket. It is its own
     timer (tw_timer is embedded): `pending` says whether it is armed, `when` when it fires. Its
-    4-tuple is its ehash `key`."""
+    4-tuple (local, remote) is what the established table holds it under."""
 
     __slots__ = ("ns", "substate", "rcv_nxt", "snd_nxt",
                  "rcv_wnd", "rcv_wscale", "ts_recent", "ts_recent_stamp", "ts_off", "tstamp_ok",
