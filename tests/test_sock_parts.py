@@ -87,10 +87,10 @@ def test_a_segment_for_a_closed_listeners_request_is_looked_up_again() -> None:
 
 # (ends drawn from a few addresses and ports, so that remote ends are shared and entries
 # replaced; the extremes of each field included)
-_ADDR = st.sampled_from([0, 1, 0xC6120001, 0xC6120002, 0x7F000001, 0xFFFFFFFF])
-_PORT = st.sampled_from([0, 1, 80, 8080, 40000, 65535])
+_END_ADDR = st.sampled_from([0, 1, 0xC6120001, 0xC6120002, 0x7F000001, 0xFFFFFFFF])
+_END_PORT = st.sampled_from([0, 1, 80, 8080, 40000, 65535])
 _OPS = st.lists(st.tuples(st.sampled_from(["insert", "remove", "remove_other"]),
-                          _ADDR, _PORT, _ADDR, _PORT), max_size=60)
+                          _END_ADDR, _END_PORT, _END_ADDR, _END_PORT), max_size=60)
 
 
 @given(_OPS)
@@ -147,19 +147,23 @@ def test_usecs_to_jiffies_is_the_rounded_up_quotient(us: int) -> None:
 
 _ADDR = st.one_of(st.integers(min_value=0, max_value=0xFFFFFFFF),
                   st.integers(min_value=0x7F000000, max_value=0x7FFFFFFF),  # 127/8
-                  st.integers(min_value=0xC6120000, max_value=0xC613FFFF))  # 198.18/15
+                  st.integers(min_value=0xC6120000, max_value=0xC613FFFF),  # 198.18/15
+                  st.integers(min_value=0xC6120000, max_value=0xC61201FF))  # a bitmap's span
 
 
 @given(st.lists(_ADDR, max_size=6), st.lists(_ADDR, max_size=3), st.lists(_ADDR, max_size=20))
 def test_is_local_is_membership_or_loopback(first: list[int], added: list[int],
                                             probes: list[int]) -> None:
-    # is_local's shortcuts (the primary address, the span of the addresses, one address)
-    # decide as the set and 127/8 do, before and after addresses are added
+    # owns()'s shortcuts (the span of the addresses, the primary address, the bitmap of a
+    # span up to 64 Ki addresses wide) decide as the set does, and is_local as the set and
+    # 127/8, before and after addresses are added
     from tuxtcp.net.namespace import NetNamespace
     from tuxtcp.wire.ipv4 import int_to_ip, is_loopback
 
     ns = NetNamespace("t", [int_to_ip(a) for a in first])
     for a in added:
         ns.add_address(int_to_ip(a))
-    for a in [*probes, *first, *added, ns.primary, 0x7F000001]:
+    near = [a + d for a in [*first, *added] for d in (-1, 1)]  # in a span, not ours
+    for a in [*probes, *first, *added, *near, ns.primary, 0x7F000001]:
+        assert ns.owns(a) == (a in ns.addresses)
         assert ns.is_local(a) == (a in ns.addresses or is_loopback(a))

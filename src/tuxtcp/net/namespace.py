@@ -26,6 +26,8 @@ from .trace import Tracer
 __all__ = ["INITIAL_JIFFIES", "NetNamespace"]
 
 LOOPBACK_ADDR: Final = 0x7F000001
+# the widest span of addresses owns() keeps a bitmap for (64 KiB; wider: the set decides)
+_BITMAP_SPAN: Final = 1 << 16
 
 
 class NetNamespace:
@@ -59,9 +61,13 @@ class NetNamespace:
         self.klog: list[str] = []
         self.addresses: set[int] = {ip_to_int(a) for a in addresses}
         self.primary = ip_to_int(addresses[0]) if addresses else LOOPBACK_ADDR
-        # the span of our addresses (is_local decides one outside it without the set)
-        self._lowest = min(self.addresses) if self.addresses else 1
-        self._highest = max(self.addresses) if self.addresses else 0
+        # the span of our addresses and, where it is at most _BITMAP_SPAN wide, which of its
+        # addresses are ours, one byte each: owns() decides without the set (whose lookup
+        # boxes the address in the compiled build), on every packet sent and received
+        self._lowest = 1
+        self._highest = 0
+        self._bitmap = b""
+        self._index_addresses()
         self.net_secret = self.rng.randbytes(16)
         # the last port offset connect() drew from each source address (tcp/isn.py)
         self.port_offsets: dict[int, tuple[int, int, int, int]] = {}
@@ -111,21 +117,41 @@ class NetNamespace:
         return self.next_inode
 
     # -- addresses -------------------------------------------------------------------------
-    def is_local(self, addr: int) -> bool:
-        # the primary address is always one of ours, and with one address it is the only one:
-        # most packets are decided without the set (whose lookup boxes the address)
+    def owns(self, addr: int) -> bool:
+        """Whether `addr` is one of this namespace's addresses (`addr in self.addresses`)."""
+        low = self._lowest
+        if addr < low or addr > self._highest:
+            return False
         if addr == self.primary:
             return True
-        if (self._lowest <= addr <= self._highest and len(self.addresses) > 1
-                and addr in self.addresses):
-            return True
-        return is_loopback(addr)
+        bitmap = self._bitmap
+        if bitmap:
+            return bitmap[addr - low] != 0
+        return addr in self.addresses
+
+    def is_local(self, addr: int) -> bool:
+        return self.owns(addr) or is_loopback(addr)
+
+    def _index_addresses(self) -> None:
+        """The span and bitmap owns() reads, after the addresses changed."""
+        if not self.addresses:
+            self._lowest, self._highest, self._bitmap = 1, 0, b""
+            return
+        low = self._lowest = min(self.addresses)
+        high = self._highest = max(self.addresses)
+        if high - low >= _BITMAP_SPAN:
+            self._bitmap = b""
+            return
+        bits = bytearray(high - low + 1)
+        for a in self.addresses:
+            bits[a - low] = 1
+        self._bitmap = bytes(bits)
 
     def source_for(self, daddr: int) -> int:
         """Route lookup stand-in: loopback for 127/8 and our own addresses, else primary."""
         if is_loopback(daddr):
             return LOOPBACK_ADDR
-        if daddr in self.addresses:
+        if self.owns(daddr):
             return daddr
         return self.primary
 
@@ -133,10 +159,8 @@ class NetNamespace:
         a = ip_to_int(addr)
         if not self.addresses:
             self.primary = a
-            self._lowest = self._highest = a
         self.addresses.add(a)
-        self._lowest = min(self._lowest, a)
-        self._highest = max(self._highest, a)
+        self._index_addresses()
 
     # -- output ------------------------------------------------------------------------------
     def transmit(self, pkt: Packet) -> None:

@@ -242,18 +242,25 @@ class World:
             tap.write(now, pkt)
         if self.trace is not None:
             self.trace.append((now, src.name if src else "-", pkt))
-        dst = self._owner.get(pkt.dst)
-        if src is not None and (pkt.dst >> 24 == 127 or dst is src):
-            self._push(now, _DELIVER, src, pkt)  # loopback
+        if src is None:  # injected
+            to = self._owner.get(pkt.dst)
+            if to is not None:
+                self._push(now, _DELIVER, to, pkt)
             return
-        if dst is None:
-            return  # nobody owns the address: a silent peer
-        if src is None:
-            self._push(now, _DELIVER, dst, pkt)
+        daddr = pkt.dst
+        if daddr >> 24 == 127 or src.ns.owns(daddr):
+            self._push(now, _DELIVER, src, pkt)  # loopback: the sender's own address
             return
-        link = src._links_to.get(dst)
-        if link is None:
-            return  # no route
+        # the neighbour that owns the address (asked of each namespace: a lookup by address
+        # would box it); none: nobody owns it (a silent peer) or no link goes there
+        dst: Host | None = None
+        link: Link | None = None
+        for host, towards in src._links_to.items():
+            if host.ns.owns(daddr):
+                dst, link = host, towards
+                break
+        if dst is None or link is None:
+            return
         if self._droppers and any(lose(pkt) for lose in self._droppers):
             return
         size = 0
