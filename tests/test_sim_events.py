@@ -50,3 +50,40 @@ def test_an_event_carries_its_kind_host_and_object_and_clear_empties() -> None:
     q.push(3.0, 1, None, None)
     q.clear()
     assert len(q) == 0
+
+
+@given(OPS, st.lists(st.booleans(), max_size=300))
+def test_released_events_are_reused_without_changing_the_order(
+        ops: list[float | None], release: list[bool]) -> None:
+    # the World releases each event once it has read it: a later push reuses the object, so
+    # what a popped event said must have been read by then, and the order stays heapq's
+    q = EventQueue()
+    ref: list[tuple[float, int]] = []
+    got, want = [], []
+    for n, op in enumerate(ops):
+        if op is None:
+            if ref:
+                ev = q.pop()
+                got.append((ev.when, ev.obj))
+                want.append(heapq.heappop(ref))
+                if release[n] if n < len(release) else True:
+                    q.release(ev)
+                    assert ev.host is None and ev.obj is None  # lets go of what it held
+        else:
+            q.push(op, 0, "host", n)
+            heapq.heappush(ref, (op, n))
+    while ref:
+        ev = q.pop()
+        got.append((ev.when, ev.obj))
+        want.append(heapq.heappop(ref))
+    assert got == want and len(q) == 0
+
+
+def test_a_push_after_a_release_reuses_that_event() -> None:
+    q = EventQueue()
+    q.push(1.0, 0, "a", "pkt")
+    ev = q.pop()
+    q.release(ev)
+    q.push(2.0, 2, "b", "fn")
+    again = q.pop()
+    assert again is ev and (again.when, again.kind, again.host, again.obj) == (2.0, 2, "b", "fn")

@@ -8,6 +8,7 @@ import pytest
 
 import tuxtcp
 from states import accept_queue_len, connected, pair, syn_queue_len
+from tuxtcp.link.memory import Link, LinkParams
 
 
 def test_issue_example_script() -> None:
@@ -264,3 +265,31 @@ def test_a_chosen_tail_loss_is_repaired_by_rto_or_probe(early_retrans: int,
     assert seen[10][0] == first_resend_ms, seen[10:]
     # the RTO resends the head of the queue; the probe, the last segment
     assert seen[10][1] == (7 * 1448 if early_retrans == 0 else 9 * 1448)
+
+
+@pytest.mark.parametrize("params", [{}, {"loss": 0.1}, {"jitter": 0.001}, {"reorder": 0.1},
+                                    {"duplicate": 0.1}, {"rate": 1e6}])
+def test_a_plain_link_is_one_arrival_after_its_delay(params: dict[str, float]) -> None:
+    # the World skips arrivals() on a plain link: its answer there is one arrival `delay`
+    # after the send, and nothing drawn from the link's random stream
+    link = Link("a", "b", LinkParams(**params), seed=3)
+    assert link.plain == (not params)
+    if link.plain:
+        state = link.rng.getstate()
+        assert link.arrivals(1.25) == [1.25 + link.params.delay]
+        assert link.rng.getstate() == state
+
+
+def test_a_plain_link_delivers_each_packet_once_after_its_delay() -> None:
+    w = tuxtcp.World(seed=1)
+    a, b = w.host("a", "198.18.0.1"), w.host("b", "198.18.0.2")
+    link = w.link(a, b, delay=0.01)
+    ls = b.socket()
+    ls.bind(("198.18.0.2", 80))
+    ls.listen(8)
+    c = a.socket()
+    c.connect(("198.18.0.2", 80))  # the SYN there, the SYN-ACK back: established then
+    assert w.clock == 0.0 + 0.01 + 0.01
+    assert link.sent == 3  # and the ACK left
+    w.run(0.01)
+    assert ls.accept()[0].getpeername() == c.getsockname()

@@ -42,6 +42,14 @@ class Link:
         self.flow_loss = (FlowLoss(self.seed, self.params.loss)
                           if self.params.per_flow and self.params.loss else None)
 
+    @property
+    def plain(self) -> bool:
+        """Whether every packet arrives once, `delay` after it is sent, drawing nothing from
+        the link's random stream (what arrivals() then answers). Asked per packet: a test may
+        change the params of a link in use."""
+        p = self.params
+        return not (p.rate or p.loss or p.jitter or p.reorder or p.duplicate)
+
     def arrivals(self, now: float, size: int = 0, src: str = "",
                  flow: tuple[int, int, int, int] | None = None) -> list[float]:
         """Arrival times for one packet of `size` bytes sent at `now` by `src` (empty when

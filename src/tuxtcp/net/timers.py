@@ -17,6 +17,7 @@ from __future__ import annotations
 
 import heapq
 from collections.abc import Callable
+from typing import Any
 
 
 class Bucket:
@@ -143,7 +144,9 @@ class Deadlines:
         keys = self._keys
         buckets = self._buckets
         while keys:
-            when = keys[0]
+            # the heap's own float object, returned and looked up as it is (a float-typed
+            # local would be unboxed and boxed again for each, compiled)
+            when: Any = keys[0]
             if buckets[when].live:
                 return when
             heapq.heappop(keys)  # every timer in it was cancelled

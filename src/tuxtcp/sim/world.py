@@ -263,6 +263,10 @@ class World:
             return
         if self._droppers and any(lose(pkt) for lose in self._droppers):
             return
+        if link.plain:  # (Link.arrivals' answer without its list: one arrival after delay)
+            link.sent += 1
+            self._push(now + link.params.delay, _DELIVER, dst, pkt)
+            return
         size = 0
         if link.params.rate:
             seg = pkt.seg
@@ -278,9 +282,11 @@ class World:
         """Process the earliest event. False when nothing is left."""
         if not self._events:
             return False
-        ev = self._events.pop()
+        events = self._events
+        ev = events.pop()
         when, kind, obj = ev.when, ev.kind, ev.obj
         h: Host | None = ev.host
+        events.release(ev)
         if when > self.clock:
             self.clock = when
         if kind == _DELIVER:
