@@ -48,7 +48,9 @@ class Link:
         the link's random stream (what arrivals() then answers). Asked per packet: a test may
         change the params of a link in use."""
         p = self.params
-        return not (p.rate or p.loss or p.jitter or p.reorder or p.duplicate)
+        # (comparisons, not `or`: an `or` of floats yields a float, boxed when compiled)
+        return (p.rate == 0.0 and p.loss == 0.0 and p.jitter == 0.0 and p.reorder == 0.0
+                and p.duplicate == 0.0)
 
     def arrivals(self, now: float, size: int = 0, src: str = "",
                  flow: tuple[int, int, int, int] | None = None) -> list[float]:

@@ -49,7 +49,7 @@ class NetNamespace:
         self.ports = PortTable(self.rng)
         # the established table (socket, request or timewait sock by 4-tuple), by remote end
         # first: read and written only through tcp/ehash.py
-        self.ehash: dict[int, object] = {}
+        self.ehash: dict[object, object] = {}  # (keys: ints, typed object to box them once)
         self.lhash: dict[int, list[object]] = {}
         self.sockets: dict[object, None] = {}  # every live TcpSock, in creation order
         self.outbox: list[Packet] = []

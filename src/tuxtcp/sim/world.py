@@ -129,6 +129,7 @@ class World:
         self.hosts: dict[str, Host] = {}
         self._owner: dict[int, Host] = {}
         self._events = EventQueue()
+        self._spare_outbox: list[Packet] = []
         self._next_fd = 3
         self.taps: list[PcapTap] = []
         self.packets_delivered = 0
@@ -225,10 +226,12 @@ class World:
         ns = h.ns
         if ns.outbox:
             out = ns.outbox
-            ns.outbox = []
+            ns.outbox = self._spare_outbox  # (routing sends nothing: it only queues events)
             now = self.clock
             for pkt in out:
                 self._route(h, pkt, now)
+            out.clear()
+            self._spare_outbox = out  # the next flush's fresh outbox, without a new list
         timers = ns.timers
         if timers.armed or timers_ran:
             timers.armed = False

@@ -8,7 +8,9 @@ one entry with that remote end, whose local end, laddr << 16 | lport, is then co
 kernel, too, compares the whole 4-tuple after the hash: INET_MATCH); where several local ends
 share a remote end (one peer port talking to two of this host's ports or addresses), the remote
 end maps to a _Chain of its entries by local end. The table answers as a dict keyed by the
-4-tuple would: one entry per 4-tuple, a later one replacing an earlier.
+4-tuple would: one entry per 4-tuple, a later one replacing an earlier. (Both levels are
+typed as dicts of objects so that an end used twice, to find and then to set or delete, is
+boxed once.)
 """
 
 from __future__ import annotations
@@ -24,7 +26,7 @@ class _Chain:
     __slots__ = ("by_local",)
 
     def __init__(self) -> None:
-        self.by_local: dict[int, object] = {}
+        self.by_local: dict[object, object] = {}
 
 
 def _local_of(obj: object) -> int:
@@ -49,35 +51,40 @@ def lookup(ns: NetNamespace, local: int, remote: int) -> object | None:
 def insert(ns: NetNamespace, obj: object, local: int, remote: int) -> None:
     """Put `obj` under the 4-tuple (an entry already there is replaced)."""
     table = ns.ehash
-    old = table.get(remote)
+    key: object = remote
+    old = table.get(key)
     if old is None:
-        table[remote] = obj
+        table[key] = obj
     elif isinstance(old, _Chain):
         old.by_local[local] = obj
     else:
         other = _local_of(old)
         if other == local:
-            table[remote] = obj
+            table[key] = obj
         else:
             chain = _Chain()
             chain.by_local[other] = old
             chain.by_local[local] = obj
-            table[remote] = chain
+            table[key] = chain
 
 
 def remove(ns: NetNamespace, obj: object, local: int, remote: int) -> bool:
     """Take `obj` out if it is the entry under the 4-tuple. True if it was."""
     table = ns.ehash
-    cur = table.get(remote)
+    key: object = remote
+    cur = table.get(key)
     if cur is obj:
-        del table[remote]
+        del table[key]
         return True
-    if isinstance(cur, _Chain) and cur.by_local.get(local) is obj:
-        del cur.by_local[local]
-        if len(cur.by_local) == 1:
-            for last in cur.by_local.values():
-                table[remote] = last  # one left: back in the chain's place
-        return True
+    if isinstance(cur, _Chain):
+        by_local = cur.by_local
+        here: object = local
+        if by_local.get(here) is obj:
+            del by_local[here]
+            if len(by_local) == 1:
+                for last in by_local.values():
+                    table[key] = last  # one left: back in the chain's place
+            return True
     return False
 
 
