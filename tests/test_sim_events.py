@@ -16,8 +16,9 @@ OPS = st.lists(st.one_of(st.sampled_from([0.0, 0.001, 0.5, 0.5000001, 2.0, 1e9])
                          st.none()), max_size=300)
 
 
-@given(OPS)
-def test_the_same_order_as_heapq_on_when_and_seq(ops: list[float | None]) -> None:
+def _against_heapq(ops: list[float | None], release: list[bool]) -> None:
+    """Pushes and pops (each popped event released where `release` says, as the World does
+    once it has read one: a later push reuses it) give heapq's order on (when, seq)."""
     q = EventQueue()
     ref: list[tuple[float, int]] = []
     got, want = [], []
@@ -27,8 +28,11 @@ def test_the_same_order_as_heapq_on_when_and_seq(ops: list[float | None]) -> Non
                 ev = q.pop()
                 got.append((ev.when, ev.obj))
                 want.append(heapq.heappop(ref))
+                if n < len(release) and release[n]:
+                    q.release(ev)
+                    assert ev.host is None and ev.obj is None  # lets go of what it held
         else:
-            q.push(op, 0, None, n)
+            q.push(op, 0, "host", n)
             heapq.heappush(ref, (op, n))
         assert len(q) == len(ref)
         if ref:
@@ -38,6 +42,17 @@ def test_the_same_order_as_heapq_on_when_and_seq(ops: list[float | None]) -> Non
         got.append((ev.when, ev.obj))
         want.append(heapq.heappop(ref))
     assert got == want and len(q) == 0
+
+
+@given(OPS)
+def test_the_same_order_as_heapq_on_when_and_seq(ops: list[float | None]) -> None:
+    _against_heapq(ops, [])
+
+
+@given(OPS, st.lists(st.booleans(), max_size=300))
+def test_released_events_are_reused_without_changing_the_order(
+        ops: list[float | None], release: list[bool]) -> None:
+    _against_heapq(ops, release)
 
 
 def test_an_event_carries_its_kind_host_and_object_and_clear_empties() -> None:
@@ -50,33 +65,6 @@ def test_an_event_carries_its_kind_host_and_object_and_clear_empties() -> None:
     q.push(3.0, 1, None, None)
     q.clear()
     assert len(q) == 0
-
-
-@given(OPS, st.lists(st.booleans(), max_size=300))
-def test_released_events_are_reused_without_changing_the_order(
-        ops: list[float | None], release: list[bool]) -> None:
-    # the World releases each event once it has read it: a later push reuses the object, so
-    # what a popped event said must have been read by then, and the order stays heapq's
-    q = EventQueue()
-    ref: list[tuple[float, int]] = []
-    got, want = [], []
-    for n, op in enumerate(ops):
-        if op is None:
-            if ref:
-                ev = q.pop()
-                got.append((ev.when, ev.obj))
-                want.append(heapq.heappop(ref))
-                if release[n] if n < len(release) else True:
-                    q.release(ev)
-                    assert ev.host is None and ev.obj is None  # lets go of what it held
-        else:
-            q.push(op, 0, "host", n)
-            heapq.heappush(ref, (op, n))
-    while ref:
-        ev = q.pop()
-        got.append((ev.when, ev.obj))
-        want.append(heapq.heappop(ref))
-    assert got == want and len(q) == 0
 
 
 def test_a_push_after_a_release_reuses_that_event() -> None:
