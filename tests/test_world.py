@@ -9,6 +9,8 @@ import pytest
 import tuxtcp
 from states import accept_queue_len, connected, pair, syn_queue_len
 from tuxtcp.link.memory import Link, LinkParams
+from tuxtcp.wire.ipv4 import Packet, ip_to_int
+from tuxtcp.wire.tcp import SYN, TcpSegment
 
 
 def test_issue_example_script() -> None:
@@ -293,3 +295,25 @@ def test_a_plain_link_delivers_each_packet_once_after_its_delay() -> None:
     assert link.sent == 3  # and the ACK left
     w.run(0.01)
     assert ls.accept()[0].getpeername() == c.getsockname()
+
+
+def test_an_address_added_after_the_host_was_made_is_routed_to() -> None:
+    # the World asks each neighbour's namespace whether it owns the destination (it used to
+    # look in a table of addresses filled when hosts were made: such a SYN was lost)
+    w = tuxtcp.World(seed=1)
+    a, b = w.host("a", "198.18.0.1"), w.host("b", "198.18.0.2")
+    link = w.link(a, b, delay=0.01)
+    b.ns.add_address("198.18.0.9")
+    ls = b.socket()
+    ls.bind(("198.18.0.9", 80))
+    ls.listen(8)
+    c = a.socket()
+    c.connect(("198.18.0.9", 80))  # SYN out, SYN-ACK back over the link: 20 ms
+    assert w.clock == 0.0 + 0.01 + 0.01 and link.sent == 3
+    assert c.getpeername() == ("198.18.0.9", 80)
+    # a packet put on the wire (inject) reaches it too: a SYN for the listener is taken in
+    before = b.counters["InSegs"]
+    w.inject(Packet(ip_to_int("198.18.1.1"), ip_to_int("198.18.0.9"),
+                    TcpSegment(40000, 80, 1, 0, SYN, 1024)))
+    w.run(0.001)
+    assert b.counters["InSegs"] == before + 1

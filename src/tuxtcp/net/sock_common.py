@@ -9,6 +9,11 @@ from __future__ import annotations
 from .timers import Timer
 
 
+def end(addr: int, port: int) -> int:
+    """One end of a 4-tuple packed into a machine word: address << 16 | port."""
+    return (addr << 16) | port
+
+
 class SockCommon(Timer):
     """`local` and `remote` are (address << 16 | port): each fits a machine word, so the compiled
     build stores them unboxed and reads the four fields with one shift or mask each."""
@@ -17,8 +22,8 @@ class SockCommon(Timer):
 
     def __init__(self, laddr: int, lport: int, raddr: int, rport: int, timer_kind: int) -> None:
         super().__init__(0.0, timer_kind, None, None)
-        self.local = (laddr << 16) | lport
-        self.remote = (raddr << 16) | rport
+        self.local = end(laddr, lport)
+        self.remote = end(raddr, rport)
 
     @property
     def laddr(self) -> int:

@@ -26,7 +26,7 @@ from ..observe.trace_tally import TraceTally
 from ..socket.api import AF_INET, SOCK_STREAM, Socket
 from ..socket.selector import SimSelector
 from ..tcp.engine import Namespace
-from ..wire.ipv4 import Packet, int_to_ip, ip_to_int
+from ..wire.ipv4 import Packet, int_to_ip
 from ..wire.pcap import PcapTap
 from .events import EventQueue
 from .traffic import SynFlood
@@ -127,7 +127,6 @@ class World:
         self.uptime0 = uptime0  # every host's uptime at time 0 (the jiffies phase); None: seeded
         self.clock = 0.0
         self.hosts: dict[str, Host] = {}
-        self._owner: dict[int, Host] = {}
         self._events = EventQueue()
         self._spare_outbox: list[Packet] = []
         self._next_fd = 3
@@ -145,8 +144,6 @@ class World:
         self.hosts[name] = h
         if self._trace_out is not None:
             h.trace(TraceWriter(self._trace_out[0], task=name), self._trace_out[1])
-        for a in addresses:
-            self._owner[ip_to_int(a)] = h
         return h
 
     def link(self, a: Host, b: Host, delay: float = 0.0005, loss: float = 0.0,
@@ -245,10 +242,11 @@ class World:
             tap.write(now, pkt)
         if self.trace is not None:
             self.trace.append((now, src.name if src else "-", pkt))
-        if src is None:  # injected
-            to = self._owner.get(pkt.dst)
-            if to is not None:
-                self._push(now, _DELIVER, to, pkt)
+        if src is None:  # injected: to the host that owns the address, if any
+            for to in self.hosts.values():
+                if to.ns.owns(pkt.dst):
+                    self._push(now, _DELIVER, to, pkt)
+                    return
             return
         daddr = pkt.dst
         if daddr >> 24 == 127 or src.ns.owns(daddr):

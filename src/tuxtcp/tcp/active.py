@@ -8,6 +8,7 @@ import random
 
 from ..net import drops as dr
 from ..net.namespace import NetNamespace
+from ..net.sock_common import end
 from ..net.sysctl import HZ
 from ..net.tcp_states import CLOSE, ESTABLISHED, SYN_RECV, SYN_SENT
 from ..wire.ipv4 import Packet, is_loopback
@@ -90,8 +91,8 @@ def hash_connect(ns: NetNamespace, sk: TcpSock, now: float) -> int:
     """inet_hash_connect: pick a source port (same parity as the range's low end first).
     Returns 0 or EADDRNOTAVAIL."""
     if holds_port(sk):  # inet_num: bound before (a port given to bind(), or listen's)
-        if not _check_established(ns, sk, (sk.laddr << 16) | sk.lport,
-                                  (sk.raddr << 16) | sk.rport, now, True):
+        if not _check_established(ns, sk, end(sk.laddr, sk.lport), end(sk.raddr, sk.rport),
+                                  now, True):
             return errno.EADDRNOTAVAIL
         return 0
     low, high = ns.sysctl.ip_local_port_range
@@ -106,6 +107,7 @@ def hash_connect(ns: NetNamespace, sk: TcpSock, now: float) -> int:
     step = 2
     offset &= ~1  # first pass: ports of the same parity as low
     buckets = ns.ports.buckets
+    remote = end(sk.raddr, sk.rport)
     while True:
         port = low + offset
         i = 0
@@ -116,8 +118,7 @@ def hash_connect(ns: NetNamespace, sk: TcpSock, now: float) -> int:
             if b is not None:
                 if not b.by_connect:
                     pass  # a bucket made by bind() is never shared by connect()
-                elif _check_established(ns, sk, (sk.laddr << 16) | port,
-                                        (sk.raddr << 16) | sk.rport, now, False):
+                elif _check_established(ns, sk, end(sk.laddr, port), remote, now, False):
                     ns.ports.add_owner(sk, port, by_connect=True)
                     break
             else:

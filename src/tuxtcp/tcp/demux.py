@@ -8,6 +8,7 @@ from typing import Final
 
 from ..net import drops as dr
 from ..net.namespace import NetNamespace
+from ..net.sock_common import end
 from ..net.tcp_states import CLOSE, LISTEN, SYN_SENT
 from ..siphash import siphash_3u32
 from ..wire.ipv4 import Packet
@@ -81,7 +82,7 @@ def tcp_v4_rcv(ns: NetNamespace, pkt: Packet, now: float) -> None:
 
 def _receiving_sock(ns: NetNamespace, pkt: Packet) -> object | None:
     seg = pkt.seg
-    sk = lookup(ns, (pkt.dst << 16) | seg.dport, (pkt.src << 16) | seg.sport)
+    sk = lookup(ns, end(pkt.dst, seg.dport), end(pkt.src, seg.sport))
     if isinstance(sk, RequestSock):
         return sk.listener
     if sk is not None:
@@ -91,7 +92,7 @@ def _receiving_sock(ns: NetNamespace, pkt: Packet) -> object | None:
 
 def _v4_rcv(ns: NetNamespace, pkt: Packet, now: float) -> str:
     seg = pkt.seg
-    sk = lookup(ns, (pkt.dst << 16) | seg.dport, (pkt.src << 16) | seg.sport)
+    sk = lookup(ns, end(pkt.dst, seg.dport), end(pkt.src, seg.sport))
     if sk is not None:
         if isinstance(sk, TcpSock):
             return _do_rcv(ns, sk, pkt, now)

@@ -49,7 +49,7 @@ def lookup(ns: NetNamespace, local: int, remote: int) -> object | None:
 
 
 def insert(ns: NetNamespace, obj: object, local: int, remote: int) -> None:
-    """Put `obj` under the 4-tuple (an entry already there is replaced)."""
+    """inet_ehash_insert: put `obj` under the 4-tuple (an entry already there is replaced)."""
     table = ns.ehash
     key: object = remote
     old = table.get(key)
@@ -69,7 +69,8 @@ def insert(ns: NetNamespace, obj: object, local: int, remote: int) -> None:
 
 
 def remove(ns: NetNamespace, obj: object, local: int, remote: int) -> bool:
-    """Take `obj` out if it is the entry under the 4-tuple. True if it was."""
+    """sk_nulls_del_node_init_rcu (inet_unhash, inet_twsk_kill, reqsk_queue_unlink): take `obj`
+    out if it is the entry under the 4-tuple. True if it was."""
     table = ns.ehash
     key: object = remote
     cur = table.get(key)

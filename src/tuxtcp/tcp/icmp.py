@@ -16,6 +16,7 @@ import errno
 from typing import Final
 
 from ..net.namespace import NetNamespace
+from ..net.sock_common import end
 from ..net.tcp_states import CLOSE, LISTEN, SYN_RECV, SYN_SENT
 from ..wire.icmp import (
     ICMP_DEST_UNREACH,
@@ -73,7 +74,7 @@ def icmp_rcv(ns: NetNamespace, msg: IcmpError | None, icmp_type: int, now: float
 
 def tcp_v4_err(ns: NetNamespace, msg: IcmpError, now: float) -> None:
     """tcp_v4_err: the quoted segment left from us (qsrc:sport) to the peer (qdst:dport)."""
-    obj = lookup(ns, (msg.qsrc << 16) | msg.sport, (msg.qdst << 16) | msg.dport)
+    obj = lookup(ns, end(msg.qsrc, msg.sport), end(msg.qdst, msg.dport))
     if obj is None:
         ns.mib.bump("Icmp", "InErrors")  # no socket for it: ICMP_MIB_INERRORS
         return

@@ -7,6 +7,7 @@ import errno
 
 from ..net import drops as dr
 from ..net.namespace import NetNamespace
+from ..net.sock_common import end
 from ..net.tcp_states import (
     CLOSE,
     CLOSE_WAIT,
@@ -60,8 +61,8 @@ def wake(sk: TcpSock) -> None:
 
 
 def hash_established(sk: TcpSock) -> None:
-    sk.ehash_local = (sk.laddr << 16) | sk.lport
-    sk.ehash_remote = (sk.raddr << 16) | sk.rport
+    sk.ehash_local = end(sk.laddr, sk.lport)
+    sk.ehash_remote = end(sk.raddr, sk.rport)
     insert(sk.ns, sk, sk.ehash_local, sk.ehash_remote)
 
 
