@@ -330,7 +330,7 @@ def test_a_script_that_needs_fast_open_says_so() -> None:
 def test_shell_lines_become_sysctl_writes() -> None:
     ns = Namespace("sh", ["198.18.0.1"])
     sh = Shell(ns.sysctl, ns.tcp_metrics, Path("."))
-    ns.tcp_metrics[1] = 0.1
+    ns.tcp_metrics[1] = 1
     sh.run('sysctl -q net.ipv4.tcp_rmem="4096 $((4*1024)) $((15*1024*1024))"  # comment\n'
            "ip tcp_metrics flush all > /dev/null 2>&1\n"
            "sysctl -q net.ipv4.tcp_congestion_control=cubic\n"

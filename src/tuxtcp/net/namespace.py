@@ -84,7 +84,8 @@ class NetNamespace:
         self.tcp_memory_allocated = 0  # pages held by TCP sockets (tcp_memory_allocated)
         self.tcp_memory_pressure = -1.0  # when pressure began (-1: none), tcp_memory_pressure
         self.tcp_tw_isn = 0  # the kernel's per-CPU tcp_tw_isn: TCP_TW_SYN hands the ISN over
-        self.tcp_metrics: dict[int, float] = {}  # destination -> RTT (tcp_peer_is_proven)
+        # the TCP metrics cache (tcp/metrics.py): local << 32 | remote address -> RTT, us * 8
+        self.tcp_metrics: dict[int, int] = {}
         self.on_output: Callable[[], None] | None = None
 
     @property

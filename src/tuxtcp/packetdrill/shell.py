@@ -50,7 +50,7 @@ class CommandFailed(ValueError):
 
 
 class Shell:
-    def __init__(self, sysctl: Sysctls, metrics: dict[int, float], folder: Path) -> None:
+    def __init__(self, sysctl: Sysctls, metrics: dict[int, int], folder: Path) -> None:
         self.sysctl = sysctl
         self.metrics = metrics
         self.folder = folder

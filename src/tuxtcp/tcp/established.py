@@ -27,6 +27,7 @@ from . import tracepoints as tp
 from .algorithms import init_congestion_control
 from .constants import TCP_ECN_OK, TCP_TIMEWAIT_LEN, TIMER_KEEPALIVE
 from .lifecycle import fin_time, set_state, tcp_done, tcp_reset, time_wait, wake
+from .metrics import update_metrics
 from .minisocks import oow_rate_limited
 from .output import send_ack, send_reset, tsval_of
 from .rcvwin import init_buffer_space
@@ -210,7 +211,7 @@ def rcv_state_process(sk: TcpSock, pkt: Packet, now: float) -> str:
         time_wait(sk, TIME_WAIT, 0.0, now)
         return dr.CONSUMED
     elif st == LAST_ACK and sk.fin_acked:
-        _update_metrics(sk)
+        update_metrics(sk)
         tcp_done(sk, now)
         return dr.CONSUMED
     # step 7: after the peer's FIN, a segment starting below rcv_nxt (a FIN resent, say by a
@@ -265,9 +266,3 @@ def arm_fin_wait2(sk: TcpSock, now: float, tmo: float) -> None:
     if sk.keepalive_timer is not None:
         sk.keepalive_timer.cancel()
     sk.keepalive_timer = sk.ns.arm(now, tmo, TIMER_KEEPALIVE, sk)
-
-
-def _update_metrics(sk: TcpSock) -> None:
-    """tcp_update_metrics: remember the RTT for this destination."""
-    if sk.srtt:
-        sk.ns.tcp_metrics[sk.raddr] = sk.srtt

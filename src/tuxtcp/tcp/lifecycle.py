@@ -23,6 +23,7 @@ from .chrono import CHRONO_BUSY, chrono_stop
 from .constants import TCP_TIMEWAIT_LEN
 from .ehash import insert, remove
 from .mem import mem_release, mem_sync
+from .metrics import update_metrics
 from .sock import EMPTY_RTX_QUEUE, TcpSock
 from .twsock import TimeWaitSock
 
@@ -164,6 +165,7 @@ def time_wait(sk: TcpSock, substate: int, timeo: float, now: float) -> None:
     tw_max = ns.sysctl.tcp_max_tw_buckets
     if ns.tw_count >= tw_max:
         ns.mib.tcp_ext.TCPTimeWaitOverflow += 1
+        update_metrics(sk)
         tcp_done(sk, now)
         return
     tw = TimeWaitSock(sk, substate)
@@ -186,6 +188,7 @@ def time_wait(sk: TcpSock, substate: int, timeo: float, now: float) -> None:
     insert(ns, tw, tw.local, tw.remote)
     clear_timers(sk)
     sk.rcv_shutdown = sk.snd_shutdown = True
+    update_metrics(sk)  # (then tcp_done)
     destroy(sk, now)
 
 

@@ -21,6 +21,7 @@ from .ehash import insert, remove
 from .isn import secure_tcp_seq_and_ts_off
 from .keepalive import keepalive_established
 from .lifecycle import hash_established, new_sock, set_state, wake
+from .metrics import peer_is_proven
 from .minisocks import in_window, oow_rate_limited
 from .output import (
     advmss_for,
@@ -106,11 +107,6 @@ def synq_no_recent_overflow(ns: NetNamespace, lsk: TcpSock, now: float) -> bool:
     return not _u32_between(j, (last - HZ) & M32, (last + sc.TCP_SYNCOOKIE_VALID_S * HZ) & M32)
 
 
-def _peer_is_proven(ns: NetNamespace, raddr: int) -> bool:
-    """tcp_peer_is_proven: tcp_metrics holds an RTT for this destination."""
-    return raddr in ns.tcp_metrics
-
-
 def _ecn_ok_for_syn(ns: NetNamespace, pkt: Packet) -> bool:
     """tcp_ecn_create_request: ECE+CWR on the SYN, not ECT (or res1), and tcp_ecn != 0."""
     seg = pkt.seg
@@ -163,7 +159,7 @@ def conn_request(ns: NetNamespace, lsk: TcpSock, pkt: Packet, now: float,
         max_syn_backlog = sysctl.tcp_max_syn_backlog
         # tcp_conn_request: with cookies off, the last quarter is kept for proven peers
         if (not syncookies and max_syn_backlog - lq.qlen < (max_syn_backlog >> 2)
-                and not _peer_is_proven(ns, raddr)):
+                and not peer_is_proven(ns, laddr, raddr)):
             listendrop(ns, lsk)
             return dr.CONSUMED
     if tw_isn:

@@ -13,6 +13,7 @@ from .constants import (
     TCP_TIMEOUT_INIT,
     TIMER_RETRANS,
 )
+from .metrics import init_metrics
 from .sock import TcpSock
 
 _RTO_MIN_J = round(TCP_RTO_MIN * HZ)
@@ -40,9 +41,9 @@ def update_rtt(sk: TcpSock, rtt: float) -> None:
 def handshake_rtt(sk: TcpSock, clean: float, tsecr: int, now: float) -> None:
     """tcp_ack_update_rtt for the ACK of our SYN or SYN-ACK, then tcp_init_metrics. A clean
     sample (`clean` >= 0: nothing was resent, no cookie) comes first; else, with timestamps,
-    the echoed TSval gives one (tcp_rtt_tsopt_us: whole ms, at least 1); else there is none
-    and the RTO is RFC 6298 5.7's 3 s (TCP_TIMEOUT_FALLBACK; mdev 3 s, so tcpi_rttvar shows
-    750 ms) until a sample comes."""
+    the echoed TSval gives one (tcp_rtt_tsopt_us: whole ms, at least 1). Then a cached RTT
+    above it sets the RTO (tcp/metrics.py); else, without a sample, the RTO is RFC 6298 5.7's
+    3 s (TCP_TIMEOUT_FALLBACK; mdev 3 s, so tcpi_rttvar shows 750 ms) until a sample comes."""
     rtt = clean
     if rtt < 0 and sk.rx_opt.tstamp_ok and tsecr:
         delta = (sk.ns.clock.tcp_clock_ms(now) + sk.ts_off - tsecr) & 0xFFFFFFFF
@@ -50,6 +51,7 @@ def handshake_rtt(sk: TcpSock, clean: float, tsecr: int, now: float) -> None:
             rtt = max(delta, 1) / 1000
     if rtt >= 0:
         update_rtt(sk, rtt)
+    if init_metrics(sk) or rtt >= 0:
         return
     sk.rto = TCP_TIMEOUT_FALLBACK
     sk.rttvar = TCP_TIMEOUT_FALLBACK / 4
