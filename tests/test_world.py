@@ -317,3 +317,35 @@ def test_an_address_added_after_the_host_was_made_is_routed_to() -> None:
                     TcpSegment(40000, 80, 1, 0, SYN, 1024)))
     w.run(0.001)
     assert b.counters["InSegs"] == before + 1
+
+
+def test_timers_of_a_tick_fire_before_a_packet_that_arrives_at_it() -> None:
+    """A link of whole jiffies (20 ms, five) brings a packet sent from a timer at a tick to
+    the other host at a tick. There the kernel runs the tick's expired timers (the timer
+    softirq) before the packet, which arrives microseconds after the tick; so does the World
+    (seen on a relayed 20 ms link: the client's FIN resent by its own timer, then the ACK of
+    the server's resent FIN). Here the client's FIN is lost: the server's probe of its FIN,
+    61 jiffies after it, reaches the client at the tick of the client's own probe of its
+    FIN (sent 5 jiffies after the server's)."""
+    w, srv, cli = pair(timer_model="wheel", delay=0.02)
+    _, c, conn = connected(srv, cli)
+    w.run(0.5)
+    fins: list[int] = []
+
+    def lose(pkt: tuxtcp.Packet) -> bool:
+        if pkt.src == 0xC6120002 and pkt.seg.flags & 0x01:
+            fins.append(1)
+            return len(fins) == 1  # the client's first FIN
+        return False
+
+    w.drop_if(lose)
+    w.trace = []
+    conn.close()
+    w.run(0.021)  # the server's FIN has arrived
+    c.close()
+    w.run(1.0)
+    sent = [(round(t, 6), pkt.seg.flags, pkt.seg.seq) for t, who, pkt in w.trace if who == "cli"]
+    resend_fin = [(t, f) for t, f, _ in sent if f & 0x01][1]
+    after = [(t, f) for t, f, _ in sent if t == resend_fin[0]]
+    # the FIN (its own timer) first, then the ACK of the duplicate FIN (TCP_OLD_DATA)
+    assert after == [(resend_fin[0], 0x11), (resend_fin[0], 0x10)], sent
