@@ -20,6 +20,7 @@ from tuxtcp.packetdrill.shell import CommandFailed, Shell, UnsupportedCommand
 from tuxtcp.packetdrill.target_kernel import jiffy_edge_ns
 from tuxtcp.packetdrill.target_tuxtcp import Result, TuxtcpRun, run_tuxtcp
 from tuxtcp.tcp.engine import Namespace
+from tuxtcp.tcp.metrics import get_metrics
 
 OWN = sorted((Path(__file__).parent / "packetdrill").glob("*.pkt"))
 KERNEL_ONLY = Path(__file__).parent / "packetdrill-kernel" / "kernel-calls.pkt"
@@ -330,7 +331,7 @@ def test_a_script_that_needs_fast_open_says_so() -> None:
 def test_shell_lines_become_sysctl_writes() -> None:
     ns = Namespace("sh", ["198.18.0.1"])
     sh = Shell(ns.sysctl, ns.tcp_metrics, Path("."))
-    ns.tcp_metrics[1] = 1
+    get_metrics(ns, 1, 2, True)
     sh.run('sysctl -q net.ipv4.tcp_rmem="4096 $((4*1024)) $((15*1024*1024))"  # comment\n'
            "ip tcp_metrics flush all > /dev/null 2>&1\n"
            "sysctl -q net.ipv4.tcp_congestion_control=cubic\n"

@@ -10,7 +10,13 @@ from hypothesis import strategies as st
 from tuxtcp.net.namespace import NetNamespace
 from tuxtcp.net.sysctl import HZ
 from tuxtcp.tcp.lifecycle import new_sock
-from tuxtcp.tcp.metrics import init_metrics, peer_is_proven, srtt_us8, update_metrics
+from tuxtcp.tcp.metrics import (
+    get_metrics,
+    init_metrics,
+    peer_is_proven,
+    srtt_us8,
+    update_metrics,
+)
 from tuxtcp.tcp.sock import TcpSock
 from tuxtcp.wire.ipv4 import ip_to_int
 
@@ -24,16 +30,23 @@ def _ended(ns: NetNamespace, srtt: float, backoff: int = 0) -> TcpSock:
     return sk
 
 
+def _rtt(ns: NetNamespace) -> int:
+    tm = get_metrics(ns, LOCAL, PEER, False)
+    assert tm is not None
+    return tm.rtt
+
+
 def test_a_larger_rtt_replaces_the_cached_one_and_a_smaller_one_takes_an_eighth_off() -> None:
     ns = NetNamespace("m", ["198.18.0.1"])
     _ended(ns, 0.040)
-    assert ns.tcp_metrics[LOCAL << 32 | PEER] == 320_000  # srtt_us: 40,000 us times 8
+    assert _rtt(ns) == 320_000  # srtt_us: 40,000 us times 8
     _ended(ns, 1.040)
-    assert ns.tcp_metrics[LOCAL << 32 | PEER] == 8_320_000
+    assert _rtt(ns) == 8_320_000
     _ended(ns, 0.040)
-    assert ns.tcp_metrics[LOCAL << 32 | PEER] == 8_320_000 - (8_000_000 >> 3)
+    assert _rtt(ns) == 8_320_000 - (8_000_000 >> 3)
     assert peer_is_proven(ns, LOCAL, PEER)
     assert not peer_is_proven(ns, PEER, LOCAL)  # the pair, not the destination alone
+    assert not peer_is_proven(ns, LOCAL + 1, PEER)  # another local address, same remote
 
 
 def test_a_connection_whose_rto_backed_off_resets_the_rtt_and_makes_no_entry() -> None:
@@ -42,7 +55,7 @@ def test_a_connection_whose_rto_backed_off_resets_the_rtt_and_makes_no_entry() -
     assert ns.tcp_metrics == {}
     _ended(ns, 0.040)
     _ended(ns, 0.040, backoff=1)
-    assert ns.tcp_metrics[LOCAL << 32 | PEER] == 0
+    assert _rtt(ns) == 0
     assert not peer_is_proven(ns, LOCAL, PEER)
 
 

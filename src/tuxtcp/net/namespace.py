@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import random
 from collections.abc import Callable
-from typing import Final
+from typing import Any, Final
 
 from ..wire.ipv4 import Packet, int_to_ip, ip_to_int, is_loopback
 from .clock import INITIAL_JIFFIES, Clock
@@ -84,8 +84,8 @@ class NetNamespace:
         self.tcp_memory_allocated = 0  # pages held by TCP sockets (tcp_memory_allocated)
         self.tcp_memory_pressure = -1.0  # when pressure began (-1: none), tcp_memory_pressure
         self.tcp_tw_isn = 0  # the kernel's per-CPU tcp_tw_isn: TCP_TW_SYN hands the ISN over
-        # the TCP metrics cache (tcp/metrics.py): local << 32 | remote address -> RTT, us * 8
-        self.tcp_metrics: dict[int, int] = {}
+        # the TCP metrics cache (tcp/metrics.py): remote address -> its entries, by local
+        self.tcp_metrics: dict[int, list[Any]] = {}
         self.on_output: Callable[[], None] | None = None
 
     @property

@@ -16,7 +16,7 @@ from __future__ import annotations
 import re
 import shlex
 from pathlib import Path
-from typing import Final
+from typing import Any, Final
 
 from ..net.sysctl import Sysctls
 
@@ -50,7 +50,7 @@ class CommandFailed(ValueError):
 
 
 class Shell:
-    def __init__(self, sysctl: Sysctls, metrics: dict[int, int], folder: Path) -> None:
+    def __init__(self, sysctl: Sysctls, metrics: dict[int, list[Any]], folder: Path) -> None:
         self.sysctl = sysctl
         self.metrics = metrics
         self.folder = folder
