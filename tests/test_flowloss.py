@@ -94,14 +94,18 @@ def test_the_scenario_link_loses_a_clients_packets_whatever_the_others_send() ->
 
 
 @pytest.mark.root
-def test_the_kernel_link_delays_and_loses_as_asked(netns_ok: None) -> None:
+def test_the_kernel_link_delays_and_loses_as_asked(netns_ok: None, tmp_path) -> None:  # type: ignore[no-untyped-def]
     """Two namespaces joined by the relay: a connect takes the round trip the spec asks for;
-    with every packet lost nothing gets through, and the relay says so."""
+    with every packet lost nothing gets through, and the relay says so. Its pcap holds what
+    it read, the lost packets too: the handshake, or the client's SYN and its resend."""
+    import dpkt
+
     from tuxtcp.simulate.kernel import two_hosts
 
     for loss, expect in ((0.0, True), (1.0, False)):
         spec = ScenarioSpec(delay=0.05, loss=loss, duration=5.0)
-        with two_hosts(spec) as (srv, cli, link):
+        pcap = str(tmp_path / f"relay-{loss}.pcap")
+        with two_hosts(spec, pcap) as (srv, cli, link):
             p_srv = srv.popen("python3", "-c", (
                 "import socket,time\n"
                 "s=socket.socket(); s.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)\n"
@@ -123,3 +127,12 @@ def test_the_kernel_link_delays_and_loses_as_asked(netns_ok: None) -> None:
             assert word == "failed", out
             assert link["forwarded"] == 0 and link["lost"] >= 2  # the SYN and its resend
         assert link["worst_late_ms"] < 50
+        with open(pcap, "rb") as f:
+            tcp = [dpkt.ip.IP(data).data for _, data in dpkt.pcap.Reader(f)
+                   if dpkt.ip.IP(data).p == 6]
+        syn, synack = dpkt.tcp.TH_SYN, dpkt.tcp.TH_SYN | dpkt.tcp.TH_ACK
+        flags = [t.flags & (syn | synack) for t in tcp if t.dport == 8080 or t.sport == 8080]
+        if expect:
+            assert flags[:3] == [syn, synack, dpkt.tcp.TH_ACK], flags
+        else:
+            assert flags[:2] == [syn, syn] and synack not in flags, flags

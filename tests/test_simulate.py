@@ -90,6 +90,11 @@ def test_cli_report_and_list(capsys) -> None:  # type: ignore[no-untyped-def]
 def test_cli_bad_input(capsys) -> None:  # type: ignore[no-untyped-def]
     assert main(["simulate", "nope"]) == 2
     assert "unknown scenario" in capsys.readouterr().err
+    # the kernel run's pcap comes from its relay: not for the simulation alone, not over a veth
+    assert main(["simulate", "lossy-link", "--kernel-pcap", "k.pcap"]) == 2
+    assert "--kernel-pcap records the kernel run's relay" in capsys.readouterr().err
+    assert main(["simulate", "burst", "--target", "both", "--kernel-pcap", "k.pcap"]) == 2
+    assert "--kernel-pcap records the kernel run's relay" in capsys.readouterr().err
 
 
 def test_sweep_csv_and_plot(tmp_path) -> None:  # type: ignore[no-untyped-def]

@@ -349,3 +349,24 @@ def test_timers_of_a_tick_fire_before_a_packet_that_arrives_at_it() -> None:
     after = [(t, f) for t, f, _ in sent if t == resend_fin[0]]
     # the FIN (its own timer) first, then the ACK of the duplicate FIN (TCP_OLD_DATA)
     assert after == [(resend_fin[0], 0x11), (resend_fin[0], 0x10)], sent
+
+
+def test_retime_moves_a_pcap_to_a_runs_clock(tmp_path) -> None:  # type: ignore[no-untyped-def]
+    """A kernel run's link records CLOCK_MONOTONIC instants; retime puts them on the run's
+    clock (0 at its start), the packets unchanged; one from before the start stays at 0."""
+    import dpkt
+
+    from tuxtcp.wire.pcap import PcapTap, retime
+
+    path = str(tmp_path / "k.pcap")
+    tap = PcapTap(path)
+    syn = Packet(ip_to_int("198.18.0.2"), ip_to_int("198.18.0.1"),
+                 TcpSegment(40000, 80, 1, 0, SYN, 64240)).to_bytes()
+    for t in (12345.5, 12346.25, 12347.0):
+        tap.write(t, syn)
+    tap.close()
+    retime(path, 12346.0)
+    with open(path, "rb") as f:
+        frames = list(dpkt.pcap.Reader(f))
+    assert [round(float(ts), 6) for ts, _ in frames] == [0.0, 0.25, 1.0]
+    assert all(data == syn for _, data in frames)

@@ -46,6 +46,10 @@ def _parser() -> argparse.ArgumentParser:
     ap.add_argument("--json", action="store_true", help="print the report as JSON")
     ap.add_argument("--plot", metavar="FILE.png", help="queue occupancy and latency CDF")
     ap.add_argument("--pcap", metavar="FILE", help="record every simulated packet")
+    ap.add_argument("--kernel-pcap", metavar="FILE",
+                    help="with --target kernel or both, over the relay (a delay of 1 ms or "
+                         "more, or loss): record every packet the kernel run's link read, "
+                         "lost ones too, timed from the run's start as the simulation is")
     ap.add_argument("--trace", metavar="FILE",
                     help="write the kernel's TCP tracepoints (and skb:kfree_skb with the drop "
                          "reason) in trace_pipe form, virtual timestamps")
@@ -121,6 +125,11 @@ def simulate(argv: list[str]) -> int:
                      f"a delay under {RELAY_MIN_DELAY * 1000:g} ms is not relayed): the "
                      f"simulation uses its delay, not the scenario's {spec.delay * 1000:g} ms")
         spec = dataclasses.replace(spec, delay=KERNEL_VETH_DELAY)
+    if args.kernel_pcap and (args.target == "sim" or not relayed(spec)):
+        print("tuxtcp simulate: --kernel-pcap records the kernel run's relay: it needs "
+              "--target kernel or both and a scenario the relay carries (delay of "
+              f"{RELAY_MIN_DELAY * 1000:g} ms or more, or loss)", file=sys.stderr)
+        return 2
     if args.target in ("kernel", "both"):
         from ..host.netns import available
 
@@ -149,7 +158,7 @@ def simulate(argv: list[str]) -> int:
                              f"rest is idle (--full-duration runs all of it)")
                 spec = dataclasses.replace(spec, duration=window)
         try:
-            kres = run_on_kernel(spec)
+            kres = run_on_kernel(spec, args.kernel_pcap)
         except KernelRunError as e:
             print(f"tuxtcp simulate --target {args.target}: {e}", file=sys.stderr)
             return 1
@@ -214,6 +223,8 @@ def simulate(argv: list[str]) -> int:
         console.print(f"plot written to {args.plot}")
     if args.pcap:
         console.print(f"pcap written to {args.pcap}")
+    if args.kernel_pcap:
+        console.print(f"the kernel run's pcap written to {args.kernel_pcap}")
     if args.trace:
         console.print(f"trace written to {args.trace}")
     return 0

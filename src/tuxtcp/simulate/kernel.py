@@ -32,6 +32,7 @@ from ..sim.scenario import (
     ScenarioRun,
     ScenarioSpec,
 )
+from ..wire.pcap import retime
 from .kernel_relay import relayed
 from .kernel_trace import (
     KernelTrace,
@@ -48,11 +49,12 @@ CLIENT_SIDE = ("net.ipv4.tcp_syn_retries", "net.ipv4.tcp_syn_linear_timeouts",
 
 
 @contextlib.contextmanager
-def two_hosts(relay: ScenarioSpec | None = None
+def two_hosts(relay: ScenarioSpec | None = None, pcap: str | None = None
               ) -> Iterator[tuple[Netns, Netns, dict[str, Any]]]:
     """A server and a client namespace joined by a veth pair, or, given the spec of a scenario
-    with delay or loss, by the userspace relay (`kernel_relay.py`) over two TUN devices; the
-    dict gets what the relay did once the block ends (empty for a veth)."""
+    with delay or loss, by the userspace relay (`kernel_relay.py`) over two TUN devices, which
+    records what it reads to `pcap` if given (CLOCK_MONOTONIC timestamps); the dict gets what
+    the relay did once the block ends (empty for a veth)."""
     tag = uuid.uuid4().hex[:8]
     srv, cli = Netns(f"tuxtcp_s_{tag}"), Netns(f"tuxtcp_c_{tag}")
     sh("ip", "netns", "add", srv.name)
@@ -66,7 +68,7 @@ def two_hosts(relay: ScenarioSpec | None = None
                 _veth(srv, cli)
                 yield srv, cli, stats
             else:
-                with _relay_link(srv, cli, relay, tag, stats):
+                with _relay_link(srv, cli, relay, tag, stats, pcap):
                     yield srv, cli, stats
         finally:
             _drain((srv, cli))
@@ -105,12 +107,13 @@ def _veth(srv: Netns, cli: Netns) -> None:
 
 @contextlib.contextmanager
 def _relay_link(srv: Netns, cli: Netns, spec: ScenarioSpec, tag: str,
-                stats: dict[str, Any]) -> Iterator[None]:
+                stats: dict[str, Any], pcap: str | None = None) -> Iterator[None]:
     devs = {"server": f"tuxs{tag}", "client": f"tuxc{tag}"}
     cfg = {"server_ns": srv.name, "client_ns": cli.name, "server_dev": devs["server"],
            "client_dev": devs["client"], "server_addrs": [SERVER_ADDR],
            "client_addrs": [CLIENT_ADDR], "delay": spec.delay, "loss": spec.loss,
-           "seed": spec.seed, "max_s": spec.duration + 600.0, "cpus": agent_cpus()[1]}
+           "seed": spec.seed, "max_s": spec.duration + 600.0, "cpus": agent_cpus()[1],
+           "pcap": pcap}
     p = subprocess.Popen([sys.executable, "-m", "tuxtcp.simulate.kernel_relay", json.dumps(cfg)],
                          stdin=subprocess.PIPE, stdout=subprocess.PIPE, stderr=subprocess.PIPE,
                          text=True)
@@ -204,9 +207,15 @@ def _threads_off(cpu: int) -> Iterator[None]:
                 os.sched_setaffinity(tid, mine)
 
 
-def run_on_kernel(spec: ScenarioSpec) -> ScenarioResult:
+def run_on_kernel(spec: ScenarioSpec, pcap: str | None = None) -> ScenarioResult:
+    """The scenario on the kernel (see the module's text). With `pcap` (a relayed scenario:
+    `relayed(spec)`), every packet the link carried, lost ones too, as the relay read them,
+    timed from the run's start as the simulation's virtual clock is."""
     starts = [c.start for c in ScenarioRun(spec).results]  # the same seeded schedule
-    with two_hosts(spec if relayed(spec) else None) as (srv, cli, link):
+    if pcap is not None and not relayed(spec):
+        raise ValueError("a kernel run's pcap comes from its relay: this scenario's link is "
+                         "a veth pair (a delay under a millisecond, no loss)")
+    with two_hosts(spec if relayed(spec) else None, pcap) as (srv, cli, link):
         with all_congestion_controls_allowed():  # (a namespace may only pick an allowed one)
             for ns in (srv, cli):
                 ns.sysctl("net.ipv4.tcp_congestion_control", spec.congestion_control)
@@ -301,6 +310,8 @@ def run_on_kernel(spec: ScenarioSpec) -> ScenarioResult:
     if trace.run is not None:
         uptime0 = traced_uptime0(uptime0, trace.run, outs["client"]["t0_ns"] / 1e9)
     peak = max(samples, key=lambda s: s[1] + s[2], default=(0.0, 0, 0))
+    if pcap is not None:
+        retime(pcap, start_mono)  # the run's instants: 0 is when the clients' schedule began
     return ScenarioResult(spec=spec, clients=clients, samples=samples,
                           server_counters=srv_c, client_counters=cli_c, peak_ss=peak_ss,
                           peak_time=peak[0], peak_proc="", dmesg="",

@@ -6,6 +6,9 @@ each namespace, prints "ready" and relays IPv4 between them until its stdin clos
 `max_s` passes), then prints one JSON line of what it did. The namespaces route the other
 host's addresses through their device; the caller gives them addresses and brings them up.
 
+With "pcap" in its config it records every IPv4 packet it reads (the lost ones too) at the
+instant it read it, in CLOCK_MONOTONIC seconds.
+
 Between the two hosts each packet arrives `delay` seconds after the relay read it, unless
 `link/flowloss.py` loses it: the same function of (seed, source, destination, index within the
 flow) the simulation's link uses, so where both sides send the same packets on a flow, both
@@ -29,6 +32,7 @@ from ..link.flowloss import FlowLoss
 from ..link.tun import Tun
 from ..sim.scenario import ScenarioSpec
 from ..wire.ipv4 import ip_to_int
+from ..wire.pcap import PcapTap
 
 RELAY_MIN_DELAY: Final = 0.001  # a scenario delay from here up is relayed; below, a veth's 5 us
 SPIN_S: Final = 0.0003  # closer than this to a due instant, poll without sleeping
@@ -95,14 +99,20 @@ def serve(cfg: dict[str, Any]) -> dict[str, Any]:
             os.sched_setaffinity(0, cfg["cpus"])
         with contextlib.suppress(OSError, AttributeError):
             os.sched_setscheduler(0, os.SCHED_FIFO, os.sched_param(1))
+        tap = PcapTap(cfg["pcap"]) if cfg.get("pcap") else None
         print("ready", flush=True)
-        return _relay(relay, srv, cli, float(cfg.get("max_s", 3600.0)))
+        try:
+            return _relay(relay, srv, cli, float(cfg.get("max_s", 3600.0)), tap)
+        finally:
+            if tap is not None:
+                tap.close()
     finally:
         srv.close()
         cli.close()
 
 
-def _relay(relay: Relay, srv: Tun, cli: Tun, max_s: float) -> dict[str, Any]:
+def _relay(relay: Relay, srv: Tun, cli: Tun, max_s: float,
+           tap: PcapTap | None = None) -> dict[str, Any]:
     queue: list[tuple[float, int, int, bytes]] = []  # (due, order, device fd, datagram)
     order = 0
     worst = 0.0
@@ -135,6 +145,8 @@ def _relay(relay: Relay, srv: Tun, cli: Tun, max_s: float) -> dict[str, Any]:
                     data = os.read(fd, 65536)
                 except BlockingIOError:
                     break
+                if tap is not None and data and data[0] >> 4 == 4:
+                    tap.write(read_at, data)
                 after = relay.decide(data, from_client=fd == cli.fd)
                 if after is None:
                     continue

@@ -33,3 +33,15 @@ class PcapTap:
         self._file.flush()
         if self._owned:
             self._file.close()
+
+
+def retime(path: str, origin: float) -> None:
+    """Rewrite a pcap file's timestamps as seconds after `origin` (a kernel run's link records
+    CLOCK_MONOTONIC instants; the run's own clock starts at `origin`). A packet from before
+    `origin` keeps its place at 0 (pcap has no negative times)."""
+    with open(path, "rb") as f:
+        records = list(dpkt.pcap.Reader(f))
+    with open(path, "wb") as f:
+        writer = dpkt.pcap.Writer(f, linktype=LINKTYPE_RAW, nano=True)
+        for ts, data in records:
+            writer.writepkt(data, ts=max(0.0, float(ts) - origin))
