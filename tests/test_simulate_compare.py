@@ -67,7 +67,7 @@ def test_the_comparison_table_has_units_and_differences() -> None:
 
 def test_an_unfair_kernel_run_ends_with_one_line(monkeypatch: pytest.MonkeyPatch,
                                                   capsys: pytest.CaptureFixture[str]) -> None:
-    def late(spec: object) -> object:
+    def late(spec: object, pcap: str | None = None) -> object:
         raise KernelRunError("the kernel's client agent started a connect 7.8 ms late (the "
                              "machine was busy), so the comparison would not be fair: run it "
                              "again, or a smaller scenario (fewer clients, a lower rate)")
@@ -102,7 +102,7 @@ def test_both_replays_the_kernel_run_on_the_kernels_link(
 
     seen = {}
 
-    def fake_kernel(spec: object) -> object:
+    def fake_kernel(spec: object, pcap: str | None = None) -> object:
         seen["link"] = (spec.delay, spec.loss)  # type: ignore[attr-defined]
         # one jiffies phase for both hosts, as on one machine (a seeded world draws one each)
         res = run_scenario(dataclasses.replace(spec, uptime0=987.0))  # type: ignore[type-var]
@@ -137,7 +137,7 @@ def test_both_runs_the_kernel_until_the_clients_have_long_settled(
 
     seen: list[float] = []
 
-    def fake_kernel(spec: object) -> object:
+    def fake_kernel(spec: object, pcap: str | None = None) -> object:
         seen.append(spec.duration)  # type: ignore[attr-defined]
         res = run_scenario(dataclasses.replace(spec, uptime0=987.0))  # type: ignore[type-var]
         res.server_log = [(c.accepted, c.accepted + 0.05) for c in
