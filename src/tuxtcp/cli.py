@@ -10,6 +10,7 @@ commands:
   simulate [SCENARIO] [options]   capacity and incident simulator (tuxtcp simulate -h)
   simulate sweep [SCENARIO] --grid NAME=V1,V2 ...   a grid of scenarios on all cores
   simulate list                   the built-in scenarios
+  simulate flows A.pcap B.pcap    two captures of a scenario compared flow by flow
   demo                            a burst of clients against listen(8) and a slow accept()
   packetdrill FILE_OR_DIR...      run packetdrill scripts (tuxtcp packetdrill -h)
   serve [options]                 tuxtcp on a TUN device: echo and HTTP for the kernel (root)

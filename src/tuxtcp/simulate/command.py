@@ -1,4 +1,5 @@
-"""Argument handling for `tuxtcp simulate` and `tuxtcp simulate sweep`."""
+"""Argument handling for `tuxtcp simulate`, `tuxtcp simulate sweep` and `tuxtcp simulate
+flows`."""
 
 from __future__ import annotations
 
@@ -96,6 +97,8 @@ KERNEL_VETH_DELAY = 0.000005
 def simulate(argv: list[str]) -> int:
     if argv and argv[0] == "sweep":
         return sweep(argv[1:])
+    if argv and argv[0] == "flows":
+        return flows(argv[1:])
     args = _parser().parse_args(argv)
     console = Console(stderr=False)
     if args.scenario == "list":
@@ -259,4 +262,48 @@ def sweep(argv: list[str]) -> int:
 
         plot_sweep(rows, list(grid), args.plot)
         console.print(f"plot: {args.plot}")
+    return 0
+
+
+def flows(argv: list[str]) -> int:
+    """`tuxtcp simulate flows A.pcap B.pcap`: which TCP flows differ between two captures."""
+    from .flowdiff import compare_flows, read_flows
+
+    ap = argparse.ArgumentParser(
+        prog="tuxtcp simulate flows",
+        description="Compare two captures of one scenario flow by flow (the simulation's "
+                    "--pcap, the kernel run's --kernel-pcap): the flows whose packets differ, "
+                    "each from its first difference.")
+    ap.add_argument("a", metavar="A.pcap")
+    ap.add_argument("b", metavar="B.pcap")
+    ap.add_argument("--seed", type=int, help="the scenario's seed: mark the packets its "
+                    "lossy link lost (with --loss)")
+    ap.add_argument("--loss", type=float, default=0.0, help="the scenario's loss (0..1)")
+    ap.add_argument("--limit", type=int, default=10, help="flows shown (default 10)")
+    ap.add_argument("--json", action="store_true", help="print the differences as JSON")
+    args = ap.parse_args(argv)
+    try:
+        with open(args.a, "rb") as fa, open(args.b, "rb") as fb:
+            a = read_flows(fa, args.seed, args.loss)
+            b = read_flows(fb, args.seed, args.loss)
+    except (OSError, ValueError) as exc:
+        print(f"tuxtcp simulate flows: {exc}", file=sys.stderr)
+        return 2
+    diffs = compare_flows(a, b)
+    if args.json:
+        print(json.dumps({"flows": len(set(a) | set(b)), "differ": len(diffs), "shown": [
+            {"client_port": d.name[1], "first_difference": d.index,
+             "a": [str(p) for p in d.a], "b": [str(p) for p in d.b]}
+            for d in diffs[:args.limit]]}, indent=2))
+        return 0
+    print(f"{len(diffs)} of {len(set(a) | set(b))} flows differ"
+          + (f" (the first {args.limit} below)" if len(diffs) > args.limit else ""))
+    for d in diffs[:args.limit]:
+        print(f"\nflow from client port {d.name[1]}: packet {d.index + 1} differs")
+        for i in range(max(len(d.a), len(d.b))):
+            x = str(d.a[i]) if i < len(d.a) else ""
+            y = str(d.b[i]) if i < len(d.b) else ""
+            mark = "*" if i >= d.index and (i >= len(d.a) or i >= len(d.b)
+                                            or d.a[i].key() != d.b[i].key()) else " "
+            print(f"  {mark} {x:<52} | {y}")
     return 0
