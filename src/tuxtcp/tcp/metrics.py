@@ -5,7 +5,9 @@ above the handshake's own sample, and a listener with cookies off keeps the last
 its SYN queue for peers with a cached RTT.
 
 Only the RTT is kept: tcp_init_metrics reads the cached ssthresh and reordering too, which
-connections that leave slow start or see reordering store; tuxtcp does not cache those.
+connections that leave slow start or see reordering store; tuxtcp does not cache those. The
+handshakes of connect() and of a listener's child consult it (tcp/rto.py: handshake_rtt); a
+simultaneous open's SYN_RECV does not yet.
 """
 
 from __future__ import annotations
