@@ -39,6 +39,7 @@ import pytest
 
 from tuxtcp.sim.scenario import ScenarioResult, ScenarioSpec, run_scenario
 from tuxtcp.simulate.command import COMPARED_COUNTERS, KERNEL_VETH_DELAY
+from tuxtcp.simulate.flowdiff import read_flows
 from tuxtcp.simulate.kernel import (
     KernelRunError,
     client_differences,
@@ -156,6 +157,18 @@ def _cut_short(spec: ScenarioSpec, kres: ScenarioResult) -> list[object]:
     return [("clients still connecting near the window's end", late)] if late else []
 
 
+def _pcap_off_the_clock(path: str, kres: ScenarioResult) -> list[object]:
+    """Whether the relay's pcap (`--kernel-pcap`) is on the run's clock: each client's first
+    SYN there within 2 ms (the median) of the instant the trace gave for it leaving."""
+    with open(path, "rb") as f:
+        first = {fl.client[1]: fl.packets[0].t for fl in read_flows(f).values()
+                 if fl.packets and fl.packets[0].flags == "S"}
+    off = sorted(abs(first[c.port] - c.start) for c in kres.clients if c.port in first)
+    if len(off) > len(kres.clients) // 2 and off[len(off) // 2] < 0.002:
+        return []
+    return [("the kernel run's pcap is off the run's clock", len(off), off[len(off) // 2:][:3])]
+
+
 def _replay(spec: ScenarioSpec, kres: ScenarioResult) -> ScenarioResult:
     return run_scenario(replay_spec(spec, kres))
 
@@ -229,15 +242,19 @@ def _problems(bar: Bar, sim: dict[str, Any], kern: dict[str, Any],
 
 @pytest.mark.root
 @pytest.mark.parametrize("preset", list(BARS))
-def test_full_size_replay_agrees_with_the_kernel(netns_ok: None, preset: str) -> None:
+def test_full_size_replay_agrees_with_the_kernel(netns_ok: None, preset: str,
+                                                 tmp_path) -> None:  # type: ignore[no-untyped-def]
+    """Relayed presets also record the relay's pcap (`--kernel-pcap`), checked to be on the
+    run's clock."""
     spec, bar = _spec(preset), BARS[preset]
+    pcap = str(tmp_path / "kernel.pcap") if relayed(spec) else None
     attempts: list[object] = []
     measured = 0
     for _ in range(ATTEMPTS):
         if measured == RUNS:
             break
         try:
-            kres = run_on_kernel(spec)
+            kres = run_on_kernel(spec, pcap)
         except KernelRunError as exc:
             if not exc.disturbed:
                 raise
@@ -246,6 +263,7 @@ def test_full_size_replay_agrees_with_the_kernel(netns_ok: None, preset: str) ->
         measured += 1
         sres = _replay(spec, kres)
         problems = (_cut_short(spec, kres)
+                    + (_pcap_off_the_clock(pcap, kres) if pcap is not None else [])
                     + _problems(bar, summarize(sres), summarize(kres), sres, kres))
         if not problems:
             return

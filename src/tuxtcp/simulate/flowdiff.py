@@ -13,9 +13,9 @@ from typing import BinaryIO
 import dpkt
 
 from ..link.flowloss import FlowLoss
-
-_FLAGS = ((dpkt.tcp.TH_SYN, "S"), (dpkt.tcp.TH_FIN, "F"), (dpkt.tcp.TH_RST, "R"),
-          (dpkt.tcp.TH_PUSH, "P"), (dpkt.tcp.TH_ACK, "."))
+from ..wire.errors import ParseError
+from ..wire.ipv4 import parse_packet
+from ..wire.tcp import ACK, SYN, flag_str
 
 
 @dataclass(frozen=True)
@@ -56,18 +56,13 @@ def read_flows(f: BinaryIO, seed: int | None = None, loss: float = 0.0) -> dict[
     flows: dict[tuple, Flow] = {}
     isn: dict[tuple, int] = {}
     for ts, buf in dpkt.pcap.Reader(f):
-        if not buf or buf[0] >> 4 != 4:
-            continue
         try:
-            ip = dpkt.ip.IP(buf)
-        except (dpkt.UnpackError, ValueError):
-            continue
-        tcp = ip.data
-        if not isinstance(tcp, dpkt.tcp.TCP):
-            continue
-        src = (int.from_bytes(ip.src, "big"), tcp.sport)
-        dst = (int.from_bytes(ip.dst, "big"), tcp.dport)
-        syn_only = tcp.flags & dpkt.tcp.TH_SYN and not tcp.flags & dpkt.tcp.TH_ACK
+            pkt = parse_packet(bytes(buf), check=False)
+        except ParseError:
+            continue  # not IPv4 and TCP (an IPv6 router solicitation on the TUN device, ...)
+        tcp = pkt.seg
+        src, dst = (pkt.src, tcp.sport), (pkt.dst, tcp.dport)
+        syn_only = tcp.flags & SYN and not tcp.flags & ACK
         if (*src, *dst) in flows or syn_only and (*dst, *src) not in flows:
             client, server = src, dst
         elif (*dst, *src) in flows:
@@ -81,16 +76,16 @@ def read_flows(f: BinaryIO, seed: int | None = None, loss: float = 0.0) -> dict[
                 "F" in p.flags or "R" in p.flags for p in flow.packets):
             isn.pop((name, False), None)  # the port's next connection: numbers anew
             isn[(name, True)] = tcp.seq
-        if tcp.flags & dpkt.tcp.TH_SYN:
+        if tcp.flags & SYN:
             isn.setdefault((name, from_client), tcp.seq)
         mine, theirs = isn.get((name, from_client)), isn.get((name, not from_client))
         seq = (tcp.seq - mine) & 0xFFFFFFFF if mine is not None else tcp.seq
         ack = 0
-        if tcp.flags & dpkt.tcp.TH_ACK:
+        if tcp.flags & ACK:
             ack = (tcp.ack - theirs) & 0xFFFFFFFF if theirs is not None else tcp.ack
         lost = lossy is not None and lossy.lost(src[0], src[1], dst[0], dst[1])
-        flags = "".join(ch for bit, ch in _FLAGS if tcp.flags & bit)
-        flow.packets.append(Seen(float(ts), from_client, flags, seq, ack, len(tcp.data), lost))
+        flow.packets.append(Seen(float(ts), from_client, flag_str(tcp.flags), seq, ack,
+                                 len(tcp.payload), lost))
     return flows
 
 
