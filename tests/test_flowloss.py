@@ -72,6 +72,58 @@ def test_the_relay_decides_as_the_simulations_link() -> None:
     assert relay.stats["spoofed"] == 1 and relay.stats["discarded"] == 3
 
 
+def test_the_relay_names_each_delivered_packet_by_flow_and_index() -> None:
+    # what link_lags keys a packet's lag by: the same index FlowLoss gives the simulation's
+    # link (-1 there for a lost packet, and the relay names none)
+    relay = Relay([SRV], [CLI], delay=0.02, loss=0.3, seed=7)
+    ref = FlowLoss(7, 0.3)
+    for _ in range(50):
+        n = ref.take(ip_to_int(CLI), 40000, ip_to_int(SRV), 8080)
+        after = relay.decide(_tcp(CLI, SRV, 40000, 8080), from_client=True)
+        assert (after is None) == (n < 0)
+        assert relay.last == (None if n < 0 else
+                              (ip_to_int(CLI), 40000, ip_to_int(SRV), 8080, n))
+    relay.decide(b"\x60" + bytes(39), from_client=True)
+    assert relay.last is None
+
+
+def test_link_lags_pair_the_relays_reads_with_the_kernels_queueings() -> None:
+    from tuxtcp.simulate.kernel import link_lags
+
+    c, s = ip_to_int(CLI), ip_to_int(SRV)
+    reads = [
+        [1, 60, 0.9],  # read before the trace began: no queueing of its own
+        [1, 60, 1.000040, 1.020050, c, 40000, s, 8080, 0],  # SYN: queued at 1.000010
+        [0, 60, 1.020100, 1.040300, s, 8080, c, 40000, 0],  # SYN-ACK: queued at 1.020080
+        [1, 52, 1.040400],  # an IPv6 packet: read, not delivered
+        [1, 52, 1.040400, 1.060421, c, 40000, s, 8080, 1],  # ACK, read in the same batch
+        [1, 40, 2.0, None, c, 40000, s, 8080, 2],  # still in flight at the end
+    ]
+    queued = [[(1.020080, 60)],
+              [(0.95, 90), (1.000010, 60), (1.040390, 52), (1.040401, 52), (2.0, 40)]]
+    lags = dict(((a, ap, b, bp, n), lag) for a, ap, b, bp, n, lag in
+                link_lags(reads, queued, 0.02))
+    assert lags == {(c, 40000, s, 8080, 0): pytest.approx(0.00004),
+                    (s, 8080, c, 40000, 0): pytest.approx(0.00022),
+                    (c, 40000, s, 8080, 1): pytest.approx(0.00002)}
+
+
+def test_a_replayed_link_delivers_each_packet_as_late_as_recorded_in_order() -> None:
+    from tuxtcp.link.memory import Link, LinkParams
+
+    flow = (ip_to_int(CLI), 40000, ip_to_int(SRV), 8080)
+    back = (ip_to_int(SRV), 8080, ip_to_int(CLI), 40000)
+    link = Link("cli", "srv", LinkParams(delay=0.02, per_flow=True), seed=1,
+                lags={(*flow, 0): 0.0003, (*flow, 1): 0.0001, (*back, 0): 0.002})
+    assert not link.plain
+    assert link.arrivals(1.0, src="cli", flow=flow) == [pytest.approx(1.0203)]
+    # the next one was less late, but a relay delivers one way in order: not before it
+    assert link.arrivals(1.00005, src="cli", flow=flow) == [pytest.approx(1.0203)]
+    assert link.arrivals(1.001, src="cli", flow=flow) == [pytest.approx(1.021)]  # no lag
+    assert link.arrivals(1.0, src="srv", flow=back) == [pytest.approx(1.022)]  # other way
+    assert Link("cli", "srv", LinkParams(delay=0.02, per_flow=True)).plain
+
+
 def test_a_scenario_is_relayed_when_a_veth_cannot_give_its_link() -> None:
     assert not relayed(ScenarioSpec(delay=0.0005))
     assert relayed(ScenarioSpec(delay=0.02))

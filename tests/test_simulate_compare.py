@@ -67,7 +67,7 @@ def test_the_comparison_table_has_units_and_differences() -> None:
 
 def test_an_unfair_kernel_run_ends_with_one_line(monkeypatch: pytest.MonkeyPatch,
                                                   capsys: pytest.CaptureFixture[str]) -> None:
-    def late(spec: object, pcap: str | None = None) -> object:
+    def late(spec: object, pcap: str | None = None, replayed: bool = False) -> object:
         raise KernelRunError("the kernel's client agent started a connect 7.8 ms late (the "
                              "machine was busy), so the comparison would not be fair: run it "
                              "again, or a smaller scenario (fewer clients, a lower rate)")
@@ -78,6 +78,26 @@ def test_an_unfair_kernel_run_ends_with_one_line(monkeypatch: pytest.MonkeyPatch
     err = capsys.readouterr().err
     assert err.count("\n") == 1 and "Traceback" not in err
     assert err.startswith("tuxtcp simulate --target both: the kernel's client agent started")
+
+
+def test_late_connects_refuse_a_run_only_where_no_replay_follows_them() -> None:
+    """A replay starts each client when the kernel's did, so late connects leave it fair;
+    a run meant to follow the scenario's schedule is refused with over 1% of them more
+    than 5 ms late (none under 100 clients), and any run where the host stole over 5% of
+    the agents' CPU (the kernel's own timers waited too). Each refusal is one line that
+    says what to do, marked `disturbed` (running it again may do)."""
+    kernel.refuse_unfair(60, 2000, 0.025, 0.04, replayed=True)
+    kernel.refuse_unfair(20, 2000, 0.025, 0.04, replayed=False)
+    kernel.refuse_unfair(0, 20, 0.0, 0.0, replayed=False)
+    for args in ((21, 2000, 0.025, 0.04, False), (1, 20, 0.006, 0.0, False)):
+        with pytest.raises(KernelRunError) as e:
+            kernel.refuse_unfair(*args)
+        assert e.value.disturbed and "--target both" in str(e.value)
+        assert "\n" not in str(e.value)
+    for replayed in (True, False):
+        with pytest.raises(KernelRunError) as e:
+            kernel.refuse_unfair(0, 2000, 0.0, 0.06, replayed)
+        assert e.value.disturbed and "steal" in str(e.value)
 
 
 @pytest.mark.parametrize(("extra", "link", "note"), [
@@ -102,8 +122,9 @@ def test_both_replays_the_kernel_run_on_the_kernels_link(
 
     seen = {}
 
-    def fake_kernel(spec: object, pcap: str | None = None) -> object:
+    def fake_kernel(spec: object, pcap: str | None = None, replayed: bool = False) -> object:
         seen["link"] = (spec.delay, spec.loss)  # type: ignore[attr-defined]
+        seen["replayed"] = replayed
         # one jiffies phase for both hosts, as on one machine (a seeded world draws one each)
         res = run_scenario(dataclasses.replace(spec, uptime0=987.0))  # type: ignore[type-var]
         res.server_log = [(c.accepted, c.accepted + 0.0075) for c in
@@ -116,7 +137,7 @@ def test_both_replays_the_kernel_run_on_the_kernels_link(
     assert command.simulate(["slow-accept", "--target", "both", "--json", "--set",
                              "clients=60", "--set", "duration=5", *extra]) == 0
     out = json.loads(capsys.readouterr().out)
-    assert seen == {"link": link}
+    assert seen == {"link": link, "replayed": True}
     assert note in out["notes"][0]
     assert out["sim"]["spec"]["delay"] == link[0] and out["sim"]["spec"]["loss"] == link[1]
     assert out["sim"]["replayed"] is True and out["sim"]["replay_missed_accepts"] == 0
@@ -137,7 +158,7 @@ def test_both_runs_the_kernel_until_the_clients_have_long_settled(
 
     seen: list[float] = []
 
-    def fake_kernel(spec: object, pcap: str | None = None) -> object:
+    def fake_kernel(spec: object, pcap: str | None = None, replayed: bool = False) -> object:
         seen.append(spec.duration)  # type: ignore[attr-defined]
         res = run_scenario(dataclasses.replace(spec, uptime0=987.0))  # type: ignore[type-var]
         res.server_log = [(c.accepted, c.accepted + 0.05) for c in

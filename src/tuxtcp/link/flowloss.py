@@ -34,10 +34,15 @@ class FlowLoss:
         self._sent: dict[tuple[int, int, int, int], int] = {}
 
     def lost(self, saddr: int, sport: int, daddr: int, dport: int) -> bool:
+        return self.take(saddr, sport, daddr, dport) < 0
+
+    def take(self, saddr: int, sport: int, daddr: int, dport: int) -> int:
+        """The next packet of that flow, one way: its index within the flow (from 0), or -1
+        when it is lost."""
         flow = (saddr, sport, daddr, dport)
         n = self._sent.get(flow, 0)
         self._sent[flow] = n + 1
-        if not self._below:
-            return False
-        h = siphash_u32s(self._key, saddr, (sport << 16) | dport, daddr, n)
-        return h < self._below
+        if self._below and siphash_u32s(self._key, saddr, (sport << 16) | dport, daddr,
+                                        n) < self._below:
+            return -1
+        return n

@@ -35,12 +35,19 @@ class Link:
     overflowed: int = 0
     busy_until: dict[str, float] = field(default_factory=dict)
     flow_loss: FlowLoss | None = field(init=False, default=None)
+    # a replayed link's own lag: (saddr, sport, daddr, dport, index within the flow) -> how
+    # much later than `delay` that packet arrived on the recorded link (a kernel run's relay)
+    lags: dict[tuple[int, int, int, int, int], float] | None = None
+    # with `lags`: the last arrival each way (by sender), as a relay delivers in order
+    lagged_until: dict[str, float] = field(default_factory=dict)
 
     def __post_init__(self) -> None:
         self.rng = random.Random(f"link:{self.seed}:{self.a}:{self.b}")
-        # (assigned here either way: a compiled dataclass has no class-level default)
+        # (assigned here either way: a compiled dataclass has no class-level default); the
+        # lags are keyed by each packet's index in its flow, which the flow loss counts
         self.flow_loss = (FlowLoss(self.seed, self.params.loss)
-                          if self.params.per_flow and self.params.loss else None)
+                          if self.params.per_flow and (self.params.loss or self.lags)
+                          else None)
 
     @property
     def plain(self) -> bool:
@@ -50,13 +57,14 @@ class Link:
         p = self.params
         # (comparisons, not `or`: an `or` of floats yields a float, boxed when compiled)
         return (p.rate == 0.0 and p.loss == 0.0 and p.jitter == 0.0 and p.reorder == 0.0
-                and p.duplicate == 0.0)
+                and p.duplicate == 0.0 and self.lags is None)
 
     def arrivals(self, now: float, size: int = 0, src: str = "",
                  flow: tuple[int, int, int, int] | None = None) -> list[float]:
         """Arrival times for one packet of `size` bytes sent at `now` by `src` (empty when
         lost). With a rate, packets wait their turn on the wire (FIFO, tail drop). `flow`
-        (saddr, sport, daddr, dport) decides its loss on a per-flow link."""
+        (saddr, sport, daddr, dport) decides its loss on a per-flow link, and its lag on a
+        replayed one (`lags`)."""
         p = self.params
         rng = self.rng
         self.sent += 1
@@ -69,14 +77,22 @@ class Link:
                 return []  # the queue in front of the link is full
             start = max(now, busy) + tx
             self.busy_until[src] = start
+        lag = 0.0
         if self.flow_loss is not None and flow is not None:
-            if self.flow_loss.lost(*flow):
+            n = self.flow_loss.take(*flow)
+            if n < 0:
                 self.dropped += 1
                 return []
+            if self.lags is not None:
+                lag = self.lags.get((*flow, n), 0.0)
+                # in order each way: the relay read this packet, and wrote it, after any
+                # sent before it (whose own lag may have been the longer)
+                lag = max(lag, self.lagged_until.get(src, 0.0) - start - p.delay)
+                self.lagged_until[src] = start + p.delay + lag
         elif p.loss and rng.random() < p.loss:
             self.dropped += 1
             return []
-        t = start + p.delay
+        t = start + p.delay + lag
         if p.jitter:
             t += rng.random() * p.jitter
         if p.reorder and rng.random() < p.reorder:

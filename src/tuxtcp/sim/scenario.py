@@ -86,6 +86,10 @@ class ScenarioSpec:
     # before connect(), so the flow is the same 4-tuple (a per-flow lossy link loses the same
     # packets of it)
     replay_ports: list[int] | None = None
+    # the kernel run's link, packet by packet: (saddr, sport, daddr, dport, index within the
+    # flow, lag): how much later than `delay` the relay delivered that packet after the
+    # kernel sent it (kernel.link_lags); the replay's link delivers it as much later
+    replay_link_lags: list[tuple[int, int, int, int, int, float]] | None = None
 
     def __post_init__(self) -> None:
         if self.arrival not in ("poisson", "uniform", "burst"):
@@ -200,6 +204,8 @@ class ScenarioResult:
     agent_steal: float = 0.0  # the share of the run the hypervisor took the agents' CPU
     # a kernel run over the userspace relay: what it did (forwarded, lost, ...)
     relay: dict[str, Any] | None = None
+    # and each packet's lag on it beyond the link's delay (ScenarioSpec.replay_link_lags)
+    link_lags: list[tuple[int, int, int, int, int, float]] | None = None
     late_clients: dict[int, float] = field(default_factory=dict)  # index -> seconds late
     # a kernel run's server: (accept instant, service end) of each connection it accepted
     server_log: list[tuple[float, float]] = field(default_factory=list)
@@ -240,7 +246,9 @@ class ScenarioRun:
         self._sources = [CLIENT_ADDR, *extra]
         # loss per flow: a client's packets meet the same fate whatever other clients send,
         # and the kernel target's relay loses the same ones (simulate/kernel_relay.py)
-        w.link(self.server, self.client, delay=spec.delay, loss=spec.loss, per_flow=True)
+        w.link(self.server, self.client, delay=spec.delay, loss=spec.loss, per_flow=True,
+               lags={(a, ap, b, bp, n): lag for a, ap, b, bp, n, lag in spec.replay_link_lags}
+               if spec.replay_link_lags else None)
         if pcap:
             w.pcap(pcap)
         if trace is not None:

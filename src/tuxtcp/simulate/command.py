@@ -161,7 +161,8 @@ def simulate(argv: list[str]) -> int:
                              f"rest is idle (--full-duration runs all of it)")
                 spec = dataclasses.replace(spec, duration=window)
         try:
-            kres = run_on_kernel(spec, args.kernel_pcap)
+            kres = run_on_kernel(spec, args.kernel_pcap,
+                                 replayed=args.target == "both" and not args.no_replay)
         except KernelRunError as e:
             print(f"tuxtcp simulate --target {args.target}: {e}", file=sys.stderr)
             return 1

@@ -9,6 +9,13 @@ host's addresses through their device; the caller gives them addresses and bring
 With "pcap" in its config it records every IPv4 packet it reads (the lost ones too) at the
 instant it read it, in CLOCK_MONOTONIC seconds.
 
+Its JSON line also lists every packet it read, in order (`reads`, up to MAX_READS): the
+device (0 the server's, 1 the client's), the length, the instant it read it and, for a TCP
+packet it delivered, the instant it wrote it to the other device and the packet's flow and
+index within the flow. With the instants the kernel queued each packet on the device
+(tracefs: net:net_dev_queue) these give each delivered packet's lag beyond `delay`, which a
+replay gives the simulation's link (`simulate/kernel.py`, link_lags).
+
 Between the two hosts each packet arrives `delay` seconds after the relay read it, unless
 `link/flowloss.py` loses it: the same function of (seed, source, destination, index within the
 flow) the simulation's link uses, so where both sides send the same packets on a flow, both
@@ -38,6 +45,7 @@ RELAY_MIN_DELAY: Final = 0.001  # a scenario delay from here up is relayed; belo
 SPIN_S: Final = 0.0003  # closer than this to a due instant, poll without sleeping
 READS_PER_WAKE: Final = 256  # datagrams read from one device before looking at the clock
 MAX_QUEUED: Final = 100_000  # packets in flight on the relay at most (then tail drop)
+MAX_READS: Final = 1_000_000  # packets listed in `reads` at most (then `reads_cut`)
 
 
 def relayed(spec: ScenarioSpec) -> bool:
@@ -56,10 +64,14 @@ class Relay:
         self.delay = delay
         self.flows = FlowLoss(seed, loss)
         self.stats = {"forwarded": 0, "lost": 0, "spoofed": 0, "discarded": 0, "overflow": 0}
+        # the TCP flow (saddr, sport, daddr, dport) and index within it of the packet decide()
+        # last delivered across the link (None: not TCP, or not across the link)
+        self.last: tuple[int, int, int, int, int] | None = None
 
     def decide(self, datagram: bytes, from_client: bool) -> float | None:
         """How long after it was read `datagram` is delivered to the other side (None: it is
         not: lost, or nobody there owns its destination)."""
+        self.last = None
         if len(datagram) < 20 or datagram[0] >> 4 != 4:
             self.stats["discarded"] += 1  # not IPv4 (a router solicitation, ...)
             return None
@@ -77,10 +89,13 @@ class Relay:
         if datagram[9] == 6 and len(datagram) >= ihl + 4:  # TCP: its ports name the flow
             sport = int.from_bytes(datagram[ihl:ihl + 2], "big")
             dport = int.from_bytes(datagram[ihl + 2:ihl + 4], "big")
-        if self.flows.lost(src, sport, dst, dport):
+        n = self.flows.take(src, sport, dst, dport)
+        if n < 0:
             self.stats["lost"] += 1
             return None
         self.stats["forwarded"] += 1
+        if datagram[9] == 6:
+            self.last = (src, sport, dst, dport, n)
         return self.delay
 
 
@@ -113,7 +128,9 @@ def serve(cfg: dict[str, Any]) -> dict[str, Any]:
 
 def _relay(relay: Relay, srv: Tun, cli: Tun, max_s: float,
            tap: PcapTap | None = None) -> dict[str, Any]:
-    queue: list[tuple[float, int, int, bytes]] = []  # (due, order, device fd, datagram)
+    # (due, order, device fd, datagram, its entry in `reads` or None)
+    queue: list[tuple[float, int, int, bytes, list[Any] | None]] = []
+    reads: list[list[Any]] = []  # [device, length, read at (, written at, flow..., index)]
     order = 0
     worst = 0.0
     late = 0  # packets delivered more than a millisecond after their instant
@@ -123,14 +140,17 @@ def _relay(relay: Relay, srv: Tun, cli: Tun, max_s: float,
     while True:
         now = time.monotonic()
         while queue and queue[0][0] <= now:
-            due, _, fd, data = heapq.heappop(queue)
+            due, _, fd, data, rec = heapq.heappop(queue)
             worst = max(worst, now - due)
             late += now - due > 0.001
             try:
                 os.write(fd, data)
             except OSError:
                 relay.stats["discarded"] += 1  # the device went down: the run is ending
+                rec = None
             now = time.monotonic()
+            if rec is not None:
+                rec[3] = now  # (read after the write: netif_rx has queued it by then)
         if now >= end:
             break
         wait = min(queue[0][0] - now, 0.5) if queue else 0.5
@@ -148,15 +168,23 @@ def _relay(relay: Relay, srv: Tun, cli: Tun, max_s: float,
                 if tap is not None and data and data[0] >> 4 == 4:
                     tap.write(read_at, data)
                 after = relay.decide(data, from_client=fd == cli.fd)
+                entry: list[Any] | None = None
+                if len(reads) < MAX_READS:
+                    entry = [int(fd == cli.fd), len(data), read_at]
+                    reads.append(entry)
                 if after is None:
                     continue
                 if len(queue) >= MAX_QUEUED:
                     relay.stats["overflow"] += 1
                     continue
                 order += 1
-                heapq.heappush(queue, (read_at + after, order, other[fd], data))
+                if entry is not None and relay.last is not None:
+                    entry += [None, *relay.last]
+                else:
+                    entry = None
+                heapq.heappush(queue, (read_at + after, order, other[fd], data, entry))
     return {**relay.stats, "in_flight": len(queue), "worst_late_ms": round(worst * 1000, 3),
-            "late_over_1ms": late}
+            "late_over_1ms": late, "reads": reads, "reads_cut": len(reads) >= MAX_READS}
 
 
 def main(argv: list[str] | None = None) -> int:

@@ -1,6 +1,6 @@
 """The kernel's own account of a kernel run, read from tracefs while the run goes on.
 
-Six tracepoints, in a tracefs instance of our own with trace_clock "mono" (CLOCK_MONOTONIC,
+Seven tracepoints, in a tracefs instance of our own with trace_clock "mono" (CLOCK_MONOTONIC,
 the clock the agents share):
 - skb:kfree_skb: drops by reason, IPv4 only and not in other protocols' code (`tcp_drop_site`:
   a UDP datagram to a closed port elsewhere on the machine is a NO_SOCKET drop too);
@@ -17,6 +17,9 @@ the clock the agents share):
   the instant that FIN reached the client; LAST_ACK, the instant the client's close()
   answered it. The agents read their own clocks before or after those calls, and whether a
   jiffy tick (a delayed ACK) falls in between decides how the connection ends;
+- net:net_dev_queue, filtered in the kernel to the relay's TUN devices: the instant the
+  kernel handed each packet to the relay's link, which the relay reads tens of microseconds
+  later (kernel.link_lags);
 - timer:timer_start, filtered in the kernel to tcp_write_timer: the first one a client's
   connect() arms after its SYN_SENT, in that process, is the SYN's retransmission timer
   (tcp_connect arms it once the SYN is out). That instant is when the client's SYN left:
@@ -51,7 +54,9 @@ from ..sim.scenario import ClientResult, ClientTrace
 from ..wire.ipv4 import ip_to_int
 
 EVENTS: Final = ("skb/kfree_skb", "tcp/tcp_retransmit_synack", "sock/inet_sock_set_state",
-                 "tcp/tcp_retransmit_skb", "tcp/tcp_send_reset", "timer/timer_start")
+                 "tcp/tcp_retransmit_skb", "tcp/tcp_send_reset", "timer/timer_start",
+                 "net/net_dev_queue")
+RELAY_DEVICES: Final = "tux"  # the relay's TUN devices' names begin so (kernel._relay_link)
 OUR_NET: Final = "198.18.0."  # the run's two hosts (sockaddrs as tcp_send_reset prints them)
 # the kernel's state numbers, as the tracepoints print them (include/net/tcp_states.h)
 TCP_ESTABLISHED: Final = ESTABLISHED
@@ -66,13 +71,17 @@ FILTERS: Final = {"sock/inet_sock_set_state": f"newstate == {TCP_ESTABLISHED} ||
                                               f"newstate == {TCP_LAST_ACK}",
                   "tcp/tcp_retransmit_skb": f"state == {TCP_SYN_SENT}",
                   # (a function-name filter: Linux 6.4 and later)
-                  "timer/timer_start": "function.function == tcp_write_timer"}
+                  "timer/timer_start": "function.function == tcp_write_timer",
+                  "net/net_dev_queue": f'name ~ "{RELAY_DEVICES}*"'}
 # timer_start is not one of the engine's events (net/trace.py): its pid, its context flags
 # (the third says hard or soft interrupt), its instant and the jiffies then (expires less the
 # timeout it prints) are all that is read
 _TIMER_START: Final = re.compile(
     r"^\s*.+-(?P<pid>\d+)\s+(?:\(\s*[\d-]+\)\s+)?\[\d+\]\s+(?P<flags>\S{4,5})\s+"
     r"(?P<ts>\d+\.\d+): timer_start: .*? expires=(?P<expires>\d+) \[timeout=(?P<timeout>-?\d+)\]")
+_DEV_QUEUE: Final = re.compile(
+    r"\s(?P<ts>\d+\.\d+): net_dev_queue: dev=(?P<dev>\S+) skbaddr=\S+ len=(?P<len>\d+)")
+MAX_QUEUED: Final = 1_000_000  # packets kept per relay device at most (kernel_relay.MAX_READS)
 ETH_P_IP: Final = 0x0800
 SYN_OUT_MAX_S: Final = 0.010  # a connect()'s SYN timer is armed within this of its SYN_SENT
 FIRST_DROPS: Final = 5
@@ -116,6 +125,8 @@ class TracedRun:
     connects: list[float] = field(default_factory=list)  # each client connect()'s SYN_SENT
     # connect ordinal -> (when its SYN timer was armed, the kernel's jiffies then)
     syn_out: dict[int, tuple[float, int]] = field(default_factory=dict)
+    # relay device -> (instant, length) of each packet the kernel queued on it, in order
+    dev_queue: dict[str, list[tuple[float, int]]] = field(default_factory=dict)
 
 
 class KernelTrace:
@@ -182,6 +193,13 @@ class KernelTrace:
         the window are left out)."""
         if "timer_start: " in line:
             self._timer_start(run, line)
+            return
+        if "net_dev_queue: " in line:
+            m = _DEV_QUEUE.search(line)
+            if m is not None:
+                queued = run.dev_queue.setdefault(m.group("dev"), [])
+                if len(queued) < MAX_QUEUED:
+                    queued.append((float(m.group("ts")), int(m.group("len"))))
             return
         ev = parse_trace_line(line)
         if ev is None or not self._window[0] <= ev.ts <= self._window[1]:
