@@ -229,6 +229,40 @@ def test_each_connect_gets_the_instant_its_syn_went_out() -> None:
     assert [_tr(c).syn_out_at for c in clients] == [None, None, None]
 
 
+def _accept4(ts: float, pid: int, ret: int | None = None) -> str:
+    body = ("sys_accept4(fd: 0x00000003, upeer_sockaddr: 0x7ffed6dc69c0, upeer_addrlen: "
+            "0x7ffed6dc69b4, flags: 0x00080000)" if ret is None else f"sys_accept4 -> {ret:#x}")
+    return f"         python3-{pid}    [001] ..... {ts:.6f}: {body}"
+
+
+def test_each_accept_gets_the_instant_the_kernel_saw_the_call() -> None:
+    # The server agent (pid 90) reads its clock, then calls accept(): the kernel's entry
+    # into each accept4() that returned a connection replaces the reading (a preempted
+    # agent read it 20 ms early here). A call that found the queue empty returned -EAGAIN,
+    # which the kernel's filter (ret >= 0) leaves out: its entry is forgotten at the next.
+    # Another process's accepts are not the agent's.
+    kt = KernelTrace(T0, T0 + 10.0, CLIENT_ADDR, PORT)
+    run = TracedRun()
+    for line in (_accept4(T0 + 1.00012, 90), _accept4(T0 + 1.00020, 90, 5),
+                 _accept4(T0 + 1.5, 91), _accept4(T0 + 1.50001, 91, 7),
+                 _accept4(T0 + 2.0, 90),  # -EAGAIN: no exit line passes the filter
+                 _accept4(T0 + 2.02011, 90), _accept4(T0 + 2.0202, 90, 6),
+                 _accept4(T0 + 12.0, 90), _accept4(T0 + 12.0001, 90, 8)):  # after the run
+        kt.take(run, line)
+    assert run.accepts == {90: [pytest.approx(T0 + 1.00012), pytest.approx(T0 + 2.02011)],
+                           91: [pytest.approx(T0 + 1.5)]}
+    from tuxtcp.simulate.kernel import traced_accepts
+    server = {"pid": 90, "accepted": [[1.0, 40001, 0], [2.0001, 40002, 1]]}
+    assert traced_accepts(server, run.accepts, T0)
+    assert server["accepted"] == [[pytest.approx(1.00012), 40001, 0],
+                                  [pytest.approx(2.02011), 40002, 1]]
+    # one missing from the trace, or one that cannot be the agent's: the readings stay
+    for pid, accepted in ((90, [[1.0, 40001, 0]]), (91, [[1.9, 40001, 0]])):
+        server = {"pid": pid, "accepted": accepted}
+        assert not traced_accepts(server, run.accepts, T0)
+        assert server["accepted"][0][0] in (1.0, 1.9)
+
+
 def test_the_jiffies_phase_follows_the_kernels_own_jiffies() -> None:
     # /proc/timer_list gave an uptime0 one jiffy ahead of the kernel's (a tick between the
     # clock and the jiffies it prints): the SYN timers' jiffies move it back by one jiffy

@@ -209,6 +209,7 @@ class ScenarioResult:
     late_clients: dict[int, float] = field(default_factory=dict)  # index -> seconds late
     # a kernel run's server: (accept instant, service end) of each connection it accepted
     server_log: list[tuple[float, float]] = field(default_factory=list)
+    accepts_traced: bool = False  # a kernel run: those accept instants are the trace's
     replay_missed: int = 0  # replayed accept attempts that found the accept queue empty
     # a kernel run: skb:kfree_skb events of IPv4 freed in TCP's code, by reason, while it ran,
     # server and client namespaces together (the tracepoint does not say which); None untraced

@@ -282,6 +282,8 @@ def run_on_kernel(spec: ScenarioSpec, pcap: str | None = None,
                             # the client read the end of the response when it closed
                             completed=c.get("closed") if spec.response_bytes else None)
                for i, c in enumerate(outs["client"]["clients"])]
+    accepts_traced = trace.run is not None and traced_accepts(
+        outs["server"], trace.run.accepts, outs["client"]["t0_ns"] / 1e9)
     _match_accepts(clients, outs["server"]["accepted"])
     if trace.run is not None:
         if trace.run.foreign_resets:
@@ -325,7 +327,7 @@ def run_on_kernel(spec: ScenarioSpec, pcap: str | None = None,
                                       **({"trace": trace.ran_on} if trace.ran_on else {})},
                           relay=link or None, link_lags=lags,
                           late_clients=late_by,
-                          server_log=server_log,
+                          server_log=server_log, accepts_traced=accepts_traced,
                           traced_drops=None if trace.run is None else dict(trace.run.drops),
                           traced_drop_sites=None if trace.run is None else _sites(trace.run),
                           traced_drop_first=None if trace.run is None
@@ -456,6 +458,30 @@ def _close_after(c: ClientResult) -> float | None:
         return None
     fin = tr.fin_seen if tr.fin_seen is not None else tr.served_until
     return None if fin is None else max(0.0, c.closed - fin)
+
+
+ACCEPT_TRACE_MAX_S = 0.1  # a traced accept4() this much before the agent's reading: not its
+
+
+def traced_accepts(server: dict[str, Any], accepts: dict[int, list[float]],
+                   t0: float) -> bool:
+    """Put the instant the kernel saw each of the server agent's accept() calls that took a
+    connection (traced: sys_enter_accept4, CLOCK_MONOTONIC) in place of the agent's own
+    reading before the call, when the trace has them all: the same number, in order, each
+    within ACCEPT_TRACE_MAX_S of the agent's reading (on a busy machine the agent was
+    preempted between its reading and the call, up to 29 ms, and the replay dequeued that
+    early; 0.1-0.15 ms apart otherwise). Whether it did."""
+    mine = accepts.get(int(server.get("pid", -1)), [])
+    acc = server["accepted"]
+    if not acc or len(mine) != len(acc):
+        return False
+    at = [ts - t0 for ts in mine]
+    if any(not -ACCEPT_TRACE_MAX_S < a[0] - t <= ACCEPT_TRACE_MAX_S
+           for a, t in zip(acc, at, strict=True)):
+        return False
+    for a, t in zip(acc, at, strict=True):
+        a[0] = t
+    return True
 
 
 def _match_accepts(clients: list[ClientResult], accepted: list[list[Any]]) -> None:

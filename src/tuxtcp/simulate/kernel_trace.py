@@ -1,6 +1,6 @@
 """The kernel's own account of a kernel run, read from tracefs while the run goes on.
 
-Seven tracepoints, in a tracefs instance of our own with trace_clock "mono" (CLOCK_MONOTONIC,
+Nine tracepoints, in a tracefs instance of our own with trace_clock "mono" (CLOCK_MONOTONIC,
 the clock the agents share):
 - skb:kfree_skb: drops by reason, IPv4 only and not in other protocols' code (`tcp_drop_site`:
   a UDP datagram to a closed port elsewhere on the machine is a NO_SOCKET drop too);
@@ -20,6 +20,10 @@ the clock the agents share):
 - net:net_dev_queue, filtered in the kernel to the relay's TUN devices: the instant the
   kernel handed each packet to the relay's link, which the relay reads tens of microseconds
   later (kernel.link_lags);
+- syscalls:sys_enter_accept4 and sys_exit_accept4 (filtered in the kernel to calls that
+  returned a connection): the instant the server agent entered each accept() that took one
+  off the queue, where its own clock is read before the call (a preempted agent read it up
+  to 29 ms early on a busy machine: kernel.traced_accepts);
 - timer:timer_start, filtered in the kernel to tcp_write_timer: the first one a client's
   connect() arms after its SYN_SENT, in that process, is the SYN's retransmission timer
   (tcp_connect arms it once the SYN is out). That instant is when the client's SYN left:
@@ -55,7 +59,7 @@ from ..wire.ipv4 import ip_to_int
 
 EVENTS: Final = ("skb/kfree_skb", "tcp/tcp_retransmit_synack", "sock/inet_sock_set_state",
                  "tcp/tcp_retransmit_skb", "tcp/tcp_send_reset", "timer/timer_start",
-                 "net/net_dev_queue")
+                 "net/net_dev_queue", "syscalls/sys_enter_accept4", "syscalls/sys_exit_accept4")
 RELAY_DEVICES: Final = "tux"  # the relay's TUN devices' names begin so (kernel._relay_link)
 OUR_NET: Final = "198.18.0."  # the run's two hosts (sockaddrs as tcp_send_reset prints them)
 # the kernel's state numbers, as the tracepoints print them (include/net/tcp_states.h)
@@ -72,7 +76,8 @@ FILTERS: Final = {"sock/inet_sock_set_state": f"newstate == {TCP_ESTABLISHED} ||
                   "tcp/tcp_retransmit_skb": f"state == {TCP_SYN_SENT}",
                   # (a function-name filter: Linux 6.4 and later)
                   "timer/timer_start": "function.function == tcp_write_timer",
-                  "net/net_dev_queue": f'name ~ "{RELAY_DEVICES}*"'}
+                  "net/net_dev_queue": f'name ~ "{RELAY_DEVICES}*"',
+                  "syscalls/sys_exit_accept4": "ret >= 0"}
 # timer_start is not one of the engine's events (net/trace.py): its pid, its context flags
 # (the third says hard or soft interrupt), its instant and the jiffies then (expires less the
 # timeout it prints) are all that is read
@@ -81,6 +86,9 @@ _TIMER_START: Final = re.compile(
     r"(?P<ts>\d+\.\d+): timer_start: .*? expires=(?P<expires>\d+) \[timeout=(?P<timeout>-?\d+)\]")
 _DEV_QUEUE: Final = re.compile(
     r"\s(?P<ts>\d+\.\d+): net_dev_queue: dev=(?P<dev>\S+) skbaddr=\S+ len=(?P<len>\d+)")
+_ACCEPT4: Final = re.compile(
+    r"^\s*.+-(?P<pid>\d+)\s+(?:\(\s*[\d-]+\)\s+)?\[\d+\]\s+\S+\s+(?P<ts>\d+\.\d+): "
+    r"sys_accept4(?P<exit> -> )?")
 MAX_QUEUED: Final = 1_000_000  # packets kept per relay device at most (kernel_relay.MAX_READS)
 ETH_P_IP: Final = 0x0800
 SYN_OUT_MAX_S: Final = 0.010  # a connect()'s SYN timer is armed within this of its SYN_SENT
@@ -127,6 +135,8 @@ class TracedRun:
     syn_out: dict[int, tuple[float, int]] = field(default_factory=dict)
     # relay device -> (instant, length) of each packet the kernel queued on it, in order
     dev_queue: dict[str, list[tuple[float, int]]] = field(default_factory=dict)
+    # process -> the instant each accept4() it made that returned a connection was entered
+    accepts: dict[int, list[float]] = field(default_factory=dict)
 
 
 class KernelTrace:
@@ -143,6 +153,7 @@ class KernelTrace:
         self._port = server_port
         # process -> the ordinal of its connect() whose SYN timer is not armed yet
         self._awaiting: dict[int, int] = {}
+        self._in_accept: dict[int, float] = {}  # process -> when its accept4() was entered
         self.run: TracedRun | None = None
         self._stop = threading.Event()
         self._ready = threading.Event()
@@ -193,6 +204,9 @@ class KernelTrace:
         the window are left out)."""
         if "timer_start: " in line:
             self._timer_start(run, line)
+            return
+        if "sys_accept4" in line:
+            self._accept4(run, line)
             return
         if "net_dev_queue: " in line:
             m = _DEV_QUEUE.search(line)
@@ -262,6 +276,22 @@ class KernelTrace:
         # a FIN's timer in a close(), comes later than any SYN's, at most 0.2 ms here)
         if k is not None and ts - run.connects[k] < SYN_OUT_MAX_S:
             run.syn_out[k] = (ts, int(m.group("expires")) - int(m.group("timeout")))
+
+    def _accept4(self, run: TracedRun, line: str) -> None:
+        """An accept4() entered (every one), or left with a connection (filtered in the
+        kernel to ret >= 0): the entry's instant, kept for the calls that returned one."""
+        m = _ACCEPT4.match(line)
+        if m is None:
+            return
+        pid, ts = int(m.group("pid")), float(m.group("ts"))
+        if m.group("exit") is None:
+            self._in_accept[pid] = ts
+            return
+        entered = self._in_accept.pop(pid, None)
+        if entered is not None and self._window[0] <= entered <= self._window[1]:
+            accepts = run.accepts.setdefault(pid, [])
+            if len(accepts) < MAX_QUEUED:
+                accepts.append(entered)
 
     def late_teardown(self, run: TracedRun, ends: tuple[str, str], reason: str) -> bool:
         """Whether a RST the client's host sent for want of a socket (NO_SOCKET) answers a
