@@ -22,8 +22,8 @@ the clock the agents share):
   later (kernel.link_lags);
 - syscalls:sys_enter_accept4 and sys_exit_accept4 (filtered in the kernel to calls that
   returned a connection): the instant the server agent entered each accept() that took one
-  off the queue, where its own clock is read before the call (a preempted agent read it up
-  to 29 ms early on a busy machine: kernel.traced_accepts);
+  off the queue, where its own clock is read before the call (a preempted agent can fall
+  between the two: kernel.traced_accepts);
 - timer:timer_start, filtered in the kernel to tcp_write_timer: the first one a client's
   connect() arms after its SYN_SENT, in that process, is the SYN's retransmission timer
   (tcp_connect arms it once the SYN is out). That instant is when the client's SYN left:
