@@ -169,7 +169,7 @@ def test_the_kernel_link_delays_and_loses_as_asked(netns_ok: None, tmp_path) -> 
                 f"try:\n    s.connect(('{SRV}', 8080)); print('ok', time.monotonic()-t)\n"
                 "except OSError as e:\n    print('failed', e)\n"))
             p_srv.kill()
-            p_srv.wait()
+            p_srv.communicate()  # (reaps it and closes its pipes)
         word, _, rest = out.strip().partition(" ")
         if expect:
             assert word == "ok", out

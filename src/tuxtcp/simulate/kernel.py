@@ -140,6 +140,9 @@ def _relay_link(srv: Netns, cli: Netns, spec: ScenarioSpec, tag: str,
         if p.poll() is None:
             p.kill()
             p.wait()
+        for pipe in (p.stdin, p.stdout, p.stderr):
+            if pipe is not None:
+                pipe.close()
 
 
 def read_jiffies() -> tuple[int, int]:
