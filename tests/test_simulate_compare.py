@@ -193,3 +193,33 @@ def test_the_window_of_a_run_without_clients_or_with_one_still_connecting() -> N
     res = run_scenario(stuck)
     assert [c.established is None for c in res.clients] == [False, False, True]
     assert kernel.kernel_window(stuck, res) == 5.0
+
+
+def test_the_report_shows_the_relays_lags_and_the_replay_that_followed_them() -> None:
+    """A kernel run over the relay reports each packet's lag beyond the delay (how many, the
+    median, 99th percentile and largest, in us); the replay says it followed them."""
+    import dataclasses
+
+    from tuxtcp.sim.scenario import ScenarioSpec, run_scenario
+    from tuxtcp.simulate.render import print_report
+    from tuxtcp.simulate.report import summarize
+
+    spec = ScenarioSpec(clients=3, arrival="uniform", rate=10.0, delay=0.02, duration=2.0,
+                        uptime0=987.0)
+    res = run_scenario(spec)
+    lags = [(1, 2, 3, 4, n, lag) for n, lag in enumerate([0.00009, 0.0001, 0.0021])]
+    kern = dataclasses.replace(res, agent_late={"client": 0.0, "server": 0.0},
+                               relay={"forwarded": 12, "lost": 0, "spoofed": 0,
+                                      "late_over_1ms": 1, "worst_late_ms": 2.1},
+                               link_lags=lags)
+    out = summarize(kern)
+    assert out["kernel_relay"]["lagged_packets"] == 3
+    assert out["kernel_relay"]["lag_us"] == {"p50": 100.0, "p99": 2100.0, "max": 2100.0}
+    replay = summarize(run_scenario(dataclasses.replace(spec, replay_link_lags=lags)))
+    assert replay["replayed_link_lags"] == 3
+    console = Console(record=True, width=300)  # (one line each)
+    print_report(console, out)
+    print_report(console, replay)
+    text = console.export_text()
+    assert "median 100 us, 99th percentile 2,100 us, at most 2,100 us, over 3 packets" in text
+    assert "replayed link: 3 packets as late as the kernel run's relay delivered them" in text

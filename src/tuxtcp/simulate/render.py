@@ -91,6 +91,15 @@ def print_report(console: Console, s: dict[str, Any]) -> None:
         console.print(f"kernel link relay: {r['forwarded']} packets delivered, {r['lost']} "
                       f"lost, {r['late_over_1ms']} delivered over 1 ms late, {r['spoofed']} "
                       f"spoofed SYNs passed without delay or loss")
+        if "lag_us" in r:
+            lag = r["lag_us"]
+            console.print(f"  each packet's lag beyond the delay (queued by the kernel to "
+                          f"written by the relay): median {lag['p50']:,.0f} us, 99th "
+                          f"percentile {lag['p99']:,.0f} us, at most {lag['max']:,.0f} us, "
+                          f"over {r['lagged_packets']} packets")
+    if "replayed_link_lags" in s:
+        console.print(f"replayed link: {s['replayed_link_lags']} packets as late as the kernel "
+                      f"run's relay delivered them")
     lat = s["latency_s"]
     t = Table(title="connect() latency (client side, virtual time)")
     for col in ("connected", "p50", "p90", "p99", "max"):

@@ -120,8 +120,23 @@ def summarize(res: ScenarioResult) -> dict[str, Any]:
         **({"agent_late_ms": {k: round(v * 1000, 2) for k, v in res.agent_late.items()},
             "late_connects": len(res.late_clients), "agent_cpus": res.agent_cpus,
             "agent_cpu_steal": round(res.agent_steal, 4)} if res.agent_late else {}),
-        **({"kernel_relay": res.relay} if res.relay else {}),
+        **({"kernel_relay": {**res.relay, **_lag_summary(res.link_lags)}}
+           if res.relay else {}),
+        **({"replayed_link_lags": len(res.spec.replay_link_lags)}
+           if res.spec.replay_link_lags else {}),
     }
+
+
+def _lag_summary(lags: list[tuple[int, int, int, int, int, float]] | None) -> dict[str, Any]:
+    """How late the relay delivered the packets it timed (kernel.link_lags), beyond the
+    link's delay: how many, and the median, 99th percentile and largest lag in us."""
+    if not lags:
+        return {}
+    us = sorted(lag[5] * 1e6 for lag in lags)
+    return {"lagged_packets": len(us),
+            "lag_us": {"p50": round(us[percentile_rank(len(us), 50)], 1),
+                       "p99": round(us[percentile_rank(len(us), 99)], 1),
+                       "max": round(us[-1], 1)}}
 
 
 def _timeline(samples: list[tuple[float, int, int]], rows: int = 12) -> list[tuple[float, int,
