@@ -133,6 +133,19 @@ def test_each_client_gets_its_own_synacks_and_kernel_instant_even_on_a_reused_po
     assert _close_after(clients[0]) == pytest.approx(0.00029)
     # the kernel's instants, before the agent's poll() woke up; a failed connect keeps none
     assert [c.established for c in clients] == pytest.approx([0.0004, None, 5.0003])
+    # the replay's service ends: each FIN's sending; over a veth (5 us), its arrival less the
+    # veth's delay where the client's kernel took it later (client 0: 10 us after, so 5 us
+    # later than sent); client 2's FIN has no traced arrival, and an accept the trace does
+    # not name keeps the agent's record of the close
+    from tuxtcp.simulate.kernel import _server_log
+    clients[0].accepted, clients[2].accepted = 0.001, 5.0013
+    server = {"accepted": [[0.001, 40000, 0], [5.0013, 40000, 0], [7.0, 40004, 0]],
+              "closed": [[0.5, 40000], [5.5, 40000], [7.2, 40004]]}
+    flat = lambda log: [x for pair in log for x in pair]  # noqa: E731
+    assert flat(_server_log(server, clients)) == pytest.approx([0.001, 0.5, 5.0013, 5.5,
+                                                                7.0, 7.2])
+    assert flat(_server_log(server, clients, 0.000005)) == pytest.approx(
+        [0.001, 0.500005, 5.0013, 5.5, 7.0, 7.2])
 
 
 def test_a_subscriber_to_one_event_turns_on_only_its_call_sites() -> None:

@@ -296,7 +296,8 @@ def run_on_kernel(spec: ScenarioSpec, pcap: str | None = None,
                 f"are counted machine-wide, so the comparison would not be fair: run it again "
                 f"on a quieter machine", disturbed=True)
         apply_trace(clients, trace.run, outs["client"]["t0_ns"] / 1e9)
-    server_log = _server_log(outs["server"], clients)
+    server_log = _server_log(outs["server"], clients,
+                             None if relayed(spec) else spec.delay)
     # each connect's lateness against its instant: a few late ones are flagged (and named in
     # the per-client comparison); many make a run that follows the schedule unfair
     late_by = {i: c.start - planned for i, (c, planned) in enumerate(zip(clients, starts,
@@ -500,15 +501,32 @@ def _match_accepts(clients: list[ClientResult], accepted: list[list[Any]]) -> No
             owner.accepted, owner.synack_retrans = t, retrans
 
 
-def _server_log(server: dict[str, Any],
-                clients: list[ClientResult]) -> list[tuple[float, float]]:
+def _server_log(server: dict[str, Any], clients: list[ClientResult],
+                veth: float | None = None) -> list[tuple[float, float]]:
     """(accept instant, service end) of each accepted connection, in accept order. The end is
     the instant the kernel sent the server's FIN (traced), else the agent's record of that
     close (the first for the peer's port after the accept: a port comes back), else, for a
-    service still running at the end of the run, the last instant seen."""
-    served = {c.accepted: c.traced.served_until for c in clients
-              if c.accepted is not None and c.traced is not None
-              and c.traced.served_until is not None}
+    service still running at the end of the run, the last instant seen.
+
+    Over a veth (`veth`: its delay) the end is when that FIN reached the client (traced:
+    CLOSE_WAIT) less the delay, where that is later: the client's kernel took the FIN
+    29-50 us after the server's sent it (medians of four slow-accept runs; 70-113 us at the
+    99th percentile, up to 2.2 ms), where the veth's delay is 5.
+    Whether a tick falls between the FIN's arrival and the client's close decides whether
+    the client's delayed ACK goes out alone (then the server frees the client's FIN as
+    NOT_SPECIFIED, else as QUEUE_PURGE): replayed from the FIN's sending, the simulation
+    had a FIN arrive before a tick the kernel's came after for 30-40 clients of 2,000
+    (NOT_SPECIFIED 198, 159, 161, 185 against the kernel's 160, 142, 143, 156 on four
+    slow-accept runs; 178, 146, 148, 163 from the arrival). Over the relay the link's own
+    lags carry it (link_lags)."""
+    served: dict[float, float] = {}
+    for c in clients:
+        tr = c.traced
+        if c.accepted is None or tr is None or tr.served_until is None:
+            continue
+        served[c.accepted] = tr.served_until
+        if veth is not None and tr.fin_seen is not None:
+            served[c.accepted] = max(tr.served_until, tr.fin_seen - veth)
     closes: dict[int, list[float]] = {}
     for t, port in sorted(server.get("closed", [])):
         closes.setdefault(port, []).append(t)
