@@ -118,7 +118,16 @@ def test_responses_on_the_kernel_and_the_simulation(netns_ok: None, cc: str) -> 
     spec = ScenarioSpec(name=f"responses-{cc}", clients=8, arrival="uniform", rate=20.0,
                         backlog=16, workers=2, service_time=0.01, delay=0.00003,
                         duration=4.0, response_bytes=200_000, congestion_control=cc)
-    kres = run_on_kernel(spec)
+    # a run the busy machine disturbed (a connect more than 5 ms late, or steal: the harness
+    # refuses it) is made again, three runs in all (a CI run of 69f58fa lost this test to
+    # one late connect)
+    for attempt in range(3):
+        try:
+            kres = run_on_kernel(spec)
+            break
+        except KernelRunError as exc:
+            if not exc.disturbed or attempt == 2:
+                raise
     kern = summarize(kres)
     sres = run_scenario(dataclasses.replace(spec, uptime0=kres.uptime0))
     sim = summarize(sres)

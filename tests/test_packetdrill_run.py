@@ -155,13 +155,20 @@ def test_cubic_counts_its_last_update_in_jiffies_as_the_kernel_does(netns_ok: No
 
 def test_the_kernel_target_finds_jiffy_edges() -> None:
     # script time 0 is put JIFFY_PHASE_USECS after an edge found through times(2): edges found
-    # one after another lie whole jiffies (4 ms) apart, to within a tick's interrupt latency
-    edges = [jiffy_edge_ns() for _ in range(4)]
-    assert None not in edges
-    for a, b in zip(edges, edges[1:], strict=False):
-        assert a is not None and b is not None
-        gap_us = (b - a) / 1000
-        assert b > a and abs(gap_us - 4000 * round(gap_us / 4000)) < 500, gap_us
+    # one after another lie whole jiffies (4 ms) apart, to within a tick's interrupt latency.
+    # A tick the host held back (steal on this shared VM) moves one edge by milliseconds:
+    # such a set is measured again, three sets in all (a CI run of 69f58fa lost this test
+    # to one such edge)
+    gaps: list[float] = []
+    for _ in range(3):
+        edges = [jiffy_edge_ns() for _ in range(4)]
+        assert None not in edges
+        gaps = [(b - a) / 1000 for a, b in zip(edges, edges[1:], strict=False)
+                if a is not None and b is not None]
+        if all(g > 0 and abs(g - 4000 * round(g / 4000)) < 500 for g in gaps):
+            break
+    assert len(gaps) == 3 and all(g > 0 and abs(g - 4000 * round(g / 4000)) < 500
+                                  for g in gaps), gaps
 
 
 def test_a_jiffy_edge_seen_across_a_preemption_is_not_trusted(
