@@ -8,6 +8,7 @@ from __future__ import annotations
 import pytest
 
 from tuxtcp.net import trace as t
+from tuxtcp.net.tcp_states import CLOSE_WAIT, ESTABLISHED
 from tuxtcp.net.trace import Tracer, format_trace_line
 from tuxtcp.sim.scenario import (
     CLIENT_ADDR,
@@ -410,6 +411,69 @@ def test_a_replayed_client_closes_as_long_after_the_fin_as_the_kernels_did() -> 
         assert closes == [round(arrived + (after or 0.0), 6)]
         acks = [at for at, fl in cli if at > fin and fl == 0x10 and at < closes[0]]
         assert bool(acks) == own_ack  # a tick (11.5 ms) falls inside the 3 ms
+
+
+def test_a_replayed_fins_delayed_ack_fires_a_tick_late_where_the_kernels_did() -> None:
+    """The same client, closing 3 ms after the server's FIN: its delayed ACK is due on the
+    tick at 11.5 ms. Where the kernel's fired on that tick (40 us into it) the replay sends
+    it alone before the FIN, as above; where the kernel's fired a tick late (15.5 ms, after
+    the close at 14.03 ms) the replay's fires then too, and the client's FIN carries the
+    ACK (seen on lossy-link: 2 of 8 such timers a tick late; the server then frees the
+    client's FIN as QUEUE_PURGE, not NOT_SPECIFIED)."""
+    import dataclasses
+
+    from tuxtcp.sim.scenario import ScenarioRun
+
+    spec = ScenarioSpec(clients=1, replay_starts=[0.0], replay_accepts=[(0.001, 0.011)],
+                        replay_close_after=[0.003], duration=0.1, delay=0.00003,
+                        uptime0=1000.0005, replay_resent=[([], [])])
+    for fired, own_ack in ((None, True), (0.01154, True), (0.01554, False)):
+        run = ScenarioRun(dataclasses.replace(spec, replay_fin_ack=[fired]))
+        run.world.trace = []
+        run.run()
+        cli = [(round(at, 6), p.seg.flags) for at, src, p in run.world.trace if src == "cli"]
+        fin = next(at for at, src, p in run.world.trace if src == "srv" and p.seg.flags & 1)
+        close = next(at for at, fl in cli if fl & 1)
+        assert close == pytest.approx(fin + 0.00003 + 0.003)
+        acks = [at for at, fl in cli if at > fin and fl == 0x10 and at < close]
+        assert bool(acks) == own_ack, (fired, cli)
+        assert not own_ack or acks == [pytest.approx(0.0115)]
+
+
+def test_the_trace_follows_each_fins_delayed_ack_until_it_fires() -> None:
+    # A client takes the server's FIN (CLOSE_WAIT, in softirq on CPU 1) and arms its delayed
+    # ACK there at once; the timer fires 4 ms later. Another delayed ACK, armed on CPU 0 or
+    # long after a FIN, is not a FIN's; a FIN's timer that never fires (the socket went
+    # first) names nothing.
+    kt = KernelTrace(T0, T0 + 10.0, CLIENT_ADDR, PORT)
+    run = TracedRun()
+
+    def delack(ts: float, cpu: int, timer: str, expire: bool = False) -> str:
+        head = f"{'python3':>16}-{77:<7d} [00{cpu}] d.s3. {ts:.6f}: "
+        if expire:
+            return (head + f"timer_expire_entry: timer={timer} function=tcp_delack_timer "
+                    f"now=5001 baseclk=5001")
+        return (head + f"timer_start: timer={timer} function=tcp_delack_timer "
+                f"expires=5000 [timeout=0] bucket_expiry=5001 cpu={cpu} idx=1 flags=")
+
+    close_wait = [format_trace_line(t.inet_sock_set_state(T0 + at, 1, ESTABLISHED,
+                                                          CLOSE_WAIT, port, PORT, CLI, SRV),
+                                    task="python3", pid=77, cpu=1)
+                  for at, port in ((1.0, 40000), (2.0, 40002))]
+    for line in (close_wait[0], delack(T0 + 1.000005, 1, "aaaa"),
+                 delack(T0 + 1.000007, 1, "bbbb"),  # a second one: not the FIN's
+                 delack(T0 + 1.004, 1, "bbbb", expire=True),
+                 delack(T0 + 1.00404, 1, "aaaa", expire=True),
+                 close_wait[1], delack(T0 + 2.000005, 0, "cccc"),  # another CPU
+                 delack(T0 + 2.003, 1, "dddd"),  # 3 ms after: not the FIN's
+                 delack(T0 + 2.004, 0, "cccc", expire=True)):
+        kt.take(run, line)
+    assert run.fin_acks == [(pytest.approx(T0 + 1.00404), 40000)]
+    clients = [ClientResult(0, 0.5, port=40000, established=0.6),
+               ClientResult(1, 1.5, port=40002, established=1.6)]
+    run.established = [(T0 + 0.6, 40000), (T0 + 1.6, 40002)]
+    apply_trace(clients, run, T0)
+    assert [_tr(c).fin_ack_at for c in clients] == [pytest.approx(1.00404), None]
 
 
 def test_a_replay_moves_a_timer_the_kernel_fired_a_tick_later() -> None:

@@ -22,7 +22,7 @@ from ..net.tcp_states import CLOSE, CLOSE_WAIT, ESTABLISHED, SYN_SENT
 from ..net.timers import Timer
 from ..net.trace import TraceEvent
 from ..socket.api import Socket
-from ..tcp.constants import TIMER_RETRANS, TIMER_SYNACK
+from ..tcp.constants import TIMER_DACK, TIMER_RETRANS, TIMER_SYNACK
 from ..tcp.reqsk import RequestSock
 from ..tcp.sock import TcpSock
 from .world import Host, World
@@ -90,6 +90,9 @@ class ScenarioSpec:
     # flow, lag): how much later than `delay` the relay delivered that packet after the
     # kernel sent it (kernel.link_lags); the replay's link delivers it as much later
     replay_link_lags: list[tuple[int, int, int, int, int, float]] | None = None
+    # per client: when the delayed ACK its kernel client armed on the server's FIN fired
+    # (None: untraced); the replay fires one the kernel fired a tick late as late
+    replay_fin_ack: list[float | None] | None = None
 
     def __post_init__(self) -> None:
         if self.arrival not in ("poisson", "uniform", "burst"):
@@ -122,6 +125,7 @@ class ClientTrace:
     served_until: float | None = None  # when the server's FIN to it left
     fin_seen: float | None = None  # when that FIN reached it (CLOSE_WAIT)
     syn_out_at: float | None = None  # when its first SYN went out (its SYN timer armed)
+    fin_ack_at: float | None = None  # when the delayed ACK it armed on that FIN fired
 
 
 @dataclass(init=False)
@@ -360,10 +364,11 @@ class ScenarioRun:
 
     def _kernel_order(self, order: list[Timer]) -> list[Timer]:
         """The timers of one tick with their SYN and SYN-ACK retransmissions as the kernel
-        run sent them. One the kernel fired a tick later (on this 2-CPU machine about one in
-        five: a timer base expired remotely or after its tick) moves to that tick; the rest
-        take the places of such timers in the engine's order, by the instant the kernel sent
-        its client's next one (the others keep their places)."""
+        run sent them, and a client's delayed ACK of the server's FIN a tick late where the
+        kernel's fired a tick late. One the kernel fired a tick later (on this 2-CPU machine
+        about one in five: a timer base expired remotely or after its tick) moves to that
+        tick; the rest take the places of such timers in the engine's order, by the instant
+        the kernel sent its client's next one (the others keep their places)."""
         resent = self.spec.replay_resent
         assert resent is not None
         slots: list[int] = []
@@ -378,6 +383,18 @@ class ScenarioRun:
             elif t.kind == TIMER_SYNACK and isinstance(t, RequestSock):
                 rec = self._by_addr.get(t.raddr << 16 | t.rport)
                 side, n = 1, t.num_retrans
+            elif t.kind == TIMER_DACK and isinstance(owner, TcpSock) \
+                    and owner.state == CLOSE_WAIT and self.spec.replay_fin_ack is not None:
+                # the delayed ACK of the server's FIN: a tick late where the kernel's was
+                rec = self._by_addr.get(owner.laddr << 16 | owner.lport)
+                fired = (self.spec.replay_fin_ack[rec.index]
+                         if rec is not None and rec.index < len(self.spec.replay_fin_ack)
+                         else None)
+                if fired is not None and t.pending:
+                    late = _tick_of(ns.clock, fired) - t.when
+                    if 0.5 / HZ < late < 1.5 / HZ:
+                        self._defer(t, t.when + late)
+                continue
             else:
                 continue
             if rec is not None and rec.index < len(resent):
@@ -407,7 +424,10 @@ class ScenarioRun:
         t.cancel()
         nt = sk.ns.timers.arm(when, t.kind, sk, t.level)
         nt.expires = t.expires
-        sk.rtx_timer = nt
+        if t.kind == TIMER_DACK:
+            sk.delack_timer = nt
+        else:
+            sk.rtx_timer = nt
 
     # -- server -------------------------------------------------------------------------------
     def _count_synack(self, event: TraceEvent) -> None:

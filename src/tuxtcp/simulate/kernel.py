@@ -402,6 +402,8 @@ def replay_spec(spec: ScenarioSpec, kres: ScenarioResult) -> ScenarioSpec:
         replay_close_after=[_close_after(c) for c in kres.clients],
         replay_ports=[c.port for c in kres.clients],
         replay_link_lags=kres.link_lags,
+        replay_fin_ack=[None if c.traced is None else c.traced.fin_ack_at
+                        for c in kres.clients],
         replay_resent=[([], []) if c.traced is None else
                        (c.traced.syn_resent_at, c.traced.synack_resent_at)
                        for c in kres.clients])

@@ -1,6 +1,6 @@
 """The kernel's own account of a kernel run, read from tracefs while the run goes on.
 
-Nine tracepoints, in a tracefs instance of our own with trace_clock "mono" (CLOCK_MONOTONIC,
+Ten tracepoints, in a tracefs instance of our own with trace_clock "mono" (CLOCK_MONOTONIC,
 the clock the agents share):
 - skb:kfree_skb: drops by reason, IPv4 only and not in other protocols' code (`tcp_drop_site`:
   a UDP datagram to a closed port elsewhere on the machine is a NO_SOCKET drop too);
@@ -24,6 +24,11 @@ the clock the agents share):
   returned a connection): the instant the server agent entered each accept() that took one
   off the queue, where its own clock is read before the call (a preempted agent can fall
   between the two: kernel.traced_accepts);
+- timer:timer_start and timer_expire_entry, filtered to tcp_delack_timer: when the
+  delayed ACK a client armed as it took the server's FIN fired. It is due on the next tick
+  (no data came: ato 0), and the kernel sends it alone when that comes before the client's
+  close; on this 2-CPU machine it now and then fires a tick late (2 of 8 such timers on a
+  lossy-link run), and the replay fires it as late (ScenarioRun._kernel_order);
 - timer:timer_start, filtered in the kernel to tcp_write_timer: the first one a client's
   connect() arms after its SYN_SENT, in that process, is the SYN's retransmission timer
   (tcp_connect arms it once the SYN is out). That instant is when the client's SYN left:
@@ -59,7 +64,8 @@ from ..wire.ipv4 import ip_to_int
 
 EVENTS: Final = ("skb/kfree_skb", "tcp/tcp_retransmit_synack", "sock/inet_sock_set_state",
                  "tcp/tcp_retransmit_skb", "tcp/tcp_send_reset", "timer/timer_start",
-                 "net/net_dev_queue", "syscalls/sys_enter_accept4", "syscalls/sys_exit_accept4")
+                 "net/net_dev_queue", "syscalls/sys_enter_accept4", "syscalls/sys_exit_accept4",
+                 "timer/timer_expire_entry")
 RELAY_DEVICES: Final = "tux"  # the relay's TUN devices' names begin so (kernel._relay_link)
 OUR_NET: Final = "198.18.0."  # the run's two hosts (sockaddrs as tcp_send_reset prints them)
 # the kernel's state numbers, as the tracepoints print them (include/net/tcp_states.h)
@@ -75,15 +81,22 @@ FILTERS: Final = {"sock/inet_sock_set_state": f"newstate == {TCP_ESTABLISHED} ||
                                               f"newstate == {TCP_LAST_ACK}",
                   "tcp/tcp_retransmit_skb": f"state == {TCP_SYN_SENT}",
                   # (a function-name filter: Linux 6.4 and later)
-                  "timer/timer_start": "function.function == tcp_write_timer",
+                  "timer/timer_start": "function.function == tcp_write_timer || "
+                                       "function.function == tcp_delack_timer",
+                  "timer/timer_expire_entry": "function.function == tcp_delack_timer",
                   "net/net_dev_queue": f'name ~ "{RELAY_DEVICES}*"',
                   "syscalls/sys_exit_accept4": "ret >= 0"}
 # timer_start is not one of the engine's events (net/trace.py): its pid, its context flags
 # (the third says hard or soft interrupt), its instant and the jiffies then (expires less the
 # timeout it prints) are all that is read
 _TIMER_START: Final = re.compile(
-    r"^\s*.+-(?P<pid>\d+)\s+(?:\(\s*[\d-]+\)\s+)?\[\d+\]\s+(?P<flags>\S{4,5})\s+"
-    r"(?P<ts>\d+\.\d+): timer_start: .*? expires=(?P<expires>\d+) \[timeout=(?P<timeout>-?\d+)\]")
+    r"^\s*.+-(?P<pid>\d+)\s+(?:\(\s*[\d-]+\)\s+)?\[(?P<cpu>\d+)\]\s+(?P<flags>\S{4,5})\s+"
+    r"(?P<ts>\d+\.\d+): timer_start: timer=(?P<timer>\S+) function=(?P<fn>\S+) "
+    r"expires=(?P<expires>\d+) \[timeout=(?P<timeout>-?\d+)\]")
+# a delayed ACK's timer expiring: which timer, when
+_TIMER_EXPIRE: Final = re.compile(
+    r"\s(?P<ts>\d+\.\d+): timer_expire_entry: timer=(?P<timer>\S+) function=tcp_delack_timer")
+FIN_ACK_MAX_S: Final = 0.001  # a FIN's delayed ACK is armed within this of its CLOSE_WAIT
 _DEV_QUEUE: Final = re.compile(
     r"\s(?P<ts>\d+\.\d+): net_dev_queue: dev=(?P<dev>\S+) skbaddr=\S+ len=(?P<len>\d+)")
 _ACCEPT4: Final = re.compile(
@@ -137,6 +150,8 @@ class TracedRun:
     dev_queue: dict[str, list[tuple[float, int]]] = field(default_factory=dict)
     # process -> the instant each accept4() it made that returned a connection was entered
     accepts: dict[int, list[float]] = field(default_factory=dict)
+    # (when it fired, client port) of each delayed ACK a client armed on the server's FIN
+    fin_acks: list[tuple[float, int]] = field(default_factory=list)
 
 
 class KernelTrace:
@@ -154,6 +169,10 @@ class KernelTrace:
         # process -> the ordinal of its connect() whose SYN timer is not armed yet
         self._awaiting: dict[int, int] = {}
         self._in_accept: dict[int, float] = {}  # process -> when its accept4() was entered
+        # CPU -> (instant, client port) of the last server FIN a client took there, until
+        # the delayed ACK it arms; then timer -> client port until that timer fires
+        self._fin_at: dict[int, tuple[float, int]] = {}
+        self._fin_timers: dict[str, int] = {}
         self.run: TracedRun | None = None
         self._stop = threading.Event()
         self._ready = threading.Event()
@@ -204,6 +223,12 @@ class KernelTrace:
         the window are left out)."""
         if "timer_start: " in line:
             self._timer_start(run, line)
+            return
+        if "timer_expire_entry: " in line:
+            m = _TIMER_EXPIRE.search(line)
+            port = None if m is None else self._fin_timers.pop(m.group("timer"), None)
+            if m is not None and port is not None:
+                run.fin_acks.append((float(m.group("ts")), port))
             return
         if "sys_accept4" in line:
             self._accept4(run, line)
@@ -260,15 +285,26 @@ class KernelTrace:
                     run.closed_ports.add(int(f["sport"]))
                 elif new == TCP_CLOSE_WAIT:  # the server's FIN reached the client
                     run.client_fins.append((ev.ts, int(f["sport"])))
+                    self._fin_at[ev.cpu] = (ev.ts, int(f["sport"]))
             elif (f.get("daddr") == self._client and f.get("sport") == self._port
                   and new == TCP_FIN_WAIT1):  # the server closed a connection
                 run.server_fins.append((ev.ts, int(f["dport"])))
 
     def _timer_start(self, run: TracedRun, line: str) -> None:
         """A tcp_write_timer armed: in a process (not an interrupt) that has a connect()
-        waiting for it, that connect's SYN retransmission timer (tcp_connect)."""
+        waiting for it, that connect's SYN retransmission timer (tcp_connect). A
+        tcp_delack_timer armed on the CPU where a client just took the server's FIN, within
+        FIN_ACK_MAX_S: the delayed ACK of that FIN (tcp_fin, then __tcp_ack_snd_check in
+        the same softirq), followed until it fires."""
         m = _TIMER_START.match(line)
-        if m is None or not self._awaiting or m.group("flags")[2] in "hsH":
+        if m is None:
+            return
+        if m.group("fn") == "tcp_delack_timer":
+            fin = self._fin_at.pop(int(m.group("cpu")), None)
+            if fin is not None and float(m.group("ts")) - fin[0] < FIN_ACK_MAX_S:
+                self._fin_timers[m.group("timer")] = fin[1]
+            return
+        if not self._awaiting or m.group("flags")[2] in "hsH":
             return
         k = self._awaiting.pop(int(m.group("pid")), None)
         ts = float(m.group("ts"))
@@ -368,6 +404,10 @@ def apply_trace(clients: list[ClientResult], run: TracedRun, t0: float) -> None:
         got = owner_at(by_port, port, ts - t0)
         if got is not None and got.index in seen and _traced(got).fin_seen is None:
             _traced(got).fin_seen = ts - t0
+    for ts, port in sorted(run.fin_acks):
+        acked = owner_at(by_port, port, ts - t0)
+        if acked is not None and acked.index in seen and _traced(acked).fin_ack_at is None:
+            _traced(acked).fin_ack_at = ts - t0
     for ts, port in sorted(run.client_closes):
         cli = owner_at(by_port, port, ts - t0)
         if cli is not None and cli.index in seen:
