@@ -102,7 +102,7 @@ _DEV_QUEUE: Final = re.compile(
 _ACCEPT4: Final = re.compile(
     r"^\s*.+-(?P<pid>\d+)\s+(?:\(\s*[\d-]+\)\s+)?\[\d+\]\s+\S+\s+(?P<ts>\d+\.\d+): "
     r"sys_accept4(?P<exit> -> )?")
-MAX_QUEUED: Final = 1_000_000  # packets kept per relay device at most (kernel_relay.MAX_READS)
+MAX_QUEUED: Final = 250_000  # packets kept per relay device at most (kernel_relay.MAX_READS)
 ETH_P_IP: Final = 0x0800
 SYN_OUT_MAX_S: Final = 0.010  # a connect()'s SYN timer is armed within this of its SYN_SENT
 FIRST_DROPS: Final = 5
