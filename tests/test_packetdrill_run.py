@@ -171,6 +171,33 @@ def test_the_kernel_target_finds_jiffy_edges() -> None:
                                   for g in gaps), gaps
 
 
+def test_a_kernel_timing_error_is_run_again_after_a_pause(
+        monkeypatch: pytest.MonkeyPatch) -> None:
+    # the kernel target's timers are real: a script that misses its timing is run again,
+    # after a pause, up to five runs in all; any other error is final at once
+    from tuxtcp.packetdrill import command
+
+    late = "x.pkt:16: timing error: expected system call return at 0.010652 sec but " \
+           "happened at 0.016345 sec; tolerance 0.004000 sec"
+    for errors, runs, passed in (([late] * 4 + [""], 5, True), ([late] * 9, 5, False),
+                                 (["x.pkt:3: bad value"], 1, False), ([""], 1, True)):
+        left = list(errors)
+        calls: list[str] = []
+        pauses: list[float] = []
+
+        def fake(path: Path, defines: object, options: object,
+                 _left: list[str] = left, _calls: list[str] = calls) -> Result:
+            err = _left.pop(0)
+            _calls.append(err)
+            return Result(str(path), "kernel", not err, err)
+
+        monkeypatch.setattr(command, "run_kernel", fake)
+        monkeypatch.setattr(command.time, "sleep", pauses.append)
+        r = run_script(Path("x.pkt"), "kernel", {}, [])
+        assert (len(calls), r.passed) == (runs, passed)
+        assert pauses == [command.KERNEL_RETRY_PAUSE_S] * (runs - 1)
+
+
 def test_a_jiffy_edge_seen_across_a_preemption_is_not_trusted(
         monkeypatch: pytest.MonkeyPatch) -> None:
     # times(2) moved on while 2 ms passed around the call (the process was held): that edge's
