@@ -466,7 +466,7 @@ def _close_after(c: ClientResult) -> float | None:
     return None if fin is None else max(0.0, c.closed - fin)
 
 
-ACCEPT_TRACE_MAX_S = 0.1  # a traced accept4() this much before the agent's reading: not its
+ACCEPT_TRACE_MAX_S = 0.1  # a traced accept4() further than this from the agent's reading: not its
 
 
 def traced_accepts(server: dict[str, Any], accepts: dict[int, list[float]],
@@ -526,9 +526,9 @@ def _server_log(server: dict[str, Any], clients: list[ClientResult],
         tr = c.traced
         if c.accepted is None or tr is None or tr.served_until is None:
             continue
-        served[c.accepted] = tr.served_until
-        if veth is not None and tr.fin_seen is not None:
-            served[c.accepted] = max(tr.served_until, tr.fin_seen - veth)
+        arrived = (tr.fin_seen - veth if veth is not None and tr.fin_seen is not None
+                   else tr.served_until)
+        served[c.accepted] = max(tr.served_until, arrived)
     closes: dict[int, list[float]] = {}
     for t, port in sorted(server.get("closed", [])):
         closes.setdefault(port, []).append(t)

@@ -89,9 +89,11 @@ FILTERS: Final = {"sock/inet_sock_set_state": f"newstate == {TCP_ESTABLISHED} ||
 # timer_start is not one of the engine's events (net/trace.py): its pid, its context flags
 # (the third says hard or soft interrupt), its instant and the jiffies then (expires less the
 # timeout it prints) are all that is read
+# a trace_pipe line's columns before the event's name: task-pid, (tgid), [cpu], flags, instant
+_HEAD: Final = (r"^\s*.+-(?P<pid>\d+)\s+(?:\(\s*[\d-]+\)\s+)?\[(?P<cpu>\d+)\]\s+"
+                r"(?P<flags>\S{4,5})\s+(?P<ts>\d+\.\d+): ")
 _TIMER_START: Final = re.compile(
-    r"^\s*.+-(?P<pid>\d+)\s+(?:\(\s*[\d-]+\)\s+)?\[(?P<cpu>\d+)\]\s+(?P<flags>\S{4,5})\s+"
-    r"(?P<ts>\d+\.\d+): timer_start: timer=(?P<timer>\S+) function=(?P<fn>\S+) "
+    _HEAD + r"timer_start: timer=(?P<timer>\S+) function=(?P<fn>\S+) "
     r"expires=(?P<expires>\d+) \[timeout=(?P<timeout>-?\d+)\]")
 # a delayed ACK's timer expiring: which timer, when
 _TIMER_EXPIRE: Final = re.compile(
@@ -99,9 +101,7 @@ _TIMER_EXPIRE: Final = re.compile(
 FIN_ACK_MAX_S: Final = 0.001  # a FIN's delayed ACK is armed within this of its CLOSE_WAIT
 _DEV_QUEUE: Final = re.compile(
     r"\s(?P<ts>\d+\.\d+): net_dev_queue: dev=(?P<dev>\S+) skbaddr=\S+ len=(?P<len>\d+)")
-_ACCEPT4: Final = re.compile(
-    r"^\s*.+-(?P<pid>\d+)\s+(?:\(\s*[\d-]+\)\s+)?\[\d+\]\s+\S+\s+(?P<ts>\d+\.\d+): "
-    r"sys_accept4(?P<exit> -> )?")
+_ACCEPT4: Final = re.compile(_HEAD + r"sys_accept4(?P<exit> -> )?")
 MAX_QUEUED: Final = 250_000  # packets kept per relay device at most (kernel_relay.MAX_READS)
 ETH_P_IP: Final = 0x0800
 SYN_OUT_MAX_S: Final = 0.010  # a connect()'s SYN timer is armed within this of its SYN_SENT
