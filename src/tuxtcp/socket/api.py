@@ -25,6 +25,7 @@ from ..wire.ipv4 import int_to_ip
 from . import args
 from .addr import parse_inet_address
 from .args import INT_MAX, INT_MIN
+from .sockio import SocketIO
 
 SS_UNCONNECTED: Final = 1
 SS_CONNECTING: Final = 2
@@ -469,7 +470,7 @@ class Socket:
         if not set(mode) <= {"r", "w", "b"}:
             raise ValueError(f"invalid mode {mode!r} (only r, w, b allowed)")
         reading, writing = "r" in mode, "w" in mode
-        raw = _SocketIO(self, reading, writing)
+        raw = SocketIO(self, reading, writing)
         if buffering is None:
             buffering = -1
         if buffering < 0:
@@ -490,25 +491,3 @@ class Socket:
         text = io.TextIOWrapper(buf, encoding, errors, newline)  # type: ignore[type-var]
         text.mode = mode  # type: ignore[misc]
         return text
-
-
-class _SocketIO(io.RawIOBase):
-    """socket.SocketIO for tuxtcp sockets."""
-
-    def __init__(self, sock: Socket, reading: bool, writing: bool) -> None:
-        super().__init__()
-        self._sock = sock
-        self._reading = reading
-        self._writing = writing
-
-    def readinto(self, b: Any) -> int:
-        return self._sock.recv_into(memoryview(b).cast("B"))
-
-    def write(self, b: Any) -> int:
-        return self._sock.send(bytes(b))
-
-    def readable(self) -> bool:
-        return self._reading
-
-    def writable(self) -> bool:
-        return self._writing
