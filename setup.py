@@ -105,19 +105,51 @@ def _is_gcc() -> bool:
 
 
 def _optimised(exts: list[Any]) -> list[Any]:
-    """Link-time optimisation for the compiled libraries (GCC; TUXTCP_LTO=0 turns it off).
-    mypyc writes a C file per module and keeps its runtime helpers (list, dict and int
-    operations) in C files of their own, so without LTO every call between two modules and
-    every helper is an out-of-line call through the PLT; with it GCC inlines across them, and
-    hidden visibility (the libraries export only PyInit_*) makes the remaining calls direct.
-    The 100,000-client slow-accept run took 0.83 of the time (bench/RESULTS.md); the build
-    takes about twice as long. The simulation is the same to the packet either way."""
-    if os.environ.get("TUXTCP_LTO", "1") in ("0", "false", "no") or not _is_gcc():
+    """GCC's link-time and profile-guided optimisation for the compiled libraries.
+
+    LTO (TUXTCP_LTO=0 turns it off): mypyc writes a C file per module and keeps its runtime
+    helpers (list, dict and int operations) in C files of their own, so without LTO every call
+    between two modules and every helper is an out-of-line call through the PLT; with it GCC
+    inlines across them, and hidden visibility (the libraries export only PyInit_*) makes the
+    remaining calls direct.
+
+    PGO (TUXTCP_PGO=generate, then TUXTCP_PGO=use; the profile in TUXTCP_PGO_DIR): `make
+    setup` builds the libraries instrumented, runs tools/pgo_train.py on them and builds them
+    again with the profile it wrote, so GCC lays out and inlines the code the way the
+    simulation runs it. (Code the training does not reach is taken as cold; measured, a
+    workload it does not run, bench/ab.py's flood, is as fast as without a profile. GCC 12's
+    -fprofile-partial-training, which would compile such code as without one, fails with LTO
+    here: an internal compiler error in stream_out_histogram_value.)
+
+    The simulation is the same to the packet either way; bench/RESULTS.md has the speed-ups."""
+    if not _is_gcc():
         return exts
+    cflags: list[str] = []
+    ldflags: list[str] = []
+    pgo = os.environ.get("TUXTCP_PGO", "")
+    # (the instrumented build only has to run the training: no LTO, a shorter link)
+    if os.environ.get("TUXTCP_LTO", "1") not in ("0", "false", "no") and pgo != "generate":
+        cflags += ["-flto=auto", "-fvisibility=hidden", "-fno-semantic-interposition"]
+        ldflags += ["-flto=auto", "-O3"]
+    if pgo:
+        profile = os.path.abspath(os.environ.get("TUXTCP_PGO_DIR", "build/pgo"))
+        if pgo == "generate":
+            flags = ["-fprofile-generate", "-fprofile-update=single", f"-fprofile-dir={profile}"]
+            cflags += flags
+            ldflags += flags
+        elif pgo == "use":
+            # -Wno-coverage-mismatch: mypyc's runtime files come from pip's build environment,
+            # a new directory each build (mypyc builds with -Werror)
+            flags = ["-fprofile-use", "-fprofile-correction",
+                     "-Wno-missing-profile", "-Wno-coverage-mismatch",
+                     f"-fprofile-dir={profile}"]
+            cflags += flags
+            ldflags += flags
+        else:
+            raise SystemExit(f"TUXTCP_PGO must be 'generate' or 'use', not {pgo!r}")
     for ext in exts:
-        ext.extra_compile_args = [*ext.extra_compile_args, "-flto=auto",
-                                  "-fvisibility=hidden", "-fno-semantic-interposition"]
-        ext.extra_link_args = [*ext.extra_link_args, "-flto=auto", "-O3"]
+        ext.extra_compile_args = [*ext.extra_compile_args, *cflags]
+        ext.extra_link_args = [*ext.extra_link_args, *ldflags]
     return exts
 
 
