@@ -200,6 +200,9 @@ CASES: list[tuple[str, str, Callable[[Any], object]]] = [
     ("settimeout -1e-10", "fresh", lambda s: s.settimeout(-1e-10)),
     ("setblocking 2**63", "fresh", lambda s: s.setblocking(2**63)),
     ("setblocking 2**32 is true", "fresh", lambda s: (s.setblocking(2**32), s.getblocking())),
+    # a list: TypeError up to Python 3.11, its truth from 3.12 (Python's own socket decides)
+    ("setblocking [] is false", "fresh", lambda s: (s.setblocking([]), s.getblocking())),
+    ("setblocking [0] is true", "fresh", lambda s: (s.setblocking([0]), s.getblocking())),
     ("setsockopt None with optlen", "fresh",
      lambda s: s.setsockopt(SOL, socket.SO_REUSEADDR, None, 4)),
     ("setsockopt int with optlen", "fresh", lambda s: s.setsockopt(SOL, socket.SO_REUSEADDR, 1, 4)),

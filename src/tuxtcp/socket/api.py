@@ -143,7 +143,7 @@ class Socket:
 
     # -- blocking mode -----------------------------------------------------------------------
     def setblocking(self, flag: object) -> None:
-        self._timeout = None if args.as_c_long(flag) else 0.0
+        self._timeout = None if args.blocking_flag(flag) else 0.0
 
     def getblocking(self) -> bool:
         return self._timeout != 0.0

@@ -6,12 +6,19 @@ from __future__ import annotations
 
 import math
 import operator
+import sys
+from typing import Final
 
 INT_MAX = 2**31 - 1
 INT_MIN = -(2**31)
 LONG_MAX = 2**63 - 1
 SSIZE_MAX = 2**63 - 1
 PYTIME_MAX = 2**63 - 1  # _PyTime_t: nanoseconds in a signed 64-bit integer
+# what the running Python's socket module does (the compiled build is built per interpreter):
+# setblocking() takes its flag's truth (PyObject_IsTrue) from 3.12 on, a C long before; 3.13
+# renamed the time type its overflow message names
+FLAG_IS_TRUTH: Final = sys.version_info >= (3, 12)
+PYTIME_NAME: Final = "PyTime_t" if sys.version_info >= (3, 13) else "_PyTime_t"
 
 
 def c_int(value: object) -> int:
@@ -32,8 +39,15 @@ def as_c_int(value: object) -> int:
     return v
 
 
+def blocking_flag(value: object) -> bool:
+    """setblocking's flag: its truth on Python 3.12 and later, a C long before."""
+    if value is False or value is True:  # the common flags, without the generic protocol
+        return value is True
+    return bool(value) if FLAG_IS_TRUTH else as_c_long(value) != 0
+
+
 def as_c_long(value: object) -> int:
-    """PyLong_AsLong (setblocking's flag)."""
+    """PyLong_AsLong (setblocking's flag before Python 3.12)."""
     if value is False or value is True:  # the common flags, without the generic protocol
         return 1 if value else 0
     v = operator.index(value)  # type: ignore[arg-type]
@@ -88,7 +102,7 @@ def timeout(value: object) -> float | None:
     else:
         sec = operator.index(value)  # type: ignore[arg-type]
         if not -LONG_MAX - 1 <= sec * 1_000_000_000 <= PYTIME_MAX:
-            raise OverflowError("timestamp too large to convert to C _PyTime_t")
+            raise OverflowError(f"timestamp too large to convert to C {PYTIME_NAME}")
         ns = sec * 1_000_000_000
     if ns < 0:
         raise ValueError("Timeout value out of range")
