@@ -93,19 +93,21 @@ def _with_runtime_extras(exts: list[Any], build: str = "build") -> list[Any]:
     return exts
 
 
-def _is_gcc() -> bool:
-    """Whether the C compiler the build will use is GCC (clang defines __GNUC__ too)."""
+def _gcc_major() -> int:
+    """The major version of GCC if that is the C compiler the build will use, else 0 (clang
+    defines __GNUC__ too)."""
     cc = (os.environ.get("CC") or sysconfig.get_config_var("CC") or "cc").split()
     try:
         macros = subprocess.run([*cc, "-dM", "-E", "-x", "c", os.devnull], capture_output=True,
                                 text=True, timeout=30, check=True).stdout
     except (OSError, subprocess.SubprocessError):
-        return False
-    return "__GNUC__" in macros and "__clang__" not in macros
+        return 0
+    found = re.search(r"^#define __GNUC__ (\d+)$", macros, re.MULTILINE)
+    return int(found.group(1)) if found and "__clang__" not in macros else 0
 
 
 def _optimised(exts: list[Any]) -> list[Any]:
-    """GCC's link-time and profile-guided optimisation for the compiled libraries.
+    """GCC's (10 or later) link-time and profile-guided optimisation for the compiled libraries.
 
     LTO (TUXTCP_LTO=0 turns it off): mypyc writes a C file per module and keeps its runtime
     helpers (list, dict and int operations) in C files of their own, so without LTO every call
@@ -122,7 +124,7 @@ def _optimised(exts: list[Any]) -> list[Any]:
     here: an internal compiler error in stream_out_histogram_value.)
 
     The simulation is the same to the packet either way; bench/RESULTS.md has the speed-ups."""
-    if not _is_gcc():
+    if _gcc_major() < 10:  # (-flto=auto came with GCC 10)
         return exts
     cflags: list[str] = []
     ldflags: list[str] = []
