@@ -134,21 +134,22 @@ def _optimised(exts: list[Any]) -> list[Any]:
         cflags += ["-flto=auto", "-fvisibility=hidden", "-fno-semantic-interposition"]
         ldflags += ["-flto=auto", "-O3"]
     if pgo:
-        profile = os.path.abspath(os.environ.get("TUXTCP_PGO_DIR", "build/pgo"))
+        # (no default: one inside `build` would be emptied between the two builds)
+        profile = os.environ.get("TUXTCP_PGO_DIR", "")
+        if not profile:
+            raise SystemExit("TUXTCP_PGO needs TUXTCP_PGO_DIR, the profile's directory")
         if pgo == "generate":
-            flags = ["-fprofile-generate", "-fprofile-update=single", f"-fprofile-dir={profile}"]
-            cflags += flags
-            ldflags += flags
+            flags = ["-fprofile-generate", "-fprofile-update=single"]
         elif pgo == "use":
             # -Wno-coverage-mismatch: mypyc's runtime files come from pip's build environment,
             # a new directory each build (mypyc builds with -Werror)
-            flags = ["-fprofile-use", "-fprofile-correction",
-                     "-Wno-missing-profile", "-Wno-coverage-mismatch",
-                     f"-fprofile-dir={profile}"]
-            cflags += flags
-            ldflags += flags
+            flags = ["-fprofile-use", "-fprofile-correction", "-Wno-missing-profile",
+                     "-Wno-coverage-mismatch"]
         else:
             raise SystemExit(f"TUXTCP_PGO must be 'generate' or 'use', not {pgo!r}")
+        flags.append(f"-fprofile-dir={os.path.abspath(profile)}")
+        cflags += flags
+        ldflags += flags
     for ext in exts:
         ext.extra_compile_args = [*ext.extra_compile_args, *cflags]
         ext.extra_link_args = [*ext.extra_link_args, *ldflags]

@@ -7,13 +7,12 @@ from __future__ import annotations
 
 import ctypes
 import io
-import sys
 from pathlib import Path
 
 import pytest
 
 import tuxtcp.tcp.demux as demux
-from tuxtcp.socket import sockio
+from tuxtcp.socket import api, sockio
 
 COMPILED = demux.__file__.endswith(".so")
 
@@ -38,4 +37,4 @@ def test_the_engine_library_exports_only_its_initialiser() -> None:
 def test_makefile_raw_io_is_plain_python() -> None:
     assert sockio.__file__.endswith(".py")
     assert issubclass(sockio.SocketIO, io.RawIOBase)
-    assert sys.modules["tuxtcp.socket.api"].SocketIO is sockio.SocketIO
+    assert api.SocketIO is sockio.SocketIO

@@ -41,8 +41,6 @@ def as_c_int(value: object) -> int:
 
 def blocking_flag(value: object) -> bool:
     """setblocking's flag: its truth on Python 3.12 and later, a C long before."""
-    if value is False or value is True:  # the common flags, without the generic protocol
-        return value is True
     return bool(value) if FLAG_IS_TRUTH else as_c_long(value) != 0
 
 
