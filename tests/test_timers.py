@@ -3,6 +3,9 @@
 import gc
 import weakref
 
+from hypothesis import given
+from hypothesis import strategies as st
+
 from tuxtcp.net.timers import Deadlines, Timer
 
 CALL = 1  # the only kind here: the owner is a (function, argument) pair
@@ -200,3 +203,45 @@ def test_stale_entries_of_rearmed_timers_are_compacted() -> None:
     assert bucket is not None and len(bucket.timers) <= 2 * bucket.live + 64
     assert _run_embedded(d, 1.0) == ["keep"]
     assert len(_run_embedded(d, 2.0)) == 200
+
+
+# arm at one of a few deadlines and wheel levels (shared buckets and the per-level shortcut are
+# the point), cancel the n-th armed timer, ask for the next deadline, or run up to an instant
+TIMER_OPS = st.lists(st.one_of(
+    st.tuples(st.just("arm"), st.sampled_from([0.5, 1.0, 1.0 + 2 ** -20, 2.0, 60.0]),
+              st.integers(0, 3)),
+    st.tuples(st.just("cancel"), st.integers(0, 40), st.just(0)),
+    st.tuples(st.just("next"), st.just(0.0), st.just(0)),
+    st.tuples(st.just("run"), st.sampled_from([0.0, 0.9, 1.0, 2.0, 100.0]), st.just(0))),
+    max_size=120)
+
+
+@given(TIMER_OPS)
+def test_against_a_list_of_pending_timers(ops: list[tuple[str, float, int]]) -> None:
+    """Deadlines against the plainest model: a list of (deadline, level, arming order) of the
+    pending timers. The next deadline is the earliest pending one; a run fires every timer
+    due, by deadline, then the higher wheel level first, then the last armed first."""
+    d = Deadlines()
+    armed: list[Timer] = []
+    pending: dict[int, tuple[float, int]] = {}  # arming order -> (deadline, level)
+    fired: list[int] = []
+    for op, x, level in ops:
+        if op == "arm":
+            pending[len(armed)] = (x, level)
+            armed.append(d.arm(x, CALL, len(armed), level))
+        elif op == "cancel" and armed:
+            n = int(x) % len(armed)
+            armed[n].cancel()
+            pending.pop(n, None)
+        elif op == "next":
+            want = min((w for w, _ in pending.values()), default=None)
+            assert d.next_deadline() == want
+        elif op == "run":
+            due = sorted((k for k, (w, _) in pending.items() if w <= x),
+                         key=lambda k: (pending[k][0], -pending[k][1], -k))
+            fired.clear()
+            d.run(x, lambda t: fired.append(t.owner))  # type: ignore[arg-type]
+            assert fired == due
+            for k in due:
+                del pending[k]
+    assert len(d) == len(pending)

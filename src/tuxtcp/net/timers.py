@@ -11,24 +11,31 @@ last armed first, within the highest wheel level first). Under the kernel's time
 handful of deadlines (all TIME_WAIT timers armed in the same 2 s fall in one level-3 bucket) and
 the heap holds distinct deadlines only. Each bucket counts its live timers, so a bucket whose
 timers were all cancelled never causes a wakeup.
+
+The heap holds the buckets themselves, ordered by their deadline with native float compares,
+so the next deadline is read off its top; the dict by deadline is only asked when a timer is
+armed, and not even then when the bucket the last timer of the same wheel level went to has
+the same deadline (timers armed a few milliseconds apart at one level share a bucket). In the
+compiled build each dict access boxes its float key and hashes and compares it.
 """
 
 from __future__ import annotations
 
-import heapq
 from collections.abc import Callable
-from typing import Any
+from typing import Final
 
 
 class Bucket:
     """The timers due at one deadline, in arming order (they fire in `firing_order`)."""
 
-    __slots__ = ("when", "timers", "live")
+    __slots__ = ("when", "key", "timers", "live", "stored")
 
-    def __init__(self, when: float) -> None:
+    def __init__(self, when: float, key: object) -> None:
         self.when = when
+        self.key = key  # `when` as the store's dict holds it (deleted by the same object)
         self.timers: list[Timer] = []
         self.live = 0
+        self.stored = True  # in the store (False once taken out: due, or every timer gone)
 
 
 class Timer:
@@ -98,19 +105,38 @@ def firing_order(timers: list[Timer]) -> list[Timer]:
     return order
 
 
+# wheel levels (Clock.wheel_level: 0-8) each with the bucket its last timer went to
+_LEVELS: Final = 9
+
+
 class Deadlines:
     def __init__(self) -> None:
-        self._buckets: dict[float, Bucket] = {}
-        self._keys: list[float] = []  # heap of the buckets' deadlines
+        # by deadline (keys typed as objects: a float boxed once serves the lookup and the
+        # insert)
+        self._buckets: dict[object, Bucket] = {}
+        self._heap: list[Bucket] = []  # the stored buckets, earliest deadline on top
+        self._recent: list[Bucket | None] = [None] * _LEVELS
         # set by arm(): only an arm can bring the next deadline forward, so a driver that
         # already knows a deadline need not ask again until this is set
         self.armed = False
 
+    def _bucket(self, when: float, level: int) -> Bucket:
+        """The stored bucket for deadline `when`, made if there is none."""
+        b = self._recent[level] if 0 <= level < _LEVELS else None
+        if b is not None and b.stored and b.when == when:
+            return b
+        key: object = when  # (boxed once, for both the lookup and the insert)
+        found = self._buckets.get(key)
+        if found is None:
+            found = Bucket(when, key)
+            self._buckets[key] = found
+            self._sift_up(found)
+        if 0 <= level < _LEVELS:
+            self._recent[level] = found
+        return found
+
     def arm(self, when: float, kind: int, owner: object, level: int = 0) -> Timer:
-        b = self._buckets.get(when)
-        if b is None:
-            b = self._buckets[when] = Bucket(when)
-            heapq.heappush(self._keys, when)
+        b = self._bucket(when, level)
         t = Timer(when, kind, owner, b, level)
         self.armed = True
         b.timers.append(t)
@@ -125,11 +151,8 @@ class Deadlines:
             if t.when == when:
                 return
             t.cancel()
-        b = self._buckets.get(when)
-        if b is None:
-            b = self._buckets[when] = Bucket(when)
-            heapq.heappush(self._keys, when)
-        elif old is b and t in b.timers:
+        b = self._bucket(when, level)
+        if old is b and t in b.timers:
             b.timers.remove(t)  # its stale entry: re-armed for the same deadline, it is the
             # newest entry (the head of the kernel's list: it fires first)
         t.when = when
@@ -141,26 +164,62 @@ class Deadlines:
         b.live += 1
 
     def next_deadline(self) -> float | None:
-        keys = self._keys
-        buckets = self._buckets
-        while keys:
-            # the heap's own float object, returned and looked up as it is (a float-typed
-            # local would be unboxed and boxed again for each, compiled)
-            when: Any = keys[0]
-            if buckets[when].live:
-                return when
-            heapq.heappop(keys)  # every timer in it was cancelled
-            buckets.pop(when).timers.clear()  # (timers point at their bucket: no cycle left)
+        heap = self._heap
+        while heap:
+            b = heap[0]
+            if b.live:
+                return b.when
+            self._take_top().timers.clear()  # every timer in it was cancelled (timers point
+            # at their bucket: no cycle left)
         return None
 
     def pop_due(self, now: float) -> Bucket | None:
         """Take the earliest bucket due at or before `now` out of the store (None: none due).
         The caller fires its live entries (Timer.due_in) in `firing_order`, each made not
         pending first."""
-        keys = self._keys
-        if keys and keys[0] <= now:
-            return self._buckets.pop(heapq.heappop(keys))
+        heap = self._heap
+        if heap and heap[0].when <= now:
+            return self._take_top()
         return None
+
+    def _take_top(self) -> Bucket:
+        heap = self._heap
+        top = heap[0]
+        last = heap.pop()
+        n = len(heap)
+        if n:
+            i = 0
+            while True:  # down from the root with the last leaf, past the earlier child
+                child = 2 * i + 1
+                if child >= n:
+                    break
+                c = heap[child]
+                if child + 1 < n:
+                    r = heap[child + 1]
+                    if r.when < c.when:
+                        child += 1
+                        c = r
+                if not c.when < last.when:
+                    break
+                heap[i] = c
+                i = child
+            heap[i] = last
+        top.stored = False
+        del self._buckets[top.key]
+        return top
+
+    def _sift_up(self, b: Bucket) -> None:
+        heap = self._heap
+        heap.append(b)
+        i = len(heap) - 1
+        while i > 0:
+            parent = (i - 1) >> 1
+            p = heap[parent]
+            if not b.when < p.when:
+                break
+            heap[i] = p
+            i = parent
+        heap[i] = b
 
     def run(self, now: float, fire: Callable[[Timer], None]) -> int:
         """Fire every live timer due at or before `now` through `fire`, in deadline order
