@@ -26,6 +26,7 @@ from typing import Any
 from ..socket.api import Socket
 from ..socket.selector import EVENT_READ, EVENT_WRITE, readiness
 from ..tcp import user
+from ..tcp.waker import FunctionWaker
 from ..tunnet.driver import TunDriver
 
 HIGH_WATER = 64 * 1024
@@ -86,7 +87,7 @@ class _Stack:
         def woken() -> None:
             self._dirty[ep] = None
 
-        sock.sk.on_wakeup = woken
+        sock.sk.on_wakeup = FunctionWaker(woken)
         self._dirty[ep] = None
 
     # -- the API ---------------------------------------------------------------------------------

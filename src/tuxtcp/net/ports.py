@@ -100,7 +100,7 @@ class PortTable:
         if sk in owners:  # (dict.pop with a default is a generic method call when compiled)
             del owners[sk]
         if not owners and self.buckets.get(b.port) is b:
-            self.buckets.pop(b.port, None)
+            del self.buckets[b.port]
         sk.bucket = None
 
     def replace_owner(self, old: Owner, new: Owner) -> None:

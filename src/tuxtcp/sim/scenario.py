@@ -25,6 +25,8 @@ from ..socket.api import Socket
 from ..tcp.constants import TIMER_DACK, TIMER_RETRANS, TIMER_SYNACK
 from ..tcp.reqsk import RequestSock
 from ..tcp.sock import TcpSock
+from ..tcp.waker import FunctionWaker, Waker
+from .events import Action
 from .world import Host, World
 
 SERVER_ADDR: Final = "198.18.0.1"
@@ -274,6 +276,7 @@ class ScenarioRun:
         ls.setblocking(False)
         self.results: list[ClientResult] = []
         self._next_client = 0
+        self._start_due_action = _StartDue(self)  # (one object for every arrival)
         self._by_addr: dict[int, ClientResult] = {}  # addr << 16 | port -> client
         self._connecting: dict[int, TcpSock] = {}  # client index -> its socket, in SYN_SENT
         self._idle_workers = spec.workers
@@ -315,7 +318,7 @@ class ScenarioRun:
             for i, start in enumerate(spec.replay_starts):
                 self.results.append(ClientResult(i, start))
             if self.results:
-                self.world.call_at(self.results[0].start, self._start_due)
+                self.world.call_at(self.results[0].start, self._start_due_action)
             return
         for i in range(spec.clients):
             if spec.arrival == "poisson":
@@ -326,7 +329,7 @@ class ScenarioRun:
                 t = i * spec.burst_spacing
             self.results.append(ClientResult(i, t + spec.first_arrival))
         if self.results:
-            self.world.call_at(self.results[0].start, self._start_due)
+            self.world.call_at(self.results[0].start, self._start_due_action)
 
     def _start_due(self, now: float) -> None:
         """Start every client whose arrival time has come, then wait for the next one."""
@@ -336,7 +339,7 @@ class ScenarioRun:
             i += 1
         self._next_client = i
         if i < len(results):
-            self.world.call_at(results[i].start, self._start_due)
+            self.world.call_at(results[i].start, self._start_due_action)
 
     def _start_client(self, rec: ClientResult, now: float) -> None:
         s = self.client.socket()
@@ -360,7 +363,7 @@ class ScenarioRun:
         rec.port = sk.lport
         self._by_addr[sk.laddr << 16 | sk.lport] = rec
         self._connecting[rec.index] = sk
-        sk.on_wakeup = _Client(self, rec, s).on_wakeup
+        sk.on_wakeup = _Client(self, rec, s)
 
     def _kernel_order(self, order: list[Timer]) -> list[Timer]:
         """The timers of one tick with their SYN and SYN-ACK retransmissions as the kernel
@@ -437,7 +440,7 @@ class ScenarioRun:
             rec.synack_retrans += 1
 
     def _hook_listener(self) -> None:
-        self.listener.sk.on_wakeup = self._dispatch
+        self.listener.sk.on_wakeup = _Listening(self)
 
     def _start_accepting(self, now: float) -> None:
         self._accepting = True
@@ -448,12 +451,12 @@ class ScenarioRun:
             return
         lq = self.listener.sk.lq
         while self._idle_workers and lq is not None and lq.accept_queue:
-            conn, _ = self.listener.accept()
+            conn = self.listener.accept_socket()
             self._idle_workers -= 1
             rec = self._by_addr.get(conn.sk.raddr << 16 | conn.sk.rport)
             if rec is not None:
                 rec.accepted = self.world.clock
-            self._serve(conn, self.world.clock + self._service(), self._worker_done)
+            self._serve(conn, self.world.clock + self._service(), True)
 
     def _replayed_accept(self, service: float) -> Callable[[float], None]:
         """A recorded accept: it takes the head of the accept queue, or, when the queue is
@@ -466,7 +469,7 @@ class ScenarioRun:
                 self._take(now, service)
                 return
             self._waiting.append((now + REPLAY_WAIT, service))
-            self.listener.sk.on_wakeup = self._serve_waiting
+            self.listener.sk.on_wakeup = FunctionWaker(self._serve_waiting)
         return attempt
 
     def _serve_waiting(self) -> None:
@@ -480,11 +483,11 @@ class ScenarioRun:
             self._take(now, service)
 
     def _take(self, now: float, service: float) -> None:
-        conn, _ = self.listener.accept()
+        conn = self.listener.accept_socket()
         rec = self._by_addr.get(conn.sk.raddr << 16 | conn.sk.rport)
         if rec is not None:
             rec.accepted = now
-        self._serve(conn, now + max(0.0, service), None)
+        self._serve(conn, now + max(0.0, service), False)
 
     def _service(self) -> float:
         st = self.spec.service_time
@@ -496,10 +499,10 @@ class ScenarioRun:
         self._idle_workers += 1
         self._dispatch()
 
-    def _serve(self, conn: Socket, end: float, done: Callable[[], None] | None) -> None:
+    def _serve(self, conn: Socket, end: float, worker: bool) -> None:
         """Write the response into `conn` and close it once `end` has come and the whole
-        response is written; then `done`."""
-        _Service(self, conn, end, done)
+        response is written; then, for a worker (not a replayed accept), the next one."""
+        _Service(self, conn, end, worker)
 
     # -- observation --------------------------------------------------------------------------
     def _sample(self, now: float) -> None:
@@ -558,9 +561,30 @@ def _collector_paused() -> Iterator[None]:
             gc.enable()
 
 
-class _Client:
-    """One client's connection: its result as its socket reports progress, reading the
-    response when there is one, and closing once the server has finished with it.
+class _StartDue(Action):
+    """The next arrival's time has come: ScenarioRun._start_due."""
+
+    def __init__(self, scenario: ScenarioRun) -> None:
+        self.scenario = scenario
+
+    def run(self, now: float) -> None:
+        self.scenario._start_due(now)
+
+
+class _Listening(Waker):
+    """The listener's wakeup: accept what the idle workers can take (ScenarioRun._dispatch)."""
+
+    def __init__(self, run: ScenarioRun) -> None:
+        self.run = run
+
+    def wake(self) -> None:
+        self.run._dispatch()
+
+
+class _Client(Waker):
+    """One client's connection (its socket's wakeup): its result as its socket reports
+    progress, reading the response when there is one, and closing once the server has
+    finished with it.
 
     (A class, not closures: in the compiled build the nested functions of one function share
     an environment that refers to them, a reference cycle per client that piles up while the
@@ -573,7 +597,7 @@ class _Client:
         self.closing = False
         self.reading = False
 
-    def on_wakeup(self) -> None:
+    def wake(self) -> None:
         run, rec, sk = self.run, self.rec, self.s.sk
         st = sk.state
         if rec.established is None and not rec.error:
@@ -628,31 +652,31 @@ class _Client:
         self.s.close()
 
 
-class _Service:
+class _Service(Action):
     """One accepted connection's service: the response written as fast as the send buffer
     takes it (the writer sleeps until an ACK makes room: SOCK_NOSPACE), and the close once the
-    service time is over and the whole response is written; then `done`."""
+    service time is over (its run()) and the whole response is written; then a worker's
+    next connection."""
 
-    def __init__(self, run: ScenarioRun, conn: Socket, end: float,
-                 done: Callable[[], None] | None) -> None:
-        self.run = run
+    def __init__(self, run: ScenarioRun, conn: Socket, end: float, worker: bool) -> None:
+        self.scenario = run
         self.conn = conn
-        self.done = done
+        self.worker = worker  # one of the run's workers, idle again when done
         self.left = run.spec.response_bytes
         self.over = False  # the service time has passed
         self.scheduled = False  # a write is due
         self.closed = False
         if self.left:
             conn.setblocking(False)
-            conn.sk.on_wakeup = self.on_room
+            conn.sk.on_wakeup = FunctionWaker(self.on_room)
             self.write(run.world.clock)
-        run.world.call_at(end, self.service_over)
+        run.world.call_at(end, self)
 
     def write(self, _now: float) -> None:
         self.scheduled = False
         if self.closed:
             return
-        chunk = self.run._response
+        chunk = self.scenario._response
         conn = self.conn
         while self.left:
             try:
@@ -669,10 +693,11 @@ class _Service:
     def on_room(self) -> None:
         if not self.scheduled:
             self.scheduled = True
-            world = self.run.world
+            world = self.scenario.world
             world.call_at(world.clock, self.write)
 
-    def service_over(self, _now: float) -> None:
+    def run(self, _now: float) -> None:
+        """The service time is over."""
         self.over = True
         if not self.left or self.conn.sk.state not in (ESTABLISHED, CLOSE_WAIT):
             self.close()  # written, or reset by the peer: nothing more to write
@@ -682,8 +707,8 @@ class _Service:
             return  # (a write scheduled before a reset closed it)
         self.closed = True
         self.conn.close()
-        if self.done is not None:
-            self.done()
+        if self.worker:
+            self.scenario._worker_done()
 
 
 def _tick_of(clock: Clock, t: float) -> float:

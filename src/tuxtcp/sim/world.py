@@ -24,11 +24,12 @@ from ..observe.nsview import (
 from ..observe.proc import render_proc
 from ..observe.trace_tally import TraceTally
 from ..socket.api import AF_INET, SOCK_STREAM, Socket
+from ..socket.driver import Driver
 from ..socket.selector import SimSelector
 from ..tcp.engine import Namespace
 from ..wire.ipv4 import Packet, int_to_ip
 from ..wire.pcap import PcapTap
-from .events import EventQueue
+from .events import Action, EventQueue
 from .traffic import SynFlood
 
 # event kinds (sim/events.py: when, seq, kind, host, obj): DELIVER obj=packet to host, TIMER
@@ -118,7 +119,7 @@ class Host:
         return f"<Host {self.name} {sorted(int_to_ip(a) for a in self.ns.addresses)}>"
 
 
-class World:
+class World(Driver):
     """Hosts, links and a virtual clock. Deterministic for a given seed."""
 
     def __init__(self, seed: int = 1, timer_model: str = "wheel",
@@ -187,7 +188,7 @@ class World:
         self.taps.append(tap)
         return tap
 
-    # -- Driver protocol for sockets -----------------------------------------------------------
+    # -- Driver, for sockets ------------------------------------------------------------------
     def now(self) -> float:
         return self.clock
 
@@ -214,8 +215,9 @@ class World:
     def _push(self, when: float, kind: int, host: Host | None, obj: Any) -> None:
         self._events.push(when, kind, host, obj)
 
-    def call_at(self, when: float, fn: Callable[[float], None]) -> None:
-        """Run fn(now) at virtual time `when` (traffic generators, scripted actions)."""
+    def call_at(self, when: float, fn: Callable[[float], None] | Action) -> None:
+        """Run fn(now) (an Action: fn.run(now)) at virtual time `when` (traffic generators,
+        scripted actions)."""
         self._push(when, _CALL, None, fn)
 
     def inject(self, pkt: Packet, when: float | None = None) -> None:
@@ -271,7 +273,8 @@ class World:
             return
         if link.plain:  # (Link.arrivals' answer without its list: one arrival after delay)
             link.sent += 1
-            self._push(now + link.params.delay, _DELIVER, dst, pkt)
+            # a fixed delay: each packet arrives after the one sent before it (as a rule)
+            self._events.push_in_order(now + link.params.delay, _DELIVER, dst, pkt)
             return
         size = 0
         if link.params.rate:
@@ -286,9 +289,9 @@ class World:
 
     def step(self) -> bool:
         """Process the earliest event. False when nothing is left."""
-        if not self._events:
-            return False
         events = self._events
+        if events.empty():
+            return False
         ev = events.pop()
         when, kind, obj = ev.when, ev.kind, ev.obj
         h: Host | None = ev.host
@@ -317,7 +320,10 @@ class World:
             h.ns.run_timers(self.clock)
             self._flush(h, timers_ran=True)
         else:
-            obj(self.clock)
+            if isinstance(obj, Action):
+                obj.run(self.clock)
+            else:
+                obj(self.clock)
             for host in self.hosts.values():
                 if host.ns.outbox or host.ns.timers.armed:
                     self._flush(host)
@@ -325,7 +331,7 @@ class World:
 
     def pending(self) -> bool:
         """Whether any event is still to come (a packet, a timer, a scheduled call)."""
-        return len(self._events) > 0
+        return not self._events.empty()
 
     def run(self, duration: float) -> None:
         """Advance virtual time by `duration` seconds."""
@@ -338,7 +344,7 @@ class World:
         while True:
             if ready is not None and ready():
                 return True
-            if not events or (deadline is not None and events.first_when() > deadline):
+            if events.empty() or (deadline is not None and events.first_when() > deadline):
                 break
             self.step()
         if deadline is not None and self.clock < deadline:

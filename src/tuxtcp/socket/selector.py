@@ -12,7 +12,8 @@ from collections.abc import Mapping
 from typing import Any, Final
 
 from ..tcp import user
-from .api import SS_UNCONNECTED, Driver, Socket
+from .api import SS_UNCONNECTED, Socket
+from .driver import DriverLike
 
 EVENT_READ: Final = selectors.EVENT_READ
 EVENT_WRITE: Final = selectors.EVENT_WRITE
@@ -42,7 +43,7 @@ class _Map(Mapping[Any, selectors.SelectorKey]):
 
 
 class SimSelector(selectors.BaseSelector):
-    def __init__(self, driver: Driver) -> None:
+    def __init__(self, driver: DriverLike) -> None:
         self.driver = driver
         self._keys: dict[int, selectors.SelectorKey] = {}
 

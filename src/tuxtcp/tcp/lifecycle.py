@@ -56,9 +56,9 @@ def set_state(sk: TcpSock, state: int, now: float) -> None:
 
 def wake(sk: TcpSock) -> None:
     if sk.on_wakeup is not None:
-        sk.on_wakeup()
+        sk.on_wakeup.wake()
     if sk.parent is not None and sk.parent.on_wakeup is not None:
-        sk.parent.on_wakeup()
+        sk.parent.on_wakeup.wake()
 
 
 def hash_established(sk: TcpSock) -> None:
@@ -149,7 +149,8 @@ def destroy(sk: TcpSock, now: float) -> None:
             tp.kfree_skb(ns, None, dr.QUEUE_PURGE, now, None, "sk_stream_kill_queues")
     if sk.bucket is not None:
         ns.ports.remove_owner(sk)
-    ns.sockets.pop(sk, None)
+    if sk in ns.sockets:  # (dict.pop with a default is a generic method call, compiled)
+        del ns.sockets[sk]
 
 
 def fin_time(sk: TcpSock) -> float:

@@ -4,7 +4,6 @@ segments."""
 from __future__ import annotations
 
 from collections import deque
-from collections.abc import Callable
 from typing import TYPE_CHECKING, Final
 
 from ..net.tcp_states import CLOSE, TcpState
@@ -13,6 +12,7 @@ from ..wire.seq import MASK
 from ..wire.tcp import FIN, SYN
 from .cong import NO_CA_PRIV, RENO, TCP_CA_OPEN, CaPriv, CongestionOps
 from .constants import TCP_INIT_CWND, TCP_MSS_DEFAULT, TCP_TIMEOUT_INIT
+from .waker import Waker
 
 if TYPE_CHECKING:
     from ..net.namespace import NetNamespace
@@ -363,7 +363,7 @@ class TcpSock:
         self.rcv_tstamp = 0.0  # when an acceptable ACK last arrived
         self.dead = False
         self.keepalive = False
-        self.on_wakeup: Callable[[], None] | None = None  # the driver's readiness hook
+        self.on_wakeup: Waker | None = None  # the driver's readiness hook
         self.dupacks = 0
         self.ca_state = TCP_CA_OPEN  # icsk_ca_state
         self.ca_ops: CongestionOps = RENO  # icsk_ca_ops (new_sock sets the namespace's default)
