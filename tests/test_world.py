@@ -9,6 +9,8 @@ import pytest
 import tuxtcp
 from states import accept_queue_len, connected, pair, syn_queue_len
 from tuxtcp.link.memory import Link, LinkParams
+from tuxtcp.socket.api import Socket
+from tuxtcp.socket.driver import as_driver
 from tuxtcp.wire.ipv4 import Packet, ip_to_int
 from tuxtcp.wire.tcp import SYN, TcpSegment
 
@@ -370,3 +372,59 @@ def test_retime_moves_a_pcap_to_a_runs_clock(tmp_path) -> None:  # type: ignore[
         frames = list(dpkt.pcap.Reader(f))
     assert [round(float(ts), 6) for ts, _ in frames] == [0.0, 0.25, 1.0]
     assert all(data == syn for _, data in frames)
+
+
+def test_accept_socket_is_accept_without_the_peer_address() -> None:
+    """Socket.accept_socket() (what the scenarios use) takes the same connection off the
+    accept queue as accept(), raises as accept() does, and only leaves out the address."""
+    w, srv, cli = pair()
+    ls = srv.socket()
+    ls.bind(("0.0.0.0", 80))
+    ls.listen(4)
+    ls.setblocking(False)
+    with pytest.raises(BlockingIOError):
+        ls.accept_socket()
+    cs = [cli.socket() for _ in range(2)]
+    for c in cs:
+        c.setblocking(False)
+        assert c.connect_ex(("198.18.0.1", 80)) == errno.EINPROGRESS
+    w.run(0.1)
+    first = ls.accept_socket()
+    second, peer = ls.accept()
+    assert first.getpeername() == cs[0].getsockname() and peer == cs[1].getsockname()
+    assert first.state == second.state == "ESTABLISHED" and first.gettimeout() is None
+
+
+def test_a_driver_that_is_not_a_world_is_forwarded_to() -> None:
+    """A socket takes any object with the driver's five methods (the TUN and packetdrill
+    drivers are such objects): as_driver wraps it, a World passes as it is."""
+    calls: list[str] = []
+
+    class Plain:
+        def now(self) -> float:
+            calls.append("now")
+            return 1.5
+
+        def kick(self, ns: object) -> None:
+            calls.append("kick")
+
+        def wait(self, ready: object, timeout: float | None) -> bool:
+            return False
+
+        def resolve(self, name: str) -> int | None:
+            calls.append(f"resolve {name}")
+            return ip_to_int("198.18.0.9") if name == "peer" else None
+
+        def alloc_fd(self) -> int:
+            return 7
+
+    w = tuxtcp.World()
+    assert as_driver(w) is w
+    ns = w.host("h", "198.18.0.2").ns
+    s = Socket(ns, Plain())
+    assert s.fileno() == 7
+    s.setblocking(False)
+    assert s.connect_ex(("peer", 80)) == errno.EINPROGRESS
+    assert calls[:3] == ["resolve peer", "now", "kick"]
+    with pytest.raises(socket.gaierror):
+        s.bind(("nowhere", 0))
