@@ -1,13 +1,14 @@
 """The kernel's timer wheel (HZ=250): what exp1_backlog.py and exp8 saw on Linux 6.18."""
 
 import errno
+import math
 
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from helpers import Harness
 from states import syn_recv
-from tuxtcp.net.clock import Clock, round_int
+from tuxtcp.net.clock import Clock, _ceil, round_int
 from tuxtcp.net.sysctl import HZ
 
 
@@ -79,3 +80,9 @@ def test_placing_a_timer_at_once_is_its_fire_time_level_and_expiry(
 def test_round_int_is_pythons_round(x: float) -> None:
     # the hot paths' microseconds and jiffies: the same integer as round(), ties to even
     assert round_int(x) == round(x)
+
+
+@given(st.floats(min_value=-1e12, max_value=1e12, allow_nan=False))
+def test_the_jiffies_round_up_is_math_ceil(x: float) -> None:
+    """Clock's round up of a timeout in jiffies (msecs_to_jiffies) is math.ceil's."""
+    assert _ceil(x) == math.ceil(x)

@@ -68,7 +68,7 @@ class Clock:
         (the wheel may fire it later: fire_time)."""
         if self.exact:
             return now + timeout
-        expires = self.jiffies(now) + max(0, -int(-timeout * HZ // 1))
+        expires = self.jiffies(now) + max(0, _ceil(timeout * HZ))
         return (expires - INITIAL_JIFFIES) / HZ - self.uptime0
 
     def fire_time(self, now: float, timeout: float) -> float:
@@ -83,7 +83,7 @@ class Clock:
             return now + timeout
         clk = self.jiffies(now)
         # msecs_to_jiffies rounds up; a timer due now (delta 0) fires at the next tick
-        delta = max(0, -int(-timeout * HZ // 1))
+        delta = max(0, _ceil(timeout * HZ))
         expires = clk + delta
         shift = 3 * _level(delta)
         bucket = ((expires >> shift) + 1) << shift
@@ -95,7 +95,7 @@ class Clock:
         if self.exact:
             return now + timeout, 0, now + timeout
         clk = self.jiffies(now)
-        delta = max(0, -int(-timeout * HZ // 1))
+        delta = max(0, _ceil(timeout * HZ))
         expires = clk + delta
         lvl = _level(delta)
         shift = 3 * lvl
@@ -109,7 +109,14 @@ class Clock:
         'exact' model): the order among timers firing on the same tick depends on it."""
         if self.exact:
             return 0
-        return _level(max(0, -int(-timeout * HZ // 1)))
+        return _level(max(0, _ceil(timeout * HZ)))
+
+
+def _ceil(x: float) -> int:
+    """math.ceil of a finite float (msecs_to_jiffies rounds up), without a float floor
+    division (its fmod) or a call through the math module when compiled."""
+    n = int(x)
+    return n + 1 if n < x else n
 
 
 def _level(delta: int) -> int:

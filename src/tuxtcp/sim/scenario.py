@@ -696,8 +696,9 @@ class _Service(Action):
             world = self.scenario.world
             world.call_at(world.clock, self.write)
 
-    def run(self, _now: float) -> None:
-        """The service time is over."""
+    def run(self, now: float) -> None:
+        """The service time is over. (`now` named as Action.run names it: an override with
+        another name is reached through a glue function when compiled.)"""
         self.over = True
         if not self.left or self.conn.sk.state not in (ESTABLISHED, CLOSE_WAIT):
             self.close()  # written, or reset by the peer: nothing more to write
