@@ -29,9 +29,17 @@ def netns_ok() -> None:
 @pytest.fixture(autouse=True)
 def _shared_empty_queues_stay_empty():  # type: ignore[no-untyped-def]
     """Idle sockets share one empty retransmission queue, out-of-order queue and SACK
-    scoreboard; a test that leaves something in them has found a socket that wrote in place."""
+    scoreboard; a test that leaves something in them has found a socket that wrote in place.
+    The retransmission queues kept for reuse (rtx_give_up) are empty too."""
     yield
-    from tuxtcp.tcp.sock import EMPTY_OOO, EMPTY_RANGES, EMPTY_RTX_QUEUE, EMPTY_SCOREBOARD
+    from tuxtcp.tcp.sock import (
+        _SPARE_RTX_QUEUES,
+        EMPTY_OOO,
+        EMPTY_RANGES,
+        EMPTY_RTX_QUEUE,
+        EMPTY_SCOREBOARD,
+    )
 
     assert not EMPTY_RTX_QUEUE and not EMPTY_OOO and not EMPTY_RANGES
+    assert not any(_SPARE_RTX_QUEUES)
     assert EMPTY_SCOREBOARD.empty() and EMPTY_SCOREBOARD.high_sacked == 0

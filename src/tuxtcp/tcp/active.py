@@ -37,7 +37,7 @@ from .rcvwin import (
     locked_clamp,
 )
 from .rto import arm_rto, handshake_rtt, stop_rto
-from .sock import EMPTY_RTX_QUEUE, TcpSock, TxSeg, holds_port, rtx_enqueue
+from .sock import TcpSock, TxSeg, holds_port, rtx_enqueue, rtx_give_up
 from .stream import push
 from .twsock import TimeWaitSock
 from .undo import try_undo_spurious_syn
@@ -252,7 +252,7 @@ def synsent_process(sk: TcpSock, pkt: Packet, now: float) -> str:
         initialize_rcv_mss(sk)
         if sk.rx_opt.tstamp_ok:
             sk.advmss -= 12  # TCPOLEN_TSTAMP_ALIGNED: our segments carry the option
-        sk.rtx_queue = EMPTY_RTX_QUEUE
+        rtx_give_up(sk)  # the SYN's segment
         sk.delivered += 1  # the SYN (tcp_clean_rtx_queue -> tcp_count_delivered)
         sk.lsndtime = now  # (tcp_finish_connect)
         stop_rto(sk)

@@ -43,7 +43,7 @@ from .receive import (
     receive_window,
 )
 from .rto import stop_rto
-from .sock import EMPTY_RTX_QUEUE, TcpSock
+from .sock import TcpSock, rtx_give_up
 from .stream import ack_snd_check, check_space, on_ack, push, send_challenge_ack
 
 
@@ -174,7 +174,7 @@ def rcv_state_process(sk: TcpSock, pkt: Packet, now: float) -> str:
             return reason
         sk.bytes_acked += (seg.ack - sk.snd_una) & M32  # tcp_snd_una_update: our SYN
         sk.snd_una = seg.ack
-        sk.rtx_queue = EMPTY_RTX_QUEUE
+        rtx_give_up(sk)  # the SYN-ACK's segment
         sk.delivered += 1  # SYN-ACK delivery is not tracked in tcp_ack
         sk.lsndtime = now
         stop_rto(sk)

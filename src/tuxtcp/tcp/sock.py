@@ -84,14 +84,32 @@ def stamp_tx(sk: TcpSock, ts: TxSeg, now: float) -> None:
     sk.tx_count += 1
 
 
+# queues given up empty (rtx_give_up), for the next first enqueue of any socket: a connection
+# otherwise makes three (its SYN's or SYN-ACK's, then each end's FIN), each a generic call
+_SPARE_RTX_QUEUES: Final[list[deque[TxSeg]]] = []
+SPARE_RTX_QUEUES: Final = 64
+
+
 def rtx_enqueue(sk: TcpSock, ts: TxSeg) -> None:
     """Queue a sent segment for retransmission (tcp_rbtree_insert on the rtx queue)."""
     ts.order = sk.tx_count
     sk.tx_count += 1
     q = sk.rtx_queue
     if q is EMPTY_RTX_QUEUE:
-        q = sk.rtx_queue = deque()
+        q = sk.rtx_queue = _SPARE_RTX_QUEUES.pop() if _SPARE_RTX_QUEUES else deque()
     q.append(ts)
+
+
+def rtx_give_up(sk: TcpSock) -> None:
+    """Everything in the retransmission queue is acknowledged (or dropped with it): the
+    socket shares the empty queue again, and its own, emptied, is kept for another."""
+    q = sk.rtx_queue
+    if q is EMPTY_RTX_QUEUE:
+        return
+    sk.rtx_queue = EMPTY_RTX_QUEUE
+    q.clear()
+    if len(_SPARE_RTX_QUEUES) < SPARE_RTX_QUEUES:
+        _SPARE_RTX_QUEUES.append(q)
 
 
 # --- the parts of struct tcp_sock that have a name of their own in the kernel ----------------

@@ -75,7 +75,6 @@ from .rate import RateSample, check_app_limited, rate_gen, skb_delivered, skb_se
 from .rcvwin import select_window_space
 from .rto import arm_rto, rearm_rto, schedule_loss_probe, update_rto_time, update_rtt
 from .sock import (
-    EMPTY_RTX_QUEUE,
     EMPTY_SCOREBOARD,
     TcpSock,
     TxSeg,
@@ -85,6 +84,7 @@ from .sock import (
     in_pingpong_mode,
     in_quickack_mode,
     rtx_enqueue,
+    rtx_give_up,
     scoreboard,
     stamp_tx,
 )
@@ -1080,7 +1080,7 @@ def _clean_rtx_queue(sk: TcpSock, ack: int, tsecr: int, prior_fack: int, now: fl
         head.data = head.data[cut:]
         head.seq = ack
     if not q:
-        sk.rtx_queue = EMPTY_RTX_QUEUE  # an idle connection holds no queue
+        rtx_give_up(sk)  # an idle connection holds no queue (q stays empty below)
         chrono_stop(sk, CHRONO_BUSY, now)
     if not sack_ok and (not q or q[0].sent >= 0):
         # a non-SACK connection (NewReno marking, no lost-retransmit detection): the head
