@@ -124,6 +124,26 @@ def test_layout_and_single_state_column() -> None:
     assert one[0].split() == ["0", "0", "198.18.0.1:80", "198.18.0.2:40000"]
 
 
+def test_ports_in_the_ephemeral_range_print_as_numbers() -> None:
+    """ss.c's is_ephemeral: without -n a port prints as its /etc/services name, but not one
+    in the reader's ip_local_port_range (there /etc/services names ports that are only ever
+    ephemeral: a TIME-WAIT port 57000 of the kernel comparison below once printed as
+    'dircproxy' here and as 57000 by iproute2). A namespace's view uses its own range."""
+    recs = [SockRecord(10, A, 8080, 0, 0)]
+    opts = parse_args("-tl")
+    assert "127.0.0.1" not in render(recs, opts) and ":http-alt" in render(recs, opts)
+    opts.ephemeral = (8000, 9000)
+    assert ":8080 " in render(recs, opts)
+    w = tuxtcp.World()
+    h = w.host("h", "198.18.0.1")
+    ls = h.socket()
+    ls.bind(("0.0.0.0", 8080))
+    ls.listen(1)
+    assert ":http-alt" in h.ss("-tl")
+    h.sysctl["net.ipv4.ip_local_port_range"] = "8000 9000"
+    assert ":8080 " in h.ss("-tl")
+
+
 # -- against iproute2 on the kernel ----------------------------------------------------------
 
 KERNEL_SOCKETS = r'''

@@ -6,7 +6,7 @@ from __future__ import annotations
 
 import sys
 
-from ..observe.ss import SsFilterError, SsOptions, parse_args, render
+from ..observe.ss import NO_PORT_RANGE, SsFilterError, SsOptions, parse_args, render
 from .cliargs import UsageError, take_netns
 from .errors import SockDiagError
 from .sockdiag import host_records, in_netns
@@ -35,8 +35,20 @@ def _summary(netns: str | None) -> str:
     return render_summary(*texts)
 
 
+def _ephemeral_ports(netns: str | None) -> tuple[int, int]:
+    """The namespace's net.ipv4.ip_local_port_range, which ss reads to print those ports as
+    numbers (ss.c: is_ephemeral; its 1024-4999 when the file cannot be read)."""
+    try:
+        with in_netns(netns), open("/proc/sys/net/ipv4/ip_local_port_range") as f:
+            low, high = (int(x) for x in f.read().split()[:2])
+    except (OSError, ValueError):
+        return NO_PORT_RANGE
+    return low, high
+
+
 def host_ss(netns: str | None, opts: SsOptions) -> str:
     """What `ss` prints for the live kernel's sockets (of namespace `netns`)."""
+    opts.ephemeral = _ephemeral_ports(netns)
     head = ""
     if opts.summary:
         head = _summary(netns)

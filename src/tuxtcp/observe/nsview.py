@@ -108,6 +108,7 @@ def ns_records(ns: NetNamespace, now: float, info: bool = False,
 def render_ss(ns: NetNamespace, args: str, now: float) -> str:
     """`ss ARGS` for a tuxtcp namespace at virtual time `now`."""
     opts = parse_args(args)
+    opts.ephemeral = ns.sysctl.ip_local_port_range
     head = ""
     if opts.summary:
         head = render_summary(render_sockstat(ns), "", ns.mib.render_two_line(SNMP_GROUPS))

@@ -45,6 +45,8 @@ _LONG: Final = {"--tcp": "t", "--all": "a", "--listening": "l", "--numeric": "n"
                 "--options": "o", "--extended": "e", "--memory": "m", "--no-header": "H",
                 "--json": "J", "--info": "i", "--summary": "s"}
 _SUPPORTED: Final = set("talnoemiHJs")
+# ss.c's is_ephemeral when ip_local_port_range cannot be read
+NO_PORT_RANGE: Final = (1024, 4999)
 
 
 class SsOptions:
@@ -67,6 +69,9 @@ class SsOptions:
         self.summary_only = False
         self.states: set[int] = set(DEFAULT_STATES)
         self.predicate: Predicate | None = None
+        # ports printed as numbers even without -n: ss.c's is_ephemeral reads the reader's
+        # net.ipv4.ip_local_port_range, 1024-4999 when it cannot (the caller sets it)
+        self.ephemeral: tuple[int, int] = NO_PORT_RANGE
 
 
 def parse_args(args: str | list[str]) -> SsOptions:
@@ -123,10 +128,12 @@ def parse_args(args: str | list[str]) -> SsOptions:
     return opts
 
 
-def _port(port: int, numeric: bool, wildcard: bool) -> str:
+def _port(port: int, numeric: bool, wildcard: bool, ephemeral: tuple[int, int]) -> str:
+    """ss.c's resolve_service: a service name from /etc/services unless -n, or the port is
+    in the ephemeral range (ss.c: is_ephemeral; /etc/services names many ports there)."""
     if port == 0 and wildcard:
         return "*"
-    if not numeric:
+    if not numeric and not ephemeral[0] <= port <= ephemeral[1]:
         try:
             return socket.getservbyport(port, "tcp")
         except OSError:
@@ -222,8 +229,8 @@ def render(records: list[SockRecord], opts: SsOptions) -> str:
     exts = [] if plain else [_ext(r, opts) for r in chosen]
     lip = {a: ip_text(a) + ":" for a in saddrs}
     pip = {a: ip_text(a) + ":" for a in daddrs}
-    lport = {p: _port(p, numeric, True) for p in sports}
-    pport = {p: _port(p, numeric, False) for p in dports}
+    lport = {p: _port(p, numeric, True, opts.ephemeral) for p in sports}
+    pport = {p: _port(p, numeric, False, opts.ephemeral) for p in dports}
     state_text = {st: SS_STATE.get(st, "UNKNOWN") for st in states}
 
     def widest(values: list[str], header: str) -> int:
