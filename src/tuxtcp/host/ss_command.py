@@ -48,7 +48,8 @@ def _ephemeral_ports(netns: str | None) -> tuple[int, int]:
 
 def host_ss(netns: str | None, opts: SsOptions) -> str:
     """What `ss` prints for the live kernel's sockets (of namespace `netns`)."""
-    opts.ephemeral = _ephemeral_ports(netns)
+    if not opts.numeric:  # (-n prints every port as a number: no need to read the range)
+        opts.ephemeral = _ephemeral_ports(netns)
     head = ""
     if opts.summary:
         head = _summary(netns)

@@ -122,7 +122,8 @@ class Deadlines:
 
     def _bucket(self, when: float, level: int) -> Bucket:
         """The stored bucket for deadline `when`, made if there is none."""
-        b = self._recent[level] if 0 <= level < _LEVELS else None
+        cached = 0 <= level < _LEVELS
+        b = self._recent[level] if cached else None
         if b is not None and b.stored and b.when == when:
             return b
         key: object = when  # (boxed once, for both the lookup and the insert)
@@ -131,7 +132,7 @@ class Deadlines:
             found = Bucket(when, key)
             self._buckets[key] = found
             self._sift_up(found)
-        if 0 <= level < _LEVELS:
+        if cached:
             self._recent[level] = found
         return found
 

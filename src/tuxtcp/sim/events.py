@@ -106,9 +106,7 @@ class EventQueue:
     def first_when(self) -> float:
         """The time of the first event (the queue must not be empty)."""
         fifo, head, items = self._fifo, self._head, self._items
-        if head == len(fifo):
-            return items[0].when
-        if not items or _before(fifo[head], items[0]):
+        if head < len(fifo) and (not items or _before(fifo[head], items[0])):
             return fifo[head].when
         return items[0].when
 
