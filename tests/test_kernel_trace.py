@@ -522,3 +522,35 @@ def test_a_kernel_run_with_other_tcp_traffic_is_refused(netns_ok: None) -> None:
         th.join()
         closed.close()
     assert e.value.disturbed and "other TCP traffic" in str(e.value)
+
+
+def test_a_replayed_client_takes_its_synack_when_the_kernels_connect_did() -> None:
+    """A listen(1), whose accept queue holds two children, nobody accepting: one client at
+    0, then two 10 us apart at 200 us, racing for the last place. Each SYN-ACK reaches its
+    client 60 us after its SYN left, so the first of the two takes the place and the other's
+    ACK meets the queue full (TCP_LISTEN_OVERFLOW). Where the kernel's first one took its
+    SYN-ACK only at 400 us (its connect() held the socket, lock_sock, while a tick's softirq
+    ran), the replay holds that SYN-ACK until then: the other's ACK takes the place, and the
+    held client's ACK leaves at 400 us into the full queue. A hold longer than HOLD_MAX_S is
+    another SYN-ACK's instant and holds nothing."""
+    import dataclasses
+
+    from tuxtcp.sim.scenario import HOLD_MAX_S, ScenarioRun
+
+    spec = ScenarioSpec(clients=3, replay_starts=[0.0, 0.0002, 0.00021], backlog=1,
+                        accept_start=100.0, duration=0.01, delay=0.00003,
+                        uptime0=1000.0005)
+    arrives = 0.0002 + 0.00006
+    for took, held in ((None, False), (0.0004, True), (arrives + 2 * HOLD_MAX_S, False)):
+        run = ScenarioRun(dataclasses.replace(spec, replay_established=[None, took, None]))
+        run.world.trace = []
+        res = run.run()
+        ports = [c.port for c in res.clients]
+        lq = run.listener.sk.lq
+        assert lq is not None
+        assert [child.rport for child in lq.accept_queue] == [ports[0], ports[2 if held else 1]]
+        assert res.server_drops == {"TCP_LISTEN_OVERFLOW": 1}
+        acks = [round(at, 6) for at, src, p in run.world.trace
+                if src == "cli" and p.seg.flags == 0x10 and p.seg.sport == ports[1]]
+        assert acks[0] == (0.0004 if held else round(arrives, 6))
+        assert res.clients[1].established == pytest.approx(acks[0])

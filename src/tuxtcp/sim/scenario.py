@@ -26,6 +26,8 @@ from ..tcp.constants import TIMER_DACK, TIMER_RETRANS, TIMER_SYNACK
 from ..tcp.reqsk import RequestSock
 from ..tcp.sock import TcpSock
 from ..tcp.waker import FunctionWaker, Waker
+from ..wire.ipv4 import Packet
+from ..wire.tcp import ACK, SYN
 from .events import Action
 from .world import Host, World
 
@@ -84,6 +86,9 @@ class ScenarioSpec:
     # replay fires timers due on one tick in the order the kernel sent those (each CPU has a
     # timer base of its own, expired in either order)
     replay_resent: list[tuple[list[float], list[float]]] | None = None
+    # per client: when the kernel run's client took the SYN-ACK to its connect()'s SYN
+    # (ESTABLISHED, traced; None: unknown): the replay's client takes it then (_hold_synack)
+    replay_established: list[float | None] | None = None
     # per client: the local port the kernel run's client had (0: none); the replay binds it
     # before connect(), so the flow is the same 4-tuple (a per-flow lossy link loses the same
     # packets of it)
@@ -296,6 +301,9 @@ class ScenarioRun:
         if spec.replay_resent is not None:
             self.client.ns.timer_order = self._kernel_order
             self.server.ns.timer_order = self._kernel_order
+        self._held: set[int] = set()  # clients whose SYN-ACK _hold_synack held back
+        if spec.replay_established is not None:
+            w.drop_if(self._hold_synack)
         if spec.replay_accepts is not None:
             self._accepting = False  # only the replayed attempts accept
             for t, end in spec.replay_accepts:
@@ -416,6 +424,35 @@ class ScenarioRun:
         for i, (_, _, t) in zip(slots, keyed, strict=True):
             out[i] = t
         return out
+
+    def _hold_synack(self, pkt: Packet) -> bool:
+        """A SYN-ACK to a client whose connect() is still in progress, taken by the
+        client's socket when the kernel run's was (`replay_established`), up to HOLD_MAX_S
+        after it arrives. connect() holds the socket (lock_sock) from tcp_v4_connect to its
+        release_sock: the listener answers the SYN in the softirq the SYN's own transmit
+        runs, and the client's socket, owned by the user, queues the SYN-ACK on its
+        backlog (tcp_v4_rcv: tcp_add_backlog) and takes it at release_sock, 13 us after
+        the SYN on this machine as a rule but up to 180 us when a tick's timer softirq ran
+        in between: that tick's resent SYNs then reach the listener first, and may take
+        the accept queue's last place before this client's ACK (a kernel run of
+        slow-accept: client 907's SYN 3 us before the tick, established 75 us later,
+        after the SYN resent on that tick had been answered and established)."""
+        seg = pkt.seg
+        if seg.flags & _SYN_ACK != _SYN_ACK:
+            return False
+        rec = self._by_addr.get(pkt.dst << 16 | seg.dport)
+        when = self.spec.replay_established
+        if rec is None or when is None or rec.index >= len(when) or rec.index in self._held:
+            return False
+        took = when[rec.index]
+        sk = self._connecting.get(rec.index)
+        arrives = self.world.clock + self.spec.delay
+        if (took is None or sk is None or sk.state != SYN_SENT or sk.num_retrans_total
+                or not arrives < took <= arrives + HOLD_MAX_S):
+            return False
+        self._held.add(rec.index)
+        self.world.deliver_at(pkt, took)
+        return True
 
     def _defer(self, t: Timer, when: float) -> None:
         """Move a due timer to a later tick (a replayed kernel fired it there)."""
@@ -710,6 +747,13 @@ class _Service(Action):
         self.conn.close()
         if self.worker:
             self.scenario._worker_done()
+
+
+# how long after its arrival a replay holds back a SYN-ACK for a client whose kernel run's
+# connect() took it later (_hold_synack): the longest seen was 180 us; later than this, the
+# kernel's client took another SYN-ACK (one resent) than the one arriving
+HOLD_MAX_S: Final = 0.001
+_SYN_ACK: Final = SYN | ACK
 
 
 def _tick_of(clock: Clock, t: float) -> float:

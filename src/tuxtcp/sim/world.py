@@ -224,6 +224,14 @@ class World(Driver):
         """Put a packet on the wire towards its destination (spoofed sources welcome)."""
         self._route(None, pkt, self.clock if when is None else when)
 
+    def deliver_at(self, pkt: Packet, when: float) -> None:
+        """Hand `pkt` to the host that owns its destination (if any) at `when`, as a packet
+        that reached it then, past every link and tap (a replay holding one back)."""
+        for to in self.hosts.values():
+            if to.ns.owns(pkt.dst):
+                self._push(when, _DELIVER, to, pkt)
+                return
+
     def _flush(self, h: Host, timers_ran: bool = False) -> None:
         """Route what h queued; make sure a TIMER event is due no later than h's next timer.
         (After a cancel the event may come early and find nothing to do: harmless.)"""
@@ -250,10 +258,7 @@ class World(Driver):
         if self.trace is not None:
             self.trace.append((now, src.name if src else "-", pkt))
         if src is None:  # injected: to the host that owns the address, if any
-            for to in self.hosts.values():
-                if to.ns.owns(pkt.dst):
-                    self._push(now, _DELIVER, to, pkt)
-                    return
+            self.deliver_at(pkt, now)
             return
         daddr = pkt.dst
         if daddr >> 24 == 127 or src.ns.owns(daddr):

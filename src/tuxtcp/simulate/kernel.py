@@ -390,12 +390,12 @@ def _sites(run: TracedRun) -> dict[str, dict[str, int]]:
 def replay_spec(spec: ScenarioSpec, kres: ScenarioResult) -> ScenarioSpec:
     """The simulation of `spec` that replays the kernel run `kres`: the same jiffies phase
     (timer-wheel buckets line up), the kernel clients' connect instants and how long each took
-    to close after the server's FIN,
-    the kernel server's accept instants with their service ends, and the order in which the
-    kernel resent SYNs and SYN-ACKs due on one tick; each client connects from the kernel
-    client's port. A client connects when the kernel's SYN went out (traced: `syn_out_at`),
-    else when its agent called connect(). Over the relay, each packet is as late on the
-    simulation's link as on the kernel's (`link_lags`)."""
+    to close after the server's FIN, the kernel server's accept instants with their service
+    ends, the order in which the kernel resent SYNs and SYN-ACKs due on one tick, and when
+    each client's connect() took its SYN-ACK (over the veth); each client connects from the
+    kernel client's port. A client connects when the kernel's SYN went out (traced:
+    `syn_out_at`), else when its agent called connect(). Over the relay, each packet is as
+    late on the simulation's link as on the kernel's (`link_lags`)."""
     return dataclasses.replace(
         spec, uptime0=kres.uptime0, replay_starts=replay_starts(kres.clients),
         replay_accepts=list(kres.server_log),
@@ -406,7 +406,11 @@ def replay_spec(spec: ScenarioSpec, kres: ScenarioResult) -> ScenarioSpec:
                         for c in kres.clients],
         replay_resent=[([], []) if c.traced is None else
                        (c.traced.syn_resent_at, c.traced.synack_resent_at)
-                       for c in kres.clients])
+                       for c in kres.clients],
+        # over the veth only: the relay's lags already place each packet (and a packet held
+        # apart from its flow would shift the flow's packet indices its loss is keyed by)
+        replay_established=None if kres.relay else
+        [None if c.traced is None else c.established for c in kres.clients])
 
 
 # How long a kernel run of `--target both` lasts after the simulation's clients settled
