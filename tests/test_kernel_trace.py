@@ -554,3 +554,40 @@ def test_a_replayed_client_takes_its_synack_when_the_kernels_connect_did() -> No
                 if src == "cli" and p.seg.flags == 0x10 and p.seg.sport == ports[1]]
         assert acks[0] == (0.0004 if held else round(arrives, 6))
         assert res.clients[1].established == pytest.approx(acks[0])
+
+
+def test_a_replayed_ticks_resends_wait_for_a_connect_the_kernel_made_first() -> None:
+    """A listen(1) (two places) filled by clients 0 and 1; client 2's SYN meets it full and
+    is resent on a tick T about a second later, after an accept at 0.5 s freed a place.
+    Client 3 connects 20 us after T. Where the kernel run's timer softirq resent client 2's
+    SYN only 40 us after T (after client 3's connect() on the same CPU), the replay resends
+    it just after client 3's SYN, whose handshake then takes the place; client 2's ACK meets
+    the queue full. Without that trace, the tick's resend goes first and takes it."""
+    import dataclasses
+
+    from tuxtcp.sim.scenario import USER_EPS_S, ScenarioRun
+
+    base = ScenarioSpec(clients=4, replay_starts=[0.0, 0.001, 0.002, 1.5], backlog=1,
+                        replay_accepts=[(0.5, 5.0)], duration=2.0, delay=0.00003,
+                        uptime0=1000.0005, replay_resent=[([], [])] * 4)
+    first = ScenarioRun(base)
+    first.world.trace = []
+    res = first.run()
+    port2 = res.clients[2].port
+    tick = [at for at, src, p in first.world.trace
+            if src == "cli" and p.seg.sport == port2 and p.seg.flags == 0x02][1]
+    starts = [0.0, 0.001, 0.002, tick + 20e-6]
+    for traced, place in ((tick + 40e-6, 3), (None, 2)):
+        resent = [([], []), ([], []), ([traced] if traced else [], []), ([], [])]
+        run = ScenarioRun(dataclasses.replace(base, replay_starts=starts,
+                                              replay_resent=resent))
+        run.world.trace = []
+        res = run.run()
+        ports = [c.port for c in res.clients]
+        syns = [round(at, 7) for at, src, p in run.world.trace
+                if src == "cli" and p.seg.sport == ports[2] and p.seg.flags == 0x02]
+        assert syns[1] == round(tick + 20e-6 + USER_EPS_S if traced else tick, 7)
+        lq = run.listener.sk.lq
+        assert lq is not None
+        assert [child.rport for child in lq.accept_queue] == [ports[1], ports[place]]
+        assert res.server_drops == {"TCP_LISTEN_OVERFLOW": 1}

@@ -298,9 +298,15 @@ class ScenarioRun:
         # every SYN-ACK the server resends, counted for the client it goes to (accepted or
         # not), as a kernel run counts tcp:tcp_retransmit_synack
         self.server.trace(self._count_synack, ("tcp_retransmit_synack",))
+        # by jiffy: the instant just after the last connect() or accept() of the kernel run
+        # that came within that tick before its timer softirq sent the tick's first resend
+        self._after_user: dict[int, float] = {}
         if spec.replay_resent is not None:
             self.client.ns.timer_order = self._kernel_order
             self.server.ns.timer_order = self._kernel_order
+            self._after_user = _user_before_softirq(
+                self.client.ns.clock, spec.replay_resent,
+                [*(spec.replay_starts or ()), *(t for t, _ in spec.replay_accepts or ())])
         self._held: set[int] = set()  # clients whose SYN-ACK _hold_synack held back
         if spec.replay_established is not None:
             w.drop_if(self._hold_synack)
@@ -382,9 +388,22 @@ class ScenarioRun:
         the kernel sent its client's next one (the others keep their places)."""
         resent = self.spec.replay_resent
         assert resent is not None
+        ns = self.client.ns
+        if order and self._after_user:
+            # run_timer_softirq came tens of microseconds after the tick in the kernel run, and
+            # a connect() or accept() of the agents (on the same CPU) in between came before
+            # the tick's resends: they go out just after it here too
+            after = self._after_user.get(ns.clock.jiffies(order[0].when))
+            if after is not None and order[0].when < after:
+                for t in order:
+                    if t.pending and (t.kind == TIMER_SYNACK and isinstance(t, RequestSock)
+                                      or t.kind == TIMER_RETRANS
+                                      and isinstance(t.owner, TcpSock)
+                                      and t.owner.state == SYN_SENT):
+                        self._defer(t, after)
+                return order  # the deferred ones are no longer due in this bucket
         slots: list[int] = []
         keyed: list[tuple[float, int, Timer]] = []
-        ns = self.client.ns
         for i, t in enumerate(order):
             owner = t.owner
             if t.kind == TIMER_RETRANS and isinstance(owner, TcpSock) \
@@ -754,6 +773,31 @@ class _Service(Action):
 # kernel's client took another SYN-ACK (one resent) than the one arriving
 HOLD_MAX_S: Final = 0.001
 _SYN_ACK: Final = SYN | ACK
+
+
+def _user_before_softirq(clock: Clock, resent: list[tuple[list[float], list[float]]],
+                         user: list[float]) -> dict[int, float]:
+    """By jiffy, for the ticks of a kernel run whose timer softirq came after a connect() or
+    accept() of the agents within that tick: the instant just after the last of those (the
+    softirq's instant is that of the first SYN or SYN-ACK it resent, `resent`)."""
+    first: dict[int, float] = {}
+    for syns, synacks in resent:
+        for at in (*syns, *synacks):
+            j = clock.jiffies(at)
+            if at < first.get(j, at + 1.0):
+                first[j] = at
+    out: dict[int, float] = {}
+    for at in user:
+        j = clock.jiffies(at)
+        ran = first.get(j)
+        if ran is not None and at < ran and at + USER_EPS_S > out.get(j, 0.0):
+            out[j] = at + USER_EPS_S
+    return out
+
+
+# how long after a connect() or accept() the replay runs a tick's resends that the kernel
+# run's softirq sent after it (_user_before_softirq)
+USER_EPS_S: Final = 1e-7
 
 
 def _tick_of(clock: Clock, t: float) -> float:
