@@ -86,8 +86,8 @@ class ScenarioSpec:
     # replay fires timers due on one tick in the order the kernel sent those (each CPU has a
     # timer base of its own, expired in either order)
     replay_resent: list[tuple[list[float], list[float]]] | None = None
-    # per client: when the kernel run's client took the SYN-ACK to its connect()'s SYN
-    # (ESTABLISHED, traced; None: unknown): the replay's client takes it then (_hold_synack)
+    # per client: when the kernel run's client took its SYN-ACK (ESTABLISHED, traced; None:
+    # unknown): the replay's client takes it then (_hold_synack)
     replay_established: list[float | None] | None = None
     # per client: the local port the kernel run's client had (0: none); the replay binds it
     # before connect(), so the flow is the same 4-tuple (a per-flow lossy link loses the same
@@ -445,17 +445,21 @@ class ScenarioRun:
         return out
 
     def _hold_synack(self, pkt: Packet) -> bool:
-        """A SYN-ACK to a client whose connect() is still in progress, taken by the
-        client's socket when the kernel run's was (`replay_established`), up to HOLD_MAX_S
-        after it arrives. connect() holds the socket (lock_sock) from tcp_v4_connect to its
-        release_sock: the listener answers the SYN in the softirq the SYN's own transmit
-        runs, and the client's socket, owned by the user, queues the SYN-ACK on its
-        backlog (tcp_v4_rcv: tcp_add_backlog) and takes it at release_sock, 13 us after
-        the SYN on this machine as a rule but up to 180 us when a tick's timer softirq ran
-        in between: that tick's resent SYNs then reach the listener first, and may take
-        the accept queue's last place before this client's ACK (a kernel run of
-        slow-accept: client 907's SYN 3 us before the tick, established 75 us later,
-        after the SYN resent on that tick had been answered and established)."""
+        """A SYN-ACK to a client still in SYN_SENT, taken by the client's socket when the
+        kernel run's was (`replay_established`), up to HOLD_MAX_S after it arrives; where the
+        engine answers at once, the kernel's client took it later:
+        - to the SYN of a connect(): connect() holds the socket (lock_sock) from
+          tcp_v4_connect to its release_sock. The listener answers the SYN in the softirq
+          the SYN's own transmit runs, and the SYN-ACK waits on the owned socket's backlog
+          (tcp_v4_rcv: tcp_add_backlog) until release_sock: 13 us after the SYN on this
+          machine as a rule, up to 180 us when a tick's timer softirq ran in between (a
+          kernel run of slow-accept: client 907's SYN 3 us before a tick, established 75 us
+          later, after the SYN resent on that tick had been answered);
+        - to a SYN resent by a tick's timer softirq: the resent SYNs, their SYN-ACKs and the
+          clients. ACKs queue one behind another in the backlog NET_RX works through, 45-51
+          us from a resend to its client's ESTABLISHED, in which a connect() released after
+          the softirq finished its own handshake first (client 1026 of another run,
+          established 29 us after its SYN and ahead of five resent on that tick)."""
         seg = pkt.seg
         if seg.flags & _SYN_ACK != _SYN_ACK:
             return False
@@ -466,7 +470,7 @@ class ScenarioRun:
         took = when[rec.index]
         sk = self._connecting.get(rec.index)
         arrives = self.world.clock + self.spec.delay
-        if (took is None or sk is None or sk.state != SYN_SENT or sk.num_retrans_total
+        if (took is None or sk is None or sk.state != SYN_SENT
                 or not arrives < took <= arrives + HOLD_MAX_S):
             return False
         self._held.add(rec.index)
