@@ -135,7 +135,7 @@ BARS = {
         "its jiffies from /proc/timer_list alone), 1,956-2,000 on a noisier one (ten runs, "
         "eight at 99% or more); where a client differs, it can move a counter by one (seen: "
         "ListenOverflows 935 against 934 with 7 clients differing). The SYN cookies too, "
-        "since the replay's clients take their SYN-ACKs when the kernel's connect() did "
+        "since the replay's clients take their SYN-ACKs when the kernel's clients did "
         "(ScenarioRun._hold_synack) and a tick's resends wait for a connect() or accept() "
         "the kernel made before its timer softirq ran (_user_before_softirq): the SYN "
         "queue stays at its limit for seconds, and whether a SYN finds it over the limit (a "

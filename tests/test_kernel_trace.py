@@ -591,3 +591,39 @@ def test_a_replayed_ticks_resends_wait_for_a_connect_the_kernel_made_first() -> 
         assert lq is not None
         assert [child.rport for child in lq.accept_queue] == [ports[1], ports[place]]
         assert res.server_drops == {"TCP_LISTEN_OVERFLOW": 1}
+
+
+def test_a_replayed_client_takes_a_resent_syns_synack_when_the_kernels_did() -> None:
+    """As above, client 2's SYN resent on a tick T, client 3 connecting 20 us after T, with no
+    trace of the softirq's own instant. The engine answers the resent SYN at once, and client
+    2's handshake takes the last place. Where the kernel's client 2 took that SYN-ACK only
+    200 us after T (behind the tick's packets in NET_RX's backlog), the replay holds it until
+    then: client 3's handshake takes the place, and client 2's ACK leaves at T + 200 us into
+    the full queue."""
+    import dataclasses
+
+    from tuxtcp.sim.scenario import ScenarioRun
+
+    base = ScenarioSpec(clients=4, replay_starts=[0.0, 0.001, 0.002, 1.5], backlog=1,
+                        replay_accepts=[(0.5, 5.0)], duration=2.0, delay=0.00003,
+                        uptime0=1000.0005, replay_resent=[([], [])] * 4)
+    first = ScenarioRun(base)
+    first.world.trace = []
+    res = first.run()
+    port2 = res.clients[2].port
+    tick = [at for at, src, p in first.world.trace
+            if src == "cli" and p.seg.sport == port2 and p.seg.flags == 0x02][1]
+    starts = [0.0, 0.001, 0.002, tick + 20e-6]
+    for took, place in ((tick + 200e-6, 3), (None, 2)):
+        run = ScenarioRun(dataclasses.replace(base, replay_starts=starts,
+                                              replay_established=[None, None, took, None]))
+        run.world.trace = []
+        res = run.run()
+        ports = [c.port for c in res.clients]
+        acks = [round(at, 7) for at, src, p in run.world.trace
+                if src == "cli" and p.seg.sport == ports[2] and p.seg.flags == 0x10]
+        assert acks[0] == round(took if took else tick + 0.00006, 7)
+        lq = run.listener.sk.lq
+        assert lq is not None
+        assert [child.rport for child in lq.accept_queue] == [ports[1], ports[place]]
+        assert res.server_drops == {"TCP_LISTEN_OVERFLOW": 1}

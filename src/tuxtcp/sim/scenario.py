@@ -456,7 +456,7 @@ class ScenarioRun:
           kernel run of slow-accept: client 907's SYN 3 us before a tick, established 75 us
           later, after the SYN resent on that tick had been answered);
         - to a SYN resent by a tick's timer softirq: the resent SYNs, their SYN-ACKs and the
-          clients. ACKs queue one behind another in the backlog NET_RX works through, 45-51
+          clients' ACKs queue one behind another in the backlog NET_RX works through, 45-51
           us from a resend to its client's ESTABLISHED, in which a connect() released after
           the softirq finished its own handshake first (client 1026 of another run,
           established 29 us after its SYN and ahead of five resent on that tick)."""
@@ -773,8 +773,8 @@ class _Service(Action):
 
 
 # how long after its arrival a replay holds back a SYN-ACK for a client whose kernel run's
-# connect() took it later (_hold_synack): the longest seen was 180 us; later than this, the
-# kernel's client took another SYN-ACK (one resent) than the one arriving
+# client took it later (_hold_synack): the longest seen was 180 us; later than this, the
+# kernel's client took another SYN-ACK (to another SYN, or one resent) than the one arriving
 HOLD_MAX_S: Final = 0.001
 _SYN_ACK: Final = SYN | ACK
 

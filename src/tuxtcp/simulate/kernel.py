@@ -392,7 +392,7 @@ def replay_spec(spec: ScenarioSpec, kres: ScenarioResult) -> ScenarioSpec:
     (timer-wheel buckets line up), the kernel clients' connect instants and how long each took
     to close after the server's FIN, the kernel server's accept instants with their service
     ends, the order in which the kernel resent SYNs and SYN-ACKs due on one tick, and when
-    each client's connect() took its SYN-ACK (over the veth); each client connects from the
+    each client took its SYN-ACK (over the veth); each client connects from the
     kernel client's port. A client connects when the kernel's SYN went out (traced:
     `syn_out_at`), else when its agent called connect(). Over the relay, each packet is as
     late on the simulation's link as on the kernel's (`link_lags`)."""
