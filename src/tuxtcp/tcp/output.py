@@ -208,7 +208,8 @@ def transmit(sk: TcpSock, flags: int, seq: int, payload: bytes, now: float,
         sk.rcv_adv = (sk.rcv_nxt + sk.rcv_wnd) & M32
     sk.ip_id = (sk.ip_id + 1) & 0xFFFF
     sk.wstamp = now  # __tcp_transmit_skb (without pacing the write time is the clock)
-    if payload:
+    plen = len(payload)  # (a length is read inline when compiled; `if payload` is a call)
+    if plen:
         # tcp_event_data_sent: data leaving with nothing in flight starts a transmission
         # (CA_EVENT_TX_START), then lsndtime moves
         if not in_flight(sk):
@@ -217,10 +218,10 @@ def transmit(sk: TcpSock, flags: int, seq: int, payload: bytes, now: float,
         if now - sk.icsk_ack.lrcvtime < sk.icsk_ack.ato and sk.icsk_ack.pingpong < 255:
             sk.icsk_ack.pingpong += 1  # a reply within ato of the data: interactive
     pcount = 1
-    if len(payload) > sk.mss_cache:
+    if plen > sk.mss_cache:
         # tcp_set_skb_tso_segs: a TSO packet of pcount segments, cut at gso_size
         seg.gso_size = sk.mss_cache
-        pcount = (len(payload) + sk.mss_cache - 1) // sk.mss_cache
+        pcount = (plen + sk.mss_cache - 1) // sk.mss_cache
     df = True if not ns.pmtu else dont_fragment(ns, sk.raddr, now)
     ns.transmit(Packet(sk.laddr, sk.raddr, seg, ip_id=sk.ip_id, tos=tos, df=df))
     # ip_select_ident_segs: a TSO packet takes one IP ID per segment it is cut into
@@ -228,11 +229,11 @@ def transmit(sk: TcpSock, flags: int, seq: int, payload: bytes, now: float,
     if not retrans:
         ns.mib.tcp.OutSegs += pcount  # __tcp_transmit_skb: tcp_skb_pcount(skb)
     sk.segs_out += pcount  # (__tcp_transmit_skb: tp->segs_out, data_segs_out, bytes_sent)
-    if payload:
+    if plen:
         sk.data_segs_out += pcount
-        sk.bytes_sent += len(payload)
+        sk.bytes_sent += plen
         if retrans:
-            sk.bytes_retrans += len(payload)  # __tcp_retransmit_skb
+            sk.bytes_retrans += plen  # __tcp_retransmit_skb
 
 
 def _ecn_send(sk: TcpSock, flags: int, payload: bytes, retrans: bool) -> tuple[int, int]:

@@ -380,14 +380,15 @@ def data_queue(sk: TcpSock, seg: TcpSegment, now: float) -> int:
 def _data_queue(sk: TcpSock, seg: TcpSegment, now: float) -> int:
     mib = sk.ns.mib
     data = seg.payload
+    dlen = len(data)  # (a length is read inline when compiled; `if data` is a call)
     fin = 1 if seg.flags & FIN else 0
     seq = seg.seq
-    end = (seq + len(data) + fin) & M32
+    end = (seq + dlen + fin) & M32
     sk.dsack = None  # tcp_data_queue: a D-SACK not sent yet is forgotten
     in_sequence = seq == sk.rcv_nxt
     # tcp_data_queue's out_of_window: what cannot be used starts quick ACKs
     if in_sequence:
-        if data and not receive_window(sk):
+        if dlen and not receive_window(sk):
             # in sequence, but the window is closed (a bare FIN still goes in: some stacks
             # send FINs into a closed window; taking it breaks a FIN/ACK loop)
             mib.tcp_ext.TCPZeroWindowDrop += 1
@@ -412,28 +413,28 @@ def _data_queue(sk: TcpSock, seg: TcpSegment, now: float) -> int:
     # what the segment costs as an skb (IPv4 header, TCP header, payload) and what
     # tcp_measure_rcv_mss looks at
     hdr_len = seg.header_len()
-    truesize = skb_truesize(20 + hdr_len + len(data))
+    truesize = skb_truesize(20 + hdr_len + dlen)
     remnant = bool(seg.flags & (FIN | URG | SYN | PSH))
     if after(seq, sk.rcv_nxt):
         return DQ_ACK_NOW | _data_queue_ofo(sk, seq, end, data, fin, truesize, hdr_len,
                                             remnant, now, seg.gso_size)
     ack_now = 0
-    if not _try_rmem_schedule(sk, len(data), truesize, None, now):
+    if not _try_rmem_schedule(sk, dlen, truesize, None, now):
         # queue_and_out: no room: a zero window on the ACK that goes at once (ICSK_ACK_NOMEM);
         # dropped if it carries data and the receive queue holds some (else
         # sk_forced_mem_schedule). (A bare FIN is not charged: the kernel merges it into the
         # queue's last segment.)
         sk.ack_nomem = True
         ack_now = DQ_ACK_NOW
-        if data and sk.rcvq_skbs:
+        if dlen and sk.rcvq_skbs:
             mib.tcp_ext.TCPRcvQDrop += 1
             return DQ_ACK_NOW | DQ_RCVQ_DROP
     # in order (perhaps overlapping what we have): take the new part
     skip = (sk.rcv_nxt - seq) & M32
     had_ooo = bool(sk.ooo)
     fin_reached = _append(sk, data[skip:], fin, truesize)
-    if data:
-        event_data_recv(sk, len(data), truesize, hdr_len, remnant, now, seg.gso_size)
+    if dlen:
+        event_data_recv(sk, dlen, truesize, hdr_len, remnant, now, seg.gso_size)
     dsack_high = sk.rcv_nxt
     while sk.ooo and not fin_reached:
         item = sk.ooo.pop(sk.rcv_nxt, None)  # tcp_ofo_queue: the segment that fits next
@@ -657,7 +658,7 @@ def _prune_ofo_queue(sk: TcpSock, length: int, in_seq: int | None, now: float) -
 
 def _append(sk: TcpSock, data: bytes, fin: int, truesize: int) -> bool:
     """In-order data onto the receive queue, charged its segment's truesize."""
-    if data and not (sk.rcv_shutdown and sk.orphan):
+    if len(data) and not (sk.rcv_shutdown and sk.orphan):
         sk.recv_buf += data
         if sk.rcvq_skbs is EMPTY_RCVQ:
             sk.rcvq_skbs = []
