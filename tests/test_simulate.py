@@ -6,7 +6,7 @@ import json
 import pytest
 
 from tuxtcp.cli import main
-from tuxtcp.sim.scenario import ScenarioSpec, run_scenario
+from tuxtcp.sim.scenario import ScenarioRun, ScenarioSpec, run_scenario
 from tuxtcp.simulate.presets import PRESETS, build_spec
 from tuxtcp.simulate.report import percentile, summarize
 
@@ -130,6 +130,45 @@ def test_clients_on_many_addresses_sharing_ports_are_attributed_apart() -> None:
     assert len({c.port for c in res.clients}) == 4
     assert all(c.accepted is not None for c in res.clients)
     assert res.server_counters["Tcp.PassiveOpens"] == 32
+
+
+def test_the_address_map_keeps_only_clients_in_flight() -> None:
+    # A client that closes after the server took its connection leaves the map of clients by
+    # address and port; the ones the server never took stay (a SYN-ACK resent to them is still
+    # theirs). 24 clients on one address and a 4-port range, 50 ms apart on average, take
+    # turns on its two even ports (__inet_hash_connect tries the low end's parity first).
+    spec = ScenarioSpec(clients=24, arrival="poisson", rate=20.0, backlog=64,
+                        client_addresses=1, duration=5.0,
+                        sysctls={"net.ipv4.ip_local_port_range": "40000 40003"})
+    run = ScenarioRun(spec)
+    res = run.run()
+    done = [c for c in res.clients if c.accepted is not None and c.outcome == "ok"]
+    assert len(done) == 24 and {c.port for c in done} == {40000, 40002}
+    assert run._by_addr == {}
+    # listen(1) with the accept loop never started: no client is taken, every one stays
+    spec = ScenarioSpec(clients=6, arrival="burst", backlog=1, client_addresses=1,
+                        accept_start=10.0, duration=2.0)
+    run = ScenarioRun(spec)
+    res = run.run()
+    assert all(c.accepted is None for c in res.clients)
+    assert sorted(run._by_addr.values(), key=lambda c: c.index) == [
+        c for c in res.clients if c.port]
+
+
+def test_the_console_script_leaves_the_run_out_of_the_final_collection(monkeypatch) -> None:  # type: ignore[no-untyped-def]
+    # what the command built is frozen before the interpreter exits, so its final collection
+    # does not walk it (a 1M-connection simulation: about a second)
+    import gc
+
+    import tuxtcp.cli as cli
+
+    monkeypatch.setattr(cli, "main", lambda: 0)
+    assert gc.get_freeze_count() == 0
+    try:
+        assert cli.run() == 0
+        assert gc.get_freeze_count() > 0
+    finally:
+        gc.unfreeze()
 
 
 def test_plots_zoom_to_the_activity_and_log_geometric_grids() -> None:
