@@ -9,7 +9,7 @@ from hypothesis import strategies as st
 
 import states as S
 from tuxtcp.net.sock_common import SockCommon
-from tuxtcp.tcp.ehash import entries, insert, lookup, remove
+from tuxtcp.tcp.ehash import _key, entries, insert, lookup, remove
 from tuxtcp.tcp.reqsk import RequestSock
 from tuxtcp.tcp.sock import EMPTY_SCOREBOARD
 from tuxtcp.wire.tcp import ACK, RST, SYN
@@ -96,7 +96,7 @@ _OPS = st.lists(st.tuples(st.sampled_from(["insert", "remove", "remove_other"]),
 @given(_OPS)
 def test_the_established_table_answers_as_a_dict_keyed_by_the_four_tuple(
         ops: list[tuple[str, int, int, int, int]]) -> None:
-    # two levels (remote end, then local end where several share it) and no 96-bit key:
+    # one key folded from both ends (a chain where 4-tuples share it) and no 96-bit key:
     # after any inserts (a later one replacing), removes of the entry there and removes of
     # an entry that is not there, every 4-tuple finds what a dict would, all entries listed
     ns = S.listen().h.ns
@@ -167,3 +167,33 @@ def test_is_local_is_membership_or_loopback(first: list[int], added: list[int],
     for a in [*probes, *first, *added, *near, ns.primary, 0x7F000001]:
         assert ns.owns(a) == (a in ns.addresses)
         assert ns.is_local(a) == (a in ns.addresses or is_loopback(a))
+
+
+@given(st.integers(0, 0xFFFFFFFF), st.integers(0, 0xFFFF), st.integers(0, 0xFFFFFFFF),
+       st.integers(0, 0xFFFF), st.integers(0, 3), st.integers(0, 0xFFFF))
+def test_four_tuples_folding_to_one_key_share_a_chain(
+        laddr: int, lport: int, raddr: int, rport: int, flip: int, lport2: int) -> None:
+    # a second 4-tuple made to fold to the first one's key (its local address differs in the
+    # low two bits, its remote end makes up the difference): both are found, each removal
+    # takes its own, the last one left goes back in the chain's place
+    local, remote = (laddr << 16) | lport, (raddr << 16) | rport
+    local2 = ((laddr ^ flip) << 16) | lport2
+    remote2 = remote ^ _key(local, 0) ^ _key(local2, 0)
+    assert remote2 < 1 << 48 and _key(local2, remote2) == _key(local, remote)
+    if (local2, remote2) == (local, remote):
+        return
+    ns = S.listen().h.ns
+    ns.ehash.clear()
+    a = SockCommon(local >> 16, local & 0xFFFF, remote >> 16, remote & 0xFFFF, 0)
+    b = SockCommon(local2 >> 16, local2 & 0xFFFF, remote2 >> 16, remote2 & 0xFFFF, 0)
+    insert(ns, a, local, remote)
+    insert(ns, b, local2, remote2)
+    assert len(ns.ehash) == 1
+    assert lookup(ns, local, remote) is a and lookup(ns, local2, remote2) is b
+    assert entries(ns) == [a, b]
+    assert not remove(ns, SockCommon(local >> 16, local & 0xFFFF, remote >> 16,
+                                     remote & 0xFFFF, 0), local, remote)
+    assert remove(ns, a, local, remote)
+    assert lookup(ns, local, remote) is None and lookup(ns, local2, remote2) is b
+    assert list(ns.ehash.values()) == [b]
+    assert remove(ns, b, local2, remote2) and not ns.ehash

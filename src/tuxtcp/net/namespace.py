@@ -47,8 +47,8 @@ class NetNamespace:
         # which CPU's timer base expires first, and when, is the machine's, not the stack's
         self.timer_order: Callable[[list[Timer]], list[Timer]] | None = None
         self.ports = PortTable(self.rng)
-        # the established table (socket, request or timewait sock by 4-tuple), by remote end
-        # first: read and written only through tcp/ehash.py
+        # the established table (socket, request or timewait sock by 4-tuple, under a key
+        # folded from both ends): read and written only through tcp/ehash.py
         self.ehash: dict[object, object] = {}  # (keys: ints, typed object to box them once)
         self.lhash: dict[int, list[object]] = {}
         self.sockets: dict[object, None] = {}  # every live TcpSock, in creation order

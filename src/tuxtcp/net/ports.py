@@ -6,7 +6,7 @@ inet_csk_get_port) and net/ipv4/inet_hashtables.c (__inet_hash_connect, RFC 6056
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING, TypeAlias
+from typing import TYPE_CHECKING, Final, TypeAlias
 
 from .tcp_states import LISTEN, TIME_WAIT
 
@@ -63,18 +63,26 @@ def bucket_conflict(sk: Owner, addr: int, bucket: BindBucket, relax: bool,
     return False
 
 
+PORTS: Final = 1 << 16
+PERTURB_SIZE: Final = 1 << 16  # INET_TABLE_PERTURB_SIZE
+
+
 class PortTable:
-    """The namespace's bhash: port -> BindBucket."""
+    """The namespace's bhash: port -> BindBucket.
+
+    Both tables are lists indexed by port (and perturbation index), not dicts: a dict keyed
+    by a port above 256 boxes it for every lookup (an allocation, a hash and a compare, about
+    500 instructions in the compiled build), and a connect() looks up a handful."""
 
     def __init__(self, rng: random.Random) -> None:
-        self.buckets: dict[int, BindBucket] = {}
+        self.buckets: list[BindBucket | None] = [None] * PORTS
         self.rng = rng
-        # table_perturb[65536], filled lazily with random values (same distribution)
-        self._perturb: dict[int, int] = {}
+        # table_perturb[], filled lazily with random values (same distribution; -1: not yet)
+        self._perturb: list[int] = [-1] * PERTURB_SIZE
 
     def perturb(self, index: int) -> int:
-        v = self._perturb.get(index)
-        if v is None:
+        v = self._perturb[index]
+        if v < 0:
             v = self._perturb[index] = self.rng.getrandbits(32)
         return v
 
@@ -82,7 +90,7 @@ class PortTable:
         self._perturb[index] = (self.perturb(index) + by) & 0xFFFFFFFF
 
     def add_owner(self, sk: TcpSock, port: int, by_connect: bool = False) -> BindBucket:
-        b = self.buckets.get(port)
+        b = self.buckets[port]
         if b is None:
             b = BindBucket(port, by_connect)
             self.buckets[port] = b
@@ -99,8 +107,8 @@ class PortTable:
         owners = b.owners
         if sk in owners:  # (dict.pop with a default is a generic method call when compiled)
             del owners[sk]
-        if not owners and self.buckets.get(b.port) is b:
-            del self.buckets[b.port]
+        if not owners and self.buckets[b.port] is b:
+            self.buckets[b.port] = None
         sk.bucket = None
 
     def replace_owner(self, old: Owner, new: Owner) -> None:
@@ -118,7 +126,7 @@ class PortTable:
     def get_port(self, sk: Owner, addr: int, port: int) -> bool:
         """inet_csk_get_port with a given port (explicit bind or listen re-check):
         relax=True, reuseport_ok=True. True when `sk` may own the port."""
-        b = self.buckets.get(port)
+        b = self.buckets[port]
         if b is None or not b.owners:
             return True
         return not bucket_conflict(sk, addr, b, relax=True, reuseport_ok=True)
@@ -147,7 +155,7 @@ class PortTable:
                 for _ in range(0, remaining, 2):
                     if port >= hi:
                         port -= remaining
-                    b = self.buckets.get(port)
+                    b = self.buckets[port]
                     if b is None or not bucket_conflict(sk, addr, b, relax=False,
                                                         reuseport_ok=False):
                         return port

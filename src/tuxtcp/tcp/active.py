@@ -114,7 +114,7 @@ def hash_connect(ns: NetNamespace, sk: TcpSock, now: float) -> int:
         while i < remaining:
             if port >= high:
                 port -= remaining
-            b = buckets.get(port)
+            b = buckets[port]
             if b is not None:
                 if not b.by_connect:
                     pass  # a bucket made by bind() is never shared by connect()
