@@ -63,37 +63,57 @@ def bucket_conflict(sk: Owner, addr: int, bucket: BindBucket, relax: bool,
     return False
 
 
-PORTS: Final = 1 << 16
-PERTURB_SIZE: Final = 1 << 16  # INET_TABLE_PERTURB_SIZE
+_PAGE_BITS: Final = 8
+_PAGE_MASK: Final = (1 << _PAGE_BITS) - 1
+_PAGES: Final = 1 << (16 - _PAGE_BITS)  # ports and perturbation indexes are 16-bit
 
 
 class PortTable:
     """The namespace's bhash: port -> BindBucket.
 
-    Both tables are lists indexed by port (and perturbation index), not dicts: a dict keyed
-    by a port above 256 boxes it for every lookup (an allocation, a hash and a compare, about
-    500 instructions in the compiled build), and a connect() looks up a handful."""
+    Both tables (bind buckets by port, table_perturb by index) are lists of 256-entry pages
+    made on first use, not dicts: a dict keyed by a port above 256 boxes it for every lookup
+    (an allocation, a hash and a compare, about 500 instructions in the compiled build), and
+    a connect() looks up a handful; a namespace that binds nothing makes no page."""
 
     def __init__(self, rng: random.Random) -> None:
-        self.buckets: list[BindBucket | None] = [None] * PORTS
+        self._buckets: list[list[BindBucket | None] | None] = [None] * _PAGES
         self.rng = rng
-        # table_perturb[], filled lazily with random values (same distribution; -1: not yet)
-        self._perturb: list[int] = [-1] * PERTURB_SIZE
+        # table_perturb[65536] (INET_TABLE_PERTURB_SIZE), filled lazily with random values
+        # (same distribution; -1: not drawn yet)
+        self._perturb: list[list[int] | None] = [None] * _PAGES
+
+    def bucket(self, port: int) -> BindBucket | None:
+        """The bind bucket of `port` (0-65535), or None."""
+        page = self._buckets[port >> _PAGE_BITS]
+        return None if page is None else page[port & _PAGE_MASK]
+
+    def _set_bucket(self, port: int, b: BindBucket | None) -> None:
+        page = self._buckets[port >> _PAGE_BITS]
+        if page is None:
+            page = self._buckets[port >> _PAGE_BITS] = [None] * (_PAGE_MASK + 1)
+        page[port & _PAGE_MASK] = b
 
     def perturb(self, index: int) -> int:
-        v = self._perturb[index]
+        page = self._perturb[index >> _PAGE_BITS]
+        if page is None:
+            page = self._perturb[index >> _PAGE_BITS] = [-1] * (_PAGE_MASK + 1)
+        v = page[index & _PAGE_MASK]
         if v < 0:
-            v = self._perturb[index] = self.rng.getrandbits(32)
+            v = page[index & _PAGE_MASK] = self.rng.getrandbits(32)
         return v
 
     def bump_perturb(self, index: int, by: int) -> None:
-        self._perturb[index] = (self.perturb(index) + by) & 0xFFFFFFFF
+        v = (self.perturb(index) + by) & 0xFFFFFFFF
+        page = self._perturb[index >> _PAGE_BITS]
+        assert page is not None
+        page[index & _PAGE_MASK] = v
 
     def add_owner(self, sk: TcpSock, port: int, by_connect: bool = False) -> BindBucket:
-        b = self.buckets[port]
+        b = self.bucket(port)
         if b is None:
             b = BindBucket(port, by_connect)
-            self.buckets[port] = b
+            self._set_bucket(port, b)
         b.owners[sk] = None
         sk.bucket = b
         sk.lport = port
@@ -107,8 +127,8 @@ class PortTable:
         owners = b.owners
         if sk in owners:  # (dict.pop with a default is a generic method call when compiled)
             del owners[sk]
-        if not owners and self.buckets[b.port] is b:
-            self.buckets[b.port] = None
+        if not owners and self.bucket(b.port) is b:
+            self._set_bucket(b.port, None)
         sk.bucket = None
 
     def replace_owner(self, old: Owner, new: Owner) -> None:
@@ -126,7 +146,7 @@ class PortTable:
     def get_port(self, sk: Owner, addr: int, port: int) -> bool:
         """inet_csk_get_port with a given port (explicit bind or listen re-check):
         relax=True, reuseport_ok=True. True when `sk` may own the port."""
-        b = self.buckets[port]
+        b = self.bucket(port)
         if b is None or not b.owners:
             return True
         return not bucket_conflict(sk, addr, b, relax=True, reuseport_ok=True)
@@ -155,7 +175,7 @@ class PortTable:
                 for _ in range(0, remaining, 2):
                     if port >= hi:
                         port -= remaining
-                    b = self.buckets[port]
+                    b = self.bucket(port)
                     if b is None or not bucket_conflict(sk, addr, b, relax=False,
                                                         reuseport_ok=False):
                         return port

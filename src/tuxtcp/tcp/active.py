@@ -106,7 +106,7 @@ def hash_connect(ns: NetNamespace, sk: TcpSock, now: float) -> int:
     offset = (ns.ports.perturb(index) + (port_offset >> 32)) % remaining
     step = 2
     offset &= ~1  # first pass: ports of the same parity as low
-    buckets = ns.ports.buckets
+    ports = ns.ports
     remote = end(sk.raddr, sk.rport)
     while True:
         port = low + offset
@@ -114,7 +114,7 @@ def hash_connect(ns: NetNamespace, sk: TcpSock, now: float) -> int:
         while i < remaining:
             if port >= high:
                 port -= remaining
-            b = buckets[port]
+            b = ports.bucket(port)
             if b is not None:
                 if not b.by_connect:
                     pass  # a bucket made by bind() is never shared by connect()
