@@ -66,11 +66,14 @@ class RackState:
         self.reo_wnd_persist = 0  # recoveries the widened window is kept for
 
 
-# Shared empty queues: an idle connection holds no retransmission deque (about 600 bytes) and
-# no out-of-order dict of its own. They are replaced by a socket's own on the first enqueue
+# Shared empty queues: an idle connection holds no retransmission queue and no out-of-order
+# dict of its own. They are replaced by a socket's own on the first enqueue
 # (rtx_enqueue, receive.data_queue) and given back once empty; nothing may add to them in place
 # (tests/conftest.py checks after every test that they are still empty).
-EMPTY_RTX_QUEUE: Final[deque[TxSeg]] = deque()
+# (The retransmission queue is a list, oldest first: the compiled build tests, indexes,
+# appends to and iterates a list inline, where each deque method is a call by name; the
+# acknowledged head is cut off in one `del` per ACK, tcp_clean_rtx_queue's batch.)
+EMPTY_RTX_QUEUE: Final[list[TxSeg]] = []
 EMPTY_OOO: Final[dict[int, tuple[bytes, int, int]]] = {}
 # a receive queue holding nothing: (data end, truesize) per queued segment
 EMPTY_RCVQ: Final[list[tuple[int, int]]] = []
@@ -85,8 +88,8 @@ def stamp_tx(sk: TcpSock, ts: TxSeg, now: float) -> None:
 
 
 # queues given up empty (rtx_give_up), for the next first enqueue of any socket: a connection
-# otherwise makes three (its SYN's or SYN-ACK's, then each end's FIN), each a generic call
-_SPARE_RTX_QUEUES: Final[list[deque[TxSeg]]] = []
+# otherwise makes three (its SYN's or SYN-ACK's, then each end's FIN)
+_SPARE_RTX_QUEUES: Final[list[list[TxSeg]]] = []
 SPARE_RTX_QUEUES: Final = 64
 
 
@@ -96,7 +99,7 @@ def rtx_enqueue(sk: TcpSock, ts: TxSeg) -> None:
     sk.tx_count += 1
     q = sk.rtx_queue
     if q is EMPTY_RTX_QUEUE:
-        q = sk.rtx_queue = _SPARE_RTX_QUEUES.pop() if _SPARE_RTX_QUEUES else deque()
+        q = sk.rtx_queue = _SPARE_RTX_QUEUES.pop() if _SPARE_RTX_QUEUES else []
     q.append(ts)
 
 

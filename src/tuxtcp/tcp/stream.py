@@ -1050,8 +1050,9 @@ def _clean_rtx_queue(sk: TcpSock, ack: int, tsecr: int, prior_fack: int, now: fl
     sack_ok = sk.rx_opt.sack_ok
     reord = sk.snd_nxt
     orig_acked = False
-    while q and not after(q[0].end, ack):
-        ts = q.popleft()
+    n = len(q)
+    while acked < n and not after(q[acked].end, ack):
+        ts = q[acked]
         skb_delivered(sk, ts, rs)
         if ts.sent < 0:
             retrans_acked = True
@@ -1073,6 +1074,8 @@ def _clean_rtx_queue(sk: TcpSock, ack: int, tsecr: int, prior_fack: int, now: fl
         acked += 1
         if ts.flags & FIN:
             sk.fin_acked = True
+    if acked:
+        del q[:acked]  # (nothing above reads the queue: the acknowledged head goes at once)
     if q and before(q[0].seq, ack):
         # a partly acknowledged segment: keep only the unacknowledged tail
         head = q[0]
