@@ -267,5 +267,6 @@ def test_hash_connect_draws_what_randrange_8_draws() -> None:
 
     for seed in range(50):
         a, b = random.Random(seed), random.Random(seed)
-        assert [_randrange8(a) for _ in range(200)] == [b.randrange(8) for _ in range(200)]
+        assert [_randrange8(a.getrandbits) for _ in range(200)] == [
+            b.randrange(8) for _ in range(200)]
         assert a.getstate() == b.getstate()

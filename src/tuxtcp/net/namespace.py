@@ -36,6 +36,9 @@ class NetNamespace:
                  uptime0: float | None = None) -> None:
         self.name = name
         self.rng = random.Random(f"{seed}:{name}")
+        # rng.getrandbits taken once (called through it, the compiled build does not look the
+        # method up by name for each draw: the IP ID of each connection, the port search's)
+        self.getrandbits: Callable[[int], int] = self.rng.getrandbits
         self.sysctl = Sysctls()
         self.mib = Mib()
         self.drops = DropCounts()
@@ -126,7 +129,7 @@ class NetNamespace:
         if addr == self.primary:
             return True
         bitmap = self._bitmap
-        if bitmap:
+        if len(bitmap):  # (a bytes' length is read inline when compiled; `if bitmap` calls)
             return bitmap[addr - low] != 0
         return addr in self.addresses
 

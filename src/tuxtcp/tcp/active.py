@@ -4,7 +4,7 @@ SYN_SENT input (tcp_rcv_synsent_state_process). The SYN's retransmission timer i
 from __future__ import annotations
 
 import errno
-import random
+from collections.abc import Callable
 
 from ..net import drops as dr
 from ..net.namespace import NetNamespace
@@ -78,12 +78,13 @@ def _check_established(ns: NetNamespace, sk: TcpSock, local: int, remote: int,
     return False
 
 
-def _randrange8(rng: random.Random) -> int:
-    """rng.randrange(8), the same draw (CPython takes getrandbits(4) until one is below 8)
-    without entering the interpreted random module on every connect()."""
-    r = rng.getrandbits(4)
+def _randrange8(getrandbits: Callable[[int], int]) -> int:
+    """rng.randrange(8) through the rng's getrandbits, the same draw (CPython takes
+    getrandbits(4) until one is below 8) without entering the interpreted random module on
+    every connect()."""
+    r = getrandbits(4)
     while r >= 8:
-        r = rng.getrandbits(4)
+        r = getrandbits(4)
     return r
 
 
@@ -132,7 +133,7 @@ def hash_connect(ns: NetNamespace, sk: TcpSock, now: float) -> int:
                 continue
             return errno.EADDRNOTAVAIL
         # __inet_hash_connect: advance the perturbation so the next search starts further on
-        i = max(i, _randrange8(ns.rng) * step)
+        i = max(i, _randrange8(ns.getrandbits) * step)
         ns.ports.bump_perturb(index, i + step)
         return 0
 
@@ -184,7 +185,7 @@ def tcp_connect(ns: NetNamespace, sk: TcpSock, now: float) -> int:
     sk.retrans_stamp = now
     sk.syn_sent_at = now
     sk.created = now
-    sk.ip_id = ns.rng.getrandbits(16)
+    sk.ip_id = ns.getrandbits(16)
     hash_established(sk)
     # tcp_ecn_send_syn: tcp_ecn=1 asks for ECN (ECE|CWR on the SYN). A retransmitted SYN goes
     # without them (tcp_ecn_clear_syn, tcp_ecn_fallback=1): the queued copy has plain SYN

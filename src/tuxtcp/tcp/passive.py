@@ -420,7 +420,7 @@ def syn_recv_sock(ns: NetNamespace, lsk: TcpSock, req: RequestSock, pkt: Packet,
     child.created = req.born
     child.num_retrans_total = req.num_retrans
     keepalive_established(child, now)  # tcp_create_openreq_child
-    child.ip_id = ns.rng.getrandbits(16)
+    child.ip_id = ns.getrandbits(16)
     if req.num_timeout:
         # tcp_create_openreq_child: the SYN-ACK timeouts were one RTO recovery, from the
         # first SYN-ACK to now
