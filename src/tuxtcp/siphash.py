@@ -99,8 +99,10 @@ siphash24: Callable[[bytes, bytes], int] = (
     else _siphash24_ext if _c_siphash24 is not None else siphash24_py)
 
 _PACK = {n: struct.Struct(f"<{n}I") for n in (1, 2, 3, 4)}
-_PACK3: Final = _PACK[3]
-_PACK4: Final = _PACK[4]
+# the packers' bound methods, taken once (the compiled helpers call them without looking
+# `pack` up by name each time)
+_PACK3: Final[Callable[..., bytes]] = _PACK[3].pack
+_PACK4: Final[Callable[..., bytes]] = _PACK[4].pack
 # the hash the fixed-arity helpers call: siphashc's C function itself where it is installed
 # (no wrapper between the compiled caller and it), else the best implementation above
 _HASH: Final[Callable[[bytes, bytes], int]] = (
@@ -115,10 +117,10 @@ def siphash_u32s(key: bytes, *words: int) -> int:
 def siphash_3u32(key: bytes, a: int, b: int, c: int) -> int:
     """siphash_3u32(a, b, c, key): siphash_u32s with three words, without its varargs (the
     ISN and the listener choice hash one per connection)."""
-    return _HASH(key, _PACK3.pack(a, b, c))
+    return _HASH(key, _PACK3(a, b, c))
 
 
 def siphash_4u32(key: bytes, a: int, b: int, c: int, d: int) -> int:
     """siphash_4u32(a, b, c, d, key): siphash_u32s with four words (SYN cookies, the port
     offset)."""
-    return _HASH(key, _PACK4.pack(a, b, c, d))
+    return _HASH(key, _PACK4(a, b, c, d))

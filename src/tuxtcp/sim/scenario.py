@@ -282,8 +282,11 @@ class ScenarioRun:
         self.results: list[ClientResult] = []
         self._next_client = 0
         self._start_due_action = _StartDue(self)  # (one object for every arrival)
-        self._by_addr: dict[int, ClientResult] = {}  # addr << 16 | port -> client
-        self._connecting: dict[int, TcpSock] = {}  # client index -> its socket, in SYN_SENT
+        # addr << 16 | port -> client (keys typed object: a key used twice is boxed once)
+        self._by_addr: dict[object, ClientResult] = {}
+        # by client index: its socket while in SYN_SENT (a list: a dict keyed by the index
+        # boxed it three times a client)
+        self._connecting: list[TcpSock | None] = []
         self._idle_workers = spec.workers
         self._accepting = spec.accept_start <= 0
         self.samples: list[tuple[float, int, int]] = []
@@ -295,6 +298,7 @@ class ScenarioRun:
         # rescan the growing list (about a third of this step's time at 1M clients)
         with _collector_paused():
             self._schedule_clients()
+        self._connecting = [None] * len(self.results)
         # every SYN-ACK the server resends, counted for the client it goes to (accepted or
         # not), as a kernel run counts tcp:tcp_retransmit_synack
         self.server.trace(self._count_synack, ("tcp_retransmit_synack",))
@@ -468,7 +472,7 @@ class ScenarioRun:
         if rec is None or when is None or rec.index >= len(when) or rec.index in self._held:
             return False
         took = when[rec.index]
-        sk = self._connecting.get(rec.index)
+        sk = self._connecting[rec.index]
         arrives = self.world.clock + self.spec.delay
         if (took is None or sk is None or sk.state != SYN_SENT
                 or not arrives < took <= arrives + HOLD_MAX_S):
@@ -549,7 +553,7 @@ class ScenarioRun:
             rec.accepted = now
         self._serve(conn, now + max(0.0, service), False)
 
-    def _forget(self, rec: ClientResult, key: int) -> None:
+    def _forget(self, rec: ClientResult, key: object) -> None:
         """A client closing after the server took its connection is looked up no more (what
         remains, its FIN's exchange and TIME_WAIT, is not attributed to it): its entry leaves
         the address map, which then holds the clients in flight rather than every client of
@@ -598,8 +602,9 @@ class ScenarioRun:
                 self.world.run_until(None, spec.duration * k / steps)
                 if progress is not None:
                     progress(self.world.clock, self)
-        for i, sk in self._connecting.items():
-            self.results[i].syn_retrans = sk.num_retrans_total  # still connecting at the end
+        for i, still in enumerate(self._connecting):
+            if still is not None:  # still connecting at the end
+                self.results[i].syn_retrans = still.num_retrans_total
         self.world.close()
         return self.result()
 
@@ -672,11 +677,11 @@ class _Client(Waker):
             if st in (ESTABLISHED, CLOSE_WAIT):
                 rec.established = run.world.clock
                 rec.syn_retrans = sk.num_retrans_total
-                del run._connecting[rec.index]
+                run._connecting[rec.index] = None
             elif st == CLOSE:
                 rec.error = sk.sk_err or errno.ECONNABORTED
                 rec.syn_retrans = sk.num_retrans_total
-                del run._connecting[rec.index]
+                run._connecting[rec.index] = None
         if run._response:
             if rec.established is not None and not self.closing and not self.reading and (
                     sk.recv_buf or sk.rcv_shutdown):
