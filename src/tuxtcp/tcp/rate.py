@@ -12,7 +12,7 @@ from __future__ import annotations
 
 from ..wire.seq import after
 from .rack import us
-from .sock import TcpSock, TxRate, TxSeg, in_flight
+from .sock import TcpSock, TxSeg, in_flight
 
 
 class RateSample:
@@ -30,15 +30,28 @@ class RateSample:
         self.delivered = 0  # segments delivered over it (-1: no sample)
 
 
-def skb_sent(sk: TcpSock, now: float) -> TxRate:
+def skb_sent(sk: TcpSock, ts: TxSeg, now: float) -> None:
     """tcp_rate_skb_sent: with nothing out, a new sampling interval starts now; the record a
-    packet (new or resent) carries: tp->delivered, delivered_mstamp, first_tx_mstamp and
-    whether the sender was application-limited."""
+    packet (new or resent) carries, put on `ts`: tp->delivered, delivered_mstamp,
+    first_tx_mstamp and whether the sender was application-limited."""
     if not sk.rtx_queue:
         t = us(now)
         sk.first_tx_mstamp = t
         sk.delivered_mstamp = t
-    return (sk.delivered, sk.delivered_mstamp, sk.first_tx_mstamp, sk.app_limited != 0)
+    ts.rate_delivered = sk.delivered
+    ts.rate_mstamp = sk.delivered_mstamp
+    ts.rate_first_tx = sk.first_tx_mstamp
+    ts.rate_app_limited = sk.app_limited != 0
+    ts.has_rate = True
+
+
+def copy_rate(ts: TxSeg, src: TxSeg) -> None:
+    """`src`'s transmission record on `ts` (another segment of the same packet)."""
+    ts.has_rate = src.has_rate
+    ts.rate_delivered = src.rate_delivered
+    ts.rate_mstamp = src.rate_mstamp
+    ts.rate_first_tx = src.rate_first_tx
+    ts.rate_app_limited = src.rate_app_limited
 
 
 def skb_delivered(sk: TcpSock, ts: TxSeg, rs: RateSample) -> None:
@@ -46,19 +59,17 @@ def skb_delivered(sk: TcpSock, ts: TxSeg, rs: RateSample) -> None:
     follows the most recently sent of those (later time, or the same time and later in
     sequence: tcp_skb_sent_after). A SACKed one gives no second sample when acknowledged: its
     record is dropped as it is SACKed (the caller, tcp_sacktag_one's part)."""
-    rec = ts.rate
-    if rec is None:
+    if not ts.has_rate:
         return
     tx = us(ts.xmit)
     if not rs.prior_delivered or tx > sk.first_tx_mstamp or (
             tx == sk.first_tx_mstamp and after(ts.end, rs.last_end_seq)):
-        delivered, delivered_mstamp, first_tx, app_limited = rec
-        rs.prior_delivered = delivered
-        rs.prior_mstamp = delivered_mstamp
-        rs.is_app_limited = app_limited
+        rs.prior_delivered = ts.rate_delivered
+        rs.prior_mstamp = ts.rate_mstamp
+        rs.is_app_limited = ts.rate_app_limited
         rs.last_end_seq = ts.end
         sk.first_tx_mstamp = tx  # the most recently (S)ACKed one's send time
-        rs.interval_us = tx - first_tx  # its window's send phase
+        rs.interval_us = tx - ts.rate_first_tx  # its window's send phase
 
 
 def rate_gen(sk: TcpSock, delivered: int, is_sack_reneg: bool, rs: RateSample,

@@ -18,15 +18,12 @@ if TYPE_CHECKING:
     from ..net.namespace import NetNamespace
 
 
-# tx.delivered, tx.delivered_mstamp, tx.first_tx_mstamp, tx.is_app_limited (rate.py)
-TxRate = tuple[int, int, int, bool]
-
-
 class TxSeg:
     """One segment in the retransmission queue (an skb with its TCP_SKB_CB sacked bits)."""
 
     __slots__ = ("seq", "end", "data", "flags", "sent", "xmit", "sacked", "lost", "retrans",
-                 "ever_retrans", "order", "rate")
+                 "ever_retrans", "order", "has_rate", "rate_delivered", "rate_mstamp",
+                 "rate_first_tx", "rate_app_limited")
 
     def __init__(self, seq: int, data: bytes, flags: int, sent: float) -> None:
         self.seq = seq
@@ -43,9 +40,15 @@ class TxSeg:
         # orders two sent at the same virtual instant (the kernel's clock has microseconds
         # between a timer's retransmission and an ACK's new data; tuxtcp's may not)
         self.order = 0
-        # TCP_SKB_CB(skb)->tx, rate.skb_sent's record of its last transmission (shared by the
-        # segments of one packet); None: none, or SACKed since (tx.delivered_mstamp = 0)
-        self.rate: TxRate | None = None
+        # TCP_SKB_CB(skb)->tx, rate.skb_sent's record of its last transmission (the same in
+        # the segments of one packet): tx.delivered, delivered_mstamp, first_tx_mstamp and
+        # is_app_limited; has_rate False: none, or SACKed since (tx.delivered_mstamp = 0).
+        # (Fields, not a tuple: a tuple and its boxed ints were three allocations a packet.)
+        self.has_rate = False
+        self.rate_delivered = 0
+        self.rate_mstamp = 0
+        self.rate_first_tx = 0
+        self.rate_app_limited = False
 
 
 class RackState:

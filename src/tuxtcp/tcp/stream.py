@@ -71,7 +71,7 @@ from .rack import (
 from .rack import detect_loss as rack_detect_loss
 from .rack import mark_lost as rack_mark_lost
 from .rack import us as rack_us
-from .rate import RateSample, check_app_limited, rate_gen, skb_delivered, skb_sent
+from .rate import RateSample, check_app_limited, copy_rate, rate_gen, skb_delivered, skb_sent
 from .rcvwin import select_window_space
 from .rto import arm_rto, rearm_rto, schedule_loss_probe, update_rto_time, update_rtt
 from .sock import (
@@ -182,7 +182,7 @@ def push(sk: TcpSock, now: float, new_data: bool = True, rtx: bool = True) -> No
                     sk.retrans_stamp = now
                 ts.sent = -1.0
                 stamp_tx(sk, ts, now)
-                ts.rate = skb_sent(sk, now)
+                skb_sent(sk, ts, now)
                 pipe += 1
                 sent_any = True
                 rearm = rearm or ts is sk.rtx_queue[0]
@@ -259,7 +259,7 @@ def push(sk: TcpSock, now: float, new_data: bool = True, rtx: bool = True) -> No
         # tcp_send_fin found nothing unsent to put the FIN on: a FIN of its own
         transmit(sk, FIN | ACK, sk.snd_nxt, b"", now)
         ts = TxSeg(sk.snd_nxt, b"", FIN | ACK, now)
-        ts.rate = skb_sent(sk, now)
+        skb_sent(sk, ts, now)
         rtx_enqueue(sk, ts)
         sk.snd_nxt = (sk.snd_nxt + 1) & M32
         sk.fin_sent = True
@@ -362,7 +362,7 @@ def recut_lost(sk: TcpSock, mss: int, max_segs: int, budget: int) -> None:
             piece = TxSeg(seq, data[off:off + mss], flags, run[0].sent)
             piece.xmit = run[0].xmit
             piece.order = run[0].order
-            piece.rate = run[0].rate
+            copy_rate(piece, run[0])
             piece.lost = True
             pieces.append(piece)
             seq = piece.end
@@ -407,13 +407,17 @@ def _send_new(sk: TcpSock, data: bytes, mss: int, now: float, psh: int = PSH) ->
     end = len(data)
     fin = FIN if sk.fin_queued and end == len(sk.send_buf) and not sk.fin_sent else 0
     transmit(sk, ACK | psh | fin, sk.snd_nxt, data, now)
-    rec = skb_sent(sk, now)
+    first: TxSeg | None = None
     for off in range(0, end, mss):
         chunk = data[off:off + mss]
         last = off + mss >= end
         flags = ACK | ((psh | fin) if last else 0)
         ts = TxSeg(sk.snd_nxt, chunk, flags, now)
-        ts.rate = rec
+        if first is None:
+            skb_sent(sk, ts, now)  # (before the packet's first segment is queued)
+            first = ts
+        else:
+            copy_rate(ts, first)  # the packet's segments share its record
         rtx_enqueue(sk, ts)
         sk.snd_nxt = (sk.snd_nxt + len(chunk) + (1 if flags & FIN else 0)) & M32
     if fin:
@@ -459,7 +463,7 @@ def send_probe0(sk: TcpSock, now: float) -> None:
         flags = ACK | PSH  # tcp_write_wakeup marks what it sends PSH
         transmit(sk, flags, sk.snd_nxt, chunk, now)
         ts = TxSeg(sk.snd_nxt, chunk, flags, now)
-        ts.rate = skb_sent(sk, now)
+        skb_sent(sk, ts, now)
         rtx_enqueue(sk, ts)
         sk.snd_nxt = (sk.snd_nxt + n) & M32
         arm_rto(sk, now)
@@ -708,7 +712,7 @@ def _sacktag(sk: TcpSock, blocks: tuple[tuple[int, int], ...],
             if not ts.sacked:
                 rack_advance(sk, ts, now)
                 skb_delivered(sk, ts, rs)
-                ts.rate = None  # SACKed: no second sample when acknowledged
+                ts.has_rate = False  # SACKed: no second sample when acknowledged
                 if (not ts.ever_retrans and before(ts.seq, highest_sack_seq(sk))
                         and before(ts.seq, reord)):
                     reord = ts.seq  # a hole filled by a SACK: the original came late
@@ -1397,7 +1401,7 @@ def send_loss_probe(sk: TcpSock, now: float) -> None:
         sk.num_retrans_total += 1
         ts.sent = now
         stamp_tx(sk, ts, now)
-        ts.rate = skb_sent(sk, now)
+        skb_sent(sk, ts, now)
         ts.ever_retrans = True
         sk.tlp_retrans = True
     sk.tlp_high_seq = sk.snd_nxt
