@@ -556,6 +556,22 @@ def test_a_replayed_client_takes_its_synack_when_the_kernels_connect_did() -> No
         assert res.clients[1].established == pytest.approx(acks[0])
 
 
+def _client_2_resent_on_a_tick() -> tuple[ScenarioSpec, float]:
+    """listen(1) (two places) filled by clients 0 and 1, an accept at 0.5 s, and client 2's
+    SYN, which met the queue full, resent on a tick about a second later: the scenario and
+    that tick (the instant of client 2's second SYN)."""
+    from tuxtcp.sim.scenario import ScenarioRun
+
+    base = ScenarioSpec(clients=4, replay_starts=[0.0, 0.001, 0.002, 1.5], backlog=1,
+                        replay_accepts=[(0.5, 5.0)], duration=2.0, delay=0.00003,
+                        uptime0=1000.0005, replay_resent=[([], [])] * 4)
+    first = ScenarioRun(base)
+    first.world.trace = []
+    port2 = first.run().clients[2].port
+    return base, [at for at, src, p in first.world.trace
+                  if src == "cli" and p.seg.sport == port2 and p.seg.flags == 0x02][1]
+
+
 def test_a_replayed_ticks_resends_wait_for_a_connect_the_kernel_made_first() -> None:
     """A listen(1) (two places) filled by clients 0 and 1; client 2's SYN meets it full and
     is resent on a tick T about a second later, after an accept at 0.5 s freed a place.
@@ -567,15 +583,7 @@ def test_a_replayed_ticks_resends_wait_for_a_connect_the_kernel_made_first() -> 
 
     from tuxtcp.sim.scenario import USER_EPS_S, ScenarioRun
 
-    base = ScenarioSpec(clients=4, replay_starts=[0.0, 0.001, 0.002, 1.5], backlog=1,
-                        replay_accepts=[(0.5, 5.0)], duration=2.0, delay=0.00003,
-                        uptime0=1000.0005, replay_resent=[([], [])] * 4)
-    first = ScenarioRun(base)
-    first.world.trace = []
-    res = first.run()
-    port2 = res.clients[2].port
-    tick = [at for at, src, p in first.world.trace
-            if src == "cli" and p.seg.sport == port2 and p.seg.flags == 0x02][1]
+    base, tick = _client_2_resent_on_a_tick()
     starts = [0.0, 0.001, 0.002, tick + 20e-6]
     for traced, place in ((tick + 40e-6, 3), (None, 2)):
         resent = [([], []), ([], []), ([traced] if traced else [], []), ([], [])]
@@ -604,15 +612,7 @@ def test_a_replayed_client_takes_a_resent_syns_synack_when_the_kernels_did() -> 
 
     from tuxtcp.sim.scenario import ScenarioRun
 
-    base = ScenarioSpec(clients=4, replay_starts=[0.0, 0.001, 0.002, 1.5], backlog=1,
-                        replay_accepts=[(0.5, 5.0)], duration=2.0, delay=0.00003,
-                        uptime0=1000.0005, replay_resent=[([], [])] * 4)
-    first = ScenarioRun(base)
-    first.world.trace = []
-    res = first.run()
-    port2 = res.clients[2].port
-    tick = [at for at, src, p in first.world.trace
-            if src == "cli" and p.seg.sport == port2 and p.seg.flags == 0x02][1]
+    base, tick = _client_2_resent_on_a_tick()
     starts = [0.0, 0.001, 0.002, tick + 20e-6]
     for took, place in ((tick + 200e-6, 3), (None, 2)):
         run = ScenarioRun(dataclasses.replace(base, replay_starts=starts,

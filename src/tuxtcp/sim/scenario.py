@@ -553,12 +553,15 @@ class ScenarioRun:
             rec.accepted = now
         self._serve(conn, now + max(0.0, service), False)
 
-    def _forget(self, rec: ClientResult, key: object) -> None:
+    def _forget(self, rec: ClientResult, sk: TcpSock) -> None:
         """A client closing after the server took its connection is looked up no more (what
         remains, its FIN's exchange and TIME_WAIT, is not attributed to it): its entry leaves
         the address map, which then holds the clients in flight rather than every client of
         the run (a million in the 1M run, each lookup of a map that size a cache miss)."""
-        if rec.accepted is not None and self._by_addr.get(key) is rec:
+        if rec.accepted is None:
+            return
+        key: object = sk.laddr << 16 | sk.lport
+        if self._by_addr.get(key) is rec:
             del self._by_addr[key]
 
     def _service(self) -> float:
@@ -722,8 +725,7 @@ class _Client(Waker):
             self.close(0.0)
 
     def close(self, _now: float) -> None:
-        sk = self.s.sk
-        self.run._forget(self.rec, sk.laddr << 16 | sk.lport)
+        self.run._forget(self.rec, self.s.sk)
         self.s.close()
 
 

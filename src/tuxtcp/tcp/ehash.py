@@ -46,6 +46,8 @@ def _ends_of(obj: object) -> tuple[int, int]:
 
 
 def _matches(obj: object, local: int, remote: int) -> bool:
+    """Whether an entry is hashed under these ends (`_ends_of(obj) == (local, remote)`
+    without building two tuples of boxed ints on every lookup)."""
     if isinstance(obj, SockCommon):
         return obj.local == local and obj.remote == remote
     assert isinstance(obj, TcpSock)
