@@ -243,10 +243,10 @@ def test_each_connect_gets_the_instant_its_syn_went_out() -> None:
     assert [_tr(c).syn_out_at for c in clients] == [None, None, None]
 
 
-def _accept4(ts: float, pid: int, ret: int | None = None) -> str:
+def _accept4(ts: float, pid: int, ret: int | None = None, cpu: int = 1) -> str:
     body = ("sys_accept4(fd: 0x00000003, upeer_sockaddr: 0x7ffed6dc69c0, upeer_addrlen: "
             "0x7ffed6dc69b4, flags: 0x00080000)" if ret is None else f"sys_accept4 -> {ret:#x}")
-    return f"         python3-{pid}    [001] ..... {ts:.6f}: {body}"
+    return f"         python3-{pid}    [{cpu:03d}] ..... {ts:.6f}: {body}"
 
 
 def test_each_accept_gets_the_instant_the_kernel_saw_the_call() -> None:
@@ -258,13 +258,14 @@ def test_each_accept_gets_the_instant_the_kernel_saw_the_call() -> None:
     kt = KernelTrace(T0, T0 + 10.0, CLIENT_ADDR, PORT)
     run = TracedRun()
     for line in (_accept4(T0 + 1.00012, 90), _accept4(T0 + 1.00020, 90, 5),
-                 _accept4(T0 + 1.5, 91), _accept4(T0 + 1.50001, 91, 7),
+                 _accept4(T0 + 1.5, 91, cpu=0), _accept4(T0 + 1.50001, 91, 7, cpu=0),
                  _accept4(T0 + 2.0, 90),  # -EAGAIN: no exit line passes the filter
                  _accept4(T0 + 2.02011, 90), _accept4(T0 + 2.0202, 90, 6),
                  _accept4(T0 + 12.0, 90), _accept4(T0 + 12.0001, 90, 8)):  # after the run
         kt.take(run, line)
-    assert run.accepts == {90: [pytest.approx(T0 + 1.00012), pytest.approx(T0 + 2.02011)],
-                           91: [pytest.approx(T0 + 1.5)]}
+    assert run.accepts == {90: [(pytest.approx(T0 + 1.00012), pytest.approx(T0 + 1.0002), 1),
+                                (pytest.approx(T0 + 2.02011), pytest.approx(T0 + 2.0202), 1)],
+                           91: [(pytest.approx(T0 + 1.5), pytest.approx(T0 + 1.50001), 0)]}
     from tuxtcp.simulate.kernel import traced_accepts
     server = {"pid": 90, "accepted": [[1.0, 40001, 0], [2.0001, 40002, 1]]}
     assert traced_accepts(server, run.accepts, T0)
@@ -275,6 +276,30 @@ def test_each_accept_gets_the_instant_the_kernel_saw_the_call() -> None:
         server = {"pid": pid, "accepted": accepted}
         assert not traced_accepts(server, run.accepts, T0)
         assert server["accepted"][0][0] in (1.0, 1.9)
+
+
+def test_an_accept_a_ticks_softirq_interrupted_takes_its_connection_on_return() -> None:
+    # A tick's timer softirq resent a SYN-ACK on CPU 1 (the agents' CPU) 40 us into the
+    # server agent's second accept4() (entered at 2.02011 s, returned at 2.0202 s): the
+    # interrupt came inside the call, which took its connection off the queue after the
+    # softirq and the packets it set off, so the replay's accept is the call's return. The
+    # first accept had none inside; a resend on CPU 0 during it ran beside it, and the
+    # trace's own CPU column says which.
+    kt = KernelTrace(T0, T0 + 10.0, CLIENT_ADDR, PORT)
+    run = TracedRun()
+    resends = [t.tcp_retransmit_synack(T0 + 1.00015, 0, 0, PORT, 40009, SRV, CLI),
+               t.tcp_retransmit_synack(T0 + 2.02015, 0, 0, PORT, 40010, SRV, CLI)]
+    for line in (_accept4(T0 + 1.00012, 90), format_trace_line(resends[0], cpu=0),
+                 _accept4(T0 + 1.0002, 90, 5),
+                 _accept4(T0 + 2.02011, 90), format_trace_line(resends[1], cpu=1),
+                 _accept4(T0 + 2.0202, 90, 6)):
+        kt.take(run, line)
+    assert run.resent_on == [(pytest.approx(T0 + 1.00015), 0), (pytest.approx(T0 + 2.02015), 1)]
+    from tuxtcp.simulate.kernel import traced_accepts
+    server = {"pid": 90, "accepted": [[1.0, 40001, 0], [2.0001, 40002, 1]]}
+    assert traced_accepts(server, run.accepts, T0, run.resent_on)
+    assert server["accepted"] == [[pytest.approx(1.00012), 40001, 0],
+                                  [pytest.approx(2.0202), 40002, 1]]
 
 
 def test_the_jiffies_phase_follows_the_kernels_own_jiffies() -> None:
@@ -623,6 +648,70 @@ def test_a_replayed_client_takes_a_resent_syns_synack_when_the_kernels_did() -> 
         acks = [round(at, 7) for at, src, p in run.world.trace
                 if src == "cli" and p.seg.sport == ports[2] and p.seg.flags == 0x10]
         assert acks[0] == round(took if took else tick + 0.00006, 7)
+        lq = run.listener.sk.lq
+        assert lq is not None
+        assert [child.rport for child in lq.accept_queue] == [ports[1], ports[place]]
+        assert res.server_drops == {"TCP_LISTEN_OVERFLOW": 1}
+
+
+def test_a_connect_that_took_its_synack_ahead_of_a_ticks_packets_is_found() -> None:
+    """A tick's softirq resent client 1's SYN and client 2's SYN-ACK at 5.0 s + 10 us, after
+    client 0's connect() had sent its SYN (5.0 s + 5 us) and before client 0 took the SYN-ACK
+    (+ 40 us). Client 1, whose resent SYN was answered, was established at + 70 us, after
+    client 0: client 0 went first, so the replay's tick resends after it. Where client 1 was
+    established first (+ 30 us), the softirq's packets went first, as the replay has them
+    already; with no resent SYN answered on that tick, nothing says which, and nothing
+    changes. A connect with no softirq between its SYN and its SYN-ACK is none of these."""
+    from tuxtcp.simulate.kernel import connects_first
+
+    def clients(est1: float | None) -> list[ClientResult]:
+        out = [ClientResult(0, 5.0, established=5.00004),
+               ClientResult(1, 4.0, established=est1),
+               ClientResult(2, 3.0, established=3.0001),
+               ClientResult(3, 6.0, established=6.000012)]
+        traces = [ClientTrace(syn_out_at=5.000005),
+                  ClientTrace(syn_out_at=4.000003, syn_resent_at=[5.00001]),
+                  ClientTrace(syn_out_at=3.000004, synack_resent_at=[5.000011]),
+                  ClientTrace(syn_out_at=6.000003)]
+        for c, tr in zip(out, traces, strict=True):
+            c.traced = tr
+        return out
+
+    assert connects_first(clients(5.00007)) == [(pytest.approx(5.00001), pytest.approx(5.00004))]
+    assert connects_first(clients(5.00003)) == []
+    assert connects_first(clients(None)) == []
+
+
+def test_a_replayed_tick_resends_after_a_connect_that_took_its_synack_first() -> None:
+    """As above, client 2's SYN resent on a tick T after an accept freed the last place.
+    Client 3 connects 5 us after T and, its connect() holding the socket while the tick's
+    softirq ran, takes its SYN-ACK 100 us after T. The replay resends client 2's SYN just
+    after client 3's connect (_user_before_softirq, the kernel's resend traced 10 us after T):
+    client 2's handshake takes the place, and client 3's ACK meets the queue full. Where the
+    kernel's client 3 took its SYN-ACK ahead of the packets of that softirq
+    (`replay_connects_first`), the resend leaves so that it reaches the server just after
+    client 3 took it, and client 3's ACK, ahead of client 2's, takes the place."""
+    import dataclasses
+
+    from tuxtcp.sim.scenario import USER_EPS_S, ScenarioRun
+
+    base, tick = _client_2_resent_on_a_tick()
+    starts = [0.0, 0.001, 0.002, tick + 5e-6]
+    took = tick + 100e-6
+    resent: list[tuple[list[float], list[float]]] = [([], []), ([], []), ([tick + 10e-6], []),
+                                                     ([], [])]
+    for first, place in ((None, 2), ([(tick + 10e-6, took)], 3)):
+        run = ScenarioRun(dataclasses.replace(
+            base, replay_starts=starts, replay_resent=resent,
+            replay_established=[None, None, None, took], replay_connects_first=first))
+        run.world.trace = []
+        res = run.run()
+        ports = [c.port for c in res.clients]
+        syns = [round(at, 7) for at, src, p in run.world.trace
+                if src == "cli" and p.seg.sport == ports[2] and p.seg.flags == 0x02]
+        assert syns[1] == round(took - base.delay + USER_EPS_S if first
+                                else tick + 5e-6 + USER_EPS_S, 7)
+        assert res.clients[3].established == pytest.approx(took)
         lq = run.listener.sk.lq
         assert lq is not None
         assert [child.rport for child in lq.accept_queue] == [ports[1], ports[place]]

@@ -89,6 +89,10 @@ class ScenarioSpec:
     # per client: when the kernel run's client took its SYN-ACK (ESTABLISHED, traced; None:
     # unknown): the replay's client takes it then (_hold_synack)
     replay_established: list[float | None] | None = None
+    # the ticks whose timer softirq came between a connect()'s SYN and its client taking the
+    # SYN-ACK, where the client took it first (kernel.connects_first): (the softirq's first
+    # resend, the instant the client took it); the tick's resends reach their peers after it
+    replay_connects_first: list[tuple[float, float]] | None = None
     # per client: the local port the kernel run's client had (0: none); the replay binds it
     # before connect(), so the flow is the same 4-tuple (a per-flow lossy link loses the same
     # packets of it)
@@ -304,6 +308,7 @@ class ScenarioRun:
         self.server.trace(self._count_synack, ("tcp_retransmit_synack",))
         # by jiffy: the instant just after the last connect() or accept() of the kernel run
         # that came within that tick before its timer softirq sent the tick's first resend
+        # (or, replay_connects_first, after a connect took its SYN-ACK)
         self._after_user: dict[int, float] = {}
         if spec.replay_resent is not None:
             self.client.ns.timer_order = self._kernel_order
@@ -311,6 +316,12 @@ class ScenarioRun:
             self._after_user = _user_before_softirq(
                 self.client.ns.clock, spec.replay_resent,
                 [*(spec.replay_starts or ()), *(t for t, _ in spec.replay_accepts or ())])
+            for first, took in spec.replay_connects_first or ():
+                # the resends leave so that they arrive just after the client took its
+                # SYN-ACK: the ACK it sends then reaches the server ahead of their answers
+                j = self.client.ns.clock.jiffies(first)
+                self._after_user[j] = max(self._after_user.get(j, 0.0),
+                                          took - spec.delay + USER_EPS_S)
         self._held: set[int] = set()  # clients whose SYN-ACK _hold_synack held back
         if spec.replay_established is not None:
             w.drop_if(self._hold_synack)

@@ -9,6 +9,7 @@ not available on these machines), so compare it with a simulation whose delay is
 
 from __future__ import annotations
 
+import bisect
 import contextlib
 import dataclasses
 import json
@@ -19,12 +20,13 @@ import sys
 import time
 import uuid
 from collections import Counter
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from typing import Any
 
 from ..host.netns import Netns, all_congestion_controls_allowed, sh
 from ..sim.scenario import (
     CLIENT_ADDR,
+    HOLD_MAX_S,
     PORT,
     SERVER_ADDR,
     ClientResult,
@@ -286,7 +288,7 @@ def run_on_kernel(spec: ScenarioSpec, pcap: str | None = None,
                             completed=c.get("closed") if spec.response_bytes else None)
                for i, c in enumerate(outs["client"]["clients"])]
     accepts_traced = trace.run is not None and traced_accepts(
-        outs["server"], trace.run.accepts, outs["client"]["t0_ns"] / 1e9)
+        outs["server"], trace.run.accepts, outs["client"]["t0_ns"] / 1e9, trace.run.resent_on)
     _match_accepts(clients, outs["server"]["accepted"])
     if trace.run is not None:
         if trace.run.foreign_resets:
@@ -395,7 +397,9 @@ def replay_spec(spec: ScenarioSpec, kres: ScenarioResult) -> ScenarioSpec:
     each client took its SYN-ACK (over the veth); each client connects from the
     kernel client's port. A client connects when the kernel's SYN went out (traced:
     `syn_out_at`), else when its agent called connect(). Over the relay, each packet is as
-    late on the simulation's link as on the kernel's (`link_lags`)."""
+    late on the simulation's link as on the kernel's (`link_lags`); where a tick's timer
+    softirq came between a connect()'s SYN and its client taking the SYN-ACK, which came first
+    (`connects_first`)."""
     return dataclasses.replace(
         spec, uptime0=kres.uptime0, replay_starts=replay_starts(kres.clients),
         replay_accepts=list(kres.server_log),
@@ -410,7 +414,8 @@ def replay_spec(spec: ScenarioSpec, kres: ScenarioResult) -> ScenarioSpec:
         # over the veth only: the relay's lags already place each packet (and a packet held
         # apart from its flow would shift the flow's packet indices its loss is keyed by)
         replay_established=None if kres.relay else
-        [None if c.traced is None else c.established for c in kres.clients])
+        [None if c.traced is None else c.established for c in kres.clients],
+        replay_connects_first=None if kres.relay else connects_first(kres.clients))
 
 
 # How long a kernel run of `--target both` lasts after the simulation's clients settled
@@ -460,6 +465,57 @@ def replay_starts(clients: list[ClientResult]) -> list[float]:
     return out
 
 
+# a tick's timer softirq sends its resends within tens of microseconds (60 us at most seen
+# on slow-accept); ticks are 4 ms apart
+SOFTIRQ_SPAN_S = 0.0005
+
+
+def connects_first(clients: list[ClientResult]) -> list[tuple[float, float]]:
+    """The ticks of a kernel run whose timer softirq resent SYNs or SYN-ACKs after a client's
+    connect() had sent its SYN (traced: `syn_out_at`) and before that client took the SYN-ACK
+    (`established`, within HOLD_MAX_S), where that client took it ahead of the packets those
+    resends set off: a client whose resent SYN was answered on that tick was established only
+    after it. Each as (the softirq's first resend, the instant the connect's client took its
+    SYN-ACK).
+
+    The answer to a connect()'s SYN waits for the client socket that connect() holds
+    (lock_sock). On the agents' CPU, where the timer softirq runs too, the connect can take
+    it before that softirq's packets have been through NET_RX (slow-accept: client 1230
+    established 34 us after its SYN, 29 us after the softirq's first resend and ahead of the
+    client whose SYN it resent, while the ACKs to the SYN-ACKs it resent met the queue its
+    handshake had filled; 5 such ticks in 22 runs) or after them (13 ticks: the connect
+    established 61-250 us after its SYN, behind every client of the softirq's resent SYNs),
+    as the softirq handed NET_RX to ksoftirqd or ran it itself."""
+    resent: list[tuple[float, int, bool]] = []  # (instant, client, a SYN)
+    for c in clients:
+        if c.traced is not None:
+            resent += [(at, c.index, True) for at in c.traced.syn_resent_at]
+            resent += [(at, c.index, False) for at in c.traced.synack_resent_at]
+    resent.sort()
+    times = [at for at, _, _ in resent]
+    by_index = {c.index: c for c in clients}
+    out: list[tuple[float, float]] = []
+    for c in clients:
+        sent = c.traced.syn_out_at if c.traced is not None else None
+        took = c.established
+        if sent is None or took is None or not 0.0 < took - sent <= HOLD_MAX_S:
+            continue
+        k = bisect.bisect_right(times, sent)
+        if k == len(times) or times[k] >= took:
+            continue
+        first = times[k]
+        after = []  # when the clients of that softirq's answered SYNs were established
+        for at, index, syn in resent[k:]:
+            if at >= first + SOFTIRQ_SPAN_S:
+                break
+            est = by_index[index].established
+            if syn and est is not None and 0.0 < est - at <= HOLD_MAX_S:
+                after.append(est)
+        if after and min(after) > took:
+            out.append((first, took))
+    return out
+
+
 def _close_after(c: ClientResult) -> float | None:
     """How long the kernel client took to close after the server's FIN reached it (traced:
     CLOSE_WAIT to LAST_ACK), else after that FIN left the server (FIN_WAIT1); None untraced."""
@@ -473,8 +529,8 @@ def _close_after(c: ClientResult) -> float | None:
 ACCEPT_TRACE_MAX_S = 0.1  # a traced accept4() further than this from the agent's reading: not its
 
 
-def traced_accepts(server: dict[str, Any], accepts: dict[int, list[float]],
-                   t0: float) -> bool:
+def traced_accepts(server: dict[str, Any], accepts: dict[int, list[tuple[float, float, int]]],
+                   t0: float, resent_on: list[tuple[float, int]] | None = None) -> bool:
     """Put the instant the kernel saw each of the server agent's accept() calls that took a
     connection (traced: sys_enter_accept4, CLOCK_MONOTONIC) in place of the agent's own
     reading before the call, when the trace has them all: the same number, in order, each
@@ -482,18 +538,39 @@ def traced_accepts(server: dict[str, Any], accepts: dict[int, list[float]],
     microseconds (1-7 us, 99th percentile, 151 us at most on a slow-accept run), but a
     preempted agent falls between them: on a busy machine its readings before and after an
     accept() were up to 29 ms apart, and the replay would have dequeued that early. Whether
-    it did."""
+    it did.
+
+    Where a tick's timer softirq resent a SYN or SYN-ACK (`resent_on`) on the call's CPU
+    between its entry and its return (sys_exit_accept4), the interrupt came inside the call:
+    the accept took its connection off the queue only after the softirq, and the packets its
+    resends set off, had run (softirq_inside), so the instant is the return. (slow-accept: in
+    3 of 10 kernel runs, each once; the replay had dequeued ahead of the softirq and 1,984 and
+    1,992 of 2,000 clients agreed, 2,000 from the return.)"""
     mine = accepts.get(int(server.get("pid", -1)), [])
     acc = server["accepted"]
     if not acc or len(mine) != len(acc):
         return False
-    at = [ts - t0 for ts in mine]
-    if any(not -ACCEPT_TRACE_MAX_S < a[0] - t <= ACCEPT_TRACE_MAX_S
-           for a, t in zip(acc, at, strict=True)):
+    if any(not -ACCEPT_TRACE_MAX_S < a[0] - (entered - t0) <= ACCEPT_TRACE_MAX_S
+           for a, (entered, _, _) in zip(acc, mine, strict=True)):
         return False
-    for a, t in zip(acc, at, strict=True):
-        a[0] = t
+    inside = softirq_inside(resent_on or [])
+    for a, (entered, returned, cpu) in zip(acc, mine, strict=True):
+        a[0] = (returned if inside(entered, returned, cpu) else entered) - t0
     return True
+
+
+def softirq_inside(resent_on: list[tuple[float, int]]) -> Callable[[float, float, int], bool]:
+    """`inside(start, end, cpu)`: whether a SYN or SYN-ACK was resent (by a tick's timer
+    softirq) on `cpu` strictly between `start` and `end`."""
+    by_cpu: dict[int, list[float]] = {}
+    for at, cpu in sorted(resent_on):
+        by_cpu.setdefault(cpu, []).append(at)
+
+    def inside(start: float, end: float, cpu: int) -> bool:
+        times = by_cpu.get(cpu, [])
+        i = bisect.bisect_right(times, start)
+        return i < len(times) and times[i] < end
+    return inside
 
 
 def _match_accepts(clients: list[ClientResult], accepted: list[list[Any]]) -> None:

@@ -4,8 +4,10 @@ Ten tracepoints, in a tracefs instance of our own with trace_clock "mono" (CLOCK
 the clock the agents share):
 - skb:kfree_skb: drops by reason, IPv4 only and not in other protocols' code (`tcp_drop_site`:
   a UDP datagram to a closed port elsewhere on the machine is a NO_SOCKET drop too);
-- tcp:tcp_retransmit_synack: each SYN-ACK the server resent to a client's port;
-- tcp:tcp_retransmit_skb, filtered in the kernel to SYN_SENT sockets: each SYN a client resent;
+- tcp:tcp_retransmit_synack: each SYN-ACK the server resent to a client's port, and the CPU
+  whose timer softirq resent it;
+- tcp:tcp_retransmit_skb, filtered in the kernel to SYN_SENT sockets: each SYN a client
+  resent, and that CPU;
 - tcp:tcp_send_reset, to notice other TCP traffic on the machine: a RST between addresses
   that are not the run's means the machine-wide drop counts hold someone else's drops too;
 - sock:inet_sock_set_state, filtered in the kernel to five new states: SYN_SENT, a client's
@@ -21,9 +23,10 @@ the clock the agents share):
   kernel handed each packet to the relay's link, which the relay reads tens of microseconds
   later (kernel.link_lags);
 - syscalls:sys_enter_accept4 and sys_exit_accept4 (filtered in the kernel to calls that
-  returned a connection): the instant the server agent entered each accept() that took one
-  off the queue, where its own clock is read before the call (a preempted agent can fall
-  between the two: kernel.traced_accepts);
+  returned a connection): the instants the server agent entered and left each accept() that
+  took one off the queue, and its CPU, where its own clock is read before the call (a
+  preempted agent can fall between the two; a tick's timer softirq can run inside the call:
+  kernel.traced_accepts);
 - timer:timer_start and timer_expire_entry, filtered to tcp_delack_timer: when the
   delayed ACK a client armed as it took the server's FIN fired. It is due on the next tick
   (no data came: ato 0), and the kernel sends it alone when that comes before the client's
@@ -148,8 +151,10 @@ class TracedRun:
     syn_out: dict[int, tuple[float, int]] = field(default_factory=dict)
     # relay device -> (instant, length) of each packet the kernel queued on it, in order
     dev_queue: dict[str, list[tuple[float, int]]] = field(default_factory=dict)
-    # process -> the instant each accept4() it made that returned a connection was entered
-    accepts: dict[int, list[float]] = field(default_factory=dict)
+    # process -> (entered, returned, CPU) of each accept4() it made that returned a connection
+    accepts: dict[int, list[tuple[float, float, int]]] = field(default_factory=dict)
+    # (instant, CPU) of each SYN and SYN-ACK resent: where a tick's timer softirq ran
+    resent_on: list[tuple[float, int]] = field(default_factory=list)
     # (when it fired, client port) of each delayed ACK a client armed on the server's FIN
     fin_acks: list[tuple[float, int]] = field(default_factory=list)
 
@@ -168,7 +173,8 @@ class KernelTrace:
         self._port = server_port
         # process -> the ordinal of its connect() whose SYN timer is not armed yet
         self._awaiting: dict[int, int] = {}
-        self._in_accept: dict[int, float] = {}  # process -> when its accept4() was entered
+        # process -> when its accept4() was entered, and on which CPU
+        self._in_accept: dict[int, tuple[float, int]] = {}
         # CPU -> (instant, client port) of the last server FIN a client took there, until
         # the delayed ACK it arms; then timer -> client port until that timer fires
         self._fin_at: dict[int, tuple[float, int]] = {}
@@ -257,6 +263,7 @@ class KernelTrace:
         elif ev.name == "tcp_retransmit_synack":
             if f.get("daddr") == self._client and f.get("sport") == self._port:
                 run.synacks.append((ev.ts, int(f["dport"])))
+                run.resent_on.append((ev.ts, ev.cpu))
         elif ev.name == "tcp_send_reset":
             ends = (str(f.get("saddr", "")), str(f.get("daddr", "")))
             if not any(e.startswith(OUR_NET) for e in ends):
@@ -271,6 +278,7 @@ class KernelTrace:
             if (f.get("saddr") == self._client and f.get("dport") == self._port
                     and f.get("state") == TCP_SYN_SENT):
                 run.syns.append((ev.ts, int(f["sport"])))
+                run.resent_on.append((ev.ts, ev.cpu))
         elif ev.name == "inet_sock_set_state":
             new = f.get("newstate")
             if f.get("saddr") == self._client and f.get("dport") == self._port:
@@ -315,19 +323,20 @@ class KernelTrace:
 
     def _accept4(self, run: TracedRun, line: str) -> None:
         """An accept4() entered (every one), or left with a connection (filtered in the
-        kernel to ret >= 0): the entry's instant, kept for the calls that returned one."""
+        kernel to ret >= 0): the entry's instant and CPU, kept with the return's for the
+        calls that returned one."""
         m = _ACCEPT4.match(line)
         if m is None:
             return
         pid, ts = int(m.group("pid")), float(m.group("ts"))
         if m.group("exit") is None:
-            self._in_accept[pid] = ts
+            self._in_accept[pid] = (ts, int(m.group("cpu")))
             return
-        entered = self._in_accept.pop(pid, None)
-        if entered is not None and self._window[0] <= entered <= self._window[1]:
+        entry = self._in_accept.pop(pid, None)
+        if entry is not None and self._window[0] <= entry[0] <= self._window[1]:
             accepts = run.accepts.setdefault(pid, [])
             if len(accepts) < MAX_QUEUED:
-                accepts.append(entered)
+                accepts.append((entry[0], ts, entry[1]))
 
     def late_teardown(self, run: TracedRun, ends: tuple[str, str], reason: str) -> bool:
         """Whether a RST the client's host sent for want of a socket (NO_SOCKET) answers a
