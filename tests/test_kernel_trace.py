@@ -716,3 +716,27 @@ def test_a_replayed_tick_resends_after_a_connect_that_took_its_synack_first() ->
         assert lq is not None
         assert [child.rport for child in lq.accept_queue] == [ports[1], ports[place]]
         assert res.server_drops == {"TCP_LISTEN_OVERFLOW": 1}
+
+
+def test_a_replayed_syn_timer_fires_on_the_earlier_tick_the_kernels_did() -> None:
+    """Client 2's SYN meets listen(1) full and its timer resends it on the tick of the timer
+    wheel's bucket, about a second later (level 1: 8-jiffy buckets). Where the kernel run
+    resent it 7 ticks before that bucket (its timer fired at its expiry, as a level-0 timer
+    does), the replay resends it on that tick too; 9 ticks before is more than a bucket
+    early, and not this timer's firing: the replay keeps the wheel's tick."""
+    import dataclasses
+
+    from tuxtcp.net.sysctl import HZ
+    from tuxtcp.sim.scenario import ScenarioRun
+
+    base, tick = _client_2_resent_on_a_tick()
+    for early, resent_at in ((7, tick - 7 / HZ), (9, tick)):
+        resent: list[tuple[list[float], list[float]]] = [
+            ([], []), ([], []), ([tick - early / HZ + 10e-6], []), ([], [])]
+        run = ScenarioRun(dataclasses.replace(base, replay_resent=resent))
+        run.world.trace = []
+        res = run.run()
+        port2 = res.clients[2].port
+        syns = [round(at, 7) for at, src, p in run.world.trace
+                if src == "cli" and p.seg.sport == port2 and p.seg.flags == 0x02]
+        assert syns[1] == round(resent_at, 7)
