@@ -207,6 +207,14 @@ def _timer_start(ts: float, pid: int, flags: str, jiffies: int) -> str:
             f"[timeout=250] bucket_expiry={jiffies + 256} cpu=1 idx=102 flags=")
 
 
+def _veth_line(ts: float, event: str, dev: str, skb: str, length: int, cpu: int = 1,
+               task: str = "<idle>-0", flags: str = "b.s2.") -> str:
+    """A net:net_dev_queue or net:netif_receive_skb line as this kernel prints it (6.18; the
+    skb's address hashed, the same at both ends of a veth)."""
+    return (f"{task:>24} [{cpu:03d}] {flags} {ts:.6f}: {event}: dev={dev} "
+            f"skbaddr={skb} len={length}")
+
+
 def test_each_connect_gets_the_instant_its_syn_went_out() -> None:
     # Two connects of the client agent (pid 77): SYN_SENT in the process (its port not chosen
     # yet: 0), then, in the same process, the first tcp_write_timer armed is the SYN's
@@ -223,6 +231,14 @@ def test_each_connect_gets_the_instant_its_syn_went_out() -> None:
                  _timer_start(T0 + 0.10005, 77, "d..1.", 5000),  # the SYN's
                  _timer_start(T0 + 0.15, 77, "d..1.", 5012),  # a close()'s FIN: no connect
                  syn_sent[1],
+                 # its SYN queued on the client's end of the veth, in the process; a resend
+                 # queued there in a softirq meanwhile is not its
+                 _veth_line(T0 + 0.20001, "net_dev_queue", "v1", "00000000c0ffee03", 74,
+                            flags="b.s2."),
+                 _veth_line(T0 + 0.20002, "net_dev_queue", "v1", "00000000c0ffee04", 74,
+                            task="python3-77", flags="b...."),
+                 _veth_line(T0 + 0.20003, "net_dev_queue", "v1", "00000000c0ffee05", 66,
+                            task="python3-77", flags="b...."),
                  _timer_start(T0 + 0.20009, 77, "d..1.", 5025),
                  syn_sent[2],  # failed after SYN_SENT: arms nothing
                  _timer_start(T0 + 0.5, 77, "d..1.", 5100)):
@@ -230,13 +246,15 @@ def test_each_connect_gets_the_instant_its_syn_went_out() -> None:
     assert run.connects == pytest.approx([T0 + 0.1, T0 + 0.2, T0 + 0.3])
     assert run.syn_out == {0: (pytest.approx(T0 + 0.10005), 5000),
                            1: (pytest.approx(T0 + 0.20009), 5025)}
-    # the agent connects its clients in index order: the n-th connect is client n
+    assert run.syn_queued == {1: pytest.approx(T0 + 0.20002)}
+    # the agent connects its clients in index order: the n-th connect is client n; its SYN
+    # went out when it was queued, or (not traced) when its timer was armed
     clients = [ClientResult(i, 0.1 * (i + 1) - 0.00003) for i in range(3)]
     apply_trace(clients, run, T0)
-    assert [_tr(c).syn_out_at for c in clients] == pytest.approx([0.10005, 0.20009, None])
+    assert [_tr(c).syn_out_at for c in clients] == pytest.approx([0.10005, 0.20002, None])
     # the replay starts each client when its SYN went out, else at the agent's instant
     from tuxtcp.simulate.kernel import replay_starts
-    assert replay_starts(clients) == pytest.approx([0.10005, 0.20009, 0.29997])
+    assert replay_starts(clients) == pytest.approx([0.10005, 0.20002, 0.29997])
     # a connect missing from the trace (a full ring buffer): no client gets an instant
     short = TracedRun(connects=run.connects[:2], syn_out=dict(run.syn_out))
     apply_trace(clients, short, T0)
@@ -718,19 +736,21 @@ def test_a_replayed_tick_resends_after_a_connect_that_took_its_synack_first() ->
         assert res.server_drops == {"TCP_LISTEN_OVERFLOW": 1}
 
 
-def test_a_replayed_syn_timer_fires_on_the_earlier_tick_the_kernels_did() -> None:
+def test_a_replayed_syn_timer_fires_on_the_tick_the_kernels_did() -> None:
     """Client 2's SYN meets listen(1) full and its timer resends it on the tick of the timer
     wheel's bucket, about a second later (level 1: 8-jiffy buckets). Where the kernel run
     resent it 7 ticks before that bucket (its timer fired at its expiry, as a level-0 timer
-    does), the replay resends it on that tick too; 9 ticks before is more than a bucket
-    early, and not this timer's firing: the replay keeps the wheel's tick."""
+    does), the replay resends it on that tick too, and 3 ticks after it (a tick's softirq
+    ran inside the connect() before it armed the timer, which went to a later bucket) on
+    that one; 9 ticks before is more than a bucket early, and not this timer's firing: the
+    replay keeps the wheel's tick."""
     import dataclasses
 
     from tuxtcp.net.sysctl import HZ
     from tuxtcp.sim.scenario import ScenarioRun
 
     base, tick = _client_2_resent_on_a_tick()
-    for early, resent_at in ((7, tick - 7 / HZ), (9, tick)):
+    for early, resent_at in ((7, tick - 7 / HZ), (-3, tick + 3 / HZ), (9, tick)):
         resent: list[tuple[list[float], list[float]]] = [
             ([], []), ([], []), ([tick - early / HZ + 10e-6], []), ([], [])]
         run = ScenarioRun(dataclasses.replace(base, replay_resent=resent))
@@ -740,3 +760,216 @@ def test_a_replayed_syn_timer_fires_on_the_earlier_tick_the_kernels_did() -> Non
         syns = [round(at, 7) for at, src, p in run.world.trace
                 if src == "cli" and p.seg.sport == port2 and p.seg.flags == 0x02]
         assert syns[1] == round(resent_at, 7)
+
+
+def test_the_trace_follows_each_resend_and_handshake_ack_until_the_other_end_takes_it_in(
+) -> None:
+    # A tick's timer softirq on CPU 1 resends client 40000's SYN and then a SYN-ACK to
+    # client 40001: each resend's tracepoint comes right after its packet was queued on the
+    # sender's end of the veth (v1 the client's, v0 the server's). NET_RX takes them in
+    # 1.2 ms later, in ksoftirqd. A resend traced on CPU 0, where nothing was queued just
+    # before it, is not followed; nor is a packet queued in a process (a connect's SYN), nor
+    # one queued on the relay's device, whose instant goes to the relay's list as before.
+    kt = KernelTrace(T0, T0 + 10.0, CLIENT_ADDR, PORT)
+    run = TracedRun()
+    for line in (
+            _veth_line(T0 + 1.000010, "net_dev_queue", "v1", "00000000b44de87d", 74),
+            format_trace_line(t.tcp_retransmit_skb(T0 + 1.000014, 9, 4, 2, 40000, PORT,
+                                                   CLI, SRV), task="<idle>", cpu=1, flags="..s2."),
+            _veth_line(T0 + 1.000020, "net_dev_queue", "v0", "000000007d4cb88a", 74),
+            format_trace_line(t.tcp_retransmit_synack(T0 + 1.000021, 1, 2, PORT, 40001, SRV,
+                                                      CLI), task="<idle>", cpu=1, flags="..s2."),
+            _veth_line(T0 + 1.000030, "net_dev_queue", "v1", "000000009188f805", 74, cpu=0),
+            format_trace_line(t.tcp_retransmit_skb(T0 + 1.000032, 9, 4, 2, 40002, PORT,
+                                                   CLI, SRV), task="<idle>", cpu=1, flags="..s2."),
+            _veth_line(T0 + 1.000040, "net_dev_queue", "tuxa", "00000000aaaaaaaa", 74),
+            # client 40003 established in its connect() (release_sock, in process 77) on CPU
+            # 1 sends its ACK next in that process, after a tick's softirq that interrupted
+            # it queued a packet there; client 40004's ESTABLISHED in a softirq on CPU 0 is
+            # followed by nothing queued there, and process 77's next packet is not its
+            format_trace_line(t.inet_sock_set_state(T0 + 1.000050, 4, 2, 1, 40003, PORT, CLI,
+                                                    SRV), task="python3", pid=77, cpu=1),
+            _veth_line(T0 + 1.000051, "net_dev_queue", "v1", "00000000deadbeef", 74),
+            _veth_line(T0 + 1.000059, "net_dev_queue", "v1", "00000000c0ffee01", 66,
+                       task="python3-77", flags="b...."),
+            format_trace_line(t.inet_sock_set_state(T0 + 1.000060, 4, 2, 1, 40004, PORT, CLI,
+                                                    SRV), task="<idle>", cpu=0, flags="..s2."),
+            _veth_line(T0 + 1.000062, "net_dev_queue", "v1", "00000000c0ffee02", 66,
+                       task="python3-77", flags="b...."),
+            # NET_RX, in ksoftirqd, takes them in
+            *(_veth_line(T0 + at, "netif_receive_skb", dev, skb, length,
+                         task="ksoftirqd/1-22", flags="..s..")
+              for at, dev, skb, length in ((1.001210, "v0", "00000000b44de87d", 60),
+                                           (1.001220, "v1", "000000007d4cb88a", 60),
+                                           (1.001230, "v0", "000000009188f805", 60),
+                                           (1.001235, "v0", "00000000deadbeef", 60),
+                                           (1.001240, "v0", "00000000c0ffee01", 52),
+                                           (1.001250, "v0", "00000000c0ffee02", 52)))):
+        kt.take(run, line)
+    assert sorted((at, port, rx) for (at, port), rx in run.resent_rx.items()) == [
+        (pytest.approx(T0 + 1.000014), 40000, pytest.approx(T0 + 1.00121)),
+        (pytest.approx(T0 + 1.000021), 40001, pytest.approx(T0 + 1.00122))]
+    assert run.dev_queue == {"tuxa": [(pytest.approx(T0 + 1.00004), 74)]}
+    assert list(run.ack_rx.items()) == [((pytest.approx(T0 + 1.00005), 40003),
+                                         (pytest.approx(T0 + 1.000059),
+                                          pytest.approx(T0 + 1.00124)))]
+    clients = [ClientResult(i, 0.1 * i, port=40000 + i) for i in range(5)]
+    apply_trace(clients, run, T0)
+    assert [(_tr(c).syn_resent_at, _tr(c).syn_resent_rx) for c in clients] == [
+        ([pytest.approx(1.000014)], [pytest.approx(1.00121)]), ([], []),
+        ([pytest.approx(1.000032)], [None]), ([], []), ([], [])]
+    assert [(_tr(c).synack_resent_at, _tr(c).synack_resent_rx) for c in clients] == [
+        ([], []), ([pytest.approx(1.000021)], [pytest.approx(1.00122)]), ([], []), ([], []),
+        ([], [])]
+    assert [c.established for c in clients][3:] == [pytest.approx(1.00005),
+                                                    pytest.approx(1.00006)]
+    assert [_tr(c).ack_rx for c in clients] == [
+        None, None, None, (pytest.approx(1.000059), pytest.approx(1.00124)), None]
+
+
+def test_a_replayed_resent_syn_reaches_the_server_when_the_kernels_did() -> None:
+    """listen(1) (two places) filled by clients 0 and 1; client 2's SYN meets it full and is
+    resent on a tick T about a second later. An accept() at T + 100 us takes client 0, and
+    client 3 connects at T + 200 us. The kernel run's softirq resent client 2's SYN at
+    T + 10 us, but NET_RX took it in only at T + 300 us (in ksoftirqd, after the agents'
+    calls): there, the SYN finds the place the accept freed, and client 3's SYN, queued
+    behind it in the same backlog, comes after it; client 2's handshake takes the place
+    and client 3's ACK meets the queue full. Without that instant, the resent SYN meets the
+    queue still full (an overflow: resent once more) and client 3 takes the place."""
+    import dataclasses
+
+    from tuxtcp.sim.scenario import ScenarioRun
+
+    base, tick = _client_2_resent_on_a_tick()
+    starts = [0.0, 0.001, 0.002, tick + 200e-6]
+    resent: list[tuple[list[float], list[float]]] = [([], []), ([], []), ([tick + 10e-6], []),
+                                                     ([], [])]
+    cases: list[tuple[list[float | None], int]] = [([tick + 300e-6], 2), ([None], 3)]
+    for rx, place in cases:
+        run = ScenarioRun(dataclasses.replace(
+            base, replay_starts=starts, replay_accepts=[(tick + 100e-6, 5.0)],
+            replay_resent=resent,
+            replay_resent_rx=[([], []), ([], []), (rx, []), ([], [])]))
+        run.world.trace = []
+        res = run.run()
+        ports = [c.port for c in res.clients]
+        synacks = [(round(at, 7), p.seg.dport) for at, src, p in run.world.trace
+                   if src == "srv" and p.seg.flags == 0x12 and at > tick]
+        lq = run.listener.sk.lq
+        assert lq is not None
+        if rx[0] is not None:
+            # answered as NET_RX took the SYN in, and client 3's just behind it
+            assert synacks[:2] == [(round(tick + 300e-6, 7), ports[2]),
+                                   (round(tick + 300e-6, 7), ports[3])]
+            assert res.clients[2].established is not None
+            assert res.server_drops == {"TCP_LISTEN_OVERFLOW": 1}  # client 3's ACK
+        else:
+            # the resent SYN met the full queue: dropped (no reason), no answer
+            assert synacks[0] == (round(tick + 200e-6 + base.delay, 7), ports[3])
+            assert res.clients[2].established is None and not res.server_drops
+        assert res.server_counters["TcpExt.ListenOverflows"] == 2
+        assert [child.rport for child in lq.accept_queue] == [ports[1], ports[place]]
+
+
+def test_a_replayed_handshakes_ack_reaches_the_server_when_the_kernels_did() -> None:
+    """listen(2) (three places): clients 0 to 2 connect 1 ms apart and fill it; client 3's
+    SYN 1 ms later meets it full, and an accept() at 4 ms frees a place. In the kernel run,
+    NET_RX took client 2's ACK in only at 4.5 ms (left to ksoftirqd, which the agents kept
+    waiting), after that accept, and client 3's SYN queued behind it: client 2's handshake
+    takes a place then, and client 3's SYN, answered at once, the last one. Without that
+    instant, client 3's SYN meets the queue full and is dropped (a ListenOverflows), to be
+    resent a second later."""
+    import dataclasses
+
+    from tuxtcp.sim.scenario import ScenarioRun
+
+    base = ScenarioSpec(clients=4, replay_starts=[0.0, 0.001, 0.002, 0.003], backlog=2,
+                        replay_accepts=[(0.004, 5.0)], duration=0.5, delay=0.00003,
+                        uptime0=1000.0005)
+    for rx in (0.0045, None):
+        traced = [None, None, None if rx is None else (0.00206, rx), None]
+        run = ScenarioRun(dataclasses.replace(base, replay_ack_rx=traced))
+        run.world.trace = []
+        res = run.run()
+        ports = [c.port for c in res.clients]
+        lq = run.listener.sk.lq
+        assert lq is not None
+        acks = [round(at, 7) for at, src, p in run.world.trace
+                if src == "cli" and p.seg.sport == ports[2] and p.seg.flags == 0x10]
+        assert acks[0] == round(0.002 + 2 * base.delay, 7)  # it left at once either way
+        if rx is not None:
+            # client 3's SYN reached the server just behind the ACK, and was answered then
+            synacks = [round(at, 7) for at, src, p in run.world.trace
+                       if src == "srv" and p.seg.dport == ports[3] and p.seg.flags == 0x12]
+            assert synacks == [round(rx, 7)]
+            assert res.clients[3].established == pytest.approx(rx + base.delay, abs=1e-7)
+            assert [child.rport for child in lq.accept_queue] == ports[1:]
+            assert res.server_counters["TcpExt.ListenOverflows"] == 0
+        else:
+            assert res.clients[3].established is None and res.clients[3].syn_retrans == 0
+            assert [child.rport for child in lq.accept_queue] == ports[1:3]
+            assert res.server_counters["TcpExt.ListenOverflows"] == 1
+
+
+def test_a_replayed_packet_with_its_own_instant_is_not_held_behind_another() -> None:
+    """As above, client 2's SYN resent on a tick T after an accept freed the last place.
+    Client 3 connects 50 us before T and is established 10 us after it, but the tick's
+    softirq interrupted its connect() before it queued its ACK: NET_RX took client 2's
+    resent SYN in at T + 40 us and client 2's ACK at T + 110 us, and client 3's ACK only at
+    T + 200 us. Each reaches the server at its own instant, client 2's handshake takes the
+    place and client 3's ACK meets the queue full; client 2's SYN is not held back behind
+    client 3's ACK, which was sent first here but queued only after the softirq there, and
+    neither is client 2's SYN-ACK, sent before that."""
+    import dataclasses
+
+    from tuxtcp.sim.scenario import ScenarioRun
+
+    base, tick = _client_2_resent_on_a_tick()
+    run = ScenarioRun(dataclasses.replace(
+        base, replay_starts=[0.0, 0.001, 0.002, tick - 50e-6],
+        replay_resent=[([], []), ([], []), ([tick + 10e-6], []), ([], [])],
+        replay_resent_rx=[([], []), ([], []), ([tick + 40e-6], []), ([], [])],
+        replay_ack_rx=[None, None, (tick + 70e-6, tick + 110e-6),
+                       (tick + 60e-6, tick + 200e-6)]))
+    run.world.trace = []
+    res = run.run()
+    ports = [c.port for c in res.clients]
+    synacks = [(round(at, 7), p.seg.dport) for at, src, p in run.world.trace
+               if src == "srv" and p.seg.flags == 0x12 and at > tick - 1e-3]
+    assert synacks[:2] == [(round(tick - 20e-6, 7), ports[3]), (round(tick + 40e-6, 7), ports[2])]
+    assert res.clients[3].established == pytest.approx(tick + 10e-6)
+    lq = run.listener.sk.lq
+    assert lq is not None
+    assert [child.rport for child in lq.accept_queue] == [ports[1], ports[2]]
+    assert res.server_drops == {"TCP_LISTEN_OVERFLOW": 1}  # client 3's ACK, at T + 200 us
+
+
+def test_packets_behind_a_held_one_keep_their_order() -> None:
+    """NET_RX's backlog is one queue: a packet with no traced instant of its own, sent after
+    the kernel queued one the replay holds back, arrives after it, and after every packet
+    that waited behind it before, even where its own arrival would fall a few nanoseconds
+    after the held one's (a client's ACK to a resent SYN-ACK the replay held until 6 ns
+    before it: it went ahead of the ACKs sent before it, and took the last place)."""
+    import dataclasses
+
+    from tuxtcp.sim.scenario import BACKLOG_EPS_S, ScenarioRun
+    from tuxtcp.wire.ipv4 import Packet
+    from tuxtcp.wire.tcp import ACK, TcpSegment
+
+    base, _ = _client_2_resent_on_a_tick()
+    run = ScenarioRun(dataclasses.replace(base, replay_ack_rx=[None] * 4))
+    held: list[tuple[float, int]] = []
+    run.world.deliver_at = lambda pkt, when: held.append((when, pkt.seg.sport))  # type: ignore[method-assign]
+    run._backlog = [(0.0, 0.001)]  # queued at 0, held until 1 ms
+    run._acked.update(range(4))  # (no handshake ACKs among these)
+    delay = base.delay
+    for port, sent in ((1001, 0.0002), (1002, 0.0004), (1003, 0.001 - delay + 6e-9)):
+        run.world.clock = sent
+        seg = TcpSegment(port, PORT, 1, 1, ACK, 1000)
+        assert run._hold_in_backlog(Packet(CLI, SRV, seg))
+    assert held == [(pytest.approx(0.001 + BACKLOG_EPS_S, abs=1e-12), 1001),
+                    (pytest.approx(0.001 + 2 * BACKLOG_EPS_S, abs=1e-12), 1002),
+                    (pytest.approx(0.001 + 3 * BACKLOG_EPS_S, abs=1e-12), 1003)]
+    # once they are through, a packet arrives after the delay again
+    run.world.clock = 0.002
+    assert not run._hold_in_backlog(Packet(CLI, SRV, TcpSegment(1004, PORT, 1, 1, ACK, 1000)))

@@ -100,6 +100,22 @@ def test_late_connects_refuse_a_run_only_where_no_replay_follows_them() -> None:
         assert e.value.disturbed and "steal" in str(e.value)
 
 
+def test_a_run_whose_trace_is_not_whole_is_refused() -> None:
+    """A trace whose ring buffer lost events, or that holds more connects than the run made
+    (another run's, the tracepoints being machine-wide), would replay other instants than the
+    kernel's: refused in one line, `disturbed`. One with fewer connects (none traced before
+    the session began) is replayed from the agents' clocks, as before."""
+    from tuxtcp.simulate.kernel_trace import TracedRun
+
+    kernel.refuse_untraced(TracedRun(connects=[0.1] * 20), 20)
+    kernel.refuse_untraced(TracedRun(connects=[0.1] * 19), 20)
+    for run, says in ((TracedRun(connects=[0.1] * 20, lost=3), "lost 3 events"),
+                      (TracedRun(connects=[0.1] * 34), "34 connects")):
+        with pytest.raises(KernelRunError) as e:
+            kernel.refuse_untraced(run, 20)
+        assert e.value.disturbed and says in str(e.value) and "\n" not in str(e.value)
+
+
 @pytest.mark.parametrize(("extra", "link", "note"), [
     # 0.5 ms and no loss: a veth pair (5 us), whose delay the simulation takes
     ([], (0.000005, 0.0), "veth pair (5 us"),

@@ -66,6 +66,18 @@ class TraceSession:
                 count += 1
                 yield raw.decode("utf-8", "replace")
 
+    def lost(self) -> int:
+        """Events the ring buffer lost so far: overwritten before anyone read them (the
+        reader fell behind by a whole buffer), summed over the CPUs."""
+        total = 0
+        for cpu in sorted(os.listdir(f"{self.path}/per_cpu")):
+            with contextlib.suppress(OSError), open(f"{self.path}/per_cpu/{cpu}/stats") as f:
+                for line in f:
+                    name, _, value = line.partition(":")
+                    if name in ("overrun", "dropped events") and value.strip().isdigit():
+                        total += int(value)
+        return total
+
     def close(self) -> None:
         os.close(self._fd)
 
@@ -107,11 +119,13 @@ def reap_stale(instances: str = f"{TRACEFS}/instances") -> list[str]:
 
 @contextlib.contextmanager
 def trace_session(events: tuple[str, ...] = EVENTS, clock: str | None = None,
-                  filters: dict[str, str] | None = None) -> Iterator[TraceSession]:
+                  filters: dict[str, str] | None = None,
+                  buffer_kb: int | None = None) -> Iterator[TraceSession]:
     """An instance with `events` enabled (`clock`: the instance's trace_clock, such as "mono"
     for CLOCK_MONOTONIC timestamps; the default is the kernel's, "local"; `filters`: an
     event's filter expression by event, such as {"sock/inet_sock_set_state": "newstate == 1"},
-    which the kernel applies before anything reaches the buffer)."""
+    which the kernel applies before anything reaches the buffer; `buffer_kb`: the ring
+    buffer's size per CPU, 1,410 KB by default here)."""
     why = available()
     if why:
         raise SockDiagError(1, why)
@@ -127,6 +141,9 @@ def trace_session(events: tuple[str, ...] = EVENTS, clock: str | None = None,
             if clock is not None:
                 with open(f"{path}/trace_clock", "w") as f:
                     f.write(clock)
+            if buffer_kb is not None:
+                with open(f"{path}/buffer_size_kb", "w") as f:
+                    f.write(str(buffer_kb))
             for ev, expr in (filters or {}).items():
                 with open(f"{path}/events/{ev}/filter", "w") as f:
                     f.write(expr)

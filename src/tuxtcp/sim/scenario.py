@@ -104,6 +104,14 @@ class ScenarioSpec:
     # per client: when the delayed ACK its kernel client armed on the server's FIN fired
     # (None: untraced); the replay fires one the kernel fired a tick late as late
     replay_fin_ack: list[float | None] | None = None
+    # per client, by replay_resent's resends: when the kernel run's server took each resent
+    # SYN in, and the client each resent SYN-ACK (None: unknown); the replay's resend on
+    # that tick reaches its peer then (ScenarioRun._hold_in_backlog)
+    replay_resent_rx: list[tuple[list[float | None], list[float | None]]] | None = None
+    # per client: when the ACK its kernel run's client sent as it was established was queued
+    # on the veth, and when the server took it in (None: unknown); the replay's client's
+    # first ACK reaches the server then
+    replay_ack_rx: list[tuple[float, float] | None] | None = None
 
     def __post_init__(self) -> None:
         if self.arrival not in ("poisson", "uniform", "burst"):
@@ -135,8 +143,14 @@ class ClientTrace:
     synack_resent_at: list[float] = field(default_factory=list)  # each SYN-ACK resent to it
     served_until: float | None = None  # when the server's FIN to it left
     fin_seen: float | None = None  # when that FIN reached it (CLOSE_WAIT)
-    syn_out_at: float | None = None  # when its first SYN went out (its SYN timer armed)
+    syn_out_at: float | None = None  # when its first SYN went out (queued, or its timer armed)
     fin_ack_at: float | None = None  # when the delayed ACK it armed on that FIN fired
+    # when the server took each resent SYN in, and it each resent SYN-ACK (over the veth;
+    # None: not followed), by the resends above
+    syn_resent_rx: list[float | None] = field(default_factory=list)
+    synack_resent_rx: list[float | None] = field(default_factory=list)
+    # when the ACK it sent as it was established was queued, and taken in by the server
+    ack_rx: tuple[float, float] | None = None
 
 
 @dataclass(init=False)
@@ -325,6 +339,16 @@ class ScenarioRun:
         self._held: set[int] = set()  # clients whose SYN-ACK _hold_synack held back
         if spec.replay_established is not None:
             w.drop_if(self._hold_synack)
+        # the veth's backlog (_hold_in_backlog): (client, side, resend) of the kernel run's
+        # resends a replayed one was held for
+        self._rx_used: set[tuple[int, int, int]] = set()
+        # (the kernel's queueing, the arrival) of the packets _hold_in_backlog held back
+        self._backlog: list[tuple[float, float]] = []
+        self._behind = 0.0  # the last arrival of a packet that waited behind them
+        self._acked: set[int] = set()  # clients whose first ACK _hold_in_backlog has seen
+        if (spec.replay_resent_rx is not None and spec.replay_resent is not None
+                or spec.replay_ack_rx is not None):
+            w.drop_if(self._hold_in_backlog)
         if spec.replay_accepts is not None:
             self._accepting = False  # only the replayed attempts accept
             for t, end in spec.replay_accepts:
@@ -394,23 +418,25 @@ class ScenarioRun:
         self._connecting[rec.index] = sk
         sk.on_wakeup = _Client(self, rec, s)
         if self.spec.replay_resent is not None:
-            self._syn_timer_early(rec, sk, now)
+            self._syn_timer_on_kernels_tick(rec, sk, now)
 
-    def _syn_timer_early(self, rec: ClientResult, sk: TcpSock, now: float) -> None:
-        """The SYN timer of a connect() whose SYN the kernel run resent on an earlier tick than
+    def _syn_timer_on_kernels_tick(self, rec: ClientResult, sk: TcpSock, now: float) -> None:
+        """The SYN timer of a connect() whose SYN the kernel run resent on another tick than
         the timer wheel's bucket for it, by up to a bucket of its level (8 jiffies), fires on
         that tick. (The kernel queues a timer by its distance from the timer base's clock;
         three of 36,139 first SYN timers of slow-accept runs fired 7-8 jiffies before the
         level-1 bucket of the jiffy their SYN left in, as if queued at level 0, at their
         expiry; the replay's, a bucket later, parted one run from the kernel: 1,981 of
-        2,000 clients agreeing.)"""
+        2,000 clients agreeing. And a tick's softirq can run inside a connect() between its
+        SYN and the arming of its timer, which then lands in the bucket after: the replay
+        starts the client when the SYN left, a jiffy before.)"""
         resent = self.spec.replay_resent
         assert resent is not None
         t = sk.rtx_timer
         if rec.index >= len(resent) or not resent[rec.index][0] or t is None or not t.pending:
             return
         tick = _tick_of(sk.ns.clock, resent[rec.index][0][0])
-        if now < tick and 0.5 / HZ < t.when - tick < (EARLY_TICKS + 0.5) / HZ:
+        if now < tick and 0.5 / HZ < abs(t.when - tick) < (EARLY_TICKS + 0.5) / HZ:
             self._defer(t, tick)
 
     def _kernel_order(self, order: list[Timer]) -> list[Timer]:
@@ -510,6 +536,86 @@ class ScenarioRun:
         self._held.add(rec.index)
         self.world.deliver_at(pkt, took)
         return True
+
+    def _hold_in_backlog(self, pkt: Packet) -> bool:
+        """The veth's packets as NET_RX took them in on the kernel run's CPU: a SYN or
+        SYN-ACK sent on a tick on which the kernel run resent one to or from the same client,
+        and a client's ACK of its SYN-ACK, reach their peer when the kernel's did
+        (`replay_resent_rx`, `replay_ack_rx`), up to RX_HOLD_MAX_S after they would arrive,
+        and a packet with no such instant sent after one held back arrives after it. The
+        tick's timer softirq
+        queues its resends on the veth, and NET_RX takes them in once it has finished, or
+        later in ksoftirqd (kernel_trace: 2 us to 1.7 ms after a resend on a slow-accept
+        run; a handshake's ACK 2-135 us after its client was established), where the
+        agents' connect()s and accept()s can come first; a packet sent meanwhile (the ACK of
+        a resent SYN-ACK, a connect's SYN) joins the same backlog, behind them
+        (enqueue_to_backlog: one queue per CPU, and the agents' CPU sends them all)."""
+        now = self.world.clock
+        at = arrives = now + self.spec.delay
+        seg = pkt.seg
+        if seg.flags == ACK and not seg.payload:
+            traced = self._ack_rx(pkt)
+        elif self.spec.replay_resent_rx is not None:
+            traced = self._resent_rx(pkt, now)
+        else:
+            traced = None
+        if traced is not None and traced[1] <= arrives + RX_HOLD_MAX_S:
+            # its own instant: the order NET_RX took it in (an ACK a tick's softirq held back
+            # in the connect() it interrupted went in behind that softirq's resends)
+            at = max(at, traced[1])
+            if at > arrives:
+                self._backlog.append((traced[0], at))
+        elif self._backlog or self._behind >= at:
+            # behind the held packets the kernel queued before this one was sent, and behind
+            # the packets sent before it that waited for them
+            self._backlog = [(q, a) for q, a in self._backlog if a >= now]
+            ahead = [a for q, a in self._backlog if q <= now and a >= at]
+            if ahead:
+                at = max(ahead) + BACKLOG_EPS_S
+            if self._behind >= at:
+                at = self._behind + BACKLOG_EPS_S
+            if at > arrives:
+                self._behind = at
+        if at == arrives:
+            return False
+        self.world.deliver_at(pkt, at)
+        return True
+
+    def _ack_rx(self, pkt: Packet) -> tuple[float, float] | None:
+        """When the kernel run queued the ACK of the handshake and the server took it in, if
+        `pkt` is the first ACK a replayed client sends (traced: `replay_ack_rx`)."""
+        rx = self.spec.replay_ack_rx
+        rec = self._by_addr.get(pkt.src << 16 | pkt.seg.sport)
+        if rx is None or rec is None or rec.index >= len(rx) or rec.index in self._acked:
+            return None
+        self._acked.add(rec.index)
+        return rx[rec.index]
+
+    def _resent_rx(self, pkt: Packet, now: float) -> tuple[float, float] | None:
+        """When the kernel run resent (queued) the resend of this tick that `pkt` (a SYN or
+        SYN-ACK of a replayed client) replays, and when its peer took it in, if traced."""
+        seg = pkt.seg
+        flags = seg.flags & _SYN_ACK
+        if flags == SYN:
+            side, key = 0, pkt.src << 16 | seg.sport
+        elif flags == _SYN_ACK:
+            side, key = 1, pkt.dst << 16 | seg.dport
+        else:
+            return None
+        rec = self._by_addr.get(key)
+        resent, rx = self.spec.replay_resent, self.spec.replay_resent_rx
+        assert resent is not None and rx is not None
+        if rec is None or rec.index >= len(rx) or rec.index >= len(resent):
+            return None
+        times, arrivals = resent[rec.index][side], rx[rec.index][side]
+        clock = self.client.ns.clock
+        j = clock.jiffies(now)
+        for k, at in enumerate(times):
+            if clock.jiffies(at) == j and (rec.index, side, k) not in self._rx_used:
+                self._rx_used.add((rec.index, side, k))
+                took = arrivals[k] if k < len(arrivals) else None
+                return None if took is None else (at, took)
+        return None
 
     def _defer(self, t: Timer, when: float) -> None:
         """Move a due timer to another tick (a replayed kernel fired it there)."""
@@ -823,6 +929,11 @@ class _Service(Action):
 # client took it later (_hold_synack): the longest seen was 180 us; later than this, the
 # kernel's client took another SYN-ACK (to another SYN, or one resent) than the one arriving
 HOLD_MAX_S: Final = 0.001
+# how long after its arrival a replay holds back a resent SYN or SYN-ACK, or a handshake's
+# ACK, whose kernel run's peer took it in later (_hold_in_backlog): under a tick, so that
+# it is that tick's resend (the longest seen was 1.7 ms)
+RX_HOLD_MAX_S: Final = 0.003
+BACKLOG_EPS_S: Final = 1e-8  # a packet behind a held one arrives this much after it
 _SYN_ACK: Final = SYN | ACK
 
 
@@ -846,8 +957,9 @@ def _user_before_softirq(clock: Clock, resent: list[tuple[list[float], list[floa
     return out
 
 
-# how many ticks before the timer wheel's bucket the kernel run fired a SYN timer at most
-# (a bucket of level 1) for the replay to fire it then too (ScenarioRun._syn_timer_early)
+# how many ticks before or after the timer wheel's bucket the kernel run fired a SYN timer at
+# most (a bucket of level 1) for the replay to fire it then too
+# (ScenarioRun._syn_timer_on_kernels_tick)
 EARLY_TICKS: Final = 8
 
 # how long after a connect() or accept() the replay runs a tick's resends that the kernel

@@ -37,6 +37,8 @@ from ..sim.scenario import (
 from ..wire.pcap import retime
 from .kernel_relay import relayed
 from .kernel_trace import (
+    VETH_CLIENT,
+    VETH_SERVER,
     KernelTrace,
     TracedRun,
     apply_trace,
@@ -95,15 +97,16 @@ def _drain(hosts: tuple[Netns, ...]) -> None:
 
 
 def _veth(srv: Netns, cli: Netns) -> None:
-    sh("ip", "link", "add", "v0", "netns", srv.name, "type", "veth", "peer", "name",
-       "v1", "netns", cli.name)
-    sh("ip", "-n", srv.name, "addr", "add", f"{SERVER_ADDR}/24", "dev", "v0")
-    sh("ip", "-n", cli.name, "addr", "add", f"{CLIENT_ADDR}/24", "dev", "v1")
-    sh("ip", "-n", srv.name, "link", "set", "v0", "up")
-    sh("ip", "-n", cli.name, "link", "set", "v1", "up")
+    sv, cl = VETH_SERVER, VETH_CLIENT  # (the trace follows packets on these by name)
+    sh("ip", "link", "add", sv, "netns", srv.name, "type", "veth", "peer", "name", cl,
+       "netns", cli.name)
+    sh("ip", "-n", srv.name, "addr", "add", f"{SERVER_ADDR}/24", "dev", sv)
+    sh("ip", "-n", cli.name, "addr", "add", f"{CLIENT_ADDR}/24", "dev", cl)
+    sh("ip", "-n", srv.name, "link", "set", sv, "up")
+    sh("ip", "-n", cli.name, "link", "set", cl, "up")
     # replies to the flood's spoofed sources go to a gateway that never answers
     sh("ip", "-n", srv.name, "neigh", "replace", "198.18.0.3", "lladdr",
-       "02:00:00:00:00:03", "dev", "v0", "nud", "permanent")
+       "02:00:00:00:00:03", "dev", sv, "nud", "permanent")
     sh("ip", "-n", srv.name, "route", "add", "198.19.128.0/17", "via", "198.18.0.3")
 
 
@@ -240,7 +243,8 @@ def run_on_kernel(spec: ScenarioSpec, pcap: str | None = None,
         common = {"start_wall": start_wall, "duration": spec.duration, "addr": SERVER_ADDR,
                   "port": PORT, "cpus": cpus}
         agent = [sys.executable, "-m", "tuxtcp.simulate.kernel_agent"]
-        trace = KernelTrace(start_mono, start_mono + spec.duration, CLIENT_ADDR, PORT, rest)
+        trace = KernelTrace(start_mono, start_mono + spec.duration, CLIENT_ADDR, PORT, rest,
+                            veth=not relayed(spec) and not spec.flood_rate)
         steal0 = cpu_times(cpus[0])
         with _threads_off(cpus[0]), trace:
             p_srv = srv.popen(*agent, "server", json.dumps({
@@ -297,6 +301,7 @@ def run_on_kernel(spec: ScenarioSpec, pcap: str | None = None,
                 f"during the run (other TCP traffic on this machine), and the drops by reason "
                 f"are counted machine-wide, so the comparison would not be fair: run it again "
                 f"on a quieter machine", disturbed=True)
+        refuse_untraced(trace.run, len(clients))
         apply_trace(clients, trace.run, outs["client"]["t0_ns"] / 1e9)
     server_log = _server_log(outs["server"], clients,
                              None if relayed(spec) else spec.delay)
@@ -397,9 +402,10 @@ def replay_spec(spec: ScenarioSpec, kres: ScenarioResult) -> ScenarioSpec:
     each client took its SYN-ACK (over the veth); each client connects from the
     kernel client's port. A client connects when the kernel's SYN went out (traced:
     `syn_out_at`), else when its agent called connect(). Over the relay, each packet is as
-    late on the simulation's link as on the kernel's (`link_lags`); where a tick's timer
-    softirq came between a connect()'s SYN and its client taking the SYN-ACK, which came first
-    (`connects_first`)."""
+    late on the simulation's link as on the kernel's (`link_lags`); over the veth, where a
+    tick's timer softirq came between a connect()'s SYN and its client taking the SYN-ACK,
+    which came first (`connects_first`), and when the other end took each resent SYN and
+    SYN-ACK in (`resent_rx`)."""
     return dataclasses.replace(
         spec, uptime0=kres.uptime0, replay_starts=replay_starts(kres.clients),
         replay_accepts=list(kres.server_log),
@@ -411,11 +417,30 @@ def replay_spec(spec: ScenarioSpec, kres: ScenarioResult) -> ScenarioSpec:
         replay_resent=[([], []) if c.traced is None else
                        (c.traced.syn_resent_at, c.traced.synack_resent_at)
                        for c in kres.clients],
+        replay_resent_rx=resent_rx(kres),
+        replay_ack_rx=ack_rx(kres),
         # over the veth only: the relay's lags already place each packet (and a packet held
         # apart from its flow would shift the flow's packet indices its loss is keyed by)
         replay_established=None if kres.relay else
         [None if c.traced is None else c.established for c in kres.clients],
         replay_connects_first=None if kres.relay else connects_first(kres.clients))
+
+
+def resent_rx(kres: ScenarioResult) -> list[tuple[list[float | None], list[float | None]]] | None:
+    """Per client, when the kernel run's server took each resent SYN in and the client each
+    resent SYN-ACK (traced over the veth; None: no run's resend was followed)."""
+    out = [([], []) if c.traced is None else (c.traced.syn_resent_rx, c.traced.synack_resent_rx)
+           for c in kres.clients]
+    followed = any(x is not None for syns, synacks in out for x in (*syns, *synacks))
+    return out if followed and not kres.relay else None
+
+
+def ack_rx(kres: ScenarioResult) -> list[tuple[float, float] | None] | None:
+    """Per client, when the ACK its kernel run's client sent as it was established was
+    queued and when the server took it in (traced over the veth; None: none was
+    followed)."""
+    out = [None if c.traced is None else c.traced.ack_rx for c in kres.clients]
+    return out if any(x is not None for x in out) and not kres.relay else None
 
 
 # How long a kernel run of `--target both` lasts after the simulation's clients settled
@@ -661,6 +686,24 @@ def refuse_unfair(late_connects: int, clients: int, worst_late: float, steal: fl
                              f"the run (steal time; {late_connects} connects more than "
                              f"{LATE_S * 1000:.0f} ms late), so the comparison would not be "
                              f"fair: run it again on a quieter machine", disturbed=True)
+
+
+def refuse_untraced(run: TracedRun, clients: int) -> None:
+    """Raise KernelRunError (`disturbed`) for a run whose trace is not whole: the ring buffer
+    overwrote events before the reader took them (a busy machine), or more connect()s from
+    the client's address to the server's port were traced than the run made (another run
+    on this machine: the tracepoints are machine-wide). Either would replay other instants
+    than the kernel's (a client's connect from its agent's clock: 1,944-1,972 of 2,000
+    slow-accept clients agreeing)."""
+    if run.lost:
+        raise KernelRunError(f"the kernel's trace lost {run.lost} events (its reader fell "
+                             f"behind: the machine was busy), so the replay would not follow "
+                             f"the kernel: run it again", disturbed=True)
+    if len(run.connects) > clients:
+        raise KernelRunError(f"{len(run.connects)} connects to the server were traced for "
+                             f"{clients} clients (another run on this machine?), so the "
+                             f"replay would not follow the kernel: run it again on a quieter "
+                             f"machine", disturbed=True)
 
 
 class KernelRunError(RuntimeError):

@@ -1,6 +1,6 @@
 """The kernel's own account of a kernel run, read from tracefs while the run goes on.
 
-Ten tracepoints, in a tracefs instance of our own with trace_clock "mono" (CLOCK_MONOTONIC,
+Eleven tracepoints, in a tracefs instance of our own with trace_clock "mono" (CLOCK_MONOTONIC,
 the clock the agents share):
 - skb:kfree_skb: drops by reason, IPv4 only and not in other protocols' code (`tcp_drop_site`:
   a UDP datagram to a closed port elsewhere on the machine is a NO_SOCKET drop too);
@@ -19,9 +19,18 @@ the clock the agents share):
   the instant that FIN reached the client; LAST_ACK, the instant the client's close()
   answered it. The agents read their own clocks before or after those calls, and whether a
   jiffy tick (a delayed ACK) falls in between decides how the connection ends;
-- net:net_dev_queue, filtered in the kernel to the relay's TUN devices: the instant the
-  kernel handed each packet to the relay's link, which the relay reads tens of microseconds
-  later (kernel.link_lags);
+- net:net_dev_queue, filtered in the kernel to the relay's TUN devices and the veth: the
+  instant the kernel handed each packet to the relay's link, which the relay reads tens of
+  microseconds later (kernel.link_lags); on the veth, the packet each resend queued (the
+  one queued on its CPU just before the resend's tracepoint), each connect()'s SYN (the
+  first its process queued after its SYN_SENT) and each client's ACK of its SYN-ACK (the
+  next packet queued in the context of its ESTABLISHED);
+- net:netif_receive_skb, filtered to the veth (neither traced there with a flood, whose
+  packets would be most of the trace): when the other end took a resent SYN or SYN-ACK, or
+  a handshake's ACK, in, by the skb's address. A tick's timer softirq resends them, and
+  NET_RX takes them in after it, often in ksoftirqd, where the agents' calls can come
+  first: 2 us to 1.7 ms later on a slow-accept run (203 of 2,204 SYN-ACKs over 50 us),
+  where a connect()'s own SYN was taken in within 48 us;
 - syscalls:sys_enter_accept4 and sys_exit_accept4 (filtered in the kernel to calls that
   returned a connection): the instants the server agent entered and left each accept() that
   took one off the queue, and its CPU, where its own clock is read before the call (a
@@ -41,7 +50,9 @@ the clock the agents share):
   port search in inet_hash_connect takes longer as ports fill): a SYN that met the queue
   within that spread of an accept or a tick took the other branch in the replay
   (slow-accept: 1,947-1,987 of 2,000 clients agreed from the agent's instants, 1,993-2,000
-  from these, on the same kernel runs).
+  from these, on the same kernel runs). Over the veth, the SYN's own net_dev_queue (the
+  first packet queued in that process after its SYN_SENT) is earlier still, by 2-10 us, or
+  by 150 us where a tick's timer softirq ran between the SYN and the timer's arming.
 
 The tracepoints carry no network namespace, so the counts are the whole machine's; an idle
 test machine adds nothing. Only events within the scenario's window count: the agents' own
@@ -65,11 +76,15 @@ from ..net.trace import parse_trace_line
 from ..sim.scenario import ClientResult, ClientTrace
 from ..wire.ipv4 import ip_to_int
 
+RX_EVENT: Final = "net/netif_receive_skb"
 EVENTS: Final = ("skb/kfree_skb", "tcp/tcp_retransmit_synack", "sock/inet_sock_set_state",
                  "tcp/tcp_retransmit_skb", "tcp/tcp_send_reset", "timer/timer_start",
                  "net/net_dev_queue", "syscalls/sys_enter_accept4", "syscalls/sys_exit_accept4",
-                 "timer/timer_expire_entry")
+                 "timer/timer_expire_entry", RX_EVENT)
 RELAY_DEVICES: Final = "tux"  # the relay's TUN devices' names begin so (kernel._relay_link)
+# the veth pair's ends (kernel._veth): the server's, the client's
+VETH_SERVER: Final = "v0"
+VETH_CLIENT: Final = "v1"
 OUR_NET: Final = "198.18.0."  # the run's two hosts (sockaddrs as tcp_send_reset prints them)
 # the kernel's state numbers, as the tracepoints print them (include/net/tcp_states.h)
 TCP_ESTABLISHED: Final = ESTABLISHED
@@ -87,7 +102,14 @@ FILTERS: Final = {"sock/inet_sock_set_state": f"newstate == {TCP_ESTABLISHED} ||
                   "timer/timer_start": "function.function == tcp_write_timer || "
                                        "function.function == tcp_delack_timer",
                   "timer/timer_expire_entry": "function.function == tcp_delack_timer",
-                  "net/net_dev_queue": f'name ~ "{RELAY_DEVICES}*"',
+                  # on the veth, what the client sent and what the server sent in a softirq
+                  # (a timer's resends among them): TRACE_FLAG_SOFTIRQ, the "s" of the
+                  # context column
+                  "net/net_dev_queue": f'name ~ "{RELAY_DEVICES}*" || '
+                                       f'name == "{VETH_CLIENT}" || '
+                                       f'(name == "{VETH_SERVER}" && common_flags & 16)',
+                  "net/netif_receive_skb": f'name == "{VETH_SERVER}" || '
+                                           f'name == "{VETH_CLIENT}"',
                   "syscalls/sys_exit_accept4": "ret >= 0"}
 # timer_start is not one of the engine's events (net/trace.py): its pid, its context flags
 # (the third says hard or soft interrupt), its instant and the jiffies then (expires less the
@@ -102,9 +124,24 @@ _TIMER_START: Final = re.compile(
 _TIMER_EXPIRE: Final = re.compile(
     r"\s(?P<ts>\d+\.\d+): timer_expire_entry: timer=(?P<timer>\S+) function=tcp_delack_timer")
 FIN_ACK_MAX_S: Final = 0.001  # a FIN's delayed ACK is armed within this of its CLOSE_WAIT
-_DEV_QUEUE: Final = re.compile(
-    r"\s(?P<ts>\d+\.\d+): net_dev_queue: dev=(?P<dev>\S+) skbaddr=\S+ len=(?P<len>\d+)")
+# a packet queued on a device, or taken in from one (net_dev_queue, netif_receive_skb): the
+# skb's address (hashed, the same for one skb on both ends of the veth)
+_DEV_EVENT: Final = re.compile(
+    _HEAD + r"(?P<ev>net_dev_queue|netif_receive_skb): dev=(?P<dev>\S+) "
+    r"skbaddr=(?P<skb>\S+) len=(?P<len>\d+)")
+# a resend is traced right after its packet was queued, in the same softirq on the same CPU
+# (tcp_retransmit_skb and tcp_rtx_synack call their tracepoints once the transmit returned):
+# 1-15 us later, 50-65 us for a tick's first now and then; within this
+RESEND_QUEUED_S: Final = 0.0002
+# a client's ACK of the SYN-ACK is the next packet queued in the context of its ESTABLISHED
+# (tcp_rcv_synsent_state_process, then tcp_send_ack): 2-10 us later, or after a tick's
+# softirq where one interrupted connect()'s release_sock in between (its resends then go
+# ahead of that ACK); within this
+ACK_QUEUED_S: Final = 0.002
 _ACCEPT4: Final = re.compile(_HEAD + r"sys_accept4(?P<exit> -> )?")
+# the ring buffer per CPU: a slow-accept run traces about 60,000 events in 31 s, and the
+# reader shares its CPU with the queue sampler
+BUFFER_KB: Final = 8192
 MAX_QUEUED: Final = 250_000  # packets kept per relay device at most (kernel_relay.MAX_READS)
 ETH_P_IP: Final = 0x0800
 SYN_OUT_MAX_S: Final = 0.010  # a connect()'s SYN timer is armed within this of its SYN_SENT
@@ -149,6 +186,11 @@ class TracedRun:
     connects: list[float] = field(default_factory=list)  # each client connect()'s SYN_SENT
     # connect ordinal -> (when its SYN timer was armed, the kernel's jiffies then)
     syn_out: dict[int, tuple[float, int]] = field(default_factory=dict)
+    # connect ordinal -> when its SYN was queued on the veth, in its process: before a tick's
+    # timer softirq that ran inside the connect() and delayed its SYN timer's arming (a
+    # slow-accept client's SYN answered 150 us before that timer, ahead of the tick's
+    # resends and the ACKs that filled the accept queue)
+    syn_queued: dict[int, float] = field(default_factory=dict)
     # relay device -> (instant, length) of each packet the kernel queued on it, in order
     dev_queue: dict[str, list[tuple[float, int]]] = field(default_factory=dict)
     # process -> (entered, returned, CPU) of each accept4() it made that returned a connection
@@ -157,6 +199,14 @@ class TracedRun:
     resent_on: list[tuple[float, int]] = field(default_factory=list)
     # (when it fired, client port) of each delayed ACK a client armed on the server's FIN
     fin_acks: list[tuple[float, int]] = field(default_factory=list)
+    # (resend instant, client port) -> when the other end of the veth took that resent SYN
+    # or SYN-ACK in (netif_receive_skb): NET_RX may run well after the timer softirq that
+    # resent it, in ksoftirqd (up to 1.7 ms on slow-accept), with the agents' calls between
+    resent_rx: dict[tuple[float, int], float] = field(default_factory=dict)
+    # (a client's ESTABLISHED instant, its port) -> when the ACK that client sent then was
+    # queued on the veth, and when the server took it in
+    ack_rx: dict[tuple[float, int], tuple[float, float]] = field(default_factory=dict)
+    lost: int = 0  # events the ring buffer lost before the reader took them
 
 
 class KernelTrace:
@@ -164,8 +214,13 @@ class KernelTrace:
     tracepoints in a thread; `run` stays None without tracefs (not root, none mounted)."""
 
     def __init__(self, start: float, end: float, client_addr: str, server_port: int,
-                 cpus: list[int] | None = None) -> None:
+                 cpus: list[int] | None = None, veth: bool = True) -> None:
         self._window = (start, end)
+        # whether to follow the resends over the veth (netif_receive_skb: not with a flood,
+        # whose tens of thousands of packets a second would each be traced twice over)
+        self._events = EVENTS if veth else tuple(e for e in EVENTS if e != RX_EVENT)
+        self._filters = FILTERS if veth else {**FILTERS, "net/net_dev_queue":
+                                              f'name ~ "{RELAY_DEVICES}*"'}
         self._cpus = cpus  # where the reading thread runs (None: anywhere)
         self.ran_on: list[int] = []  # the CPUs the reading thread was allowed
         self._client = ip_to_int(client_addr)
@@ -179,6 +234,15 @@ class KernelTrace:
         # the delayed ACK it arms; then timer -> client port until that timer fires
         self._fin_at: dict[int, tuple[float, int]] = {}
         self._fin_timers: dict[str, int] = {}
+        # CPU -> (skb, device, instant) of the last packet queued on the veth there; then
+        # skb -> (resend instant, client port) of a resend until the other end takes it in
+        self._queued_on: dict[int, tuple[str, str, float, bool]] = {}
+        self._resent_skbs: dict[str, tuple[float, int]] = {}
+        # (in an interrupt, its CPU; else False and its process) -> (instant, port) of a
+        # client established there, until the ACK it sends next; then skb -> (that instant,
+        # port, when it was queued) until the server takes the ACK in
+        self._acking: dict[tuple[bool, int], tuple[float, int]] = {}
+        self._ack_skbs: dict[str, tuple[float, int, float]] = {}
         self.run: TracedRun | None = None
         self._stop = threading.Event()
         self._ready = threading.Event()
@@ -208,7 +272,8 @@ class KernelTrace:
             os.sched_setaffinity(0, self._cpus)  # this thread only
         self.ran_on = sorted(os.sched_getaffinity(0))
         try:
-            with trace_session(EVENTS, clock="mono", filters=FILTERS) as session:
+            with trace_session(self._events, clock="mono", filters=self._filters,
+                               buffer_kb=BUFFER_KB) as session:
                 self._ready.set()
                 draining = False
                 for _ in range(1_000_000):  # 0.5 s rounds: about 6 days at most
@@ -218,6 +283,7 @@ class KernelTrace:
                     if draining:
                         break
                     draining = self._stop.is_set()  # one more round reads what is left
+                run.lost = session.lost()
             self.run = run
         except (OSError, RuntimeError):
             pass  # not traced: `run` stays None and the comparison has no traced rows
@@ -239,12 +305,8 @@ class KernelTrace:
         if "sys_accept4" in line:
             self._accept4(run, line)
             return
-        if "net_dev_queue: " in line:
-            m = _DEV_QUEUE.search(line)
-            if m is not None:
-                queued = run.dev_queue.setdefault(m.group("dev"), [])
-                if len(queued) < MAX_QUEUED:
-                    queued.append((float(m.group("ts")), int(m.group("len"))))
+        if "net_dev_queue: " in line or "netif_receive_skb: " in line:
+            self._dev_event(run, line)
             return
         ev = parse_trace_line(line)
         if ev is None or not self._window[0] <= ev.ts <= self._window[1]:
@@ -264,6 +326,7 @@ class KernelTrace:
             if f.get("daddr") == self._client and f.get("sport") == self._port:
                 run.synacks.append((ev.ts, int(f["dport"])))
                 run.resent_on.append((ev.ts, ev.cpu))
+                self._resent(ev.cpu, VETH_SERVER, ev.ts, int(f["dport"]))
         elif ev.name == "tcp_send_reset":
             ends = (str(f.get("saddr", "")), str(f.get("daddr", "")))
             if not any(e.startswith(OUR_NET) for e in ends):
@@ -279,6 +342,7 @@ class KernelTrace:
                     and f.get("state") == TCP_SYN_SENT):
                 run.syns.append((ev.ts, int(f["sport"])))
                 run.resent_on.append((ev.ts, ev.cpu))
+                self._resent(ev.cpu, VETH_CLIENT, ev.ts, int(f["sport"]))
         elif ev.name == "inet_sock_set_state":
             new = f.get("newstate")
             if f.get("saddr") == self._client and f.get("dport") == self._port:
@@ -287,6 +351,7 @@ class KernelTrace:
                     run.connects.append(ev.ts)
                 elif new == TCP_ESTABLISHED:  # the client's socket left SYN_SENT
                     run.established.append((ev.ts, int(f["sport"])))
+                    self._acking[_context(ev.flags, ev.cpu, ev.pid)] = (ev.ts, int(f["sport"]))
                     run.closed_ports.discard(int(f["sport"]))
                 elif new == TCP_LAST_ACK:  # the client closed after the server's FIN
                     run.client_closes.append((ev.ts, int(f["sport"])))
@@ -297,6 +362,46 @@ class KernelTrace:
             elif (f.get("daddr") == self._client and f.get("sport") == self._port
                   and new == TCP_FIN_WAIT1):  # the server closed a connection
                 run.server_fins.append((ev.ts, int(f["dport"])))
+
+    def _dev_event(self, run: TracedRun, line: str) -> None:
+        """A packet queued on a device: on a relay's, its instant and length (link_lags); on
+        the veth, the CPU's last, which a resend traced next on that CPU sent. A packet the
+        veth's other end took in: when, if it was a resend's (`resent_rx`)."""
+        m = _DEV_EVENT.match(line)
+        if m is None:
+            return
+        dev, ts = m.group("dev"), float(m.group("ts"))
+        skb, cpu = m.group("skb"), int(m.group("cpu"))
+        if m.group("ev") == "netif_receive_skb":
+            resend = self._resent_skbs.pop(skb, None)
+            if resend is not None and len(run.resent_rx) < MAX_QUEUED:
+                run.resent_rx[resend] = ts
+            ack = self._ack_skbs.pop(skb, None)
+            if ack is not None and len(run.ack_rx) < MAX_QUEUED:
+                run.ack_rx[ack[0], ack[1]] = (ack[2], ts)
+        elif dev in (VETH_SERVER, VETH_CLIENT):
+            irq = _in_irq(m.group("flags"))
+            self._queued_on[cpu] = (skb, dev, ts, irq)
+            k = self._awaiting.get(int(m.group("pid"))) if dev == VETH_CLIENT and not irq else None
+            if k is not None and k not in run.syn_queued:
+                run.syn_queued[k] = ts  # the first packet a connect() queues: its SYN
+            est = (self._acking.pop(_context(m.group("flags"), cpu, int(m.group("pid"))), None)
+                   if dev == VETH_CLIENT else None)
+            if est is not None and 0.0 <= ts - est[0] <= ACK_QUEUED_S:
+                self._ack_skbs[skb] = (*est, ts)  # the ACK it sent as it was established
+        else:
+            queued = run.dev_queue.setdefault(dev, [])
+            if len(queued) < MAX_QUEUED:
+                queued.append((ts, int(m.group("len"))))
+
+    def _resent(self, cpu: int, dev: str, ts: float, port: int) -> None:
+        """A SYN or SYN-ACK resent on `cpu` at `ts`: the packet queued there just before, on
+        the sender's end of the veth (`dev`), is its, followed until the other end has it."""
+        last = self._queued_on.pop(cpu, None)
+        if (last is not None and last[1] == dev and last[3]
+                and 0.0 <= ts - last[2] <= RESEND_QUEUED_S):
+            self._resent_skbs[last[0]] = (ts, port)
+            self._ack_skbs.pop(last[0], None)  # (a resend's, whatever was taken for it)
 
     def _timer_start(self, run: TracedRun, line: str) -> None:
         """A tcp_write_timer armed: in a process (not an interrupt) that has a connect()
@@ -312,7 +417,7 @@ class KernelTrace:
             if fin is not None and float(m.group("ts")) - fin[0] < FIN_ACK_MAX_S:
                 self._fin_timers[m.group("timer")] = fin[1]
             return
-        if not self._awaiting or m.group("flags")[2] in "hsH":
+        if not self._awaiting or _in_irq(m.group("flags")):
             return
         k = self._awaiting.pop(int(m.group("pid")), None)
         ts = float(m.group("ts"))
@@ -353,6 +458,18 @@ class KernelTrace:
                 and sport.isdigit() and int(sport) in run.closed_ports)
 
 
+def _context(flags: str, cpu: int, pid: int) -> tuple[bool, int]:
+    """Where a traced event ran, as far as packets queued there keep their order: a hard or
+    soft interrupt on its CPU, or a process (True and the CPU, or False and the pid)."""
+    irq = _in_irq(flags)
+    return irq, cpu if irq else pid
+
+
+def _in_irq(flags: str) -> bool:
+    """Whether a trace line's context column says a hard or soft interrupt ("b.s2.")."""
+    return len(flags) > 2 and flags[2] in "hsH"
+
+
 def owners(clients: list[ClientResult]) -> dict[int, list[ClientResult]]:
     """Clients by local port, each port's in start order (a closed client's port comes back:
     the client closes second, so it keeps no TIME_WAIT)."""
@@ -389,22 +506,26 @@ def apply_trace(clients: list[ClientResult], run: TracedRun, t0: float) -> None:
         for k, c in enumerate(clients):
             out = run.syn_out.get(k)
             if out is not None:
-                _traced(c).syn_out_at = out[0] - t0
+                _traced(c).syn_out_at = run.syn_queued.get(k, out[0]) - t0
     for ts, port in sorted(run.synacks):
         to = owner_at(by_port, port, ts - t0)
         if to is not None:
             to.synack_retrans += 1
             _traced(to).synack_resent_at.append(ts - t0)
+            _traced(to).synack_resent_rx.append(_rx(run.resent_rx, ts, port, t0))
     for ts, port in sorted(run.syns):
         by = owner_at(by_port, port, ts - t0)
         if by is not None:
             _traced(by).syn_resent_at.append(ts - t0)
+            _traced(by).syn_resent_rx.append(_rx(run.resent_rx, ts, port, t0))
     seen: set[int] = set()
     for ts, port in sorted(run.established):
         who = owner_at(by_port, port, ts - t0)
         if who is not None and who.index not in seen and not who.error:
             seen.add(who.index)
             who.established = ts - t0
+            ack = run.ack_rx.get((ts, port))
+            _traced(who).ack_rx = None if ack is None else (ack[0] - t0, ack[1] - t0)
     for ts, port in sorted(run.server_fins):
         srv = owner_at(by_port, port, ts - t0)
         if srv is not None and _traced(srv).served_until is None:
@@ -435,6 +556,14 @@ def traced_uptime0(uptime0: float, run: TracedRun, t0: float) -> float:
     clock = Clock(uptime0, 0)
     moves = Counter(j - clock.jiffies(ts - t0) for ts, j in run.syn_out.values())
     return uptime0 + moves.most_common(1)[0][0] / HZ
+
+
+def _rx(rxs: dict[tuple[float, int], float], ts: float, port: int,
+        t0: float) -> float | None:
+    """When the veth's other end took in the packet sent at `ts` to or from `port` (None:
+    not followed, as over the relay)."""
+    rx = rxs.get((ts, port))
+    return None if rx is None else rx - t0
 
 
 def _traced(c: ClientResult) -> ClientTrace:
