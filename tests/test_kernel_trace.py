@@ -949,27 +949,23 @@ def test_packets_behind_a_held_one_keep_their_order() -> None:
     the kernel queued one the replay holds back, arrives after it, and after every packet
     that waited behind it before, even where its own arrival would fall a few nanoseconds
     after the held one's (a client's ACK to a resent SYN-ACK the replay held until 6 ns
-    before it: it went ahead of the ACKs sent before it, and took the last place)."""
-    import dataclasses
+    before it: it went ahead of the ACKs sent before it, and took the last place). A packet
+    with its own instant arrives then, ahead of those sent before it here if the kernel
+    took it in first."""
+    from tuxtcp.sim.rx_backlog import BACKLOG_EPS_S, RxBacklog
 
-    from tuxtcp.sim.scenario import BACKLOG_EPS_S, ScenarioRun
-    from tuxtcp.wire.ipv4 import Packet
-    from tuxtcp.wire.tcp import ACK, TcpSegment
-
-    base, _ = _client_2_resent_on_a_tick()
-    run = ScenarioRun(dataclasses.replace(base, replay_ack_rx=[None] * 4))
-    held: list[tuple[float, int]] = []
-    run.world.deliver_at = lambda pkt, when: held.append((when, pkt.seg.sport))  # type: ignore[method-assign]
-    run._backlog = [(0.0, 0.001)]  # queued at 0, held until 1 ms
-    run._acked.update(range(4))  # (no handshake ACKs among these)
-    delay = base.delay
-    for port, sent in ((1001, 0.0002), (1002, 0.0004), (1003, 0.001 - delay + 6e-9)):
-        run.world.clock = sent
-        seg = TcpSegment(port, PORT, 1, 1, ACK, 1000)
-        assert run._hold_in_backlog(Packet(CLI, SRV, seg))
-    assert held == [(pytest.approx(0.001 + BACKLOG_EPS_S, abs=1e-12), 1001),
-                    (pytest.approx(0.001 + 2 * BACKLOG_EPS_S, abs=1e-12), 1002),
-                    (pytest.approx(0.001 + 3 * BACKLOG_EPS_S, abs=1e-12), 1003)]
-    # once they are through, a packet arrives after the delay again
-    run.world.clock = 0.002
-    assert not run._hold_in_backlog(Packet(CLI, SRV, TcpSegment(1004, PORT, 1, 1, ACK, 1000)))
+    delay = 30e-6
+    backlog = RxBacklog(0.003)
+    # queued at 0 by the kernel, taken in at 1 ms
+    assert backlog.arrival(0.0, delay, (0.0, 0.001)) == 0.001
+    arrivals = [backlog.arrival(sent, sent + delay, None)
+                for sent in (0.0002, 0.0004, 0.001 - delay + 6e-9)]
+    assert arrivals == [pytest.approx(0.001 + k * BACKLOG_EPS_S, abs=1e-12) for k in (1, 2, 3)]
+    # one the kernel took in at 0.8 ms, sent after them here: then, ahead of them
+    assert backlog.arrival(0.0005, 0.0005 + delay, (0.0006, 0.0008)) == 0.0008
+    # a packet queued (by the kernel) after the held one was sent, and once they are through:
+    # after the delay
+    fresh = RxBacklog(0.003)
+    assert fresh.arrival(0.0, delay, (0.0005, 0.001)) == 0.001
+    assert fresh.arrival(0.0002, 0.0002 + delay, None) == 0.0002 + delay
+    assert backlog.arrival(0.002, 0.002 + delay, None) == 0.002 + delay

@@ -29,6 +29,7 @@ from ..tcp.waker import FunctionWaker, Waker
 from ..wire.ipv4 import Packet
 from ..wire.tcp import ACK, SYN
 from .events import Action
+from .rx_backlog import RxBacklog
 from .world import Host, World
 
 SERVER_ADDR: Final = "198.18.0.1"
@@ -342,9 +343,7 @@ class ScenarioRun:
         # the veth's backlog (_hold_in_backlog): (client, side, resend) of the kernel run's
         # resends a replayed one was held for
         self._rx_used: set[tuple[int, int, int]] = set()
-        # (the kernel's queueing, the arrival) of the packets _hold_in_backlog held back
-        self._backlog: list[tuple[float, float]] = []
-        self._behind = 0.0  # the last arrival of a packet that waited behind them
+        self._rx_backlog = RxBacklog(RX_HOLD_MAX_S)
         self._acked: set[int] = set()  # clients whose first ACK _hold_in_backlog has seen
         if (spec.replay_resent_rx is not None and spec.replay_resent is not None
                 or spec.replay_ack_rx is not None):
@@ -542,14 +541,11 @@ class ScenarioRun:
         SYN-ACK sent on a tick on which the kernel run resent one to or from the same client,
         and a client's ACK of its SYN-ACK, reach their peer when the kernel's did
         (`replay_resent_rx`, `replay_ack_rx`), up to RX_HOLD_MAX_S after they would arrive,
-        and a packet with no such instant sent after one held back arrives after it. The
-        tick's timer softirq
-        queues its resends on the veth, and NET_RX takes them in once it has finished, or
-        later in ksoftirqd (kernel_trace: 2 us to 1.7 ms after a resend on a slow-accept
-        run; a handshake's ACK 2-135 us after its client was established), where the
-        agents' connect()s and accept()s can come first; a packet sent meanwhile (the ACK of
-        a resent SYN-ACK, a connect's SYN) joins the same backlog, behind them
-        (enqueue_to_backlog: one queue per CPU, and the agents' CPU sends them all)."""
+        and a packet with no such instant sent after one held back arrives after it
+        (sim/rx_backlog.py). NET_RX took resends in 2 us to 1.7 ms after the tick's softirq
+        queued them on a slow-accept run, and a handshake's ACK 2-180 us after its client
+        was established; a packet sent meanwhile (the ACK of a resent SYN-ACK, a connect's
+        SYN) joins the same backlog, behind them."""
         now = self.world.clock
         at = arrives = now + self.spec.delay
         seg = pkt.seg
@@ -559,23 +555,7 @@ class ScenarioRun:
             traced = self._resent_rx(pkt, now)
         else:
             traced = None
-        if traced is not None and traced[1] <= arrives + RX_HOLD_MAX_S:
-            # its own instant: the order NET_RX took it in (an ACK a tick's softirq held back
-            # in the connect() it interrupted went in behind that softirq's resends)
-            at = max(at, traced[1])
-            if at > arrives:
-                self._backlog.append((traced[0], at))
-        elif self._backlog or self._behind >= at:
-            # behind the held packets the kernel queued before this one was sent, and behind
-            # the packets sent before it that waited for them
-            self._backlog = [(q, a) for q, a in self._backlog if a >= now]
-            ahead = [a for q, a in self._backlog if q <= now and a >= at]
-            if ahead:
-                at = max(ahead) + BACKLOG_EPS_S
-            if self._behind >= at:
-                at = self._behind + BACKLOG_EPS_S
-            if at > arrives:
-                self._behind = at
+        at = self._rx_backlog.arrival(now, arrives, traced)
         if at == arrives:
             return False
         self.world.deliver_at(pkt, at)
@@ -933,7 +913,6 @@ HOLD_MAX_S: Final = 0.001
 # ACK, whose kernel run's peer took it in later (_hold_in_backlog): under a tick, so that
 # it is that tick's resend (the longest seen was 1.7 ms)
 RX_HOLD_MAX_S: Final = 0.003
-BACKLOG_EPS_S: Final = 1e-8  # a packet behind a held one arrives this much after it
 _SYN_ACK: Final = SYN | ACK
 
 
