@@ -176,6 +176,22 @@ def test_reap_stale_removes_only_instances_of_dead_tuxtcp_processes(tmp_path: Pa
     assert tracefs.reap_stale(str(tmp_path / "absent")) == []
 
 
+def test_a_session_counts_the_events_its_ring_buffer_lost(tmp_path: Path) -> None:
+    """Overwritten events (`overrun`, the ring buffer in overwrite mode) and dropped ones
+    (`dropped events`, when it does not overwrite), over every CPU's stats file."""
+    (tmp_path / "trace_pipe").write_text("")
+    stats = {"cpu0": "entries: 5\noverrun: 3\ncommit overrun: 0\ndropped events: 0\n",
+             "cpu1": "entries: 0\noverrun: 0\ndropped events: 2\nread events: 9\n"}
+    for cpu, text in stats.items():
+        (tmp_path / "per_cpu" / cpu).mkdir(parents=True)
+        (tmp_path / "per_cpu" / cpu / "stats").write_text(text)
+    session = tracefs.TraceSession(str(tmp_path))
+    try:
+        assert session.lost() == 5
+    finally:
+        session.close()
+
+
 @pytest.mark.root
 def test_a_session_removes_the_instance_a_killed_run_left_tracing() -> None:
     """An instance named as a tuxtcp process makes it, whose process is gone, with an event

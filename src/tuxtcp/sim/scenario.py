@@ -345,8 +345,7 @@ class ScenarioRun:
         self._rx_used: set[tuple[int, int, int]] = set()
         self._rx_backlog = RxBacklog(RX_HOLD_MAX_S)
         self._acked: set[int] = set()  # clients whose first ACK _hold_in_backlog has seen
-        if (spec.replay_resent_rx is not None and spec.replay_resent is not None
-                or spec.replay_ack_rx is not None):
+        if spec.replay_resent_rx is not None or spec.replay_ack_rx is not None:
             w.drop_if(self._hold_in_backlog)
         if spec.replay_accepts is not None:
             self._accepting = False  # only the replayed attempts accept
@@ -547,7 +546,7 @@ class ScenarioRun:
         was established; a packet sent meanwhile (the ACK of a resent SYN-ACK, a connect's
         SYN) joins the same backlog, behind them."""
         now = self.world.clock
-        at = arrives = now + self.spec.delay
+        arrives = now + self.spec.delay
         seg = pkt.seg
         if seg.flags == ACK and not seg.payload:
             traced = self._ack_rx(pkt)
@@ -584,8 +583,8 @@ class ScenarioRun:
             return None
         rec = self._by_addr.get(key)
         resent, rx = self.spec.replay_resent, self.spec.replay_resent_rx
-        assert resent is not None and rx is not None
-        if rec is None or rec.index >= len(rx) or rec.index >= len(resent):
+        if rec is None or resent is None or rx is None or rec.index >= len(rx) \
+                or rec.index >= len(resent):
             return None
         times, arrivals = resent[rec.index][side], rx[rec.index][side]
         clock = self.client.ns.clock

@@ -401,11 +401,12 @@ def replay_spec(spec: ScenarioSpec, kres: ScenarioResult) -> ScenarioSpec:
     ends, the order in which the kernel resent SYNs and SYN-ACKs due on one tick, and when
     each client took its SYN-ACK (over the veth); each client connects from the
     kernel client's port. A client connects when the kernel's SYN went out (traced:
-    `syn_out_at`), else when its agent called connect(). Over the relay, each packet is as
-    late on the simulation's link as on the kernel's (`link_lags`); over the veth, where a
-    tick's timer softirq came between a connect()'s SYN and its client taking the SYN-ACK,
-    which came first (`connects_first`), and when the other end took each resent SYN and
-    SYN-ACK in (`resent_rx`)."""
+    `syn_out_at`, its queueing on the veth or its timer's arming), else when its agent
+    called connect(). Over the relay, each packet is as late on the simulation's link as on
+    the kernel's (`link_lags`); over the veth, where a tick's timer softirq came between a
+    connect()'s SYN and its client taking the SYN-ACK, which came first (`connects_first`),
+    and when the other end took each resent SYN and SYN-ACK and each handshake's ACK in
+    (`resent_rx`, `ack_rx`)."""
     return dataclasses.replace(
         spec, uptime0=kres.uptime0, replay_starts=replay_starts(kres.clients),
         replay_accepts=list(kres.server_log),

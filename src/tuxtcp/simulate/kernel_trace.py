@@ -235,7 +235,8 @@ class KernelTrace:
         # the delayed ACK it arms; then timer -> client port until that timer fires
         self._fin_at: dict[int, tuple[float, int]] = {}
         self._fin_timers: dict[str, int] = {}
-        # CPU -> (skb, device, instant) of the last packet queued on the veth there; then
+        # CPU -> (skb, device, instant, in an interrupt) of the last packet queued on the
+        # veth there; then
         # skb -> (resend instant, client port) of a resend until the other end takes it in
         self._queued_on: dict[int, tuple[str, str, float, bool]] = {}
         self._resent_skbs: dict[str, tuple[float, int]] = {}
@@ -366,8 +367,10 @@ class KernelTrace:
 
     def _dev_event(self, run: TracedRun, line: str) -> None:
         """A packet queued on a device: on a relay's, its instant and length (link_lags); on
-        the veth, the CPU's last, which a resend traced next on that CPU sent. A packet the
-        veth's other end took in: when, if it was a resend's (`resent_rx`)."""
+        the veth, the CPU's last (which a resend traced next on that CPU sent), a connect()'s
+        SYN if its process queued nothing since its SYN_SENT (`syn_queued`), or the ACK of
+        a client established in that context (`_acking`). A packet the veth's other end took
+        in: when, if it was a resend's (`resent_rx`) or such an ACK (`ack_rx`)."""
         m = _DEV_EVENT.match(line)
         if m is None:
             return
