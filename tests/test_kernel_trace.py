@@ -911,6 +911,80 @@ def test_a_replayed_handshakes_ack_reaches_the_server_when_the_kernels_did() -> 
             assert res.server_counters["TcpExt.ListenOverflows"] == 1
 
 
+def test_resends_whose_softirq_the_kernel_ran_late_in_their_jiffy_arrive_then() -> None:
+    """listen(1) (two places) filled by clients 0 and 1; the SYNs of clients 2 and 3 meet it
+    full, and both are resent on one tick T about a second later, after an accept() freed a
+    place. The kernel run's timer softirq ran 2.98 ms into that jiffy and resent client 3's
+    SYN first; NET_RX took it in at T + 3.00 ms and client 2's at T + 3.05 ms, so client 3
+    took the place. The replay resends on the tick itself, 30 us from the server: each
+    arrives at the kernel's instant (queued on the same jiffy, NET_RX 20-65 us after), and
+    client 3 takes the place here too. (Bounded by its arrival here, as before, client 2's
+    SYN, 3.02 ms late, came on time and took the place.)"""
+    import dataclasses
+
+    from tuxtcp.sim.scenario import ScenarioRun
+
+    base = ScenarioSpec(clients=4, replay_starts=[0.0, 0.001, 0.002, 0.003], backlog=1,
+                        replay_accepts=[(0.5, 5.0)], duration=2.0, delay=0.00003,
+                        uptime0=1000.0005, replay_resent=[([], [])] * 4)
+    first = ScenarioRun(base)
+    first.world.trace = []
+    ports = [c.port for c in first.run().clients]
+    resent = [[at for at, src, p in first.world.trace
+               if src == "cli" and p.seg.sport == ports[i] and p.seg.flags == 0x02][1]
+              for i in (2, 3)]
+    assert resent[0] == resent[1]  # one tick
+    tick = resent[0]
+    run = ScenarioRun(dataclasses.replace(
+        base, replay_resent=[([], []), ([], []), ([tick + 2.985e-3], []),
+                             ([tick + 2.98e-3], [])],
+        replay_resent_rx=[([], []), ([], []), ([tick + 3.05e-3], []), ([tick + 3.0e-3], [])]))
+    run.world.trace = []
+    res = run.run()
+    synacks = [(round(at, 7), p.seg.dport) for at, src, p in run.world.trace
+               if src == "srv" and p.seg.flags == 0x12 and at > tick]
+    assert synacks[0] == (round(tick + 3.0e-3, 7), ports[3])
+    lq = run.listener.sk.lq
+    assert lq is not None
+    assert [child.rport for child in lq.accept_queue] == [ports[1], ports[3]]
+    # client 2's SYN, 50 us behind, found the handshake not yet done, and its ACK the queue
+    # full: an overflow besides the first SYNs'
+    assert res.server_drops == {"TCP_LISTEN_OVERFLOW": 1}
+    assert res.server_counters["TcpExt.ListenOverflows"] == 3
+
+
+def test_a_handshakes_ack_the_kernel_took_in_sooner_than_the_link_arrives_then() -> None:
+    """listen(2) (three places): clients 0 and 1 are in the queue; clients 2 and 3 connect
+    10 us apart, both SYNs meet room, and client 2's ACK fills it. The kernel run's server
+    took client 3's ACK in 25 us after its client queued it, before an accept() at 2.098
+    ms: the queue was full, the ACK was dropped (TCP_LISTEN_OVERFLOW) and the request
+    stays. The replay's link takes 30 us, which would bring it after the accept(), into
+    the place the accept freed; with the kernel's instant it arrives at 2.095 ms."""
+    import dataclasses
+
+    from tuxtcp.sim.scenario import ScenarioRun
+
+    base = ScenarioSpec(clients=4, replay_starts=[0.0, 0.001, 0.002, 0.00201], backlog=2,
+                        replay_accepts=[(0.002098, 5.0)], duration=0.5, delay=0.00003,
+                        uptime0=1000.0005)
+    for rx in (0.002095, None):
+        traced = [None, None, None, None if rx is None else (0.0020701, rx)]
+        run = ScenarioRun(dataclasses.replace(base, replay_ack_rx=traced))
+        res = run.run()
+        ports = [c.port for c in res.clients]
+        lq = run.listener.sk.lq
+        assert lq is not None
+        assert res.clients[3].established == pytest.approx(0.00207)
+        if rx is not None:
+            assert res.server_drops == {"TCP_LISTEN_OVERFLOW": 1}
+            assert res.server_counters["TcpExt.ListenOverflows"] == 1
+            assert [child.rport for child in lq.accept_queue] == ports[1:3]
+            assert lq.qlen == 1  # client 3's request, to be answered again
+        else:
+            assert not res.server_drops
+            assert [child.rport for child in lq.accept_queue] == ports[1:]
+
+
 def test_a_replayed_packet_with_its_own_instant_is_not_held_behind_another() -> None:
     """As above, client 2's SYN resent on a tick T after an accept freed the last place.
     Client 3 connects 50 us before T and is established 10 us after it, but the tick's
@@ -955,7 +1029,7 @@ def test_packets_behind_a_held_one_keep_their_order() -> None:
     from tuxtcp.sim.rx_backlog import BACKLOG_EPS_S, RxBacklog
 
     delay = 30e-6
-    backlog = RxBacklog(0.003)
+    backlog = RxBacklog(0.003, 0.004)
     # queued at 0 by the kernel, taken in at 1 ms
     assert backlog.arrival(0.0, delay, (0.0, 0.001)) == 0.001
     arrivals = [backlog.arrival(sent, sent + delay, None)
@@ -965,7 +1039,7 @@ def test_packets_behind_a_held_one_keep_their_order() -> None:
     assert backlog.arrival(0.0005, 0.0005 + delay, (0.0006, 0.0008)) == 0.0008
     # a packet queued (by the kernel) after the held one was sent, and once they are through:
     # after the delay
-    fresh = RxBacklog(0.003)
+    fresh = RxBacklog(0.003, 0.004)
     assert fresh.arrival(0.0, delay, (0.0005, 0.001)) == 0.001
     assert fresh.arrival(0.0002, 0.0002 + delay, None) == 0.0002 + delay
     assert backlog.arrival(0.002, 0.002 + delay, None) == 0.002 + delay

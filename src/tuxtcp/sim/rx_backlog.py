@@ -19,8 +19,11 @@ BACKLOG_EPS_S: Final = 1e-8
 class RxBacklog:
     """When each packet of a replayed veth arrives: `arrival(now, arrives, traced)`."""
 
-    def __init__(self, hold_max: float) -> None:
-        self.hold_max = hold_max  # how much later than it would arrive a packet is held
+    def __init__(self, hold_max: float, queued_max: float) -> None:
+        self.hold_max = hold_max  # how long after the kernel queued it NET_RX may take it in
+        # how far from the replay's sending the kernel's queueing may be: a tick (a resend
+        # on the same jiffy, whose timer softirq the kernel ran late in it)
+        self.queued_max = queued_max
         # (the kernel's queueing, the arrival) of the packets held until their own instants
         self._held: list[tuple[float, float]] = []
         self._behind = 0.0  # the last arrival of a packet that waited behind them
@@ -29,16 +32,19 @@ class RxBacklog:
                 traced: tuple[float, float] | None) -> float:
         """When a packet sent at `now`, which the link would deliver at `arrives`, reaches
         its peer. `traced`: when the kernel run queued it and when NET_RX took it in, if the
-        trace followed it. One with its own instant arrives then (up to `hold_max` late):
-        the order NET_RX took it in, even ahead of packets sent before it here (an ACK that a
+        trace followed it. One with its own instant arrives then, if the kernel queued it
+        within `queued_max` of `now` and took it in within `hold_max` of that, even sooner
+        than `arrives` (NET_RX took a handshake's ACK in 1 us after its queueing, just
+        ahead of an accept()): the order NET_RX took it in, even ahead of packets sent
+        before it here (an ACK that a
         tick's softirq held back in the connect() it interrupted went in behind that
         softirq's resends). One without arrives behind the held packets the kernel queued
         before it was sent, and behind the packets sent before it that waited for them."""
         at = arrives
-        if traced is not None and traced[1] <= arrives + self.hold_max:
-            at = max(at, traced[1])
-            if at > arrives:
-                self._held.append((traced[0], at))
+        if (traced is not None and abs(traced[0] - now) <= self.queued_max
+                and traced[1] - traced[0] <= self.hold_max):
+            at = max(now, traced[1])
+            self._held.append((traced[0], at))
         elif self._held or self._behind >= at:
             self._held = [(q, a) for q, a in self._held if a >= now]
             ahead = [a for q, a in self._held if q <= now and a >= at]

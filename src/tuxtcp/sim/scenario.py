@@ -343,7 +343,7 @@ class ScenarioRun:
         # the veth's backlog (_hold_in_backlog): (client, side, resend) of the kernel run's
         # resends a replayed one was held for
         self._rx_used: set[tuple[int, int, int]] = set()
-        self._rx_backlog = RxBacklog(RX_HOLD_MAX_S)
+        self._rx_backlog = RxBacklog(RX_HOLD_MAX_S, 1.0 / HZ)
         self._acked: set[int] = set()  # clients whose first ACK _hold_in_backlog has seen
         if spec.replay_resent_rx is not None or spec.replay_ack_rx is not None:
             w.drop_if(self._hold_in_backlog)
@@ -539,9 +539,10 @@ class ScenarioRun:
         """The veth's packets as NET_RX took them in on the kernel run's CPU: a SYN or
         SYN-ACK sent on a tick on which the kernel run resent one to or from the same client,
         and a client's ACK of its SYN-ACK, reach their peer when the kernel's did
-        (`replay_resent_rx`, `replay_ack_rx`), up to RX_HOLD_MAX_S after they would arrive,
-        and a packet with no such instant sent after one held back arrives after it
-        (sim/rx_backlog.py). NET_RX took resends in 2 us to 1.7 ms after the tick's softirq
+        (`replay_resent_rx`, `replay_ack_rx`): if the kernel queued it within a tick of its
+        sending here and took it in within RX_HOLD_MAX_S of that, even sooner than the link
+        would bring it. A packet with no such instant sent after one held back arrives after
+        it (sim/rx_backlog.py). NET_RX took resends in 2 us to 1.7 ms after the tick's softirq
         queued them on a slow-accept run, and a handshake's ACK 2-180 us after its client
         was established; a packet sent meanwhile (the ACK of a resent SYN-ACK, a connect's
         SYN) joins the same backlog, behind them."""
@@ -908,9 +909,11 @@ class _Service(Action):
 # client took it later (_hold_synack): the longest seen was 180 us; later than this, the
 # kernel's client took another SYN-ACK (to another SYN, or one resent) than the one arriving
 HOLD_MAX_S: Final = 0.001
-# how long after its arrival a replay holds back a resent SYN or SYN-ACK, or a handshake's
-# ACK, whose kernel run's peer took it in later (_hold_in_backlog): under a tick, so that
-# it is that tick's resend (the longest seen was 1.7 ms)
+# how long after the kernel run queued a resent SYN or SYN-ACK, or a handshake's ACK, its
+# peer may have taken it in for a replay to deliver it then (_hold_in_backlog; the longest
+# seen was 1.7 ms). The kernel's queueing is within a tick of the replay's sending: a
+# resend is on the same jiffy, whose timer softirq the kernel may have run late in it
+# (2.98 ms on a slow-accept run, whose resent SYN then came after the agents' calls)
 RX_HOLD_MAX_S: Final = 0.003
 _SYN_ACK: Final = SYN | ACK
 
