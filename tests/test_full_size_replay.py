@@ -315,7 +315,7 @@ def test_full_size_replay_agrees_with_the_kernel(netns_ok: None, preset: str,
         measured += 1
         sim_pcap = str(tmp_path / "replay.pcap") if pcap is not None else None
         sres = _replay(spec, kres, sim_pcap)
-        # the accept instants the replay takes are the kernel's (sys_enter_accept4)
+        # the accept instants the replay takes are the kernel's (traced: each call's dequeue)
         problems = [] if kres.accepts_traced else [("the accept instants are not traced",)]
         problems += _cut_short(spec, kres)
         if pcap is not None:

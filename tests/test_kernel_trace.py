@@ -5,6 +5,8 @@ client by client."""
 
 from __future__ import annotations
 
+from typing import Any
+
 import pytest
 
 from tuxtcp.net import trace as t
@@ -281,9 +283,11 @@ def test_each_accept_gets_the_instant_the_kernel_saw_the_call() -> None:
                  _accept4(T0 + 2.02011, 90), _accept4(T0 + 2.0202, 90, 6),
                  _accept4(T0 + 12.0, 90), _accept4(T0 + 12.0001, 90, 8)):  # after the run
         kt.take(run, line)
-    assert run.accepts == {90: [(pytest.approx(T0 + 1.00012), pytest.approx(T0 + 1.0002), 1),
-                                (pytest.approx(T0 + 2.02011), pytest.approx(T0 + 2.0202), 1)],
-                           91: [(pytest.approx(T0 + 1.5), pytest.approx(T0 + 1.50001), 0)]}
+    assert run.accepts == {90: [(pytest.approx(T0 + 1.00012), pytest.approx(T0 + 1.0002), 1,
+                                 None),
+                                (pytest.approx(T0 + 2.02011), pytest.approx(T0 + 2.0202), 1,
+                                 None)],
+                           91: [(pytest.approx(T0 + 1.5), pytest.approx(T0 + 1.50001), 0, None)]}
     from tuxtcp.simulate.kernel import traced_accepts
     server = {"pid": 90, "accepted": [[1.0, 40001, 0], [2.0001, 40002, 1]]}
     assert traced_accepts(server, run.accepts, T0)
@@ -318,6 +322,78 @@ def test_an_accept_a_ticks_softirq_interrupted_takes_its_connection_on_return() 
     assert traced_accepts(server, run.accepts, T0, run.resent_on)
     assert server["accepted"] == [[pytest.approx(1.00012), 40001, 0],
                                   [pytest.approx(2.0202), 40002, 1]]
+
+
+def _kmem(ts: float, pid: int, flags: str = ".....", cpu: int = 1, op: str = "free") -> str:
+    what = ("call_site=inet_csk_accept+0x304/0x3b0 ptr=000000009113140d name=request_sock_TCP"
+            if op == "free" else
+            "call_site=alloc_empty_file+0x5b/0x110 ptr=00000000a1b2c3d4 bytes_req=256 "
+            "bytes_alloc=256 gfp_flags=GFP_KERNEL|__GFP_ZERO node=-1 accounted=true name=filp")
+    return f"         python3-{pid}    [{cpu:03d}] {flags} {ts:.6f}: kmem_cache_{op}: {what}"
+
+
+def test_an_accept_takes_its_connection_when_the_call_freed_its_request() -> None:
+    # Each accept4() of the server agent (pid 90) allocates the new socket's file
+    # (do_accept: sock_alloc_file), takes the connection off the queue a microsecond later,
+    # and frees its request after release_sock (inet_csk_accept: reqsk_put): the replay's
+    # accept is the free, wherever a tick's softirq came, but where the softirq ran as
+    # release_sock enabled bottom halves (its last packet event within 3 us of the free) it
+    # came after the dequeue, which is the file's instant (else the entry's).
+    # - 1 s: file at 4 us, free at 6 us.
+    # - 2 s: free at 20 us, a softirq resending a SYN-ACK at 48 us, after it.
+    # - 3 s: a softirq at 30-40 us (a resent SYN, taken in inline), then the file and the
+    #   free at 55-60 us: the call still had its work to do, the softirq came before.
+    # - 4 s: file at 10 us, a softirq at 33-148 us, free at 150 us: the file.
+    # - 5 s: the same without a file event: the entry.
+    # A request freed or a file allocated inside the softirq ("s"), by another process, or
+    # by this one outside a call, is not the call's; nor is another process's softirq.
+    kt = KernelTrace(T0, T0 + 10.0, CLIENT_ADDR, PORT)
+    run = TracedRun()
+
+    def resend(at: float, port: int, pid: int = 90) -> str:
+        return format_trace_line(t.tcp_retransmit_synack(at, 0, 0, PORT, port, SRV, CLI),
+                                 task="python3", pid=pid, cpu=1, flags="..s2.")
+
+    def rx(at: float, pid: int = 90) -> str:
+        return _veth_line(at, "netif_receive_skb", "v0", "00000000c0ffee07", 60,
+                          task=f"python3-{pid}", flags="..s2.")
+    lines = [_kmem(T0 + 0.9, 90), _accept4(T0 + 1.0, 90), _kmem(T0 + 1.000004, 90, op="alloc"),
+             _kmem(T0 + 1.000006, 90), _kmem(T0 + 1.000007, 91), _accept4(T0 + 1.00001, 90, 5),
+             _accept4(T0 + 2.0, 90), _kmem(T0 + 2.000018, 90, op="alloc"),
+             _kmem(T0 + 2.00002, 90), resend(T0 + 2.000048, 40009),
+             _accept4(T0 + 2.00015, 90, 6),
+             _accept4(T0 + 3.0, 90), resend(T0 + 3.00003, 40010), rx(T0 + 3.00004),
+             _kmem(T0 + 3.000041, 90, flags="..s2.", op="alloc"),
+             _kmem(T0 + 3.000042, 90, flags="..s2."), _kmem(T0 + 3.000055, 90, op="alloc"),
+             _kmem(T0 + 3.00006, 90), _accept4(T0 + 3.00007, 90, 7)]
+    for sec, filed in ((4, True), (5, False)):
+        lines += [_accept4(T0 + sec, 90),
+                  *([_kmem(T0 + sec + 0.00001, 90, op="alloc")] if filed else []),
+                  resend(T0 + sec + 0.000033, 40011), rx(T0 + sec + 0.00006),
+                  rx(T0 + sec + 0.000080, pid=91), rx(T0 + sec + 0.000148),
+                  _kmem(T0 + sec + 0.00015, 90), _accept4(T0 + sec + 0.000152, 90, 8)]
+    for line in lines:
+        kt.take(run, line)
+    assert [a[3] for a in run.accepts[90]] == [
+        pytest.approx(T0 + 1.000006), pytest.approx(T0 + 2.00002), pytest.approx(T0 + 3.00006),
+        pytest.approx(T0 + 4.00001), pytest.approx(T0 + 5.0)]
+    from tuxtcp.simulate.kernel import traced_accepts
+
+    def accepted() -> dict[str, Any]:
+        return {"pid": 90, "accepted": [[float(k), 40000 + k, 0] for k in range(1, 6)]}
+    server = accepted()
+    assert traced_accepts(server, run.accepts, T0, run.resent_on)
+    assert [a[0] for a in server["accepted"]] == [
+        pytest.approx(1.000006), pytest.approx(2.00002), pytest.approx(3.00006),
+        pytest.approx(4.00001), pytest.approx(5.0)]
+    # without the dequeues (an older trace): the entry, or the return where a tick's softirq
+    # came inside
+    bare = {90: [(e, r, c, None) for e, r, c, _ in run.accepts[90]]}
+    server = accepted()
+    assert traced_accepts(server, bare, T0, run.resent_on)
+    assert [a[0] for a in server["accepted"]] == [
+        pytest.approx(1.0), pytest.approx(2.00015), pytest.approx(3.00007),
+        pytest.approx(4.000152), pytest.approx(5.000152)]
 
 
 def test_the_jiffies_phase_follows_the_kernels_own_jiffies() -> None:
