@@ -214,7 +214,7 @@ class TracedRun:
     dev_queue: dict[str, list[tuple[float, int]]] = field(default_factory=dict)
     # process -> (entered, returned, CPU, dequeued) of each accept4() it made that returned a
     # connection; dequeued: when it took that connection off the queue (None: not seen;
-    # KernelTrace.dequeue)
+    # `dequeue`)
     accepts: dict[int, list[tuple[float, float, int, float | None]]] = field(
         default_factory=dict)
     # (instant, CPU) of each SYN and SYN-ACK resent: where a tick's timer softirq ran
