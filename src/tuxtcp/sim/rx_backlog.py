@@ -34,12 +34,12 @@ class RxBacklog:
         its peer. `traced`: when the kernel run queued it and when NET_RX took it in, if the
         trace followed it. One with its own instant arrives then, if the kernel queued it
         within `queued_max` of `now` and took it in within `hold_max` of that, even sooner
-        than `arrives` (NET_RX took a handshake's ACK in 1 us after its queueing, just
-        ahead of an accept()): the order NET_RX took it in, even ahead of packets sent
-        before it here (an ACK that a
-        tick's softirq held back in the connect() it interrupted went in behind that
-        softirq's resends). One without arrives behind the held packets the kernel queued
-        before it was sent, and behind the packets sent before it that waited for them."""
+        than `arrives` (NET_RX took a handshake's ACK in 1 us after its queueing, just ahead
+        of an accept()): the order NET_RX took it in, even ahead of packets sent before it
+        here (an ACK that a tick's softirq held back in the connect() it interrupted went in
+        behind that softirq's resends). One without arrives behind the held packets the
+        kernel queued before it was sent, and behind the packets sent before it that waited
+        for them."""
         at = arrives
         if (traced is not None and abs(traced[0] - now) <= self.queued_max
                 and traced[1] - traced[0] <= self.hold_max):
