@@ -252,11 +252,11 @@ class KernelTrace:
         self._awaiting: dict[int, int] = {}
         # process -> when its accept4() was entered, and on which CPU; and when that call
         # last allocated a file, and freed a request, in the process (not in an interrupt
-        # inside it), and the first and last packet events of a softirq that ran inside it
+        # inside it), and the last packet event of a softirq that ran inside it
         self._in_accept: dict[int, tuple[float, int]] = {}
         self._filed: dict[int, float] = {}
         self._freed: dict[int, float] = {}
-        self._softirq: dict[int, tuple[float, float]] = {}
+        self._softirq: dict[int, float] = {}
         # CPU -> (instant, client port) of the last server FIN a client took there, until
         # the delayed ACK it arms; then timer -> client port until that timer fires
         self._fin_at: dict[int, tuple[float, int]] = {}
@@ -492,11 +492,9 @@ class KernelTrace:
 
     def _in_softirq(self, pid: int, ts: float) -> None:
         """A packet event of a softirq that ran inside process `pid`'s accept4() call, before
-        the call freed its request."""
-        if pid in self._freed:
-            return
-        first = self._softirq.get(pid, (ts, ts))[0]
-        self._softirq[pid] = (first, ts)
+        the call freed its request: the last one is kept."""
+        if pid not in self._freed:
+            self._softirq[pid] = ts
 
     def late_teardown(self, run: TracedRun, ends: tuple[str, str], reason: str) -> bool:
         """Whether a RST the client's host sent for want of a socket (NO_SOCKET) answers a
@@ -514,25 +512,25 @@ class KernelTrace:
 
 
 def dequeue(entered: float, filed: float | None, freed: float | None,
-            softirq: tuple[float, float] | None) -> float | None:
+            softirq_end: float | None) -> float | None:
     """When an accept4() entered at `entered` took its connection off the queue (None: the
     trace saw no free of its request). inet_csk_accept frees the request (reqsk_put) right
     after release_sock, which follows the dequeue: 5 us after the entry as a rule, 2 us after
     the new socket's file (`filed`: do_accept's sock_alloc_file, just before the protocol's
     accept) at the median, 5 us at the 99th percentile. A tick's softirq that ran inside the
-    call (`softirq`: its first and last packet events in that process) came before the
-    dequeue where the call still had work to do after it (a slow-accept run: the softirq
+    call (`softirq_end`: the last packet event in that process before the free) came before
+    the dequeue where the call still had work to do after it (a slow-accept run: the softirq
     ended 10 us before the free, its resent SYN had met the queue full, and the replay
     agreed on every client from the free, 1,998 from the file), and after it where the free
     came at once (within RELEASE_GAP_S): the softirq ran as release_sock enabled bottom
     halves again, after the dequeue, and the packets it took in found the places the dequeue
     had freed (a run whose softirq answered six resent SYNs so, 0 us before the free: 1,939
     of 2,000 clients agreed from the free). Then the dequeue is the file's instant, else
-    the entry's."""
+    the entry's, whatever other softirq came before the file."""
     if freed is None:
         return None
-    if softirq is not None and 0.0 <= freed - softirq[1] <= RELEASE_GAP_S:
-        return filed if filed is not None and filed <= softirq[0] else entered
+    if softirq_end is not None and 0.0 <= freed - softirq_end <= RELEASE_GAP_S:
+        return entered if filed is None else filed
     return freed
 
 
