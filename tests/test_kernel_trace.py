@@ -10,7 +10,7 @@ from typing import Any
 import pytest
 
 from tuxtcp.net import trace as t
-from tuxtcp.net.tcp_states import CLOSE_WAIT, ESTABLISHED
+from tuxtcp.net.tcp_states import CLOSE, CLOSE_WAIT, ESTABLISHED, LAST_ACK
 from tuxtcp.net.trace import Tracer, format_trace_line
 from tuxtcp.sim.scenario import (
     CLIENT_ADDR,
@@ -353,6 +353,9 @@ def test_an_accept_takes_its_connection_when_the_call_freed_its_request() -> Non
     # - 5 s: the same without a file event: the entry.
     # - 6 s: a softirq at 5-8 us, before the file at 12 us, and another at 40-148 us, in
     #   release_sock: the file still (the first softirq does not move it to the entry).
+    # - 7 s: a tick's softirq resends a SYN-ACK at 5 us, the file at 12 us, then a NET_RX
+    #   softirq takes packets in at 13-30 us, 1 us before the free at 31 us: left pending
+    #   by the first, it ran in lock_sock, before the dequeue: the free.
     # A request freed or a file allocated inside the softirq ("s"), by another process, or
     # by this one outside a call, is not the call's; nor is another process's softirq.
     kt = KernelTrace(T0, T0 + 10.0, CLIENT_ADDR, PORT)
@@ -383,20 +386,23 @@ def test_an_accept_takes_its_connection_when_the_call_freed_its_request() -> Non
     lines += [_accept4(T0 + 6, 90), resend(T0 + 6.000005, 40012), rx(T0 + 6.000008),
               _kmem(T0 + 6.000012, 90, op="alloc"), resend(T0 + 6.00004, 40013),
               rx(T0 + 6.000148), _kmem(T0 + 6.00015, 90), _accept4(T0 + 6.000152, 90, 9)]
+    lines += [_accept4(T0 + 7, 90), resend(T0 + 7.000005, 40014),
+              _kmem(T0 + 7.000012, 90, op="alloc"), rx(T0 + 7.000013), rx(T0 + 7.00003),
+              _kmem(T0 + 7.000031, 90), _accept4(T0 + 7.000033, 90, 10)]
     for line in lines:
         kt.take(run, line)
     assert [a[3] for a in run.accepts[90]] == [
         _us(T0 + 1.000006), _us(T0 + 2.00002), _us(T0 + 3.00006),
-        _us(T0 + 4.00001), _us(T0 + 5.0), _us(T0 + 6.000012)]
+        _us(T0 + 4.00001), _us(T0 + 5.0), _us(T0 + 6.000012), _us(T0 + 7.000031)]
     from tuxtcp.simulate.kernel import traced_accepts
 
     def accepted() -> dict[str, Any]:
-        return {"pid": 90, "accepted": [[float(k), 40000 + k, 0] for k in range(1, 7)]}
+        return {"pid": 90, "accepted": [[float(k), 40000 + k, 0] for k in range(1, 8)]}
     server = accepted()
     assert traced_accepts(server, run.accepts, T0, run.resent_on)
     assert [a[0] for a in server["accepted"]] == [
         _us(1.000006), _us(2.00002), _us(3.00006),
-        _us(4.00001), _us(5.0), _us(6.000012)]
+        _us(4.00001), _us(5.0), _us(6.000012), _us(7.000031)]
     # without the dequeues (an older trace): the entry, or the return where a tick's softirq
     # came inside
     bare = {90: [(e, r, c, None) for e, r, c, _ in run.accepts[90]]}
@@ -404,7 +410,7 @@ def test_an_accept_takes_its_connection_when_the_call_freed_its_request() -> Non
     assert traced_accepts(server, bare, T0, run.resent_on)
     assert [a[0] for a in server["accepted"]] == [
         _us(1.0), _us(2.00015), _us(3.00007),
-        _us(4.000152), _us(5.000152), _us(6.000152)]
+        _us(4.000152), _us(5.000152), _us(6.000152), _us(7.000033)]
 
 
 def test_the_jiffies_phase_follows_the_kernels_own_jiffies() -> None:
@@ -570,6 +576,54 @@ def test_a_replayed_fins_delayed_ack_fires_a_tick_late_where_the_kernels_did() -
         assert not own_ack or acks == [pytest.approx(0.0115)]
 
 
+def test_a_replayed_fins_delayed_ack_the_kernel_never_sent_alone_rides_on_the_fin() -> None:
+    """The same client, closing 3 ms after the server's FIN (at 14.03 ms): its delayed ACK is
+    due on the tick at 11.5 ms. Where the kernel's client closed without that ACK going out
+    alone (its timer softirq had not run that tick's bucket yet, or ran inside the close(),
+    which held the socket: seen on slow-accept, 0-12 clients a run) the replay holds the
+    timer past the close: the client sends no pure ACK, its FIN (14.03 ms) carries the ACK,
+    and the server, still a full FIN_WAIT1 socket, frees that FIN with the socket
+    (QUEUE_PURGE). Where the kernel's went out alone, the replay's does too (11.5 ms), the
+    server becomes a timewait sock and frees the FIN as NOT_SPECIFIED; unless the kernel's
+    server close() still held its socket when that ACK came and took it as release_sock
+    gave the socket up (`replay_ack_in_release`): tcp_rcv_state_process's
+    sock_owned_by_user keeps a full FIN_WAIT2 socket, which frees the FIN as QUEUE_PURGE
+    (0-2 clients a slow-accept run)."""
+    import dataclasses
+
+    from tuxtcp.sim.scenario import ScenarioRun
+
+    spec = ScenarioSpec(clients=1, replay_starts=[0.0], replay_accepts=[(0.001, 0.011)],
+                        replay_close_after=[0.003], duration=0.1, delay=0.00003,
+                        uptime0=1000.0005, replay_resent=[([], [])])
+    for held, alone, in_release, freed in ((True, [], False, "QUEUE_PURGE"),
+                                           (False, [0.0115], False, "NOT_SPECIFIED"),
+                                           (False, [0.0115], True, "QUEUE_PURGE")):
+        run = ScenarioRun(dataclasses.replace(spec, replay_fin_ack_held=[held],
+                                              replay_ack_in_release=[in_release]))
+        run.world.trace = []
+        drops: list[str] = []
+        run.server.trace(lambda e, into=drops: into.append(str(e.fields["reason"])),
+                         ("kfree_skb",))
+        closed: list[float] = []  # when the server's full socket went (CLOSE)
+        run.server.trace(lambda e, into=closed: into.append(round(e.ts - 1000.0005, 6))
+                         if e.fields["newstate"] == CLOSE and e.fields["sport"] == 8080
+                         else None, ("inet_sock_set_state",))
+        run.run()
+        cli = [(round(at, 6), p.seg.flags) for at, src, p in run.world.trace if src == "cli"]
+        fin = next(at for at, src, p in run.world.trace if src == "srv" and p.seg.flags & 1)
+        assert fin == pytest.approx(0.011)
+        close = next(at for at, fl in cli if fl & 1)
+        assert close == pytest.approx(0.011 + 0.00003 + 0.003)
+        assert [at for at, fl in cli if fin < at < close and fl == 0x10] == \
+            [pytest.approx(a) for a in alone], (held, cli)
+        assert drops == [freed]
+        # the lone ACK made a timewait sock at once (tcp_time_wait), or the full socket
+        # lasted until the FIN
+        gone = alone[0] + 0.00003 if alone and not in_release else close + 0.00003
+        assert closed == [pytest.approx(gone)], (held, in_release, closed)
+
+
 def test_the_trace_follows_each_fins_delayed_ack_until_it_fires() -> None:
     # A client takes the server's FIN (CLOSE_WAIT, in softirq on CPU 1) and arms its delayed
     # ACK there at once; the timer fires 4 ms later. Another delayed ACK, armed on CPU 0 or
@@ -604,6 +658,106 @@ def test_the_trace_follows_each_fins_delayed_ack_until_it_fires() -> None:
     run.established = [(T0 + 0.6, 40000), (T0 + 1.6, 40002)]
     apply_trace(clients, run, T0)
     assert [_tr(c).fin_ack_at for c in clients] == [pytest.approx(1.00404), None]
+
+
+def test_the_trace_tells_a_fins_delayed_ack_that_went_out_alone() -> None:
+    # Four clients take the server's FIN on CPU 1 and arm its delayed ACK there; each timer
+    # fires 4 ms later. Client 40000's softirq then queues the ACK on its end of the veth
+    # (tcp_delack_timer_handler: tcp_send_ack): it went out alone, as did 40004's over the
+    # relay (its TUN device). 40002's timer fired as its close() held the socket: the next
+    # events on that CPU are the close's, in the process (LAST_ACK, the FIN queued), and the
+    # FIN carried the ACK. After 40006's, another delayed ACK fired before a packet was
+    # queued: that packet is the other's. Each replay holds a client's delayed ACK past its
+    # close where the kernel's did not go out alone (kernel._fin_ack_held); one whose close
+    # was not traced is left to the engine.
+    from tuxtcp.simulate.kernel import _fin_ack_held
+
+    kt = KernelTrace(T0, T0 + 10.0, CLIENT_ADDR, PORT)
+    run = TracedRun()
+
+    def delack(ts: float, timer: str, expire: bool = False) -> str:
+        head = f"{'python3':>16}-{77:<7d} [001] d.s3. {ts:.6f}: "
+        if expire:
+            return (head + f"timer_expire_entry: timer={timer} function=tcp_delack_timer "
+                    f"now=5001 baseclk=5001")
+        return (head + f"timer_start: timer={timer} function=tcp_delack_timer "
+                f"expires=5000 [timeout=0] bucket_expiry=5001 cpu=1 idx=1 flags=")
+
+    def state(at: float, port: int, old: int, new: int, flags: str = "..s2.") -> str:
+        return format_trace_line(t.inet_sock_set_state(T0 + at, 1, old, new, port, PORT, CLI,
+                                                       SRV),
+                                 task="python3", pid=77, cpu=1, flags=flags)
+    lines = []
+    for k, port in enumerate((40000, 40002, 40004, 40006)):
+        at = 1.0 + k
+        lines += [state(at, port, ESTABLISHED, CLOSE_WAIT), delack(T0 + at + 0.000005, f"t{k}"),
+                  delack(T0 + at + 0.004, f"t{k}", expire=True)]
+        if port == 40000:
+            lines.append(_veth_line(T0 + at + 0.004016, "net_dev_queue", "v1", "00aa", 66))
+        elif port == 40002:
+            lines += [state(at + 0.004001, port, CLOSE_WAIT, LAST_ACK, flags="....."),
+                      _veth_line(T0 + at + 0.004003, "net_dev_queue", "v1", "00ab", 66,
+                                 flags="b....")]
+        elif port == 40004:
+            lines.append(_veth_line(T0 + at + 0.00403, "net_dev_queue", "tuxc7", "00ac", 66))
+        else:
+            lines += [delack(T0 + at + 0.004002, "other", expire=True),
+                      _veth_line(T0 + at + 0.00401, "net_dev_queue", "v1", "00ad", 66)]
+    for line in lines:
+        kt.take(run, line)
+    clients = [ClientResult(k, 0.5 + k, port=40000 + 2 * k, established=0.6 + k)
+               for k in range(4)]
+    run.established = [(T0 + 0.6 + k, 40000 + 2 * k) for k in range(4)]
+    apply_trace(clients, run, T0)
+    assert [_tr(c).fin_ack_armed for c in clients] == [
+        pytest.approx(1.000005 + k, abs=1e-7) for k in range(4)]
+    assert [_tr(c).fin_ack_alone for c in clients] == [True, False, True, False]
+    for k, c in enumerate(clients):
+        c.closed = 1.0 + k + 0.0045
+    clients[3].closed = None
+    assert [_fin_ack_held(c) for c in clients] == [False, True, False, False]
+
+
+def test_the_trace_tells_an_ack_the_servers_close_took_as_it_gave_the_socket_up() -> None:
+    # The server agent (pid 90) closes three connections. The client's ACK of the FIN comes
+    # while each close() holds the socket (FIN_WAIT2 in the process: from the backlog). For
+    # 40000 the same close() then closes the socket for a timewait sock 6 us on (__tcp_close's
+    # own FIN_WAIT2 check came after the ACK); 40002's full socket lasts until the client's
+    # FIN 300 us later, in a softirq: its ACK came as release_sock gave the socket up, after
+    # that check. 40004's ACK came in a softirq, the close() over: not counted; nor is
+    # 40006's, taken in another process (a relay's, writing what it relays).
+    from tuxtcp.net.tcp_states import FIN_WAIT1, FIN_WAIT2
+
+    kt = KernelTrace(T0, T0 + 10.0, CLIENT_ADDR, PORT)
+    run = TracedRun()
+
+    def state(at: float, port: int, old: int, new: int, flags: str = ".....") -> str:
+        return format_trace_line(t.inet_sock_set_state(T0 + at, 1, old, new, PORT, port, SRV,
+                                                       CLI),
+                                 task="python3", pid=90, cpu=1, flags=flags)
+    for line in (_accept4(T0 + 0.5, 90), _accept4(T0 + 0.50001, 90, 5),
+                 state(1.0, 40000, ESTABLISHED, FIN_WAIT1),
+                 state(1.00005, 40000, FIN_WAIT1, FIN_WAIT2),
+                 state(1.000056, 40000, FIN_WAIT2, CLOSE),
+                 state(2.0, 40002, ESTABLISHED, FIN_WAIT1),
+                 state(2.00005, 40002, FIN_WAIT1, FIN_WAIT2),
+                 state(2.00035, 40002, FIN_WAIT2, CLOSE, flags="..s2."),
+                 state(3.0, 40004, ESTABLISHED, FIN_WAIT1),
+                 state(3.0005, 40004, FIN_WAIT1, FIN_WAIT2, flags="..s2."),
+                 state(3.0006, 40004, FIN_WAIT2, CLOSE, flags="..s2."),
+                 state(4.0, 40006, ESTABLISHED, FIN_WAIT1),
+                 format_trace_line(t.inet_sock_set_state(T0 + 4.0005, 1, FIN_WAIT1, FIN_WAIT2,
+                                                         PORT, 40006, SRV, CLI),
+                                   task="relay", pid=91, cpu=0, flags="....."),
+                 state(4.0006, 40006, FIN_WAIT2, CLOSE, flags="..s2.")):
+        kt.take(run, line)
+    assert run.acks_in_close == 2
+    assert run.acks_in_release == [(pytest.approx(T0 + 2.00005), 40002)]
+    clients = [ClientResult(k, 0.5 + k, port=40000 + 2 * k, established=0.6 + k)
+               for k in range(4)]
+    run.established = [(T0 + 0.6 + k, 40000 + 2 * k) for k in range(4)]
+    apply_trace(clients, run, T0)
+    assert [_tr(c).ack_in_release for c in clients] == [False, True, False, False]
 
 
 def test_a_replay_moves_a_timer_the_kernel_fired_a_tick_later() -> None:

@@ -105,6 +105,13 @@ class ScenarioSpec:
     # per client: when the delayed ACK its kernel client armed on the server's FIN fired
     # (None: untraced); the replay fires one the kernel fired a tick late as late
     replay_fin_ack: list[float | None] | None = None
+    # per client: whether its kernel client armed that delayed ACK and closed before it
+    # went out alone (ScenarioRun._kernel_order holds the replay's until that close)
+    replay_fin_ack_held: list[bool] | None = None
+    # per client: whether the kernel server's close() still held its socket when this
+    # client's ACK of its FIN came, and took it as release_sock gave the socket up: the
+    # replay's server socket takes that ACK as held by its process (sock_owned_by_user)
+    replay_ack_in_release: list[bool] | None = None
     # per client, by replay_resent's resends: when the kernel run's server took each resent
     # SYN in, and the client each resent SYN-ACK (None: unknown); the replay's resend on
     # that tick reaches its peer then (ScenarioRun._hold_in_backlog)
@@ -146,6 +153,13 @@ class ClientTrace:
     fin_seen: float | None = None  # when that FIN reached it (CLOSE_WAIT)
     syn_out_at: float | None = None  # when its first SYN went out (queued, or its timer armed)
     fin_ack_at: float | None = None  # when the delayed ACK it armed on that FIN fired
+    fin_ack_armed: float | None = None  # when it armed that delayed ACK
+    # whether that ACK went out alone (before its close; None: the client's packets were
+    # not followed)
+    fin_ack_alone: bool | None = None
+    # whether the server's close() took its ACK of the server's FIN as release_sock gave the
+    # socket up (kernel_trace.TracedRun.acks_in_release)
+    ack_in_release: bool = False
     # when the server took each resent SYN in, and it each resent SYN-ACK (over the veth;
     # None: not followed), by the resends above
     syn_resent_rx: list[float | None] = field(default_factory=list)
@@ -251,6 +265,9 @@ class ScenarioResult:
     # of the traced NO_SOCKET drops, those for a connection the client had closed already
     # (kernel_trace.KernelTrace.late_teardown)
     traced_after_close: int = 0
+    # server sockets that took the client's ACK of their FIN in the server's close()
+    # (kernel_trace.TracedRun.acks_in_close)
+    traced_acks_in_close: int = 0
 
 
 ProgressFn = Callable[[float, ScenarioResult | None, "ScenarioRun"], None]
@@ -447,6 +464,8 @@ class ScenarioRun:
         resent = self.spec.replay_resent
         assert resent is not None
         ns = self.client.ns
+        if self.spec.replay_fin_ack_held is not None:
+            self._hold_fin_acks(order, self.spec.replay_fin_ack_held)
         if order and self._after_user:
             # run_timer_softirq came tens of microseconds after the tick in the kernel run, and
             # a connect() or accept() of the agents (on the same CPU) in between came before
@@ -596,6 +615,31 @@ class ScenarioRun:
                 took = arrivals[k] if k < len(arrivals) else None
                 return None if took is None else (at, took)
         return None
+
+    def _hold_fin_acks(self, order: list[Timer], held: list[bool]) -> None:
+        """Move past its client's close a delayed ACK of the server's FIN, due on this tick,
+        that the kernel client's never sent alone (`replay_fin_ack_held`): its FIN carried
+        the ACK, though the replay puts the tick in between. The kernel's timer softirq on
+        that CPU had not run the tick's bucket when the client closed (seen on slow-accept:
+        a FIN taken 161 us before a tick, the close 34 us after it, the timer not fired), or
+        ran it inside the client's close(), which held the socket (tcp_delack_timer:
+        TCP_DELACK_TIMER_DEFERRED, and release_sock found the ACK sent). Without this, each
+        such client's server became a timewait sock on the lone ACK and freed the client's
+        FIN as NOT_SPECIFIED where the kernel's freed it as QUEUE_PURGE: 0-12 of 2,000 a
+        slow-accept run. The close is due `replay_close_after` after the FIN, which armed
+        the timer within the tick before."""
+        close_after = self.spec.replay_close_after
+        for t in order:
+            owner = t.owner
+            if t.kind != TIMER_DACK or not t.pending or not isinstance(owner, TcpSock) \
+                    or owner.state != CLOSE_WAIT:
+                continue
+            rec = self._by_addr.get(owner.laddr << 16 | owner.lport)
+            if rec is None or rec.index >= len(held) or not held[rec.index]:
+                continue
+            after = close_after[rec.index] if close_after is not None else None
+            if after:
+                self._defer(t, t.when + after)
 
     def _defer(self, t: Timer, when: float) -> None:
         """Move a due timer to another tick (a replayed kernel fired it there)."""
@@ -900,6 +944,12 @@ class _Service(Action):
         if self.closed:
             return  # (a write scheduled before a reset closed it)
         self.closed = True
+        held = self.scenario.spec.replay_ack_in_release
+        if held is not None:
+            sk = self.conn.sk
+            rec = self.scenario._by_addr.get(sk.raddr << 16 | sk.rport)
+            if rec is not None and rec.index < len(held) and held[rec.index]:
+                sk.owned_by_user = True  # (the kernel's close() still held it: replayed)
         self.conn.close()
         if self.worker:
             self.scenario._worker_done()

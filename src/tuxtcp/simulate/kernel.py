@@ -345,6 +345,8 @@ def run_on_kernel(spec: ScenarioSpec, pcap: str | None = None,
                           else dict(trace.run.first_drops),
                           traced_resets=None if trace.run is None else list(trace.run.resets),
                           traced_after_close=0 if trace.run is None else trace.run.after_close,
+                          traced_acks_in_close=0 if trace.run is None
+                          else trace.run.acks_in_close,
                           uptime0=uptime0)
 
 
@@ -415,6 +417,9 @@ def replay_spec(spec: ScenarioSpec, kres: ScenarioResult) -> ScenarioSpec:
         replay_link_lags=kres.link_lags,
         replay_fin_ack=[None if c.traced is None else c.traced.fin_ack_at
                         for c in kres.clients],
+        replay_fin_ack_held=[_fin_ack_held(c) for c in kres.clients],
+        replay_ack_in_release=[c.traced is not None and c.traced.ack_in_release
+                               for c in kres.clients],
         replay_resent=[([], []) if c.traced is None else
                        (c.traced.syn_resent_at, c.traced.synack_resent_at)
                        for c in kres.clients],
@@ -550,6 +555,16 @@ def _close_after(c: ClientResult) -> float | None:
         return None
     fin = tr.fin_seen if tr.fin_seen is not None else tr.served_until
     return None if fin is None else max(0.0, c.closed - fin)
+
+
+def _fin_ack_held(c: ClientResult) -> bool:
+    """Whether the kernel client armed its delayed ACK of the server's FIN (traced) and
+    closed without that ACK having gone out alone: its FIN carried it. The timer had not
+    fired, or fired with the client's close() holding the socket (tcp_delack_timer defers to
+    release_sock, which finds the ACK sent with the FIN)."""
+    tr = c.traced
+    return (tr is not None and tr.fin_ack_armed is not None and c.closed is not None
+            and tr.fin_ack_alone is False)
 
 
 ACCEPT_TRACE_MAX_S = 0.1  # a traced accept4() further than this from the agent's reading: not its

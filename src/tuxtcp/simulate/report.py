@@ -110,7 +110,9 @@ def summarize(res: ScenarioResult) -> dict[str, Any]:
                   **({"kernel_resets": [list(r) for r in res.traced_resets]}
                      if res.traced_resets else {}),
                   **({"kernel_no_socket_after_close": res.traced_after_close}
-                     if res.traced_after_close else {})},
+                     if res.traced_after_close else {}),
+                  **({"kernel_acks_in_close": res.traced_acks_in_close}
+                     if res.traced_acks_in_close else {})},
         "peak": {"time": res.peak_time, "syn_queue": peak_synq, "accept_queue": peak_accq,
                  "ss": res.peak_ss, "proc_net_tcp": res.peak_proc},
         "queue_timeline": _timeline(res.samples),

@@ -201,7 +201,9 @@ def rcv_state_process(sk: TcpSock, pkt: Packet, now: float) -> str:
                 tcp_done(sk, now)
                 return dr.TCP_ABORT_ON_DATA
             tmo = fin_time(sk)
-            if tmo > TCP_TIMEWAIT_LEN or seg.flags & FIN:
+            # (th->fin || sock_owned_by_user(sk): a full FIN_WAIT2 socket on the keepalive
+            # timer, not a timewait sock)
+            if tmo > TCP_TIMEWAIT_LEN or seg.flags & FIN or sk.owned_by_user:
                 arm_fin_wait2(sk, now, tmo - TCP_TIMEWAIT_LEN if tmo > TCP_TIMEWAIT_LEN
                               else tmo)
             else:

@@ -292,7 +292,7 @@ class TcpSock:
         "snd_cwnd_used", "snd_cwnd_stamp", "delivered", "delivered_mstamp", "first_tx_mstamp",
         "app_limited", "rate_delivered", "rate_interval_us", "rate_app_limited", "segs_out",
         "segs_in", "data_segs_out", "data_segs_in", "bytes_sent", "bytes_retrans",
-        "rcv_ooopack",
+        "rcv_ooopack", "owned_by_user",
     )
 
     def __init__(self, ns: NetNamespace, uid: int = 0) -> None:
@@ -370,6 +370,11 @@ class TcpSock:
         self.rcv_shutdown = False
         self.snd_shutdown = False
         self.orphan = False
+        # sock_owned_by_user: the engine's calls never hold a socket while segments arrive,
+        # but a replay marks one that the kernel run's close() held when its peer's ACK came
+        # (taken from the backlog as release_sock gave the socket up); only
+        # tcp_rcv_state_process's FIN_WAIT1 test reads it
+        self.owned_by_user = False
         # the peer's FIN reached an orphan (closed) socket: the skb stays on its receive queue
         # until the socket is destroyed (sk_stream_kill_queues frees it, QUEUE_PURGE)
         self.fin_skb_queued = False
