@@ -624,6 +624,17 @@ def test_a_replayed_fins_delayed_ack_the_kernel_never_sent_alone_rides_on_the_fi
         assert closed == [pytest.approx(gone)], (held, in_release, closed)
 
 
+def _delack(ts: float, cpu: int, timer: str, expire: bool = False) -> str:
+    """A tcp_delack_timer armed (due on the next tick: timeout 0) or firing, in softirq on
+    `cpu` as the client agent (pid 77) was interrupted."""
+    head = f"{'python3':>16}-{77:<7d} [00{cpu}] d.s3. {ts:.6f}: "
+    if expire:
+        return (head + f"timer_expire_entry: timer={timer} function=tcp_delack_timer "
+                f"now=5001 baseclk=5001")
+    return (head + f"timer_start: timer={timer} function=tcp_delack_timer "
+            f"expires=5000 [timeout=0] bucket_expiry=5001 cpu={cpu} idx=1 flags=")
+
+
 def test_the_trace_follows_each_fins_delayed_ack_until_it_fires() -> None:
     # A client takes the server's FIN (CLOSE_WAIT, in softirq on CPU 1) and arms its delayed
     # ACK there at once; the timer fires 4 ms later. Another delayed ACK, armed on CPU 0 or
@@ -632,14 +643,7 @@ def test_the_trace_follows_each_fins_delayed_ack_until_it_fires() -> None:
     kt = KernelTrace(T0, T0 + 10.0, CLIENT_ADDR, PORT)
     run = TracedRun()
 
-    def delack(ts: float, cpu: int, timer: str, expire: bool = False) -> str:
-        head = f"{'python3':>16}-{77:<7d} [00{cpu}] d.s3. {ts:.6f}: "
-        if expire:
-            return (head + f"timer_expire_entry: timer={timer} function=tcp_delack_timer "
-                    f"now=5001 baseclk=5001")
-        return (head + f"timer_start: timer={timer} function=tcp_delack_timer "
-                f"expires=5000 [timeout=0] bucket_expiry=5001 cpu={cpu} idx=1 flags=")
-
+    delack = _delack
     close_wait = [format_trace_line(t.inet_sock_set_state(T0 + at, 1, ESTABLISHED,
                                                           CLOSE_WAIT, port, PORT, CLI, SRV),
                                     task="python3", pid=77, cpu=1)
@@ -676,12 +680,7 @@ def test_the_trace_tells_a_fins_delayed_ack_that_went_out_alone() -> None:
     run = TracedRun()
 
     def delack(ts: float, timer: str, expire: bool = False) -> str:
-        head = f"{'python3':>16}-{77:<7d} [001] d.s3. {ts:.6f}: "
-        if expire:
-            return (head + f"timer_expire_entry: timer={timer} function=tcp_delack_timer "
-                    f"now=5001 baseclk=5001")
-        return (head + f"timer_start: timer={timer} function=tcp_delack_timer "
-                f"expires=5000 [timeout=0] bucket_expiry=5001 cpu=1 idx=1 flags=")
+        return _delack(ts, 1, timer, expire)
 
     def state(at: float, port: int, old: int, new: int, flags: str = "..s2.") -> str:
         return format_trace_line(t.inet_sock_set_state(T0 + at, 1, old, new, port, PORT, CLI,

@@ -79,6 +79,7 @@ import os
 import re
 import threading
 from collections import Counter
+from collections.abc import Iterator
 from dataclasses import dataclass, field
 from typing import Final
 
@@ -672,6 +673,16 @@ def owner_at(by_port: dict[int, list[ClientResult]], port: int,
     return found
 
 
+def _seen_at(by_port: dict[int, list[ClientResult]], events: list[tuple[float, int]],
+             t0: float, seen: set[int]) -> Iterator[tuple[ClientResult, float]]:
+    """The established client (in `seen`) each (instant, client port) event names, in time
+    order, with the instant on the run's clock."""
+    for ts, port in sorted(events):
+        c = owner_at(by_port, port, ts - t0)
+        if c is not None and c.index in seen:
+            yield c, ts - t0
+
+
 def apply_trace(clients: list[ClientResult], run: TracedRun, t0: float) -> None:
     """Each client's facts from the kernel's own instants (t0: the run's origin on
     CLOCK_MONOTONIC): the SYN-ACKs resent to it, accepted or not, when each of them and each
@@ -711,34 +722,25 @@ def apply_trace(clients: list[ClientResult], run: TracedRun, t0: float) -> None:
         srv = owner_at(by_port, port, ts - t0)
         if srv is not None and _traced(srv).served_until is None:
             _traced(srv).served_until = ts - t0
-    for ts, port in sorted(run.client_fins):
-        got = owner_at(by_port, port, ts - t0)
-        if got is not None and got.index in seen and _traced(got).fin_seen is None:
-            _traced(got).fin_seen = ts - t0
-    for ts, port in sorted(run.fin_acks):
-        acked = owner_at(by_port, port, ts - t0)
-        if acked is not None and acked.index in seen and _traced(acked).fin_ack_at is None:
-            _traced(acked).fin_ack_at = ts - t0
-    for ts, port in sorted(run.fin_armed):
-        armed = owner_at(by_port, port, ts - t0)
-        if armed is not None and armed.index in seen and _traced(armed).fin_ack_armed is None:
-            _traced(armed).fin_ack_armed = ts - t0
-    for ts, port in sorted(run.acks_in_release):
-        held = owner_at(by_port, port, ts - t0)
-        if held is not None and held.index in seen:
-            _traced(held).ack_in_release = True
+    for c, at in _seen_at(by_port, run.client_fins, t0, seen):
+        if _traced(c).fin_seen is None:
+            _traced(c).fin_seen = at
+    for c, at in _seen_at(by_port, run.fin_acks, t0, seen):
+        if _traced(c).fin_ack_at is None:
+            _traced(c).fin_ack_at = at
+    for c, at in _seen_at(by_port, run.fin_armed, t0, seen):
+        if _traced(c).fin_ack_armed is None:
+            _traced(c).fin_ack_armed = at
+    for c, _ in _seen_at(by_port, run.acks_in_release, t0, seen):
+        _traced(c).ack_in_release = True
     if run.client_dev_followed:
         for c in clients:
             if c.traced is not None and c.traced.fin_ack_armed is not None:
                 c.traced.fin_ack_alone = False
-    for ts, port in sorted(run.fin_acks_alone):
-        alone = owner_at(by_port, port, ts - t0)
-        if alone is not None and alone.index in seen:
-            _traced(alone).fin_ack_alone = True
-    for ts, port in sorted(run.client_closes):
-        cli = owner_at(by_port, port, ts - t0)
-        if cli is not None and cli.index in seen:
-            cli.closed = ts - t0
+    for c, _ in _seen_at(by_port, run.fin_acks_alone, t0, seen):
+        _traced(c).fin_ack_alone = True
+    for c, at in _seen_at(by_port, run.client_closes, t0, seen):
+        c.closed = at
 
 
 def traced_uptime0(uptime0: float, run: TracedRun, t0: float) -> float:
