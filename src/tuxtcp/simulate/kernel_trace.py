@@ -228,12 +228,12 @@ class TracedRun:
     # NO_SOCKET segments that reached a client port after its socket had closed (LAST_ACK,
     # then the server's ACK): see `late_teardown`
     after_close: int = 0
-    # the server's sockets that took the client's ACK of their FIN in the server's process
-    # (FIN_WAIT2 outside a softirq): from the socket's backlog, as the server's close() gave
-    # the socket up (__release_sock). Which of close()'s points that was (inside __tcp_close,
-    # whose own FIN_WAIT2 check then makes it a timewait sock, or release_sock after it,
-    # which leaves it a full FIN_WAIT2 socket: tcp_rcv_state_process's sock_owned_by_user)
-    # the trace does not tell, nor does the replay's close() have such points
+    # the server's sockets that took the client's ACK of their FIN in the server agent's
+    # process (FIN_WAIT2 outside a softirq): from the socket's backlog, as the server's
+    # close() gave the socket up (__release_sock). Inside __tcp_close, whose own FIN_WAIT2
+    # check then makes it a timewait sock within the same close(), or in release_sock after
+    # that check, which leaves a full FIN_WAIT2 socket (tcp_rcv_state_process's
+    # sock_owned_by_user): `acks_in_release`
     acks_in_close: int = 0
     # (instant, client port) of each of those that the close() took as release_sock gave the
     # socket up, after __tcp_close's own FIN_WAIT2 check: the socket stayed a full FIN_WAIT2
