@@ -499,10 +499,10 @@ class KernelTrace:
                 run.ack_rx[ack[0], ack[1]] = (ack[2], ts)
             return
         irq = _in_irq(m.group("flags"))
-        if dev == VETH_CLIENT or dev.startswith(RELAY_CLIENT):
-            run.client_dev_followed = True
+        clients_dev = dev == VETH_CLIENT or dev.startswith(RELAY_CLIENT)
+        run.client_dev_followed |= clients_dev
         fired = self._fin_fired.pop(cpu, None)
-        if (fired is not None and irq and (dev == VETH_CLIENT or dev.startswith(RELAY_CLIENT))
+        if (fired is not None and irq and clients_dev
                 and ts - fired[0] <= FIN_ACK_SENT_S and len(run.fin_acks_alone) < MAX_QUEUED):
             run.fin_acks_alone.append(fired)  # tcp_delack_timer_handler: tcp_send_ack
         if dev in (VETH_SERVER, VETH_CLIENT):
@@ -618,14 +618,14 @@ def dequeue(entered: float, filed: float | None, freed: float | None,
     accept) at the median, 5 us at the 99th percentile. A tick's softirq that ran inside the
     call (`softirq`: the last packet event in that process before the free, and whether
     that softirq began by taking a packet in) came before the dequeue where the call still
-    had work to do after it (a slow-accept run: the softirq
-    ended 10 us before the free, its resent SYN had met the queue full, and the replay
-    agreed on every client from the free, 1,998 from the file), and after it where the free
-    came at once (within RELEASE_GAP_S): the softirq ran as release_sock enabled bottom
-    halves again, after the dequeue, and the packets it took in found the places the dequeue
-    had freed (a run whose softirq answered six resent SYNs so, 0 us before the free: 1,939
-    of 2,000 clients agreed from the free). Then the dequeue is the file's instant, else
-    the entry's, whatever other softirq came before the file. Not so a NET_RX softirq (its
+    had work to do after it (a slow-accept run: the softirq ended 10 us before the free,
+    its resent SYN had met the queue full, and the replay agreed on every client from the
+    free, 1,998 from the file), and after it where the free came at once (within
+    RELEASE_GAP_S): the softirq ran as release_sock enabled bottom halves again, after the
+    dequeue, and the packets it took in found the places the dequeue had freed (a run whose
+    softirq answered six resent SYNs so, 0 us before the free: 1,939 of 2,000 clients agreed
+    from the free). Then the dequeue is the file's instant, else the entry's, whatever
+    other softirq came before the file. Not so a NET_RX softirq (its
     first event a packet taken in): one raised by the call's earlier softirq (a tick's
     resends, queued on the veth) and left pending runs as soon as bottom halves are enabled
     again, in lock_sock, before the dequeue, and its packets meet the queue not yet
