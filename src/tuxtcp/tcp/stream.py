@@ -1341,8 +1341,9 @@ def _process_tlp_ack(sk: TcpSock, seg: TcpSegment, not_dup: bool, sacked_before:
         sb = sk.sack
         rtx = sk.rtx_queue
         # tcp_try_keep_open
+        # (tcp_any_retrans_done: retrans_out, or a head ever sent twice, a probe's too)
         sk.ca_state = (TCP_CA_DISORDER if sb.sacked_out or sb.lost_out or sb.retrans_out
-                       or (rtx and rtx[0].sent < 0) else TCP_CA_OPEN)
+                       or (rtx and rtx[0].ever_retrans) else TCP_CA_OPEN)
         sk.recover = sk.snd_nxt
         sk.ns.mib.tcp_ext.TCPLossProbeRecovery += 1
     elif not (not_dup or bool(seg.payload) or sk.sack.sacked_out > sacked_before):
@@ -1370,9 +1371,11 @@ def _dsack_of_probe(sk: TcpSock, seg: TcpSegment) -> bool:
 def send_loss_probe(sk: TcpSock, now: float) -> None:
     """tcp_send_loss_probe, when the probe timer fires: at most one probe outstanding; new data
     if the window takes its next segment (sent whatever cwnd says: tcp_write_xmit's push_one
-    2), else the last segment sent goes again (__tcp_retransmit_skb: RetransSegs, not marked
-    retransmitted, so not in retrans_out, and its ACK is an RTT sample from the probe). Then
-    TCPLossProbes, tlp_high_seq = snd_nxt and the RTO from now."""
+    2), else the last segment sent goes again (__tcp_retransmit_skb: RetransSegs, and
+    TCPCB_EVER_RETRANS but not SACKED_RETRANS, so not in retrans_out; tcp_clean_rtx_queue's
+    TCPCB_RETRANS test holds both bits, so the ACK that covers it is no sequence RTT sample:
+    Karn, the echoed timestamp at most). Then TCPLossProbes, tlp_high_seq = snd_nxt and the
+    RTO from now."""
     if sk.tlp_high_seq:
         rearm_rto(sk, now)
         return
@@ -1399,7 +1402,7 @@ def send_loss_probe(sk: TcpSock, now: float) -> None:
             tp.retransmit_skb(sk, ts.seq, now)
         sk.ns.mib.tcp.RetransSegs += 1
         sk.num_retrans_total += 1
-        ts.sent = now
+        ts.sent = -1.0  # (TCPCB_EVER_RETRANS: Karn)
         stamp_tx(sk, ts, now)
         skb_sent(sk, ts, now)
         ts.ever_retrans = True

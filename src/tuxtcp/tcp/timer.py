@@ -223,8 +223,9 @@ def rtx_probe0_timed_out(sk: TcpSock, now: float) -> bool:
     """tcp_rtx_probe0_timed_out: with the window shrunk to zero, give up only when nothing was
     heard from the peer for 2 * TCP_RTO_MAX (or TCP_USER_TIMEOUT, which also bounds the time
     since the first retransmission) and the retransmissions have gone on as long."""
-    start = sk.retrans_stamp if sk.retrans_stamp >= 0 else sk.rtx_queue[0].sent
-    rtx_delta = now - start if start >= 0 else 0.0
+    # (else the head's last transmission: tcp_skb_timestamp_ts)
+    start = sk.retrans_stamp if sk.retrans_stamp >= 0 else sk.rtx_queue[0].xmit
+    rtx_delta = now - start
     timeout = 2 * TCP_RTO_MAX
     if sk.user_timeout:
         if rtx_delta > sk.user_timeout / 1000:
