@@ -101,11 +101,16 @@ def test_link_lags_pair_the_relays_reads_with_the_kernels_queueings() -> None:
     ]
     queued = [[(1.020080, 60)],
               [(0.95, 90), (1.000010, 60), (1.040390, 52), (1.040401, 52), (2.0, 40)]]
-    lags = dict(((a, ap, b, bp, n), lag) for a, ap, b, bp, n, lag in
-                link_lags(reads, queued, 0.02))
-    assert lags == {(c, 40000, s, 8080, 0): pytest.approx(0.00004),
-                    (s, 8080, c, 40000, 0): pytest.approx(0.00022),
-                    (c, 40000, s, 8080, 1): pytest.approx(0.00002)}
+    # the kernel took the SYN in 6 us into its write, the SYN-ACK's reception was not
+    # traced (the write's own instant stands), the ACK 3 us in; one packet it took in
+    # before the relay wrote anything of that length there is no write's
+    received = [[(1.020056, 60), (1.060424, 52)], [(1.040250, 60)]]
+    lags = {(a, ap, b, bp, n): (lag, sent) for a, ap, b, bp, n, lag, sent in
+            link_lags(reads, queued, received, 0.02, 1.0)}
+    assert lags == {(c, 40000, s, 8080, 0): (pytest.approx(0.000046), pytest.approx(0.00001)),
+                    (s, 8080, c, 40000, 0): (pytest.approx(0.00022), pytest.approx(0.02008)),
+                    (c, 40000, s, 8080, 1): (pytest.approx(0.000023),
+                                             pytest.approx(0.040401))}
 
 
 def test_a_replayed_link_delivers_each_packet_as_late_as_recorded_in_order() -> None:
@@ -114,7 +119,8 @@ def test_a_replayed_link_delivers_each_packet_as_late_as_recorded_in_order() -> 
     flow = (ip_to_int(CLI), 40000, ip_to_int(SRV), 8080)
     back = (ip_to_int(SRV), 8080, ip_to_int(CLI), 40000)
     link = Link("cli", "srv", LinkParams(delay=0.02, per_flow=True), seed=1,
-                lags={(*flow, 0): 0.0003, (*flow, 1): 0.0001, (*back, 0): 0.002})
+                lags={(*flow, 0): (0.0003, 0.5), (*flow, 1): (0.0001, 0.5),
+                      (*back, 0): (0.002, 0.5)})
     assert not link.plain
     assert link.arrivals(1.0, src="cli", flow=flow) == [pytest.approx(1.0203)]
     # the next one was less late, but a relay delivers one way in order: not before it
@@ -122,6 +128,22 @@ def test_a_replayed_link_delivers_each_packet_as_late_as_recorded_in_order() -> 
     assert link.arrivals(1.001, src="cli", flow=flow) == [pytest.approx(1.021)]  # no lag
     assert link.arrivals(1.0, src="srv", flow=back) == [pytest.approx(1.022)]  # other way
     assert Link("cli", "srv", LinkParams(delay=0.02, per_flow=True)).plain
+
+
+def test_a_replayed_packet_sent_with_its_recorded_one_arrives_when_that_one_did() -> None:
+    # the kernel sent it at 1.000030 (its answer to a packet it had taken in 30 us before,
+    # which the simulation answers at once) and took it in at 1.020080; sent at 1.0 here, it
+    # arrives then too, where its lag alone would bring it 30 us early. One sent more than
+    # REPLAY_SAME_S off its recording's instant (a step apart) keeps only the lag.
+    from tuxtcp.link.memory import REPLAY_SAME_S, Link, LinkParams
+
+    flow = (ip_to_int(CLI), 40000, ip_to_int(SRV), 8080)
+    lags = {(*flow, 0): (0.00005, 1.000030), (*flow, 1): (0.00005, 1.000030)}
+    link = Link("cli", "srv", LinkParams(delay=0.02, per_flow=True), seed=1, lags=lags)
+    assert link.arrivals(1.0, src="cli", flow=flow) == [pytest.approx(1.020080)]
+    late = Link("cli", "srv", LinkParams(delay=0.02, per_flow=True), seed=1, lags=lags)
+    at = 1.000030 + 2 * REPLAY_SAME_S
+    assert late.arrivals(at, src="cli", flow=flow) == [pytest.approx(at + 0.02005)]
 
 
 def test_a_scenario_is_relayed_when_a_veth_cannot_give_its_link() -> None:

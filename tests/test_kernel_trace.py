@@ -122,7 +122,8 @@ def test_each_client_gets_its_own_synacks_and_kernel_instant_even_on_a_reused_po
                                  (T0 + 1.2, 40002)],
                     server_fins=[(T0 + 0.5, 40000), (T0 + 5.5, 40000)],
                     client_fins=[(T0 + 0.50001, 40000)],
-                    client_closes=[(T0 + 0.5003, 40000)])
+                    client_closes=[(T0 + 0.5003, 40000)],
+                    fin_timers=[(T0 + 0.50034, 40000)])
     apply_trace(clients, run, T0)
     assert [c.synack_retrans for c in clients] == [2, 1, 1]
     assert [[round(x, 6) for x in _tr(c).synack_resent_at] for c in clients] == [[1.0, 3.0], [1.1],
@@ -133,7 +134,10 @@ def test_each_client_gets_its_own_synacks_and_kernel_instant_even_on_a_reused_po
     assert [_tr(c).fin_seen for c in clients] == pytest.approx([0.50001, None, None])
     assert clients[0].closed == pytest.approx(0.5003)
     from tuxtcp.simulate.kernel import _close_after
-    assert _close_after(clients[0]) == pytest.approx(0.00029)
+    assert _close_after(clients[0], False) == pytest.approx(0.00029)
+    # over the relay, to when that close() armed its FIN's timer
+    assert _tr(clients[0]).fin_timer_at == pytest.approx(0.50034)
+    assert _close_after(clients[0], True) == pytest.approx(0.00033)
     # the kernel's instants, before the agent's poll() woke up; a failed connect keeps none
     assert [c.established for c in clients] == pytest.approx([0.0004, None, 5.0003])
     # the replay's service ends: each FIN's sending; over a veth (5 us), its arrival less the
@@ -267,6 +271,56 @@ def _accept4(ts: float, pid: int, ret: int | None = None, cpu: int = 1) -> str:
     body = ("sys_accept4(fd: 0x00000003, upeer_sockaddr: 0x7ffed6dc69c0, upeer_addrlen: "
             "0x7ffed6dc69b4, flags: 0x00080000)" if ret is None else f"sys_accept4 -> {ret:#x}")
     return f"         python3-{pid}    [{cpu:03d}] ..... {ts:.6f}: {body}"
+
+
+def test_a_connects_syn_queued_on_the_relays_client_device_is_its_instant() -> None:
+    # over the relay as over the veth: the first packet a connect() queues in its process on
+    # the client's device (tuxc...) is its SYN, microseconds before the SYN's timer is armed;
+    # one queued there in a softirq, or on the server's device, is not
+    kt = KernelTrace(T0, T0 + 10.0, CLIENT_ADDR, PORT)
+    run = TracedRun()
+    for line in (format_trace_line(t.inet_sock_set_state(T0 + 0.1, 1, 7, 2, 0, PORT, CLI, SRV),
+                                   task="python3", pid=77),
+                 _veth_line(T0 + 0.100004, "net_dev_queue", "tuxc1234", "00000000c0ffee01", 60,
+                            flags="b.s2."),
+                 _veth_line(T0 + 0.100005, "net_dev_queue", "tuxs1234", "00000000c0ffee02", 60,
+                            task="python3-77", flags="b...."),
+                 _veth_line(T0 + 0.100008, "net_dev_queue", "tuxc1234", "00000000c0ffee03", 60,
+                            task="python3-77", flags="b...."),
+                 _timer_start(T0 + 0.10002, 77, "d..1.", 5000)):
+        kt.take(run, line)
+    assert run.syn_queued == {0: pytest.approx(T0 + 0.100008)}
+    assert run.syn_out == {0: (pytest.approx(T0 + 0.10002), 5000)}
+    assert [len(q) for q in run.dev_queue.values()] == [2, 1]  # (the relay's lags read all)
+
+
+def test_each_close_gets_the_instant_it_armed_its_fins_timer() -> None:
+    # The client agent (pid 77) closes port 40000 after the server's FIN (LAST_ACK): the
+    # first tcp_write_timer it arms next in the process is its FIN's, 40 us on, past a tick
+    # (its jiffies). A timer armed in a softirq meanwhile, or by another process, is not; a
+    # close whose next arming comes 2 ms later has none; a connect() after a close arms its
+    # SYN's timer, not a FIN's.
+    kt = KernelTrace(T0, T0 + 10.0, CLIENT_ADDR, PORT)
+    run = TracedRun()
+
+    def state(at: float, port: int, old: int, new: int) -> str:
+        return format_trace_line(t.inet_sock_set_state(T0 + at, 1, old, new, port, PORT,
+                                                       CLI, SRV), task="python3", pid=77)
+
+    for line in (state(0.1, 40000, CLOSE_WAIT, LAST_ACK),
+                 _timer_start(T0 + 0.10001, 77, "d.s1.", 5000),  # softirq: not the FIN's
+                 _timer_start(T0 + 0.10002, 78, "d..1.", 5000),  # another process
+                 _timer_start(T0 + 0.10004, 77, "d..1.", 5001),  # the FIN's
+                 state(0.2, 40002, CLOSE_WAIT, LAST_ACK),
+                 _timer_start(T0 + 0.202, 77, "d..1.", 5026),  # 2 ms on: not the FIN's
+                 state(0.3, 40004, CLOSE_WAIT, LAST_ACK),
+                 format_trace_line(t.inet_sock_set_state(T0 + 0.30002, 1, 7, 2, 0, PORT,
+                                                         CLI, SRV), task="python3", pid=77),
+                 _timer_start(T0 + 0.30005, 77, "d..1.", 5050)):  # the connect()'s SYN's
+        kt.take(run, line)
+    assert run.fin_timers == [(pytest.approx(T0 + 0.10004), 40000)]
+    assert [port for _, port in run.client_closes] == [40000, 40002, 40004]
+    assert run.syn_out == {0: (pytest.approx(T0 + 0.30005), 5050)}
 
 
 def test_each_accept_gets_the_instant_the_kernel_saw_the_call() -> None:

@@ -223,7 +223,7 @@ def test_the_report_shows_the_relays_lags_and_the_replay_that_followed_them() ->
     spec = ScenarioSpec(clients=3, arrival="uniform", rate=10.0, delay=0.02, duration=2.0,
                         uptime0=987.0)
     res = run_scenario(spec)
-    lags = [(1, 2, 3, 4, n, lag) for n, lag in enumerate([0.00009, 0.0001, 0.0021])]
+    lags = [(1, 2, 3, 4, n, lag, 0.1) for n, lag in enumerate([0.00009, 0.0001, 0.0021])]
     kern = dataclasses.replace(res, agent_late={"client": 0.0, "server": 0.0},
                                relay={"forwarded": 12, "lost": 0, "spoofed": 0,
                                       "late_over_1ms": 1, "worst_late_ms": 2.1},

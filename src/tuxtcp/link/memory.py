@@ -4,8 +4,15 @@ from __future__ import annotations
 
 import random
 from dataclasses import dataclass, field
+from typing import Final
 
 from .flowloss import FlowLoss
+
+# a replayed packet (Link.lags) sent within this of when its recorded one was arrives when
+# that one did: the same step on both hosts, the simulation's taken in no time and the
+# kernel's in microseconds (its answer to a packet leaves after that packet's processing),
+# where a tick (4 ms) apart would be another step
+REPLAY_SAME_S: Final = 0.001
 
 
 @dataclass
@@ -35,9 +42,10 @@ class Link:
     overflowed: int = 0
     busy_until: dict[str, float] = field(default_factory=dict)
     flow_loss: FlowLoss | None = field(init=False, default=None)
-    # a replayed link's own lag: (saddr, sport, daddr, dport, index within the flow) -> how
-    # much later than `delay` that packet arrived on the recorded link (a kernel run's relay)
-    lags: dict[tuple[int, int, int, int, int], float] | None = None
+    # a replayed link's own lag: (saddr, sport, daddr, dport, index within the flow) -> (how
+    # much later than `delay` that packet arrived on the recorded link, a kernel run's relay,
+    # after it was sent; when it was sent there)
+    lags: dict[tuple[int, int, int, int, int], tuple[float, float]] | None = None
     # with `lags`: the last arrival each way (by sender), as a relay delivers in order
     lagged_until: dict[str, float] = field(default_factory=dict)
 
@@ -84,7 +92,12 @@ class Link:
                 self.dropped += 1
                 return []
             if self.lags is not None:
-                lag = self.lags.get((*flow, n), 0.0)
+                rec = self.lags.get((*flow, n))
+                if rec is not None:
+                    lag = rec[0]
+                    if -REPLAY_SAME_S <= start - rec[1] <= REPLAY_SAME_S:
+                        # sent when the recorded one was: it arrives when that one did
+                        lag = max(0.0, rec[1] + rec[0] - start)
                 # in order each way: the relay read this packet, and wrote it, after any
                 # sent before it (whose own lag may have been the longer)
                 lag = max(lag, self.lagged_until.get(src, 0.0) - start - p.delay)

@@ -99,9 +99,11 @@ class ScenarioSpec:
     # packets of it)
     replay_ports: list[int] | None = None
     # the kernel run's link, packet by packet: (saddr, sport, daddr, dport, index within the
-    # flow, lag): how much later than `delay` the relay delivered that packet after the
-    # kernel sent it (kernel.link_lags); the replay's link delivers it as much later
-    replay_link_lags: list[tuple[int, int, int, int, int, float]] | None = None
+    # flow, lag, sent): how much later than `delay` the kernel at the other end took that
+    # packet in after the kernel sent it at `sent` (kernel.link_lags); the replay's link
+    # delivers it as much later, and when it was sent within a millisecond of `sent`, when
+    # the kernel took it in (link/memory.py: Link.lags)
+    replay_link_lags: list[tuple[int, int, int, int, int, float, float]] | None = None
     # per client: when the delayed ACK its kernel client armed on the server's FIN fired
     # (None: untraced); the replay fires one the kernel fired a tick late as late
     replay_fin_ack: list[float | None] | None = None
@@ -151,6 +153,8 @@ class ClientTrace:
     synack_resent_at: list[float] = field(default_factory=list)  # each SYN-ACK resent to it
     served_until: float | None = None  # when the server's FIN to it left
     fin_seen: float | None = None  # when that FIN reached it (CLOSE_WAIT)
+    # when its close() then armed its FIN's retransmission timer (tcp_write_timer)
+    fin_timer_at: float | None = None
     syn_out_at: float | None = None  # when its first SYN went out (queued, or its timer armed)
     fin_ack_at: float | None = None  # when the delayed ACK it armed on that FIN fired
     fin_ack_armed: float | None = None  # when it armed that delayed ACK
@@ -249,7 +253,7 @@ class ScenarioResult:
     # a kernel run over the userspace relay: what it did (forwarded, lost, ...)
     relay: dict[str, Any] | None = None
     # and each packet's lag on it beyond the link's delay (ScenarioSpec.replay_link_lags)
-    link_lags: list[tuple[int, int, int, int, int, float]] | None = None
+    link_lags: list[tuple[int, int, int, int, int, float, float]] | None = None
     late_clients: dict[int, float] = field(default_factory=dict)  # index -> seconds late
     # a kernel run's server: (accept instant, service end) of each connection it accepted
     server_log: list[tuple[float, float]] = field(default_factory=list)
@@ -295,7 +299,8 @@ class ScenarioRun:
         # loss per flow: a client's packets meet the same fate whatever other clients send,
         # and the kernel target's relay loses the same ones (simulate/kernel_relay.py)
         w.link(self.server, self.client, delay=spec.delay, loss=spec.loss, per_flow=True,
-               lags={(a, ap, b, bp, n): lag for a, ap, b, bp, n, lag in spec.replay_link_lags}
+               lags={(a, ap, b, bp, n): (lag, sent)
+                     for a, ap, b, bp, n, lag, sent in spec.replay_link_lags}
                if spec.replay_link_lags else None)
         if pcap:
             w.pcap(pcap)

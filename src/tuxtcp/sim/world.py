@@ -153,11 +153,13 @@ class World(Driver):
     def link(self, a: Host, b: Host, delay: float = 0.0005, loss: float = 0.0,
              reorder: float = 0.0, duplicate: float = 0.0, jitter: float = 0.0,
              rate: float = 0.0, queue: int = 1000, per_flow: bool = False,
-             lags: dict[tuple[int, int, int, int, int], float] | None = None) -> Link:
+             lags: dict[tuple[int, int, int, int, int], tuple[float, float]] | None = None
+             ) -> Link:
         """Join two hosts. delay: one way (s); loss/reorder/duplicate: probabilities; rate:
         bits/s each way (0 = unlimited); queue: packets queued before tail drop; per_flow:
         loss decided per flow and packet index (link/flowloss.py), not from one stream;
-        lags (per_flow): a recorded link's lag by flow and packet index (Link.lags)."""
+        lags (per_flow): a recorded link's lag, and when its packet was sent, by flow and packet
+        index (Link.lags)."""
         params = LinkParams(delay=delay, loss=loss, reorder=reorder, duplicate=duplicate,
                             jitter=jitter, rate=rate, queue=queue, per_flow=per_flow)
         link = Link(a.name, b.name, params, seed=self.seed, lags=lags)

@@ -317,7 +317,8 @@ def run_on_kernel(spec: ScenarioSpec, pcap: str | None = None,
     lags = None
     if reads is not None and trace.run is not None:
         lags = link_lags(reads, [trace.run.dev_queue.get(d, []) for d in link["devices"]],
-                         spec.delay)
+                         [trace.run.dev_rx.get(d, []) for d in link["devices"]], spec.delay,
+                         outs["client"]["t0_ns"] / 1e9)
     samples = [tuple(s) for s in outs["sampler"]["samples"]]
     uptime0 = uptime_for(outs["client"]["t0_ns"], ref)
     if trace.run is not None:
@@ -351,23 +352,33 @@ def run_on_kernel(spec: ScenarioSpec, pcap: str | None = None,
 
 
 LINK_LAG_MATCH_S = 0.005  # a packet is read at most this long after its batch's instant
+# and taken in by the kernel at most this long after the relay began to write it
+LINK_RX_MATCH_S = 0.005
 
 
 def link_lags(reads: list[list[Any]], queued: list[list[tuple[float, int]]],
-              delay: float) -> list[tuple[int, int, int, int, int, float]]:
+              received: list[list[tuple[float, int]]], delay: float, t0: float
+              ) -> list[tuple[int, int, int, int, int, float, float]]:
     """Each TCP packet the relay delivered (`reads`: kernel_relay's list, in the order it
-    read them), with how much later than `delay` after the kernel queued it on the relay's
-    device (`queued`, per device: the traced net:net_dev_queue instants and lengths) it came
-    out of the other device: (saddr, sport, daddr, dport, index within the flow, lag). A
-    device hands packets over in the order they were queued, so the relay's reads and the
-    traced queueings of one device pair off in order, by length; a read with no traced
-    queueing (before the trace began) is timed from its read instead.
+    read them): (saddr, sport, daddr, dport, index within the flow, lag, sent), where `sent`
+    is when the kernel queued it on the relay's device (`queued`, per device: the traced
+    net:net_dev_queue instants and lengths), in seconds from `t0`, and `lag` how much later
+    than `delay` after that the kernel at the other end took it in (`received`, per device:
+    the traced netif_receive_skb of each packet the relay wrote there), or else the relay
+    began to write it. A device hands packets over in the order they were queued, and the
+    relay writes each way in the order it read, so the reads pair off in order, by length,
+    with one device's queueings and the other's receptions; a read with no traced queueing
+    (before the trace began) is timed from its read instead.
     The relay reads a packet 30-75 us after the kernel queued it (median and 90th
     percentile on a lossy-link run; up to 2 ms on a busy machine) and writes it a few
     microseconds to milliseconds after its instant: a packet's fate at the other end (a
-    delayed ACK's tick, a full accept queue) can turn on that."""
+    delayed ACK's tick, a full accept queue) can turn on that. The write() runs the
+    receiving host's TCP on the packet, its answer included, so the instant it returns is
+    late by all of that (the replay's RTTs came 50 us long, median, on lossy-link); the
+    instant the kernel took the packet in is when that host saw it."""
     at = [0] * len(queued)
-    out: list[tuple[int, int, int, int, int, float]] = []
+    rx_at = [0] * len(received)
+    out: list[tuple[int, int, int, int, int, float, float]] = []
     for rec in reads:
         side, length, read_at = int(rec[0]), int(rec[1]), float(rec[2])
         events, j, sent = queued[side], at[side], read_at
@@ -380,11 +391,25 @@ def link_lags(reads: list[list[Any]], queued: list[list[tuple[float, int]]],
                 break  # queued after this read began: this read was not traced
             j += 1  # queued earlier and never read as such (the relay's reads began later)
         at[side] = j
-        if len(rec) == 9 and rec[3] is not None:
-            lag = float(rec[3]) - sent - delay
-            if lag > 0.0:
-                out.append((int(rec[4]), int(rec[5]), int(rec[6]), int(rec[7]), int(rec[8]),
-                            round(lag, 7)))
+        if len(rec) != 9 or rec[3] is None:
+            continue  # lost, or not delivered before the run ended
+        written, arrived = float(rec[3]), float(rec[3])
+        to = 1 - side
+        if to < len(received):
+            taken, k = received[to], rx_at[to]
+            while k < len(taken):
+                ts, n = taken[k]
+                if ts > written + LINK_RX_MATCH_S:
+                    break  # not traced (the trace began later, or lost it)
+                k += 1
+                if n == length and ts >= written:
+                    arrived = ts  # this write's reception
+                    break
+            rx_at[to] = k
+        lag = arrived - sent - delay
+        if lag > 0.0:
+            out.append((int(rec[4]), int(rec[5]), int(rec[6]), int(rec[7]), int(rec[8]),
+                        round(lag, 7), round(sent - t0, 7)))
     return out
 
 
@@ -412,7 +437,7 @@ def replay_spec(spec: ScenarioSpec, kres: ScenarioResult) -> ScenarioSpec:
     return dataclasses.replace(
         spec, uptime0=kres.uptime0, replay_starts=replay_starts(kres.clients),
         replay_accepts=list(kres.server_log),
-        replay_close_after=[_close_after(c) for c in kres.clients],
+        replay_close_after=[_close_after(c, bool(kres.relay)) for c in kres.clients],
         replay_ports=[c.port for c in kres.clients],
         replay_link_lags=kres.link_lags,
         replay_fin_ack=[None if c.traced is None else c.traced.fin_ack_at
@@ -547,14 +572,19 @@ def connects_first(clients: list[ClientResult]) -> list[tuple[float, float]]:
     return out
 
 
-def _close_after(c: ClientResult) -> float | None:
+def _close_after(c: ClientResult, relayed_run: bool) -> float | None:
     """How long the kernel client took to close after the server's FIN reached it (traced:
-    CLOSE_WAIT to LAST_ACK), else after that FIN left the server (FIN_WAIT1); None untraced."""
+    CLOSE_WAIT to LAST_ACK), else after that FIN left the server (FIN_WAIT1); None untraced.
+    Over the relay, to when that close() armed its FIN's timer (traced), tens of
+    microseconds after its LAST_ACK, where a tick can come between: the jiffies it read set
+    when the FIN goes again, and the replay's FIN reaches the server when the kernel's did
+    wherever it leaves within Link.lags' reach (REPLAY_SAME_S)."""
     tr = c.traced
     if c.closed is None or tr is None:
         return None
     fin = tr.fin_seen if tr.fin_seen is not None else tr.served_until
-    return None if fin is None else max(0.0, c.closed - fin)
+    closed = tr.fin_timer_at if relayed_run and tr.fin_timer_at is not None else c.closed
+    return None if fin is None else max(0.0, closed - fin)
 
 
 def _fin_ack_held(c: ClientResult) -> bool:

@@ -11,10 +11,11 @@ instant it read it, in CLOCK_MONOTONIC seconds.
 
 Its JSON line also lists every packet it read, in order (`reads`, up to MAX_READS): the
 device (0 the server's, 1 the client's), the length, the instant it read it and, for a TCP
-packet it delivered, the instant it wrote it to the other device and the packet's flow and
-index within the flow. With the instants the kernel queued each packet on the device
-(tracefs: net:net_dev_queue) these give each delivered packet's lag beyond `delay`, which a
-replay gives the simulation's link (`simulate/kernel.py`, link_lags).
+packet it delivered, the instant it began to write it to the other device and the packet's
+flow and index within the flow. With the instants the kernel queued each packet on one
+device and took it in from the other (tracefs: net:net_dev_queue, net:netif_receive_skb)
+these give each delivered packet's lag beyond `delay`, which a replay gives the simulation's
+link (`simulate/kernel.py`, link_lags).
 
 Between the two hosts each packet arrives `delay` seconds after the relay read it, unless
 `link/flowloss.py` loses it: the same function of (seed, source, destination, index within the
@@ -151,9 +152,9 @@ def _relay(relay: Relay, srv: Tun, cli: Tun, max_s: float,
             except OSError:
                 relay.stats["discarded"] += 1  # the device went down: the run is ending
                 rec = None
-            now = time.monotonic()
             if rec is not None:
-                rec[3] = now  # (read after the write: netif_rx has queued it by then)
+                rec[3] = now  # as the write began (the write runs the host's TCP on it)
+            now = time.monotonic()
         if now >= end:
             break
         wait = min(queue[0][0] - now, 0.5) if queue else 0.5

@@ -27,12 +27,16 @@ the clock the agents share):
   one queued on its CPU just before the resend's tracepoint), each connect()'s SYN (the
   first its process queued after its SYN_SENT) and each client's ACK of its SYN-ACK (the
   next packet queued in the context of its ESTABLISHED);
-- net:netif_receive_skb, filtered to the veth (neither traced there with a flood, whose
-  packets would be most of the trace): when the other end took a resent SYN or SYN-ACK, or
-  a handshake's ACK, in, by the skb's address. A tick's timer softirq resends them, and
-  NET_RX takes them in after it, often in ksoftirqd, where the agents' calls can come
-  first: 2 us to 1.7 ms later on a slow-accept run (203 of 2,204 SYN-ACKs over 50 us),
-  where a connect()'s own SYN was taken in within 48 us;
+- net:netif_receive_skb, filtered to the veth and the relay's TUN devices (neither traced
+  with a flood, whose packets would be most of the trace): on the veth, when the other end
+  took a resent SYN or SYN-ACK, or a handshake's ACK, in, by the skb's address. A tick's
+  timer softirq resends them, and NET_RX takes them in after it, often in ksoftirqd, where
+  the agents' calls can come first: 2 us to 1.7 ms later on a slow-accept run (203 of 2,204
+  SYN-ACKs over 50 us), where a connect()'s own SYN was taken in within 48 us. On a relay's
+  device, the instant the kernel took in each packet the relay wrote there: the write()
+  itself runs the receiving host's TCP (tun_get_user, netif_receive_skb with bottom halves
+  off), so the instant before the call is early and the one after it late by the whole
+  segment's processing, the answer it sends included (kernel.link_lags);
 - syscalls:sys_enter_accept4 and sys_exit_accept4 (filtered in the kernel to calls that
   returned a connection): the instants the server agent entered and left each accept() that
   took one off the queue, and its CPU, where its own clock is read before the call (a
@@ -142,7 +146,8 @@ FILTERS: Final = {"sock/inet_sock_set_state": f"newstate == {TCP_ESTABLISHED} ||
                                        f'name == "{VETH_CLIENT}" || '
                                        f'(name == "{VETH_SERVER}" && common_flags & 16)',
                   "net/netif_receive_skb": f'name == "{VETH_SERVER}" || '
-                                           f'name == "{VETH_CLIENT}"',
+                                           f'name == "{VETH_CLIENT}" || '
+                                           f'name ~ "{RELAY_DEVICES}*"',
                   "syscalls/sys_exit_accept4": "ret >= 0",
                   # not in a softirq (TRACE_FLAG_SOFTIRQ): a flood's cookies free a request
                   # each (tcp_conn_request), tens of thousands a second
@@ -192,6 +197,7 @@ BUFFER_KB: Final = 8192
 MAX_QUEUED: Final = 250_000  # packets kept per relay device at most (kernel_relay.MAX_READS)
 ETH_P_IP: Final = 0x0800
 SYN_OUT_MAX_S: Final = 0.010  # a connect()'s SYN timer is armed within this of its SYN_SENT
+FIN_TIMER_MAX_S: Final = 0.001  # and a close()'s FIN timer within this of its LAST_ACK
 FIRST_DROPS: Final = 5
 # Other IPv4 protocols' drop sites, as kfree_skb's `location` names them: a UDP datagram to
 # a closed port anywhere on the machine is a NO_SOCKET drop in __udp4_lib_rcv. TCP frees in
@@ -220,6 +226,10 @@ class TracedRun:
     established: list[tuple[float, int]] = field(default_factory=list)  # (instant, client port)
     server_fins: list[tuple[float, int]] = field(default_factory=list)  # (instant, client port)
     client_closes: list[tuple[float, int]] = field(default_factory=list)  # (instant, its port)
+    # (instant, client port) of the retransmission timer each such close() armed for its FIN,
+    # after sending it: the jiffies then set when the FIN goes again (a tick can come
+    # between the LAST_ACK and the arming, tens of microseconds apart over the relay)
+    fin_timers: list[tuple[float, int]] = field(default_factory=list)
     client_fins: list[tuple[float, int]] = field(default_factory=list)  # (instant, its port)
     foreign_resets: int = 0  # RSTs sent between other addresses (other TCP traffic)
     # the first few RSTs of the run's own (seconds into the window, from, to, the socket's
@@ -249,8 +259,10 @@ class TracedRun:
     # in between (the SYN answered ahead of the tick's resends and of the ACKs that filled
     # the accept queue)
     syn_queued: dict[int, float] = field(default_factory=dict)
-    # relay device -> (instant, length) of each packet the kernel queued on it, in order
+    # relay device -> (instant, length) of each packet the kernel queued on it, in order;
+    # and of each it took in from it (the relay's writes)
     dev_queue: dict[str, list[tuple[float, int]]] = field(default_factory=dict)
+    dev_rx: dict[str, list[tuple[float, int]]] = field(default_factory=dict)
     # process -> (entered, returned, CPU, dequeued) of each accept4() it made that returned a
     # connection; dequeued: when it took that connection off the queue (None: not seen;
     # `dequeue`)
@@ -308,6 +320,9 @@ class KernelTrace:
         self._freed: dict[int, float] = {}
         self._softirq: dict[int, tuple[float, bool]] = {}
         self._burst: set[int] = set()  # processes whose call a softirq is running in
+        # process -> (instant, port) of a client's close() after the server's FIN (LAST_ACK),
+        # until the FIN's retransmission timer it arms next (`fin_timers`)
+        self._closing: dict[int, tuple[float, int]] = {}
         # CPU -> (instant, client port) of the last server FIN a client took there, until
         # the delayed ACK it arms; then timer -> client port until that timer fires
         self._fin_at: dict[int, tuple[float, int]] = {}
@@ -449,12 +464,14 @@ class KernelTrace:
             if f.get("saddr") == self._client and f.get("dport") == self._port:
                 if new == TCP_SYN_SENT:  # a client's connect(), in its process
                     self._awaiting[ev.pid] = len(run.connects)
+                    self._closing.pop(ev.pid, None)
                     run.connects.append(ev.ts)
                 elif new == TCP_ESTABLISHED:  # the client's socket left SYN_SENT
                     run.established.append((ev.ts, int(f["sport"])))
                     self._acking[_context(ev.flags, ev.cpu, ev.pid)] = (ev.ts, int(f["sport"]))
                     run.closed_ports.discard(int(f["sport"]))
                 elif new == TCP_LAST_ACK:  # the client closed after the server's FIN
+                    self._closing[ev.pid] = (ev.ts, int(f["sport"]))
                     run.client_closes.append((ev.ts, int(f["sport"])))
                     run.closed_ports.add(int(f["sport"]))
                 elif new == TCP_CLOSE_WAIT:  # the server's FIN reached the client
@@ -477,11 +494,13 @@ class KernelTrace:
                         run.acks_in_release.append((taken[0], int(f["dport"])))
 
     def _dev_event(self, run: TracedRun, line: str) -> None:
-        """A packet queued on a device: on a relay's, its instant and length (link_lags); on
-        the veth, the CPU's last (which a resend traced next on that CPU sent), a connect()'s
-        SYN if its process queued nothing since its SYN_SENT (`syn_queued`), or the ACK of
-        a client established in that context (`_acking`). A packet the veth's other end took
-        in: when, if it was a resend's (`resent_rx`) or such an ACK (`ack_rx`)."""
+        """A packet queued on a device, or taken in from one. On a relay's device, the
+        instant and length of each either way (`dev_queue`, `dev_rx`: kernel.link_lags). On
+        the veth, a packet queued is the CPU's last (which a resend traced next on that CPU
+        sent), a connect()'s SYN if its process queued nothing since its SYN_SENT
+        (`syn_queued`), or the ACK of a client established in that context (`_acking`); one
+        the other end took in is followed if it was a resend's (`resent_rx`) or such an ACK
+        (`ack_rx`)."""
         m = _DEV_EVENT.match(line)
         if m is None:
             return
@@ -491,6 +510,11 @@ class KernelTrace:
             self._in_softirq(int(m.group("pid")), ts, _in_irq(m.group("flags")),
                              m.group("ev") == "netif_receive_skb")
         if m.group("ev") == "netif_receive_skb":
+            if dev.startswith(RELAY_DEVICES):
+                taken = run.dev_rx.setdefault(dev, [])
+                if len(taken) < MAX_QUEUED:
+                    taken.append((ts, int(m.group("len"))))
+                return
             resend = self._resent_skbs.pop(skb, None)
             if resend is not None and len(run.resent_rx) < MAX_QUEUED:
                 run.resent_rx[resend] = ts
@@ -518,6 +542,10 @@ class KernelTrace:
             queued = run.dev_queue.setdefault(dev, [])
             if len(queued) < MAX_QUEUED:
                 queued.append((ts, int(m.group("len"))))
+            k = (self._awaiting.get(int(m.group("pid")))
+                 if clients_dev and not irq else None)
+            if k is not None and k not in run.syn_queued:
+                run.syn_queued[k] = ts  # (the same on the relay's client device)
 
     def _resent(self, cpu: int, dev: str, ts: float, port: int) -> None:
         """A SYN or SYN-ACK resent on `cpu` at `ts`: the packet queued there just before, on
@@ -530,7 +558,8 @@ class KernelTrace:
 
     def _timer_start(self, run: TracedRun, line: str) -> None:
         """A tcp_write_timer armed: in a process (not an interrupt) that has a connect()
-        waiting for it, that connect's SYN retransmission timer (tcp_connect). A
+        waiting for it, that connect's SYN retransmission timer (tcp_connect); in one whose
+        client just closed after the server's FIN, its FIN's (`fin_timers`). A
         tcp_delack_timer armed on the CPU where a client just took the server's FIN, within
         FIN_ACK_MAX_S: the delayed ACK of that FIN (tcp_fin, then __tcp_ack_snd_check in
         the same softirq), followed until it fires."""
@@ -544,7 +573,15 @@ class KernelTrace:
                 if len(run.fin_armed) < MAX_QUEUED:
                     run.fin_armed.append((float(m.group("ts")), fin[1]))
             return
-        if not self._awaiting or _in_irq(m.group("flags")):
+        if _in_irq(m.group("flags")):
+            return
+        closing = self._closing.pop(int(m.group("pid")), None)
+        if closing is not None:
+            if (float(m.group("ts")) - closing[0] <= FIN_TIMER_MAX_S
+                    and len(run.fin_timers) < MAX_QUEUED):
+                run.fin_timers.append((float(m.group("ts")), closing[1]))
+            return
+        if not self._awaiting:
             return
         k = self._awaiting.pop(int(m.group("pid")), None)
         ts = float(m.group("ts"))
@@ -688,8 +725,8 @@ def apply_trace(clients: list[ClientResult], run: TracedRun, t0: float) -> None:
     CLOCK_MONOTONIC): the SYN-ACKs resent to it, accepted or not, when each of them and each
     of its own resent SYNs left, the instant its socket became established (an agent's
     poll() wake-up comes later), when the server's FIN for it left and when it closed in
-    answer; and, where every client's connect() was traced (the agent makes them in index
-    order), when its SYN went out."""
+    answer (and armed its FIN's timer); and, where every client's connect() was traced (the
+    agent makes them in index order), when its SYN went out."""
     by_port = owners(clients)
     for c in clients:
         c.synack_retrans = 0
@@ -741,6 +778,9 @@ def apply_trace(clients: list[ClientResult], run: TracedRun, t0: float) -> None:
         _traced(c).fin_ack_alone = True
     for c, at in _seen_at(by_port, run.client_closes, t0, seen):
         c.closed = at
+    for c, at in _seen_at(by_port, run.fin_timers, t0, seen):
+        if c.closed is not None and _traced(c).fin_timer_at is None:
+            _traced(c).fin_timer_at = at
 
 
 def traced_uptime0(uptime0: float, run: TracedRun, t0: float) -> float:

@@ -129,7 +129,8 @@ def summarize(res: ScenarioResult) -> dict[str, Any]:
     }
 
 
-def _lag_summary(lags: list[tuple[int, int, int, int, int, float]] | None) -> dict[str, Any]:
+def _lag_summary(lags: list[tuple[int, int, int, int, int, float, float]] | None
+                 ) -> dict[str, Any]:
     """How late the relay delivered the packets it timed (kernel.link_lags), beyond the
     link's delay: how many, and the median, 99th percentile and largest lag in us."""
     if not lags:
