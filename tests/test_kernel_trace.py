@@ -221,6 +221,14 @@ def _veth_line(ts: float, event: str, dev: str, skb: str, length: int, cpu: int 
             f"skbaddr={skb} len={length}")
 
 
+def _queued(ts: float, dev: str, skb: str, length: int, pid: int = 0) -> str:
+    """A packet queued on `dev` in process `pid`, else (0) in a softirq."""
+    if pid:
+        return _veth_line(ts, "net_dev_queue", dev, skb, length, task=f"python3-{pid}",
+                          flags="b....")
+    return _veth_line(ts, "net_dev_queue", dev, skb, length, flags="b.s2.")
+
+
 def test_each_connect_gets_the_instant_its_syn_went_out() -> None:
     # Two connects of the client agent (pid 77): SYN_SENT in the process (its port not chosen
     # yet: 0), then, in the same process, the first tcp_write_timer armed is the SYN's
@@ -239,12 +247,9 @@ def test_each_connect_gets_the_instant_its_syn_went_out() -> None:
                  syn_sent[1],
                  # its SYN queued on the client's end of the veth, in the process; a resend
                  # queued there in a softirq meanwhile is not its
-                 _veth_line(T0 + 0.20001, "net_dev_queue", "v1", "00000000c0ffee03", 74,
-                            flags="b.s2."),
-                 _veth_line(T0 + 0.20002, "net_dev_queue", "v1", "00000000c0ffee04", 74,
-                            task="python3-77", flags="b...."),
-                 _veth_line(T0 + 0.20003, "net_dev_queue", "v1", "00000000c0ffee05", 66,
-                            task="python3-77", flags="b...."),
+                 _queued(T0 + 0.20001, "v1", "00000000c0ffee03", 74),
+                 _queued(T0 + 0.20002, "v1", "00000000c0ffee04", 74, pid=77),
+                 _queued(T0 + 0.20003, "v1", "00000000c0ffee05", 66, pid=77),
                  _timer_start(T0 + 0.20009, 77, "d..1.", 5025),
                  syn_sent[2],  # failed after SYN_SENT: arms nothing
                  _timer_start(T0 + 0.5, 77, "d..1.", 5100)):
@@ -281,12 +286,9 @@ def test_a_connects_syn_queued_on_the_relays_client_device_is_its_instant() -> N
     run = TracedRun()
     for line in (format_trace_line(t.inet_sock_set_state(T0 + 0.1, 1, 7, 2, 0, PORT, CLI, SRV),
                                    task="python3", pid=77),
-                 _veth_line(T0 + 0.100004, "net_dev_queue", "tuxc1234", "00000000c0ffee01", 60,
-                            flags="b.s2."),
-                 _veth_line(T0 + 0.100005, "net_dev_queue", "tuxs1234", "00000000c0ffee02", 60,
-                            task="python3-77", flags="b...."),
-                 _veth_line(T0 + 0.100008, "net_dev_queue", "tuxc1234", "00000000c0ffee03", 60,
-                            task="python3-77", flags="b...."),
+                 _queued(T0 + 0.100004, "tuxc1234", "00000000c0ffee01", 60),
+                 _queued(T0 + 0.100005, "tuxs1234", "00000000c0ffee02", 60, pid=77),
+                 _queued(T0 + 0.100008, "tuxc1234", "00000000c0ffee03", 60, pid=77),
                  _timer_start(T0 + 0.10002, 77, "d..1.", 5000)):
         kt.take(run, line)
     assert run.syn_queued == {0: pytest.approx(T0 + 0.100008)}

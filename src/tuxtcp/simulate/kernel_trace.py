@@ -66,10 +66,12 @@ the clock the agents share):
   port search in inet_hash_connect takes longer as ports fill): a SYN that met the queue
   within that spread of an accept or a tick took the other branch in the replay
   (slow-accept: 1,947-1,987 of 2,000 clients agreed from the agent's instants, 1,993-2,000
-  from these, on the same kernel runs). Over the veth, the SYN's own net_dev_queue (the
-  first packet queued in that process after its SYN_SENT) is earlier still: 21 us at the
+  from these, on the same kernel runs). The SYN's own net_dev_queue (the first packet
+  queued in that process after its SYN_SENT) is earlier still: over the veth 21 us at the
   median, while NET_RX answers it, and 50-99 us for 18 of 2,000 in one run, where a tick's
-  timer softirq ran between the SYN and the timer's arming.
+  timer softirq ran between the SYN and the timer's arming; over the relay 3-22 us. The
+  first one a client's close() arms after its LAST_ACK is its FIN's (`fin_timers`), 10-40
+  us after the LAST_ACK over the relay.
 
 The tracepoints carry no network namespace, so the counts are the whole machine's; an idle
 test machine adds nothing. Only events within the scenario's window count: the agents' own
