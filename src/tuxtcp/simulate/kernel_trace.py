@@ -10,7 +10,7 @@ the clock the agents share):
   resent, and that CPU;
 - tcp:tcp_send_reset, to notice other TCP traffic on the machine: a RST between addresses
   that are not the run's means the machine-wide drop counts hold someone else's drops too;
-- sock:inet_sock_set_state, filtered in the kernel to six new states: SYN_SENT, a client's
+- sock:inet_sock_set_state, filtered in the kernel to seven new states: SYN_SENT, a client's
   connect() (its port not chosen yet: tcp_v4_connect sets the state before
   inet_hash_connect); ESTABLISHED, the
   instant a client's socket left SYN_SENT, in softirq as the SYN-ACK was processed, where the
@@ -19,7 +19,9 @@ the clock the agents share):
   the instant that FIN reached the client; LAST_ACK, the instant the client's close()
   answered it; FIN_WAIT2, the server taking the client's ACK of its FIN, counted where that
   came in the server's process, from the socket's backlog as its close() let the socket go
-  (`acks_in_close`). The agents read their own clocks before or after those calls, and
+  (`acks_in_close`); CLOSE after FIN_WAIT2, that full socket giving way to a timewait sock,
+  which tells whether the close() took the ACK before or after its own FIN_WAIT2 check
+  (`acks_in_release`). The agents read their own clocks before or after those calls, and
   whether a jiffy tick (a delayed ACK) falls in between decides how the connection ends;
 - net:net_dev_queue, filtered in the kernel to the relay's TUN devices and the veth: the
   instant the kernel handed each packet to the relay's link, which the relay reads tens of
